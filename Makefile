@@ -1,0 +1,53 @@
+# make run: the portal with a demo merchant on the embedded defaults (SQLite, local Redis).
+# make test: the test suite.   make bench: the benchmarks (bench/*.py).
+.ONESHELL:
+SHELL := /bin/bash
+.PHONY: install run test bench clean
+
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+BIN := $(VENV)/bin
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@set -e
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: install
+	@set -euo pipefail
+	export PORTAL_ENV=$${PORTAL_ENV:-development} PATH="$(CURDIR)/$(BIN):$$PATH"
+	export REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
+	mkdir -p instance
+	if ! python -c "import os,redis;redis.Redis.from_url(os.environ['REDIS_URL'],socket_connect_timeout=1).ping()" 2>/dev/null; then
+	  if ! command -v redis-server >/dev/null; then
+	    echo "Redis does not answer at $$REDIS_URL and redis-server is not installed."
+	    echo "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)"
+	    echo "or point REDIS_URL at a running Redis, then run 'make run' again."
+	    exit 1
+	  fi
+	  port=$$(python -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])")
+	  redis-server --port $$port --bind 127.0.0.1 --dir instance --save '' --appendonly no > instance/redis.log 2>&1 &
+	  redis_pid=$$!
+	  trap 'kill $$redis_pid 2>/dev/null' EXIT
+	  export REDIS_URL=redis://127.0.0.1:$$port/0
+	  echo "Started a private Redis for this run at $$REDIS_URL (stopped on exit)."
+	fi
+	flask db upgrade
+	flask demo
+	echo; echo "  Open http://127.0.0.1:$${PORT:-5000}  (Ctrl-C stops everything)"; echo
+	honcho start -f Procfile
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	@set -e
+	shopt -s nullglob
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+
+clean:
+	rm -rf $(VENV) instance/portal.sqlite3* test-artifacts

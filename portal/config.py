@@ -1,0 +1,127 @@
+"""Every setting the portal reads from the environment, in one place (SPEC section 7)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+# Development-only values: never used when PORTAL_ENV is anything but development/testing.
+_DEV_SECRET_KEY = "development-only-secret-key-do-not-deploy"
+_DEV_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"development-only-key-32-bytes!!!").decode()
+RELAXED_ENVS = ("development", "testing")
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable and what to do."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The environment variables of the operator contract, with their defaults.
+
+    `PORTAL_ENV` defaults to production, so a deployment that forgets it is strict, not lax.
+    """
+
+    PORTAL_ENV: str = "production"
+    DATABASE_URL: str = ""
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    SECRET_KEY: str = ""
+    ENCRYPTION_KEY: str = ""
+    PUBLIC_URL: str = ""
+    SMTP_URL: str = ""
+    MAIL_FROM: str = "Cart Recovery <no-reply@localhost>"
+    STRIPE_SECRET_KEY: str = ""
+    STRIPE_CLIENT_ID: str = ""
+    STRIPE_CONNECT_WEBHOOK_SECRET: str = ""
+    STRIPE_API_BASE: str = "https://api.stripe.com"
+    STRIPE_CONNECT_BASE: str = "https://connect.stripe.com"
+    PROXY_COUNT: str = "0"  # reverse proxies in front of gunicorn whose X-Forwarded-* we trust
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_environ(cls, environ: dict, instance_path: str) -> "Config":
+        """Read the known variables; fill development defaults only where they are safe."""
+        names = [n for n in cls.__dataclass_fields__ if n != "extra"]
+        values = {n: environ[n].strip() for n in names if environ.get(n, "").strip()}
+        values["DATABASE_URL"] = _driver_url(values.get("DATABASE_URL") or _sqlite_default(instance_path))
+        if values.get("PORTAL_ENV", cls.PORTAL_ENV) in RELAXED_ENVS:
+            values.setdefault("SECRET_KEY", _DEV_SECRET_KEY)
+            values.setdefault("ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY)
+            values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
+        return cls(**values)
+
+    @property
+    def is_production(self) -> bool:
+        return self.PORTAL_ENV not in RELAXED_ENVS
+
+    def check(self) -> None:
+        """Raise ConfigError naming every missing or malformed variable at once."""
+        problems = []
+        if self.is_production:
+            missing = [n for n in REQUIRED_IN_PRODUCTION if not getattr(self, n)]
+            if missing:
+                problems.append(
+                    f"{', '.join(missing)} must be set when PORTAL_ENV={self.PORTAL_ENV} "
+                    "(set PORTAL_ENV=development for a local, non-public run)"
+                )
+        if self.ENCRYPTION_KEY and not _valid_fernet_keys(self.ENCRYPTION_KEY):
+            problems.append(
+                "ENCRYPTION_KEY must be one or more comma-separated url-safe base64 keys of "
+                "32 bytes (make one with: python -c \"import base64,os;"
+                "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\")"
+            )
+        if not self.PROXY_COUNT.isdigit():
+            problems.append("PROXY_COUNT must be a whole number (0 when nothing proxies the portal)")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def flask_settings(self) -> dict:
+        """The mapping handed to app.config: every variable plus the derived Flask settings."""
+        settings = {k: v for k, v in asdict(self).items() if k != "extra"}
+        settings["PROXY_COUNT"] = int(self.PROXY_COUNT)
+        secure = self.is_production
+        settings.update(
+            SESSION_COOKIE_SECURE=secure,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+            REMEMBER_COOKIE_SECURE=secure,
+            REMEMBER_COOKIE_HTTPONLY=True,
+            REMEMBER_COOKIE_SAMESITE="Lax",
+            WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session, not an hour
+            MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+            TESTING=self.PORTAL_ENV == "testing",
+        )
+        settings.update(self.extra)
+        return settings
+
+
+def _sqlite_default(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'portal.sqlite3'}"
+
+
+def _driver_url(url: str) -> str:
+    """PostgreSQL URLs as operators paste them, pointed at the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def _valid_fernet_keys(value: str) -> bool:
+    try:
+        return all(len(base64.urlsafe_b64decode(k.strip())) == 32 for k in value.split(","))
+    except (binascii.Error, ValueError):
+        return False
+
+
+def load(instance_path: str, overrides: dict | None = None) -> dict:
+    """The checked Flask settings from os.environ, with `overrides` (tests) applied last."""
+    overrides = dict(overrides or {})
+    environ = {**os.environ, **{k: str(v) for k, v in overrides.items() if k in Config.__dataclass_fields__}}
+    extra = {k: v for k, v in overrides.items() if k not in Config.__dataclass_fields__}
+    config = replace(Config.from_environ(environ, instance_path), extra=extra)
+    config.check()
+    return config.flask_settings()

@@ -1,0 +1,64 @@
+"""The tenant (Merchant) and the people who sign in for it (User)."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+
+
+class Role(str, enum.Enum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+class Merchant(Base):
+    """A business using the portal; every merchant-owned row points here."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="merchant", order_by="User.id")
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(Base):
+    """A person who signs in; belongs to exactly one merchant, as its owner or a member."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'member')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
+    # Part of the login cookie's identity: rotating it signs the user out everywhere.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="users")
+
+    # flask-login's user protocol, spelled out rather than inherited from a mixin.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER.value

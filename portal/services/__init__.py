@@ -1,0 +1,1 @@
+"""The domain as plain functions. Services never import Flask's request, web or jobs."""

@@ -1,0 +1,40 @@
+"""The onboarding checklist of SPEC section 4, computed from the merchant's real state."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.models import Merchant
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checklist step. `available` is False until the portal can actually do the step."""
+
+    key: str
+    title: str
+    detail: str
+    done: bool = False
+    available: bool = False
+    optional: bool = False
+
+
+def checklist(merchant: Merchant) -> list[Step]:
+    """The steps in the order a merchant takes them, each with its real state."""
+    return [
+        Step("connect", "Connect Stripe",
+             "Link your Stripe account with Connect, or paste an API key if you self-host."),
+        Step("terms", "Accept the cart-recovery terms",
+             "Recovery emails are sent on your behalf only after you accept the terms."),
+        Step("email", "Design your recovery email",
+             "Edit the subject, text and branding, preview it and send yourself a test."),
+        Step("domain", "Add a custom sending domain",
+             "Send from your own domain with DKIM, or keep the platform sender.", optional=True),
+        Step("enable", "Turn on recovery emails",
+             "From then on, every abandoned checkout of a consenting shopper gets an email."),
+    ]
+
+
+def progress(steps: list[Step]) -> tuple[int, int]:
+    """(required steps done, required steps in all)."""
+    required = [s for s in steps if not s.optional]
+    return sum(s.done for s in required), len(required)

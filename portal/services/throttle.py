@@ -1,0 +1,33 @@
+"""Sliding-window counters in the database, shared by every process of the portal."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from portal import db
+from portal.db import utcnow
+from portal.models import ThrottleHit
+
+
+def count(key: str, window: timedelta) -> int:
+    """How many hits `key` had within the last `window`."""
+    since = utcnow() - window
+    stmt = select(func.count()).where(ThrottleHit.key == key, ThrottleHit.at > since)
+    return db.session.scalar(stmt) or 0
+
+
+def hit(key: str) -> None:
+    """Count one attempt under `key` (the caller commits)."""
+    db.session.add(ThrottleHit(key=key, at=utcnow()))
+
+
+def clear(key: str) -> None:
+    """Forget every hit under `key`, e.g. after a successful login."""
+    db.session.execute(delete(ThrottleHit).where(ThrottleHit.key == key))
+
+
+def prune(older_than: timedelta) -> int:
+    """Delete hits older than any window in use; returns how many went."""
+    result = db.session.execute(delete(ThrottleHit).where(ThrottleHit.at < utcnow() - older_than))
+    return result.rowcount or 0

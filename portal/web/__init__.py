@@ -1,0 +1,27 @@
+"""Blueprints, one module per area: parse -> call a service -> commit -> redirect."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+
+def register(app: Flask) -> None:
+    from portal.web import auth, health, home, team
+
+    for module in (auth, health, home, team):
+        app.register_blueprint(module.bp)
+    _register_error_pages(app)
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/csrf.html", reason=error.description), 400
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        return render_template("errors/500.html"), 500

@@ -1,0 +1,119 @@
+"""Sign up, log in, log out, throttling, CSRF and session handling, through real requests."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from factories import PASSWORD, make_owner
+from helpers import csrf_token, post_form
+from portal.models import Merchant, User
+from portal.services import accounts
+
+SIGNUP = {"business_name": "Acme Tea", "name": "Ada", "email": "Ada@Example.com",
+          "password": "a long enough pass", "confirm": "a long enough pass"}
+
+
+def test_signup_creates_merchant_and_owner_and_signs_in(client, session):
+    response = post_form(client, "/signup", SIGNUP)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    user = session.scalar(select(User))
+    assert (user.email, user.role, user.merchant.name) == ("ada@example.com", "owner", "Acme Tea")
+    assert user.password_hash.startswith("$argon2id$")
+    home = client.get("/").get_data(as_text=True)
+    assert "Acme Tea" in home and "Connect Stripe" in home
+
+
+def test_signup_rejects_taken_address_and_mismatched_passwords(client, session):
+    make_owner(email="ada@example.com")
+    taken = post_form(client, "/signup", SIGNUP)
+    assert taken.status_code == 400 and "already exists" in taken.get_data(as_text=True)
+    mismatch = post_form(client, "/signup", {**SIGNUP, "email": "b@example.com", "confirm": "other one!!"})
+    assert mismatch.status_code == 400 and "The passwords differ." in mismatch.get_data(as_text=True)
+    short = post_form(client, "/signup", {**SIGNUP, "email": "c@example.com", "password": "short", "confirm": "short"})
+    assert short.status_code == 400 and "10 to 256 characters" in short.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Merchant)) == 1
+
+
+def test_login_and_logout(client, login):
+    owner = make_owner(email="bo@example.com")
+    response = login(client, "BO@example.com ", PASSWORD)
+    assert response.status_code == 302
+    assert owner.merchant.name in client.get("/").get_data(as_text=True)
+    assert client.get("/logout").status_code == 405  # GET must not log out (link prefetchers)
+    out = post_form(client, "/logout", {}, page="/")
+    assert out.status_code == 302 and out.headers["Location"] == "/login"
+    assert client.get("/team/").status_code == 302
+
+
+def test_wrong_password_and_unknown_address_get_the_same_refusal(client, login):
+    make_owner(email="cy@example.com")
+    wrong = login(client, "cy@example.com", "not the password")
+    unknown = login(client, "nobody@example.com", "not the password")
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert "Wrong email or password." in response.get_data(as_text=True)
+
+
+def test_too_many_failures_for_an_address_refuse_even_the_right_password(client, login):
+    make_owner(email="di@example.com")
+    for _ in range(accounts.MAX_FAILURES_PER_EMAIL):
+        assert login(client, "di@example.com", "guess guess guess").status_code == 401
+    blocked = login(client, "di@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    assert "Too many failed attempts for this address" in blocked.get_data(as_text=True)
+    assert client.get("/team/").status_code == 302  # still not signed in
+
+
+def test_too_many_failures_from_one_ip_refuse_other_addresses(app, client, login, monkeypatch):
+    make_owner(email="ed@example.com")
+    monkeypatch.setattr(accounts, "MAX_FAILURES_PER_IP", 3)
+    for n in range(3):
+        login(client, f"stranger{n}@example.com", "guess guess guess")
+    blocked = login(client, "ed@example.com", PASSWORD)
+    assert blocked.status_code == 429 and "from your network" in blocked.get_data(as_text=True)
+    elsewhere = post_form(app.test_client(), "/login", {"email": "ed@example.com", "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 302  # another network is not punished for this one
+
+
+def test_success_clears_the_address_count(client, login):
+    make_owner(email="fa@example.com")
+    for _ in range(accounts.MAX_FAILURES_PER_EMAIL - 1):
+        login(client, "fa@example.com", "guess guess guess")
+    assert login(client, "fa@example.com", PASSWORD).status_code == 302
+    post_form(client, "/logout", {}, page="/")
+    assert login(client, "fa@example.com", "guess guess guess").status_code == 401  # not 429
+
+
+def test_post_without_csrf_token_is_refused_and_changes_nothing(client, session):
+    response = client.post("/signup", data=SIGNUP)
+    assert response.status_code == 400
+    assert "That form could not be accepted" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_login_gives_a_new_session(client, login):
+    make_owner(email="gi@example.com")
+    client.get("/login")
+    with client.session_transaction() as sess:
+        sess["planted"] = "by an attacker before login"
+    login(client, "gi@example.com", PASSWORD)
+    with client.session_transaction() as sess:
+        assert "planted" not in sess and "_user_id" in sess
+
+
+def test_password_change_elsewhere_signs_out_old_cookies(client, login, session):
+    owner = make_owner(email="ha@example.com")
+    login(client, "ha@example.com", PASSWORD)
+    session.execute(update(User).where(User.id == owner.id).values(session_token="rotated"))
+    session.commit()
+    assert client.get("/team/").status_code == 302
+
+
+def test_next_parameter_only_redirects_within_the_site(client):
+    make_owner(email="io@example.com")
+    token = csrf_token(client, "/login")
+    data = {"email": "io@example.com", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login?next=/team/", data=data).headers["Location"] == "/team/"
+    post_form(client, "/logout", {}, page="/")
+    data["csrf_token"] = csrf_token(client, "/login")
+    assert client.post("/login?next=//evil.example", data=data).headers["Location"] == "/"

@@ -1,0 +1,62 @@
+"""Configuration: strict in production, safe defaults in development, named errors."""
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigError, load
+
+GOOD_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch):
+    for name in ("PORTAL_ENV", "SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_production_is_the_default_and_names_every_missing_secret(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        create_app()
+    message = str(info.value)
+    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "PORTAL_ENV=production"):
+        assert name in message
+
+
+def test_production_names_only_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENCRYPTION_KEY", GOOD_KEY)
+    monkeypatch.setenv("PUBLIC_URL", "https://portal.example.com")
+    with pytest.raises(ConfigError, match=r"^SECRET_KEY must be set"):
+        load(str(tmp_path))
+
+
+def test_malformed_encryption_key_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEY must be"):
+        load(str(tmp_path), {"PORTAL_ENV": "development", "ENCRYPTION_KEY": "not-a-key"})
+
+
+def test_production_cookies_are_secure(monkeypatch, tmp_path):
+    for name, value in {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": f"{GOOD_KEY},{GOOD_KEY}",
+                        "PUBLIC_URL": "https://portal.example.com"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load(str(tmp_path))
+    assert settings["SESSION_COOKIE_SECURE"] and settings["REMEMBER_COOKIE_SECURE"]
+    assert settings["SESSION_COOKIE_HTTPONLY"] and settings["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_development_defaults_are_local_and_not_secure_cookies(tmp_path):
+    settings = load(str(tmp_path), {"PORTAL_ENV": "development"})
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path}/portal.sqlite3"
+    assert settings["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert settings["SMTP_URL"] == "" and not settings["SESSION_COOKIE_SECURE"]
+
+
+def test_postgres_urls_use_the_shipped_driver(tmp_path):
+    for pasted in ("postgres://u@h/db", "postgresql://u@h/db"):
+        settings = load(str(tmp_path), {"PORTAL_ENV": "development", "DATABASE_URL": pasted})
+        assert settings["DATABASE_URL"] == "postgresql+psycopg://u@h/db"
+
+
+def test_proxy_count_must_be_a_number(tmp_path):
+    with pytest.raises(ConfigError, match="PROXY_COUNT"):
+        load(str(tmp_path), {"PORTAL_ENV": "development", "PROXY_COUNT": "two"})

@@ -1,0 +1,58 @@
+"""One merchant never sees another's rows, pages or ids."""
+from __future__ import annotations
+
+import pytest
+from flask_login import login_user
+from werkzeug.exceptions import NotFound, Unauthorized
+
+from factories import PASSWORD, make_member, make_owner
+from portal.models import User
+from portal.tenancy import current_merchant, get_owned_or_404
+
+
+def test_team_lists_only_the_merchants_own_people(client, login):
+    alice = make_owner("Alice Shop", "alice@example.com")
+    make_member(alice.merchant_id, "alice.helper@example.com")
+    make_owner("Bob Shop", "bob@example.com")
+    login(client, "bob@example.com", PASSWORD)
+    page = client.get("/team/").get_data(as_text=True)
+    assert "bob@example.com" in page
+    assert "alice" not in page.lower()
+
+
+def test_another_merchants_member_page_is_404(client, login):
+    alice = make_owner("Alice Shop", "alice@example.com")
+    make_owner("Bob Shop", "bob@example.com")
+    login(client, "bob@example.com", PASSWORD)
+    response = client.get(f"/team/{alice.id}")
+    assert response.status_code == 404
+    assert "alice@example.com" not in response.get_data(as_text=True)
+    assert client.get("/team/999999").status_code == 404
+
+
+def test_own_member_page_is_shown(client, login):
+    bob = make_owner("Bob Shop", "bob@example.com")
+    login(client, "bob@example.com", PASSWORD)
+    assert "bob@example.com" in client.get(f"/team/{bob.id}").get_data(as_text=True)
+
+
+def test_helpers_scope_to_the_signed_in_merchant(app):
+    alice, bob = make_owner("A", "a@example.com"), make_owner("B", "b@example.com")
+    with app.test_request_context():
+        login_user(bob)
+        assert current_merchant().id == bob.merchant_id
+        assert get_owned_or_404(User, bob.id).email == "b@example.com"
+        with pytest.raises(NotFound):
+            get_owned_or_404(User, alice.id)
+
+
+def test_helpers_refuse_without_a_signed_in_user(app):
+    with app.test_request_context(), pytest.raises(Unauthorized):
+        current_merchant()
+
+
+def test_pages_require_login(client):
+    for path in ("/team/", "/team/1"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+    assert client.get("/").headers["Location"] == "/login"
