@@ -8,7 +8,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from portal import create_app, db
+from portal import create_app
+from portal import db as portal_db
 from portal.config import _driver_url
 from helpers import post_form
 
@@ -22,7 +23,7 @@ def database_url(tmp_path_factory) -> str:
     url = _driver_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     if url.startswith("postgresql"):
         _drop_everything(url)
-    db.upgrade(url)
+    portal_db.upgrade(url)
     return url
 
 
@@ -47,9 +48,9 @@ def app(_app):
     No app context stays pushed: requests must not share one `g`, as they never do in production.
     """
     yield _app
-    db.session.remove()
+    portal_db.session.remove()
     with _app.extensions["db_engine"].begin() as conn:
-        for table in reversed(db.Base.metadata.sorted_tables):
+        for table in reversed(portal_db.Base.metadata.sorted_tables):
             conn.execute(table.delete())
 
 
@@ -59,9 +60,9 @@ def client(app):
 
 
 @pytest.fixture
-def session(app):
-    """The database session (named `session` to keep `db`, the module, importable)."""
-    return db.session
+def db(app):
+    """The database session, on a database emptied after the test."""
+    return portal_db.session
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ SIGNUP = {"business_name": "Acme Tea", "name": "Ada", "email": "Ada@Example.com"
           "password": "a long enough pass", "confirm": "a long enough pass"}
 
 
-def test_signup_creates_merchant_and_owner_and_signs_in(client, session):
+def test_signup_creates_merchant_and_owner_and_signs_in(client, db):
     response = post_form(client, "/signup", SIGNUP)
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    user = session.scalar(select(User))
+    user = db.scalar(select(User))
     assert (user.email, user.role, user.merchant.name) == ("ada@example.com", "owner", "Acme Tea")
     assert user.password_hash.startswith("$argon2id$")
     home = client.get("/").get_data(as_text=True)
     assert "Acme Tea" in home and "Connect Stripe" in home
 
 
-def test_signup_rejects_taken_address_and_mismatched_passwords(client, session):
+def test_signup_rejects_taken_address_and_mismatched_passwords(client, db):
     make_owner(email="ada@example.com")
     taken = post_form(client, "/signup", SIGNUP)
     assert taken.status_code == 400 and "already exists" in taken.get_data(as_text=True)
@@ -30,7 +30,7 @@ def test_signup_rejects_taken_address_and_mismatched_passwords(client, session):
     assert mismatch.status_code == 400 and "The passwords differ." in mismatch.get_data(as_text=True)
     short = post_form(client, "/signup", {**SIGNUP, "email": "c@example.com", "password": "short", "confirm": "short"})
     assert short.status_code == 400 and "10 to 256 characters" in short.get_data(as_text=True)
-    assert session.scalar(select(func.count()).select_from(Merchant)) == 1
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 1
 
 
 def test_login_and_logout(client, login):
@@ -84,11 +84,11 @@ def test_success_clears_the_address_count(client, login):
     assert login(client, "fa@example.com", "guess guess guess").status_code == 401  # not 429
 
 
-def test_post_without_csrf_token_is_refused_and_changes_nothing(client, session):
+def test_post_without_csrf_token_is_refused_and_changes_nothing(client, db):
     response = client.post("/signup", data=SIGNUP)
     assert response.status_code == 400
     assert "That form could not be accepted" in response.get_data(as_text=True)
-    assert session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_login_gives_a_new_session(client, login):
@@ -101,11 +101,11 @@ def test_login_gives_a_new_session(client, login):
         assert "planted" not in sess and "_user_id" in sess
 
 
-def test_password_change_elsewhere_signs_out_old_cookies(client, login, session):
+def test_password_change_elsewhere_signs_out_old_cookies(client, login, db):
     owner = make_owner(email="ha@example.com")
     login(client, "ha@example.com", PASSWORD)
-    session.execute(update(User).where(User.id == owner.id).values(session_token="rotated"))
-    session.commit()
+    db.execute(update(User).where(User.id == owner.id).values(session_token="rotated"))
+    db.commit()
     assert client.get("/team/").status_code == 302
 
 

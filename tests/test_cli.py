@@ -6,16 +6,16 @@ from sqlalchemy import func, select
 from portal.models import Merchant, User
 
 
-def test_merchants_create(app, session):
+def test_merchants_create(app, db):
     result = app.test_cli_runner().invoke(
         args=["merchants", "create", "--email", "Op@Example.com", "--password", "long password!", "--name", "Op Shop"])
     assert result.exit_code == 0, result.output
-    user = session.scalar(select(User))
+    user = db.scalar(select(User))
     assert "Created merchant" in result.output
     assert (user.email, user.role, user.merchant.name) == ("op@example.com", "owner", "Op Shop")
 
 
-def test_merchants_create_refuses_duplicates_and_short_passwords(app, session):
+def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
     runner = app.test_cli_runner()
     args = ["merchants", "create", "--email", "op@example.com", "--name", "Op Shop", "--password"]
     assert runner.invoke(args=args + ["long password!"]).exit_code == 0
@@ -23,12 +23,12 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, session):
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     short = runner.invoke(args=["merchants", "create", "--email", "x@example.com", "--name", "X", "--password", "short"])
     assert short.exit_code == 2 and "at least 10 characters" in short.output
-    assert session.scalar(select(func.count()).select_from(Merchant)) == 1
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 1
 
 
-def test_demo_is_idempotent_and_prints_its_login(app, session):
+def test_demo_is_idempotent_and_prints_its_login(app, db):
     runner = app.test_cli_runner()
     first, second = runner.invoke(args=["demo"]), runner.invoke(args=["demo"])
     assert first.exit_code == second.exit_code == 0
     assert "demo@example.com" in first.output
-    assert session.scalar(select(func.count()).select_from(User)) == 1
+    assert db.scalar(select(func.count()).select_from(User)) == 1

@@ -12,27 +12,27 @@ from portal.extensions import rq
 from portal.models import ThrottleHit
 
 
-def test_worker_burst_runs_the_tick_and_prunes_old_hits(app, session, redis_conn, monkeypatch):
+def test_worker_burst_runs_the_tick_and_prunes_old_hits(app, db, redis_conn, monkeypatch):
     monkeypatch.setattr(rq, "connection", redis_conn)
-    session.add_all([ThrottleHit(key="old", at=utcnow() - timedelta(days=2)),
+    db.add_all([ThrottleHit(key="old", at=utcnow() - timedelta(days=2)),
                      ThrottleHit(key="fresh", at=utcnow())])
-    session.commit()
+    db.commit()
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code == 0, result.output
-    keys = session.scalars(select(ThrottleHit.key)).all()
+    keys = db.scalars(select(ThrottleHit.key)).all()
     assert keys == ["fresh"]
 
 
-def test_enqueued_job_runs_and_returns_its_result(app, session, redis_conn):
+def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
     queue = Queue("default", connection=redis_conn)
-    session.add(ThrottleHit(key="old", at=utcnow() - timedelta(days=3)))
-    session.commit()
+    db.add(ThrottleHit(key="old", at=utcnow() - timedelta(days=3)))
+    db.commit()
     job = queue.enqueue(jobs.tick)
     assert worker.run(app, redis_conn, [queue], burst=True)
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == {"throttle_hits_pruned": 1}
-    assert session.scalar(select(func.count()).select_from(ThrottleHit)) == 0
+    assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0
 
 
 def test_tick_is_enqueued_once_per_slot_across_workers(redis_conn):
