@@ -1,0 +1,114 @@
+"""Webhook signing, routing, retries and the async payment events."""
+from __future__ import annotations
+
+import json
+
+import stripe
+
+from stripe_sandbox.webhooks import signature_header
+
+
+def test_signature_matches_stripe_python():
+    body = json.dumps({"id": "evt_1", "object": "event"})
+    header = signature_header(body, "whsec_abc")
+    assert stripe.Webhook.construct_event(body, header, "whsec_abc").id == "evt_1"
+    expected = stripe.WebhookSignature._compute_signature(
+        f"{header.split(',')[0][2:]}.{body}", "whsec_abc")
+    assert header.endswith(f"v1={expected}")
+
+
+def test_retries_until_the_receiver_accepts(sandbox, receiver, kit):
+    receiver.fail_first = 2
+    secret = sandbox.client().v1.webhook_endpoints.create(
+        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    account, _ = sandbox.account()
+    client = sandbox.client()
+    session = kit.make_session(client, account, kit.make_price(client, account).id)
+    client.v1.checkout.sessions.expire(session.id, options={"stripe_account": account})
+    assert sandbox.runtime.wait_idle(5)
+    assert len(receiver.hits) == 3
+    (event,) = receiver.events(secret)
+    assert event.type == "checkout.session.expired"
+    (delivery,) = sandbox.runtime.deliveries()
+    assert delivery["status"] == "delivered"
+    assert [a["status"] for a in delivery["attempts"]] == [500, 500, 200]
+    fetched = client.v1.events.retrieve(event.id, options={"stripe_account": account})
+    assert fetched.pending_webhooks == 0
+
+
+def test_gives_up_after_the_last_delay(sandbox, receiver, kit):
+    receiver.fail_first = 100
+    sandbox.client().v1.webhook_endpoints.create(
+        {"url": receiver.url, "connect": True, "enabled_events": ["checkout.session.expired"]})
+    account, _ = sandbox.account()
+    client = sandbox.client()
+    session = kit.make_session(client, account, kit.make_price(client, account).id)
+    sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/expire")
+    assert sandbox.runtime.wait_idle(5)
+    (delivery,) = sandbox.runtime.deliveries()
+    assert delivery["status"] == "failed" and len(delivery["attempts"]) == 4
+    assert receiver.accepted == []
+
+
+def test_routing_by_account_mode_and_type(sandbox, receiver, kit):
+    account, keys = sandbox.account()
+    other, _ = sandbox.account("Other")
+    direct = sandbox.client(keys["sk_live"])
+    direct_secret = direct.v1.webhook_endpoints.create(
+        {"url": receiver.url, "enabled_events": ["checkout.session.completed"]}).secret
+    for owner in (account, other):
+        session = kit.make_session(direct if owner == account else sandbox.client(), owner,
+                                   kit.make_price(sandbox.client(), owner).id)
+        sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay", email="a@example.com")
+        sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/async_payment", result="failed")
+    assert sandbox.runtime.wait_idle(5)
+    events = receiver.events(direct_secret)
+    assert [(e.type, "account" in e.to_dict()) for e in events] == [
+        ("checkout.session.completed", False)]
+
+
+def test_async_payment_events(sandbox, receiver, kit):
+    secret = sandbox.client().v1.webhook_endpoints.create(
+        {"url": receiver.url, "connect": True, "enabled_events": [
+            "checkout.session.completed", "checkout.session.async_payment_succeeded",
+            "checkout.session.async_payment_failed"]}).secret
+    account, _ = sandbox.account()
+    client = sandbox.client()
+    price = kit.make_price(client, account).id
+    first, second = (kit.make_session(client, account, price) for _ in range(2))
+    for session, result in ((first, "succeeded"), (second, "failed")):
+        unpaid = sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay",
+                              email="a@example.com", payment_status="unpaid").json()
+        assert unpaid["status"] == "complete" and unpaid["payment_status"] == "unpaid"
+        settled = sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/async_payment",
+                               result=result).json()
+        assert settled["payment_status"] == ("paid" if result == "succeeded" else "unpaid")
+    assert sandbox.runtime.wait_idle(5)
+    types = [(e.type, e.data.object.id) for e in receiver.events(secret)]
+    assert types == [("checkout.session.completed", first.id),
+                     ("checkout.session.async_payment_succeeded", first.id),
+                     ("checkout.session.completed", second.id),
+                     ("checkout.session.async_payment_failed", second.id)]
+
+
+def test_test_mode_events_reach_live_connect_endpoint_only(sandbox, receiver, kit):
+    live_secret = sandbox.client().v1.webhook_endpoints.create(
+        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    account, keys = sandbox.account()
+    test_client = sandbox.client(keys["sk_test"])
+    session = kit.make_session(test_client, account, kit.make_price(test_client, account).id)
+    sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/expire")
+    assert sandbox.runtime.wait_idle(5)
+    (event,) = receiver.events(live_secret)
+    assert event.livemode is False and event.account == account
+
+
+def test_expiry_by_background_clock(sandbox, receiver, kit):
+    secret = sandbox.client().v1.webhook_endpoints.create(
+        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    account, _ = sandbox.account()
+    client = sandbox.client()
+    kit.make_session(client, account, kit.make_price(client, account).id)
+    sandbox.runtime.store.advance(86400 + 1)  # no request: the ticker thread must notice
+    kit.wait_for(lambda: receiver.events(secret))
+    assert receiver.events(secret)[0].type == "checkout.session.expired"
