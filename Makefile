@@ -42,6 +42,8 @@ run: install
 	honcho start -f Procfile
 
 test: install
+	@set -e
+	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install

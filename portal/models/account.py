@@ -5,10 +5,15 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
+from typing import TYPE_CHECKING
+
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from portal.models.stripe_account import StripeAccount
 
 
 class Role(str, enum.Enum):
@@ -23,9 +28,12 @@ class Merchant(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The merchant's own switch; sending also needs a connected account and current terms.
+    recovery_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="merchant", order_by="User.id")
+    stripe_account: Mapped["StripeAccount | None"] = relationship(back_populates="merchant")
 
 
 def new_session_token() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal.models import Merchant
+from portal.services import connections, terms
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,18 @@ def checklist(merchant: Merchant) -> list[Step]:
     """The steps in the order a merchant takes them, each with its real state."""
     return [
         Step("connect", "Connect Stripe",
-             "Link your Stripe account with Connect, or paste an API key if you self-host."),
+             "Link your Stripe account with Connect, or paste an API key if you self-host.",
+             done=connections.connected_account(merchant) is not None),
         Step("terms", "Accept the cart-recovery terms",
-             "Recovery emails are sent on your behalf only after you accept the terms."),
+             "Recovery emails are sent on your behalf only after you accept the terms.",
+             done=terms.has_accepted_current(merchant)),
         Step("email", "Design your recovery email",
              "Edit the subject, text and branding, preview it and send yourself a test."),
         Step("domain", "Add a custom sending domain",
              "Send from your own domain with DKIM, or keep the platform sender.", optional=True),
         Step("enable", "Turn on recovery emails",
-             "From then on, every abandoned checkout of a consenting shopper gets an email."),
+             "From then on, every abandoned checkout of a consenting shopper gets an email.",
+             done=merchant.recovery_enabled),
     ]
 
 
