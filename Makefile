@@ -37,8 +37,12 @@ run: install
 	  echo "Started a private Redis for this run at $$REDIS_URL (stopped on exit)."
 	fi
 	flask db upgrade
-	flask demo
-	echo; echo "  Open http://127.0.0.1:$${PORT:-5000}  (Ctrl-C stops everything)"; echo
+	flask sandbox > instance/sandbox.log 2>&1 &
+	sandbox_pid=$$!
+	trap 'kill $$sandbox_pid $${redis_pid:-} 2>/dev/null' EXIT
+	flask demo --wait 20
+	echo; echo "  Open http://127.0.0.1:$${PORT:-5000}  (Ctrl-C stops everything)"
+	echo "  Stripe sandbox: http://127.0.0.1:12111 (log: instance/sandbox.log)"; echo
 	honcho start -f Procfile
 
 test: install

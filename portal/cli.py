@@ -16,8 +16,8 @@ merchants_cli = AppGroup("merchants", help="Create and manage merchants.")
 def register(app: Flask) -> None:
     for group in (db_cli, merchants_cli):
         app.cli.add_command(group)
-    app.cli.add_command(worker)
-    app.cli.add_command(demo)
+    for command in (worker, demo, sandbox):
+        app.cli.add_command(command)
 
 
 @db_cli.command("upgrade")
@@ -72,17 +72,85 @@ def _create_merchant(name: str, email: str, password: str):
     return user
 
 
-DEMO_EMAIL, DEMO_PASSWORD, DEMO_NAME = "demo@example.com", "demo-password", "Demo Coffee Roasters"
-
-
-@click.command("demo")
-@with_appcontext
-def demo() -> None:
-    """Seed a demo merchant (idempotent) and print its login."""
+@merchants_cli.command("connect")
+@click.argument("email")
+@click.argument("account_id")
+def merchants_connect(email: str, account_id: str) -> None:
+    """Link the Stripe account ACCOUNT_ID, already connected to the platform, to EMAIL's merchant."""
     from sqlalchemy import select
 
     from portal.models import User
+    from portal.services import connections, stripe_gateway
 
-    if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
-        _create_merchant(DEMO_NAME, DEMO_EMAIL, DEMO_PASSWORD)
-    click.echo(f"Demo merchant: {DEMO_NAME}. Log in as {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user with the email address {email}.")
+    try:
+        info = stripe_gateway.retrieve_account(account_id)
+        live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
+        connections.link_account(user.merchant, account_id, livemode=live, method="oauth",
+                                 display_name=info["name"])
+    except (stripe_gateway.StripeError, stripe_gateway.GatewayError, connections.LinkError) as exc:
+        raise click.ClickException(f"Cannot link {account_id}: {exc}") from exc
+    db.session.commit()
+    click.echo(f"Linked {account_id} ({info['name']}) to {user.merchant.name}.")
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=12111, show_default=True, type=int)
+@with_appcontext
+def sandbox(host: str, port: int) -> None:
+    """Run the offline Stripe sandbox, sending Connect webhooks to this portal."""
+    import os
+    import sys
+    from pathlib import Path
+
+    config = current_app.config
+    state = Path(current_app.instance_path) / "sandbox-state.json"
+    args = [sys.executable, "-m", "stripe_sandbox", "--host", host, "--port", str(port),
+            "--state", str(state),
+            "--connect-webhook", config["PUBLIC_URL"].rstrip("/") + "/webhooks/stripe/connect"]
+    if config["STRIPE_CONNECT_WEBHOOK_SECRET"]:
+        args += ["--connect-webhook-secret", config["STRIPE_CONNECT_WEBHOOK_SECRET"]]
+    state.parent.mkdir(parents=True, exist_ok=True)
+    # A separate program, not an import: the portal never imports the sandbox package.
+    os.execv(sys.executable, args)
+
+
+@click.command("demo")
+@click.option("--wait", default=0, show_default=True, type=int,
+              help="Seconds to wait for the Stripe sandbox to answer.")
+@with_appcontext
+def demo(wait: int) -> None:
+    """Seed the demo merchant, connected to a sandbox account with products (idempotent)."""
+    from portal.services import demo as demo_service
+
+    result = _retry_until(demo_service.seed, wait)
+    shop = current_app.config["STRIPE_API_BASE"].rstrip("/") + f"/shop/{result.account_id}"
+    click.echo(f"Demo merchant: {demo_service.NAME} (Stripe account {result.account_id}).\n"
+               f"  Log in as {demo_service.EMAIL} / {demo_service.PASSWORD}\n"
+               f"  Abandon a cart in the sandbox shop: {shop}")
+
+
+def _retry_until(action, seconds: int):
+    """Run `action`, retrying while Stripe cannot be reached, for up to `seconds`."""
+    import time
+
+    from stripe import APIConnectionError
+
+    from portal.services import stripe_gateway
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()
+        except APIConnectionError as exc:
+            db.session.rollback()
+            if time.monotonic() >= deadline:
+                raise click.ClickException(
+                    f"Stripe at {current_app.config['STRIPE_API_BASE']} does not answer "
+                    "(for the offline sandbox, start `flask sandbox` first).") from exc
+            time.sleep(0.5)
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError) as exc:
+            raise click.ClickException(f"Stripe refused: {exc}") from exc

@@ -11,6 +11,16 @@ from pathlib import Path
 _DEV_SECRET_KEY = "development-only-secret-key-do-not-deploy"
 _DEV_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"development-only-key-32-bytes!!!").decode()
 RELAXED_ENVS = ("development", "testing")
+SANDBOX_URL = "http://127.0.0.1:12111"
+# In development with no Stripe settings at all, the portal talks to the local sandbox
+# (`flask sandbox`) with its well-known platform keys: it can never reach real Stripe by accident.
+SANDBOX_DEFAULTS = {
+    "STRIPE_SECRET_KEY": "sk_live_sandbox_platform",
+    "STRIPE_CLIENT_ID": "ca_sandbox_platform",
+    "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_development_sandbox",
+    "STRIPE_API_BASE": SANDBOX_URL,
+    "STRIPE_CONNECT_BASE": SANDBOX_URL,
+}
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL")
 
 
@@ -51,6 +61,8 @@ class Config:
             values.setdefault("SECRET_KEY", _DEV_SECRET_KEY)
             values.setdefault("ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY)
             values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
+            if not any(name in values for name in SANDBOX_DEFAULTS):
+                values.update(SANDBOX_DEFAULTS)
         return cls(**values)
 
     @property

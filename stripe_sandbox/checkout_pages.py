@@ -1,6 +1,8 @@
 """The hosted checkout page a shopper sees, and the recovery URL that rebuilds an expired cart."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from . import lifecycle
@@ -13,6 +15,11 @@ bp = Blueprint("checkout_pages", __name__)
 def money(amount: int, currency: str) -> str:
     """`4800, "usd"` -> `48.00 USD` (two-decimal currencies only, enough for a sandbox)."""
     return f"{amount / 100:,.2f} {currency.upper()}"
+
+
+def when(unix: int) -> str:
+    """`1795412755` -> `2026-11-23 05:45 UTC`."""
+    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _session_or_404(session_id: str):
@@ -36,7 +43,7 @@ def _render(record, error: str | None = None, status: int = 200):
     email = (body["customer_details"] or {}).get("email") or body["customer_email"] or ""
     consent = (body.get("consent") or {}).get("promotions")
     return render_template(
-        "checkout.html", session=body, items=record.extra["line_items"], money=money,
+        "checkout.html", session=body, items=record.extra["line_items"], money=money, when=when,
         email=email, name=(body["customer_details"] or {}).get("name") or "",
         collects=lifecycle.collects_promotions(body), consented=consent == "opt_in",
         error=error, merchant=store().find(record.account).obj), status

@@ -81,3 +81,30 @@ def login():
     def _login(client, email: str, password: str, **extra):
         return post_form(client, "/login", {"email": email, "password": password, **extra})
     return _login
+
+
+@pytest.fixture
+def sandbox_server(app, monkeypatch):
+    """The Stripe sandbox on a loopback port, with the portal's Stripe settings pointed at it.
+    (Tests may import the sandbox; the portal itself only ever talks to it over HTTP.)"""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from stripe_sandbox import create_app as create_sandbox
+
+    sandbox = create_sandbox({"WEBHOOK_RETRY_DELAYS": [0.05, 0.1], "TICK_SECONDS": 0.05})
+    server = make_server("127.0.0.1", 0, sandbox, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    sandbox.config["PUBLIC_URL"] = base
+    for name, value in {"STRIPE_API_BASE": base, "STRIPE_CONNECT_BASE": base,
+                        "STRIPE_SECRET_KEY": sandbox.config["PLATFORM_SECRET_KEY"],
+                        "STRIPE_CLIENT_ID": sandbox.config["CLIENT_ID"]}.items():
+        monkeypatch.setitem(app.config, name, value)
+    sandbox.base = base
+    yield sandbox
+    server.shutdown()
+    thread.join(5)
+    sandbox.extensions["sandbox"].stop()

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from portal.config import ConfigError, load
+from portal.config import Config, ConfigError, load
 
 GOOD_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch):
-    for name in ("PORTAL_ENV", "SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "DATABASE_URL"):
+    for name in Config.__dataclass_fields__:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -60,3 +60,23 @@ def test_postgres_urls_use_the_shipped_driver(tmp_path):
 def test_proxy_count_must_be_a_number(tmp_path):
     with pytest.raises(ConfigError, match="PROXY_COUNT"):
         load(str(tmp_path), {"PORTAL_ENV": "development", "PROXY_COUNT": "two"})
+
+
+def test_development_without_stripe_settings_talks_to_the_local_sandbox(tmp_path):
+    settings = load(str(tmp_path), {"PORTAL_ENV": "development"})
+    assert settings["STRIPE_API_BASE"] == "http://127.0.0.1:12111"
+    assert settings["STRIPE_SECRET_KEY"] == "sk_live_sandbox_platform"
+
+
+def test_any_stripe_setting_turns_the_sandbox_defaults_off(tmp_path):
+    settings = load(str(tmp_path), {"PORTAL_ENV": "development", "STRIPE_SECRET_KEY": "sk_test_real"})
+    assert settings["STRIPE_API_BASE"] == "https://api.stripe.com"
+    assert settings["STRIPE_CONNECT_WEBHOOK_SECRET"] == ""
+
+
+def test_production_never_defaults_to_the_sandbox(monkeypatch, tmp_path):
+    for name, value in {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": GOOD_KEY,
+                        "PUBLIC_URL": "https://portal.example.com"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load(str(tmp_path))
+    assert settings["STRIPE_API_BASE"] == "https://api.stripe.com" and settings["STRIPE_SECRET_KEY"] == ""

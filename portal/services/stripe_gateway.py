@@ -51,7 +51,7 @@ def is_live_key(api_key: str) -> bool:
 
 def retrieve_account(account_id: str) -> dict:
     """The account as the platform sees it: {"id", "name", "email"}; StripeError if unknown."""
-    account = platform_client().accounts.retrieve(account_id)
+    account = platform_client().v1.accounts.retrieve(account_id)
     profile = account.business_profile
     name = (profile.name if profile else None) or account.id
     return {"id": account.id, "name": name, "email": account.email}

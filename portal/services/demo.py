@@ -1,0 +1,63 @@
+"""The demo merchant: an owner, a connected sandbox account with products, terms accepted and
+recovery emails on. Seeding twice changes nothing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from stripe import StripeClient
+
+from portal import db
+from portal.models import Merchant, User
+from portal.services import accounts, connections, stripe_gateway, terms
+
+EMAIL, PASSWORD, NAME = "demo@example.com", "demo-password", "Demo Coffee Roasters"
+PRODUCTS = (("House Espresso Beans, 1 kg", 2400), ("Pour-over Kettle", 5900),
+            ("Ceramic Cup", 1200))
+
+
+@dataclass(frozen=True)
+class Demo:
+    merchant: Merchant
+    account_id: str
+
+
+def seed() -> Demo:
+    """Create or complete the demo merchant; StripeError/GatewayError if the sandbox is away."""
+    owner = db.session.scalar(select(User).where(User.email == EMAIL))
+    if owner is None:
+        owner = accounts.create_merchant(NAME, EMAIL, PASSWORD, "Demo Owner")
+    merchant = owner.merchant
+    account_id = _ensure_account(merchant)
+    _ensure_products(stripe_gateway.account_client(merchant.stripe_account))
+    terms.accept(merchant, owner, ip="127.0.0.1")
+    merchant.recovery_enabled = True
+    db.session.commit()
+    return Demo(merchant, account_id)
+
+
+def _ensure_account(merchant: Merchant) -> str:
+    """The merchant's sandbox account, created and linked if missing or forgotten by Stripe."""
+    linked = connections.connected_account(merchant)
+    if linked is not None:
+        try:
+            stripe_gateway.retrieve_account(linked.account_id)
+            return linked.account_id
+        except stripe_gateway.StripeError:
+            pass  # the sandbox was reset: link a fresh account
+    created = stripe_gateway.platform_client().v1.accounts.create({
+        "type": "standard", "email": EMAIL,
+        "business_profile": {"name": NAME, "support_email": "hello@demo-coffee.example",
+                             "url": "https://demo-coffee.example"}})
+    live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
+    connections.link_account(merchant, created.id, livemode=live, method="oauth", display_name=NAME)
+    db.session.flush()
+    return created.id
+
+
+def _ensure_products(client: StripeClient) -> None:
+    if client.v1.prices.list({"limit": 1}).data:
+        return
+    for name, amount in PRODUCTS:
+        client.v1.prices.create({"currency": "usd", "unit_amount": amount, "product_data": {"name": name}})
