@@ -152,5 +152,7 @@ def _retry_until(action, seconds: int):
                     f"Stripe at {current_app.config['STRIPE_API_BASE']} does not answer "
                     "(for the offline sandbox, start `flask sandbox` first).") from exc
             time.sleep(0.5)
-        except (stripe_gateway.StripeError, stripe_gateway.GatewayError) as exc:
+        except stripe_gateway.GatewayError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except stripe_gateway.StripeError as exc:
             raise click.ClickException(f"Stripe refused: {exc}") from exc

@@ -61,8 +61,9 @@ class Config:
             values.setdefault("SECRET_KEY", _DEV_SECRET_KEY)
             values.setdefault("ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY)
             values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
-            if not any(name in values for name in SANDBOX_DEFAULTS):
-                values.update(SANDBOX_DEFAULTS)
+        # Tests stay hermetic: only development reaches for a sandbox on the well-known port.
+        if values.get("PORTAL_ENV") == "development" and not any(n in values for n in SANDBOX_DEFAULTS):
+            values.update(SANDBOX_DEFAULTS)
         return cls(**values)
 
     @property

@@ -24,11 +24,3 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
     short = runner.invoke(args=["merchants", "create", "--email", "x@example.com", "--name", "X", "--password", "short"])
     assert short.exit_code == 2 and "at least 10 characters" in short.output
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1
-
-
-def test_demo_is_idempotent_and_prints_its_login(app, db):
-    runner = app.test_cli_runner()
-    first, second = runner.invoke(args=["demo"]), runner.invoke(args=["demo"])
-    assert first.exit_code == second.exit_code == 0
-    assert "demo@example.com" in first.output
-    assert db.scalar(select(func.count()).select_from(User)) == 1

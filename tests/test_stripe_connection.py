@@ -49,6 +49,9 @@ def test_demo_links_a_fresh_account_when_stripe_forgot_the_old_one(app, db, sand
 
 
 def test_demo_without_a_sandbox_names_the_problem(app, monkeypatch):
+    no_key = app.test_cli_runner().invoke(args=["demo"])
+    assert no_key.exit_code == 1 and "STRIPE_SECRET_KEY is not set" in no_key.output
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_live_sandbox_platform")
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
     result = app.test_cli_runner().invoke(args=["demo", "--wait", "0"])
     assert result.exit_code == 1
