@@ -11,10 +11,11 @@ from portal.services import accounts
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations in migrations/).")
 merchants_cli = AppGroup("merchants", help="Create and manage merchants.")
+events_cli = AppGroup("events", help="Stripe events: inspect failures and replay them.")
 
 
 def register(app: Flask) -> None:
-    for group in (db_cli, merchants_cli):
+    for group in (db_cli, merchants_cli, events_cli):
         app.cli.add_command(group)
     for command in (worker, demo, sandbox):
         app.cli.add_command(command)
@@ -36,6 +37,45 @@ def db_downgrade(revision: str) -> None:
 
     command.downgrade(db.alembic_config(current_app.config["DATABASE_URL"]), revision)
     click.echo(f"Database is at {revision}.")
+
+
+@events_cli.command("failed")
+def events_failed() -> None:
+    """List events that failed every attempt, with their last error."""
+    from portal.services import events
+
+    rows = events.failed()
+    for event in rows:
+        click.echo(f"{event.event_id}  {event.type}  account={event.account_id or '-'}  "
+                   f"attempts={event.attempts}  received={event.received_at:%Y-%m-%d %H:%M:%S}Z\n"
+                   f"    {event.last_error}")
+    click.echo(f"{len(rows)} failed event(s).")
+
+
+@events_cli.command("replay")
+@click.argument("event_ids", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Replay every failed event.")
+def events_replay(event_ids: tuple[str, ...], all_failed: bool) -> None:
+    """Queue events again by Stripe id (evt_...), or every failed one with --all-failed."""
+    from portal.services import events
+
+    if bool(event_ids) == all_failed:
+        raise click.UsageError("give event ids or --all-failed (not both)")
+    count = events.replay(None if all_failed else list(event_ids))
+    db.session.commit()
+    _nudge_worker()
+    click.echo(f"{count} event(s) queued again; a worker applies them.")
+
+
+def _nudge_worker() -> None:
+    from redis.exceptions import RedisError
+
+    from portal import jobs
+
+    try:
+        jobs.request_drain(rq.connection, rq.queue("events"))
+    except RedisError:
+        click.echo("Redis is not reachable: the next worker sweep applies them.")
 
 
 @click.command("worker")

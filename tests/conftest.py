@@ -37,8 +37,10 @@ def _drop_everything(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def _app(database_url):
+    from stripe_events import CONNECT_SECRET
+
     return create_app({"PORTAL_ENV": "testing", "DATABASE_URL": database_url,
-                       "REDIS_URL": TEST_REDIS_URL, "SERVER_NAME": None})
+                       "REDIS_URL": TEST_REDIS_URL, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_SECRET})
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import itertools
 
 from portal import db
 from portal.models import Role, User
-from portal.services import accounts
+from portal.services import accounts, connections
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -24,5 +24,13 @@ def make_member(merchant_id: int, email: str | None = None, password: str = PASS
     user = User(merchant_id=merchant_id, email=email or f"member{next(_seq)}@example.com",
                 password_hash=accounts.hash_password(password), role=Role.MEMBER.value)
     db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_connected(account_id: str = "acct_1ExampleMerchant01", **owner) -> User:
+    """A merchant whose Stripe account (Connect) is `account_id`."""
+    user = make_owner(**owner)
+    connections.link_account(user.merchant, account_id, livemode=True, method="oauth")
     db.session.commit()
     return user

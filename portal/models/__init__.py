@@ -1,7 +1,13 @@
 """Typed SQLAlchemy models, grouped by aggregate. Importing this package registers them all."""
 from portal.models.account import Merchant, Role, User
+from portal.models.checkout import CheckoutSession
+from portal.models.consent import ConsentChange, Contact
+from portal.models.events import EventStatus, StripeEvent
+from portal.models.recovery import RecoveryCase
 from portal.models.stripe_account import StripeAccount
 from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
 
-__all__ = ["Merchant", "Role", "StripeAccount", "TermsAcceptance", "ThrottleHit", "User"]
+__all__ = ["CheckoutSession", "ConsentChange", "Contact", "EventStatus", "Merchant",
+           "RecoveryCase", "Role", "StripeAccount", "StripeEvent", "TermsAcceptance",
+           "ThrottleHit", "User"]

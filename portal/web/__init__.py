@@ -6,9 +6,9 @@ from flask_wtf.csrf import CSRFError
 
 
 def register(app: Flask) -> None:
-    from portal.web import auth, health, home, team
+    from portal.web import auth, health, home, team, webhooks
 
-    for module in (auth, health, home, team):
+    for module in (auth, health, home, team, webhooks):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
 

@@ -1,0 +1,70 @@
+"""The consent ledger: every change of an address's marketing status, and the current status,
+where the change expressed most recently wins whatever order changes arrive in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+
+from portal import db
+from portal.models import CheckoutSession, ConsentChange, Contact
+from portal.models.consent import SUBSCRIBED, UNSUBSCRIBED
+
+FROM_CHECKOUT = {"opt_in": SUBSCRIBED, "opt_out": UNSUBSCRIBED}
+
+
+@dataclass(frozen=True)
+class Change:
+    merchant_id: int
+    email: str
+    status: str
+    source: str
+    source_ref: str
+    occurred_at: datetime
+
+
+def record(changes: list[Change]) -> int:
+    """Add each change to the ledger once (same source and ref: a repeat is ignored) and move
+    the contact's status when the change is newer. Returns how many changes were new."""
+    if not changes:
+        return 0
+    pairs = {(c.merchant_id, c.email) for c in changes}
+    seen = set(db.session.execute(select(
+        ConsentChange.merchant_id, ConsentChange.email, ConsentChange.source, ConsentChange.source_ref,
+    ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))).all())
+    contacts = {(c.merchant_id, c.email): c for c in db.session.scalars(
+        select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs)))}
+    new = 0
+    for change in sorted(changes, key=lambda c: c.occurred_at):
+        key = (change.merchant_id, change.email, change.source, change.source_ref)
+        if key in seen:
+            continue
+        seen.add(key)
+        new += 1
+        db.session.add(ConsentChange(**change.__dict__))
+        _move_contact(contacts, change)
+    return new
+
+
+def _move_contact(contacts: dict, change: Change) -> None:
+    contact = contacts.get((change.merchant_id, change.email))
+    if contact is None:
+        contact = contacts[(change.merchant_id, change.email)] = Contact(
+            merchant_id=change.merchant_id, email=change.email, status=change.status,
+            updated_at=change.occurred_at, source=change.source)
+        db.session.add(contact)
+    elif change.occurred_at >= contact.updated_at:
+        contact.status, contact.updated_at, contact.source = change.status, change.occurred_at, change.source
+
+
+def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
+    """The consent each finished session expressed: opt_in subscribes, opt_out unsubscribes
+    (the shopper's latest answer is the one to honour)."""
+    changes = []
+    for m in mirrors:
+        status = FROM_CHECKOUT.get(m.consent_promotions or "")
+        when = m.completed_at or m.expired_at
+        if status and m.email and when and m.status in ("complete", "expired"):
+            changes.append(Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when))
+    return changes

@@ -1,0 +1,98 @@
+"""The Checkout Session mirror: snapshots from events, applied newest-wins, per merchant."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from portal import db
+from portal.models import CheckoutSession
+
+log = logging.getLogger(__name__)
+
+# Within one second, an async payment outcome is newer than the completion it follows.
+RANK = {"checkout.session.completed": 1, "checkout.session.expired": 1,
+        "checkout.session.async_payment_succeeded": 2, "checkout.session.async_payment_failed": 2}
+ASYNC_RESULT = {"checkout.session.async_payment_succeeded": "succeeded",
+                "checkout.session.async_payment_failed": "failed"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One session as an event showed it."""
+
+    merchant_id: int
+    event_type: str
+    event_created: datetime
+    obj: dict
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return self.event_created, RANK.get(self.event_type, 0)
+
+
+def _ts(value) -> datetime | None:
+    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, int) else None
+
+
+def _id(value) -> str | None:
+    """An id whether Stripe sent it plain or expanded into an object."""
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def fields(snap: Snapshot) -> dict:
+    """The mirror's columns from a snapshot (everything but the ordering and history)."""
+    obj = snap.obj
+    details = obj.get("customer_details") or {}
+    recovery = (obj.get("after_expiration") or {}).get("recovery") or {}
+    email = details.get("email") or obj.get("customer_email")
+    return dict(
+        livemode=bool(obj.get("livemode")), created_at=_ts(obj.get("created")) or snap.event_created,
+        expires_at=_ts(obj.get("expires_at")), status=obj.get("status") or "open",
+        payment_status=obj.get("payment_status") or "unpaid", amount_total=obj.get("amount_total"),
+        currency=(obj.get("currency") or "").lower()[:3] or None,
+        customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
+        email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
+        customer_name=(details.get("name") or None), recovered_from=obj.get("recovered_from"),
+        consent_promotions=(obj.get("consent") or {}).get("promotions"),
+        recovery_url=recovery.get("url"), recovery_expires_at=_ts(recovery.get("expires_at")),
+        payment_link=_id(obj.get("payment_link")),
+    )
+
+
+def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
+    """Upsert the mirror for each snapshot unless a newer one was applied; returns every mirror
+    touched. A session id held by another merchant is left alone (tenant isolation)."""
+    ids = {s.obj["id"] for s in snapshots}
+    known = {m.session_id: m for m in db.session.scalars(
+        select(CheckoutSession).where(CheckoutSession.session_id.in_(ids)))}
+    touched: dict[str, CheckoutSession] = {}
+    for snap in sorted(snapshots, key=lambda s: s.order):
+        mirror = known.get(snap.obj["id"])
+        if mirror is not None and mirror.merchant_id != snap.merchant_id:
+            log.warning("session %s belongs to merchant %s, not %s: ignored",
+                        snap.obj["id"], mirror.merchant_id, snap.merchant_id)
+            continue
+        if mirror is None:
+            mirror = known[snap.obj["id"]] = CheckoutSession(merchant_id=snap.merchant_id,
+                                                             session_id=snap.obj["id"])
+            db.session.add(mirror)
+        _update(mirror, snap)
+        touched[mirror.session_id] = mirror
+    return list(touched.values())
+
+
+def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
+    """Facts that only ever become known are kept from any snapshot; the rest only from newer."""
+    if snap.event_type == "checkout.session.completed":
+        mirror.completed_at = mirror.completed_at or snap.event_created
+    if snap.event_type == "checkout.session.expired":
+        mirror.expired_at = mirror.expired_at or snap.event_created
+    if mirror.state_at is not None and snap.order < (mirror.state_at, mirror.state_rank):
+        return
+    for name, value in fields(snap).items():
+        setattr(mirror, name, value)
+    mirror.async_result = ASYNC_RESULT.get(snap.event_type, mirror.async_result)
+    mirror.state_at, mirror.state_rank = snap.order

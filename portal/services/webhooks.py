@@ -1,0 +1,98 @@
+"""Receiving Stripe webhooks: verify, store once, acknowledge. Applying them is events.py's job."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy.dialects import postgresql, sqlite
+from stripe import SignatureVerificationError, WebhookSignature
+
+from portal import db
+from portal.models import EventStatus, StripeEvent, StripeAccount
+
+MAX_BODY_BYTES = 512 * 1024
+TOLERANCE_SECONDS = 300
+HANDLED_TYPES = frozenset({
+    "checkout.session.expired", "checkout.session.completed",
+    "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed",
+    "account.application.deauthorized",
+})
+
+
+class WebhookRejected(ValueError):
+    """The request is not a valid Stripe event for this endpoint; the message is one line."""
+
+
+def verify(body: bytes, header: str | None, secrets: list[str]) -> dict:
+    """The event if `header` signs `body` with one of `secrets` (several while a secret rolls)
+    within the tolerance; WebhookRejected naming what is wrong otherwise."""
+    if not header:
+        raise WebhookRejected("missing Stripe-Signature header")
+    if not secrets:
+        raise WebhookRejected("no signing secret is configured for this endpoint")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected("body is not UTF-8") from exc
+    problem = None
+    for secret in secrets:
+        try:
+            WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
+            return parse_event(text)
+        except SignatureVerificationError as exc:
+            problem = _signature_problem(str(exc))
+    raise WebhookRejected(problem)
+
+
+def _signature_problem(message: str) -> str:
+    if "tolerance" in message:
+        return f"signature timestamp is more than {TOLERANCE_SECONDS} s old"
+    if "extract timestamp" in message:
+        return "malformed Stripe-Signature header"
+    return "signature does not match any configured secret"
+
+
+def parse_event(text: str) -> dict:
+    """The event object, checked for the fields the portal relies on."""
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise WebhookRejected("body is not valid JSON") from exc
+    if not isinstance(event, dict) or event.get("object") != "event":
+        raise WebhookRejected("body is not a Stripe event object")
+    checks = (("id", str), ("type", str), ("created", int), ("livemode", bool), ("data", dict))
+    for name, kind in checks:
+        if not _is(event.get(name), kind):
+            raise WebhookRejected(f"event field {name!r} is missing or not of type {kind.__name__}")
+    if not isinstance(event["data"].get("object"), dict):
+        raise WebhookRejected("event field 'data.object' is missing")
+    return event
+
+
+def _is(value, kind: type) -> bool:
+    """isinstance, except that a bool is not an int (JSON `true` is no timestamp)."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def store(event: dict, body: str, *, source: str, merchant_id: int | None = None) -> bool:
+    """Insert the event unless its id is known; True when it is new. The caller commits."""
+    account = event.get("account") if source == "connect" else None
+    status = EventStatus.PENDING if event["type"] in HANDLED_TYPES else EventStatus.IGNORED
+    values = dict(event_id=event["id"], source=source, account_id=account, merchant_id=merchant_id,
+                  type=event["type"], livemode=event["livemode"], payload=body, status=status,
+                  created_at=datetime.fromtimestamp(event["created"], timezone.utc),
+                  received_at=datetime.now(timezone.utc), attempts=0)
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = (dialect.insert(StripeEvent).values(**values)
+              .on_conflict_do_nothing(index_elements=["event_id"]).returning(StripeEvent.id))
+    return db.session.execute(insert).scalar() is not None  # a row comes back only if inserted
+
+
+def direct_secret(merchant_id: int, keys: str) -> list[str]:
+    """The signing secret of a direct-mode merchant's endpoint ([] when there is none)."""
+    from portal.services import secrets as sealed
+
+    account = db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
+    if account is None or not account.webhook_secret_sealed or not account.is_connected:
+        return []
+    return [sealed.open_sealed(account.webhook_secret_sealed, keys)]

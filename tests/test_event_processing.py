@@ -1,0 +1,163 @@
+"""Applying events: the same final state for any order, any repetition, any batching."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import select
+
+import stripe_events as se
+from factories import make_connected
+from portal.extensions import rq
+from portal.models import (CheckoutSession, ConsentChange, Contact, EventStatus, RecoveryCase,
+                           StripeAccount, StripeEvent)
+from portal.services import events
+
+ACCT = "acct_1ExampleMerchant01"
+T0 = 1_790_000_000
+
+
+@pytest.fixture(autouse=True)
+def _setup(redis_conn, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+
+
+def deliver(client, sequence, one_batch: bool = True) -> None:
+    """Post each event like Stripe, applying them together or one by one."""
+    for event in sequence:
+        assert se.post(client, event).status_code == 200
+        if not one_batch:
+            events.drain()
+    events.drain()
+
+
+def state(db) -> dict:
+    """Everything the pipeline derives, in a comparable form."""
+    db.expire_all()
+    mirrors = {m.session_id: (m.status, m.payment_status, m.async_result, m.email, m.recovered_from)
+               for m in db.scalars(select(CheckoutSession))}
+    cases = {c.session.session_id: (c.recovered_session_id, c.recovered_amount, c.recovered_currency)
+             for c in db.scalars(select(RecoveryCase))}
+    contacts = {c.email: c.status for c in db.scalars(select(Contact))}
+    ledger = sorted((c.email, c.status, c.source_ref) for c in db.scalars(select(ConsentChange)))
+    return {"mirrors": mirrors, "cases": cases, "contacts": contacts, "ledger": ledger}
+
+
+def a_then_recovered_b():
+    return [se.expired("cs_live_A", ACCT, created=T0),
+            se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", amount=4800, created=T0 + 600)]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(2))))
+@pytest.mark.parametrize("one_batch", [True, False])
+def test_completed_b_before_or_after_expired_a_credits_a_once(client, db, order, one_batch):
+    make_connected(ACCT)
+    sequence = a_then_recovered_b()
+    deliver(client, [sequence[i] for i in order], one_batch)
+    assert state(db) == {
+        "mirrors": {"cs_live_A": ("expired", "unpaid", None, "shopper@example.com", None),
+                    "cs_live_B": ("complete", "paid", None, "shopper@example.com", "cs_live_A")},
+        "cases": {"cs_live_A": ("cs_live_B", 4800, "usd")},
+        "contacts": {"shopper@example.com": "subscribed"},
+        "ledger": [("shopper@example.com", "subscribed", "cs_live_A"),
+                   ("shopper@example.com", "subscribed", "cs_live_B")],
+    }
+
+
+def test_the_same_events_three_times_give_the_same_state(client, db):
+    make_connected(ACCT)
+    sequence = a_then_recovered_b()
+    deliver(client, sequence)
+    once = state(db)
+    for _ in range(2):
+        deliver(client, sequence)
+    assert state(db) == once
+    # Replaying already-applied events (as an operator might) changes nothing either.
+    assert events.replay([e["id"] for e in sequence]) == 2
+    db.commit()
+    events.drain()
+    assert state(db) == once
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_delayed_payment_is_credited_only_once_it_succeeds(client, db, order):
+    make_connected(ACCT)
+    sequence = [se.expired("cs_live_A", ACCT, created=T0),
+                se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", payment_status="unpaid",
+                             created=T0 + 600),
+                se.async_result(True, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600)]
+    deliver(client, [sequence[i] for i in order], one_batch=False)
+    assert state(db)["cases"] == {"cs_live_A": ("cs_live_B", 4800, "usd")}
+
+
+def test_unpaid_completion_is_not_credited_and_a_failed_payment_takes_credit_back(client, db):
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0),
+                     se.completed("cs_live_B", ACCT, recovered_from="cs_live_A",
+                                  payment_status="unpaid", created=T0 + 60)])
+    assert state(db)["cases"] == {"cs_live_A": (None, None, None)}
+    deliver(client, [se.async_result(False, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 120)])
+    assert state(db)["cases"] == {"cs_live_A": (None, None, None)}
+    assert state(db)["mirrors"]["cs_live_B"][2] == "failed"
+
+
+def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
+    make_connected(ACCT)
+    newer_opt_out = se.completed("cs_live_C", ACCT, created=T0 + 3600,
+                                 consent={"promotions": "opt_out", "terms_of_service": None})
+    older_opt_in = se.expired("cs_live_A", ACCT, created=T0)
+    deliver(client, [newer_opt_out, older_opt_in])
+    assert state(db)["contacts"] == {"shopper@example.com": "unsubscribed"}
+    assert len(state(db)["ledger"]) == 2  # both changes stay in the ledger
+
+
+def test_every_expired_session_gets_a_case_and_unknown_accounts_are_unrouted(client, db):
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_A", ACCT, email=None, consent=None),
+                     se.expired("cs_live_X", "acct_1NobodyOwnsThis")])
+    assert list(state(db)["cases"]) == ["cs_live_A"]
+    statuses = {e.account_id: e.status for e in db.scalars(select(StripeEvent))}
+    assert statuses == {ACCT: EventStatus.PROCESSED, "acct_1NobodyOwnsThis": EventStatus.UNROUTED}
+
+
+def test_deauthorization_disconnects_but_not_after_a_later_reconnect(client, db):
+    owner = make_connected(ACCT)
+    deliver(client, [se.deauthorized(ACCT)])
+    account = db.scalars(select(StripeAccount)).one()
+    assert not account.is_connected
+    account.disconnected_at, account.connected_at = None, account.connected_at.replace(year=2099)
+    db.commit()
+    deliver(client, [se.deauthorized(ACCT)])  # a late, older deauthorization
+    db.expire_all()
+    assert db.scalars(select(StripeAccount)).one().is_connected and owner
+
+
+def test_a_session_of_another_merchant_is_never_touched(client, db):
+    make_connected(ACCT, email="a@example.com")
+    make_connected("acct_1Other", email="b@example.com")
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])
+    deliver(client, [se.completed("cs_live_A", "acct_1Other", created=T0 + 10)])  # forged or confused
+    assert state(db)["mirrors"]["cs_live_A"][0] == "expired"
+
+
+def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(app, client, db, monkeypatch):
+    make_connected(ACCT)
+    poison = se.expired("cs_live_P", ACCT)
+    del poison["data"]["object"]["id"]
+    deliver(client, [poison, se.expired("cs_live_A", ACCT)])
+    rows = {e.event_id: e for e in db.scalars(select(StripeEvent))}
+    bad = rows[poison["id"]]
+    assert bad.status == EventStatus.PENDING and bad.attempts == 1 and "KeyError" in bad.last_error
+    assert list(state(db)["cases"]) == ["cs_live_A"]
+    for _ in range(len(events.RETRY_DELAYS)):
+        events.drain(now=bad.next_attempt_at)
+        db.refresh(bad)
+    assert bad.status == EventStatus.FAILED
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["events", "failed"])
+    assert poison["id"] in listed.output and "1 failed event(s)." in listed.output
+    replayed = runner.invoke(args=["events", "replay", "--all-failed"])
+    assert "1 event(s) queued again" in replayed.output
+    bad = db.scalars(select(StripeEvent).where(StripeEvent.event_id == poison["id"])).one()
+    assert (bad.status, bad.attempts) == (EventStatus.PENDING, 0)
+    assert runner.invoke(args=["events", "replay"]).exit_code == 2

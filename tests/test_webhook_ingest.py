@@ -1,0 +1,158 @@
+"""The webhook endpoints: signatures, duplicates, hostile input, and the parts being down."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+import stripe_events as se
+from factories import make_owner
+from portal import db as portal_db
+from portal import jobs
+from portal.db import make_engine
+from portal.extensions import rq
+from portal.models import EventStatus, StripeEvent
+from portal.services import connections
+from test_health import _closed_port
+
+
+@pytest.fixture(autouse=True)
+def _redis(redis_conn, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return redis_conn
+
+
+def _stored(db) -> list[StripeEvent]:
+    db.expire_all()
+    return list(db.scalars(select(StripeEvent).order_by(StripeEvent.id)))
+
+
+def test_a_valid_event_is_stored_and_one_drain_job_is_queued(client, db, redis_conn):
+    first = se.post(client, se.expired("cs_live_A", "acct_1"))
+    second = se.post(client, se.expired("cs_live_B", "acct_1"))
+    assert (first.status_code, first.get_data(as_text=True)) == (200, "stored\n")
+    assert second.status_code == 200
+    rows = _stored(db)
+    assert [(r.type, r.status, r.account_id, r.source) for r in rows] == [
+        ("checkout.session.expired", "pending", "acct_1", "connect")] * 2
+    assert json.loads(rows[0].payload)["data"]["object"]["id"] == "cs_live_A"
+    assert len(Queue("events", connection=redis_conn)) == 1  # one drain for both events
+
+
+def test_the_same_event_three_times_is_stored_once(client, db):
+    event = se.expired("cs_live_A", "acct_1")
+    answers = [se.post(client, event) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[2].get_data(as_text=True) == "duplicate, already stored\n"
+    assert len(_stored(db)) == 1
+
+
+def test_signature_refusals_name_the_problem_and_store_nothing(client, db):
+    body = json.dumps(se.expired("cs_live_A", "acct_1"))
+    cases = {
+        "signature does not match any configured secret": {"Stripe-Signature": se.sign(body, "whsec_wrong")},
+        "more than 300 s old": {"Stripe-Signature": se.sign(body, timestamp=int(time.time()) - 301)},
+        "missing Stripe-Signature header": {"Stripe-Signature": ""},
+        "malformed Stripe-Signature header": {"Stripe-Signature": "v1=abc"},
+    }
+    for reason, headers in cases.items():
+        response = se.post(client, body, headers=headers)
+        assert response.status_code == 400, reason
+        assert reason in response.get_data(as_text=True)
+    tampered = se.post(client, body.replace("cs_live_A", "cs_live_Z"), headers={"Stripe-Signature": se.sign(body)})
+    assert tampered.status_code == 400
+    assert _stored(db) == []
+
+
+def test_a_rolled_secret_with_two_v1_values_is_accepted(client, db):
+    body = json.dumps(se.expired("cs_live_A", "acct_1"))
+    old = se.sign(body, "whsec_old_secret")
+    new = se.sign(body)
+    header = old + ",v1=" + new.split("v1=")[1]  # Stripe signs with both while a secret rolls
+    assert se.post(client, body, headers={"Stripe-Signature": header}).status_code == 200
+    assert len(_stored(db)) == 1
+
+
+def test_both_secrets_configured_while_the_portal_rolls_its_own(app, client, db, monkeypatch):
+    monkeypatch.setitem(app.config, "STRIPE_CONNECT_WEBHOOK_SECRET", f"whsec_new_one, {se.CONNECT_SECRET}")
+    assert se.post(client, se.expired("cs_live_A", "acct_1")).status_code == 200
+    assert se.post(client, se.expired("cs_live_B", "acct_1"), secret="whsec_new_one").status_code == 200
+
+
+@pytest.mark.parametrize("body, content_type, reason", [
+    ("{not json", "application/json", "body is not valid JSON"),
+    ('["an", "array"]', "application/json", "body is not a Stripe event object"),
+    ('{"object": "event", "id": "evt_1", "type": "x", "created": true, "livemode": true, "data": {"object": {}}}',
+     "application/json", "event field 'created' is missing or not of type int"),
+    ('{"object": "event", "id": "evt_1", "type": "x", "created": 1, "livemode": true, "data": {}}',
+     "application/json", "event field 'data.object' is missing"),
+    ('{"object": "event"}', "text/plain", "Content-Type must be application/json"),
+    ("x" * 600_000, "application/json", "body is larger than"),
+])
+def test_hostile_bodies_get_400_with_a_reason(client, db, body, content_type, reason):
+    response = client.post("/webhooks/stripe/connect", data=body,
+                           headers={"Content-Type": content_type, "Stripe-Signature": se.sign(body)})
+    assert response.status_code == 400
+    assert reason in response.get_data(as_text=True)
+    assert _stored(db) == []
+
+
+def test_non_utf8_bodies_are_refused(client, db):
+    body = b'{"object": "event", "id": "\xff"}'
+    response = client.post("/webhooks/stripe/connect", data=body,
+                           headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"})
+    assert response.status_code == 400 and "UTF-8" in response.get_data(as_text=True)
+
+
+def test_types_the_portal_ignores_are_stored_as_ignored_and_queue_nothing(client, db, redis_conn):
+    event = se.expired("cs_live_A", "acct_1")
+    event["type"] = "customer.created"
+    assert se.post(client, event).status_code == 200
+    assert [r.status for r in _stored(db)] == [EventStatus.IGNORED]
+    assert len(Queue("events", connection=redis_conn)) == 0
+
+
+def test_direct_endpoint_uses_the_merchants_own_secret(app, client, db):
+    owner = make_owner()
+    with app.app_context():
+        connections.link_account(owner.merchant, "acct_1Direct", livemode=True, method="direct",
+                                 api_key="rk_live_x", webhook_secret="whsec_merchant_own",
+                                 keys=app.config["ENCRYPTION_KEY"])
+        db.commit()
+    path = f"/webhooks/stripe/direct/{owner.merchant_id}"
+    event = se.expired("cs_live_A", "acct_1Direct")
+    del event["account"]  # direct endpoints get no `account`
+    assert se.post(client, event, path=path).status_code == 400  # platform secret: wrong here
+    assert se.post(client, event, path=path, secret="whsec_merchant_own").status_code == 200
+    (row,) = _stored(db)
+    assert (row.source, row.merchant_id, row.account_id) == ("direct", owner.merchant_id, None)
+    assert se.post(client, event, path="/webhooks/stripe/direct/999999").status_code == 404
+
+
+def test_database_down_answers_503_so_stripe_retries(app, client, monkeypatch):
+    bad = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2")
+    portal_db.session.remove()
+    portal_db.session.configure(bind=bad)
+    try:
+        response = se.post(client, se.expired("cs_live_A", "acct_1"))
+    finally:
+        portal_db.session.remove()
+        portal_db.session.configure(bind=app.extensions["db_engine"])
+    assert response.status_code == 503 and "retry" in response.get_data(as_text=True)
+
+
+def test_redis_down_still_answers_200_and_the_sweep_applies_the_event(app, client, db, monkeypatch):
+    from factories import make_connected
+
+    make_connected("acct_1")
+    monkeypatch.setattr(rq, "connection", Redis(port=_closed_port(), socket_connect_timeout=1))
+    response = se.post(client, se.expired("cs_live_A", "acct_1"))
+    assert response.status_code == 200
+    assert [r.status for r in _stored(db)] == [EventStatus.PENDING]
+    with app.app_context():
+        assert jobs.tick()["events_applied"] == 1
+    assert [r.status for r in _stored(db)] == [EventStatus.PROCESSED]
