@@ -57,12 +57,16 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=not is_sqlite)
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite opens transactions only before writes, so a SAVEPOINT after a SELECT would
+        # start (and its release commit) the transaction: let SQLAlchemy say BEGIN itself.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     # A forked worker must not share its parent's sockets: drop (without closing) inherited ones.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver (see above)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the web while a job writes

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 login_manager = LoginManager()
@@ -17,6 +19,12 @@ csrf = CSRFProtect()
 QUEUE_NAMES = ("events", "mail", "default")
 
 
+def connect_redis(url: str) -> Redis:
+    """A Redis client that fails fast: a webhook must not wait seconds on a Redis outage (the
+    event is already stored; the sweep applies it). One immediate retry survives a stale socket."""
+    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(NoBackoff(), 1))
+
+
 class RedisQueues:
     """The Redis connection and the RQ queues. Connects lazily: binding does no network I/O."""
 
@@ -24,9 +32,7 @@ class RedisQueues:
         self.connection: Redis | None = None
 
     def init_app(self, app) -> None:
-        self.connection = Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
-        )
+        self.connection = connect_redis(app.config["REDIS_URL"])
         app.extensions["redis_queues"] = self
 
     def queue(self, name: str = "default") -> Queue:

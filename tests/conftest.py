@@ -86,6 +86,21 @@ def login():
 
 
 @pytest.fixture
+def live_server(app):
+    """The test app on a real loopback port, in a thread; stopped after the test."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
 def sandbox_server(app, monkeypatch):
     """The Stripe sandbox on a loopback port, with the portal's Stripe settings pointed at it.
     (Tests may import the sandbox; the portal itself only ever talks to it over HTTP.)"""

@@ -5,7 +5,6 @@ import json
 import time
 
 import pytest
-from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
@@ -14,7 +13,7 @@ from factories import make_owner
 from portal import db as portal_db
 from portal import jobs
 from portal.db import make_engine
-from portal.extensions import rq
+from portal.extensions import connect_redis, rq
 from portal.models import EventStatus, StripeEvent
 from portal.services import connections
 from test_health import _closed_port
@@ -149,7 +148,7 @@ def test_redis_down_still_answers_200_and_the_sweep_applies_the_event(app, clien
     from factories import make_connected
 
     make_connected("acct_1")
-    monkeypatch.setattr(rq, "connection", Redis(port=_closed_port(), socket_connect_timeout=1))
+    monkeypatch.setattr(rq, "connection", connect_redis(f"redis://127.0.0.1:{_closed_port()}/0"))
     response = se.post(client, se.expired("cs_live_A", "acct_1"))
     assert response.status_code == 200
     assert [r.status for r in _stored(db)] == [EventStatus.PENDING]

@@ -22,7 +22,8 @@ RETRY_DELAYS = [timedelta(seconds=s) for s in (10, 60, 300, 900, 3600, 3 * 3600,
 
 
 def drain(batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
-    """Apply every due pending event; returns how many events were handled."""
+    """Apply every due pending event; returns how many events were handled. Call it outside a
+    transaction (as jobs do), or an old snapshot may hide events stored since."""
     total = 0
     while True:
         handled = apply_batch(batch_size, now)

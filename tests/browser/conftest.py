@@ -3,26 +3,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium must not phone home: this machine's network is closed and refuses those connections.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live_server(app):
-    """The test app on a real loopback port, in a thread; stopped after the test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
