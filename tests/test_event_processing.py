@@ -161,3 +161,12 @@ def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(app, cl
     bad = db.scalars(select(StripeEvent).where(StripeEvent.event_id == poison["id"])).one()
     assert (bad.status, bad.attempts) == (EventStatus.PENDING, 0)
     assert runner.invoke(args=["events", "replay"]).exit_code == 2
+
+
+def test_a_malformed_session_fails_with_a_message_naming_the_field(client, db):
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_M", ACCT, amount_total="48.00", status="gone")])
+    event = db.scalars(select(StripeEvent)).one()
+    assert event.status == EventStatus.PENDING and event.attempts == 1
+    assert "malformed checkout.session: status 'gone', amount_total '48.00'" in event.last_error
+    assert state(db)["mirrors"] == {}

@@ -52,14 +52,38 @@ def fields(snap: Snapshot) -> dict:
         livemode=bool(obj.get("livemode")), created_at=_ts(obj.get("created")) or snap.event_created,
         expires_at=_ts(obj.get("expires_at")), status=obj.get("status") or "open",
         payment_status=obj.get("payment_status") or "unpaid", amount_total=obj.get("amount_total"),
-        currency=(obj.get("currency") or "").lower()[:3] or None,
+        currency=obj["currency"].lower()[:3] if isinstance(obj.get("currency"), str) and obj["currency"] else None,
         customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
         email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
-        customer_name=(details.get("name") or None), recovered_from=obj.get("recovered_from"),
+        customer_name=details.get("name") or None, recovered_from=obj.get("recovered_from"),
         consent_promotions=(obj.get("consent") or {}).get("promotions"),
         recovery_url=recovery.get("url"), recovery_expires_at=_ts(recovery.get("expires_at")),
         payment_link=_id(obj.get("payment_link")),
     )
+
+
+STATUSES = {"open", "complete", "expired"}
+PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
+OPTIONAL_STRINGS = ("customer", "customer_name", "recovered_from", "recovery_url", "payment_link", "email")
+
+
+def checked(values: dict) -> dict:
+    """The fields if each has the type and range Stripe documents; ValueError naming the first
+    that does not (a malformed event then fails into retries instead of corrupting the mirror)."""
+    problems = []
+    if values["status"] not in STATUSES:
+        problems.append(f"status {values['status']!r}")
+    if values["payment_status"] not in PAYMENT_STATUSES:
+        problems.append(f"payment_status {values['payment_status']!r}")
+    amount = values["amount_total"]
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+        problems.append(f"amount_total {amount!r}")
+    for name in OPTIONAL_STRINGS:
+        if values[name] is not None and (not isinstance(values[name], str) or len(values[name]) > 2000):
+            problems.append(f"{name} of type {type(values[name]).__name__}")
+    if problems:
+        raise ValueError("malformed checkout.session: " + ", ".join(problems))
+    return values
 
 
 def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
@@ -92,7 +116,7 @@ def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
         mirror.expired_at = mirror.expired_at or snap.event_created
     if mirror.state_at is not None and snap.order < (mirror.state_at, mirror.state_rank):
         return
-    for name, value in fields(snap).items():
+    for name, value in checked(fields(snap)).items():
         setattr(mirror, name, value)
     mirror.async_result = ASYNC_RESULT.get(snap.event_type, mirror.async_result)
     mirror.state_at, mirror.state_rank = snap.order
