@@ -52,17 +52,25 @@ session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
 def make_engine(url: str) -> Engine:
-    """An engine that is safe after fork and enforces foreign keys on SQLite too."""
+    """An engine that is safe after fork and enforces foreign keys on SQLite too.
+
+    No pre-ping: it would cost every request a round trip. After a database restart a stale
+    connection fails once (503, and the pool is invalidated), then everything reconnects."""
     is_sqlite = url.startswith("sqlite")
-    engine = create_engine(url, pool_pre_ping=not is_sqlite)
+    engine = create_engine(url, pool_recycle=3600)
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite opens transactions only before writes, so a SAVEPOINT after a SELECT would
         # start (and its release commit) the transaction: let SQLAlchemy say BEGIN itself.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
     # A forked worker must not share its parent's sockets: drop (without closing) inherited ones.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
+
+
+def _sqlite_begin(conn) -> None:
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

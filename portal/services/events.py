@@ -9,7 +9,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from portal import db
 from portal.db import utcnow
@@ -49,12 +49,22 @@ def apply_batch(batch_size: int = BATCH_SIZE, now: datetime | None = None) -> in
     return len(events)
 
 
+# One drain applies events at a time: concurrent batches would insert the same contacts and
+# mirrors and deadlock. A single drain applies far more than the webhook rate of a platform.
+DRAIN_LOCK_ID = 0x5EED_E7E7
+
+
 def _claim(limit: int, now: datetime) -> list[StripeEvent]:
+    """Lock and return up to `limit` due events; [] while another drain holds the drain lock
+    (on PostgreSQL a transaction-level advisory lock; SQLite has a single writer anyway)."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if postgres and not db.session.scalar(select(func.pg_try_advisory_xact_lock(DRAIN_LOCK_ID))):
+        return []
     stmt = (select(StripeEvent)
             .where(StripeEvent.status == EventStatus.PENDING,
                    or_(StripeEvent.next_attempt_at.is_(None), StripeEvent.next_attempt_at <= now))
             .order_by(StripeEvent.id).limit(limit))
-    if db.session.get_bind().dialect.name == "postgresql":
+    if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     return list(db.session.scalars(stmt))
 
@@ -136,8 +146,3 @@ def replay(event_ids: list[str] | None = None) -> int:
         stmt = stmt.where(StripeEvent.event_id.in_(event_ids))
     return db.session.execute(stmt).rowcount or 0
 
-
-def pending_count() -> int:
-    from sqlalchemy import func
-
-    return db.session.scalar(select(func.count()).where(StripeEvent.status == EventStatus.PENDING)) or 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from sqlalchemy.dialects import postgresql, sqlite
 from stripe import SignatureVerificationError, WebhookSignature
@@ -74,18 +75,29 @@ def _is(value, kind: type) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
+@lru_cache(maxsize=2)
+def _insert_statement(dialect_name: str):
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING id, built once per dialect: with
+    the values bound at execution it is compiled once too (the hot path of every webhook)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = StripeEvent.__table__
+    return (dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id])
+            .returning(table.c.id))
+
+
 def store(event: dict, body: str, *, source: str, merchant_id: int | None = None) -> bool:
-    """Insert the event unless its id is known; True when it is new. The caller commits."""
+    """Insert the event unless its id is known; True when it is new. Durable when it returns:
+    one autocommitted statement, one round trip (the hot path of every webhook)."""
     account = event.get("account") if source == "connect" else None
     status = EventStatus.PENDING if event["type"] in HANDLED_TYPES else EventStatus.IGNORED
     values = dict(event_id=event["id"], source=source, account_id=account, merchant_id=merchant_id,
                   type=event["type"], livemode=event["livemode"], payload=body, status=status,
                   created_at=datetime.fromtimestamp(event["created"], timezone.utc),
                   received_at=datetime.now(timezone.utc), attempts=0)
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = (dialect.insert(StripeEvent).values(**values)
-              .on_conflict_do_nothing(index_elements=["event_id"]).returning(StripeEvent.id))
-    return db.session.execute(insert).scalar() is not None  # a row comes back only if inserted
+    engine = db.session.get_bind()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        inserted = connection.execute(_insert_statement(engine.dialect.name), values)
+        return inserted.scalar() is not None  # a row comes back only if it was inserted
 
 
 def direct_secret(merchant_id: int, keys: str) -> list[str]:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+
+from portal import db
 
 
 def register(app: Flask) -> None:
@@ -21,6 +24,12 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_error):
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(_error):
+        db.session.rollback()
+        # Rendered without context processors: they would load current_user from the database.
+        return app.jinja_env.get_template("errors/503.html").render(), 503
 
     @app.errorhandler(500)
     def server_error(_error):

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from flask import Blueprint, current_app, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from portal import db, jobs
+from portal import jobs
 from portal.extensions import csrf, rq
 from portal.services import webhooks
 
@@ -47,9 +49,7 @@ def _receive(source: str, secrets: list[str], merchant_id: int | None = None):
         return _reply(str(exc), 400)
     try:
         is_new = webhooks.store(event, body.decode("utf-8"), source=source, merchant_id=merchant_id)
-        db.session.commit()
     except OperationalError:
-        db.session.rollback()
         log.warning("webhook %s not stored: database unavailable", event["id"])
         return _reply("database unavailable, retry later", 503)
     if is_new and event["type"] in webhooks.HANDLED_TYPES:
@@ -57,13 +57,41 @@ def _receive(source: str, secrets: list[str], merchant_id: int | None = None):
     return _reply("stored" if is_new else "duplicate, already stored", 200)
 
 
+class _Nudger:
+    """Asks Redis for a drain from a background thread, so no webhook waits on Redis; a burst
+    of webhooks costs one request. The event is committed before the 200: if this process died
+    before nudging, or Redis is away, the periodic sweep applies it. Nothing is lost."""
+
+    def __init__(self) -> None:
+        self.wanted = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def nudge(self, app) -> None:
+        self.wanted.set()
+        if self.thread is None or not self.thread.is_alive():
+            with self.lock:  # one thread per process (gunicorn forks before the first request)
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self._run, args=(app,), daemon=True,
+                                                   name="webhook-nudger")
+                    self.thread.start()
+
+    def _run(self, app) -> None:
+        while self.wanted.wait():
+            self.wanted.clear()
+            try:
+                with app.app_context():
+                    jobs.request_drain(rq.connection, rq.queue("events"))
+            except RedisError as exc:
+                log.warning("could not enqueue event processing (the sweep will): %s", exc)
+                time.sleep(1)  # do not spin while Redis is away
+
+
+_nudger = _Nudger()
+
+
 def _nudge_worker() -> None:
-    """Ask for a drain; if Redis is away the event is safe in the database and the periodic
-    sweep applies it, so the answer is still 200."""
-    try:
-        jobs.request_drain(rq.connection, rq.queue("events"))
-    except RedisError as exc:
-        log.warning("could not enqueue event processing (the sweep will): %s", exc)
+    _nudger.nudge(current_app._get_current_object())
 
 
 def _reply(message: str, status: int):
