@@ -57,6 +57,9 @@ def _receive(source: str, secrets: list[str], merchant_id: int | None = None):
     return _reply("stored" if is_new else "duplicate, already stored", 200)
 
 
+NUDGE_PAUSE_SECONDS = 0.05
+
+
 class _Nudger:
     """Asks Redis for a drain from a background thread, so no webhook waits on Redis; a burst
     of webhooks costs one request. The event is committed before the 200: if this process died
@@ -85,6 +88,8 @@ class _Nudger:
             except RedisError as exc:
                 log.warning("could not enqueue event processing (the sweep will): %s", exc)
                 time.sleep(1)  # do not spin while Redis is away
+            # Under load, one nudge per pause stands for every webhook that arrived meanwhile.
+            time.sleep(NUDGE_PAUSE_SECONDS)
 
 
 _nudger = _Nudger()
