@@ -129,7 +129,8 @@ def merchants_connect(email: str, account_id: str) -> None:
         info = stripe_gateway.retrieve_account(account_id)
         live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
         connections.link_account(user.merchant, account_id, livemode=live, method="oauth",
-                                 display_name=info["name"])
+                                 display_name=info["name"], shop_url=info["shop_url"],
+                                 support_email=info["support_email"])
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError, connections.LinkError) as exc:
         raise click.ClickException(f"Cannot link {account_id}: {exc}") from exc
     db.session.commit()

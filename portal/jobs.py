@@ -4,14 +4,18 @@ Every job is safe to run twice: idempotency lives in database unique keys, not i
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from redis import Redis
-from rq import Queue
+from redis.exceptions import RedisError
+from rq import Callback, Queue
 
 from portal import db
-from portal.services import events, throttle
+from portal.db import utcnow
+from portal.services import events, recovery, sending, throttle
 
+log = logging.getLogger(__name__)
 THROTTLE_RETENTION = timedelta(days=1)  # longer than any throttle window in use
 # While this flag is set a drain job is waiting: webhooks need not enqueue another one.
 DRAIN_FLAG = "portal:events:drain-requested"
@@ -27,18 +31,53 @@ def request_drain(connection: Redis, queue: Queue) -> bool:
 
 
 def drain_events() -> int:
-    """Apply every pending Stripe event; returns how many were handled."""
+    """Apply every pending Stripe event, then queue the cases that became due; returns how
+    many events were handled."""
     from portal.extensions import rq
 
     # Cleared before draining: an event stored from now on enqueues a fresh drain.
     rq.connection.delete(DRAIN_FLAG)
-    return events.drain()
+    handled = events.drain()
+    enqueue_due_cases(rq.connection, rq.queue("mail"))
+    return handled
+
+
+def process_case(case_id: int) -> str:
+    """Decide one recovery case and send its next email if it is due."""
+    return recovery.process(case_id)
+
+
+def enqueue_due_cases(connection: Redis, queue: Queue) -> int:
+    """Queue every due case once: while its job waits, a Redis flag keeps it from doubling
+    (and the send row's unique key would refuse a second send anyway)."""
+    queued = 0
+    for case_id in recovery.due_case_ids(utcnow()):
+        if connection.set(f"portal:case:{case_id}", "1", nx=True, ex=120):
+            queue.enqueue(process_case, case_id, job_id=f"case-{case_id}", result_ttl=60,
+                          on_success=Callback(_release_case), on_failure=Callback(_release_case))
+            queued += 1
+    db.session.rollback()  # only read: end the snapshot
+    return queued
+
+
+def _release_case(job, connection, *args, **kwargs) -> None:
+    connection.delete(f"portal:case:{job.args[0]}")
 
 
 def tick() -> dict:
-    """Periodic work, enqueued by one worker per interval; harmless if repeated. The sweep
-    applies events whose job Redis lost, or whose retry came due."""
+    """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
+    applies events whose job Redis lost, due cases are queued, deferred sends retried."""
+    from portal.extensions import rq
+
     applied = events.drain()
+    try:
+        queued = enqueue_due_cases(rq.connection, rq.queue("mail"))
+    except RedisError as exc:  # the rest of the sweep needs no Redis: do it anyway
+        log.warning("tick: could not queue due cases: %s", exc)
+        queued = 0
+    retried = sending.retry_deferred()
+    unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
     db.session.commit()
-    return {"events_applied": applied, "throttle_hits_pruned": pruned}
+    return {"events_applied": applied, "cases_queued": queued, "sends_retried": retried,
+            "claims_expired": unknown, "throttle_hits_pruned": pruned}

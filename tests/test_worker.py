@@ -31,7 +31,8 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
     assert worker.run(app, redis_conn, [queue], burst=True)
     job.refresh()
     assert job.get_status() == "finished"
-    assert job.return_value() == {"events_applied": 0, "throttle_hits_pruned": 1}
+    assert job.return_value() == {"events_applied": 0, "cases_queued": 0, "sends_retried": 0,
+                                  "claims_expired": 0, "throttle_hits_pruned": 1}
     assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0
 
 

@@ -4,10 +4,11 @@ from portal.models.checkout import CheckoutSession
 from portal.models.consent import ConsentChange, Contact
 from portal.models.events import EventStatus, StripeEvent
 from portal.models.recovery import RecoveryCase
+from portal.models.sending import EmailSend, OutboxMessage, SendingSettings, SendStatus
 from portal.models.stripe_account import StripeAccount
 from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
 
-__all__ = ["CheckoutSession", "ConsentChange", "Contact", "EventStatus", "Merchant",
-           "RecoveryCase", "Role", "StripeAccount", "StripeEvent", "TermsAcceptance",
-           "ThrottleHit", "User"]
+__all__ = ["CheckoutSession", "ConsentChange", "Contact", "EmailSend", "EventStatus", "Merchant",
+           "OutboxMessage", "RecoveryCase", "Role", "SendStatus", "SendingSettings", "StripeAccount",
+           "StripeEvent", "TermsAcceptance", "ThrottleHit", "User"]

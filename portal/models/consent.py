@@ -24,6 +24,9 @@ class Contact(Base):
     status: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(32))
+    # Set when the address bounced or complained: never emailed again, whatever its consent.
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suppressed_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class ConsentChange(Base):

@@ -28,6 +28,8 @@ class RecoveryCase(Base):
     recovered_amount: Mapped[int | None] = mapped_column(BigInteger)
     recovered_currency: Mapped[str | None] = mapped_column(String(3))
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recovered_step: Mapped[int | None]  # the email step that preceded the recovery, if any
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # consecutive failed re-checks with Stripe
 
     session: Mapped[CheckoutSession] = relationship()
 

@@ -23,6 +23,8 @@ class StripeAccount(Base):
     livemode: Mapped[bool] = mapped_column(default=False)
     method: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    shop_url: Mapped[str | None] = mapped_column(String(500))      # business_profile.url
+    support_email: Mapped[str | None] = mapped_column(String(254))
     api_key_sealed: Mapped[str | None] = mapped_column(String(500))
     webhook_secret_sealed: Mapped[str | None] = mapped_column(String(500))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,11 +2,13 @@
 from the mirror so that events may arrive in any order."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CheckoutSession, RecoveryCase
+from portal.models import CheckoutSession, EmailSend, RecoveryCase
 
 
 def sync(mirrors: list[CheckoutSession]) -> None:
@@ -51,8 +53,12 @@ def credit(case: RecoveryCase, recovering: list[CheckoutSession]) -> None:
                   key=lambda s: s.completed_at or s.state_at)
     if not paid:
         case.recovered_session_id = case.recovered_amount = case.recovered_currency = None
-        case.recovered_at = None
+        case.recovered_at = case.recovered_step = None
         return
     winner = paid[0]
     case.recovered_session_id, case.recovered_amount = winner.session_id, winner.amount_total
     case.recovered_currency, case.recovered_at = winner.currency, winner.completed_at or winner.state_at
+    case.recovered_step = db.session.scalar(select(func.max(EmailSend.step)).where(
+        EmailSend.case_id == case.id, EmailSend.status.in_(("sent", "unknown")),
+        # Stripe's completion time has whole seconds: an email of the same second preceded it.
+        EmailSend.created_at < case.recovered_at + timedelta(seconds=1))) if case.id else None

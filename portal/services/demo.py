@@ -32,6 +32,7 @@ def seed() -> Demo:
     account_id = _ensure_account(merchant)
     _ensure_products(stripe_gateway.account_client(merchant.stripe_account))
     terms.accept(merchant, owner, ip="127.0.0.1")
+    _sending_settings(merchant)
     merchant.recovery_enabled = True
     db.session.commit()
     return Demo(merchant, account_id)
@@ -51,9 +52,21 @@ def _ensure_account(merchant: Merchant) -> str:
         "business_profile": {"name": NAME, "support_email": "hello@demo-coffee.example",
                              "url": "https://demo-coffee.example"}})
     live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
-    connections.link_account(merchant, created.id, livemode=live, method="oauth", display_name=NAME)
+    info = stripe_gateway.retrieve_account(created.id)
+    connections.link_account(merchant, created.id, livemode=live, method="oauth", display_name=NAME,
+                             shop_url=info["shop_url"], support_email=info["support_email"])
     db.session.flush()
     return created.id
+
+
+def _sending_settings(merchant: Merchant) -> None:
+    """No delay, so a newcomer sees the email as soon as the cart expires."""
+    from portal.services import recovery
+
+    settings = recovery.settings_for(merchant.id)
+    settings.steps = [{"delay_minutes": 0, "promotion": False}]
+    settings.postal_address = settings.postal_address or "Demo Coffee Roasters\n1 Roastery Lane\nPortland, OR 97201"
+    settings.sender_name = settings.sender_name or NAME
 
 
 def _ensure_products(client: StripeClient) -> None:

@@ -71,7 +71,7 @@ class Decision:
 
 def decide(facts: Facts, policy: Policy, now: datetime) -> Decision:
     """The decision for the next step of this case at `now`."""
-    gate = _first_gate(facts, policy)
+    gate = stop_reason(facts, policy)
     if gate is not None:
         return Decision("done" if gate == "recovered" else "skip", gate)
     step = next((i for i in range(len(policy.steps)) if i not in facts.steps_done), None)
@@ -82,8 +82,9 @@ def decide(facts: Facts, policy: Policy, now: datetime) -> Decision:
     return _timing(facts, policy, step, now)
 
 
-def _first_gate(facts: Facts, policy: Policy) -> str | None:
-    """The first rule that stops this case, in Stripe's order, then the portal's."""
+def stop_reason(facts: Facts, policy: Policy) -> str | None:
+    """The first rule that stops this case whatever the time, in Stripe's order, then the
+    portal's; None when none does."""
     checks = (
         ("recovered", facts.recovered),
         ("test_mode", not facts.livemode and policy.test_mode != "team"),

@@ -50,8 +50,52 @@ def is_live_key(api_key: str) -> bool:
 
 
 def retrieve_account(account_id: str) -> dict:
-    """The account as the platform sees it: {"id", "name", "email"}; StripeError if unknown."""
+    """The account as the platform sees it: {"id", "name", "email", "shop_url", "support_email"}
+    (defaults for the emails); StripeError if unknown."""
     account = platform_client().v1.accounts.retrieve(account_id)
     profile = account.business_profile
-    name = (profile.name if profile else None) or account.id
-    return {"id": account.id, "name": name, "email": account.email}
+    return {"id": account.id, "name": (profile.name if profile else None) or account.id,
+            "email": account.email, "shop_url": profile.url if profile else None,
+            "support_email": profile.support_email if profile else None}
+
+
+def later_session_status(account: StripeAccount, session_id: str, created: int,
+                         customer: str | None, email: str | None) -> str | None:
+    """The most telling status among the shopper's sessions created after this one (same
+    customer or same email, any status): "complete", else "open"/"expired", else None."""
+    client = account_client(account)
+    found = set()
+    queries = ([{"customer": customer}] if customer else []) + \
+              ([{"customer_details": {"email": email}}] if email else [])
+    for query in queries:
+        page = client.v1.checkout.sessions.list({**query, "created": {"gte": created}, "limit": 100})
+        found |= {s.status for s in _after(page.data, session_id, created)}
+    for status in ("complete", "open", "expired"):
+        if status in found:
+            return status
+    return None
+
+
+def _after(listed: list, session_id: str, created: int) -> list:
+    """Sessions listed before this one: Stripe lists newest first, in creation order even
+    within a second. If this one is not listed, a session of the same second counts as later
+    (erring on the side of not emailing)."""
+    ids = [s.id for s in listed]
+    if session_id in ids:
+        return listed[:ids.index(session_id)]
+    return [s for s in listed if s.created >= created]
+
+
+def line_items(account: StripeAccount, session_id: str) -> list[dict]:
+    """The cart: [{"name", "quantity", "amount", "currency", "image_url"}] in Stripe's order."""
+    page = account_client(account).v1.checkout.sessions.line_items.list(
+        session_id, {"limit": 100, "expand": ["data.price.product"]})
+    return [_line_item(item) for item in page.data]
+
+
+def _line_item(item) -> dict:
+    product = item.price.product if item.price is not None else None
+    images = getattr(product, "images", None) or []
+    name = getattr(product, "name", None) or item.description or "Item"
+    return {"name": name, "quantity": item.quantity or 1, "amount": item.amount_total,
+            "currency": item.currency, "image_url": images[0] if images else None}

@@ -1,0 +1,39 @@
+"""The one delivery path: SMTP when SMTP_URL is set, the development outbox otherwise."""
+from __future__ import annotations
+
+import threading
+from email.message import EmailMessage
+
+from flask import current_app
+
+from portal import db
+from portal.models import OutboxMessage
+from portal.services.mail import DeliveryResult, DeliveryStatus, Mailer, parse_smtp_url
+
+_mailers: dict[str, Mailer] = {}
+_lock = threading.Lock()
+
+
+def mailer_for(url: str) -> Mailer:
+    """This process's mailer for `url`: one SMTP connection, reused from message to message."""
+    with _lock:
+        if url not in _mailers:
+            _mailers[url] = Mailer(parse_smtp_url(url))
+        return _mailers[url]
+
+
+def send(message: EmailMessage, merchant_id: int | None) -> DeliveryResult:
+    """Deliver one message; the outbox keeps it instead when no SMTP server is configured."""
+    url = current_app.config["SMTP_URL"]
+    if url:
+        return mailer_for(url).send(message)
+    db.session.add(OutboxMessage(merchant_id=merchant_id, to_address=str(message["To"]),
+                                 subject=str(message["Subject"]), raw=message.as_string()))
+    return DeliveryResult(DeliveryStatus.SENT, 250, "kept in the development outbox")
+
+
+def close_all() -> None:
+    with _lock:
+        for mailer in _mailers.values():
+            mailer.close()
+        _mailers.clear()

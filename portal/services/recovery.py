@@ -1,0 +1,153 @@
+"""The recovery engine: decide each due case with the rules, re-check with Stripe, claim the
+send row, deliver, record, and schedule the next step. The database is the schedule."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+
+from portal import db
+from portal.db import utcnow
+from portal.models import (CheckoutSession, Contact, EmailSend, Merchant, RecoveryCase,
+                           SendingSettings, StripeAccount, User)
+from portal.services import connections, rules, stripe_gateway, terms
+
+ACTIVE = ("new", "scheduled")
+RECHECK_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
+
+
+@dataclass
+class Context:
+    """Everything one case's decision reads."""
+
+    case: RecoveryCase
+    session: CheckoutSession
+    merchant: Merchant
+    settings: SendingSettings
+    account: StripeAccount | None
+    policy: rules.Policy
+
+
+def settings_for(merchant_id: int) -> SendingSettings:
+    """The merchant's sending settings, created with the defaults on first use."""
+    settings = db.session.get(SendingSettings, merchant_id)
+    if settings is None:
+        settings = SendingSettings(merchant_id=merchant_id)
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def policy_for(merchant: Merchant, settings: SendingSettings) -> rules.Policy:
+    quiet = (settings.quiet_start, settings.quiet_end) if settings.quiet_start is not None \
+        and settings.quiet_end is not None else None
+    steps = tuple(rules.Step(timedelta(minutes=int(s["delay_minutes"])), bool(s.get("promotion")))
+                  for s in settings.steps[:rules.MAX_STEPS])
+    return rules.Policy(
+        connected=connections.connected_account(merchant) is not None,
+        terms_accepted=terms.has_accepted_current(merchant), enabled=merchant.recovery_enabled,
+        steps=steps, quiet_hours=quiet, timezone=settings.timezone,
+        frequency_cap=timedelta(hours=settings.frequency_cap_hours),
+        holdout_share=settings.holdout_percent / 100, test_mode=settings.test_mode)
+
+
+def load(case: RecoveryCase) -> Context:
+    merchant = db.session.get(Merchant, case.merchant_id)
+    settings = settings_for(merchant.id)
+    return Context(case, case.session, merchant, settings, merchant.stripe_account,
+                   policy_for(merchant, settings))
+
+
+def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
+    """The rules' facts from the database (and, at send time, from Stripe's re-check)."""
+    session, case = ctx.session, ctx.case
+    contact = db.session.scalar(select(Contact).where(
+        Contact.merchant_id == case.merchant_id, Contact.email == session.email)) if session.email else None
+    steps_done = frozenset(db.session.scalars(select(EmailSend.step).where(EmailSend.case_id == case.id)))
+    return rules.Facts(
+        session_id=session.session_id, livemode=session.livemode, email=session.email,
+        consent=session.consent_promotions, recovery_url=session.recovery_url,
+        recovery_expires_at=session.recovery_expires_at,
+        expired_at=session.expired_at or session.expires_at or session.state_at,
+        recovered=case.recovered_at is not None,
+        unsubscribed=contact is not None and contact.status == "unsubscribed",
+        suppressed=contact is not None and contact.suppressed_at is not None,
+        later_session=later_session, steps_done=steps_done,
+        last_other_email_at=_last_other_email(case, session.email))
+
+
+def _last_other_email(case: RecoveryCase, email: str | None) -> datetime | None:
+    if not email:
+        return None
+    return db.session.scalar(select(func.max(EmailSend.created_at)).where(
+        EmailSend.merchant_id == case.merchant_id, EmailSend.to_address == email,
+        EmailSend.case_id != case.id))
+
+
+def apply(case: RecoveryCase, decision: rules.Decision) -> None:
+    """Record a decision on the case: the trace a merchant reads, and the schedule."""
+    if decision.action in ("send", "wait"):
+        case.status, case.next_action_at = "scheduled", decision.at
+    else:
+        case.status, case.next_action_at = ("skipped" if decision.action == "skip" else "done"), None
+        case.reason = decision.reason
+
+
+def due_case_ids(now: datetime, limit: int = 500) -> list[int]:
+    """Cases whose next look is due, oldest first."""
+    return list(db.session.scalars(select(RecoveryCase.id).where(
+        RecoveryCase.status.in_(ACTIVE), RecoveryCase.next_action_at <= now)
+        .order_by(RecoveryCase.next_action_at).limit(limit)))
+
+
+def process(case_id: int, now: datetime | None = None) -> str:
+    """Look at one case: record a skip or a wait, or re-check with Stripe and send the next
+    email. Safe to run twice or concurrently: the send row's unique key allows one send."""
+    from portal.services import sending
+
+    now = now or utcnow()
+    case = db.session.get(RecoveryCase, case_id)
+    if case is None or case.status not in ACTIVE:
+        return "inactive"
+    ctx = load(case)
+    decision = rules.decide(facts(ctx), ctx.policy, now)
+    if decision.action == "send":
+        try:
+            decision, items = _recheck(ctx, now)
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError) as exc:
+            return _recheck_later(case, now, exc)
+    if decision.action != "send":
+        apply(case, decision)
+        db.session.commit()
+        return decision.reason or decision.action
+    return sending.send_step(ctx, decision, items, now)
+
+
+def _recheck(ctx: Context, now: datetime) -> tuple[rules.Decision, list[dict]]:
+    """Ask Stripe for later sessions of the shopper (webhooks cannot see open ones) and for
+    the cart's line items; decide again with what Stripe said."""
+    session = ctx.session
+    later = stripe_gateway.later_session_status(
+        ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer, session.email)
+    decision = rules.decide(facts(ctx, later), ctx.policy, now)
+    items = stripe_gateway.line_items(ctx.account, session.session_id) if decision.action == "send" else []
+    return decision, items
+
+
+def _recheck_later(case: RecoveryCase, now: datetime, exc: Exception) -> str:
+    """Stripe did not answer: never send blind, look again later."""
+    delay = RECHECK_DELAYS[min(case.attempts, len(RECHECK_DELAYS) - 1)]
+    case.attempts += 1
+    case.status, case.next_action_at = "scheduled", now + delay
+    db.session.commit()
+    return "stripe_unavailable"
+
+
+def owner_address(merchant_id: int) -> str | None:
+    """Where a test-mode session's email goes when the merchant asked for team sends."""
+    return db.session.scalar(select(User.email).where(
+        User.merchant_id == merchant_id, User.role == "owner").order_by(User.id))
+
+

@@ -1,0 +1,121 @@
+"""Sending one step of a case, at most once: the send row is claimed (committed) before the
+SMTP server hears of it, and marked with what the server said after."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import db
+from portal.db import utcnow
+from portal.models import Contact, EmailSend, RecoveryCase, SendStatus
+from portal.services import consent, delivery, emails, rules
+from portal.services.mail import DeliveryResult, DeliveryStatus, HeaderInjection
+
+DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
+DEFER_LIMIT = timedelta(hours=24)
+CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: unknown
+
+
+def send_step(ctx, decision: rules.Decision, items: list[dict], now: datetime) -> str:
+    """Claim, compose, deliver and record one step; then schedule the next one."""
+    from portal.services import recovery
+
+    to = recovery.owner_address(ctx.merchant.id) if decision.to_team else ctx.session.email
+    send = _claim(ctx.case, decision.step, to, now)
+    if send is None:
+        return "already_claimed"
+    result = _deliver(send, ctx, items)
+    record(send, result, now)
+    recovery.apply(ctx.case, rules.decide(recovery.facts(ctx), ctx.policy, now))
+    db.session.commit()
+    return send.status
+
+
+def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend | None:
+    """The committed send row for (case, step), or None if it was claimed before."""
+    send = EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=step, to_address=to,
+                     status=SendStatus.CLAIMED, message_id=emails.new_message_id(), attempts=1,
+                     created_at=now)
+    db.session.add(send)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return send
+
+
+def _deliver(send: EmailSend, ctx, items: list[dict]) -> DeliveryResult:
+    try:
+        message = emails.recovery_message(send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items)
+    except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
+        return DeliveryResult(DeliveryStatus.FAILED, None, f"not composed: {exc}")
+    return delivery.send(message, ctx.merchant.id)
+
+
+def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
+    """Mark the send with the server's answer; a bounce suppresses the address."""
+    send.last_error = None if result.status == DeliveryStatus.SENT else result.detail[:2000]
+    if result.status == DeliveryStatus.DEFERRED and now - send.created_at < DEFER_LIMIT:
+        send.status = SendStatus.DEFERRED
+        send.next_attempt_at = now + DEFER_DELAYS[min(send.attempts - 1, len(DEFER_DELAYS) - 1)]
+        return
+    send.next_attempt_at = None
+    send.status = {DeliveryStatus.SENT: SendStatus.SENT, DeliveryStatus.BOUNCED: SendStatus.BOUNCED,
+                   DeliveryStatus.UNKNOWN: SendStatus.UNKNOWN}.get(result.status, SendStatus.FAILED)
+    if send.status == SendStatus.SENT:
+        send.sent_at = now
+    if send.status == SendStatus.BOUNCED:
+        suppress(send.merchant_id, send.to_address, f"bounced: {result.detail}"[:200], now)
+
+
+def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
+    """Never email this address for this merchant again, and say why in the ledger."""
+    consent.record([consent.Change(merchant_id, email, consent.UNSUBSCRIBED, "bounce",
+                                   f"bounce-{now.isoformat()}", now)])
+    db.session.flush()
+    db.session.execute(update(Contact).where(Contact.merchant_id == merchant_id, Contact.email == email)
+                       .values(suppressed_at=now, suppressed_reason=reason))
+
+
+def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
+    """Try again the sends a server deferred, unless the case no longer wants them."""
+    from portal.services import recovery
+
+    now = now or utcnow()
+    sends = list(db.session.scalars(select(EmailSend).where(
+        EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now).limit(limit)))
+    for send in sends:
+        _retry(send, recovery.load(db.session.get(RecoveryCase, send.case_id)), now)
+    db.session.commit()
+    return len(sends)
+
+
+def _retry(send: EmailSend, ctx, now: datetime) -> None:
+    from portal.services import recovery, stripe_gateway
+
+    reason = rules.stop_reason(recovery.facts(ctx), ctx.policy)
+    if reason not in (None, "test_mode"):  # bought, unsubscribed, bounced meanwhile...
+        send.status, send.next_attempt_at = SendStatus.FAILED, None
+        send.last_error = f"cancelled before retry: {reason}"
+        return
+    try:
+        items = stripe_gateway.line_items(ctx.account, ctx.session.session_id)
+    except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+        send.next_attempt_at = now + DEFER_DELAYS[0]  # the cart is needed: try again shortly
+        return
+    send.attempts += 1
+    record(send, _deliver(send, ctx, items), now)
+
+
+def expire_claims(now: datetime | None = None) -> int:
+    """Claims that never got a result (the worker died mid-send) become unknown: never resent."""
+    now = now or utcnow()
+    result = db.session.execute(update(EmailSend).where(
+        EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
+        .values(status=SendStatus.UNKNOWN, last_error="the worker stopped between claim and result"))
+    db.session.commit()
+    return result.rowcount or 0
+

@@ -1,0 +1,36 @@
+"""Shoppers' own actions from an email: following the recovery link, unsubscribing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from portal import db
+from portal.models import CheckoutSession, EmailSend, Merchant, RecoveryCase
+from portal.services import consent
+
+
+@dataclass(frozen=True)
+class Click:
+    recovery_url: str | None   # None when the link has expired
+    merchant_name: str
+    shop_url: str | None
+
+
+def follow(send_id: int, now: datetime) -> Click | None:
+    """Record the first click of a send's link; where to send the shopper (None: unknown send)."""
+    send = db.session.get(EmailSend, send_id)
+    if send is None:
+        return None
+    case = db.session.get(RecoveryCase, send.case_id)
+    session: CheckoutSession = case.session
+    merchant = db.session.get(Merchant, send.merchant_id)
+    send.clicked_at = send.clicked_at or now
+    alive = session.recovery_url and (session.recovery_expires_at is None or session.recovery_expires_at > now)
+    account = merchant.stripe_account
+    return Click(session.recovery_url if alive else None, merchant.name, account.shop_url if account else None)
+
+
+def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:
+    """Unsubscribe at once, in the ledger with its source (unsubscribe_link or one_click)."""
+    consent.record([consent.Change(merchant_id, email, consent.UNSUBSCRIBED, source,
+                                   f"{source}-{now.isoformat()}", now)])

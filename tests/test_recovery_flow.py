@@ -1,0 +1,187 @@
+"""Recovery end to end: sandbox webhooks, the real worker, real SMTP (aiosmtpd on loopback)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from portal.db import utcnow
+from portal.extensions import rq
+from portal.models import ConsentChange, Contact, EmailSend, StripeEvent
+from portal.services import events, recovery, sending
+from recovery_kit import make_kit
+from smtp_sink import SmtpSink
+
+
+@pytest.fixture
+def sink():
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def test_a_consenting_shopper_gets_one_complete_email(kit, client, db):
+    session_id = kit.checkout("Sam@Example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    message = received.message
+    assert message["To"] == "sam@example.com" and "Bean Shop" in message["From"]
+    assert "recovery@portal.example" in message["From"] and "Bean Shop" in message["Subject"]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe_url = message["List-Unsubscribe"].strip("<>")
+    assert unsubscribe_url.startswith("https://portal.example/u/")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Single-origin beans" in text and "Single-origin beans" in html and "$36.00" in text
+    assert "Bristol" in text and unsubscribe_url in text
+    link = next(w for w in text.split() if w.startswith("https://portal.example/r/"))
+    assert f'href="{link}"' in html
+    send = db.scalars(select(EmailSend)).one()
+    assert (send.status, send.step, send.to_address) == ("sent", 0, "sam@example.com")
+
+    clicked = client.get(_path(link))
+    case = kit.case(session_id)
+    assert clicked.status_code == 303 and clicked.headers["Location"] == case.session.recovery_url
+    assert db.scalars(select(EmailSend)).one().clicked_at is not None
+
+    confirm = client.get(_path(unsubscribe_url))
+    assert confirm.status_code == 200 and "Unsubscribe from Bean Shop?" in confirm.get_data(as_text=True)
+    assert db.scalars(select(Contact)).one().status == "subscribed"  # GET never unsubscribes
+    one_click = client.post(_path(unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    db.expire_all()
+    assert db.scalars(select(Contact)).one().status == "unsubscribed"
+    assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id)).all() == [
+        "checkout_session", "one_click"]
+
+
+def test_no_consent_no_email_and_the_decision_is_recorded(kit, db):
+    session_id = kit.checkout("quiet@example.com", consent=False)
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.sink.messages == []
+    case = kit.case(session_id)
+    assert (case.status, case.reason) == ("skipped", "no_consent")
+
+
+def test_a_then_b_only_b_gets_an_email(kit, db):
+    a = kit.checkout("ann@example.com")
+    b = kit.checkout("ann@example.com")
+    kit.action(a, "expire")
+    kit.action(b, "expire")
+    kit.drain()
+    assert kit.later(a) == "later_session"   # the send-time re-check asks Stripe
+    assert kit.later(b) == "sent"
+    assert [m.message["To"] for m in kit.sink.messages] == ["ann@example.com"]
+
+
+def test_a_then_a_completed_b_nobody_gets_an_email(kit, db):
+    a = kit.checkout("bo@example.com")
+    b = kit.checkout("bo@example.com")
+    kit.action(a, "expire")
+    kit.action(b, "pay", email="bo@example.com")
+    kit.drain()
+    assert kit.later(a) == "completed_elsewhere"
+    assert kit.sink.messages == []
+
+
+def test_an_open_later_session_webhooks_cannot_see_stops_the_email(kit, db):
+    a = kit.checkout("cy@example.com", customer="cus_1Cy")
+    kit.checkout("someone-else@example.com", customer="cus_1Cy")  # same customer, still open
+    kit.action(a, "expire")
+    kit.settle()
+    assert kit.sink.messages == [] and kit.case(a).reason == "later_session"
+
+
+def test_duplicates_and_retries_never_send_twice(kit, db, client):
+    session_id = kit.checkout("dee@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    case_id = kit.case(session_id).id
+    for _ in range(3):  # RQ retries, a second worker, a stale job...
+        assert kit.run(recovery.process, case_id) == "inactive"
+    stored = db.scalars(select(StripeEvent.event_id)).all()
+    assert kit.run(lambda: (events.replay(stored), db.commit())[0]) == len(stored)  # operator replay
+    kit.settle()
+    assert len(kit.sink.messages) == 1
+    assert db.scalars(select(EmailSend)).one().status == "sent"
+
+
+def test_a_4xx_is_retried_until_the_server_takes_it(kit, db):
+    kit.sink.tempfail_rcpt = 1
+    session_id = kit.checkout("eve@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "deferred" and kit.sink.messages == []
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=2)) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert (send.status, send.attempts) == ("sent", 2) and len(kit.sink.messages) == 1
+
+
+def test_a_5xx_for_the_recipient_bounces_and_suppresses_the_address(kit, db):
+    kit.sink.reject_recipients.add("fay@example.com")
+    first = kit.checkout("fay@example.com")
+    kit.action(first, "expire")
+    kit.settle()
+    assert db.scalars(select(EmailSend)).one().status == "bounced"
+    contact = db.scalars(select(Contact)).one()
+    assert contact.suppressed_at is not None and "bounced" in contact.suppressed_reason
+    second = kit.checkout("fay@example.com")
+    kit.action(second, "expire")
+    kit.settle()
+    assert kit.case(second).reason in ("suppressed", "unsubscribed")
+    assert kit.sink.messages == []
+
+
+def test_a_worker_killed_between_claim_and_send_leaves_unknown_never_resent(kit, db, monkeypatch):
+    session_id = kit.checkout("gus@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    case_id = kit.case(session_id).id
+
+    def die(*args):  # the process is killed right after the claim was committed
+        raise SystemExit("killed")
+    monkeypatch.setattr(sending, "_deliver", die)
+    with pytest.raises(SystemExit):
+        kit.run(recovery.process, case_id)
+    monkeypatch.undo()
+    db.rollback()
+    assert db.scalars(select(EmailSend.status)).one() == "claimed"
+    assert kit.run(recovery.process, case_id) == "sequence_finished"  # the step is taken: no resend
+    assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
+    assert db.scalars(select(EmailSend.status)).one() == "unknown"
+    kit.settle()
+    assert kit.sink.messages == []
+
+
+def test_a_recovered_purchase_is_credited_once_to_the_email(kit, db, client):
+    session_id = kit.checkout("hal@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    text = kit.sink.messages[0].message.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("https://portal.example/r/"))
+    stripe_url = client.get(_path(link)).headers["Location"]
+    landing = requests.get(stripe_url, timeout=5)  # the shopper lands on a copy of the cart
+    recovered_id = urlsplit(landing.url).path.rsplit("/", 1)[1]
+    kit.action(recovered_id, "pay", email="hal@example.com")
+    kit.settle()
+    kit.settle()
+    case = kit.case(session_id)
+    assert (case.recovered_session_id, case.recovered_amount, case.recovered_step) == (recovered_id, 3600, 0)
+    assert case.status == "done"
+    assert len(kit.sink.messages) == 1
