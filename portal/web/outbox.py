@@ -1,0 +1,32 @@
+"""The development outbox: with no SMTP_URL, the emails a merchant's recoveries would send."""
+from __future__ import annotations
+
+from email import message_from_string, policy
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+
+from portal import db
+from portal.models import OutboxMessage
+from portal.tenancy import get_owned_or_404, owned
+
+bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+PAGE_SIZE = 100
+
+
+@bp.route("/")
+@login_required
+def index():
+    messages = db.session.scalars(owned(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(PAGE_SIZE)).all()
+    return render_template("outbox/index.html", messages=messages)
+
+
+@bp.route("/<int:message_id>")
+@login_required
+def show(message_id: int):
+    stored = get_owned_or_404(OutboxMessage, message_id)
+    message = message_from_string(stored.raw, policy=policy.default)
+    html, text = message.get_body(("html",)), message.get_body(("plain",))
+    headers = [(name, str(value)) for name, value in message.items()]
+    return render_template("outbox/show.html", stored=stored, headers=headers,
+                           html=html.get_content() if html else "", text=text.get_content() if text else "")

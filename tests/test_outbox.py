@@ -1,0 +1,33 @@
+"""The development outbox: each merchant sees only its own messages, rendered inertly."""
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from factories import PASSWORD, make_owner
+from portal.models import OutboxMessage
+
+
+def _stored(db, merchant_id: int, subject: str) -> OutboxMessage:
+    message = EmailMessage()
+    message["To"], message["Subject"] = "sam@example.com", subject
+    message.set_content("Your cart is waiting")
+    message.add_alternative('<p>Hi</p><script>alert("x")</script>', subtype="html")
+    row = OutboxMessage(merchant_id=merchant_id, to_address="sam@example.com", subject=subject,
+                        raw=message.as_string())
+    db.add(row)
+    db.commit()
+    return row
+
+
+def test_outbox_lists_and_shows_only_the_merchants_own_messages(client, db, login):
+    mine, theirs = make_owner(email="me@example.com"), make_owner(email="them@example.com")
+    own = _stored(db, mine.merchant_id, "Your cart at Shop")
+    other = _stored(db, theirs.merchant_id, "Someone else's cart")
+    login(client, "me@example.com", PASSWORD)
+    listing = client.get("/outbox/").get_data(as_text=True)
+    assert "Your cart at Shop" in listing and "Someone else" not in listing
+    page = client.get(f"/outbox/{own.id}").get_data(as_text=True)
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page  # escaped into srcdoc, inert
+    assert "Your cart is waiting" in page
+    assert client.get(f"/outbox/{other.id}").status_code == 404
