@@ -185,3 +185,25 @@ def test_a_recovered_purchase_is_credited_once_to_the_email(kit, db, client):
     assert (case.recovered_session_id, case.recovered_amount, case.recovered_step) == (recovered_id, 3600, 0)
     assert case.status == "done"
     assert len(kit.sink.messages) == 1
+
+
+def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db):
+    from portal.models import SendingSettings
+
+    coupon = kit.client.v1.coupons.create({"percent_off": 10, "duration": "once"})
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 0, "promotion": True}]
+    settings.coupon_id, settings.promotion_daily_cap = coupon.id, 1
+    db.commit()
+    first, second = kit.checkout("ida@example.com"), kit.checkout("jon@example.com")
+    kit.action(first, "expire")
+    kit.action(second, "expire")
+    kit.settle()
+    codes = dict(db.execute(select(EmailSend.to_address, EmailSend.promotion_code)).all())
+    assert codes["ida@example.com"].startswith("BACK-") and codes["jon@example.com"] is None  # cap of 1
+    mails = {m.message["To"]: m.message.get_body(("plain",)).get_content() for m in kit.sink.messages}
+    assert codes["ida@example.com"] in mails["ida@example.com"] and "BACK-" not in mails["jon@example.com"]
+    (promotion,) = kit.client.v1.promotion_codes.list().data
+    case = kit.case(first)
+    assert promotion.code == codes["ida@example.com"] and promotion.max_redemptions == 1
+    assert promotion.expires_at == int(case.session.recovery_expires_at.timestamp())

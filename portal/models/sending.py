@@ -29,6 +29,8 @@ class SendingSettings(Base):
     postal_address: Mapped[str] = mapped_column(Text, default="")
     brand_color: Mapped[str] = mapped_column(String(7), default="#4f46e5")
     logo_url: Mapped[str | None] = mapped_column(String(500))
+    coupon_id: Mapped[str | None] = mapped_column(String(255))  # the coupon promotion steps draw on
+    promotion_daily_cap: Mapped[int] = mapped_column(default=50, server_default="50")
 
 
 class SendStatus:
@@ -62,6 +64,7 @@ class EmailSend(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promotion_code: Mapped[str | None] = mapped_column(String(64))  # minted for this send
 
 
 class OutboxMessage(Base):

@@ -44,7 +44,7 @@ def recovery_message(send: EmailSend, session: CheckoutSession, merchant: Mercha
         total=session.amount_total or sum(i["amount"] for i in items),
         currency=session.currency or (items[0]["currency"] if items else "usd"),
         recovery_link=links.recovery_link(send.id), recovery_expires_at=session.recovery_expires_at,
-        unsubscribe_url=unsubscribe)
+        unsubscribe_url=unsubscribe, promotion_code=send.promotion_code)
     return message_for(rendering.render(context), send.to_address, send.message_id, merchant, settings,
                        unsubscribe)
 

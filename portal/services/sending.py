@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import db
 from portal.db import utcnow
 from portal.models import Contact, EmailSend, RecoveryCase, SendStatus
-from portal.services import consent, delivery, emails, rules
+from portal.services import consent, delivery, emails, promotions, rules
 from portal.services.mail import DeliveryResult, DeliveryStatus, HeaderInjection
 
 DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
@@ -26,6 +26,9 @@ def send_step(ctx, decision: rules.Decision, items: list[dict], now: datetime) -
     send = _claim(ctx.case, decision.step, to, now)
     if send is None:
         return "already_claimed"
+    if ctx.policy.steps[decision.step].promotion:
+        send.promotion_code = promotions.mint(ctx, now)
+        db.session.commit()
     result = _deliver(send, ctx, items)
     record(send, result, now)
     recovery.apply(ctx.case, rules.decide(recovery.facts(ctx), ctx.policy, now))

@@ -99,3 +99,11 @@ def _line_item(item) -> dict:
     name = getattr(product, "name", None) or item.description or "Item"
     return {"name": name, "quantity": item.quantity or 1, "amount": item.amount_total,
             "currency": item.currency, "image_url": images[0] if images else None}
+
+
+def create_promotion_code(account: StripeAccount, coupon_id: str, expires_at: int, code: str) -> str:
+    """A single-use customer-facing code for the merchant's coupon, dead at `expires_at`."""
+    created = account_client(account).v1.promotion_codes.create({
+        "promotion": {"type": "coupon", "coupon": coupon_id}, "code": code,
+        "max_redemptions": 1, "expires_at": expires_at})
+    return created.code
