@@ -183,7 +183,7 @@ def test_a_recovered_purchase_is_credited_once_to_the_email(kit, db, client):
     kit.settle()
     case = kit.case(session_id)
     assert (case.recovered_session_id, case.recovered_amount, case.recovered_step) == (recovered_id, 3600, 0)
-    assert case.status == "done"
+    assert (case.status, case.reason) == ("done", "recovered")
     assert len(kit.sink.messages) == 1
 
 

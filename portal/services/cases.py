@@ -56,6 +56,7 @@ def credit(case: RecoveryCase, recovering: list[CheckoutSession]) -> None:
         case.recovered_at = case.recovered_step = None
         return
     winner = paid[0]
+    case.status, case.reason, case.next_action_at = "done", "recovered", None  # the sequence stops
     case.recovered_session_id, case.recovered_amount = winner.session_id, winner.amount_total
     case.recovered_currency, case.recovered_at = winner.currency, winner.completed_at or winner.state_at
     case.recovered_step = db.session.scalar(select(func.max(EmailSend.step)).where(

@@ -65,7 +65,7 @@ def _sending_settings(merchant: Merchant) -> None:
 
     settings = recovery.settings_for(merchant.id)
     settings.steps = [{"delay_minutes": 0, "promotion": False}]
-    settings.postal_address = settings.postal_address or "Demo Coffee Roasters\n1 Roastery Lane\nPortland, OR 97201"
+    settings.postal_address = settings.postal_address or "1 Roastery Lane\nPortland, OR 97201\nUnited States"
     settings.sender_name = settings.sender_name or NAME
 
 
