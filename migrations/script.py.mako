@@ -5,7 +5,7 @@ Revises: ${down_revision | comma,n}
 """
 from alembic import op
 import sqlalchemy as sa
-import portal.db
+import portal.db  # noqa: F401  (column types of the portal, when a revision uses them)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

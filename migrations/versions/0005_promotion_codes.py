@@ -5,7 +5,7 @@ Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
-import portal.db
+import portal.db  # noqa: F401  (column types of the portal, when a revision uses them)
 
 
 revision = '0005'
