@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from stripe import SignatureVerificationError, WebhookSignature
 
 from portal import db
+from portal.services import group_commit
 from portal.models import EventStatus, StripeEvent, StripeAccount
 
 MAX_BODY_BYTES = 512 * 1024
@@ -75,29 +76,24 @@ def _is(value, kind: type) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
-@lru_cache(maxsize=2)
-def _insert_statement(dialect_name: str):
-    """INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING id, built once per dialect: with
-    the values bound at execution it is compiled once too (the hot path of every webhook)."""
+@lru_cache(maxsize=4)
+def insert_statement(dialect_name: str, key):
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, built once per dialect: with the
+    values bound at execution it is compiled once too (the hot path of every webhook)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    table = StripeEvent.__table__
-    return (dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id])
-            .returning(table.c.id))
+    return dialect.insert(key.table).on_conflict_do_nothing(index_elements=[key]).returning(key)
 
 
 def store(event: dict, body: str, *, source: str, merchant_id: int | None = None) -> bool:
-    """Insert the event unless its id is known; True when it is new. Durable when it returns:
-    one autocommitted statement, one round trip (the hot path of every webhook)."""
+    """Insert the event unless its id is known; True when it is new. Durable when it returns;
+    concurrent requests share one statement and one commit (group_commit.py)."""
     account = event.get("account") if source == "connect" else None
     status = EventStatus.PENDING if event["type"] in HANDLED_TYPES else EventStatus.IGNORED
     values = dict(event_id=event["id"], source=source, account_id=account, merchant_id=merchant_id,
                   type=event["type"], livemode=event["livemode"], payload=body, status=status,
                   created_at=datetime.fromtimestamp(event["created"], timezone.utc),
                   received_at=datetime.now(timezone.utc), attempts=0)
-    engine = db.session.get_bind()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        inserted = connection.execute(_insert_statement(engine.dialect.name), values)
-        return inserted.scalar() is not None  # a row comes back only if it was inserted
+    return group_commit.committer(db.session.get_bind(), StripeEvent.__table__, "event_id").insert(values)
 
 
 def direct_secret(merchant_id: int, keys: str) -> list[str]:

@@ -1,0 +1,65 @@
+"""Group commit: many threads, one statement per batch, every caller told the truth."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+import stripe_events as se
+from portal import db as portal_db
+from portal.models import StripeEvent
+from portal.services import webhooks
+
+
+def _store_concurrently(events: list[dict], threads: int = 16) -> list[bool]:
+    results: list[bool | None] = [None] * len(events)
+    barrier = threading.Barrier(threads)
+
+    def worker(offset: int) -> None:
+        barrier.wait()
+        for i in range(offset, len(events), threads):
+            results[i] = webhooks.store(events[i], "{}", source="connect")
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(30)
+    return results
+
+
+def test_concurrent_stores_keep_every_event_once_and_report_duplicates(app, db):
+    unique = [se.expired(f"cs_live_{i}", "acct_1") for i in range(300)]
+    repeated = unique[:50]  # delivered again while the first copies are being written
+    results = _store_concurrently(unique + repeated)
+    assert db.scalar(select(func.count()).select_from(StripeEvent)) == 300
+    assert results.count(True) == 300 and results.count(False) == 50
+    firsts = {e["id"]: results[i] for i, e in enumerate(unique)}
+    seconds = {e["id"]: results[300 + i] for i, e in enumerate(repeated)}
+    assert all(firsts[k] != seconds[k] for k in seconds)  # exactly one of the two copies is new
+
+
+def test_a_database_error_reaches_every_caller_of_the_batch(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from portal.services import group_commit
+
+    def broken(self, batch):
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(group_commit.GroupCommitter, "_insert", broken)
+    errors = []
+
+    def call() -> None:
+        try:
+            webhooks.store(se.expired("cs_live_x", "acct_1"), "{}", source="connect")
+        except OperationalError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(errors) == 8
+    assert portal_db.session.get_bind() is app.extensions["db_engine"]
