@@ -2,7 +2,7 @@
 send row, deliver, record, and schedule the next step. The database is the schedule."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -112,28 +112,30 @@ def process(case_id: int, now: datetime | None = None) -> str:
     if case is None or case.status not in ACTIVE:
         return "inactive"
     ctx = load(case)
-    decision = rules.decide(facts(ctx), ctx.policy, now)
+    known = facts(ctx)
+    decision = rules.decide(known, ctx.policy, now)
     if decision.action == "send":
         try:
-            decision, items = _recheck(ctx, now)
+            known, decision, items = _recheck(ctx, known, now)
         except (stripe_gateway.StripeError, stripe_gateway.GatewayError) as exc:
             return _recheck_later(case, now, exc)
     if decision.action != "send":
         apply(case, decision)
         db.session.commit()
         return decision.reason or decision.action
-    return sending.send_step(ctx, decision, items, now)
+    return sending.send_step(ctx, known, decision, items, now)
 
 
-def _recheck(ctx: Context, now: datetime) -> tuple[rules.Decision, list[dict]]:
+def _recheck(ctx: Context, known: rules.Facts, now: datetime) -> tuple[rules.Facts, rules.Decision, list[dict]]:
     """Ask Stripe for later sessions of the shopper (webhooks cannot see open ones) and for
     the cart's line items; decide again with what Stripe said."""
     session = ctx.session
     later = stripe_gateway.later_session_status(
         ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer, session.email)
-    decision = rules.decide(facts(ctx, later), ctx.policy, now)
+    known = replace(known, later_session=later)
+    decision = rules.decide(known, ctx.policy, now)
     items = stripe_gateway.line_items(ctx.account, session.session_id) if decision.action == "send" else []
-    return decision, items
+    return known, decision, items
 
 
 def _recheck_later(case: RecoveryCase, now: datetime, exc: Exception) -> str:

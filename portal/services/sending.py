@@ -2,6 +2,7 @@
 SMTP server hears of it, and marked with what the server said after."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ DEFER_LIMIT = timedelta(hours=24)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: unknown
 
 
-def send_step(ctx, decision: rules.Decision, items: list[dict], now: datetime) -> str:
+def send_step(ctx, known: rules.Facts, decision: rules.Decision, items: list[dict], now: datetime) -> str:
     """Claim, compose, deliver and record one step; then schedule the next one."""
     from portal.services import recovery
 
@@ -31,7 +32,9 @@ def send_step(ctx, decision: rules.Decision, items: list[dict], now: datetime) -
         db.session.commit()
     result = _deliver(send, ctx, items)
     record(send, result, now)
-    recovery.apply(ctx.case, rules.decide(recovery.facts(ctx), ctx.policy, now))
+    after = replace(known, steps_done=known.steps_done | {decision.step},
+                    suppressed=known.suppressed or send.status == SendStatus.BOUNCED)
+    recovery.apply(ctx.case, rules.decide(after, ctx.policy, now))
     db.session.commit()
     return send.status
 
