@@ -207,3 +207,31 @@ def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db):
     case = kit.case(first)
     assert promotion.code == codes["ida@example.com"] and promotion.max_redemptions == 1
     assert promotion.expires_at == int(case.session.recovery_expires_at.timestamp())
+
+
+def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client, login):
+    from factories import PASSWORD, make_owner
+
+    bought, quiet = kit.checkout("kim@example.com"), kit.checkout("lou@example.com", consent=False)
+    kit.action(bought, "expire")
+    kit.action(quiet, "expire")
+    kit.settle()
+    text = kit.sink.messages[0].message.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("https://portal.example/r/"))
+    landing = requests.get(client.get(_path(link)).headers["Location"], timeout=5)
+    kit.action(urlsplit(landing.url).path.rsplit("/", 1)[1], "pay", email="kim@example.com")
+    kit.settle()
+    assert login(client, "owner@bean.example", PASSWORD).status_code == 302
+    listing = client.get("/carts/").get_data(as_text=True)
+    assert "The shopper did not agree to marketing emails" in listing
+    assert 'class="badge">Recovered</span> $36.00' in listing
+    recovered = client.get("/carts/?show=recovered").get_data(as_text=True)
+    assert "kim@example.com" in recovered and "lou@example.com" not in recovered
+    case = kit.case(bought)
+    detail = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    assert "step 1" in detail and case.recovered_session_id in detail
+    make_owner(email="other@example.com")
+    other = client.application.test_client()
+    login(other, "other@example.com", PASSWORD)
+    assert other.get(f"/carts/{case.id}").status_code == 404
+    assert "kim@example.com" not in other.get("/carts/").get_data(as_text=True)

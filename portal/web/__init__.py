@@ -9,9 +9,9 @@ from portal import db
 
 
 def register(app: Flask) -> None:
-    from portal.web import auth, health, home, links, outbox, team, webhooks
+    from portal.web import auth, carts, health, home, links, outbox, team, webhooks
 
-    for module in (auth, health, home, links, outbox, team, webhooks):
+    for module in (auth, carts, health, home, links, outbox, team, webhooks):
         app.register_blueprint(module.bp)
     _register_error_pages(app)
 

@@ -1,0 +1,34 @@
+"""Abandoned carts: every expired session with its decision, and the recovered payments."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from portal.models import RecoveryCase
+from portal.services import carts
+from portal.services.rendering import format_money
+from portal.tenancy import get_owned_or_404, owned
+
+bp = Blueprint("carts", __name__, url_prefix="/carts")
+
+
+@bp.app_template_filter("money")
+def money(amount, currency) -> str:
+    return format_money(amount, currency) if amount is not None and currency else "—"
+
+
+@bp.route("/")
+@login_required
+def index():
+    recovered_only = request.args.get("show") == "recovered"
+    cases = carts.recent(owned(RecoveryCase), recovered_only)
+    return render_template("carts/index.html", cases=cases, describe=carts.describe,
+                           recovered_only=recovered_only)
+
+
+@bp.route("/<int:case_id>")
+@login_required
+def show(case_id: int):
+    case = get_owned_or_404(RecoveryCase, case_id)
+    return render_template("carts/show.html", case=case, describe=carts.describe,
+                           sends=carts.sends(case), recovering=carts.recovering_session(case))
