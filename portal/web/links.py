@@ -7,7 +7,7 @@ from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import Merchant
-from portal.services import links, unsubscribe
+from portal.services import links, shopper
 
 bp = Blueprint("links", __name__)
 csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST has no CSRF token
@@ -16,7 +16,7 @@ csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST h
 @bp.get("/r/<token>")
 def recover(token: str):
     send_id = links.read_recovery(token)
-    click = unsubscribe.follow(send_id, utcnow()) if send_id is not None else None
+    click = shopper.follow(send_id, utcnow()) if send_id is not None else None
     if click is None:
         abort(404)
     db.session.commit()
@@ -35,6 +35,6 @@ def unsubscribe_page(token: str):
     if request.method == "GET":  # link scanners follow links: GET only asks
         return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=False)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    unsubscribe.unsubscribe(merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow())
+    shopper.unsubscribe(merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow())
     db.session.commit()
     return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=True)
