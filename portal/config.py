@@ -16,6 +16,7 @@ SANDBOX_URL = "http://127.0.0.1:12111"
 # (`flask sandbox`) with its well-known platform keys: it can never reach real Stripe by accident.
 SANDBOX_DEFAULTS = {
     "STRIPE_SECRET_KEY": "sk_live_sandbox_platform",
+    "STRIPE_TEST_SECRET_KEY": "sk_test_sandbox_platform",
     "STRIPE_CLIENT_ID": "ca_sandbox_platform",
     "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_development_sandbox",
     "STRIPE_API_BASE": SANDBOX_URL,
@@ -44,6 +45,7 @@ class Config:
     SMTP_URL: str = ""
     MAIL_FROM: str = "Cart Recovery <no-reply@localhost>"
     STRIPE_SECRET_KEY: str = ""
+    STRIPE_TEST_SECRET_KEY: str = ""  # optional: reads connected accounts' test-mode sessions
     STRIPE_CLIENT_ID: str = ""
     STRIPE_CONNECT_WEBHOOK_SECRET: str = ""
     STRIPE_API_BASE: str = "https://api.stripe.com"

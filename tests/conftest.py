@@ -118,6 +118,7 @@ def sandbox_server(app, monkeypatch):
     sandbox.config["PUBLIC_URL"] = base
     for name, value in {"STRIPE_API_BASE": base, "STRIPE_CONNECT_BASE": base,
                         "STRIPE_SECRET_KEY": sandbox.config["PLATFORM_SECRET_KEY"],
+                        "STRIPE_TEST_SECRET_KEY": sandbox.config["PLATFORM_TEST_SECRET_KEY"],
                         "STRIPE_CLIENT_ID": sandbox.config["CLIENT_ID"]}.items():
         monkeypatch.setitem(app.config, name, value)
     sandbox.base = base

@@ -235,3 +235,76 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     login(other, "other@example.com", PASSWORD)
     assert other.get(f"/carts/{case.id}").status_code == 404
     assert "kim@example.com" not in other.get("/carts/").get_data(as_text=True)
+
+
+def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client):
+    from portal.models import SendingSettings
+
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 0}, {"delay_minutes": 60}, {"delay_minutes": 1440}]
+    db.commit()
+    session_id = kit.checkout("max@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    case = kit.case(session_id)
+    assert len(kit.sink.messages) == 1 and case.status == "scheduled"
+    assert case.next_action_at == case.session.expired_at + timedelta(minutes=60)
+    assert kit.later(session_id, hours=0.5) == "wait"  # the second step is not due yet
+    assert kit.later(session_id, hours=1.1) == "sent"
+    assert len(kit.sink.messages) == 2
+    text = kit.sink.messages[-1].message.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("https://portal.example/r/"))
+    landing = requests.get(client.get(_path(link)).headers["Location"], timeout=5)
+    kit.action(urlsplit(landing.url).path.rsplit("/", 1)[1], "pay", email="max@example.com")
+    kit.settle()
+    case = kit.case(session_id)
+    # The second email was sent on a simulated clock (+1.1 h), after this real-time payment, so
+    # the credit goes to the first; in production both clocks are the same.
+    assert (case.status, case.reason, case.recovered_step) == ("done", "recovered", 0)
+    assert kit.later(session_id, hours=25) == "inactive"  # the third step never goes out
+    assert len(kit.sink.messages) == 2
+
+
+def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):
+    import stripe as stripe_sdk
+
+    from portal.models import SendingSettings
+
+    test_client = stripe_sdk.StripeClient("sk_test_sandbox_platform", stripe_account=kit.account,
+                                          base_addresses={"api": kit.sandbox.base, "connect": kit.sandbox.base})
+
+    def test_checkout(email: str) -> str:
+        price = test_client.v1.prices.create({"currency": "usd", "unit_amount": 900,
+                                              "product_data": {"name": "Test mug"}})
+        session = test_client.v1.checkout.sessions.create({
+            "mode": "payment", "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://shop.example/ok", "consent_collection": {"promotions": "auto"},
+            "after_expiration": {"recovery": {"enabled": True}}})
+        kit.action(session.id, "shopper", email=email, promotions_consent="true")
+        kit.action(session.id, "expire")
+        return session.id
+
+    recorded = test_checkout("tester@example.com")
+    kit.settle()
+    assert kit.sink.messages == [] and kit.case(recorded).reason == "test_mode"
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.test_mode = "team"
+    db.commit()
+    to_team = test_checkout("tester2@example.com")
+    kit.settle()
+    assert [m.message["To"] for m in kit.sink.messages] == ["owner@bean.example"]
+    assert kit.case(to_team).status in ("done", "scheduled")
+
+
+def test_stripe_unreachable_at_send_time_means_wait_never_send_blind(kit, db, app, monkeypatch):
+    session_id = kit.checkout("ned@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
+    case_id = kit.case(session_id).id
+    assert kit.run(recovery.process, case_id) == "stripe_unavailable"
+    case = kit.case(session_id)
+    assert case.status == "scheduled" and case.next_action_at > utcnow() and kit.sink.messages == []
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
+    assert kit.run(recovery.process, case_id, now=case.next_action_at) == "sent"
+    assert len(kit.sink.messages) == 1

@@ -131,10 +131,12 @@ def _recheck(ctx: Context, known: rules.Facts, now: datetime) -> tuple[rules.Fac
     the cart's line items; decide again with what Stripe said."""
     session = ctx.session
     later = stripe_gateway.later_session_status(
-        ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer, session.email)
+        ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer,
+        session.email, session.livemode)
     known = replace(known, later_session=later)
     decision = rules.decide(known, ctx.policy, now)
-    items = stripe_gateway.line_items(ctx.account, session.session_id) if decision.action == "send" else []
+    items = stripe_gateway.line_items(ctx.account, session.session_id, session.livemode) \
+        if decision.action == "send" else []
     return known, decision, items
 
 

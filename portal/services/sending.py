@@ -108,7 +108,7 @@ def _retry(send: EmailSend, ctx, now: datetime) -> None:
         send.last_error = f"cancelled before retry: {reason}"
         return
     try:
-        items = stripe_gateway.line_items(ctx.account, ctx.session.session_id)
+        items = stripe_gateway.line_items(ctx.account, ctx.session.session_id, ctx.session.livemode)
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
         send.next_attempt_at = now + DEFER_DELAYS[0]  # the cart is needed: try again shortly
         return

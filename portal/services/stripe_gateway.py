@@ -32,10 +32,12 @@ def _cached_client(api_key: str, account_id: str | None, client_id: str | None,
                         max_network_retries=2)
 
 
-def _platform_key() -> str:
-    key = current_app.config["STRIPE_SECRET_KEY"]
+def _platform_key(livemode: bool = True) -> str:
+    name = "STRIPE_SECRET_KEY" if livemode else "STRIPE_TEST_SECRET_KEY"
+    key = current_app.config[name]
     if not key:
-        raise GatewayError("STRIPE_SECRET_KEY is not set: the platform cannot call Stripe")
+        raise GatewayError(f"{name} is not set: the platform cannot call Stripe"
+                           + ("" if livemode else " about test-mode sessions"))
     return key
 
 
@@ -44,12 +46,12 @@ def platform_client() -> StripeClient:
     return _client(_platform_key())
 
 
-def account_client(account: StripeAccount) -> StripeClient:
-    """A client acting as the merchant's connected account: the platform key plus the account
-    header for Connect, or the merchant's own key in direct mode."""
+def account_client(account: StripeAccount, livemode: bool = True) -> StripeClient:
+    """A client acting as the merchant's connected account: the platform key of the session's
+    mode plus the account header for Connect, or the merchant's own key in direct mode."""
     if account.method == "direct":
         return _client(secrets.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"]))
-    return _client(_platform_key(), account.account_id)
+    return _client(_platform_key(livemode), account.account_id)
 
 
 def is_live_key(api_key: str) -> bool:
@@ -67,10 +69,10 @@ def retrieve_account(account_id: str) -> dict:
 
 
 def later_session_status(account: StripeAccount, session_id: str, created: int,
-                         customer: str | None, email: str | None) -> str | None:
+                         customer: str | None, email: str | None, livemode: bool = True) -> str | None:
     """The most telling status among the shopper's sessions created after this one (same
     customer or same email, any status): "complete", else "open"/"expired", else None."""
-    client = account_client(account)
+    client = account_client(account, livemode)
     found = set()
     queries = ([{"customer": customer}] if customer else []) + \
               ([{"customer_details": {"email": email}}] if email else [])
@@ -93,9 +95,9 @@ def _after(listed: list, session_id: str, created: int) -> list:
     return [s for s in listed if s.created >= created]
 
 
-def line_items(account: StripeAccount, session_id: str) -> list[dict]:
+def line_items(account: StripeAccount, session_id: str, livemode: bool = True) -> list[dict]:
     """The cart: [{"name", "quantity", "amount", "currency", "image_url"}] in Stripe's order."""
-    page = account_client(account).v1.checkout.sessions.line_items.list(
+    page = account_client(account, livemode).v1.checkout.sessions.line_items.list(
         session_id, {"limit": 100, "expand": ["data.price.product"]})
     return [_line_item(item) for item in page.data]
 
