@@ -78,13 +78,15 @@ class Kit:
         return self.run(recovery.process, case.id, now=case.session.expired_at + timedelta(hours=hours))
 
 
-def make_kit(app, sandbox, sink, redis, live_server, monkeypatch, delay_minutes: int = 0) -> Kit:
+def make_kit(app, sandbox, sink, redis, live_server, monkeypatch, delay_minutes: int = 0,
+             public_url: str = "https://portal.example") -> Kit:
+    """The merchant and its settings; `sink=None` keeps emails in the development outbox."""
     platform = stripe.StripeClient(sandbox.config["PLATFORM_SECRET_KEY"],
                                    base_addresses={"api": sandbox.base, "connect": sandbox.base})
     endpoint = platform.v1.webhook_endpoints.create(
         {"url": f"{live_server}/webhooks/stripe/connect", "connect": True, "enabled_events": ["*"]})
-    for name, value in {"STRIPE_CONNECT_WEBHOOK_SECRET": endpoint.secret, "SMTP_URL": sink.url(),
-                        "PUBLIC_URL": "https://portal.example",
+    for name, value in {"STRIPE_CONNECT_WEBHOOK_SECRET": endpoint.secret,
+                        "SMTP_URL": sink.url() if sink else "", "PUBLIC_URL": public_url,
                         "MAIL_FROM": "Cart Recovery <recovery@portal.example>"}.items():
         monkeypatch.setitem(app.config, name, value)
     account = platform.v1.accounts.create({"type": "standard", "business_profile": {

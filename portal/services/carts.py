@@ -8,7 +8,7 @@ from portal.models import CheckoutSession, EmailSend, RecoveryCase
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
-    "recovered": "Recovered", "sequence_finished": "Emails sent",
+    "sequence_finished": "Emails sent",
     "test_mode": "Test-mode session: recorded, never emailed",
     "merchant_disabled": "Recovery emails were off, or Stripe/terms not ready",
     "no_consent": "The shopper did not agree to marketing emails",
@@ -25,7 +25,7 @@ REASONS = {
 def describe(case: RecoveryCase) -> str:
     """The decision of a case in a sentence."""
     if case.recovered_at is not None:
-        return REASONS["recovered"]
+        return "Emailed, then bought" if case.recovered_step is not None else "Bought again on its own"
     if case.status in ("new", "scheduled"):
         return "Waiting to send" if case.next_action_at else "Deciding"
     return REASONS.get(case.reason or "", case.reason or case.status)

@@ -1,0 +1,55 @@
+"""The product as people use it, in headless Chromium: a shopper abandons a cart in the Stripe
+sandbox's shop, the merchant finds the email in the outbox, the shopper follows it and pays,
+and the merchant sees the recovered payment."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from factories import PASSWORD
+from portal.extensions import rq
+from recovery_kit import make_kit
+
+pytestmark = pytest.mark.browser
+
+
+def test_abandon_email_click_pay_recovered(app, live_server, sandbox_server, redis_conn, monkeypatch, browser):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    kit = make_kit(app, sandbox_server, None, redis_conn, live_server, monkeypatch, public_url=live_server)
+    kit.client.v1.prices.create({"currency": "eur", "unit_amount": 2750, "product_data": {"name": "Moka pot"}})
+    shopper = browser.new_context().new_page()
+    shopper.set_default_timeout(10_000)
+
+    shopper.goto(f"{sandbox_server.base}/shop/{kit.account}")
+    shopper.get_by_role("button", name="Check out").click()
+    shopper.get_by_label("Email").fill("ola@example.com")
+    shopper.get_by_label("Keep me updated with news and offers").check()
+    shopper.get_by_role("button", name="Save details").click()
+    shopper.goto(f"{sandbox_server.base}/shop/{kit.account}")
+    shopper.get_by_role("button", name="Expire now").click()
+    kit.settle()
+
+    merchant = browser.new_context().new_page()
+    merchant.set_default_timeout(10_000)
+    merchant.goto(f"{live_server}/login")
+    merchant.get_by_label("Email").fill("owner@bean.example")
+    merchant.get_by_label("Password").fill(PASSWORD)
+    merchant.get_by_role("button", name="Log in").click()
+    merchant.get_by_role("link", name="Outbox").click()
+    merchant.get_by_role("link", name=re.compile("Bean Shop")).click()
+    button = merchant.frame_locator("iframe").get_by_role("link", name="Return to your cart")
+    recovery_link = button.get_attribute("href")
+    assert recovery_link.startswith(f"{live_server}/r/")
+
+    shopper.goto(recovery_link)  # the portal records the click and hands over to Stripe
+    assert "/c/pay/cs_live_" in shopper.url and shopper.get_by_text("Moka pot").count() == 1
+    shopper.get_by_label("Email").fill("ola@example.com")
+    shopper.get_by_role("button", name=re.compile("^Pay")).click()
+    kit.settle()
+
+    merchant.get_by_role("link", name="Carts").click()
+    row = merchant.get_by_role("row").filter(has_text="ola@example.com")
+    assert row.locator(".badge").inner_text() == "Recovered"
+    assert "Emailed, then bought" in row.inner_text() and "€27.50" in row.inner_text()
+    merchant.screenshot(path="test-artifacts/carts.png", full_page=True)
