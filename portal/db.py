@@ -51,6 +51,11 @@ def utcnow() -> datetime:
 session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
+def bound_engine() -> Engine:
+    """The engine the session is bound to, without creating a session (no app context needed)."""
+    return session.session_factory.kw["bind"]
+
+
 def make_engine(url: str) -> Engine:
     """An engine that is safe after fork and enforces foreign keys on SQLite too.
 

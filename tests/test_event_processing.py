@@ -40,6 +40,7 @@ def state(db) -> dict:
              for c in db.scalars(select(RecoveryCase))}
     contacts = {c.email: c.status for c in db.scalars(select(Contact))}
     ledger = sorted((c.email, c.status, c.source_ref) for c in db.scalars(select(ConsentChange)))
+    db.rollback()  # end the read: on SQLite an open transaction would not see later webhooks
     return {"mirrors": mirrors, "cases": cases, "contacts": contacts, "ledger": ledger}
 
 

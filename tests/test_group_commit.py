@@ -63,3 +63,29 @@ def test_a_database_error_reaches_every_caller_of_the_batch(app, monkeypatch):
         thread.join(10)
     assert len(errors) == 8
     assert portal_db.session.get_bind() is app.extensions["db_engine"]
+
+
+def test_a_killed_writer_connection_answers_503_once_then_reconnects(app, client, db):
+    """PostgreSQL only: the committer keeps its own driver connection. When the server drops it
+    (a restart, an idle timeout), that batch fails as OperationalError and the next one
+    reconnects."""
+    import pytest
+    from sqlalchemy import text
+
+    from portal.services import group_commit
+
+    engine = portal_db.bound_engine()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver connection is PostgreSQL's path")
+    assert se.post(client, se.expired("cs_live_A", "acct_1")).status_code == 200
+    writer = group_commit.committer(engine, StripeEvent.__table__, "event_id").connection
+    pid = writer.info.backend_pid
+    with engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.commit()
+    refused = se.post(client, se.expired("cs_live_B", "acct_1"))
+    assert refused.status_code == 503 and "retry" in refused.get_data(as_text=True)
+    retried = se.post(client, se.expired("cs_live_B", "acct_1"))  # Stripe's retry
+    assert retried.status_code == 200 and retried.get_data(as_text=True) == "stored\n"
+    ids = set(db.scalars(select(StripeEvent.event_id)))
+    assert len(ids) == 2

@@ -177,3 +177,34 @@ def test_redis_down_still_answers_200_and_the_sweep_applies_the_event(app, clien
     with app.app_context():
         assert jobs.tick()["events_applied"] == 1
     assert [r.status for r in _stored(db)] == [EventStatus.PROCESSED]
+
+
+def test_only_post_reaches_the_endpoints_and_unknown_paths_are_404(client, db):
+    answer = client.get("/webhooks/stripe/connect")
+    assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
+    assert client.post("/webhooks/stripe/elsewhere", data="{}").status_code == 404
+    assert client.post("/webhooks/stripe/direct/abc", data="{}").status_code == 404
+    assert _stored(db) == []
+
+
+def test_a_content_length_that_is_no_number_is_refused(client, db):
+    body = json.dumps(se.expired("cs_live_A", "acct_1"))
+    response = client.post("/webhooks/stripe/connect", data=body,
+                           environ_overrides={"CONTENT_LENGTH": "12abc"},
+                           headers={"Content-Type": "application/json", "Stripe-Signature": se.sign(body)})
+    assert response.status_code == 400 and "Content-Length" in response.get_data(as_text=True)
+    assert _stored(db) == []
+
+
+@pytest.mark.parametrize("field, value", [("id", "evt_" + "x" * 252), ("type", "x" * 101),
+                                          ("account", "acct_" + "1" * 60), ("account", 12345)])
+def test_signed_fields_that_do_not_fit_their_columns_are_refused(client, db, field, value):
+    event = se.expired("cs_live_A", "acct_1")
+    event[field] = value
+    response = se.post(client, event)
+    assert response.status_code == 400 and repr(field) in response.get_data(as_text=True)
+    assert _stored(db) == []
+
+
+def test_other_pages_still_reach_flask(client):
+    assert client.get("/login").status_code == 200

@@ -13,6 +13,7 @@ from portal.services import group_commit
 from portal.models import EventStatus, StripeEvent, StripeAccount
 
 MAX_BODY_BYTES = 512 * 1024
+FIELD_LIMITS = {"id": 255, "type": 100, "account": 64}  # the stripe_events columns' sizes
 TOLERANCE_SECONDS = 300
 HANDLED_TYPES = frozenset({
     "checkout.session.expired", "checkout.session.completed",
@@ -68,6 +69,11 @@ def parse_event(text: str) -> dict:
             raise WebhookRejected(f"event field {name!r} is missing or not of type {kind.__name__}")
     if not isinstance(event["data"].get("object"), dict):
         raise WebhookRejected("event field 'data.object' is missing")
+    if event.get("account") is not None and not isinstance(event["account"], str):
+        raise WebhookRejected("event field 'account' is not a string")
+    for name, limit in FIELD_LIMITS.items():  # longer than its column: no real Stripe event
+        if len(event.get(name) or "") > limit:
+            raise WebhookRejected(f"event field {name!r} is longer than {limit} characters")
     return event
 
 
@@ -93,7 +99,7 @@ def store(event: dict, body: str, *, source: str, merchant_id: int | None = None
                   type=event["type"], livemode=event["livemode"], payload=body, status=status,
                   created_at=datetime.fromtimestamp(event["created"], timezone.utc),
                   received_at=datetime.now(timezone.utc), attempts=0)
-    return group_commit.committer(db.session.get_bind(), StripeEvent.__table__, "event_id").insert(values)
+    return group_commit.committer(db.bound_engine(), StripeEvent.__table__, "event_id").insert(values)
 
 
 def direct_secret(merchant_id: int, keys: str) -> list[str]:

@@ -11,8 +11,9 @@ from portal import db
 def register(app: Flask) -> None:
     from portal.web import auth, carts, health, home, links, outbox, team, webhooks
 
-    for module in (auth, carts, health, home, links, outbox, team, webhooks):
+    for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
+    app.wsgi_app = webhooks.WebhookReceiver(app, app.wsgi_app)  # answered before Flask: see there
     _register_error_pages(app)
 
 
