@@ -53,3 +53,17 @@ def test_models_and_migrations_agree(database_url):
         diff = compare_metadata(context, db.Base.metadata)
     engine.dispose()
     assert diff == [], f"models differ from migrations: {diff}"
+
+
+def test_webhook_payloads_use_lz4_where_postgresql_has_it(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL storage setting")
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        methods = conn.execute(text(  # the compression methods this server was built with
+            "SELECT enumvals::text FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+        method = conn.execute(text(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'stripe_events'::regclass "
+            "AND attname = 'payload'")).scalar()
+    engine.dispose()
+    assert method == ("l" if "lz4" in methods else "")
