@@ -116,7 +116,7 @@ def retrieve_webhook_endpoint(endpoint_id: str):
 def delete_webhook_endpoint(endpoint_id: str):
     with store().lock:
         record = _endpoint(endpoint_id)
-        del store().records[record.obj["id"]]
+        store().remove(record.obj["id"])
     return respond({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
 
 

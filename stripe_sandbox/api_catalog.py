@@ -69,7 +69,7 @@ def _delete(kind: str):
         who = caller()
         with store().lock:
             record = store().get(object_id, kind, who.account, who.livemode)
-            del store().records[record.obj["id"]]
+            store().remove(record.obj["id"])
         return respond({"id": object_id, "object": kind, "deleted": True})
     return view
 

@@ -68,10 +68,32 @@ def list_records(kind: str, url: str, keep: Callable[[dict], bool] = lambda obj:
                  render: Callable[[dict], dict] | None = None) -> dict:
     """The caller's objects of `kind` as a Stripe list, filtered by `keep`, paginated."""
     who = caller()
+    floor = _created_floor(request_params())
     with store().lock:
-        items = [r.obj for r in store().all(kind, who.account, who.livemode) if keep(r.obj)]
+        items = []
+        for record in store().all(kind, who.account, who.livemode):  # newest first
+            if floor is not None and record.obj["created"] < floor:
+                break  # creation times only grow with insertion: nothing older can match
+            if keep(record.obj):
+                items.append(record.obj)
         return paginate(items, request_params(), url, render or copy.deepcopy,
                         lambda obj: obj["id"])
+
+
+def _created_floor(params: Params) -> int | None:
+    """The least `created` a `created` filter admits, if it sets one (validated by the filter)."""
+    raw = params.data.get("created")
+    if raw in (None, ""):
+        return None
+    try:
+        if isinstance(raw, str):
+            return params.int("created")
+        bounds = params.sub("created")
+        if bounds.has("gte"):
+            return bounds.int("gte")
+        return bounds.int("gt") + 1 if bounds.has("gt") else None
+    except StripeError:
+        return None
 
 
 def created_filter(params: Params, field: str = "created") -> Callable[[dict], bool]:

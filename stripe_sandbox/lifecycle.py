@@ -62,9 +62,8 @@ def expire_due(store: Store, config: dict) -> int:
     """Expire every open session whose `expires_at` has passed; returns how many."""
     with store.lock:
         now = store.now()
-        due = [r for r in store.all("checkout.session")
-               if r.obj["status"] == "open" and r.obj["expires_at"] <= now]
-        for session in reversed(due):
+        due = store.due_sessions(now)
+        for session in due:
             expire(store, config, session)
         return len(due)
 

@@ -29,9 +29,8 @@ def restore(store: Store, text: str) -> None:
         store.connected = set(data["connected"])
         store.oauth_codes = data["oauth_codes"]
         store.recovery_tokens = data["recovery_tokens"]
-        store.records = {r["obj"]["id"]: Record(r["obj"], r["account"], r["seq"], r["extra"])
-                         for r in data["records"]}
-        store.reseed(max((r.seq for r in store.records.values()), default=0) + 1)
+        store.replace_all([Record(r["obj"], r["account"], r["seq"], r["extra"])
+                           for r in data["records"]])
 
 
 class StateFile:

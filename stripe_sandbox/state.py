@@ -1,6 +1,7 @@
 """In-memory state of the sandbox: objects per account, API keys, the clock, one lock."""
 from __future__ import annotations
 
+import heapq
 import itertools
 import secrets
 import string
@@ -45,13 +46,19 @@ class Record:
 
 
 class Store:
-    """All sandbox state. Every read or write of it happens under `lock`."""
+    """All sandbox state. Every read or write of it happens under `lock`.
+
+    Records are kept by id, and indexed by kind and owner so that a list or a lookup costs what
+    that account holds of that kind, not what the whole sandbox holds; open sessions wait in a
+    heap by `expires_at`, so the expiry check on every request looks only at what is due."""
 
     def __init__(self, config: dict):
         self.config = config
         self.lock = threading.RLock()
         self.offset = 0
         self.records: dict[str, Record] = {}
+        self._by_kind: dict[str, dict[str, dict[str, Record]]] = {}
+        self._expiries: list[tuple[int, int, str]] = []  # (expires_at, seq, session id)
         self.keys: dict[str, str] = {}
         self.connected: set[str] = set()
         self.oauth_codes: dict[str, dict] = {}
@@ -94,8 +101,40 @@ class Store:
         """Store a new object owned by `account`."""
         with self.lock:
             record = Record(obj, account, next(self._seq), dict(extra))
-            self.records[obj["id"]] = record
+            self._put(record)
             return record
+
+    def _put(self, record: Record) -> None:
+        self.records[record.obj["id"]] = record
+        self._by_kind.setdefault(record.kind, {}).setdefault(record.account, {})[record.obj["id"]] = record
+        if record.kind == "checkout.session" and record.obj.get("status") == "open":
+            heapq.heappush(self._expiries, (record.obj["expires_at"], record.seq, record.obj["id"]))
+
+    def remove(self, object_id: str) -> None:
+        """Forget an object (a deleted endpoint, product, price...)."""
+        with self.lock:
+            record = self.records.pop(object_id)
+            del self._by_kind[record.kind][record.account][object_id]
+
+    def replace_all(self, records: list[Record]) -> None:
+        """Replace every object at once (restoring a snapshot); insertion order follows seq."""
+        with self.lock:
+            self.records, self._by_kind, self._expiries = {}, {}, []
+            for record in sorted(records, key=lambda r: r.seq):
+                self._put(record)
+            self.reseed(max((r.seq for r in records), default=0) + 1)
+
+    def due_sessions(self, now: int) -> list[Record]:
+        """Open sessions whose `expires_at` has passed, oldest deadline first; each is handed
+        out once (a session completed or expired meanwhile is skipped)."""
+        with self.lock:
+            due = []
+            while self._expiries and self._expiries[0][0] <= now:
+                _, _, session_id = heapq.heappop(self._expiries)
+                record = self.records.get(session_id)
+                if record is not None and record.obj["status"] == "open":
+                    due.append(record)
+            return due
 
     def find(self, object_id: str) -> Record | None:
         """The record with this id, whoever owns it."""
@@ -117,9 +156,10 @@ class Store:
     def all(self, kind: str, account: str | None = None, livemode: bool | None = None) -> list[Record]:
         """Records of `kind` (of `account`, in `livemode` when given), newest first."""
         with self.lock:
-            found = [r for r in self.records.values() if r.kind == kind
-                     and (account is None or r.account == account)
-                     and (livemode is None or r.obj.get("livemode") in (None, livemode))]
+            owners = self._by_kind.get(kind, {})
+            groups = [owners.get(account, {})] if account is not None else list(owners.values())
+            found = [r for group in groups for r in group.values()
+                     if livemode is None or r.obj.get("livemode") in (None, livemode)]
         return sorted(found, key=lambda r: r.seq, reverse=True)
 
     def owner_of_key(self, key: str) -> str | None:

@@ -37,3 +37,23 @@ def test_connect_endpoint_registered_at_start_signs_with_the_given_secret(tmp_pa
                         "CONNECT_WEBHOOK_URL": receiver.url, "CONNECT_WEBHOOK_SECRET": "whsec_new"})
     endpoints = again.extensions["sandbox"].store.all("webhook_endpoint")
     assert len(endpoints) == 1 and endpoints[0].extra["secret"] == "whsec_new"  # updated, not doubled
+
+
+def test_open_sessions_still_expire_after_a_restart_and_finished_ones_never_do(tmp_path, kit,
+                                                                              start_sandbox):
+    state = str(tmp_path / "state.json")
+    first = start_sandbox(STATE_FILE=state)
+    account, keys = first.account("Kept Shop")
+    price = kit.make_price(first.client(), account)
+    waiting = kit.make_session(first.client(), account, price.id)
+    expired_early = kit.make_session(first.client(), account, price.id)
+    first.client(keys["sk_live"]).v1.checkout.sessions.expire(expired_early.id)
+    start_sandbox.stop(first)
+
+    again = start_sandbox(STATE_FILE=state)
+    again.post("/_sandbox/clock/advance", seconds=str(24 * 3600 + 5))
+    direct = again.client(keys["sk_live"])
+    assert direct.v1.checkout.sessions.retrieve(waiting.id).status == "expired"
+    expired_events = [e for e in direct.v1.events.list({"type": "checkout.session.expired"}).data]
+    # One expiry each: the early one is not expired a second time when its deadline passes.
+    assert sorted(e.data.object["id"] for e in expired_events) == sorted([waiting.id, expired_early.id])

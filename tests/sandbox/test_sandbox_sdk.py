@@ -81,6 +81,7 @@ def test_webhook_endpoints_round_trip(sandbox):
     assert client.v1.webhook_endpoints.delete(endpoint.id).deleted is True
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.webhook_endpoints.retrieve(endpoint.id)
+    assert client.v1.webhook_endpoints.list().data == []  # gone from the lists too
 
 
 def test_sessions_round_trip(sandbox, kit):
