@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
 from . import create_app
 
@@ -23,20 +23,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1, so API clients (the stripe SDK keeps its connections) reuse one connection and
-    one server thread instead of a new pair per request."""
-
-    protocol_version = "HTTP/1.1"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted; prints where to reach the sandbox and which keys to use."""
     args = parse_args(argv)
     app = create_app({"STATE_FILE": args.state, "CONNECT_WEBHOOK_URL": args.connect_webhook,
                       "CONNECT_WEBHOOK_SECRET": args.connect_webhook_secret})
-    server = make_server(args.host, args.port, app, threaded=True,
-                         request_handler=KeepAliveHandler)
+    server = make_server(args.host, args.port, app, threaded=True)
     # Known only after binding when --port 0 asks for a free port.
     public_url = args.public_url or f"http://{args.host}:{server.server_port}"
     app.config["PUBLIC_URL"] = public_url
