@@ -8,8 +8,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from portal.services.mail import (DeliveryStatus, HeaderInjection, Mailer, Outgoing, compose,
-                                  parse_smtp_url)
+from portal.services.mail import DeliveryStatus, Mailer, parse_smtp_url
+from portal.services.mime import HeaderInjection, Outgoing, compose
 from smtp_sink import SmtpSink
 
 UNSUBSCRIBE = "https://portal.example/u/" + "t0k3n" * 40   # long enough to need folding
@@ -235,8 +235,7 @@ def test_a_server_closing_the_channel_gets_one_fresh_connection_not_a_loop(sink,
 
 
 def test_a_message_without_a_single_recipient_is_a_caller_error(sink, mailers):
-    msg = compose(OUT)
-    msg.replace_header("To", "a@example.com, b@example.com")
+    msg = dataclasses.replace(compose(OUT), recipient="a@example.com, b@example.com")
     with pytest.raises(ValueError, match="exactly one From and one To"):
         mailers(sink.url()).send(msg)
     assert sink.connections == 0

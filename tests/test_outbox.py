@@ -1,17 +1,16 @@
 """The development outbox: each merchant sees only its own messages, rendered inertly."""
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 from factories import PASSWORD, make_owner
 from portal.models import OutboxMessage
+from portal.services.mime import Outgoing, compose
 
 
 def _stored(db, merchant_id: int, subject: str) -> OutboxMessage:
-    message = EmailMessage()
-    message["To"], message["Subject"] = "sam@example.com", subject
-    message.set_content("Your cart is waiting")
-    message.add_alternative('<p>Hi</p><script>alert("x")</script>', subtype="html")
+    message = compose(Outgoing(
+        sender_name="Shop", sender_address="hello@shop.example", to="sam@example.com",
+        subject=subject, text="Your cart is waiting", html='<p>Hi</p><script>alert("x")</script>',
+        message_id="<1@shop.example>"))
     row = OutboxMessage(merchant_id=merchant_id, to_address="sam@example.com", subject=subject,
                         raw=message.as_string())
     db.add(row)

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import threading
-from email.message import EmailMessage
-
 from flask import current_app
 
 from portal import db
 from portal.models import OutboxMessage
 from portal.services.mail import DeliveryResult, DeliveryStatus, Mailer, parse_smtp_url
+from portal.services.mime import Composed
 
 _mailers: dict[str, Mailer] = {}
 _lock = threading.Lock()
@@ -22,13 +21,13 @@ def mailer_for(url: str) -> Mailer:
         return _mailers[url]
 
 
-def send(message: EmailMessage, merchant_id: int | None) -> DeliveryResult:
+def send(message: Composed, merchant_id: int | None) -> DeliveryResult:
     """Deliver one message; the outbox keeps it instead when no SMTP server is configured."""
     url = current_app.config["SMTP_URL"]
     if url:
         return mailer_for(url).send(message)
-    db.session.add(OutboxMessage(merchant_id=merchant_id, to_address=str(message["To"]),
-                                 subject=str(message["Subject"]), raw=message.as_string()))
+    db.session.add(OutboxMessage(merchant_id=merchant_id, to_address=message.recipient,
+                                 subject=message.subject, raw=message.as_string()))
     return DeliveryResult(DeliveryStatus.SENT, 250, "kept in the development outbox")
 
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from email.message import EmailMessage
 from email.utils import parseaddr
 
 from flask import current_app
 
 from portal.models import CheckoutSession, EmailSend, Merchant, SendingSettings, StripeAccount
 from portal.services import links, rendering
-from portal.services.mail import Outgoing, compose
+from portal.services.mime import Composed, Outgoing, compose
 
 
 def platform_sender() -> tuple[str, str]:
@@ -34,7 +33,7 @@ def brand(merchant: Merchant, settings: SendingSettings, account: StripeAccount 
 
 def recovery_message(send: EmailSend, session: CheckoutSession, merchant: Merchant,
                      settings: SendingSettings, account: StripeAccount | None,
-                     items: list[dict]) -> EmailMessage:
+                     items: list[dict]) -> Composed:
     """The full message for `send`: rendered once, through the one renderer."""
     unsubscribe = links.unsubscribe_link(merchant.id, send.to_address)
     context = rendering.EmailContext(
@@ -50,7 +49,7 @@ def recovery_message(send: EmailSend, session: CheckoutSession, merchant: Mercha
 
 
 def message_for(rendered: rendering.RenderedEmail, to: str, message_id: str, merchant: Merchant,
-                settings: SendingSettings, unsubscribe_url: str | None) -> EmailMessage:
+                settings: SendingSettings, unsubscribe_url: str | None) -> Composed:
     """MIME for rendered content, from the platform address in the merchant's name."""
     _, address = platform_sender()
     return compose(Outgoing(

@@ -1,5 +1,5 @@
-"""One recovery email composed and delivered over SMTP (SPEC 5), free of Flask and the database:
-`compose` refuses unsafe header values; `Mailer` reuses a connection and reports, never raises."""
+"""Delivery over SMTP (SPEC 5), free of Flask and the database: `Mailer` reuses a connection
+and reports what became of each message, never raises. Messages come from `mime.compose`."""
 from __future__ import annotations
 
 import re
@@ -8,90 +8,16 @@ import ssl
 import time
 from contextlib import suppress
 from dataclasses import dataclass
-from email.errors import HeaderParseError
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, getaddresses
 from enum import Enum
 from functools import partial
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from portal.services.mime import Composed
 
-class HeaderInjection(ValueError):
-    """A header value carried CR/LF or another control character; the message names the field."""
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    sender_name: str            # merchant-supplied display name
-    sender_address: str
-    to: str
-    subject: str
-    text: str
-    html: str
-    message_id: str             # "<...@domain>", stable per send
-    reply_to: str | None = None
-    list_unsubscribe_url: str | None = None   # https: List-Unsubscribe + One-Click (RFC 8058)
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1 (CR, LF, NEL...), U+2028/9
-_MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
-_UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")               # printable ASCII but <>
-_HEADER_NAME = re.compile(r"[!-9;-~]+")
 _ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")  # RFC 3463 status code of a permanent failure
 _PORTS = {"smtp": 25, "smtps": 465}
 _OPTIONS = {"starttls": ("auto", "required", "off"), "verify": ("true", "false")}
-# set_raw headers stay verbatim; folding would RFC 2047-encode a long <https://...> unusably.
-_POLICY = SMTP_POLICY.clone(refold_source="none")
-
-
-def _checked(field: str, value: str, pattern: re.Pattern | None = None) -> str:
-    """`value` unchanged, if it has no control character and fits `pattern`: never repaired."""
-    found = _CONTROL.search(value)
-    if found:
-        raise HeaderInjection(f"{field}: contains control character U+{ord(found.group()):04X}")
-    if pattern and not pattern.fullmatch(value):
-        raise ValueError(f"{field}: {value!r} does not have the required form")
-    return value
-
-
-def _address(field: str, value: str) -> str:
-    """The addr_spec of `value`, which must be exactly one plain ASCII address (a@b.example)."""
-    if not _checked(field, value).isascii():  # would need SMTPUTF8 at every hop
-        raise ValueError(f"{field}: {value!r} is not an ASCII address (not supported)")
-    try:
-        address = Address(addr_spec=value)
-    except (ValueError, IndexError, HeaderParseError) as exc:  # IndexError: "a@" in Python 3.11
-        raise ValueError(f"{field}: {value!r} is not a single email address ({exc})") from None
-    return address.addr_spec
-
-
-def compose(out: Outgoing) -> EmailMessage:
-    """A multipart/alternative message (text, then HTML) from checked header values only: else
-    HeaderInjection or ValueError naming the field, so a caller's bug or an attack stays visible."""
-    msg = EmailMessage(policy=_POLICY)
-    sender = _address("sender_address", out.sender_address)
-    msg["From"] = Address(_checked("sender_name", out.sender_name), addr_spec=sender)
-    msg["To"] = _address("to", out.to)
-    msg["Subject"] = _checked("subject", out.subject)
-    msg["Date"] = formatdate(usegmt=True)
-    msg.set_raw("Message-ID", _checked("message_id", out.message_id, _MESSAGE_ID))
-    if out.reply_to is not None:
-        msg["Reply-To"] = _address("reply_to", out.reply_to)
-    if out.list_unsubscribe_url is not None:
-        url = _checked("list_unsubscribe_url", out.list_unsubscribe_url, _UNSUBSCRIBE)
-        msg.set_raw("List-Unsubscribe", f"<{url}>")
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for name, value in out.headers:
-        if _checked("headers", name, _HEADER_NAME) in msg:  # would duplicate or contradict one
-            raise ValueError(f"headers: {name!r} is already set")
-        msg[name] = _checked(f"headers[{name}]", value)
-    # Quoted-printable keeps the body 7-bit: no relay re-encodes it (which would break DKIM).
-    msg.set_content(out.text, cte="quoted-printable")
-    msg.add_alternative(out.html, subtype="html", cte="quoted-printable")
-    return msg
+_ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
 
 
 @dataclass(frozen=True)
@@ -182,14 +108,12 @@ class _Abort(Exception):
     """The connection is unusable; args: (DeliveryResult, whether none of the message was sent)."""
 
 
-def _envelope(message: EmailMessage) -> tuple[str, str, bytes]:
+def _envelope(message: Composed) -> tuple[str, str, bytes]:
     """Sender, recipient and the payload for DATA: CRLF lines, dot-stuffed, ending with "."."""
-    addresses = [getaddresses([str(v) for v in message.get_all(h, [])]) for h in ("From", "To")]
-    if any(len(f) != 1 or not re.fullmatch(r"[!-~]+@[!-~]+", f[0][1]) for f in addresses):
+    if not all(_ENVELOPE_ADDRESS.fullmatch(a) for a in (message.sender, message.recipient)):
         raise ValueError("a message to send needs exactly one From and one To address, in ASCII")
-    data = message.as_bytes(policy=_POLICY)  # CRLF throughout, whatever policy it was built with
-    data += b"" if data.endswith(b"\r\n") else b"\r\n"
-    return addresses[0][0][1], addresses[1][0][1], re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
+    data = message.data + (b"" if message.data.endswith(b"\r\n") else b"\r\n")
+    return message.sender, message.recipient, re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
 
 
 class Mailer:
@@ -205,7 +129,7 @@ class Mailer:
         if not settings.verify_tls:  # only for self-signed test servers
             self._tls.check_hostname, self._tls.verify_mode = False, ssl.CERT_NONE
 
-    def send(self, message: EmailMessage) -> DeliveryResult:
+    def send(self, message: Composed) -> DeliveryResult:
         """The fate of `message`, never raising for SMTP or network trouble (not thread-safe): a
         kept connection found closed before any of this message went out is replaced once."""
         envelope = _envelope(message)

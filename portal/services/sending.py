@@ -12,7 +12,8 @@ from portal import db
 from portal.db import utcnow
 from portal.models import Contact, EmailSend, RecoveryCase, SendStatus
 from portal.services import consent, delivery, emails, promotions, rules
-from portal.services.mail import DeliveryResult, DeliveryStatus, HeaderInjection
+from portal.services.mail import DeliveryResult, DeliveryStatus
+from portal.services.mime import HeaderInjection
 
 DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 DEFER_LIMIT = timedelta(hours=24)

@@ -1,0 +1,138 @@
+"""One recovery email as the bytes that go on the wire (SPEC 5), free of Flask and the database.
+
+`compose` checks every header value and refuses, never repairs, an unsafe one; it writes the
+multipart/alternative message directly: 7-bit, CRLF, quoted-printable bodies, RFC 2047 words for
+non-ASCII header text. (The standard library's EmailMessage parses each header it is given and
+re-folds it on output; that cost more than everything else in composing an email.)
+"""
+from __future__ import annotations
+
+import binascii
+import re
+import uuid
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import Header
+from email.headerregistry import Address
+from email.utils import formatdate
+
+
+class HeaderInjection(ValueError):
+    """A header value carried CR/LF or another control character; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    sender_name: str            # merchant-supplied display name
+    sender_address: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str             # "<...@domain>", stable per send
+    reply_to: str | None = None
+    list_unsubscribe_url: str | None = None   # https: List-Unsubscribe + One-Click (RFC 8058)
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A message ready for SMTP: envelope addresses, the subject (for listings) and the data."""
+
+    sender: str
+    recipient: str
+    subject: str
+    data: bytes                 # RFC 5322, CRLF line ends, ASCII only, not yet dot-stuffed
+
+    def as_bytes(self) -> bytes:
+        return self.data
+
+    def as_string(self) -> str:
+        return self.data.decode("ascii")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1 (CR, LF, NEL...), U+2028/9
+_MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
+_UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")               # printable ASCII but <>
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+_SET_BY_COMPOSE = {"from", "to", "subject", "date", "message-id", "reply-to", "list-unsubscribe",
+                   "list-unsubscribe-post", "mime-version", "content-type",
+                   "content-transfer-encoding"}
+
+
+def _checked(field: str, value: str, pattern: re.Pattern | None = None) -> str:
+    """`value` unchanged, if it has no control character and fits `pattern`: never repaired."""
+    found = _CONTROL.search(value)
+    if found:
+        raise HeaderInjection(f"{field}: contains control character U+{ord(found.group()):04X}")
+    if pattern and not pattern.fullmatch(value):
+        raise ValueError(f"{field}: {value!r} does not have the required form")
+    return value
+
+
+def _address(field: str, value: str) -> str:
+    """The addr_spec of `value`, which must be exactly one plain ASCII address (a@b.example)."""
+    if not _checked(field, value).isascii():  # would need SMTPUTF8 at every hop
+        raise ValueError(f"{field}: {value!r} is not an ASCII address (not supported)")
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError, HeaderParseError) as exc:  # IndexError: "a@" in Python 3.11
+        raise ValueError(f"{field}: {value!r} is not a single email address ({exc})") from None
+    return address.addr_spec
+
+
+def _text(name: str, value: str) -> str:
+    """An unstructured header, folded; RFC 2047 encoded-words when it is not plain ASCII."""
+    header = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
+    return f"{name}: {header.encode(linesep=chr(13) + chr(10))}"
+
+
+def _from(name: str, address: str) -> str:
+    """From with a display name: quoted when ASCII (RFC 5322 quoted-string), else encoded."""
+    if name.isascii():
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'From: "{quoted}" <{address}>'
+    return f"{_text('From', name)} <{address}>"
+
+
+def _headers(out: Outgoing, sender: str, recipient: str) -> list[str]:
+    lines = [_from(_checked("sender_name", out.sender_name), sender), f"To: {recipient}",
+             _text("Subject", _checked("subject", out.subject)),
+             f"Date: {formatdate(usegmt=True)}",
+             f"Message-ID: {_checked('message_id', out.message_id, _MESSAGE_ID)}"]
+    if out.reply_to is not None:
+        lines.append(f"Reply-To: {_address('reply_to', out.reply_to)}")
+    if out.list_unsubscribe_url is not None:  # verbatim: folding would break the <https://...>
+        url = _checked("list_unsubscribe_url", out.list_unsubscribe_url, _UNSUBSCRIBE)
+        lines += [f"List-Unsubscribe: <{url}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+    seen = set()
+    for name, value in out.headers:
+        key = _checked("headers", name, _HEADER_NAME).lower()
+        if key in _SET_BY_COMPOSE or key in seen:  # would duplicate or contradict one
+            raise ValueError(f"headers: {name!r} is already set")
+        seen.add(key)
+        lines.append(_text(name, _checked(f"headers[{name}]", value)))
+    return lines
+
+
+def _part(subtype: str, body: str) -> str:
+    # Quoted-printable keeps the body 7-bit: no relay re-encodes it (which would break DKIM).
+    lines = body.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii")
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{encoded.replace(chr(10), chr(13) + chr(10))}")
+
+
+def compose(out: Outgoing) -> Composed:
+    """A multipart/alternative message (text, then HTML) from checked header values only: else
+    HeaderInjection or ValueError naming the field, so a caller's bug or an attack stays visible."""
+    # "=_" never occurs in quoted-printable output ("=" is written "=3D"), so the boundary cannot.
+    sender, recipient = _address("sender_address", out.sender_address), _address("to", out.to)
+    boundary = f"=_{uuid.uuid4().hex}"
+    head = "\r\n".join(_headers(out, sender, recipient) + ["MIME-Version: 1.0",
+                                        f'Content-Type: multipart/alternative; boundary="{boundary}"'])
+    # The CRLF before each "--boundary" belongs to the delimiter, not to the part (RFC 2046).
+    parts = "".join(f"--{boundary}\r\n{_part(kind, text)}\r\n"
+                    for kind, text in (("plain", out.text), ("html", out.html)))
+    data = f"{head}\r\n\r\n{parts}--{boundary}--\r\n".encode("ascii")
+    return Composed(sender, recipient, out.subject, data)
