@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import quote
 
+import requests
 from flask import current_app
-from stripe import StripeClient, StripeError
+from stripe import RequestsClient, StripeClient, StripeError
 
 from portal.models import StripeAccount
 from portal.services import secrets
@@ -25,11 +27,22 @@ def _client(api_key: str, account_id: str | None = None) -> StripeClient:
 @lru_cache(maxsize=512)
 def _cached_client(api_key: str, account_id: str | None, client_id: str | None,
                    api_base: str, connect_base: str) -> StripeClient:
-    """One client per key and account in each process: its HTTP connections (one session per
-    thread, inside the SDK) are reused from call to call instead of opened for each."""
+    """One client per key and account in each process: its HTTP connections are reused from
+    call to call instead of opened for each."""
     return StripeClient(api_key, stripe_account=account_id, client_id=client_id,
                         base_addresses={"api": api_base, "connect": connect_base},
-                        max_network_retries=2)
+                        max_network_retries=2, http_client=_http_client(api_base))
+
+
+@lru_cache(maxsize=8)
+def _http_client(api_base: str) -> RequestsClient:
+    """The SDK's requests transport with the proxy settings (HTTPS_PROXY, NO_PROXY...) read
+    from the environment once, not on every call: requests would otherwise scan the whole
+    environment, and look for a .netrc, for each request. The session is shared by threads,
+    as requests' connection pool allows."""
+    session = requests.Session()
+    session.trust_env = False
+    return RequestsClient(session=session, proxy=requests.utils.get_environ_proxies(api_base) or None)
 
 
 def _platform_key(livemode: bool = True) -> str:
@@ -77,8 +90,8 @@ def later_session_status(account: StripeAccount, session_id: str, created: int,
     queries = ([{"customer": customer}] if customer else []) + \
               ([{"customer_details": {"email": email}}] if email else [])
     for query in queries:
-        page = client.v1.checkout.sessions.list({**query, "created": {"gte": created}, "limit": 100})
-        found |= {s.status for s in _after(page.data, session_id, created)}
+        page = _get(client, "/v1/checkout/sessions", **query, created={"gte": created}, limit=100)
+        found |= {s["status"] for s in _after(page["data"], session_id, created)}
     for status in ("complete", "open", "expired"):
         if status in found:
             return status
@@ -89,25 +102,33 @@ def _after(listed: list, session_id: str, created: int) -> list:
     """Sessions listed before this one: Stripe lists newest first, in creation order even
     within a second. If this one is not listed, a session of the same second counts as later
     (erring on the side of not emailing)."""
-    ids = [s.id for s in listed]
+    ids = [s["id"] for s in listed]
     if session_id in ids:
         return listed[:ids.index(session_id)]
-    return [s for s in listed if s.created >= created]
+    return [s for s in listed if s["created"] >= created]
 
 
 def line_items(account: StripeAccount, session_id: str, livemode: bool = True) -> list[dict]:
     """The cart: [{"name", "quantity", "amount", "currency", "image_url"}] in Stripe's order."""
-    page = account_client(account, livemode).v1.checkout.sessions.line_items.list(
-        session_id, {"limit": 100, "expand": ["data.price.product"]})
-    return [_line_item(item) for item in page.data]
+    page = _get(account_client(account, livemode), f"/v1/checkout/sessions/{quote(session_id, safe='')}"
+                "/line_items", limit=100, expand=["data.price.product"])
+    return [_line_item(item) for item in page["data"]]
 
 
-def _line_item(item) -> dict:
-    product = item.price.product if item.price is not None else None
-    images = getattr(product, "images", None) or []
-    name = getattr(product, "name", None) or item.description or "Item"
-    return {"name": name, "quantity": item.quantity or 1, "amount": item.amount_total,
-            "currency": item.currency, "image_url": images[0] if images else None}
+def _line_item(item: dict) -> dict:
+    product = (item.get("price") or {}).get("product")
+    product = product if isinstance(product, dict) else {}  # not expanded: an id, no details
+    images = product.get("images") or []
+    name = product.get("name") or item.get("description") or "Item"
+    return {"name": name, "quantity": item.get("quantity") or 1, "amount": item.get("amount_total"),
+            "currency": item.get("currency"), "image_url": images[0] if images else None}
+
+
+def _get(client: StripeClient, path: str, **params) -> dict:
+    """Stripe's JSON answer to a GET, as plain dicts: the send path reads a few fields of
+    each object, and building the SDK's objects for all of them cost more than the call.
+    Errors raise StripeError like every other call."""
+    return client.raw_request("get", path, **params).data
 
 
 def create_promotion_code(account: StripeAccount, coupon_id: str, expires_at: int, code: str) -> str:
