@@ -87,8 +87,12 @@ def _session_filters(params: Params):
 
 @bp.get("/checkout/sessions")
 def list_sessions():
-    keep = _session_filters(request_params())
-    page = list_records("checkout.session", "/v1/checkout/sessions", keep)
+    params = request_params()
+    keep = _session_filters(params)
+    email = params.sub("customer_details").str("email")
+    by_email = (lambda account, livemode: store().sessions_by_email(account, email, livemode)) \
+        if email else None
+    page = list_records("checkout.session", "/v1/checkout/sessions", keep, candidates=by_email)
     return respond(expanded(page, {"data.line_items", "data.payment_intent"}, _line_items_list))
 
 

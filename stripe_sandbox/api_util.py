@@ -65,13 +65,17 @@ def expanded(body: dict, allowed: set[str], line_items: Callable[[str], dict] | 
 
 
 def list_records(kind: str, url: str, keep: Callable[[dict], bool] = lambda obj: True,
-                 render: Callable[[dict], dict] | None = None) -> dict:
-    """The caller's objects of `kind` as a Stripe list, filtered by `keep`, paginated."""
+                 render: Callable[[dict], dict] | None = None,
+                 candidates: Callable[[str, bool], list] | None = None) -> dict:
+    """The caller's objects of `kind` as a Stripe list, filtered by `keep`, paginated; when
+    `candidates(account, livemode)` is given, only its records (newest first) are looked at."""
     who = caller()
     floor = _created_floor(request_params())
     with store().lock:
         items = []
-        for record in store().all(kind, who.account, who.livemode):  # newest first
+        records = (candidates(who.account, who.livemode) if candidates
+                   else store().all(kind, who.account, who.livemode))
+        for record in records:  # newest first
             if floor is not None and record.obj["created"] < floor:
                 break  # creation times only grow with insertion: nothing older can match
             if keep(record.obj):

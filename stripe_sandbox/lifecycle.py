@@ -31,6 +31,7 @@ def save_shopper(store: Store, session: Record, email: str | None, consent: bool
         details["email"] = email if email is not None else details["email"]
         details["name"] = name if name is not None else details["name"]
         body["customer_details"] = details
+        store.note_email(session)
         if consent is not None and collects_promotions(body):
             body["consent"]["promotions"] = "opt_in" if consent else "opt_out"
 

@@ -49,8 +49,10 @@ class Store:
     """All sandbox state. Every read or write of it happens under `lock`.
 
     Records are kept by id, and indexed by kind and owner so that a list or a lookup costs what
-    that account holds of that kind, not what the whole sandbox holds; open sessions wait in a
-    heap by `expires_at`, so the expiry check on every request looks only at what is due."""
+    that account holds of that kind, not what the whole sandbox holds (each owner's records in
+    insertion order, so newest first is a reversed walk, not a sort); sessions are also found by
+    the shopper's email; open sessions wait in a heap by `expires_at`, so the expiry check on
+    every request looks only at what is due."""
 
     def __init__(self, config: dict):
         self.config = config
@@ -59,6 +61,9 @@ class Store:
         self.records: dict[str, Record] = {}
         self._by_kind: dict[str, dict[str, dict[str, Record]]] = {}
         self._expiries: list[tuple[int, int, str]] = []  # (expires_at, seq, session id)
+        # (account, lower-cased email) -> sessions that have had that email: a superset, since
+        # an address can be cleared later; readers check the current one.
+        self._emails: dict[tuple[str, str], dict[str, Record]] = {}
         self.keys: dict[str, str] = {}
         self.connected: set[str] = set()
         self.oauth_codes: dict[str, dict] = {}
@@ -109,6 +114,24 @@ class Store:
         self._by_kind.setdefault(record.kind, {}).setdefault(record.account, {})[record.obj["id"]] = record
         if record.kind == "checkout.session" and record.obj.get("status") == "open":
             heapq.heappush(self._expiries, (record.obj["expires_at"], record.seq, record.obj["id"]))
+        if record.kind == "checkout.session":
+            self.note_email(record)
+
+    def note_email(self, session: Record) -> None:
+        """Index the session under its shopper's current email (call after setting one)."""
+        email = (session.obj.get("customer_details") or {}).get("email")
+        if email:
+            key = (session.account, email.lower())
+            self._emails.setdefault(key, {})[session.obj["id"]] = session
+
+    def sessions_by_email(self, account: str, email: str, livemode: bool | None) -> list[Record]:
+        """The account's sessions that have had this email (any case), newest first: a superset
+        of those that have it now."""
+        with self.lock:
+            found = self._emails.get((account, email.lower()), {}).values()
+            return sorted((r for r in found if self.records.get(r.obj["id"]) is r
+                           and (livemode is None or r.obj.get("livemode") in (None, livemode))),
+                          key=lambda r: r.seq, reverse=True)
 
     def remove(self, object_id: str) -> None:
         """Forget an object (a deleted endpoint, product, price...)."""
@@ -119,7 +142,7 @@ class Store:
     def replace_all(self, records: list[Record]) -> None:
         """Replace every object at once (restoring a snapshot); insertion order follows seq."""
         with self.lock:
-            self.records, self._by_kind, self._expiries = {}, {}, []
+            self.records, self._by_kind, self._expiries, self._emails = {}, {}, [], {}
             for record in sorted(records, key=lambda r: r.seq):
                 self._put(record)
             self.reseed(max((r.seq for r in records), default=0) + 1)
@@ -157,8 +180,10 @@ class Store:
         """Records of `kind` (of `account`, in `livemode` when given), newest first."""
         with self.lock:
             owners = self._by_kind.get(kind, {})
-            groups = [owners.get(account, {})] if account is not None else list(owners.values())
-            found = [r for group in groups for r in group.values()
+            if account is not None:  # one owner: already in insertion (seq) order
+                return [r for r in reversed(owners.get(account, {}).values())
+                        if livemode is None or r.obj.get("livemode") in (None, livemode)]
+            found = [r for group in owners.values() for r in group.values()
                      if livemode is None or r.obj.get("livemode") in (None, livemode)]
         return sorted(found, key=lambda r: r.seq, reverse=True)
 
