@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
+from sqlalchemy import or_, select
 
 from portal import db
 from portal.db import utcnow
 from portal.models import (CheckoutSession, Contact, EmailSend, Merchant, RecoveryCase,
-                           SendingSettings, StripeAccount, User)
-from portal.services import connections, rules, stripe_gateway, terms
+                           SendingSettings, StripeAccount, TermsAcceptance, User)
+from portal.services import rules, stripe_gateway, terms
 
 ACTIVE = ("new", "scheduled")
 RECHECK_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
@@ -28,6 +27,7 @@ class Context:
     settings: SendingSettings
     account: StripeAccount | None
     policy: rules.Policy
+    contact: Contact | None = None   # the shopper's consent-ledger entry with this merchant
 
 
 def settings_for(merchant_id: int) -> SendingSettings:
@@ -40,32 +40,47 @@ def settings_for(merchant_id: int) -> SendingSettings:
     return settings
 
 
-def policy_for(merchant: Merchant, settings: SendingSettings) -> rules.Policy:
+def policy_for(merchant: Merchant, settings: SendingSettings, account: StripeAccount | None,
+               terms_accepted: bool) -> rules.Policy:
     quiet = (settings.quiet_start, settings.quiet_end) if settings.quiet_start is not None \
         and settings.quiet_end is not None else None
     steps = tuple(rules.Step(timedelta(minutes=int(s["delay_minutes"])), bool(s.get("promotion")))
                   for s in settings.steps[:rules.MAX_STEPS])
     return rules.Policy(
-        connected=connections.connected_account(merchant) is not None,
-        terms_accepted=terms.has_accepted_current(merchant), enabled=merchant.recovery_enabled,
+        connected=account is not None and account.is_connected,
+        terms_accepted=terms_accepted, enabled=merchant.recovery_enabled,
         steps=steps, quiet_hours=quiet, timezone=settings.timezone,
         frequency_cap=timedelta(hours=settings.frequency_cap_hours),
         holdout_share=settings.holdout_percent / 100, test_mode=settings.test_mode)
 
 
-def load(case: RecoveryCase) -> Context:
-    merchant = db.session.get(Merchant, case.merchant_id)
-    settings = settings_for(merchant.id)
-    return Context(case, case.session, merchant, settings, merchant.stripe_account,
-                   policy_for(merchant, settings))
+def load(case_id: int) -> Context | None:
+    """The case and all its decision reads but the sends, in one query (the case's session,
+    merchant, settings, Stripe account, terms, the shopper's contact), or None if no such case."""
+    accepted = select(TermsAcceptance.id).where(
+        TermsAcceptance.merchant_id == RecoveryCase.merchant_id,
+        TermsAcceptance.version == terms.CURRENT_VERSION).exists()
+    row = db.session.execute(
+        select(RecoveryCase, CheckoutSession, Merchant, SendingSettings, StripeAccount, Contact, accepted)
+        .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
+        .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
+        .outerjoin(SendingSettings, SendingSettings.merchant_id == RecoveryCase.merchant_id)
+        .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
+        .outerjoin(Contact, (Contact.merchant_id == RecoveryCase.merchant_id)
+                   & (Contact.email == CheckoutSession.email))
+        .where(RecoveryCase.id == case_id)).first()
+    if row is None:
+        return None
+    case, session, merchant, settings, account, contact, terms_accepted = row
+    settings = settings or settings_for(merchant.id)
+    return Context(case, session, merchant, settings, account,
+                   policy_for(merchant, settings, account, terms_accepted), contact)
 
 
 def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
     """The rules' facts from the database (and, at send time, from Stripe's re-check)."""
-    session, case = ctx.session, ctx.case
-    contact = db.session.scalar(select(Contact).where(
-        Contact.merchant_id == case.merchant_id, Contact.email == session.email)) if session.email else None
-    steps_done = frozenset(db.session.scalars(select(EmailSend.step).where(EmailSend.case_id == case.id)))
+    session, case, contact = ctx.session, ctx.case, ctx.contact
+    steps_done, last_other = _sends(case, session.email)
     return rules.Facts(
         session_id=session.session_id, livemode=session.livemode, email=session.email,
         consent=session.consent_promotions, recovery_url=session.recovery_url,
@@ -74,16 +89,18 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         recovered=case.recovered_at is not None,
         unsubscribed=contact is not None and contact.status == "unsubscribed",
         suppressed=contact is not None and contact.suppressed_at is not None,
-        later_session=later_session, steps_done=steps_done,
-        last_other_email_at=_last_other_email(case, session.email))
+        later_session=later_session, steps_done=steps_done, last_other_email_at=last_other)
 
 
-def _last_other_email(case: RecoveryCase, email: str | None) -> datetime | None:
-    if not email:
-        return None
-    return db.session.scalar(select(func.max(EmailSend.created_at)).where(
-        EmailSend.merchant_id == case.merchant_id, EmailSend.to_address == email,
-        EmailSend.case_id != case.id))
+def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datetime | None]:
+    """In one query: the steps this case has claimed, and when the merchant last emailed this
+    address for another cart (the frequency cap)."""
+    mine = EmailSend.case_id == case.id
+    rows = db.session.execute(select(EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
+        EmailSend.merchant_id == case.merchant_id,
+        or_(mine, EmailSend.to_address == email) if email else mine)).all()
+    others = [created for case_id, _, created in rows if case_id != case.id]
+    return frozenset(step for case_id, step, _ in rows if case_id == case.id), max(others, default=None)
 
 
 def apply(case: RecoveryCase, decision: rules.Decision) -> None:
@@ -108,11 +125,10 @@ def process(case_id: int, now: datetime | None = None) -> str:
     from portal.services import sending
 
     now = now or utcnow()
-    case = db.session.get(RecoveryCase, case_id)
-    if case is None or case.status not in ACTIVE:
+    ctx = load(case_id)
+    if ctx is None or ctx.case.status not in ACTIVE:
         return "inactive"
-    ctx = load(case)
-    known = facts(ctx)
+    case, known = ctx.case, facts(ctx)
     decision = rules.decide(known, ctx.policy, now)
     if decision.action == "send":
         try:

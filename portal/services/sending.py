@@ -95,7 +95,7 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
     sends = list(db.session.scalars(select(EmailSend).where(
         EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now).limit(limit)))
     for send in sends:
-        _retry(send, recovery.load(db.session.get(RecoveryCase, send.case_id)), now)
+        _retry(send, recovery.load(send.case_id), now)
     db.session.commit()
     return len(sends)
 
