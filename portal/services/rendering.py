@@ -254,11 +254,14 @@ def _absolute_url(url: str | None) -> SplitResult | None:
     return parts if parts.hostname else None
 
 
+# Unicode categories Cc (controls), Zl and Zp (U+2028, U+2029): the characters _one_line blanks.
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str) -> str:
     """`text` with every control and line/paragraph separator turned into a space, runs of
     whitespace collapsed and the ends trimmed: safe for a header or a single-line field."""
-    spaced = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return " ".join(spaced.split())
+    return " ".join(_BREAKS.sub(" ", text).split())
 
 
 def _lines(text: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -141,6 +142,7 @@ def in_holdout(session_id: str, share: float) -> bool:
     return bucket < min(share, 0.5)
 
 
+@lru_cache(maxsize=4096)  # pure, and asked several times per decision about one address
 def is_valid_email(address: str | None) -> bool:
     """A complete, syntactically valid address (no DNS lookups)."""
     if not address:
