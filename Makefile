@@ -53,7 +53,7 @@ test: install
 bench: install
 	@set -e
 	shopt -s nullglob
-	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
 
 clean:
 	rm -rf $(VENV) instance/portal.sqlite3* test-artifacts
