@@ -22,7 +22,7 @@ def start_sandbox(env: dict, log: Path):
     """`python -m stripe_sandbox` on a free loopback port; (process, base URL)."""
     port = common.free_port()
     proc = common.start([str(common.VENV_BIN / "python"), "-m", "stripe_sandbox", "--host",
-                         "127.0.0.1", "--port", str(port)], env, log)
+                         "127.0.0.1", "--port", str(port), "--quiet"], env, log)
     try:
         common.wait_for_port(port, proc)
     except BaseException:

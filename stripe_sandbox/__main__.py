@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from werkzeug.serving import make_server
 
@@ -20,6 +21,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="register a live Connect webhook endpoint for URL at start-up")
     parser.add_argument("--connect-webhook-secret", metavar="WHSEC",
                         help="its signing secret (default: a new random one, printed)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no line per request (errors are still logged)")
     return parser.parse_args(argv)
 
 
@@ -29,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app({"STATE_FILE": args.state, "CONNECT_WEBHOOK_URL": args.connect_webhook,
                       "CONNECT_WEBHOOK_SECRET": args.connect_webhook_secret})
     server = make_server(args.host, args.port, app, threaded=True)
+    if args.quiet:  # werkzeug logs each request at INFO: a load test would mostly write logs
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Known only after binding when --port 0 asks for a free port.
     public_url = args.public_url or f"http://{args.host}:{server.server_port}"
     app.config["PUBLIC_URL"] = public_url
