@@ -215,9 +215,9 @@ class Workers:
             if proc.is_alive():
                 proc.kill()
 
-    def _reports(self, kind: str, timeout: float = 600, sink=None, phase=None, spool=None) -> list:
+    def _reports(self, kind: str, timeout: float = 120, sink=None, phase=None, spool=None) -> list:
         """One report of `kind` from every worker (harvesting `sink` while waiting); a worker
-        that dies or a silence past `timeout` fails the run."""
+        that dies, or `timeout` seconds without a report or a message, fails the run."""
         reports, deadline = [], time.monotonic() + timeout
         while len(reports) < len(self.procs):
             try:
@@ -225,12 +225,13 @@ class Workers:
                 if got != kind:
                     raise RuntimeError(f"a worker sent {got!r} while {kind!r} was awaited")
                 reports.append(report)
+                deadline = time.monotonic() + timeout
             except queue.Empty:
                 dead = [p.exitcode for p in self.procs if p.exitcode not in (None, 0)]
                 if dead or time.monotonic() > deadline:
                     raise RuntimeError(f"workers failed (exit codes {dead}) or went silent") from None
-            if sink is not None:
-                harvest(sink, phase, spool)
+            if sink is not None and harvest(sink, phase, spool):
+                deadline = time.monotonic() + timeout  # still sending: progress, not silence
         return reports
 
 
