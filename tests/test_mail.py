@@ -296,3 +296,22 @@ def test_a_server_that_never_answers_is_deferred_within_the_timeout(mailers):
         mailer = mailers(f"smtp://127.0.0.1:{silent.getsockname()[1]}", timeout=0.3)
         result = mailer.send(compose(OUT))
     assert result.status is DeliveryStatus.DEFERRED and "timed out" in result.detail
+
+
+@pytest.mark.parametrize("name, subject", [
+    ('Shop "Best", Inc. \\ Co', "A plain ASCII subject " * 12),          # quoted, folded
+    ("Café Zoë", "Ein Betreff mit Umlauten: äöü " * 8),                   # encoded-words, folded
+])
+def test_display_names_and_long_subjects_round_trip(name, subject):
+    wire = compose(outgoing(sender_name=name, subject=subject, list_unsubscribe_url=None)).as_bytes()
+    msg = message_from_bytes(wire, policy=policy.default)
+    assert wire.isascii() and max(len(line) for line in wire.split(b"\r\n")) <= 78
+    assert msg["From"].addresses[0].display_name == name
+    assert msg["Subject"] == subject
+
+
+def test_extra_headers_may_not_repeat_a_set_one_in_any_case():
+    with pytest.raises(ValueError, match="^headers: 'content-type' is already set"):
+        compose(outgoing(headers=(("content-type", "text/plain"),)))
+    with pytest.raises(ValueError, match="^headers: 'X-A' is already set"):
+        compose(outgoing(headers=(("X-A", "1"), ("X-A", "2"))))

@@ -130,7 +130,7 @@ def compose(out: Outgoing) -> Composed:
     sender, recipient = _address("sender_address", out.sender_address), _address("to", out.to)
     boundary = f"=_{uuid.uuid4().hex}"
     head = "\r\n".join(_headers(out, sender, recipient) + ["MIME-Version: 1.0",
-                                        f'Content-Type: multipart/alternative; boundary="{boundary}"'])
+                                        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'])
     # The CRLF before each "--boundary" belongs to the delimiter, not to the part (RFC 2046).
     parts = "".join(f"--{boundary}\r\n{_part(kind, text)}\r\n"
                     for kind, text in (("plain", out.text), ("html", out.html)))
