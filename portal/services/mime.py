@@ -51,6 +51,7 @@ class Composed:
         return self.data.decode("ascii")
 
 
+CRLF = "\r\n"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1 (CR, LF, NEL...), U+2028/9
 _MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
 _UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")               # printable ASCII but <>
@@ -84,7 +85,7 @@ def _address(field: str, value: str) -> str:
 def _text(name: str, value: str) -> str:
     """An unstructured header, folded; RFC 2047 encoded-words when it is not plain ASCII."""
     header = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
-    return f"{name}: {header.encode(linesep=chr(13) + chr(10))}"
+    return f"{name}: {header.encode(linesep=CRLF)}"
 
 
 def _from(name: str, address: str) -> str:
@@ -117,10 +118,10 @@ def _headers(out: Outgoing, sender: str, recipient: str) -> list[str]:
 
 def _part(subtype: str, body: str) -> str:
     # Quoted-printable keeps the body 7-bit: no relay re-encodes it (which would break DKIM).
-    lines = body.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii")
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{encoded.replace(chr(10), chr(13) + chr(10))}")
+    lines = body.replace(CRLF, "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii").replace("\n", CRLF)
+    return (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{encoded}")
 
 
 def compose(out: Outgoing) -> Composed:
