@@ -1,5 +1,5 @@
 """Delivery: N due cases rendered and delivered to an aiosmtpd sink on loopback, against a bare
-smtplib loop sending the same N messages over one reused connection, in the same run.
+smtplib loop sending the same N messages over one reused connection (per round), in the same run.
 
 Setup (not timed): a fresh PostgreSQL database; the Stripe sandbox (`python -m stripe_sandbox`)
 as a child process on loopback, holding a connected Standard account with N live Checkout
@@ -18,7 +18,7 @@ weighs on both sides alike:
   line items (`line_items.list`) over real HTTP to the sandbox, claim, render, compose, SMTP
   through the worker's one reused connection, to a sink in this process;
 - the baseline: the same messages, parsed from what the sink received (untimed), sent with
-  `smtplib.SMTP.send_message` over one connection to a second sink in this process.
+  `smtplib.SMTP.send_message` over one connection per round to a second sink in this process.
 Rates are emails over the timed seconds of all rounds. CPU time is counted for the workers, the
 sandbox, this process (the sinks) and PostgreSQL while the portal side runs.
 Checks: each sink got exactly N messages, one per shopper; every send row is `sent`.
