@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from portal import db
 from portal.db import utcnow
 from portal.models import (CheckoutSession, Contact, EmailSend, Merchant, RecoveryCase,
-                           SendingSettings, StripeAccount, TermsAcceptance, User)
+                           SendingSettings, StripeAccount, User)
 from portal.services import rules, stripe_gateway, terms
 
 ACTIVE = ("new", "scheduled")
@@ -57,9 +57,7 @@ def policy_for(merchant: Merchant, settings: SendingSettings, account: StripeAcc
 def load(case_id: int) -> Context | None:
     """The case and all its decision reads but the sends, in one query (the case's session,
     merchant, settings, Stripe account, terms, the shopper's contact), or None if no such case."""
-    accepted = select(TermsAcceptance.id).where(
-        TermsAcceptance.merchant_id == RecoveryCase.merchant_id,
-        TermsAcceptance.version == terms.CURRENT_VERSION).exists()
+    accepted = terms.accepted_current(RecoveryCase.merchant_id)
     row = db.session.execute(
         select(RecoveryCase, CheckoutSession, Merchant, SendingSettings, StripeAccount, Contact, accepted)
         .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)

@@ -22,7 +22,12 @@ def accept(merchant: Merchant, user: User | None, ip: str, version: str = CURREN
     return acceptance
 
 
+def accepted_current(merchant_id):
+    """SQL truth of "this merchant accepted the current terms"; `merchant_id` is an id or a
+    column (so a query over cases can ask it for each case's merchant)."""
+    return select(TermsAcceptance.id).where(
+        TermsAcceptance.merchant_id == merchant_id, TermsAcceptance.version == CURRENT_VERSION).exists()
+
+
 def has_accepted_current(merchant: Merchant) -> bool:
-    return db.session.scalar(select(TermsAcceptance.id).where(
-        TermsAcceptance.merchant_id == merchant.id,
-        TermsAcceptance.version == CURRENT_VERSION)) is not None
+    return bool(db.session.scalar(select(accepted_current(merchant.id))))
