@@ -59,6 +59,13 @@ def expire(store: Store, config: dict, session: Record) -> None:
         emit(store, session.account, body["livemode"], "checkout.session.expired", body)
 
 
+def advance_clock(store: Store, config: dict, seconds: int) -> tuple[int, int]:
+    """Move the clock forward and expire what became due, in one step: the background ticker
+    cannot expire those sessions in between, so the count is exact. (new time, expired count)"""
+    with store.lock:
+        return store.advance(seconds), expire_due(store, config)
+
+
 def expire_due(store: Store, config: dict) -> int:
     """Expire every open session whose `expires_at` has passed; returns how many."""
     with store.lock:

@@ -68,8 +68,7 @@ def expire_now(session_id: str):
 @bp.post("/_sandbox/clock/advance")
 def advance_clock():
     seconds = request_params().int("seconds", required=True, low=0, high=10 * 365 * 86400)
-    now = store().advance(seconds)
-    expired = lifecycle.expire_due(store(), current_app.config)
+    now, expired = lifecycle.advance_clock(store(), current_app.config, seconds)
     return respond({"object": "sandbox.clock", "now": now, "offset": store().offset,
                     "expired_sessions": expired})
 

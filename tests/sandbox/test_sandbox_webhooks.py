@@ -112,3 +112,31 @@ def test_expiry_by_background_clock(sandbox, receiver, kit):
     sandbox.runtime.store.advance(86400 + 1)  # no request: the ticker thread must notice
     kit.wait_for(lambda: receiver.events(secret))
     assert receiver.events(secret)[0].type == "checkout.session.expired"
+
+
+def test_advancing_the_clock_counts_every_session_it_expires(sandbox, kit, monkeypatch):
+    """The ticker thread runs every few ms in tests: if it could run between the clock moving
+    and the advance's own sweep, it would take the session and the advance would report 0.
+    Here a sweep from another thread is started right after the clock moves, as the ticker
+    would; it must wait until the advance has expired (and counted) what became due."""
+    import threading
+
+    from stripe_sandbox import lifecycle
+
+    store, config = sandbox.runtime.store, sandbox.app.config
+    client = sandbox.client()
+    account, _ = sandbox.account()
+    kit.make_session(client, account, kit.make_price(client, account).id)
+    original, rival = store.advance, []
+
+    def advance_then_race(seconds):
+        now = original(seconds)
+        rival.append(threading.Thread(target=lambda: rival.append(lifecycle.expire_due(store, config))))
+        rival[0].start()
+        rival[0].join(0.3)  # finishes at once unless the advance still holds the store
+        return now
+
+    monkeypatch.setattr(store, "advance", advance_then_race)
+    advanced = sandbox.post("/_sandbox/clock/advance", seconds=str(86400 + 5)).json()
+    rival[0].join(5)
+    assert advanced["expired_sessions"] == 1 and rival[1:] == [0]
