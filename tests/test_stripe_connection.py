@@ -114,6 +114,5 @@ def test_stripe_transport_reads_proxy_settings_once_and_honours_no_proxy(monkeyp
         assert proxied._proxy == {"https": "http://proxy.internal:3128"}
         monkeypatch.setenv("NO_PROXY", "api.stripe.com")
         assert stripe_gateway._http_client("https://api.stripe.com:443")._proxy is None
-        assert proxied._session.trust_env is False
     finally:
         stripe_gateway._http_client.cache_clear()

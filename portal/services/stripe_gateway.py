@@ -4,12 +4,12 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote
 
-import requests
 from flask import current_app
-from stripe import RequestsClient, StripeClient, StripeError
+from stripe import StripeClient, StripeError
 
 from portal.models import StripeAccount
 from portal.services import secrets
+from portal.services.stripe_http import KeepAliveClient, environ_proxy
 
 __all__ = ["GatewayError", "StripeError", "account_client", "platform_client", "retrieve_account"]
 
@@ -35,14 +35,11 @@ def _cached_client(api_key: str, account_id: str | None, client_id: str | None,
 
 
 @lru_cache(maxsize=8)
-def _http_client(api_base: str) -> RequestsClient:
-    """The SDK's requests transport with the proxy settings (HTTPS_PROXY, NO_PROXY...) read
-    from the environment once, not on every call: requests would otherwise scan the whole
-    environment, and look for a .netrc, for each request. The session is shared by threads,
-    as requests' connection pool allows."""
-    session = requests.Session()
-    session.trust_env = False
-    return RequestsClient(session=session, proxy=requests.utils.get_environ_proxies(api_base) or None)
+def _http_client(api_base: str) -> KeepAliveClient:
+    """The transport (stripe_http.py), with the proxy settings (HTTPS_PROXY, NO_PROXY...) for
+    `api_base` read from the environment once, not on every call. Threads share it; each
+    keeps its own connections."""
+    return KeepAliveClient(proxy=environ_proxy(api_base))
 
 
 def _platform_key(livemode: bool = True) -> str:
