@@ -171,3 +171,33 @@ def test_a_malformed_session_fails_with_a_message_naming_the_field(client, db):
     assert event.status == EventStatus.PENDING and event.attempts == 1
     assert "malformed checkout.session: status 'gone', amount_total '48.00'" in event.last_error
     assert state(db)["mirrors"] == {}
+
+
+def test_the_credit_names_the_last_step_emailed_by_the_second_of_payment(client, db):
+    """Sends that may have reached the shopper (sent, unknown) up to the payment's second count;
+    a later one, or one that failed, does not."""
+    from datetime import datetime, timezone
+
+    from portal.models import EmailSend
+
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])
+    case = db.scalars(select(RecoveryCase)).one()
+    at = lambda seconds: datetime.fromtimestamp(T0 + seconds, timezone.utc)  # noqa: E731
+    for step, status, seconds in ((0, "sent", 100), (1, "unknown", 600), (2, "failed", 300)):
+        db.add(EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=step, status=status,
+                         to_address="shopper@example.com", message_id=f"<{step}@test>",
+                         attempts=1, created_at=at(seconds)))
+    db.commit()
+    deliver(client, [se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600)])
+    db.expire_all()
+    assert (case.recovered_session_id, case.recovered_step) == ("cs_live_B", 1)
+    db.rollback()
+
+    db.query(EmailSend).filter_by(step=1).update({"created_at": at(601)})
+    db.commit()
+    assert events.replay([e.event_id for e in db.scalars(select(StripeEvent))]) == 2
+    db.commit()
+    events.drain()
+    db.expire_all()
+    assert (case.recovered_session_id, case.recovered_step) == ("cs_live_B", 0)

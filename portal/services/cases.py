@@ -2,9 +2,10 @@
 from the mirror so that events may arrive in any order."""
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
@@ -24,10 +25,14 @@ def sync(mirrors: list[CheckoutSession]) -> None:
         select(RecoveryCase, CheckoutSession).join(RecoveryCase.session)
         .where(CheckoutSession.session_id.in_(originals))).all()
     cases.update({session.session_id: case for case, session in rows})
-    recovering = db.session.scalars(select(CheckoutSession).where(
-        CheckoutSession.recovered_from.in_(list(cases)))).all()
+    recovering = defaultdict(list)
+    for session in db.session.scalars(select(CheckoutSession).where(
+            CheckoutSession.recovered_from.in_(list(cases)))):
+        recovering[session.recovered_from].append(session)
+    winners = {session_id: _winner(case, recovering[session_id]) for session_id, case in cases.items()}
+    sends = _sends([case.id for session_id, case in cases.items() if winners[session_id] and case.id])
     for session_id, case in cases.items():
-        credit(case, [s for s in recovering if s.recovered_from == session_id])
+        credit(case, winners[session_id], sends.get(case.id, []))
 
 
 def _ensure_cases(expired: list[CheckoutSession]) -> dict[str, RecoveryCase]:
@@ -46,20 +51,34 @@ def _ensure_cases(expired: list[CheckoutSession]) -> dict[str, RecoveryCase]:
     return cases
 
 
-def credit(case: RecoveryCase, recovering: list[CheckoutSession]) -> None:
-    """Credit the earliest paid recovery of the case's own merchant; clear the credit when none
-    is paid (a delayed payment that failed takes the credit back)."""
-    paid = sorted((s for s in recovering if s.merchant_id == case.merchant_id and s.is_paid),
-                  key=lambda s: s.completed_at or s.state_at)
-    if not paid:
+def _winner(case: RecoveryCase, recovering: list[CheckoutSession]) -> CheckoutSession | None:
+    """The earliest paid recovery of the case's own merchant, if any."""
+    paid = [s for s in recovering if s.merchant_id == case.merchant_id and s.is_paid]
+    return min(paid, key=lambda s: s.completed_at or s.state_at, default=None)
+
+
+def _sends(case_ids: list[int]) -> dict[int, list[tuple[int, datetime]]]:
+    """(step, claimed at) of each email that may have reached the shopper, per case, in one
+    query for the whole batch."""
+    sends = defaultdict(list)
+    if case_ids:
+        for case_id, step, created_at in db.session.execute(select(
+                EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
+                EmailSend.case_id.in_(case_ids), EmailSend.status.in_(("sent", "unknown")))):
+            sends[case_id].append((step, created_at))
+    return sends
+
+
+def credit(case: RecoveryCase, winner: CheckoutSession | None, sends: list[tuple[int, datetime]]) -> None:
+    """Credit the case with its winning recovery and the last step emailed before it was paid;
+    clear the credit when there is none (a delayed payment that failed takes the credit back)."""
+    if winner is None:
         case.recovered_session_id = case.recovered_amount = case.recovered_currency = None
         case.recovered_at = case.recovered_step = None
         return
-    winner = paid[0]
     case.status, case.reason, case.next_action_at = "done", "recovered", None  # the sequence stops
     case.recovered_session_id, case.recovered_amount = winner.session_id, winner.amount_total
     case.recovered_currency, case.recovered_at = winner.currency, winner.completed_at or winner.state_at
-    case.recovered_step = db.session.scalar(select(func.max(EmailSend.step)).where(
-        EmailSend.case_id == case.id, EmailSend.status.in_(("sent", "unknown")),
-        # Stripe's completion time has whole seconds: an email of the same second preceded it.
-        EmailSend.created_at < case.recovered_at + timedelta(seconds=1))) if case.id else None
+    # Stripe's completion time has whole seconds: an email of the same second preceded it.
+    before = case.recovered_at + timedelta(seconds=1)
+    case.recovered_step = max((step for step, claimed in sends if claimed < before), default=None)
