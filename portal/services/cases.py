@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from portal import db
 from portal.db import utcnow
@@ -17,38 +17,35 @@ def sync(mirrors: list[CheckoutSession]) -> None:
     session or recovering session changed."""
     db.session.flush()  # mirrors need their ids
     expired = [m for m in mirrors if m.status == "expired"]
-    cases = _ensure_cases(expired)
+    _open_missing_cases(expired)
     originals = {m.session_id for m in expired} | {m.recovered_from for m in mirrors if m.recovered_from}
     if not originals:
         return
     rows = db.session.execute(
         select(RecoveryCase, CheckoutSession).join(RecoveryCase.session)
         .where(CheckoutSession.session_id.in_(originals))).all()
-    cases.update({session.session_id: case for case, session in rows})
+    cases = {session.session_id: case for case, session in rows}
     recovering = defaultdict(list)
     for session in db.session.scalars(select(CheckoutSession).where(
             CheckoutSession.recovered_from.in_(list(cases)))):
         recovering[session.recovered_from].append(session)
     winners = {session_id: _winner(case, recovering[session_id]) for session_id, case in cases.items()}
-    sends = _sends([case.id for session_id, case in cases.items() if winners[session_id] and case.id])
+    sends = _sends([case.id for session_id, case in cases.items() if winners[session_id]])
     for session_id, case in cases.items():
         credit(case, winners[session_id], sends.get(case.id, []))
 
 
-def _ensure_cases(expired: list[CheckoutSession]) -> dict[str, RecoveryCase]:
+def _open_missing_cases(expired: list[CheckoutSession]) -> None:
+    """Insert a new case for each expired session that has none, in one multi-row insert."""
     if not expired:
-        return {}
-    existing = {c.checkout_session_id: c for c in db.session.scalars(
-        select(RecoveryCase).where(RecoveryCase.checkout_session_id.in_([m.id for m in expired])))}
-    cases = {}
-    for mirror in expired:
-        case = existing.get(mirror.id)
-        if case is None:
-            case = RecoveryCase(merchant_id=mirror.merchant_id, checkout_session_id=mirror.id,
-                                status="new", next_action_at=utcnow())
-            db.session.add(case)
-        cases[mirror.session_id] = case
-    return cases
+        return
+    known = set(db.session.scalars(select(RecoveryCase.checkout_session_id).where(
+        RecoveryCase.checkout_session_id.in_([m.id for m in expired]))))
+    now = utcnow()
+    missing = [dict(merchant_id=m.merchant_id, checkout_session_id=m.id, status="new", next_action_at=now)
+               for m in expired if m.id not in known]
+    if missing:
+        db.session.execute(insert(RecoveryCase), missing)
 
 
 def _winner(case: RecoveryCase, recovering: list[CheckoutSession]) -> CheckoutSession | None:

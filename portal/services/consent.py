@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_
 
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, Contact
@@ -26,7 +26,10 @@ class Change:
 
 def record(changes: list[Change]) -> int:
     """Add each change to the ledger once (same source and ref: a repeat is ignored) and move
-    the contact's status when the change is newer. Returns how many changes were new."""
+    the contact's status when the change is newer. Returns how many changes were new.
+
+    New ledger rows and new contacts go in as one multi-row insert each (executemany: the
+    driver parses one short statement, not one with a placeholder per value of every row)."""
     if not changes:
         return 0
     pairs = {(c.merchant_id, c.email) for c in changes}
@@ -35,27 +38,31 @@ def record(changes: list[Change]) -> int:
     ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))).all())
     contacts = {(c.merchant_id, c.email): c for c in db.session.scalars(
         select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs)))}
-    new = 0
+    ledger, created = [], {}
     for change in sorted(changes, key=lambda c: c.occurred_at):
         key = (change.merchant_id, change.email, change.source, change.source_ref)
         if key in seen:
             continue
         seen.add(key)
-        new += 1
-        db.session.add(ConsentChange(**change.__dict__))
-        _move_contact(contacts, change)
-    return new
+        ledger.append(dict(change.__dict__))
+        _move_contact(contacts, created, change)
+    if created:
+        db.session.execute(insert(Contact), list(created.values()))
+    if ledger:
+        db.session.execute(insert(ConsentChange), ledger)
+    return len(ledger)
 
 
-def _move_contact(contacts: dict, change: Change) -> None:
-    contact = contacts.get((change.merchant_id, change.email))
-    if contact is None:
-        contact = contacts[(change.merchant_id, change.email)] = Contact(
-            merchant_id=change.merchant_id, email=change.email, status=change.status,
-            updated_at=change.occurred_at, source=change.source)
-        db.session.add(contact)
-    elif change.occurred_at >= contact.updated_at:
-        contact.status, contact.updated_at, contact.source = change.status, change.occurred_at, change.source
+def _move_contact(contacts: dict, created: dict, change: Change) -> None:
+    """Move a known contact (a loaded row) or a new one (a row to insert) to the change."""
+    key = (change.merchant_id, change.email)
+    if key in contacts:
+        contact = contacts[key]
+        if change.occurred_at >= contact.updated_at:
+            contact.status, contact.updated_at, contact.source = change.status, change.occurred_at, change.source
+    elif key not in created or change.occurred_at >= created[key]["updated_at"]:
+        created[key] = dict(merchant_id=change.merchant_id, email=change.email, status=change.status,
+                            updated_at=change.occurred_at, source=change.source)
 
 
 def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
