@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from portal import db
 from portal.models import CheckoutSession
@@ -93,19 +93,31 @@ def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
     known = {m.session_id: m for m in db.session.scalars(
         select(CheckoutSession).where(CheckoutSession.session_id.in_(ids)))}
     touched: dict[str, CheckoutSession] = {}
+    new: dict[str, CheckoutSession] = {}
     for snap in sorted(snapshots, key=lambda s: s.order):
         mirror = known.get(snap.obj["id"])
         if mirror is not None and mirror.merchant_id != snap.merchant_id:
             log.warning("session %s belongs to merchant %s, not %s: ignored",
                         snap.obj["id"], mirror.merchant_id, snap.merchant_id)
             continue
-        if mirror is None:
-            mirror = known[snap.obj["id"]] = CheckoutSession(merchant_id=snap.merchant_id,
-                                                             session_id=snap.obj["id"])
-            db.session.add(mirror)
+        if mirror is None:  # built apart from the session, inserted below with the other new ones
+            mirror = known[snap.obj["id"]] = new[snap.obj["id"]] = CheckoutSession(
+                merchant_id=snap.merchant_id, session_id=snap.obj["id"])
         _update(mirror, snap)
         touched[mirror.session_id] = mirror
+    touched.update(_insert(list(new.values())))
     return list(touched.values())
+
+
+def _insert(mirrors: list[CheckoutSession]) -> dict[str, CheckoutSession]:
+    """Insert new mirrors in one executemany (a short statement the driver parses once; an ORM
+    flush would send one placeholder per value of every row) and load them back with their ids."""
+    if not mirrors:
+        return {}
+    columns = [c.key for c in CheckoutSession.__table__.columns if not c.primary_key]
+    db.session.execute(insert(CheckoutSession), [{c: getattr(m, c) for c in columns} for m in mirrors])
+    return {m.session_id: m for m in db.session.scalars(select(CheckoutSession).where(
+        CheckoutSession.session_id.in_([m.session_id for m in mirrors])))}
 
 
 def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
