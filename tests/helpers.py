@@ -1,7 +1,8 @@
-"""Test helpers that act like a browser."""
+"""Test helpers: form posts as a browser makes them, and calls from many threads at once."""
 from __future__ import annotations
 
 import re
+import threading
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -17,3 +18,23 @@ def csrf_token(client, page: str) -> str:
 def post_form(client, path: str, data: dict, page: str | None = None, **kwargs):
     """POST `data` to `path` as a browser would: with the CSRF token from `page` (default: path)."""
     return client.post(path, data={**data, "csrf_token": csrf_token(client, page or path)}, **kwargs)
+
+
+def run_in_threads(function, count: int, timeout: float = 30) -> list[BaseException]:
+    """Call `function(n)` for n in range(count), each in its own thread, all released at once;
+    the exceptions the calls raised."""
+    barrier, errors = threading.Barrier(count), []
+
+    def call(n: int) -> None:
+        barrier.wait()
+        try:
+            function(n)
+        except Exception as exc:  # noqa: BLE001  (returned to the test, which asserts on them)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return errors

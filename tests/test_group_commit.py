@@ -1,11 +1,10 @@
 """Group commit: many threads, one statement per batch, every caller told the truth."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 
 import stripe_events as se
+from helpers import run_in_threads
 from portal import db as portal_db
 from portal.models import StripeEvent
 from portal.services import webhooks
@@ -13,18 +12,12 @@ from portal.services import webhooks
 
 def _store_concurrently(events: list[dict], threads: int = 16) -> list[bool]:
     results: list[bool | None] = [None] * len(events)
-    barrier = threading.Barrier(threads)
 
     def worker(offset: int) -> None:
-        barrier.wait()
         for i in range(offset, len(events), threads):
             results[i] = webhooks.store(events[i], "{}", source="connect")
 
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(30)
+    assert run_in_threads(worker, threads) == []
     return results
 
 
@@ -48,20 +41,8 @@ def test_a_database_error_reaches_every_caller_of_the_batch(app, monkeypatch):
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(group_commit.GroupCommitter, "_insert", broken)
-    errors = []
-
-    def call() -> None:
-        try:
-            webhooks.store(se.expired("cs_live_x", "acct_1"), "{}", source="connect")
-        except OperationalError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert len(errors) == 8
+    errors = run_in_threads(lambda n: webhooks.store(se.expired("cs_live_x", "acct_1"), "{}", source="connect"), 8)
+    assert len(errors) == 8 and all(isinstance(e, OperationalError) for e in errors)
     assert portal_db.session.get_bind() is app.extensions["db_engine"]
 
 

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from stripe import APIConnectionError, StripeClient
 
+from helpers import run_in_threads
 from portal.services.stripe_http import KeepAliveClient, environ_proxy
 
 
@@ -111,21 +112,13 @@ def test_a_server_that_closes_every_connection_is_reconnected_to(servers):
 def test_threads_sharing_a_client_keep_their_own_connections(servers):
     server = servers()
     client = _client(server.base)
-    errors = []
 
-    def calls():
-        try:
-            for _ in range(10):
-                client.raw_request("get", "/v1/things")
-        except Exception as exc:  # noqa: BLE001  (reported below)
-            errors.append(exc)
+    def calls(_):
+        for _ in range(10):
+            client.raw_request("get", "/v1/things")
 
-    threads = [threading.Thread(target=calls) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert errors == [] and len(server.seen) == 40 and server.connections == 4
+    assert run_in_threads(calls, 4) == []
+    assert len(server.seen) == 40 and server.connections == 4
 
 
 def test_refused_and_silent_servers_raise_retryable_connection_errors():
