@@ -201,3 +201,29 @@ def test_the_credit_names_the_last_step_emailed_by_the_second_of_payment(client,
     events.drain()
     db.expire_all()
     assert (case.recovered_session_id, case.recovered_step) == ("cs_live_B", 0)
+
+
+def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_the_address(client, db):
+    """What the frequency cap and the step sequence read: a case's own steps, and the latest
+    email its merchant sent the same address for another cart; another merchant's never."""
+    from datetime import datetime, timezone
+
+    from portal.models import EmailSend
+    from portal.services import recovery
+
+    make_connected(ACCT)
+    make_connected("acct_1OtherMerchant0002")
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0), se.expired("cs_live_B", ACCT, created=T0),
+                     se.expired("cs_live_C", "acct_1OtherMerchant0002", created=T0)])
+    cases = {c.session.session_id: c for c in db.scalars(select(RecoveryCase))}
+    at = lambda seconds: datetime.fromtimestamp(T0 + seconds, timezone.utc)  # noqa: E731
+    for session_id, seconds in (("cs_live_A", 100), ("cs_live_C", 500)):
+        case = cases[session_id]
+        db.add(EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=0, status="sent",
+                         to_address="shopper@example.com", message_id=f"<{session_id}@test>",
+                         attempts=1, created_at=at(seconds)))
+    db.commit()
+    history = {session_id: recovery.facts(recovery.load(case.id)) for session_id, case in cases.items()}
+    seen = {s: (f.steps_done, f.last_other_email_at) for s, f in history.items()}
+    assert seen == {"cs_live_A": (frozenset({0}), None), "cs_live_B": (frozenset(), at(100)),
+                    "cs_live_C": (frozenset({0}), None)}

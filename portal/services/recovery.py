@@ -100,10 +100,14 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
 def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datetime | None]:
     """In one query: the steps this case has claimed, and when the merchant last emailed this
     address for another cart (the frequency cap)."""
+    # Each arm matches an index, (case_id, step) and (merchant_id, to_address), whatever the
+    # planner's statistics say; with the merchant outside the OR, PostgreSQL with stale
+    # statistics read every send of the merchant for each email. A case's sends are its
+    # merchant's, so the address arm alone needs the merchant.
     mine = EmailSend.case_id == case.id
+    same_address = (EmailSend.merchant_id == case.merchant_id) & (EmailSend.to_address == email)
     rows = db.session.execute(select(EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
-        EmailSend.merchant_id == case.merchant_id,
-        or_(mine, EmailSend.to_address == email) if email else mine)).all()
+        or_(mine, same_address) if email else mine)).all()
     others = [created for case_id, _, created in rows if case_id != case.id]
     return frozenset(step for case_id, step, _ in rows if case_id == case.id), max(others, default=None)
 
