@@ -20,6 +20,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: install
 	@set -euo pipefail
 	export PORTAL_ENV=$${PORTAL_ENV:-development} PATH="$(CURDIR)/$(BIN):$$PATH"
+	# The sandbox sends its webhooks to PUBLIC_URL: follow PORT unless it is set.
+	export PORT=$${PORT:-5000}; export PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$$PORT}
 	export REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
 	mkdir -p instance
 	if ! python -c "import os,redis;redis.Redis.from_url(os.environ['REDIS_URL'],socket_connect_timeout=1).ping()" 2>/dev/null; then
@@ -41,7 +43,7 @@ run: install
 	sandbox_pid=$$!
 	trap 'kill $$sandbox_pid $${redis_pid:-} 2>/dev/null' EXIT
 	flask demo --wait 20
-	echo; echo "  Open http://127.0.0.1:$${PORT:-5000}  (Ctrl-C stops everything)"
+	echo; echo "  Open http://127.0.0.1:$$PORT  (Ctrl-C stops everything)"
 	echo "  Stripe sandbox: http://127.0.0.1:12111 (log: instance/sandbox.log)"; echo
 	honcho start -f Procfile
 
