@@ -20,11 +20,18 @@ from sqlalchemy.exc import DBAPIError
 MAX_BATCH = 200
 
 
+def _held_lock():
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Ticket:
     values: dict
-    wake: threading.Event = field(default_factory=threading.Event)
-    leads: bool = False  # woken to write the next batch, not because its row is written
+    # Held until released once: when the row is written, or to make its caller the next
+    # writer. A bare lock, because a threading.Event costs a Condition per request.
+    wake: threading.Lock = field(default_factory=_held_lock)
     done: bool = False
     is_new: bool = False
     error: BaseException | None = None
@@ -45,26 +52,25 @@ class GroupCommitter:
         ticket = _Ticket(values)
         with self.lock:
             self.waiting.append(ticket)
-            ticket.leads = not self.writing
-            self.writing = True
-        while not ticket.done:
-            if ticket.leads:
-                self._write_next_batch()
-            else:
-                ticket.wake.wait()
-                ticket.wake.clear()
+            leads, self.writing = not self.writing, True
+        if not leads:
+            ticket.wake.acquire()
+        if not ticket.done:  # it leads: the batch it writes starts with its own row
+            self._write_next_batch(ticket)
         if ticket.error is not None:
             raise ticket.error
         return ticket.is_new
 
-    def _write_next_batch(self) -> None:
+    def _write_next_batch(self, writer: _Ticket) -> None:
         with self.lock:
             batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
         self._write(batch)
+        for ticket in batch:
+            if ticket is not writer:
+                ticket.wake.release()
         with self.lock:  # hand the pen to the oldest waiter, or put it down
             if self.waiting:
-                self.waiting[0].leads = True
-                self.waiting[0].wake.set()
+                self.waiting[0].wake.release()
             else:
                 self.writing = False
 
@@ -81,8 +87,7 @@ class GroupCommitter:
                 ticket.is_new = key in inserted and key not in seen
                 seen.add(key)
         for ticket in batch:
-            ticket.leads, ticket.done = False, True
-            ticket.wake.set()
+            ticket.done = True
 
     def _insert(self, rows: list[dict]) -> set:
         """The keys of `rows` that were inserted, committed."""
@@ -116,10 +121,15 @@ class GroupCommitter:
         """The writer's driver connection, opened through the engine (same settings) and
         detached from its pool; a forked child opens its own."""
         if self.connection is None or self.connection_pid != os.getpid():
+            import psycopg  # the PostgreSQL driver, only on this path
+
             pooled = self.engine.raw_connection()
             self.connection, self.connection_pid = pooled.driver_connection, os.getpid()
             pooled.detach()
             self.connection.autocommit = True
+            # $n placeholders, passed as they are: the driver's %s parser caches only short
+            # statements, and a batch's INSERT is long (measured: half the driver's CPU per row).
+            self.connection.cursor_factory = psycopg.RawCursor
         return self.connection
 
     def _drop_connection(self) -> None:
@@ -135,8 +145,9 @@ class GroupCommitter:
 def _multirow_insert(table: str, columns: tuple, key: str, count: int) -> str:
     """INSERT INTO table (columns) VALUES (...) x count ON CONFLICT (key) DO NOTHING RETURNING key,
     built from the model's own names (no user input reaches the SQL text)."""
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * count)} "
+    width = len(columns)
+    rows = ("(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")" for r in range(count))
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows)} "
             f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}")
 
 
