@@ -125,6 +125,41 @@ def test_types_the_portal_ignores_are_stored_as_ignored_and_queue_nothing(client
     assert len(Queue("events", connection=redis_conn)) == 0
 
 
+def test_a_nudge_that_fails_on_a_bug_does_not_stop_later_nudges(client, db, redis_conn, monkeypatch):
+    """Webhooks skip the nudge while one is pending, so the nudging thread must outlive an
+    unexpected error: here one raised while another event asked for a drain."""
+    import threading
+
+    from portal.web.webhooks import NUDGE_PAUSE_SECONDS
+
+    time.sleep(NUDGE_PAUSE_SECONDS * 4)  # a nudge left over from an earlier test lands first
+    redis_conn.flushdb()
+    real, calls, second_posted = jobs.request_drain, [], threading.Event()
+
+    def fails_the_first_time(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            second_posted.wait(5)
+            raise TypeError("a bug in the nudge")
+        return real(*args)
+
+    monkeypatch.setattr(jobs, "request_drain", fails_the_first_time)
+    assert se.post(client, se.expired("cs_live_A", "acct_1")).status_code == 200
+    _wait_for(lambda: len(calls) == 1)
+    assert se.post(client, se.expired("cs_live_B", "acct_1")).status_code == 200
+    second_posted.set()
+    queue = Queue("events", connection=redis_conn)
+    _wait_for(lambda: len(queue) == 1)
+    assert len(calls) == 2 and len(queue) == 1
+
+
+def _wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 def test_direct_endpoint_uses_the_merchants_own_secret(app, client, db):
     owner = make_owner()
     with app.app_context():

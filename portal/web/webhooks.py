@@ -137,6 +137,8 @@ class _Nudger:
         self.lock = threading.Lock()
 
     def nudge(self, app) -> None:
+        if self.wanted.is_set():  # asked already and not yet taken: that drain covers this event
+            return
         self.wanted.set()
         if self.thread is None or not self.thread.is_alive():
             with self.lock:  # one thread per process (gunicorn forks before the first request)
@@ -154,6 +156,9 @@ class _Nudger:
             except RedisError as exc:
                 log.warning("could not enqueue event processing (the sweep will): %s", exc)
                 time.sleep(1)  # do not spin while Redis is away
+            except Exception:  # noqa: BLE001  the thread must outlive a bug: nudges skip it when asked
+                log.exception("could not enqueue event processing (the sweep will)")
+                time.sleep(1)
             # Under load, one nudge per pause stands for every webhook that arrived meanwhile.
             time.sleep(NUDGE_PAUSE_SECONDS)
 
