@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from .state import Record, Store
@@ -34,10 +35,12 @@ def restore(store: Store, text: str) -> None:
 
 
 class StateFile:
-    """Saves the store to `path` whenever it changed since the last save (atomic rename)."""
+    """Saves the store to `path` whenever it changed since the last save (atomic rename).
+    Safe from several threads: every API request and the clock's ticker save."""
 
     def __init__(self, store: Store, path: str):
         self.store, self.path, self.last = store, Path(path), ""
+        self.lock = threading.Lock()  # one temporary file: two writers would rename each other's
 
     def load(self) -> bool:
         """Restore from the file if it exists; True when something was loaded."""
@@ -48,15 +51,16 @@ class StateFile:
         return True
 
     def save_if_changed(self) -> bool:
-        text = snapshot(self.store)
-        if text == self.last:
-            return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(text)
-        os.replace(temporary, self.path)
-        self.last = text
-        return True
+        with self.lock:
+            text = snapshot(self.store)
+            if text == self.last:
+                return False
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(text)
+            os.replace(temporary, self.path)
+            self.last = text
+            return True
 
 
 __all__ = ["StateFile", "restore", "snapshot"]

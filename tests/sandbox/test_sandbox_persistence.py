@@ -57,3 +57,25 @@ def test_open_sessions_still_expire_after_a_restart_and_finished_ones_never_do(t
     expired_events = [e for e in direct.v1.events.list({"type": "checkout.session.expired"}).data]
     # One expiry each: the early one is not expired a second time when its deadline passes.
     assert sorted(e.data.object["id"] for e in expired_events) == sorted([waiting.id, expired_early.id])
+
+
+def test_saves_from_many_threads_at_once_leave_the_latest_state_on_disk(tmp_path):
+    """Every API request and the clock's ticker save the state; they run in different threads.
+    No save may fail or leave another's half-written file behind."""
+    import json
+
+    from helpers import run_in_threads
+    from stripe_sandbox.persist import StateFile, snapshot
+
+    store = create_app({}).extensions["sandbox"].store
+    state = StateFile(store, str(tmp_path / "state.json"))
+
+    def change_then_save(n: int) -> None:
+        for _ in range(40):
+            store.advance(1)  # a change, so each save has something new to write
+            state.save_if_changed()
+
+    assert run_in_threads(change_then_save, 8) == []
+    state.save_if_changed()
+    saved = (tmp_path / "state.json").read_text()
+    assert saved == snapshot(store) and json.loads(saved)["offset"] == 8 * 40
