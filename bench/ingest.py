@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--events", type=int, default=4000, help="measured requests per server and round")
-    parser.add_argument("--rounds", type=int, default=3, help="measured rounds, taken in turns by both servers")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds, taken in turns by both servers")
     parser.add_argument("--warmup", type=int, default=400, help="warm-up requests per server")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (both servers)")
