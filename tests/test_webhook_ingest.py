@@ -40,9 +40,7 @@ def test_a_valid_event_is_stored_and_one_drain_job_is_queued(client, db, redis_c
         ("checkout.session.expired", "pending", "acct_1", "connect")] * 2
     assert json.loads(rows[0].payload)["data"]["object"]["id"] == "cs_live_A"
     queue = Queue("events", connection=redis_conn)
-    deadline = time.monotonic() + 5  # the nudge is sent from a background thread
-    while len(queue) == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_for(lambda: len(queue) > 0)  # the nudge is sent from a background thread
     time.sleep(0.1)
     assert len(queue) == 1  # one drain for both events
 
