@@ -1,6 +1,7 @@
 """Recovery end to end: sandbox webhooks, the real worker, real SMTP (aiosmtpd on loopback)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from portal.db import utcnow
 from portal.extensions import rq
-from portal.models import ConsentChange, Contact, EmailSend, StripeEvent
+from portal.models import ConsentChange, Contact, EmailSend, SendingSettings, StripeEvent
 from portal.services import events, recovery, sending
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
@@ -308,3 +309,41 @@ def test_stripe_unreachable_at_send_time_means_wait_never_send_blind(kit, db, ap
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
     assert kit.run(recovery.process, case_id, now=case.next_action_at) == "sent"
     assert len(kit.sink.messages) == 1
+
+
+def test_an_unsubscribe_made_while_a_cart_was_open_stands_when_that_cart_expires(kit, db, client):
+    db.get(SendingSettings, kit.merchant_id).frequency_cap_hours = 0  # only consent may stop it
+    db.commit()
+    first = kit.checkout("ida@example.com")
+    kit.action(first, "expire")
+    kit.settle()
+    second = kit.checkout("ida@example.com")  # ticked again; the cart stays open for now
+    (received,) = kit.sink.messages
+    unsubscribe = client.post(_path(received.message["List-Unsubscribe"].strip("<>")))
+    assert unsubscribe.status_code == 200
+    time.sleep(1.1)  # Stripe's times have whole seconds: the cart expires a clear second later
+    kit.action(second, "expire")
+    kit.settle()
+    assert len(kit.sink.messages) == 1 and kit.case(second).reason == "unsubscribed"
+    assert db.scalars(select(Contact.status)).one() == "unsubscribed"
+
+
+def test_a_deferred_retry_asks_stripe_again_and_a_purchase_meanwhile_cancels_it(kit, db, app, monkeypatch):
+    kit.sink.tempfail_rcpt = 1
+    abandoned = kit.checkout("jo@example.com")
+    kit.action(abandoned, "expire")
+    kit.settle()
+    assert db.scalars(select(EmailSend.status)).one() == "deferred"
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")  # Stripe away
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=2)) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert (send.status, send.attempts) == ("deferred", 1) and kit.sink.messages == []
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
+    bought = kit.checkout("jo@example.com")  # a new checkout, paid before the retry
+    kit.action(bought, "pay", email="jo@example.com")
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=5)) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "failed" and "completed_elsewhere" in send.last_error
+    assert kit.sink.messages == []

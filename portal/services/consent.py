@@ -67,11 +67,15 @@ def _move_contact(contacts: dict, created: dict, change: Change) -> None:
 
 def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
     """The consent each finished session expressed: opt_in subscribes, opt_out unsubscribes
-    (the shopper's latest answer is the one to honour)."""
+    (the shopper's latest answer is the one to honour).
+
+    A session's answer is dated when the shopper could have given it: the session's creation
+    (at the latest its completion), never its expiry. An unsubscribe made while a cart was
+    still open is newer than that cart's tick, so it stands when the cart expires."""
     changes = []
     for m in mirrors:
         status = FROM_CHECKOUT.get(m.consent_promotions or "")
-        when = m.completed_at or m.expired_at
+        when = min(filter(None, (m.created_at, m.completed_at)), default=None)
         if status and m.email and when and m.status in ("complete", "expired"):
             changes.append(Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when))
     return changes

@@ -154,15 +154,24 @@ def process(case_id: int, now: datetime | None = None) -> str:
 def _recheck(ctx: Context, known: rules.Facts, now: datetime) -> tuple[rules.Facts, rules.Decision, list[dict]]:
     """Ask Stripe for later sessions of the shopper (webhooks cannot see open ones) and for
     the cart's line items; decide again with what Stripe said."""
+    known = replace(known, later_session=later_session(ctx))
+    decision = rules.decide(known, ctx.policy, now)
+    items = cart_items(ctx) if decision.action == "send" else []
+    return known, decision, items
+
+
+def later_session(ctx: Context) -> str | None:
+    """Stripe's word on the shopper's sessions created after this one (webhooks cannot see open
+    ones): the status of the most telling, or None. Raises when Stripe cannot say."""
     session = ctx.session
-    later = stripe_gateway.later_session_status(
+    return stripe_gateway.later_session_status(
         ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer,
         session.email, session.livemode)
-    known = replace(known, later_session=later)
-    decision = rules.decide(known, ctx.policy, now)
-    items = stripe_gateway.line_items(ctx.account, session.session_id, session.livemode) \
-        if decision.action == "send" else []
-    return known, decision, items
+
+
+def cart_items(ctx: Context) -> list[dict]:
+    """The cart's line items as Stripe has them (raises when Stripe cannot say)."""
+    return stripe_gateway.line_items(ctx.account, ctx.session.session_id, ctx.session.livemode)
 
 
 def _recheck_later(case: RecoveryCase, now: datetime, exc: Exception) -> str:

@@ -101,20 +101,32 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
 
 
 def _retry(send: EmailSend, ctx, now: datetime) -> None:
+    """One more attempt, re-checked like the first: local facts, then Stripe (a later session
+    may have started or completed meanwhile); while Stripe cannot say, wait, never send blind."""
     from portal.services import recovery, stripe_gateway
 
-    reason = rules.stop_reason(recovery.facts(ctx), ctx.policy)
-    if reason not in (None, "test_mode"):  # bought, unsubscribed, bounced meanwhile...
-        send.status, send.next_attempt_at = SendStatus.FAILED, None
-        send.last_error = f"cancelled before retry: {reason}"
+    known = recovery.facts(ctx)
+    if _cancelled(send, rules.stop_reason(known, ctx.policy)):
         return
     try:
-        items = stripe_gateway.line_items(ctx.account, ctx.session.session_id, ctx.session.livemode)
+        later = recovery.later_session(ctx)
+        if _cancelled(send, rules.stop_reason(replace(known, later_session=later), ctx.policy)):
+            return
+        items = recovery.cart_items(ctx)
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
-        send.next_attempt_at = now + DEFER_DELAYS[0]  # the cart is needed: try again shortly
+        send.next_attempt_at = now + DEFER_DELAYS[0]  # Stripe must answer first: look again shortly
         return
     send.attempts += 1
     record(send, _deliver(send, ctx, items), now)
+
+
+def _cancelled(send: EmailSend, reason: str | None) -> bool:
+    """Give the send up when a rule now stops it (bought, unsubscribed, bounced meanwhile...)."""
+    if reason in (None, "test_mode"):  # a team copy of a test-mode cart: already on its way
+        return False
+    send.status, send.next_attempt_at = SendStatus.FAILED, None
+    send.last_error = f"cancelled before retry: {reason}"
+    return True
 
 
 def expire_claims(now: datetime | None = None) -> int:
