@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
-from helpers import csrf_token, post_form
+from helpers import csrf_token, post_form, run_in_threads
 from portal.models import Merchant, User
 from portal.services import accounts
 
@@ -117,3 +117,65 @@ def test_next_parameter_only_redirects_within_the_site(client):
     post_form(client, "/logout", {}, page="/")
     data["csrf_token"] = csrf_token(client, "/login")
     assert client.post("/login?next=//evil.example", data=data).headers["Location"] == "/"
+
+
+def test_next_parameter_survives_no_browser_normalisation(client):
+    make_owner(email="jo@example.com")
+    hostile = ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example",
+               "/\\evil.example", "\\\\evil.example", "https://evil.example/", "/ /evil.example",
+               "javascript:alert(1)", "/\x00/evil.example", "/\u2028/evil.example"]
+    for target in hostile:
+        with client.application.test_client() as fresh:
+            data = {"email": "jo@example.com", "password": PASSWORD, "csrf_token": csrf_token(fresh, "/login")}
+            response = fresh.post("/login", query_string={"next": target}, data=data)
+            assert (response.status_code, response.headers["Location"]) == (302, "/"), repr(target)
+
+
+def test_logout_ends_the_session_and_the_remember_me_cookie_everywhere(app, client, login):
+    make_owner(email="ka@example.com")
+    login(client, "ka@example.com", PASSWORD, remember="y")
+    copied = {c.key: c.value for c in client._cookies.values()}
+    assert {"session", "remember_token"} <= set(copied)
+    post_form(client, "/logout", {}, page="/")
+    for names in (("session",), ("remember_token",), ("session", "remember_token")):
+        thief = app.test_client()
+        for name in names:
+            thief.set_cookie(name, copied[name])
+        assert thief.get("/team/").status_code == 302, names  # sent to the login page
+
+
+def test_a_password_change_ends_every_session(app, client, login, db):
+    owner = make_owner(email="la@example.com")
+    login(client, "la@example.com", PASSWORD, remember="y")
+    assert client.get("/team/").status_code == 200
+    accounts.set_password(db.get(User, owner.id), "a brand new password")
+    db.commit()
+    assert client.get("/team/").status_code == 302
+    assert login(app.test_client(), "la@example.com", "a brand new password").status_code == 302
+
+
+def test_simultaneous_wrong_passwords_are_checked_no_more_than_the_limit(app, db, monkeypatch):
+    make_owner(email="ma@example.com")
+    checked = []
+    authenticate = accounts.authenticate  # wrapped only to count the password checks
+    monkeypatch.setattr(accounts, "authenticate", lambda *a: (checked.append(1), authenticate(*a))[1])
+    clients = [app.test_client() for _ in range(40)]
+    tokens = [csrf_token(c, "/login") for c in clients]
+    statuses = []
+
+    def attempt(n: int) -> None:
+        response = clients[n].post("/login", data={"email": "ma@example.com", "password": "guess guess",
+                                                   "csrf_token": tokens[n]})
+        statuses.append(response.status_code)
+    assert run_in_threads(attempt, 40, timeout=60) == []
+    assert len(checked) <= accounts.MAX_FAILURES_PER_EMAIL
+    assert statuses.count(401) == len(checked) and statuses.count(429) == 40 - len(checked)
+
+
+def test_names_with_line_breaks_or_control_characters_are_refused_beside_the_field(client, db):
+    for field in ("business_name", "name"):
+        for bad in ("Shop\r\nBcc: x@evil.example", "Shop\x00", "Sh\u2028op", "Sh\x85op", "Sh\x1bop"):
+            response = post_form(client, "/signup", {**SIGNUP, field: bad})
+            page = response.get_data(as_text=True)
+            assert response.status_code == 400 and "Use one line of plain text" in page, (field, bad)
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 0

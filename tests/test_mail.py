@@ -315,3 +315,13 @@ def test_extra_headers_may_not_repeat_a_set_one_in_any_case():
         compose(outgoing(headers=(("content-type", "text/plain"),)))
     with pytest.raises(ValueError, match="^headers: 'X-A' is already set"):
         compose(outgoing(headers=(("X-A", "1"), ("X-A", "2"))))
+
+
+@pytest.mark.parametrize("text", ["=?utf-8?q?Shop=0D=0ABcc:_v@evil.example?=",
+                                  "Sale =?UTF-8?B?DQpCY2M6?= now"])
+def test_text_that_looks_like_an_encoded_word_is_shown_as_typed_never_decoded(text):
+    wire = compose(outgoing(sender_name=text, subject=text, list_unsubscribe_url=None)).as_bytes()
+    msg = message_from_bytes(wire, policy=policy.default)
+    assert msg["From"].addresses[0].display_name == text and msg["Subject"] == text
+    assert "\r" not in str(msg["Subject"]) and "\n" not in msg["From"].addresses[0].display_name
+    assert text.encode() not in wire  # a reader that decodes words finds only ours

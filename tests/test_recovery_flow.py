@@ -347,3 +347,14 @@ def test_a_deferred_retry_asks_stripe_again_and_a_purchase_meanwhile_cancels_it(
     send = db.scalars(select(EmailSend)).one()
     assert send.status == "failed" and "completed_elsewhere" in send.last_error
     assert kit.sink.messages == []
+
+
+def test_a_name_stored_with_a_line_break_is_sent_on_one_line_never_blocks_sending(kit, db):
+    db.get(SendingSettings, kit.merchant_id).sender_name = "Bean\r\nBcc: thief@evil.example"
+    db.commit()  # as saved before names were checked
+    session_id = kit.checkout("kim@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    assert received.message["From"].addresses[0].display_name == "Bean Bcc: thief@evil.example"
+    assert received.message["Bcc"] is None and received.rcpt_tos == ("kim@example.com",)

@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import Merchant, Role, User
+from portal.models import Merchant, Role, ThrottleHit, User
+from portal.models.account import new_session_token
 from portal.services import throttle
+from portal.services.mime import CONTROL
 
 _hasher = PasswordHasher()
 # Verified against when the address is unknown, so both paths take the same time.
@@ -35,8 +37,12 @@ def hash_password(password: str) -> str:
 
 
 def create_merchant(name: str, email: str, password: str, owner_name: str = "") -> User:
-    """Create a merchant and its owner; AccountError if the address is taken (caller commits)."""
+    """Create a merchant and its owner; AccountError if the address is taken or a name holds a
+    control character (the caller commits)."""
     email = normalize_email(email)
+    for label, text in (("business name", name), ("your name", owner_name)):
+        if CONTROL.search(text):  # refused here, never at send time (names go into mail headers)
+            raise AccountError(f"The {label} must be one line of plain text.")
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("An account with this email address already exists. Log in instead.")
     merchant = Merchant(name=name.strip())
@@ -64,36 +70,54 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 @dataclass(frozen=True)
-class LoginKeys:
+class LoginAttempt:
+    """One login attempt, counted against its address and its network before any check."""
+
     email: str
-    ip: str
+    hits: list[ThrottleHit]
 
 
-def login_keys(email: str, ip: str) -> LoginKeys:
-    return LoginKeys(f"login-email:{normalize_email(email)}", f"login-ip:{ip}")
+def _keys(email: str, ip: str) -> tuple[str, str]:
+    return f"login-email:{normalize_email(email)}", f"login-ip:{ip}"
 
 
-def login_refusal(email: str, ip: str) -> str | None:
-    """Why a login attempt is refused before checking the password, or None if it may go on."""
-    keys = login_keys(email, ip)
+def admit_login(email: str, ip: str) -> tuple[LoginAttempt, str | None]:
+    """Count the attempt, then say why it is refused (None: check the password).
+
+    Commits the count before reading it, so that concurrent attempts see each other: of any
+    number arriving at once, at most the limit's worth find themselves within it (each one
+    counts at least every attempt committed before its own). A refused attempt is uncounted."""
+    email_key, ip_key = _keys(email, ip)
+    attempt = LoginAttempt(email, [throttle.hit(email_key), throttle.hit(ip_key)])
+    db.session.commit()
     minutes = int(LOGIN_WINDOW.total_seconds() // 60)
-    if throttle.count(keys.email, LOGIN_WINDOW) >= MAX_FAILURES_PER_EMAIL:
-        return f"Too many failed attempts for this address. Try again in {minutes} minutes."
-    if throttle.count(keys.ip, LOGIN_WINDOW) >= MAX_FAILURES_PER_IP:
-        return f"Too many failed attempts from your network. Try again in {minutes} minutes."
-    return None
+    refusal = None
+    if throttle.count(email_key, LOGIN_WINDOW) > MAX_FAILURES_PER_EMAIL:
+        refusal = f"Too many failed attempts for this address. Try again in {minutes} minutes."
+    elif throttle.count(ip_key, LOGIN_WINDOW) > MAX_FAILURES_PER_IP:
+        refusal = f"Too many failed attempts from your network. Try again in {minutes} minutes."
+    if refusal:
+        throttle.withdraw(attempt.hits)
+    return attempt, refusal
 
 
-def record_login_failure(email: str, ip: str) -> None:
-    keys = login_keys(email, ip)
-    throttle.hit(keys.email)
-    throttle.hit(keys.ip)
-
-
-def record_login_success(user: User, ip: str) -> None:
-    """Clear the address's failure count and stamp the login (the IP count stays)."""
-    throttle.clear(login_keys(user.email, ip).email)
+def record_login_success(user: User, attempt: LoginAttempt) -> None:
+    """Clear the address's count and uncount this attempt from the network's; stamp the login."""
+    throttle.clear(_keys(user.email, "")[0])
+    throttle.withdraw(attempt.hits)
     user.last_login_at = utcnow()
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session and remember-me cookie issued so far stops
+    working (their login id carries the old token). The caller commits."""
+    user.session_token = new_session_token()
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and end every session made with the old one (the caller commits)."""
+    user.password_hash = hash_password(password)
+    end_sessions(user)
 
 
 def load_user(login_id: str) -> User | None:

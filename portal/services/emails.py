@@ -53,7 +53,8 @@ def message_for(rendered: rendering.RenderedEmail, to: str, message_id: str, mer
     """MIME for rendered content, from the platform address in the merchant's name."""
     _, address = platform_sender()
     return compose(Outgoing(
-        sender_name=settings.sender_name or merchant.name, sender_address=address, to=to,
+        # A name saved before names were checked must not stop sending: it is made one line.
+        sender_name=rendering.one_line(settings.sender_name or merchant.name), sender_address=address, to=to,
         subject=rendered.subject, text=rendered.text, html=rendered.html, message_id=message_id,
         reply_to=settings.reply_to or None,
         # RFC 8058 one-click needs https; over plain http (development) only the body link stays.

@@ -52,7 +52,8 @@ class Composed:
 
 
 CRLF = "\r\n"
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1 (CR, LF, NEL...), U+2028/9
+# C0 and C1 controls (NUL, CR, LF, NEL...), DEL, U+2028/9: never in a header (nor in a name).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
 _UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")               # printable ASCII but <>
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
@@ -63,7 +64,7 @@ _SET_BY_COMPOSE = {"from", "to", "subject", "date", "message-id", "reply-to", "l
 
 def _checked(field: str, value: str, pattern: re.Pattern | None = None) -> str:
     """`value` unchanged, if it has no control character and fits `pattern`: never repaired."""
-    found = _CONTROL.search(value)
+    found = CONTROL.search(value)
     if found:
         raise HeaderInjection(f"{field}: contains control character U+{ord(found.group()):04X}")
     if pattern and not pattern.fullmatch(value):
@@ -82,15 +83,21 @@ def _address(field: str, value: str) -> str:
     return address.addr_spec
 
 
+def _plain(value: str) -> bool:
+    """Can go out as it is: ASCII, and nothing a mail reader would decode as an encoded-word
+    ("=?utf-8?q?=0D=0ABcc:...?=" would become a line break on screen)."""
+    return value.isascii() and "=?" not in value
+
+
 def _text(name: str, value: str) -> str:
-    """An unstructured header, folded; RFC 2047 encoded-words when it is not plain ASCII."""
-    header = Header(value, "us-ascii" if value.isascii() else "utf-8", header_name=name)
+    """An unstructured header, folded; RFC 2047 encoded-words unless it is plain (_plain)."""
+    header = Header(value, "us-ascii" if _plain(value) else "utf-8", header_name=name)
     return f"{name}: {header.encode(linesep=CRLF)}"
 
 
 def _from(name: str, address: str) -> str:
-    """From with a display name: quoted when ASCII (RFC 5322 quoted-string), else encoded."""
-    if name.isascii():
+    """From with a display name: quoted when plain (RFC 5322 quoted-string), else encoded."""
+    if _plain(name):
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
         return f'From: "{quoted}" <{address}>'
     return f"{_text('From', name)} <{address}>"

@@ -17,6 +17,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from portal.services.mime import CONTROL
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
 PLACEHOLDERS = ("merchant_name", "customer_name", "cart_total", "recovery_link_expires", "promotion_code")
 DEFAULT_COLOR = "#4f46e5"
@@ -109,8 +111,8 @@ def render(ctx: EmailContext) -> RenderedEmail:
     """The complete email for `ctx`: a one-line subject of at most 200 characters, and HTML and
     text parts carrying the same content, links written out, every outside value escaped."""
     values = _placeholder_values(ctx)
-    subject = _truncate(_one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
-    preheader = _one_line(_fill(ctx.content.preheader, values))
+    subject = _truncate(one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
+    preheader = one_line(_fill(ctx.content.preheader, values))
     view = _view(ctx, values, subject, preheader)
     return RenderedEmail(subject=subject, preheader=preheader,
                          html=_env().get_template("recovery.html").render(view),
@@ -173,11 +175,11 @@ def sample_context(brand: Brand, content: Content = DEFAULT_CONTENT, *,
 def _placeholder_values(ctx: EmailContext) -> dict[str, str]:
     # Outside values go through _one_line: a name from Stripe must not add lines to a subject.
     return {
-        "merchant_name": _one_line(ctx.brand.merchant_name),
-        "customer_name": _one_line(ctx.customer_name or "") or ANONYMOUS_CUSTOMER,
+        "merchant_name": one_line(ctx.brand.merchant_name),
+        "customer_name": one_line(ctx.customer_name or "") or ANONYMOUS_CUSTOMER,
         "cart_total": format_money(ctx.total, ctx.currency),
         "recovery_link_expires": _format_date(ctx.recovery_expires_at),
-        "promotion_code": _one_line(ctx.promotion_code or ""),
+        "promotion_code": one_line(ctx.promotion_code or ""),
     }
 
 
@@ -185,21 +187,21 @@ def _view(ctx: EmailContext, values: dict[str, str], subject: str, preheader: st
     """Everything the templates show, already decided: they only lay it out."""
     brand, content = ctx.brand, ctx.content
     color = _safe_color(brand.color)
-    items = [{"name": _one_line(item.name), "quantity": item.quantity,
+    items = [{"name": one_line(item.name), "quantity": item.quantity,
               "amount": format_money(item.amount, item.currency),
               "image_url": _safe_image_url(item.image_url)} for item in ctx.items]
-    support = _one_line(brand.support_email or "")
+    support = one_line(brand.support_email or "")
     return {
         "subject": subject, "preheader": preheader,
         "merchant_name": values["merchant_name"],
         "logo_url": _safe_image_url(brand.logo_url),
         "shop_url": _safe_link(brand.shop_url),
         "color": color, "button_text_color": _text_color_on(color),
-        "headline": _one_line(_fill(content.headline, values)),
+        "headline": one_line(_fill(content.headline, values)),
         "paragraphs": _paragraphs(_fill(content.body, values)),
         "items": items, "show_images": any(item["image_url"] for item in items),
         "total": values["cart_total"],
-        "button_label": _one_line(_fill(content.button_label, values)),
+        "button_label": one_line(_fill(content.button_label, values)),
         "recovery_link": ctx.recovery_link,
         "promotion_code": values["promotion_code"],
         "expires": values["recovery_link_expires"],
@@ -254,19 +256,15 @@ def _absolute_url(url: str | None) -> SplitResult | None:
     return parts if parts.hostname else None
 
 
-# Unicode categories Cc (controls), Zl and Zp (U+2028, U+2029): the characters _one_line blanks.
-_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """`text` with every control and line/paragraph separator turned into a space, runs of
     whitespace collapsed and the ends trimmed: safe for a header or a single-line field."""
-    return " ".join(_BREAKS.sub(" ", text).split())
+    return " ".join(CONTROL.sub(" ", text).split())
 
 
 def _lines(text: str) -> list[str]:
     """The non-empty lines of `text`, each cleaned to a single line."""
-    return [line for line in (_one_line(raw) for raw in text.splitlines()) if line]
+    return [line for line in (one_line(raw) for raw in text.splitlines()) if line]
 
 
 def _paragraphs(text: str) -> list[list[str]]:

@@ -17,9 +17,18 @@ def count(key: str, window: timedelta) -> int:
     return db.session.scalar(stmt) or 0
 
 
-def hit(key: str) -> None:
-    """Count one attempt under `key` (the caller commits)."""
-    db.session.add(ThrottleHit(key=key, at=utcnow()))
+def hit(key: str) -> ThrottleHit:
+    """Count one attempt under `key` (the caller commits); the row, to withdraw it later."""
+    row = ThrottleHit(key=key, at=utcnow())
+    db.session.add(row)
+    return row
+
+
+def withdraw(rows: list[ThrottleHit]) -> None:
+    """Uncount these attempts (e.g. ones refused before anything was tried)."""
+    ids = [row.id for row in rows if row.id is not None]
+    if ids:
+        db.session.execute(delete(ThrottleHit).where(ThrottleHit.id.in_(ids)))
 
 
 def clear(key: str) -> None:

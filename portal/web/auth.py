@@ -1,6 +1,8 @@
 """Sign up, log in, log out."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -9,20 +11,18 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal import db
 from portal.services import accounts
+from portal.web.forms import CONTROL, one_line, strip
 
 bp = Blueprint("auth", __name__)
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
 
 PASSWORD_RULE = Length(min=10, max=256, message="Use 10 to 256 characters.")
 
 
 class SignupForm(FlaskForm):
-    business_name = StringField("Business name", validators=[DataRequired(), Length(max=200)])
-    name = StringField("Your name", validators=[Length(max=200)])
-    email = EmailField("Work email", filters=[_strip], validators=[DataRequired(), Email(), Length(max=254)])
+    business_name = StringField("Business name", filters=[strip],
+                                validators=[DataRequired(), Length(max=200), one_line])
+    name = StringField("Your name", filters=[strip], validators=[Length(max=200), one_line])
+    email = EmailField("Work email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
         "Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
@@ -30,7 +30,7 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip], validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device")
 
@@ -61,22 +61,24 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
-    ip = request.remote_addr or "unknown"
-    refusal = accounts.login_refusal(form.email.data, ip)
+    attempt, refusal = accounts.admit_login(form.email.data, request.remote_addr or "unknown")
     if refusal:
+        db.session.commit()
         return render_template("auth/login.html", form=form, refusal=refusal), 429
     user = accounts.authenticate(form.email.data, form.password.data)
     if user is None:
-        accounts.record_login_failure(form.email.data, ip)
         db.session.commit()
         return render_template("auth/login.html", form=form, refusal="Wrong email or password."), 401
-    accounts.record_login_success(user, ip)
+    accounts.record_login_success(user, attempt)
     _start_session(user, remember=form.remember.data)
     return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:  # every copy of this session's cookies stops working too
+        accounts.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -91,7 +93,13 @@ def _start_session(user, remember: bool) -> None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: `next` must not become an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """`target` if it is a path on this site, as a browser would read it; None otherwise.
+
+    Browsers drop tabs and line breaks inside a URL and read a backslash as a slash, so "/",
+    a tab, then "/evil.example" leads to another site: anything of the kind is refused outright."""
+    if not target or CONTROL.search(target) or " " in target or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -1,0 +1,17 @@
+"""Pieces the portal's forms share: filters and validators for what people type."""
+from __future__ import annotations
+
+from wtforms.validators import ValidationError
+
+from portal.services.mime import CONTROL
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def one_line(form, field) -> None:
+    """Refuse text that holds a control character or a line break, naming it."""
+    if isinstance(field.data, str) and (found := CONTROL.search(field.data)):
+        what = "a line break" if found.group() in "\r\n\x85\u2028\u2029" else "a control character"
+        raise ValidationError(f"Use one line of plain text: this contains {what}.")
