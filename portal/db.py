@@ -43,6 +43,12 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+# The largest id an `integer` column holds (PostgreSQL's int4, the type of every id here): a
+# larger number names no row, and must be answered as such before it reaches a query, where
+# PostgreSQL would refuse it as out of range.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

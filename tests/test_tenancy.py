@@ -56,3 +56,15 @@ def test_pages_require_login(client):
         response = client.get(path)
         assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
     assert client.get("/").headers["Location"] == "/login"
+
+
+def test_ids_beyond_what_a_column_holds_are_404_on_every_id_route(app, client, login):
+    bob = make_owner("Bob Shop", "bob@example.com")
+    login(client, "bob@example.com", PASSWORD)
+    routes = [rule.rule for rule in app.url_map.iter_rules() if "<id:" in rule.rule]
+    assert {"/carts/<id:case_id>", "/team/<id:user_id>", "/outbox/<id:message_id>"} <= set(routes)
+    for rule in routes:
+        for ident in ("2147483648", "99999999999999999999999", "0", "-1"):
+            path = rule.split("<")[0] + ident
+            assert client.get(path).status_code == 404, path
+    assert client.get(f"/team/{bob.id}").status_code == 200

@@ -35,7 +35,7 @@ def recovery_message(send: EmailSend, session: CheckoutSession, merchant: Mercha
                      settings: SendingSettings, account: StripeAccount | None,
                      items: list[dict]) -> Composed:
     """The full message for `send`: rendered once, through the one renderer."""
-    unsubscribe = links.unsubscribe_link(merchant.id, send.to_address)
+    unsubscribe = links.unsubscribe_link(send.id)
     context = rendering.EmailContext(
         brand=brand(merchant, settings, account), content=rendering.DEFAULT_CONTENT,
         customer_name=session.customer_name,

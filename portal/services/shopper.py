@@ -6,7 +6,7 @@ from datetime import datetime
 
 from portal import db
 from portal.models import CheckoutSession, EmailSend, Merchant, RecoveryCase
-from portal.services import consent
+from portal.services import consent, links
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,16 @@ def follow(send_id: int, now: datetime) -> Click | None:
     alive = session.recovery_url and (session.recovery_expires_at is None or session.recovery_expires_at > now)
     account = merchant.stripe_account
     return Click(session.recovery_url if alive else None, merchant.name, account.shop_url if account else None)
+
+
+def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | None:
+    """The merchant and the address an unsubscribe link stands for (None: nothing we know)."""
+    merchant_id, email = token.merchant_id, token.email
+    if token.send_id is not None:
+        send = db.session.get(EmailSend, token.send_id)
+        merchant_id, email = (send.merchant_id, send.to_address) if send else (None, None)
+    merchant = db.session.get(Merchant, merchant_id) if merchant_id else None
+    return (merchant, email) if merchant is not None and email else None
 
 
 def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:

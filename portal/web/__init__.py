@@ -4,13 +4,23 @@ from __future__ import annotations
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
+from werkzeug.routing import IntegerConverter
 
 from portal import db
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a row id, 1 to db.MAX_ID. Any other number matches no route (404) instead of
+    reaching a query that the database would refuse as out of range."""
+
+    def __init__(self, url_map) -> None:
+        super().__init__(url_map, min=1, max=db.MAX_ID)
 
 
 def register(app: Flask) -> None:
     from portal.web import auth, carts, health, home, links, outbox, team, webhooks
 
+    app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
     for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
     app.wsgi_app = webhooks.WebhookReceiver(app, app.wsgi_app)  # answered before Flask: see there

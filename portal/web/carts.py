@@ -26,7 +26,7 @@ def index():
                            recovered_only=recovered_only)
 
 
-@bp.route("/<int:case_id>")
+@bp.route("/<id:case_id>")
 @login_required
 def show(case_id: int):
     case = get_owned_or_404(RecoveryCase, case_id)

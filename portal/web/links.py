@@ -1,12 +1,11 @@
 """Links shoppers follow from emails: the tracked recovery link and the unsubscribe page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request
 
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
-from portal.models import Merchant
 from portal.services import links, shopper
 
 bp = Blueprint("links", __name__)
@@ -18,7 +17,7 @@ def recover(token: str):
     send_id = links.read_recovery(token)
     click = shopper.follow(send_id, utcnow()) if send_id is not None else None
     if click is None:
-        abort(404)
+        return _invalid()
     db.session.commit()
     if click.recovery_url is None:
         return render_template("links/expired.html", click=click), 410
@@ -27,14 +26,19 @@ def recover(token: str):
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe_page(token: str):
-    target = links.read_unsubscribe(token)
-    merchant = db.session.get(Merchant, target[0]) if target else None
-    if merchant is None:
-        abort(404)
-    email = target[1]
+    token_data = links.read_unsubscribe(token)
+    target = shopper.unsubscribe_target(token_data) if token_data else None
+    if target is None:
+        return _invalid()
+    merchant, email = target
     if request.method == "GET":  # link scanners follow links: GET only asks
         return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=False)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     shopper.unsubscribe(merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow())
     db.session.commit()
     return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=True)
+
+
+def _invalid():
+    """A shopper's page, not the portal's: the link is not one this portal made (or lost its end)."""
+    return render_template("links/invalid.html"), 404

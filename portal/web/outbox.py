@@ -21,7 +21,7 @@ def index():
     return render_template("outbox/index.html", messages=messages)
 
 
-@bp.route("/<int:message_id>")
+@bp.route("/<id:message_id>")
 @login_required
 def show(message_id: int):
     stored = get_owned_or_404(OutboxMessage, message_id)

@@ -18,7 +18,7 @@ def index():
     return render_template("team/index.html", members=members)
 
 
-@bp.route("/<int:user_id>")
+@bp.route("/<id:user_id>")
 @login_required
 def member(user_id: int):
     return render_template("team/member.html", member=get_owned_or_404(User, user_id))
