@@ -358,3 +358,31 @@ def test_a_name_stored_with_a_line_break_is_sent_on_one_line_never_blocks_sendin
     (received,) = kit.sink.messages
     assert received.message["From"].addresses[0].display_name == "Bean Bcc: thief@evil.example"
     assert received.message["Bcc"] is None and received.rcpt_tos == ("kim@example.com",)
+
+
+def test_the_carts_page_says_emailed_only_for_emails_a_server_took(kit, db, client, login, monkeypatch):
+    from factories import PASSWORD
+
+    kit.sink.reject_recipients.add("bo@example.com")
+    carts = {address: kit.checkout(address) for address in ("al@example.com", "bo@example.com",
+                                                             "cy@example.com", "di@example.com")}
+    for session_id in carts.values():
+        kit.action(session_id, "expire")
+    kit.drain()
+    for address in ("al@example.com", "bo@example.com"):
+        kit.run(recovery.process, kit.case(carts[address]).id)
+    with monkeypatch.context() as patch, pytest.raises(SystemExit):  # dies between claim and SMTP
+        patch.setattr(sending, "_deliver", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+        kit.run(recovery.process, kit.case(carts["cy@example.com"]).id)
+    kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11))
+    db.get(SendingSettings, kit.merchant_id).reply_to = "not an address"  # saved before checks
+    db.commit()
+    assert kit.run(recovery.process, kit.case(carts["di@example.com"]).id) == "failed"
+    assert login(client, "owner@bean.example", PASSWORD).status_code == 302
+    rows = client.get("/carts/").get_data(as_text=True).split("<tr>")[2:]
+    expected = {"al@example.com": "Emailed", "bo@example.com": "The email bounced: the address is suppressed",
+                "cy@example.com": "The email was interrupted while sending: it may not have arrived",
+                "di@example.com": "The email could not be composed: nothing was sent"}
+    for address, words in expected.items():
+        row = next(r for r in rows if address in r)
+        assert f"<td>{words}</td>" in row, (address, row)

@@ -1,14 +1,15 @@
 """Abandoned carts as a merchant reads them: each expired session, its decision, its emails."""
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import Select, select
 
 from portal import db
-from portal.models import CheckoutSession, EmailSend, RecoveryCase
+from portal.models import CheckoutSession, EmailSend, RecoveryCase, SendStatus
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
-    "sequence_finished": "Emails sent",
     "test_mode": "Test-mode session: recorded, never emailed",
     "merchant_disabled": "Recovery emails were off, or Stripe/terms not ready",
     "no_consent": "The shopper did not agree to marketing emails",
@@ -20,15 +21,39 @@ REASONS = {
     "holdout": "Kept un-emailed (holdout group)",
     "frequency_cap": "Another email went to this address recently",
 }
+# What became of one email: a table cell, and the end of a sentence about it.
+SEND_STATUS = {
+    SendStatus.SENT: "Sent", SendStatus.CLAIMED: "Being sent", SendStatus.DEFERRED: "Deferred, retrying",
+    SendStatus.BOUNCED: "Bounced", SendStatus.FAILED: "Not sent", SendStatus.UNKNOWN: "Interrupted",
+}
+_OUTCOME = {
+    SendStatus.CLAIMED: "is being sent", SendStatus.DEFERRED: "was deferred by the mail server: retrying",
+    SendStatus.BOUNCED: "bounced: the address is suppressed", SendStatus.FAILED: "could not be sent",
+    SendStatus.UNKNOWN: "was interrupted while sending: it may not have arrived",
+}
 
 
-def describe(case: RecoveryCase) -> str:
-    """The decision of a case in a sentence."""
+def describe(case: RecoveryCase, sends: list[EmailSend] = ()) -> str:
+    """The decision of a case in a sentence, saying what became of its emails (`sends`)."""
     if case.recovered_at is not None:
         return "Emailed, then bought" if case.recovered_step is not None else "Bought again on its own"
-    if case.status in ("new", "scheduled"):
+    if case.status in ("new", "scheduled") and not sends:
         return "Waiting to send" if case.next_action_at else "Deciding"
+    if sends:
+        return _emails_in_words(sends)
     return REASONS.get(case.reason or "", case.reason or case.status)
+
+
+def _emails_in_words(sends: list[EmailSend]) -> str:
+    """"Emailed" only for emails a server took; otherwise what happened to the latest one."""
+    delivered = sum(1 for send in sends if send.status == SendStatus.SENT)
+    last = sends[-1]
+    if last.status == SendStatus.SENT:
+        return "Emailed" if delivered == 1 else f"Emailed {delivered} times"
+    outcome = _OUTCOME.get(last.status, last.status)
+    if last.status == SendStatus.FAILED and (last.last_error or "").startswith("not composed"):
+        outcome = "could not be composed: nothing was sent"
+    return f"Emailed; a follow-up {outcome}" if delivered else f"The email {outcome}"
 
 
 def recent(scoped: Select, recovered_only: bool = False, limit: int = 200) -> list[RecoveryCase]:
@@ -40,8 +65,17 @@ def recent(scoped: Select, recovered_only: bool = False, limit: int = 200) -> li
 
 
 def sends(case: RecoveryCase) -> list[EmailSend]:
-    return list(db.session.scalars(select(EmailSend).where(EmailSend.case_id == case.id)
-                                   .order_by(EmailSend.step)))
+    return sends_of([case.id]).get(case.id, [])
+
+
+def sends_of(case_ids: list[int]) -> dict[int, list[EmailSend]]:
+    """Each case's emails, step by step, in one query for a whole page of cases."""
+    found = defaultdict(list)
+    if case_ids:
+        for send in db.session.scalars(select(EmailSend).where(EmailSend.case_id.in_(case_ids))
+                                       .order_by(EmailSend.case_id, EmailSend.step)):
+            found[send.case_id].append(send)
+    return found
 
 
 def recovering_session(case: RecoveryCase) -> CheckoutSession | None:

@@ -23,7 +23,7 @@ def index():
     recovered_only = request.args.get("show") == "recovered"
     cases = carts.recent(owned(RecoveryCase), recovered_only)
     return render_template("carts/index.html", cases=cases, describe=carts.describe,
-                           recovered_only=recovered_only)
+                           sends=carts.sends_of([case.id for case in cases]), recovered_only=recovered_only)
 
 
 @bp.route("/<id:case_id>")
@@ -31,4 +31,5 @@ def index():
 def show(case_id: int):
     case = get_owned_or_404(RecoveryCase, case_id)
     return render_template("carts/show.html", case=case, describe=carts.describe,
-                           sends=carts.sends(case), recovering=carts.recovering_session(case))
+                           sends=carts.sends(case), send_status=carts.SEND_STATUS,
+                           recovering=carts.recovering_session(case))
