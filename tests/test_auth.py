@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
-from helpers import csrf_token, post_form, run_in_threads
+from helpers import CSRF_RE, csrf_token, post_form, run_in_threads
 from portal.models import Merchant, User
 from portal.services import accounts
 
@@ -179,3 +179,16 @@ def test_names_with_line_breaks_or_control_characters_are_refused_beside_the_fie
             page = response.get_data(as_text=True)
             assert response.status_code == 400 and "Use one line of plain text" in page, (field, bad)
     assert db.scalar(select(func.count()).select_from(Merchant)) == 0
+
+
+def test_pages_ask_browsers_to_send_the_referer_to_this_site_only(client):
+    make_owner(email="na@example.com")
+    for path in ("/login", "/signup", "/u/not-a-token"):
+        assert client.get(path).headers["Referrer-Policy"] == "same-origin", path
+    https = {"base_url": "https://portal.example"}
+    token = CSRF_RE.search(client.get("/login", **https).get_data(as_text=True)).group(1)
+    data = {"email": "na@example.com", "password": PASSWORD, "csrf_token": token}
+    refused = client.post("/login", data=data, **https)  # over https the Referer is required
+    assert refused.status_code == 400
+    signed_in = client.post("/login", data=data, headers={"Referer": "https://portal.example/login"}, **https)
+    assert signed_in.status_code == 302

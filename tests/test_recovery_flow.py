@@ -386,3 +386,18 @@ def test_the_carts_page_says_emailed_only_for_emails_a_server_took(kit, db, clie
     for address, words in expected.items():
         row = next(r for r in rows if address in r)
         assert f"<td>{words}</td>" in row, (address, row)
+
+
+def test_an_expiry_stamped_ahead_of_our_clock_is_scheduled_from_our_clock(kit, db):
+    db.get(SendingSettings, kit.merchant_id).steps = [{"delay_minutes": 60}]
+    db.commit()
+    session_id = kit.checkout("oz@example.com")
+    advanced = requests.post(f"{kit.sandbox.base}/_sandbox/clock/advance", data={"seconds": 5 * 3600}, timeout=5)
+    assert advanced.status_code == 200  # Stripe's clock is now five hours ahead of the portal's
+    kit.action(session_id, "expire")
+    kit.drain()
+    before = utcnow()
+    assert kit.run(recovery.process, kit.case(session_id).id) == "wait"
+    case = kit.case(session_id)
+    assert case.session.expired_at > before + timedelta(hours=4)
+    assert before + timedelta(minutes=58) < case.next_action_at < before + timedelta(minutes=61)

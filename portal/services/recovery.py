@@ -90,7 +90,9 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         session_id=session.session_id, livemode=session.livemode, email=session.email,
         consent=session.consent_promotions, recovery_url=session.recovery_url,
         recovery_expires_at=session.recovery_expires_at,
-        expired_at=session.expired_at or session.expires_at or session.state_at,
+        # Stripe's clock may run ahead of ours (skew; the sandbox's after an advance): the delay
+        # then counts from when we learnt of the expiry, never from a time still to come.
+        expired_at=min(session.expired_at or session.expires_at or session.state_at, case.created_at),
         recovered=case.recovered_at is not None,
         unsubscribed=contact is not None and contact.status == "unsubscribed",
         suppressed=contact is not None and contact.suppressed_at is not None,

@@ -24,7 +24,16 @@ def register(app: Flask) -> None:
     for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
     app.wsgi_app = webhooks.WebhookReceiver(app, app.wsgi_app)  # answered before Flask: see there
+    app.after_request(_security_headers)
     _register_error_pages(app)
+
+
+def _security_headers(response):
+    # Forms posted over https are checked against their Referer (CSRF): say that browsers must
+    # send it to us, whatever their own default; and never to other sites.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def _register_error_pages(app: Flask) -> None:
