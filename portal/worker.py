@@ -1,31 +1,75 @@
-"""The `flask worker` process: an RQ worker that runs jobs in app contexts, plus the ticker."""
+"""The `flask worker` process: an RQ worker that runs jobs in app contexts, plus the ticker.
+
+Losing Redis does not end the process: the RQ worker ends, and a fresh one starts once Redis
+answers again (a worker that exits would stop every process `make run` started with it).
+"""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
+from contextlib import contextmanager
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 
 from portal import jobs
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+WORK_OPTIONS = {"with_scheduler": True, "logging_level": "INFO"}
+
+
+class RedisLost(StopRequested):
+    """Redis stopped answering under a worker. A StopRequested, so RQ's work loop ends quietly
+    instead of retrying in place and logging every try: `run` waits for Redis, logging once."""
+
+
+@contextmanager
+def _ending_work_on_redis_loss():
+    try:
+        yield
+    except RedisError as exc:
+        raise RedisLost(str(exc)) from exc
 
 
 class AppWorker(SimpleWorker):
     """Runs jobs in-process (connections are reused across jobs, no fork per job), each inside
-    a fresh app context so every job starts with its own database session."""
+    a fresh app context so every job starts with its own database session. Its work loop ends
+    when Redis is lost; `stop_requested` tells that apart from an end a signal asked for."""
 
     def __init__(self, queues, *, app, **kwargs):
         super().__init__(queues, **kwargs)
         self.app = app
+        self.stop_requested = False
 
     def execute_job(self, job, queue):
-        with self.app.app_context():
+        # A job's own errors never get here: a Redis error did, while RQ recorded the outcome.
+        with self.app.app_context(), _ending_work_on_redis_loss():
             return super().execute_job(job, queue)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        # RQ's first Redis call after each job and on each pass of its dequeue loop.
+        with _ending_work_on_redis_loss():
+            return super().heartbeat(timeout, pipeline)
+
+    def handle_warm_shutdown_request(self):
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
+
+    def teardown(self):
+        try:
+            super().teardown()
+        finally:
+            # RQ's teardown stops at its first Redis error, before ending this thread, which
+            # would otherwise retry (and log) every 2 s for as long as the process lives.
+            if self.pubsub_thread is not None:
+                self.pubsub_thread.stop()
 
 
 def enqueue_tick(connection: Redis, queue: Queue, now: float | None = None) -> bool:
@@ -42,18 +86,71 @@ def _tick_forever(connection: Redis, queue: Queue, stop: threading.Event) -> Non
         try:
             enqueue_tick(connection, queue)
         except RedisError as exc:  # Redis away: the next tick tries again; nothing is lost
-            log.warning("ticker: could not reach Redis: %s", exc)
+            # Debug only: the worker loop already reports an outage, once.
+            log.debug("ticker: could not reach Redis: %s", exc)
 
 
 def run(app, connection: Redis, queues: list[Queue], burst: bool = False) -> bool:
-    """Work the queues until stopped (or, with `burst`, until they are empty)."""
-    enqueue_tick(connection, queues[-1])
+    """Work the queues until a signal stops the worker (with `burst`: until they are empty, or
+    until Redis fails); returns whether any job ran. Without `burst` a Redis outage never ends
+    it: the worker waits for Redis, then goes on."""
+    if burst:
+        enqueue_tick(connection, queues[-1])
+        return AppWorker(queues, app=app, connection=connection).work(burst=True, **WORK_OPTIONS)
     stop = threading.Event()
-    if not burst:
-        threading.Thread(target=_tick_forever, args=(connection, queues[-1], stop),
-                         name="ticker", daemon=True).start()
-    worker = AppWorker(queues, app=app, connection=connection)
+    threading.Thread(target=_tick_forever, args=(connection, queues[-1], stop),
+                     name="ticker", daemon=True).start()
     try:
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        return _work_until_stopped(app, connection, queues)
     finally:
         stop.set()
+
+
+def _work_until_stopped(app, connection: Redis, queues: list[Queue]) -> bool:
+    """Run one RQ worker after another until a signal stops one: a worker ends when Redis fails
+    under it, and the next starts once Redis answers (the lost one's keys expire in Redis)."""
+    worked = False
+    try:
+        while True:
+            worker = None
+            try:
+                enqueue_tick(connection, queues[-1])
+                worker = AppWorker(queues, app=app, connection=connection)
+                worked = worker.work(**WORK_OPTIONS) or worked
+            except RedisError:
+                pass  # from RQ's teardown, or before the worker began: Redis is away
+            if worker is not None and worker.stop_requested:
+                return worked
+            _wait_for_redis(connection)
+    except StopRequested:  # a signal between two workers (RQ's handlers cover them at work)
+        return worked
+
+
+def _wait_for_redis(connection: Redis) -> None:
+    """Return once Redis answers PING, tried 1 s, 2 s, 4 s ... (at most 30 s) apart; logs once
+    when Redis is unreachable and once when it is back. SIGINT or SIGTERM meanwhile raise
+    StopRequested at once: no job is running, so nothing needs finishing."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_now)
+    delay, lost = FIRST_RETRY_SECONDS, False
+    while True:
+        time.sleep(delay)  # first, too: no busy loop if something else ended the worker
+        try:
+            connection.ping()
+        except RedisError as exc:
+            if not lost:
+                log.warning("Redis is unreachable (%s): waiting for it to come back", exc)
+            lost = True
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+            continue
+        log.warning("Redis is back: starting a fresh worker" if lost
+                    else "The worker stopped unexpectedly: starting a fresh one")
+        return
+
+
+def _stop_now(signum, frame) -> None:
+    # A stop often arrives twice (Ctrl-C reaches honcho's whole process group, and honcho then
+    # sends SIGTERM): the second must not interrupt the way out.
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise StopRequested()

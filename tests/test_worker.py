@@ -1,9 +1,20 @@
-"""`flask worker` on real Redis: jobs run in app contexts, the tick is elected once per slot."""
+"""`flask worker` on real Redis: jobs run in app contexts, the tick is elected once per slot,
+and a Redis outage pauses the worker instead of ending it."""
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
-from rq import Queue
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
 from sqlalchemy import func, select
 
 from portal import jobs, worker
@@ -43,3 +54,100 @@ def test_tick_is_enqueued_once_per_slot_across_workers(redis_conn):
     assert worker.enqueue_tick(redis_conn, queue, now + 1) is False  # same slot, other worker
     assert worker.enqueue_tick(redis_conn, queue, now + worker.TICK_SECONDS) is True
     assert len(queue) == 2
+
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                        reason="needs redis-server to stop and restart")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free loopback port, to stop and start again."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        client = Redis.from_url(self.url, socket_connect_timeout=1)
+        _wait_for(lambda: _answers(client), 10, "the private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _answers(client: Redis) -> bool:
+    try:
+        return client.ping()
+    except RedisError:
+        return False
+
+
+def _wait_for(condition, seconds: float, message: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def outage(app, tmp_path):
+    """A private Redis and a `flask worker` process using it (and the test database):
+    (redis, worker process, path of the worker's output). Both are stopped afterwards."""
+    redis_server = PrivateRedis()
+    redis_server.start()
+    log_path = tmp_path / "worker.log"
+    env = {**os.environ, "FLASK_APP": "wsgi", "PORTAL_ENV": "testing", "PYTHONUNBUFFERED": "1",
+           "REDIS_URL": redis_server.url, "DATABASE_URL": app.config["DATABASE_URL"]}
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        yield redis_server, process, log_path
+    finally:
+        process.terminate()  # lets it stop its scheduler process too
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        redis_server.stop()
+
+
+@needs_redis_server
+def test_worker_outlives_a_redis_outage_and_works_after_it(outage):
+    redis_server, process, log_path = outage
+    queue = Queue("default", connection=Redis.from_url(redis_server.url, socket_connect_timeout=1))
+    busy = queue.enqueue(time.sleep, 2)  # Redis goes while it runs: RQ cannot record its end
+    _wait_for(lambda: busy.get_status(refresh=True) == "started", 30, "the worker never took the job")
+    redis_server.stop()
+    time.sleep(6)  # the job ended 2 s in; several reconnection tries failed since
+    assert process.poll() is None, log_path.read_text()
+    redis_server.start()  # the same port, empty
+    job = queue.enqueue(jobs.tick)
+    _wait_for(lambda: job.get_status(refresh=True) == "finished", 60,
+              f"the worker never ran a job after the outage:\n{log_path.read_text()}")
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    log = log_path.read_text()
+    assert log.count("Redis is unreachable") == 1 and log.count("Redis is back") == 1, log
+
+
+@needs_redis_server
+def test_sigterm_stops_a_worker_waiting_for_redis_at_once(outage):
+    redis_server, process, log_path = outage
+    connection = Redis.from_url(redis_server.url, socket_connect_timeout=1)
+    _wait_for(lambda: Worker.count(connection=connection) == 1, 30, "the worker never started")
+    redis_server.stop()
+    _wait_for(lambda: "Redis is unreachable" in log_path.read_text(), 30,
+              "the worker never noticed the outage")
+    process.terminate()
+    assert process.wait(timeout=3) == 0, log_path.read_text()
