@@ -57,6 +57,68 @@ def test_bad_signatures_and_bodies_never_500_and_store_nothing(client, db, seed)
     assert db.scalar(select(func.count()).select_from(StripeEvent)) == 0
 
 
+def _event_with(**fields) -> str:
+    event = se.expired("cs_live_A", "acct_1")
+    event.update(fields)
+    return json.dumps(event)
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("[" * 60_000 + "]" * 60_000, "body is nested too deeply"),
+    (_event_with(deep="DEEP").replace('"DEEP"', "[" * 50_000 + "]" * 50_000), "body is nested too deeply"),
+    (_event_with(id="evt_\u0000"), "event field 'id' contains a NUL or an unpaired surrogate"),
+    (_event_with(type="checkout.session.expired\u0000"), "event field 'type' contains a NUL"),
+    (_event_with(account="acct_\u0000"), "event field 'account' contains a NUL"),
+    (_event_with(id="evt_\ud800"), "event field 'id' contains a NUL or an unpaired surrogate"),
+    (_event_with(type="\udfff"), "event field 'type' contains a NUL or an unpaired surrogate"),
+    (_event_with(account="acct_\ud800x"), "event field 'account' contains a NUL or an unpaired surrogate"),
+    (_event_with(created=10**20), "event field 'created' is not a Unix time"),
+    (_event_with(created=2**63), "event field 'created' is not a Unix time"),
+    (_event_with(created=253402300800), "event field 'created' is not a Unix time"),
+    (_event_with(created=-1), "event field 'created' is not a Unix time"),
+    (_event_with(created=-(10**20)), "event field 'created' is not a Unix time"),
+    (_event_with(id=""), "event field 'id' is empty"),
+])
+def test_signed_events_the_portal_cannot_store_get_400_and_store_nothing(client, db, body, reason):
+    response = se.post(client, body)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert reason in text and text.count("\n") == 1
+    assert db.scalar(select(func.count()).select_from(StripeEvent)) == 0
+
+
+def test_the_last_second_a_datetime_holds_is_still_a_valid_created(client, db):
+    assert se.post(client, _event_with(created=253402300799)).status_code == 200
+    assert db.scalar(select(StripeEvent.created_at)).year == 9999
+
+
+# What a signed event may carry in the fields stored in columns of their own, beyond JUNK.
+STORED_FIELD_JUNK = JUNK + ["\ud800", "evt_\u0000", "\udfffacct", 2**31, 2**63, -1, 253402300800,
+                            -(10**20), "x" * 256, "1" * 70]
+
+
+def _junk_in_stored_fields(event: dict, rng: random.Random) -> str:
+    for _ in range(rng.randint(1, 3)):
+        event[rng.choice(["id", "type", "account", "created", "livemode"])] = rng.choice(STORED_FIELD_JUNK)
+    body = json.dumps(event)
+    if rng.random() < 0.1:  # a signed body nested deeper than the parser recurses
+        body = body[:-1] + ', "deep": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    return body
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_signed_events_with_junk_in_stored_fields_get_200_or_400_never_500(client, db, seed):
+    """Signed by the right secret, but with fields no column (or no datetime) holds: refused
+    with a reason, or stored; a refused event leaves nothing behind."""
+    rng, stored = random.Random(seed), 0
+    for round_ in range(ROUNDS // 2):
+        body = _junk_in_stored_fields(se.expired(f"cs_live_j{round_}", "acct_1"), rng)
+        response = se.post(client, body)
+        assert response.status_code in (200, 400), (seed, round_, body[:200], response.status_code)
+        stored += response.get_data(as_text=True) == "stored\n"
+    assert db.scalar(select(func.count()).select_from(StripeEvent)) == stored
+
+
 def _hostile_object(rng: random.Random, round_: int) -> dict:
     obj = se.expired(f"cs_live_h{round_}", "acct_1ExampleMerchant01")["data"]["object"]
     for _ in range(rng.randint(1, 4)):

@@ -246,3 +246,42 @@ def test_signed_fields_that_do_not_fit_their_columns_are_refused(client, db, fie
 
 def test_other_pages_still_reach_flask(client):
     assert client.get("/login").status_code == 200
+
+
+@pytest.mark.parametrize("merchant_id", [2**31 - 1, 2**31, 10**18 - 1])
+def test_a_direct_endpoint_for_an_id_beyond_the_id_column_is_404(client, db, merchant_id):
+    """Ids are PostgreSQL `integer`s: a larger one names no merchant (it once overflowed the
+    column while the secret was looked up, a 500 before any signature check)."""
+    body = json.dumps(se.expired("cs_live_A", "acct_1"))
+    response = se.post(client, body, path=f"/webhooks/stripe/direct/{merchant_id}")
+    assert response.status_code == 404
+    assert "no direct-mode Stripe connection" in response.get_data(as_text=True)
+    assert portal_db.MAX_ID == 2**31 - 1
+    assert _stored(db) == []
+
+
+def test_a_signature_timestamp_in_the_future_is_refused_beyond_the_tolerance(client, db):
+    """Stripe's tolerance bounds clock skew both ways: a header signed for later is a replay
+    waiting to happen, a little skew is a clock."""
+    body = json.dumps(se.expired("cs_live_A", "acct_1"))
+    future = se.post(client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 400)})
+    assert future.status_code == 400
+    assert future.get_data(as_text=True) == "signature timestamp is more than 300 s in the future\n"
+    assert _stored(db) == []
+    skewed = se.post(client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 60)})
+    assert skewed.status_code == 200
+
+
+def test_a_status_without_an_entry_of_our_own_still_gets_its_reason_phrase(client, monkeypatch):
+    """Reason phrases come from http.HTTPStatus: a status nobody listed (413) is no KeyError."""
+    from http import HTTPStatus
+
+    from portal.web import webhooks as web
+
+    def too_large(environ):
+        raise web.Rejected("body is larger than allowed", 413)
+
+    monkeypatch.setattr(web, "_read_body", too_large)
+    response = se.post(client, se.expired("cs_live_A", "acct_1"))
+    assert response.status == f"413 {HTTPStatus(413).phrase}"
+    assert response.get_data(as_text=True) == "body is larger than allowed\n"

@@ -4,7 +4,8 @@ Whoever arrives while no write is under way becomes the writer: it takes every e
 inserts them in one statement (ON CONFLICT DO NOTHING RETURNING) and commits. Events that arrive
 meanwhile form the next batch, written by the first of their callers, so that no caller writes
 for others after its own row is stored. Nobody waits on a timer, and every caller returns only
-once its own row is durable (or with the error that stopped the write).
+once its own row is durable (or with the error that stopped the write). A row the database
+refuses stops only its own caller's write: the rest of its batch is then written row by row.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from functools import lru_cache
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 MAX_BATCH = 200
 
@@ -78,8 +79,10 @@ class GroupCommitter:
         try:
             inserted = self._insert([t.values for t in batch])
         except BaseException as exc:  # the callers see the database's own error (e.g. 503)
-            for ticket in batch:
-                ticket.error = exc
+            if len(batch) > 1 and _may_be_one_rows_fault(exc):
+                self._write_one_by_one(batch)
+            else:
+                _fail(batch, exc)
         else:
             seen = set()
             for ticket in batch:  # the same event twice in one batch: only the first is new
@@ -88,6 +91,18 @@ class GroupCommitter:
                 seen.add(key)
         for ticket in batch:
             ticket.done = True
+
+    def _write_one_by_one(self, batch: list[_Ticket]) -> None:
+        """Each row in a statement of its own, so a row the database refuses fails only its own
+        caller. Rare: the webhook's checks stop such rows first; the batch wrote nothing."""
+        for position, ticket in enumerate(batch):
+            try:
+                ticket.is_new = bool(self._insert([ticket.values]))
+            except BaseException as exc:
+                if not _may_be_one_rows_fault(exc):  # no point asking a database that is away
+                    _fail(batch[position:], exc)
+                    return
+                ticket.error = exc
 
     def _insert(self, rows: list[dict]) -> set:
         """The keys of `rows` that were inserted, committed."""
@@ -139,6 +154,18 @@ class GroupCommitter:
                 connection.close()
             except Exception:  # noqa: BLE001  (it is being thrown away because it failed)
                 pass
+
+
+def _may_be_one_rows_fault(exc: BaseException) -> bool:
+    """Whether one row may have caused `exc` (data the database or the driver refuses, or a
+    bug): anything but the database being away (OperationalError, which every caller hears as
+    503) or the process being stopped (not an Exception)."""
+    return isinstance(exc, Exception) and not isinstance(exc, OperationalError)
+
+
+def _fail(batch: list[_Ticket], exc: BaseException) -> None:
+    for ticket in batch:
+        ticket.error = exc
 
 
 @lru_cache(maxsize=MAX_BATCH * 2)

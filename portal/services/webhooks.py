@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -15,6 +16,7 @@ from portal.models import EventStatus, StripeEvent, StripeAccount
 MAX_BODY_BYTES = 512 * 1024
 FIELD_LIMITS = {"id": 255, "type": 100, "account": 64}  # the stripe_events columns' sizes
 TOLERANCE_SECONDS = 300
+CREATED_RANGE = range(0, 253402300800)  # the Unix times a datetime holds: 1970 to the end of 9999
 HANDLED_TYPES = frozenset({
     "checkout.session.expired", "checkout.session.completed",
     "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed",
@@ -41,9 +43,11 @@ def verify(body: bytes, header: str | None, secrets: list[str]) -> dict:
     for secret in secrets:
         try:
             WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
-            return parse_event(text)
         except SignatureVerificationError as exc:
             problem = _signature_problem(str(exc))
+            continue
+        _refuse_future_timestamp(header)
+        return parse_event(text)
     raise WebhookRejected(problem)
 
 
@@ -55,12 +59,23 @@ def _signature_problem(message: str) -> str:
     return "signature does not match any configured secret"
 
 
+def _refuse_future_timestamp(header: str) -> None:
+    """The tolerance bounds clock skew both ways; the SDK checks only the past. `t=` is read
+    as verify_header reads it (the first one), so it parses: that call has just accepted it."""
+    signed_at = int(next(item.split("=")[1] for item in header.split(",") if item.split("=")[0] == "t"))
+    if signed_at > time.time() + TOLERANCE_SECONDS:
+        raise WebhookRejected(f"signature timestamp is more than {TOLERANCE_SECONDS} s in the future")
+
+
 def parse_event(text: str) -> dict:
-    """The event object, checked for the fields the portal relies on."""
+    """The event object, checked for the fields the portal relies on: what it returns can be
+    stored (WebhookRejected, naming the first problem, otherwise)."""
     try:
         event = json.loads(text)
     except ValueError as exc:
         raise WebhookRejected("body is not valid JSON") from exc
+    except RecursionError as exc:  # the parser recurses per level: catching it costs nothing
+        raise WebhookRejected("body is nested too deeply") from exc
     if not isinstance(event, dict) or event.get("object") != "event":
         raise WebhookRejected("body is not a Stripe event object")
     checks = (("id", str), ("type", str), ("created", int), ("livemode", bool), ("data", dict))
@@ -71,10 +86,33 @@ def parse_event(text: str) -> dict:
         raise WebhookRejected("event field 'data.object' is missing")
     if event.get("account") is not None and not isinstance(event["account"], str):
         raise WebhookRejected("event field 'account' is not a string")
-    for name, limit in FIELD_LIMITS.items():  # longer than its column: no real Stripe event
-        if len(event.get(name) or "") > limit:
-            raise WebhookRejected(f"event field {name!r} is longer than {limit} characters")
+    _check_columns(event)
     return event
+
+
+def _check_columns(event: dict) -> None:
+    """WebhookRejected unless the fields stored in columns of their own fit them, as those of
+    every real Stripe event do. Only these short fields are scanned: the payload is the body
+    as signed, and strict UTF-8 and JSON already keep NULs and lone surrogates out of it."""
+    for name, limit in FIELD_LIMITS.items():
+        value = event.get(name) or ""
+        if len(value) > limit:
+            raise WebhookRejected(f"event field {name!r} is longer than {limit} characters")
+        if not _is_storable_text(value):
+            raise WebhookRejected(f"event field {name!r} contains a NUL or an unpaired surrogate")
+    if not event["id"]:
+        raise WebhookRejected("event field 'id' is empty")
+    if event["created"] not in CREATED_RANGE:
+        raise WebhookRejected("event field 'created' is not a Unix time from 1970 to 9999")
+
+
+def _is_storable_text(value: str) -> bool:
+    """Neither a NUL (PostgreSQL's text refuses it) nor a lone surrogate (no UTF-8 encodes it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def _is(value, kind: type) -> bool:
@@ -103,9 +141,12 @@ def store(event: dict, body: str, *, source: str, merchant_id: int | None = None
 
 
 def direct_secret(merchant_id: int, keys: str) -> list[str]:
-    """The signing secret of a direct-mode merchant's endpoint ([] when there is none)."""
+    """The signing secret of a direct-mode merchant's endpoint ([] when there is none, as for
+    an id beyond the id column, which the query would fail on)."""
     from portal.services import secrets as sealed
 
+    if not 0 < merchant_id <= db.MAX_ID:
+        return []
     account = db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
     if account is None or not account.webhook_secret_sealed or not account.is_connected:
         return []

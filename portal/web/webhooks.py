@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from http import HTTPStatus
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -55,7 +56,7 @@ class WebhookReceiver:
             status, message = 500, "internal error"
         body = (message + "\n").encode()
         headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {_REASONS[status]}", headers)
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
     def _handle(self, environ, path: str) -> str:
@@ -97,10 +98,6 @@ class WebhookReceiver:
         if is_new and event["type"] in webhooks.HANDLED_TYPES:
             _nudger.nudge(self.app)
         return "stored" if is_new else "duplicate, already stored"
-
-
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def _mimetype(environ) -> str:
