@@ -13,6 +13,7 @@ from rq import Callback, Queue
 
 from portal import db
 from portal.db import utcnow
+from portal.extensions import rq
 from portal.services import events, recovery, sending, throttle
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ def request_drain(connection: Redis, queue: Queue) -> bool:
 def drain_events() -> int:
     """Apply every pending Stripe event, then queue the cases that became due; returns how
     many events were handled."""
-    from portal.extensions import rq
-
     # Cleared before draining: an event stored from now on enqueues a fresh drain.
     rq.connection.delete(DRAIN_FLAG)
     handled = events.drain()
@@ -67,8 +66,6 @@ def _release_case(job, connection, *args, **kwargs) -> None:
 def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
     applies events whose job Redis lost, due cases are queued, deferred sends retried."""
-    from portal.extensions import rq
-
     applied = events.drain()
     try:
         queued = enqueue_due_cases(rq.connection, rq.queue("mail"))

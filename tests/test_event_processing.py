@@ -209,7 +209,7 @@ def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_th
     from datetime import datetime, timezone
 
     from portal.models import EmailSend
-    from portal.services import recovery
+    from portal.services import case_context
 
     make_connected(ACCT)
     make_connected("acct_1OtherMerchant0002")
@@ -223,7 +223,7 @@ def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_th
                          to_address="shopper@example.com", message_id=f"<{session_id}@test>",
                          attempts=1, created_at=at(seconds)))
     db.commit()
-    history = {session_id: recovery.facts(recovery.load(case.id)) for session_id, case in cases.items()}
+    history = {session_id: case_context.facts(case_context.load(case.id)) for session_id, case in cases.items()}
     seen = {s: (f.steps_done, f.last_other_email_at) for s, f in history.items()}
     assert seen == {"cs_live_A": (frozenset({0}), None), "cs_live_B": (frozenset(), at(100)),
                     "cs_live_C": (frozenset({0}), None)}

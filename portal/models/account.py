@@ -1,9 +1,9 @@
 """The tenant (Merchant) and the people who sign in for it (User)."""
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from typing import TYPE_CHECKING
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from portal.models.stripe_account import StripeAccount
 
 
-class Role(str, enum.Enum):
+class Role(StrEnum):
     OWNER = "owner"
     MEMBER = "member"
 
@@ -51,7 +51,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     # Part of the login cookie's identity: rotating it signs the user out everywhere.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -69,4 +69,4 @@ class User(Base):
 
     @property
     def is_owner(self) -> bool:
-        return self.role == Role.OWNER.value
+        return self.role == Role.OWNER

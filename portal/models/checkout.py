@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
+
+
+class SessionStatus(StrEnum):
+    """A Checkout Session's `status`, as Stripe names it."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
 
 
 class CheckoutSession(Base):
@@ -44,6 +53,6 @@ class CheckoutSession(Base):
     @property
     def is_paid(self) -> bool:
         """Money actually arrived: paid (or nothing to pay), and no delayed payment failed."""
-        if self.status != "complete" or self.async_result == "failed":
+        if self.status != SessionStatus.COMPLETE or self.async_result == "failed":
             return False
         return self.payment_status in ("paid", "no_payment_required") or self.async_result == "succeeded"

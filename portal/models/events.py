@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.db import Base, UTCDateTime, utcnow
 
 
-class EventStatus:
+class EventStatus(StrEnum):
     PENDING = "pending"        # stored, not applied yet (or waiting for a retry)
     PROCESSED = "processed"    # applied
     IGNORED = "ignored"        # a type the portal does not act on

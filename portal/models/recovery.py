@@ -2,12 +2,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
 from portal.models.checkout import CheckoutSession
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"              # opened from an expired session, not looked at yet
+    SCHEDULED = "scheduled"  # its next look (or send) is due at next_action_at
+    SKIPPED = "skipped"      # a rule stopped it before any email; `reason` says which
+    DONE = "done"            # finished: emailed to the end of its sequence, or recovered
+
+    @classmethod
+    def active(cls) -> tuple[CaseStatus, ...]:
+        """The statuses of cases the engine still looks at."""
+        return (cls.NEW, cls.SCHEDULED)
 
 
 class RecoveryCase(Base):
@@ -20,7 +33,7 @@ class RecoveryCase(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
     checkout_session_id: Mapped[int] = mapped_column(
         ForeignKey("checkout_sessions.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.NEW)
     reason: Mapped[str | None] = mapped_column(String(32))
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,11 +3,19 @@ development outbox."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
+
+
+class TestModeSends(StrEnum):
+    """What becomes of test-mode sessions (SPEC 4: sending settings)."""
+
+    RECORD = "record"  # decided and recorded, never emailed
+    TEAM = "team"      # emailed to the merchant's owner instead of the shopper
 
 
 class SendingSettings(Base):
@@ -23,7 +31,7 @@ class SendingSettings(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     frequency_cap_hours: Mapped[int] = mapped_column(default=24)
     holdout_percent: Mapped[int] = mapped_column(default=0)
-    test_mode: Mapped[str] = mapped_column(String(16), default="record")  # record | team
+    test_mode: Mapped[str] = mapped_column(String(16), default=TestModeSends.RECORD)
     sender_name: Mapped[str] = mapped_column(String(100), default="")
     reply_to: Mapped[str | None] = mapped_column(String(254))
     postal_address: Mapped[str] = mapped_column(Text, default="")
@@ -33,7 +41,7 @@ class SendingSettings(Base):
     promotion_daily_cap: Mapped[int] = mapped_column(default=50, server_default="50")
 
 
-class SendStatus:
+class SendStatus(StrEnum):
     CLAIMED = "claimed"     # about to talk to the server; a crash leaves it so, and it becomes unknown
     SENT = "sent"
     DEFERRED = "deferred"   # 4xx or no connection: tried again with backoff, for up to 24 h

@@ -48,7 +48,7 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
     merchant = Merchant(name=name.strip())
     owner = User(
         merchant=merchant, email=email, name=owner_name.strip(),
-        password_hash=hash_password(password), role=Role.OWNER.value,
+        password_hash=hash_password(password), role=Role.OWNER,
     )
     db.session.add_all([merchant, owner])
     db.session.flush()

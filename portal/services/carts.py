@@ -6,20 +6,21 @@ from collections import defaultdict
 from sqlalchemy import Select, select
 
 from portal import db
-from portal.models import CheckoutSession, EmailSend, RecoveryCase, SendStatus
+from portal.models import CaseStatus, CheckoutSession, EmailSend, RecoveryCase, SendStatus
+from portal.services.rules import Reason
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
-    "test_mode": "Test-mode session: recorded, never emailed",
-    "merchant_disabled": "Recovery emails were off, or Stripe/terms not ready",
-    "no_consent": "The shopper did not agree to marketing emails",
-    "no_email": "No complete email address", "no_recovery_url": "Stripe gave no recovery link",
-    "recovery_url_expired": "The recovery link expired first",
-    "unsubscribed": "The address is unsubscribed", "suppressed": "The address bounced before",
-    "later_session": "The shopper started a later checkout",
-    "completed_elsewhere": "The shopper bought in a later checkout",
-    "holdout": "Kept un-emailed (holdout group)",
-    "frequency_cap": "Another email went to this address recently",
+    Reason.TEST_MODE: "Test-mode session: recorded, never emailed",
+    Reason.MERCHANT_DISABLED: "Recovery emails were off, or Stripe/terms not ready",
+    Reason.NO_CONSENT: "The shopper did not agree to marketing emails",
+    Reason.NO_EMAIL: "No complete email address", Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
+    Reason.RECOVERY_URL_EXPIRED: "The recovery link expired first",
+    Reason.UNSUBSCRIBED: "The address is unsubscribed", Reason.SUPPRESSED: "The address bounced before",
+    Reason.LATER_SESSION: "The shopper started a later checkout",
+    Reason.COMPLETED_ELSEWHERE: "The shopper bought in a later checkout",
+    Reason.HOLDOUT: "Kept un-emailed (holdout group)",
+    Reason.FREQUENCY_CAP: "Another email went to this address recently",
 }
 # What became of one email: a table cell, and the end of a sentence about it.
 SEND_STATUS = {
@@ -37,7 +38,7 @@ def describe(case: RecoveryCase, sends: list[EmailSend] = ()) -> str:
     """The decision of a case in a sentence, saying what became of its emails (`sends`)."""
     if case.recovered_at is not None:
         return "Emailed, then bought" if case.recovered_step is not None else "Bought again on its own"
-    if case.status in ("new", "scheduled") and not sends:
+    if case.status in CaseStatus.active() and not sends:
         return "Waiting to send" if case.next_action_at else "Deciding"
     if sends:
         return _emails_in_words(sends)

@@ -9,14 +9,15 @@ from sqlalchemy import insert, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CheckoutSession, EmailSend, RecoveryCase
+from portal.models import CaseStatus, CheckoutSession, EmailSend, RecoveryCase, SendStatus, SessionStatus
+from portal.services.rules import Reason
 
 
 def sync(mirrors: list[CheckoutSession]) -> None:
     """Open a case for every expired session and refresh the credit of every case whose
     session or recovering session changed."""
     db.session.flush()  # mirrors need their ids
-    expired = [m for m in mirrors if m.status == "expired"]
+    expired = [m for m in mirrors if m.status == SessionStatus.EXPIRED]
     _open_missing_cases(expired)
     originals = {m.session_id for m in expired} | {m.recovered_from for m in mirrors if m.recovered_from}
     if not originals:
@@ -42,7 +43,8 @@ def _open_missing_cases(expired: list[CheckoutSession]) -> None:
     known = set(db.session.scalars(select(RecoveryCase.checkout_session_id).where(
         RecoveryCase.checkout_session_id.in_([m.id for m in expired]))))
     now = utcnow()
-    missing = [dict(merchant_id=m.merchant_id, checkout_session_id=m.id, status="new", next_action_at=now)
+    missing = [dict(merchant_id=m.merchant_id, checkout_session_id=m.id, status=CaseStatus.NEW,
+                    next_action_at=now)
                for m in expired if m.id not in known]
     if missing:
         db.session.execute(insert(RecoveryCase), missing)
@@ -61,7 +63,7 @@ def _sends(case_ids: list[int]) -> dict[int, list[tuple[int, datetime]]]:
     if case_ids:
         for case_id, step, created_at in db.session.execute(select(
                 EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
-                EmailSend.case_id.in_(case_ids), EmailSend.status.in_(("sent", "unknown")))):
+                EmailSend.case_id.in_(case_ids), EmailSend.status.in_((SendStatus.SENT, SendStatus.UNKNOWN)))):
             sends[case_id].append((step, created_at))
     return sends
 
@@ -73,7 +75,7 @@ def credit(case: RecoveryCase, winner: CheckoutSession | None, sends: list[tuple
         case.recovered_session_id = case.recovered_amount = case.recovered_currency = None
         case.recovered_at = case.recovered_step = None
         return
-    case.status, case.reason, case.next_action_at = "done", "recovered", None  # the sequence stops
+    case.status, case.reason, case.next_action_at = CaseStatus.DONE, Reason.RECOVERED, None  # the sequence stops
     case.recovered_session_id, case.recovered_amount = winner.session_id, winner.amount_total
     case.recovered_currency, case.recovered_at = winner.currency, winner.completed_at or winner.state_at
     # Stripe's completion time has whole seconds: an email of the same second preceded it.

@@ -8,10 +8,9 @@ from datetime import datetime
 from sqlalchemy import insert, select, tuple_
 
 from portal import db
-from portal.models import CheckoutSession, ConsentChange, Contact
-from portal.models.consent import SUBSCRIBED, UNSUBSCRIBED
+from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, SessionStatus
 
-FROM_CHECKOUT = {"opt_in": SUBSCRIBED, "opt_out": UNSUBSCRIBED}
+FROM_CHECKOUT = {"opt_in": ConsentStatus.SUBSCRIBED, "opt_out": ConsentStatus.UNSUBSCRIBED}
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,6 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
     for m in mirrors:
         status = FROM_CHECKOUT.get(m.consent_promotions or "")
         when = min(filter(None, (m.created_at, m.completed_at)), default=None)
-        if status and m.email and when and m.status in ("complete", "expired"):
+        if status and m.email and when and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED):
             changes.append(Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when))
     return changes

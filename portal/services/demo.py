@@ -11,6 +11,7 @@ from stripe import StripeClient
 from portal import db
 from portal.models import Merchant, User
 from portal.services import accounts, connections, stripe_gateway, terms
+from portal.services.settings import settings_for
 
 EMAIL, PASSWORD, NAME = "demo@example.com", "demo-password", "Demo Coffee Roasters"
 PRODUCTS = (("House Espresso Beans, 1 kg", 2400), ("Pour-over Kettle", 5900),
@@ -61,9 +62,7 @@ def _ensure_account(merchant: Merchant) -> str:
 
 def _sending_settings(merchant: Merchant) -> None:
     """No delay, so a newcomer sees the email as soon as the cart expires."""
-    from portal.services import recovery
-
-    settings = recovery.settings_for(merchant.id)
+    settings = settings_for(merchant.id)
     settings.steps = [{"delay_minutes": 0, "promotion": False}]
     settings.postal_address = settings.postal_address or "1 Roastery Lane\nPortland, OR 97201\nUnited States"
     settings.sender_name = settings.sender_name or NAME

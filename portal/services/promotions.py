@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from portal import db
 from portal.models import EmailSend
 from portal.services import stripe_gateway
+from portal.services.case_context import Context
 
 log = logging.getLogger(__name__)
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by people
@@ -23,7 +24,7 @@ def minted_today(merchant_id: int, now: datetime) -> int:
         EmailSend.created_at > since)) or 0
 
 
-def mint(ctx, now: datetime) -> str | None:
+def mint(ctx: Context, now: datetime) -> str | None:
     """A fresh code for this send, or None (no coupon chosen, cap reached, or Stripe refused:
     the email then goes out without one rather than not at all)."""
     settings, session = ctx.settings, ctx.session

@@ -7,17 +7,46 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
-REASONS = (
-    "recovered", "test_mode", "merchant_disabled", "no_consent", "no_email", "no_recovery_url",
-    "recovery_url_expired", "unsubscribed", "suppressed", "later_session", "completed_elsewhere",
-    "holdout", "frequency_cap", "sequence_finished",
-)
+from portal.models import SessionStatus, TestModeSends  # vocabulary only: no database here
+
+
+
+class Action(StrEnum):
+    """What a decision asks of the engine."""
+
+    SEND = "send"    # now
+    WAIT = "wait"    # look again at `Decision.at`
+    SKIP = "skip"    # never email this case (a rule stopped it before any email)
+    DONE = "done"    # the case is finished (recovered, or its sequence is over)
+
+
+class Reason(StrEnum):
+    """Why a case was skipped or finished: the decision trace a merchant reads (SPEC 3)."""
+
+    RECOVERED = "recovered"
+    TEST_MODE = "test_mode"
+    MERCHANT_DISABLED = "merchant_disabled"
+    NO_CONSENT = "no_consent"
+    NO_EMAIL = "no_email"
+    NO_RECOVERY_URL = "no_recovery_url"
+    RECOVERY_URL_EXPIRED = "recovery_url_expired"
+    UNSUBSCRIBED = "unsubscribed"
+    SUPPRESSED = "suppressed"
+    LATER_SESSION = "later_session"
+    COMPLETED_ELSEWHERE = "completed_elsewhere"
+    HOLDOUT = "holdout"
+    FREQUENCY_CAP = "frequency_cap"
+    SEQUENCE_FINISHED = "sequence_finished"
+
+
+REASONS = tuple(Reason)
 MAX_STEPS = 3
 
 
@@ -39,7 +68,7 @@ class Policy:
     timezone: str = "UTC"
     frequency_cap: timedelta = timedelta(hours=24)
     holdout_share: float = 0.0                   # 0 to 0.5
-    test_mode: str = "record"                    # record | team
+    test_mode: str = TestModeSends.RECORD
 
 
 @dataclass(frozen=True)
@@ -63,8 +92,8 @@ class Facts:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str                 # send | wait | skip | done
-    reason: str | None = None   # for skip and done
+    action: Action
+    reason: Reason | None = None  # for skip and done
     at: datetime | None = None  # for send (now) and wait (when to look again)
     step: int | None = None
     to_team: bool = False       # a test-mode session sent to the team instead of the shopper
@@ -74,29 +103,29 @@ def decide(facts: Facts, policy: Policy, now: datetime) -> Decision:
     """The decision for the next step of this case at `now`."""
     gate = stop_reason(facts, policy)
     if gate is not None:
-        return Decision("done" if gate == "recovered" else "skip", gate)
+        return Decision(Action.DONE if gate == Reason.RECOVERED else Action.SKIP, gate)
     step = next((i for i in range(len(policy.steps)) if i not in facts.steps_done), None)
     if step is None:
-        return Decision("done", "sequence_finished")
+        return Decision(Action.DONE, Reason.SEQUENCE_FINISHED)
     if step == 0 and in_holdout(facts.session_id, policy.holdout_share):
-        return Decision("skip", "holdout")
+        return Decision(Action.SKIP, Reason.HOLDOUT)
     return _timing(facts, policy, step, now)
 
 
-def stop_reason(facts: Facts, policy: Policy) -> str | None:
+def stop_reason(facts: Facts, policy: Policy) -> Reason | None:
     """The first rule that stops this case whatever the time, in Stripe's order, then the
     portal's; None when none does."""
     checks = (
-        ("recovered", facts.recovered),
-        ("test_mode", not facts.livemode and policy.test_mode != "team"),
-        ("merchant_disabled", not (policy.connected and policy.terms_accepted and policy.enabled)),
-        ("no_consent", facts.consent != "opt_in"),
-        ("no_email", not is_valid_email(facts.email)),
-        ("no_recovery_url", not facts.recovery_url),
-        ("unsubscribed", facts.unsubscribed),
-        ("suppressed", facts.suppressed),
-        ("completed_elsewhere", facts.later_session == "complete"),
-        ("later_session", facts.later_session in ("open", "expired")),
+        (Reason.RECOVERED, facts.recovered),
+        (Reason.TEST_MODE, not facts.livemode and policy.test_mode != TestModeSends.TEAM),
+        (Reason.MERCHANT_DISABLED, not (policy.connected and policy.terms_accepted and policy.enabled)),
+        (Reason.NO_CONSENT, facts.consent != "opt_in"),
+        (Reason.NO_EMAIL, not is_valid_email(facts.email)),
+        (Reason.NO_RECOVERY_URL, not facts.recovery_url),
+        (Reason.UNSUBSCRIBED, facts.unsubscribed),
+        (Reason.SUPPRESSED, facts.suppressed),
+        (Reason.COMPLETED_ELSEWHERE, facts.later_session == SessionStatus.COMPLETE),
+        (Reason.LATER_SESSION, facts.later_session in (SessionStatus.OPEN, SessionStatus.EXPIRED)),
     )
     return next((reason for reason, stops in checks if stops), None)
 
@@ -109,14 +138,14 @@ def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
         capped_until = facts.last_other_email_at + policy.frequency_cap
         if capped_until > max(due, now):
             if step == 0:
-                return Decision("skip", "frequency_cap", step=step)
+                return Decision(Action.SKIP, Reason.FREQUENCY_CAP, step=step)
             due = outside_quiet_hours(capped_until, policy)
     expires = facts.recovery_expires_at
     if expires is not None and max(due, now) >= expires:
-        return Decision("skip" if step == 0 else "done", "recovery_url_expired", step=step)
+        return Decision(Action.SKIP if step == 0 else Action.DONE, Reason.RECOVERY_URL_EXPIRED, step=step)
     if due > now:
-        return Decision("wait", at=due, step=step, to_team=to_team)
-    return Decision("send", at=now, step=step, to_team=to_team)
+        return Decision(Action.WAIT, at=due, step=step, to_team=to_team)
+    return Decision(Action.SEND, at=now, step=step, to_team=to_team)
 
 
 def outside_quiet_hours(moment: datetime, policy: Policy) -> datetime:

@@ -1,5 +1,6 @@
 """Sending one step of a case, at most once: the send row is claimed (committed) before the
-SMTP server hears of it, and marked with what the server said after."""
+SMTP server hears of it, and marked with what the server said after. Which step to send, and
+whether to, is the recovery engine's decision (recovery.py); this module only carries it out."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -10,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import db
 from portal.db import utcnow
-from portal.models import Contact, EmailSend, RecoveryCase, SendStatus
-from portal.services import consent, delivery, emails, promotions, rules
+from portal.models import ConsentStatus, Contact, EmailSend, RecoveryCase, SendStatus
+from portal.services import case_context, consent, delivery, emails, promotions, rules, stripe_gateway
+from portal.services.case_context import Context
 from portal.services.mail import DeliveryResult, DeliveryStatus
 from portal.services.mime import HeaderInjection
 
@@ -20,24 +22,55 @@ DEFER_LIMIT = timedelta(hours=24)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: unknown
 
 
-def send_step(ctx, known: rules.Facts, decision: rules.Decision, items: list[dict], now: datetime) -> str:
-    """Claim, compose, deliver and record one step; then schedule the next one."""
-    from portal.services import recovery
-
-    to = recovery.owner_address(ctx.merchant.id) if decision.to_team else ctx.session.email
-    send = _claim(ctx.case, decision.step, to, now)
+def send_step(ctx: Context, step: int, to: str, items: list[dict], now: datetime) -> EmailSend | None:
+    """Claim, compose, deliver and record one step; the send row with its outcome, or None when
+    the step was claimed before (by a retry, a second worker...). Commits the claim before the
+    SMTP server hears of the email (and the promotion code before the email carries it)."""
+    send = _claim(ctx.case, step, to, now)
     if send is None:
-        return "already_claimed"
-    if ctx.policy.steps[decision.step].promotion:
+        return None
+    if ctx.policy.steps[step].promotion:
         send.promotion_code = promotions.mint(ctx, now)
         db.session.commit()
-    result = _deliver(send, ctx, items)
-    record(send, result, now)
-    after = replace(known, steps_done=known.steps_done | {decision.step},
-                    suppressed=known.suppressed or send.status == SendStatus.BOUNCED)
-    recovery.apply(ctx.case, rules.decide(after, ctx.policy, now))
+    record(send, _deliver(send, ctx, items), now)
+    return send
+
+
+def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
+    """Try again the sends a server deferred, each re-checked like a first attempt: local facts,
+    then Stripe (a later checkout may have started or been paid meanwhile); while Stripe cannot
+    say, wait, never send blind. Returns how many were due. Commits: each attempt's outcome
+    must hold whatever the rest of the periodic work does."""
+    now = now or utcnow()
+    sends = list(db.session.scalars(select(EmailSend).where(
+        EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now).limit(limit)))
+    for send in sends:
+        _retry(send, case_context.load(send.case_id), now)
     db.session.commit()
-    return send.status
+    return len(sends)
+
+
+def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
+    known = case_context.facts(ctx)
+    try:
+        reason = _stops(known, ctx) or _stops(replace(known, later_session=case_context.later_session(ctx)), ctx)
+        items = [] if reason else case_context.cart_items(ctx)
+    except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+        send.next_attempt_at = now + DEFER_DELAYS[0]  # Stripe must answer first: look again shortly
+        return
+    if reason:
+        send.status, send.next_attempt_at = SendStatus.FAILED, None
+        send.last_error = f"cancelled before retry: {reason}"
+        return
+    send.attempts += 1
+    record(send, _deliver(send, ctx, items), now)
+
+
+def _stops(known: rules.Facts, ctx: Context) -> rules.Reason | None:
+    """The rule that now stops a deferred send, if any (bought, unsubscribed, bounced...)."""
+    reason = rules.stop_reason(known, ctx.policy)
+    # A team copy of a test-mode cart is on its way: turning team sends off stops only new ones.
+    return None if reason == rules.Reason.TEST_MODE else reason
 
 
 def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend | None:
@@ -54,7 +87,7 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
     return send
 
 
-def _deliver(send: EmailSend, ctx, items: list[dict]) -> DeliveryResult:
+def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
     try:
         message = emails.recovery_message(send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items)
     except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
@@ -80,61 +113,19 @@ def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
 
 def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
     """Never email this address for this merchant again, and say why in the ledger."""
-    consent.record([consent.Change(merchant_id, email, consent.UNSUBSCRIBED, "bounce",
+    consent.record([consent.Change(merchant_id, email, ConsentStatus.UNSUBSCRIBED, "bounce",
                                    f"bounce-{now.isoformat()}", now)])
     db.session.flush()
     db.session.execute(update(Contact).where(Contact.merchant_id == merchant_id, Contact.email == email)
                        .values(suppressed_at=now, suppressed_reason=reason))
 
 
-def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
-    """Try again the sends a server deferred, unless the case no longer wants them."""
-    from portal.services import recovery
-
-    now = now or utcnow()
-    sends = list(db.session.scalars(select(EmailSend).where(
-        EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now).limit(limit)))
-    for send in sends:
-        _retry(send, recovery.load(send.case_id), now)
-    db.session.commit()
-    return len(sends)
-
-
-def _retry(send: EmailSend, ctx, now: datetime) -> None:
-    """One more attempt, re-checked like the first: local facts, then Stripe (a later session
-    may have started or completed meanwhile); while Stripe cannot say, wait, never send blind."""
-    from portal.services import recovery, stripe_gateway
-
-    known = recovery.facts(ctx)
-    if _cancelled(send, rules.stop_reason(known, ctx.policy)):
-        return
-    try:
-        later = recovery.later_session(ctx)
-        if _cancelled(send, rules.stop_reason(replace(known, later_session=later), ctx.policy)):
-            return
-        items = recovery.cart_items(ctx)
-    except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
-        send.next_attempt_at = now + DEFER_DELAYS[0]  # Stripe must answer first: look again shortly
-        return
-    send.attempts += 1
-    record(send, _deliver(send, ctx, items), now)
-
-
-def _cancelled(send: EmailSend, reason: str | None) -> bool:
-    """Give the send up when a rule now stops it (bought, unsubscribed, bounced meanwhile...)."""
-    if reason in (None, "test_mode"):  # a team copy of a test-mode cart: already on its way
-        return False
-    send.status, send.next_attempt_at = SendStatus.FAILED, None
-    send.last_error = f"cancelled before retry: {reason}"
-    return True
-
-
 def expire_claims(now: datetime | None = None) -> int:
-    """Claims that never got a result (the worker died mid-send) become unknown: never resent."""
+    """Claims that never got a result (the worker died mid-send) become unknown: never resent.
+    Commits, like retry_deferred: the periodic work's steps each hold on their own."""
     now = now or utcnow()
     result = db.session.execute(update(EmailSend).where(
         EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
         .values(status=SendStatus.UNKNOWN, last_error="the worker stopped between claim and result"))
     db.session.commit()
     return result.rowcount or 0
-

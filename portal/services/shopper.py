@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portal import db
-from portal.models import CheckoutSession, EmailSend, Merchant, RecoveryCase
+from portal.models import CheckoutSession, ConsentStatus, EmailSend, Merchant, RecoveryCase
 from portal.services import consent, links
 
 
@@ -42,5 +42,5 @@ def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | 
 
 def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:
     """Unsubscribe at once, in the ledger with its source (unsubscribe_link or one_click)."""
-    consent.record([consent.Change(merchant_id, email, consent.UNSUBSCRIBED, source,
+    consent.record([consent.Change(merchant_id, email, ConsentStatus.UNSUBSCRIBED, source,
                                    f"{source}-{now.isoformat()}", now)])

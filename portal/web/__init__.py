@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.routing import IntegerConverter
 
 from portal import db
+from portal.web import auth, carts, health, home, links, outbox, team, webhooks
 
 
 class IdConverter(IntegerConverter):
@@ -18,8 +19,6 @@ class IdConverter(IntegerConverter):
 
 
 def register(app: Flask) -> None:
-    from portal.web import auth, carts, health, home, links, outbox, team, webhooks
-
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
     for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
