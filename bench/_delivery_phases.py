@@ -128,7 +128,8 @@ def worker_main(env: dict, every: int, tasks, results, profile_path: str | None)
     """One worker process, started fresh like `flask worker`: for each list of case ids it is
     given, an app context per case around `recovery.process`; then its round report. RSS is
     sampled every `every` emails over its whole life."""
-    from portal.services import delivery, recovery
+    from portal.mail import delivery
+    from portal.services import recovery
 
     app, timer = common.make_app(env), StripeTimer()
     profiler = None

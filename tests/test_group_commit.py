@@ -13,7 +13,8 @@ import stripe_events as se
 from helpers import run_in_threads
 from portal import db as portal_db
 from portal.models import EventStatus, StripeEvent
-from portal.services import group_commit, webhooks
+from portal import group_commit
+from portal.services import webhooks
 
 
 def _store_concurrently(events: list[dict], threads: int = 16) -> list[bool]:
@@ -41,7 +42,7 @@ def test_concurrent_stores_keep_every_event_once_and_report_duplicates(app, db):
 def test_a_database_error_reaches_every_caller_of_the_batch(app, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from portal.services import group_commit
+    from portal import group_commit
 
     def broken(self, batch):
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
@@ -59,7 +60,7 @@ def test_a_killed_writer_connection_answers_503_once_then_reconnects(app, client
     import pytest
     from sqlalchemy import text
 
-    from portal.services import group_commit
+    from portal import group_commit
 
     engine = portal_db.bound_engine()
     if engine.dialect.name != "postgresql":

@@ -8,8 +8,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from portal.services.mail import DeliveryStatus, Mailer, parse_smtp_url
-from portal.services.mime import HeaderInjection, Outgoing, compose
+from portal.mail.smtp import DeliveryStatus, Mailer, parse_smtp_url
+from portal.mail.mime import HeaderInjection, Outgoing, compose
 from smtp_sink import SmtpSink
 
 UNSUBSCRIBE = "https://portal.example/u/" + "t0k3n" * 40   # long enough to need folding

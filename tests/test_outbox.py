@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from factories import PASSWORD, make_owner
 from portal.models import OutboxMessage
-from portal.services.mime import Outgoing, compose
+from portal.mail.mime import Outgoing, compose
 
 
 def _stored(db, merchant_id: int, subject: str) -> OutboxMessage:

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from markupsafe import escape
 
-from portal.services.rendering import (
+from portal.mail.rendering import (
     DEFAULT_CONTENT, PLACEHOLDERS, Brand, Content, EmailContext, LineItem, RenderedEmail,
     check_placeholders, format_money, render, sample_context,
 )

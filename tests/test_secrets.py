@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from portal.services.secrets import SecretError, open_sealed, seal
+from portal.sealing import SecretError, open_sealed, seal
 
 
 def _key() -> str:

@@ -13,7 +13,7 @@ from portal.db import utcnow
 from portal.models import Merchant, Role, ThrottleHit, User
 from portal.models.account import new_session_token
 from portal.services import throttle
-from portal.services.mime import CONTROL
+from portal.mail.mime import CONTROL
 
 _hasher = PasswordHasher()
 # Verified against when the address is unknown, so both paths take the same time.

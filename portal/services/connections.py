@@ -6,7 +6,7 @@ from sqlalchemy import select
 from portal import db
 from portal.db import utcnow
 from portal.models import Merchant, StripeAccount
-from portal.services import secrets
+from portal import sealing
 
 
 class LinkError(ValueError):
@@ -25,8 +25,8 @@ def link_account(merchant: Merchant, account_id: str, *, livemode: bool, method:
     account = merchant.stripe_account or holder or StripeAccount(merchant=merchant)
     account.account_id, account.livemode, account.method = account_id, livemode, method
     account.display_name, account.shop_url, account.support_email = display_name, shop_url, support_email
-    account.api_key_sealed = secrets.seal(api_key, keys) if api_key else None
-    account.webhook_secret_sealed = secrets.seal(webhook_secret, keys) if webhook_secret else None
+    account.api_key_sealed = sealing.seal(api_key, keys) if api_key else None
+    account.webhook_secret_sealed = sealing.seal(webhook_secret, keys) if webhook_secret else None
     account.connected_at, account.disconnected_at = utcnow(), None
     db.session.add(account)
     return account

@@ -8,7 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.db import MAX_ID
-from portal.services.mime import CONTROL
+from portal.mail.mime import CONTROL
 
 
 def _serializer(purpose: str) -> URLSafeSerializer:

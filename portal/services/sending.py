@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from portal import db
 from portal.db import utcnow
 from portal.models import ConsentStatus, Contact, EmailSend, RecoveryCase, SendStatus
-from portal.services import case_context, consent, delivery, emails, promotions, rules, stripe_gateway
+from portal.mail import delivery
+from portal.services import case_context, consent, promotions, recovery_email, rules, stripe_gateway
 from portal.services.case_context import Context
-from portal.services.mail import DeliveryResult, DeliveryStatus
-from portal.services.mime import HeaderInjection
+from portal.mail.smtp import DeliveryResult, DeliveryStatus
+from portal.mail.mime import HeaderInjection
 
 DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 DEFER_LIMIT = timedelta(hours=24)
@@ -76,7 +77,7 @@ def _stops(known: rules.Facts, ctx: Context) -> rules.Reason | None:
 def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend | None:
     """The committed send row for (case, step), or None if it was claimed before."""
     send = EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=step, to_address=to,
-                     status=SendStatus.CLAIMED, message_id=emails.new_message_id(), attempts=1,
+                     status=SendStatus.CLAIMED, message_id=recovery_email.new_message_id(), attempts=1,
                      created_at=now)
     db.session.add(send)
     try:
@@ -89,7 +90,7 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
 
 def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
     try:
-        message = emails.recovery_message(send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items)
+        message = recovery_email.recovery_message(send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items)
     except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
         return DeliveryResult(DeliveryStatus.FAILED, None, f"not composed: {exc}")
     return delivery.send(message, ctx.merchant.id)

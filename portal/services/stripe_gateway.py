@@ -8,7 +8,7 @@ from flask import current_app
 from stripe import StripeClient, StripeError
 
 from portal.models import StripeAccount
-from portal.services import secrets
+from portal import sealing
 from portal.services.stripe_http import KeepAliveClient, environ_proxy
 
 __all__ = ["GatewayError", "StripeError", "account_client", "platform_client", "retrieve_account"]
@@ -60,7 +60,7 @@ def account_client(account: StripeAccount, livemode: bool = True) -> StripeClien
     """A client acting as the merchant's connected account: the platform key of the session's
     mode plus the account header for Connect, or the merchant's own key in direct mode."""
     if account.method == "direct":
-        return _client(secrets.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"]))
+        return _client(sealing.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"]))
     return _client(_platform_key(livemode), account.account_id)
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from functools import lru_cache
 
-from sqlalchemy.dialects import postgresql, sqlite
 from stripe import SignatureVerificationError, WebhookSignature
 
 from portal import db
-from portal.services import group_commit
+from portal import group_commit, sealing
 from portal.models import EventStatus, StripeEvent, StripeAccount
 
 MAX_BODY_BYTES = 512 * 1024
@@ -120,14 +118,6 @@ def _is(value, kind: type) -> bool:
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
-@lru_cache(maxsize=4)
-def insert_statement(dialect_name: str, key):
-    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, built once per dialect: with the
-    values bound at execution it is compiled once too (the hot path of every webhook)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(key.table).on_conflict_do_nothing(index_elements=[key]).returning(key)
-
-
 def store(event: dict, body: str, *, source: str, merchant_id: int | None = None) -> bool:
     """Insert the event unless its id is known; True when it is new. Durable when it returns;
     concurrent requests share one statement and one commit (group_commit.py)."""
@@ -143,11 +133,9 @@ def store(event: dict, body: str, *, source: str, merchant_id: int | None = None
 def direct_secret(merchant_id: int, keys: str) -> list[str]:
     """The signing secret of a direct-mode merchant's endpoint ([] when there is none, as for
     an id beyond the id column, which the query would fail on)."""
-    from portal.services import secrets as sealed
-
     if not 0 < merchant_id <= db.MAX_ID:
         return []
     account = db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
     if account is None or not account.webhook_secret_sealed or not account.is_connected:
         return []
-    return [sealed.open_sealed(account.webhook_secret_sealed, keys)]
+    return [sealing.open_sealed(account.webhook_secret_sealed, keys)]

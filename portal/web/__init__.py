@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter
 
 from portal import db
@@ -22,7 +23,8 @@ def register(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
     for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
-    app.wsgi_app = webhooks.WebhookReceiver(app, app.wsgi_app)  # answered before Flask: see there
+    # Webhooks are answered beside Flask, not through it (see web/webhooks.py).
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)})
     app.after_request(_security_headers)
     _register_error_pages(app)
 

@@ -6,7 +6,7 @@ from flask_login import login_required
 
 from portal.models import RecoveryCase
 from portal.services import carts
-from portal.services.rendering import format_money
+from portal.mail.rendering import format_money
 from portal.tenancy import get_owned_or_404, owned
 
 bp = Blueprint("carts", __name__, url_prefix="/carts")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from wtforms.validators import ValidationError
 
-from portal.services.mime import CONTROL
+from portal.mail.mime import CONTROL
 
 
 def strip(value):

@@ -1,28 +1,24 @@
 """Stripe's webhook endpoints: verify, store, nudge the worker, answer. Never a 500 on input.
 
-They are served by a small WSGI layer in front of Flask. Webhooks are the portal's one hot path
-(a platform's Black Friday arrives here at once) and use nothing Flask adds to a request:
-no cookie session, login, CSRF or templates. Skipping that machinery halves a webhook's cost.
-Everything else goes on to Flask untouched.
+They are a small WSGI app of their own, mounted beside Flask at /webhooks/stripe with werkzeug's
+DispatcherMiddleware (web/__init__.py). Webhooks are the portal's one hot path (a platform's
+Black Friday arrives here at once) and use nothing Flask adds to a request: no cookie session,
+login, CSRF or templates. Skipping that machinery halves a webhook's cost.
 """
 from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from http import HTTPStatus
 
-from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from portal import jobs
-from portal.extensions import rq
 from portal.services import webhooks
 
 log = logging.getLogger(__name__)
-PREFIX = "/webhooks/stripe/"
-DIRECT_PATH = re.compile(r"/webhooks/stripe/direct/(\d{1,18})\Z")
+MOUNT = "/webhooks/stripe"  # where web/__init__.py mounts the receiver; paths below are inside it
+DIRECT_PATH = re.compile(r"/direct/(\d{1,18})\Z")
 
 
 class Rejected(Exception):
@@ -34,16 +30,13 @@ class Rejected(Exception):
 
 
 class WebhookReceiver:
-    """WSGI middleware: answers `POST /webhooks/stripe/connect` and `.../direct/<merchant id>`
-    itself and passes every other request to `downstream` (the Flask app)."""
+    """WSGI app for everything under MOUNT: `POST /connect` and `POST /direct/<merchant id>`."""
 
-    def __init__(self, app, downstream):
-        self.app, self.downstream = app, downstream
+    def __init__(self, app):
+        self.app = app  # the Flask app: its config, and app contexts for the database
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX):
-            return self.downstream(environ, start_response)
         headers = [("Content-Type", "text/plain; charset=utf-8")]
         try:
             status, message = 200, self._handle(environ, path)
@@ -52,7 +45,7 @@ class WebhookReceiver:
             if status == 405:
                 headers.append(("Allow", "POST"))
         except Exception:  # a bug, never bad input: logged with its traceback, no details out
-            log.exception("webhook %s failed", path)
+            log.exception("webhook %s%s failed", MOUNT, path)
             status, message = 500, "internal error"
         body = (message + "\n").encode()
         headers.append(("Content-Length", str(len(body))))
@@ -61,7 +54,7 @@ class WebhookReceiver:
 
     def _handle(self, environ, path: str) -> str:
         merchant_id = None
-        if path == PREFIX + "connect":
+        if path == "/connect":
             source = "connect"
         elif match := DIRECT_PATH.match(path):
             source, merchant_id = "direct", int(match.group(1))
@@ -96,7 +89,7 @@ class WebhookReceiver:
             log.warning("webhook %s not stored: database unavailable", event["id"])
             raise Rejected("database unavailable, retry later", 503) from exc
         if is_new and event["type"] in webhooks.HANDLED_TYPES:
-            _nudger.nudge(self.app)
+            jobs.nudge(self.app)
         return "stored" if is_new else "duplicate, already stored"
 
 
@@ -118,46 +111,3 @@ def _read_body(environ) -> bytes:
     if len(body) > limit:
         raise Rejected(f"body is larger than {limit} bytes")
     return body
-
-
-NUDGE_PAUSE_SECONDS = 0.05
-
-
-class _Nudger:
-    """Asks Redis for a drain from a background thread, so no webhook waits on Redis; a burst
-    of webhooks costs one request. The event is committed before the 200: if this process died
-    before nudging, or Redis is away, the periodic sweep applies it. Nothing is lost."""
-
-    def __init__(self) -> None:
-        self.wanted = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    def nudge(self, app) -> None:
-        if self.wanted.is_set():  # asked already and not yet taken: that drain covers this event
-            return
-        self.wanted.set()
-        if self.thread is None or not self.thread.is_alive():
-            with self.lock:  # one thread per process (gunicorn forks before the first request)
-                if self.thread is None or not self.thread.is_alive():
-                    self.thread = threading.Thread(target=self._run, args=(app,), daemon=True,
-                                                   name="webhook-nudger")
-                    self.thread.start()
-
-    def _run(self, app) -> None:
-        while self.wanted.wait():
-            self.wanted.clear()
-            try:
-                with app.app_context():
-                    jobs.request_drain(rq.connection, rq.queue("events"))
-            except RedisError as exc:
-                log.warning("could not enqueue event processing (the sweep will): %s", exc)
-                time.sleep(1)  # do not spin while Redis is away
-            except Exception:  # noqa: BLE001  the thread must outlive a bug: nudges skip it when asked
-                log.exception("could not enqueue event processing (the sweep will)")
-                time.sleep(1)
-            # Under load, one nudge per pause stands for every webhook that arrived meanwhile.
-            time.sleep(NUDGE_PAUSE_SECONDS)
-
-
-_nudger = _Nudger()

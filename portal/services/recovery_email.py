@@ -7,8 +7,9 @@ from email.utils import parseaddr
 from flask import current_app
 
 from portal.models import CheckoutSession, EmailSend, Merchant, SendingSettings, StripeAccount
-from portal.services import links, rendering
-from portal.services.mime import Composed, Outgoing, compose
+from portal.mail import rendering
+from portal.services import links
+from portal.mail.mime import Composed, Outgoing, compose
 
 
 def platform_sender() -> tuple[str, str]:

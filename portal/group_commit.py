@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -108,8 +109,6 @@ class GroupCommitter:
         """The keys of `rows` that were inserted, committed."""
         if self.engine.dialect.name == "postgresql":
             return self._insert_with_driver(rows)
-        from portal.services.webhooks import insert_statement
-
         statement = insert_statement(self.engine.dialect.name, self.table.c[self.key])
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return {row[0] for row in connection.execute(statement, rows)}
@@ -166,6 +165,14 @@ def _may_be_one_rows_fault(exc: BaseException) -> bool:
 def _fail(batch: list[_Ticket], exc: BaseException) -> None:
     for ticket in batch:
         ticket.error = exc
+
+
+@lru_cache(maxsize=4)
+def insert_statement(dialect_name: str, key):
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key, built once per dialect: with the
+    values bound at execution it is compiled once too (the hot path of every webhook)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(key.table).on_conflict_do_nothing(index_elements=[key]).returning(key)
 
 
 @lru_cache(maxsize=MAX_BATCH * 2)

@@ -6,8 +6,8 @@ from flask import current_app
 
 from portal import db
 from portal.models import OutboxMessage
-from portal.services.mail import DeliveryResult, DeliveryStatus, Mailer, parse_smtp_url
-from portal.services.mime import Composed
+from portal.mail.smtp import DeliveryResult, DeliveryStatus, Mailer, parse_smtp_url
+from portal.mail.mime import Composed
 
 _mailers: dict[str, Mailer] = {}
 _lock = threading.Lock()

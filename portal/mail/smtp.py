@@ -12,7 +12,7 @@ from enum import Enum
 from functools import partial
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from portal.services.mime import Composed
+from portal.mail.mime import Composed
 
 _ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")  # RFC 3463 status code of a permanent failure
 _PORTS = {"smtp": 25, "smtps": 465}

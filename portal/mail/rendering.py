@@ -17,7 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from portal.services.mime import CONTROL
+from portal.mail.mime import CONTROL
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
 PLACEHOLDERS = ("merchant_name", "customer_name", "cart_total", "recovery_link_expires", "promotion_code")
