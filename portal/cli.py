@@ -1,13 +1,25 @@
 """Operator commands: `flask db`, `flask worker`, `flask merchants`, `flask demo`."""
 from __future__ import annotations
 
+import os
+import sys
+import time
+from pathlib import Path
+
 import click
+from alembic import command as alembic_command
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from stripe import APIConnectionError
 
-from portal import db
+from portal import db, jobs
+from portal import worker as worker_module
 from portal.extensions import QUEUE_NAMES, rq
-from portal.services import accounts
+from portal.models import User
+from portal.services import accounts, connections, events, stripe_gateway
+from portal.services import demo as demo_service
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations in migrations/).")
 merchants_cli = AppGroup("merchants", help="Create and manage merchants.")
@@ -33,17 +45,13 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database back to REVISION (e.g. -1, or base)."""
-    from alembic import command
-
-    command.downgrade(db.alembic_config(current_app.config["DATABASE_URL"]), revision)
+    alembic_command.downgrade(db.alembic_config(current_app.config["DATABASE_URL"]), revision)
     click.echo(f"Database is at {revision}.")
 
 
 @events_cli.command("failed")
 def events_failed() -> None:
     """List events that failed every attempt, with their last error."""
-    from portal.services import events
-
     rows = events.failed()
     for event in rows:
         click.echo(f"{event.event_id}  {event.type}  account={event.account_id or '-'}  "
@@ -57,8 +65,6 @@ def events_failed() -> None:
 @click.option("--all-failed", is_flag=True, help="Replay every failed event.")
 def events_replay(event_ids: tuple[str, ...], all_failed: bool) -> None:
     """Queue events again by Stripe id (evt_...), or every failed one with --all-failed."""
-    from portal.services import events
-
     if bool(event_ids) == all_failed:
         raise click.UsageError("give event ids or --all-failed (not both)")
     count = events.replay(None if all_failed else list(event_ids))
@@ -68,10 +74,6 @@ def events_replay(event_ids: tuple[str, ...], all_failed: bool) -> None:
 
 
 def _nudge_worker() -> None:
-    from redis.exceptions import RedisError
-
-    from portal import jobs
-
     try:
         jobs.request_drain(rq.connection, rq.queue("events"))
     except RedisError:
@@ -85,8 +87,6 @@ def _nudge_worker() -> None:
               help="Comma-separated queues, highest priority first.")
 def worker(burst: bool, queues: str) -> None:
     """Process background jobs and scheduled work."""
-    from portal import worker as worker_module
-
     chosen = [rq.queue(name.strip()) for name in queues.split(",") if name.strip()]
     worker_module.run(current_app._get_current_object(), rq.connection, chosen, burst=burst)
 
@@ -117,11 +117,6 @@ def _create_merchant(name: str, email: str, password: str):
 @click.argument("account_id")
 def merchants_connect(email: str, account_id: str) -> None:
     """Link the Stripe account ACCOUNT_ID, already connected to the platform, to EMAIL's merchant."""
-    from sqlalchemy import select
-
-    from portal.models import User
-    from portal.services import connections, stripe_gateway
-
     user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
     if user is None:
         raise click.ClickException(f"No user with the email address {email}.")
@@ -143,10 +138,6 @@ def merchants_connect(email: str, account_id: str) -> None:
 @with_appcontext
 def sandbox(host: str, port: int) -> None:
     """Run the offline Stripe sandbox, sending Connect webhooks to this portal."""
-    import os
-    import sys
-    from pathlib import Path
-
     config = current_app.config
     state = Path(current_app.instance_path) / "sandbox-state.json"
     args = [sys.executable, "-m", "stripe_sandbox", "--host", host, "--port", str(port),
@@ -165,9 +156,8 @@ def sandbox(host: str, port: int) -> None:
 @with_appcontext
 def demo(wait: int) -> None:
     """Seed the demo merchant, connected to a sandbox account with products (idempotent)."""
-    from portal.services import demo as demo_service
-
     result = _retry_until(demo_service.seed, wait)
+    db.session.commit()
     shop = current_app.config["STRIPE_API_BASE"].rstrip("/") + f"/shop/{result.account_id}"
     click.echo(f"Demo merchant: {demo_service.NAME} (Stripe account {result.account_id}).\n"
                f"  Log in as {demo_service.EMAIL} / {demo_service.PASSWORD}\n"
@@ -176,12 +166,6 @@ def demo(wait: int) -> None:
 
 def _retry_until(action, seconds: int):
     """Run `action`, retrying while Stripe cannot be reached, for up to `seconds`."""
-    import time
-
-    from stripe import APIConnectionError
-
-    from portal.services import stripe_gateway
-
     deadline = time.monotonic() + seconds
     while True:
         try:

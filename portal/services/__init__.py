@@ -1,1 +1,13 @@
-"""The domain as plain functions. Services never import Flask's request, web or jobs."""
+"""The domain as plain functions. Services never import Flask's request, web or jobs.
+
+The commit rule: a service leaves the commit to its caller (a view, a job, a CLI command), so
+that one request or job is one unit of work. The exceptions are steps that must be durable
+before the outside world hears of them, or that must hold whatever happens next, and each says
+so in its docstring ("Commits: ..."):
+- claiming a send row before the SMTP server hears of the email, and the promotion code minted
+  for it (sending.send_step);
+- recording what a send or a re-check came to, deferrals included, between calls to Stripe and
+  to the SMTP server (recovery.process, sending.retry_deferred, sending.expire_claims);
+- a batch of Stripe events claimed, applied and marked in one transaction (events.apply_batch);
+- a login attempt counted before the password is checked (accounts.admit_login).
+"""

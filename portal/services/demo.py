@@ -25,7 +25,8 @@ class Demo:
 
 
 def seed() -> Demo:
-    """Create or complete the demo merchant; StripeError/GatewayError if the sandbox is away."""
+    """Create or complete the demo merchant (the caller commits); StripeError/GatewayError if the
+    sandbox is away."""
     owner = db.session.scalar(select(User).where(User.email == EMAIL))
     if owner is None:
         owner = accounts.create_merchant(NAME, EMAIL, PASSWORD, "Demo Owner")
@@ -35,7 +36,6 @@ def seed() -> Demo:
     terms.accept(merchant, owner, ip="127.0.0.1")
     _sending_settings(merchant)
     merchant.recovery_enabled = True
-    db.session.commit()
     return Demo(merchant, account_id)
 
 

@@ -33,7 +33,9 @@ def drain(batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
 
 
 def apply_batch(batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
-    """Claim up to `batch_size` due events, apply them and commit; returns how many."""
+    """Claim up to `batch_size` due events, apply them and commit; returns how many. Commits:
+    the claim, the changes and the marks are one transaction (a killed worker leaves all of
+    the batch pending)."""
     now = now or utcnow()
     events = _claim(batch_size, now)
     if not events:

@@ -29,7 +29,8 @@ def due_case_ids(now: datetime, limit: int = 500) -> list[int]:
 def process(case_id: int, now: datetime | None = None) -> str:
     """Look at one case: record a skip or a wait, or re-check with Stripe, send the next email
     and schedule the one after; returns what happened. Safe to run twice or concurrently: the
-    send row's unique key allows one send. Commits."""
+    send row's unique key allows one send. Commits: what it learnt and did holds before the
+    next call to Stripe or the SMTP server (services/__init__.py)."""
     now = now or utcnow()
     ctx = case_context.load(case_id)
     if ctx is None or ctx.case.status not in CaseStatus.active():
