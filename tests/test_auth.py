@@ -136,6 +136,10 @@ def test_logout_ends_the_session_and_the_remember_me_cookie_everywhere(app, clie
     login(client, "ka@example.com", PASSWORD, remember="y")
     copied = {c.key: c.value for c in client._cookies.values()}
     assert {"session", "remember_token"} <= set(copied)
+    for name in ("session", "remember_token"):  # each copy alone opens the account before log-out
+        thief = app.test_client()
+        thief.set_cookie(name, copied[name])
+        assert thief.get("/team/").status_code == 200, name
     post_form(client, "/logout", {}, page="/")
     for names in (("session",), ("remember_token",), ("session", "remember_token")):
         thief = app.test_client()
