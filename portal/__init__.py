@@ -1,4 +1,5 @@
 """The Cart Recovery Portal: a multi-tenant Flask app that recovers abandoned Stripe carts."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -11,8 +12,12 @@ from portal.services.accounts import load_user
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app from the environment (plus `overrides`, for tests). No network or disk I/O."""
-    app = Flask(__name__, instance_relative_config=True,
-                template_folder="../templates", static_folder="../static")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
     app.config.from_mapping(config.load(app.instance_path, overrides))
     db.init_app(app)
     _init_extensions(app)

@@ -1,4 +1,5 @@
 """Operator commands: `flask db`, `flask worker`, `flask merchants`, `flask demo`."""
+
 from __future__ import annotations
 
 import os
@@ -54,9 +55,11 @@ def events_failed() -> None:
     """List events that failed every attempt, with their last error."""
     rows = events.failed()
     for event in rows:
-        click.echo(f"{event.event_id}  {event.type}  account={event.account_id or '-'}  "
-                   f"attempts={event.attempts}  received={event.received_at:%Y-%m-%d %H:%M:%S}Z\n"
-                   f"    {event.last_error}")
+        click.echo(
+            f"{event.event_id}  {event.type}  account={event.account_id or '-'}  "
+            f"attempts={event.attempts}  received={event.received_at:%Y-%m-%d %H:%M:%S}Z\n"
+            f"    {event.last_error}"
+        )
     click.echo(f"{len(rows)} failed event(s).")
 
 
@@ -83,8 +86,12 @@ def _nudge_worker() -> None:
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
-@click.option("--queues", default=",".join(QUEUE_NAMES), show_default=True,
-              help="Comma-separated queues, highest priority first.")
+@click.option(
+    "--queues",
+    default=",".join(QUEUE_NAMES),
+    show_default=True,
+    help="Comma-separated queues, highest priority first.",
+)
 def worker(burst: bool, queues: str) -> None:
     """Process background jobs and scheduled work."""
     chosen = [rq.queue(name.strip()) for name in queues.split(",") if name.strip()]
@@ -123,9 +130,15 @@ def merchants_connect(email: str, account_id: str) -> None:
     try:
         info = stripe_gateway.retrieve_account(account_id)
         live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
-        connections.link_account(user.merchant, account_id, livemode=live, method="oauth",
-                                 display_name=info["name"], shop_url=info["shop_url"],
-                                 support_email=info["support_email"])
+        connections.link_account(
+            user.merchant,
+            account_id,
+            livemode=live,
+            method="oauth",
+            display_name=info["name"],
+            shop_url=info["shop_url"],
+            support_email=info["support_email"],
+        )
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError, connections.LinkError) as exc:
         raise click.ClickException(f"Cannot link {account_id}: {exc}") from exc
     db.session.commit()
@@ -140,9 +153,19 @@ def sandbox(host: str, port: int) -> None:
     """Run the offline Stripe sandbox, sending Connect webhooks to this portal."""
     config = current_app.config
     state = Path(current_app.instance_path) / "sandbox-state.json"
-    args = [sys.executable, "-m", "stripe_sandbox", "--host", host, "--port", str(port),
-            "--state", str(state),
-            "--connect-webhook", config["PUBLIC_URL"].rstrip("/") + "/webhooks/stripe/connect"]
+    args = [
+        sys.executable,
+        "-m",
+        "stripe_sandbox",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--state",
+        str(state),
+        "--connect-webhook",
+        config["PUBLIC_URL"].rstrip("/") + "/webhooks/stripe/connect",
+    ]
     if config["STRIPE_CONNECT_WEBHOOK_SECRET"]:
         args += ["--connect-webhook-secret", config["STRIPE_CONNECT_WEBHOOK_SECRET"]]
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -151,17 +174,24 @@ def sandbox(host: str, port: int) -> None:
 
 
 @click.command("demo")
-@click.option("--wait", default=0, show_default=True, type=int,
-              help="Seconds to wait for the Stripe sandbox to answer.")
+@click.option(
+    "--wait",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seconds to wait for the Stripe sandbox to answer.",
+)
 @with_appcontext
 def demo(wait: int) -> None:
     """Seed the demo merchant, connected to a sandbox account with products (idempotent)."""
     result = _retry_until(demo_service.seed, wait)
     db.session.commit()
     shop = current_app.config["STRIPE_API_BASE"].rstrip("/") + f"/shop/{result.account_id}"
-    click.echo(f"Demo merchant: {demo_service.NAME} (Stripe account {result.account_id}).\n"
-               f"  Log in as {demo_service.EMAIL} / {demo_service.PASSWORD}\n"
-               f"  Abandon a cart in the sandbox shop: {shop}")
+    click.echo(
+        f"Demo merchant: {demo_service.NAME} (Stripe account {result.account_id}).\n"
+        f"  Log in as {demo_service.EMAIL} / {demo_service.PASSWORD}\n"
+        f"  Abandon a cart in the sandbox shop: {shop}"
+    )
 
 
 def _retry_until(action, seconds: int):
@@ -175,7 +205,8 @@ def _retry_until(action, seconds: int):
             if time.monotonic() >= deadline:
                 raise click.ClickException(
                     f"Stripe at {current_app.config['STRIPE_API_BASE']} does not answer "
-                    "(for the offline sandbox, start `flask sandbox` first).") from exc
+                    "(for the offline sandbox, start `flask sandbox` first)."
+                ) from exc
             time.sleep(0.5)
         except stripe_gateway.GatewayError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -1,4 +1,5 @@
 """Every setting the portal reads from the environment, in one place (SPEC section 7)."""
+
 from __future__ import annotations
 
 import base64
@@ -58,13 +59,17 @@ class Config:
         """Read the known variables; fill development defaults only where they are safe."""
         names = [n for n in cls.__dataclass_fields__ if n != "extra"]
         values = {n: environ[n].strip() for n in names if environ.get(n, "").strip()}
-        values["DATABASE_URL"] = _driver_url(values.get("DATABASE_URL") or _sqlite_default(instance_path))
+        values["DATABASE_URL"] = _driver_url(
+            values.get("DATABASE_URL") or _sqlite_default(instance_path)
+        )
         if values.get("PORTAL_ENV", cls.PORTAL_ENV) in RELAXED_ENVS:
             values.setdefault("SECRET_KEY", _DEV_SECRET_KEY)
             values.setdefault("ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY)
             values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
         # Tests stay hermetic: only development reaches for a sandbox on the well-known port.
-        if values.get("PORTAL_ENV") == "development" and not any(n in values for n in SANDBOX_DEFAULTS):
+        if values.get("PORTAL_ENV") == "development" and not any(
+            n in values for n in SANDBOX_DEFAULTS
+        ):
             values.update(SANDBOX_DEFAULTS)
         return cls(**values)
 
@@ -85,11 +90,13 @@ class Config:
         if self.ENCRYPTION_KEY and not _valid_fernet_keys(self.ENCRYPTION_KEY):
             problems.append(
                 "ENCRYPTION_KEY must be one or more comma-separated url-safe base64 keys of "
-                "32 bytes (make one with: python -c \"import base64,os;"
-                "print(base64.urlsafe_b64encode(os.urandom(32)).decode())\")"
+                '32 bytes (make one with: python -c "import base64,os;'
+                'print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
             )
         if not self.PROXY_COUNT.isdigit():
-            problems.append("PROXY_COUNT must be a whole number (0 when nothing proxies the portal)")
+            problems.append(
+                "PROXY_COUNT must be a whole number (0 when nothing proxies the portal)"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -135,7 +142,10 @@ def _valid_fernet_keys(value: str) -> bool:
 def load(instance_path: str, overrides: dict | None = None) -> dict:
     """The checked Flask settings from os.environ, with `overrides` (tests) applied last."""
     overrides = dict(overrides or {})
-    environ = {**os.environ, **{k: str(v) for k, v in overrides.items() if k in Config.__dataclass_fields__}}
+    environ = {
+        **os.environ,
+        **{k: str(v) for k, v in overrides.items() if k in Config.__dataclass_fields__},
+    }
     extra = {k: v for k, v in overrides.items() if k not in Config.__dataclass_fields__}
     config = replace(Config.from_environ(environ, instance_path), extra=extra)
     config.check()

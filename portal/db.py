@@ -1,4 +1,5 @@
 """The database: declarative Base, one engine per app, a scoped session, and Alembic helpers."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Extensions, created unbound at import and bound to an app in create_app()."""
+
 from __future__ import annotations
 
 from flask_login import LoginManager
@@ -22,7 +23,9 @@ QUEUE_NAMES = ("events", "mail", "default")
 def connect_redis(url: str) -> Redis:
     """A Redis client that fails fast: a webhook must not wait seconds on a Redis outage (the
     event is already stored; the sweep applies it). One immediate retry survives a stale socket."""
-    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(NoBackoff(), 1))
+    return Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=5, retry=Retry(NoBackoff(), 1)
+    )
 
 
 class RedisQueues:

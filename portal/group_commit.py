@@ -7,6 +7,7 @@ for others after its own row is stored. Nobody waits on a timer, and every calle
 once its own row is durable (or with the error that stopped the write). A row the database
 refuses stops only its own caller's write: the rest of its batch is then written row by row.
 """
+
 from __future__ import annotations
 
 import os
@@ -180,9 +181,14 @@ def _multirow_insert(table: str, columns: tuple, key: str, count: int) -> str:
     """INSERT INTO table (columns) VALUES (...) x count ON CONFLICT (key) DO NOTHING RETURNING key,
     built from the model's own names (no user input reaches the SQL text)."""
     width = len(columns)
-    rows = ("(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")" for r in range(count))
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows)} "
-            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}")
+    rows = (
+        "(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")"
+        for r in range(count)
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(rows)} "
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+    )
 
 
 _committers: dict[int, GroupCommitter] = {}

@@ -2,6 +2,7 @@
 
 Every job is safe to run twice: idempotency lives in database unique keys, not in Redis.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,8 +54,9 @@ class _Nudger:
         if self.thread is None or not self.thread.is_alive():
             with self.lock:  # one thread per process (gunicorn forks before the first request)
                 if self.thread is None or not self.thread.is_alive():
-                    self.thread = threading.Thread(target=self._run, args=(app,), daemon=True,
-                                                   name="webhook-nudger")
+                    self.thread = threading.Thread(
+                        target=self._run, args=(app,), daemon=True, name="webhook-nudger"
+                    )
                     self.thread.start()
 
     def _run(self, app) -> None:
@@ -102,8 +104,14 @@ def enqueue_due_cases(connection: Redis, queue: Queue) -> int:
     queued = 0
     for case_id in recovery.due_case_ids(utcnow()):
         if connection.set(f"portal:case:{case_id}", "1", nx=True, ex=120):
-            queue.enqueue(process_case, case_id, job_id=f"case-{case_id}", result_ttl=60,
-                          on_success=Callback(_release_case), on_failure=Callback(_release_case))
+            queue.enqueue(
+                process_case,
+                case_id,
+                job_id=f"case-{case_id}",
+                result_ttl=60,
+                on_success=Callback(_release_case),
+                on_failure=Callback(_release_case),
+            )
             queued += 1
     db.session.rollback()  # only read: end the snapshot
     return queued
@@ -126,5 +134,10 @@ def tick() -> dict:
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
     db.session.commit()
-    return {"events_applied": applied, "cases_queued": queued, "sends_retried": retried,
-            "claims_expired": unknown, "throttle_hits_pruned": pruned}
+    return {
+        "events_applied": applied,
+        "cases_queued": queued,
+        "sends_retried": retried,
+        "claims_expired": unknown,
+        "throttle_hits_pruned": pruned,
+    }

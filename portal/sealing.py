@@ -3,6 +3,7 @@
 ENCRYPTION_KEY may list several keys, comma-separated: the first encrypts, all decrypt, so a key
 can be rotated without losing what the old one sealed.
 """
+
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -26,5 +27,7 @@ def open_sealed(token: str, keys: str) -> str:
     try:
         return _fernet(keys).decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretError("a stored secret cannot be decrypted with ENCRYPTION_KEY "
-                          "(was the key changed without keeping the old one after a comma?)") from exc
+        raise SecretError(
+            "a stored secret cannot be decrypted with ENCRYPTION_KEY "
+            "(was the key changed without keeping the old one after a comma?)"
+        ) from exc

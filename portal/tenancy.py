@@ -1,4 +1,5 @@
 """Tenant scoping: every merchant-owned lookup in a request goes through these helpers."""
+
 from __future__ import annotations
 
 from typing import TypeVar

@@ -3,6 +3,7 @@
 Losing Redis does not end the process: the RQ worker ends, and a fresh one starts once Redis
 answers again (a worker that exits would stop every process `make run` started with it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,8 +99,9 @@ def run(app, connection: Redis, queues: list[Queue], burst: bool = False) -> boo
         enqueue_tick(connection, queues[-1])
         return AppWorker(queues, app=app, connection=connection).work(burst=True, **WORK_OPTIONS)
     stop = threading.Event()
-    threading.Thread(target=_tick_forever, args=(connection, queues[-1], stop),
-                     name="ticker", daemon=True).start()
+    threading.Thread(
+        target=_tick_forever, args=(connection, queues[-1], stop), name="ticker", daemon=True
+    ).start()
     try:
         return _work_until_stopped(app, connection, queues)
     finally:
@@ -143,8 +145,11 @@ def _wait_for_redis(connection: Redis) -> None:
             lost = True
             delay = min(delay * 2, MAX_RETRY_SECONDS)
             continue
-        log.warning("Redis is back: starting a fresh worker" if lost
-                    else "The worker stopped unexpectedly: starting a fresh one")
+        log.warning(
+            "Redis is back: starting a fresh worker"
+            if lost
+            else "The worker stopped unexpectedly: starting a fresh one"
+        )
         return
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: a real database (PostgreSQL when TEST_DATABASE_URL is set, else SQLite),
 real Redis (TEST_REDIS_URL, default database 15 on localhost), and CSRF left on everywhere."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 def database_url(tmp_path_factory) -> str:
     """An emptied database migrated to head: every run starts from nothing."""
     url = os.environ.get("TEST_DATABASE_URL")
-    url = _driver_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    url = (
+        _driver_url(url) if url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
     if url.startswith("postgresql"):
         _drop_everything(url)
     portal_db.upgrade(url)
@@ -39,8 +42,14 @@ def _drop_everything(url: str) -> None:
 def _app(database_url):
     from stripe_events import CONNECT_SECRET
 
-    return create_app({"PORTAL_ENV": "testing", "DATABASE_URL": database_url,
-                       "REDIS_URL": TEST_REDIS_URL, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_SECRET})
+    return create_app(
+        {
+            "PORTAL_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": TEST_REDIS_URL,
+            "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_SECRET,
+        }
+    )
 
 
 @pytest.fixture
@@ -80,8 +89,10 @@ def redis_conn():
 @pytest.fixture
 def login():
     """login(client, email, password) -> response, through the real login form."""
+
     def _login(client, email: str, password: str, **extra):
         return post_form(client, "/login", {"email": email, "password": password, **extra})
+
     return _login
 
 
@@ -116,10 +127,13 @@ def sandbox_server(app, monkeypatch):
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     sandbox.config["PUBLIC_URL"] = base
-    for name, value in {"STRIPE_API_BASE": base, "STRIPE_CONNECT_BASE": base,
-                        "STRIPE_SECRET_KEY": sandbox.config["PLATFORM_SECRET_KEY"],
-                        "STRIPE_TEST_SECRET_KEY": sandbox.config["PLATFORM_TEST_SECRET_KEY"],
-                        "STRIPE_CLIENT_ID": sandbox.config["CLIENT_ID"]}.items():
+    for name, value in {
+        "STRIPE_API_BASE": base,
+        "STRIPE_CONNECT_BASE": base,
+        "STRIPE_SECRET_KEY": sandbox.config["PLATFORM_SECRET_KEY"],
+        "STRIPE_TEST_SECRET_KEY": sandbox.config["PLATFORM_TEST_SECRET_KEY"],
+        "STRIPE_CLIENT_ID": sandbox.config["CLIENT_ID"],
+    }.items():
         monkeypatch.setitem(app.config, name, value)
     sandbox.base = base
     yield sandbox

@@ -1,4 +1,5 @@
 """Factories: real rows through the real services, committed."""
+
 from __future__ import annotations
 
 import itertools
@@ -11,18 +12,26 @@ PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 
 
-def make_owner(name: str | None = None, email: str | None = None, password: str = PASSWORD) -> User:
+def make_owner(
+    name: str | None = None, email: str | None = None, password: str = PASSWORD
+) -> User:
     """A new merchant with its owner user."""
     n = next(_seq)
-    user = accounts.create_merchant(name or f"Shop {n}", email or f"owner{n}@example.com", password)
+    user = accounts.create_merchant(
+        name or f"Shop {n}", email or f"owner{n}@example.com", password
+    )
     db.session.commit()
     return user
 
 
 def make_member(merchant_id: int, email: str | None = None, password: str = PASSWORD) -> User:
     """A member user added to an existing merchant."""
-    user = User(merchant_id=merchant_id, email=email or f"member{next(_seq)}@example.com",
-                password_hash=accounts.hash_password(password), role=Role.MEMBER.value)
+    user = User(
+        merchant_id=merchant_id,
+        email=email or f"member{next(_seq)}@example.com",
+        password_hash=accounts.hash_password(password),
+        role=Role.MEMBER.value,
+    )
     db.session.add(user)
     db.session.commit()
     return user

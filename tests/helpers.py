@@ -1,4 +1,5 @@
 """Test helpers: form posts as a browser makes them, and calls from many threads at once."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ def csrf_token(client, page: str) -> str:
 
 def post_form(client, path: str, data: dict, page: str | None = None, **kwargs):
     """POST `data` to `path` as a browser would: with the CSRF token from `page` (default: path)."""
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, page or path)}, **kwargs)
+    return client.post(
+        path, data={**data, "csrf_token": csrf_token(client, page or path)}, **kwargs
+    )
 
 
 def run_in_threads(function, count: int, timeout: float = 30) -> list[BaseException]:

@@ -1,5 +1,6 @@
 """A merchant on the sandbox, the portal live on loopback, an SMTP sink and the real worker:
 the whole recovery path, driven as Stripe and a shopper would drive it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,26 +27,45 @@ class Kit:
 
     @property
     def client(self) -> stripe.StripeClient:
-        return stripe.StripeClient(self.sandbox.config["PLATFORM_SECRET_KEY"], stripe_account=self.account,
-                                   base_addresses={"api": self.sandbox.base, "connect": self.sandbox.base})
+        return stripe.StripeClient(
+            self.sandbox.config["PLATFORM_SECRET_KEY"],
+            stripe_account=self.account,
+            base_addresses={"api": self.sandbox.base, "connect": self.sandbox.base},
+        )
 
-    def checkout(self, email: str | None, consent: bool = True, customer: str | None = None) -> str:
+    def checkout(
+        self, email: str | None, consent: bool = True, customer: str | None = None
+    ) -> str:
         """A live session with recovery on; the shopper types `email` and ticks (or not) the box."""
-        price = self.client.v1.prices.create({"currency": "usd", "unit_amount": 1800,
-                                              "product_data": {"name": "Single-origin beans"}})
-        params = {"mode": "payment", "line_items": [{"price": price.id, "quantity": 2}],
-                  "success_url": "https://shop.example/ok", "consent_collection": {"promotions": "auto"},
-                  "after_expiration": {"recovery": {"enabled": True}}}
+        price = self.client.v1.prices.create(
+            {
+                "currency": "usd",
+                "unit_amount": 1800,
+                "product_data": {"name": "Single-origin beans"},
+            }
+        )
+        params = {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 2}],
+            "success_url": "https://shop.example/ok",
+            "consent_collection": {"promotions": "auto"},
+            "after_expiration": {"recovery": {"enabled": True}},
+        }
         if customer:
             params["customer"] = customer
         session = self.client.v1.checkout.sessions.create(params)
         if email:
-            self.action(session.id, "shopper", email=email, promotions_consent=str(consent).lower())
+            self.action(
+                session.id, "shopper", email=email, promotions_consent=str(consent).lower()
+            )
         return session.id
 
     def action(self, session_id: str, name: str, **data) -> dict:
-        response = requests.post(f"{self.sandbox.base}/_sandbox/checkout/sessions/{session_id}/{name}",
-                                 data=data, timeout=5)
+        response = requests.post(
+            f"{self.sandbox.base}/_sandbox/checkout/sessions/{session_id}/{name}",
+            data=data,
+            timeout=5,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -59,7 +79,9 @@ class Kit:
         db.session.remove()
 
     def case(self, session_id: str) -> RecoveryCase:
-        return next(c for c in db.session.query(RecoveryCase).all() if c.session.session_id == session_id)
+        return next(
+            c for c in db.session.query(RecoveryCase).all() if c.session.session_id == session_id
+        )
 
     def run(self, function, *args, **kwargs):
         """A service call as a job makes it: inside an app context, with a fresh session."""
@@ -75,27 +97,53 @@ class Kit:
     def later(self, session_id: str, hours: float = 2) -> str:
         """Look at the case as the worker would `hours` after it expired (a delay has passed)."""
         case = self.case(session_id)
-        return self.run(recovery.process, case.id, now=case.session.expired_at + timedelta(hours=hours))
+        return self.run(
+            recovery.process, case.id, now=case.session.expired_at + timedelta(hours=hours)
+        )
 
 
-def make_kit(app, sandbox, sink, redis, live_server, monkeypatch, delay_minutes: int = 0,
-             public_url: str = "https://portal.example") -> Kit:
+def make_kit(
+    app,
+    sandbox,
+    sink,
+    redis,
+    live_server,
+    monkeypatch,
+    delay_minutes: int = 0,
+    public_url: str = "https://portal.example",
+) -> Kit:
     """The merchant and its settings; `sink=None` keeps emails in the development outbox."""
-    platform = stripe.StripeClient(sandbox.config["PLATFORM_SECRET_KEY"],
-                                   base_addresses={"api": sandbox.base, "connect": sandbox.base})
+    platform = stripe.StripeClient(
+        sandbox.config["PLATFORM_SECRET_KEY"],
+        base_addresses={"api": sandbox.base, "connect": sandbox.base},
+    )
     endpoint = platform.v1.webhook_endpoints.create(
-        {"url": f"{live_server}/webhooks/stripe/connect", "connect": True, "enabled_events": ["*"]})
-    for name, value in {"STRIPE_CONNECT_WEBHOOK_SECRET": endpoint.secret,
-                        "SMTP_URL": sink.url() if sink else "", "PUBLIC_URL": public_url,
-                        "MAIL_FROM": "Cart Recovery <recovery@portal.example>"}.items():
+        {"url": f"{live_server}/webhooks/stripe/connect", "connect": True, "enabled_events": ["*"]}
+    )
+    for name, value in {
+        "STRIPE_CONNECT_WEBHOOK_SECRET": endpoint.secret,
+        "SMTP_URL": sink.url() if sink else "",
+        "PUBLIC_URL": public_url,
+        "MAIL_FROM": "Cart Recovery <recovery@portal.example>",
+    }.items():
         monkeypatch.setitem(app.config, name, value)
-    account = platform.v1.accounts.create({"type": "standard", "business_profile": {
-        "name": "Bean Shop", "url": "https://bean.example"}})
+    account = platform.v1.accounts.create(
+        {
+            "type": "standard",
+            "business_profile": {"name": "Bean Shop", "url": "https://bean.example"},
+        }
+    )
     owner = make_connected(account.id, name="Bean Shop", email="owner@bean.example")
     merchant = owner.merchant
     terms.accept(merchant, owner, "127.0.0.1")
     merchant.recovery_enabled = True
-    db.session.add(SendingSettings(merchant_id=merchant.id, steps=[{"delay_minutes": delay_minutes}],
-                                   postal_address="Bean Shop\n2 Harbour St\nBristol", sender_name="Bean Shop"))
+    db.session.add(
+        SendingSettings(
+            merchant_id=merchant.id,
+            steps=[{"delay_minutes": delay_minutes}],
+            postal_address="Bean Shop\n2 Harbour St\nBristol",
+            sender_name="Bean Shop",
+        )
+    )
     db.session.commit()
     return Kit(app, sandbox, sink, redis, account.id, merchant.id)

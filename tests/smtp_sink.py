@@ -22,6 +22,7 @@ Recorded: `messages` (accepted, as `Received`), `dropped` (taken in by drop_afte
 `connections` (SMTP sessions that said EHLO/HELO), `open_connections`. `wait_for(n)` waits for
 messages sent from another thread or process; `clear()` forgets them and resets the knobs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,11 +51,11 @@ from cryptography.x509.oid import NameOID
 class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    data: bytes                 # exactly as received (dot-unstuffed, CRLF)
-    message: EmailMessage       # parsed with email.policy.default
-    connection: int             # 1 for the first session the sink saw, 2 for the next...
-    tls: bool                   # the session was encrypted (STARTTLS or implicit TLS)
-    login: str | None           # the AUTH user name, when the session authenticated
+    data: bytes  # exactly as received (dot-unstuffed, CRLF)
+    message: EmailMessage  # parsed with email.policy.default
+    connection: int  # 1 for the first session the sink saw, 2 for the next...
+    tls: bool  # the session was encrypted (STARTTLS or implicit TLS)
+    login: str | None  # the AUTH user name, when the session authenticated
 
 
 def write_self_signed_cert(directory: Path) -> tuple[Path, Path]:
@@ -63,16 +64,26 @@ def write_self_signed_cert(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.now(timezone.utc)
     names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -160,9 +171,16 @@ class _Handler:
 class SmtpSink:
     """A recording SMTP server on 127.0.0.1; see the module docstring for usage."""
 
-    def __init__(self, *, starttls: bool = False, require_starttls: bool = False,
-                 implicit_tls: bool = False, users: dict[str, str] | None = None,
-                 auth_require_tls: bool = True, port: int = 0):
+    def __init__(
+        self,
+        *,
+        starttls: bool = False,
+        require_starttls: bool = False,
+        implicit_tls: bool = False,
+        users: dict[str, str] | None = None,
+        auth_require_tls: bool = True,
+        port: int = 0,
+    ):
         self.starttls, self.require_starttls = starttls or require_starttls, require_starttls
         self.implicit_tls, self.port = implicit_tls, port
         self.users, self.auth_require_tls = users, auth_require_tls
@@ -250,6 +268,7 @@ class SmtpSink:
 
     def disconnect_all(self) -> None:
         """The server hangs up on every open connection, as one restarting or timing out would."""
+
         async def close_all():
             for protocol in list(self._open):
                 if protocol.transport is not None:
@@ -257,6 +276,7 @@ class SmtpSink:
                     protocol.transport.abort()
             while self._open:
                 await asyncio.sleep(0.005)
+
         if self._controller is not None and self._controller.loop.is_running():
             asyncio.run_coroutine_threadsafe(close_all(), self._controller.loop).result(timeout=5)
 
@@ -292,8 +312,12 @@ class SmtpSink:
 
     def _received(self, server, session, envelope) -> Received:
         data = envelope.original_content or b""
-        return Received(envelope.mail_from, tuple(envelope.rcpt_tos), data,
-                        message_from_bytes(data, policy=policy.default),
-                        server.number,
-                        server.transport.get_extra_info("ssl_object") is not None,
-                        session.auth_data if session.authenticated else None)
+        return Received(
+            envelope.mail_from,
+            tuple(envelope.rcpt_tos),
+            data,
+            message_from_bytes(data, policy=policy.default),
+            server.number,
+            server.transport.get_extra_info("ssl_object") is not None,
+            session.auth_data if session.authenticated else None,
+        )

@@ -1,4 +1,5 @@
 """Sign up, log in, log out, throttling, CSRF and session handling, through real requests."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
@@ -8,8 +9,13 @@ from helpers import CSRF_RE, csrf_token, post_form, run_in_threads
 from portal.models import Merchant, User
 from portal.services import accounts
 
-SIGNUP = {"business_name": "Acme Tea", "name": "Ada", "email": "Ada@Example.com",
-          "password": "a long enough pass", "confirm": "a long enough pass"}
+SIGNUP = {
+    "business_name": "Acme Tea",
+    "name": "Ada",
+    "email": "Ada@Example.com",
+    "password": "a long enough pass",
+    "confirm": "a long enough pass",
+}
 
 
 def test_signup_creates_merchant_and_owner_and_signs_in(client, db):
@@ -26,9 +32,17 @@ def test_signup_rejects_taken_address_and_mismatched_passwords(client, db):
     make_owner(email="ada@example.com")
     taken = post_form(client, "/signup", SIGNUP)
     assert taken.status_code == 400 and "already exists" in taken.get_data(as_text=True)
-    mismatch = post_form(client, "/signup", {**SIGNUP, "email": "b@example.com", "confirm": "other one!!"})
-    assert mismatch.status_code == 400 and "The passwords differ." in mismatch.get_data(as_text=True)
-    short = post_form(client, "/signup", {**SIGNUP, "email": "c@example.com", "password": "short", "confirm": "short"})
+    mismatch = post_form(
+        client, "/signup", {**SIGNUP, "email": "b@example.com", "confirm": "other one!!"}
+    )
+    assert mismatch.status_code == 400 and "The passwords differ." in mismatch.get_data(
+        as_text=True
+    )
+    short = post_form(
+        client,
+        "/signup",
+        {**SIGNUP, "email": "c@example.com", "password": "short", "confirm": "short"},
+    )
     assert short.status_code == 400 and "10 to 256 characters" in short.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1
 
@@ -70,8 +84,12 @@ def test_too_many_failures_from_one_ip_refuse_other_addresses(app, client, login
         login(client, f"stranger{n}@example.com", "guess guess guess")
     blocked = login(client, "ed@example.com", PASSWORD)
     assert blocked.status_code == 429 and "from your network" in blocked.get_data(as_text=True)
-    elsewhere = post_form(app.test_client(), "/login", {"email": "ed@example.com", "password": PASSWORD},
-                          environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    elsewhere = post_form(
+        app.test_client(),
+        "/login",
+        {"email": "ed@example.com", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
     assert elsewhere.status_code == 302  # another network is not punished for this one
 
 
@@ -121,12 +139,26 @@ def test_next_parameter_only_redirects_within_the_site(client):
 
 def test_next_parameter_survives_no_browser_normalisation(client):
     make_owner(email="jo@example.com")
-    hostile = ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "\t//evil.example",
-               "/\\evil.example", "\\\\evil.example", "https://evil.example/", "/ /evil.example",
-               "javascript:alert(1)", "/\x00/evil.example", "/\u2028/evil.example"]
+    hostile = [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "\t//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "/ /evil.example",
+        "javascript:alert(1)",
+        "/\x00/evil.example",
+        "/\u2028/evil.example",
+    ]
     for target in hostile:
         with client.application.test_client() as fresh:
-            data = {"email": "jo@example.com", "password": PASSWORD, "csrf_token": csrf_token(fresh, "/login")}
+            data = {
+                "email": "jo@example.com",
+                "password": PASSWORD,
+                "csrf_token": csrf_token(fresh, "/login"),
+            }
             response = fresh.post("/login", query_string={"next": target}, data=data)
             assert (response.status_code, response.headers["Location"]) == (302, "/"), repr(target)
 
@@ -162,15 +194,20 @@ def test_simultaneous_wrong_passwords_are_checked_no_more_than_the_limit(app, db
     make_owner(email="ma@example.com")
     checked = []
     authenticate = accounts.authenticate  # wrapped only to count the password checks
-    monkeypatch.setattr(accounts, "authenticate", lambda *a: (checked.append(1), authenticate(*a))[1])
+    monkeypatch.setattr(
+        accounts, "authenticate", lambda *a: (checked.append(1), authenticate(*a))[1]
+    )
     clients = [app.test_client() for _ in range(40)]
     tokens = [csrf_token(c, "/login") for c in clients]
     statuses = []
 
     def attempt(n: int) -> None:
-        response = clients[n].post("/login", data={"email": "ma@example.com", "password": "guess guess",
-                                                   "csrf_token": tokens[n]})
+        response = clients[n].post(
+            "/login",
+            data={"email": "ma@example.com", "password": "guess guess", "csrf_token": tokens[n]},
+        )
         statuses.append(response.status_code)
+
     assert run_in_threads(attempt, 40, timeout=60) == []
     assert len(checked) <= accounts.MAX_FAILURES_PER_EMAIL
     assert statuses.count(401) == len(checked) and statuses.count(429) == 40 - len(checked)
@@ -178,10 +215,19 @@ def test_simultaneous_wrong_passwords_are_checked_no_more_than_the_limit(app, db
 
 def test_names_with_line_breaks_or_control_characters_are_refused_beside_the_field(client, db):
     for field in ("business_name", "name"):
-        for bad in ("Shop\r\nBcc: x@evil.example", "Shop\x00", "Sh\u2028op", "Sh\x85op", "Sh\x1bop"):
+        for bad in (
+            "Shop\r\nBcc: x@evil.example",
+            "Shop\x00",
+            "Sh\u2028op",
+            "Sh\x85op",
+            "Sh\x1bop",
+        ):
             response = post_form(client, "/signup", {**SIGNUP, field: bad})
             page = response.get_data(as_text=True)
-            assert response.status_code == 400 and "Use one line of plain text" in page, (field, bad)
+            assert response.status_code == 400 and "Use one line of plain text" in page, (
+                field,
+                bad,
+            )
     assert db.scalar(select(func.count()).select_from(Merchant)) == 0
 
 
@@ -194,5 +240,7 @@ def test_pages_ask_browsers_to_send_the_referer_to_this_site_only(client):
     data = {"email": "na@example.com", "password": PASSWORD, "csrf_token": token}
     refused = client.post("/login", data=data, **https)  # over https the Referer is required
     assert refused.status_code == 400
-    signed_in = client.post("/login", data=data, headers={"Referer": "https://portal.example/login"}, **https)
+    signed_in = client.post(
+        "/login", data=data, headers={"Referer": "https://portal.example/login"}, **https
+    )
     assert signed_in.status_code == 302

@@ -1,4 +1,5 @@
 """The operator's commands, run through Flask's CLI runner against the real database."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -8,7 +9,17 @@ from portal.models import Merchant, User
 
 def test_merchants_create(app, db):
     result = app.test_cli_runner().invoke(
-        args=["merchants", "create", "--email", "Op@Example.com", "--password", "long password!", "--name", "Op Shop"])
+        args=[
+            "merchants",
+            "create",
+            "--email",
+            "Op@Example.com",
+            "--password",
+            "long password!",
+            "--name",
+            "Op Shop",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.scalar(select(User))
     assert "Created merchant" in result.output
@@ -21,6 +32,17 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
     assert runner.invoke(args=args + ["long password!"]).exit_code == 0
     duplicate = runner.invoke(args=args + ["long password!"])
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
-    short = runner.invoke(args=["merchants", "create", "--email", "x@example.com", "--name", "X", "--password", "short"])
+    short = runner.invoke(
+        args=[
+            "merchants",
+            "create",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--password",
+            "short",
+        ]
+    )
     assert short.exit_code == 2 and "at least 10 characters" in short.output
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1

@@ -1,4 +1,5 @@
 """Configuration: strict in production, safe defaults in development, named errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,11 @@ def test_malformed_encryption_key_is_refused(tmp_path):
 
 
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
-    for name, value in {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": f"{GOOD_KEY},{GOOD_KEY}",
-                        "PUBLIC_URL": "https://portal.example.com"}.items():
+    for name, value in {
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEY": f"{GOOD_KEY},{GOOD_KEY}",
+        "PUBLIC_URL": "https://portal.example.com",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = load(str(tmp_path))
     assert settings["SESSION_COOKIE_SECURE"] and settings["REMEMBER_COOKIE_SECURE"]
@@ -69,14 +73,22 @@ def test_development_without_stripe_settings_talks_to_the_local_sandbox(tmp_path
 
 
 def test_any_stripe_setting_turns_the_sandbox_defaults_off(tmp_path):
-    settings = load(str(tmp_path), {"PORTAL_ENV": "development", "STRIPE_SECRET_KEY": "sk_test_real"})
+    settings = load(
+        str(tmp_path), {"PORTAL_ENV": "development", "STRIPE_SECRET_KEY": "sk_test_real"}
+    )
     assert settings["STRIPE_API_BASE"] == "https://api.stripe.com"
     assert settings["STRIPE_CONNECT_WEBHOOK_SECRET"] == ""
 
 
 def test_production_never_defaults_to_the_sandbox(monkeypatch, tmp_path):
-    for name, value in {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": GOOD_KEY,
-                        "PUBLIC_URL": "https://portal.example.com"}.items():
+    for name, value in {
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEY": GOOD_KEY,
+        "PUBLIC_URL": "https://portal.example.com",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = load(str(tmp_path))
-    assert settings["STRIPE_API_BASE"] == "https://api.stripe.com" and settings["STRIPE_SECRET_KEY"] == ""
+    assert (
+        settings["STRIPE_API_BASE"] == "https://api.stripe.com"
+        and settings["STRIPE_SECRET_KEY"] == ""
+    )

@@ -1,4 +1,5 @@
 """Applying events: the same final state for any order, any repetition, any batching."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,15 @@ from sqlalchemy import select
 import stripe_events as se
 from factories import make_connected
 from portal.extensions import rq
-from portal.models import (CheckoutSession, ConsentChange, Contact, EventStatus, RecoveryCase,
-                           StripeAccount, StripeEvent)
+from portal.models import (
+    CheckoutSession,
+    ConsentChange,
+    Contact,
+    EventStatus,
+    RecoveryCase,
+    StripeAccount,
+    StripeEvent,
+)
 from portal.services import events
 
 ACCT = "acct_1ExampleMerchant01"
@@ -34,10 +42,14 @@ def deliver(client, sequence, one_batch: bool = True) -> None:
 def state(db) -> dict:
     """Everything the pipeline derives, in a comparable form."""
     db.expire_all()
-    mirrors = {m.session_id: (m.status, m.payment_status, m.async_result, m.email, m.recovered_from)
-               for m in db.scalars(select(CheckoutSession))}
-    cases = {c.session.session_id: (c.recovered_session_id, c.recovered_amount, c.recovered_currency)
-             for c in db.scalars(select(RecoveryCase))}
+    mirrors = {
+        m.session_id: (m.status, m.payment_status, m.async_result, m.email, m.recovered_from)
+        for m in db.scalars(select(CheckoutSession))
+    }
+    cases = {
+        c.session.session_id: (c.recovered_session_id, c.recovered_amount, c.recovered_currency)
+        for c in db.scalars(select(RecoveryCase))
+    }
     contacts = {c.email: c.status for c in db.scalars(select(Contact))}
     ledger = sorted((c.email, c.status, c.source_ref) for c in db.scalars(select(ConsentChange)))
     db.rollback()  # end the read: on SQLite an open transaction would not see later webhooks
@@ -45,8 +57,10 @@ def state(db) -> dict:
 
 
 def a_then_recovered_b():
-    return [se.expired("cs_live_A", ACCT, created=T0),
-            se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", amount=4800, created=T0 + 600)]
+    return [
+        se.expired("cs_live_A", ACCT, created=T0),
+        se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", amount=4800, created=T0 + 600),
+    ]
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(2))))
@@ -56,12 +70,16 @@ def test_completed_b_before_or_after_expired_a_credits_a_once(client, db, order,
     sequence = a_then_recovered_b()
     deliver(client, [sequence[i] for i in order], one_batch)
     assert state(db) == {
-        "mirrors": {"cs_live_A": ("expired", "unpaid", None, "shopper@example.com", None),
-                    "cs_live_B": ("complete", "paid", None, "shopper@example.com", "cs_live_A")},
+        "mirrors": {
+            "cs_live_A": ("expired", "unpaid", None, "shopper@example.com", None),
+            "cs_live_B": ("complete", "paid", None, "shopper@example.com", "cs_live_A"),
+        },
         "cases": {"cs_live_A": ("cs_live_B", 4800, "usd")},
         "contacts": {"shopper@example.com": "subscribed"},
-        "ledger": [("shopper@example.com", "subscribed", "cs_live_A"),
-                   ("shopper@example.com", "subscribed", "cs_live_B")],
+        "ledger": [
+            ("shopper@example.com", "subscribed", "cs_live_A"),
+            ("shopper@example.com", "subscribed", "cs_live_B"),
+        ],
     }
 
 
@@ -83,29 +101,53 @@ def test_the_same_events_three_times_give_the_same_state(client, db):
 @pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
 def test_delayed_payment_is_credited_only_once_it_succeeds(client, db, order):
     make_connected(ACCT)
-    sequence = [se.expired("cs_live_A", ACCT, created=T0),
-                se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", payment_status="unpaid",
-                             created=T0 + 600),
-                se.async_result(True, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600)]
+    sequence = [
+        se.expired("cs_live_A", ACCT, created=T0),
+        se.completed(
+            "cs_live_B",
+            ACCT,
+            recovered_from="cs_live_A",
+            payment_status="unpaid",
+            created=T0 + 600,
+        ),
+        se.async_result(True, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600),
+    ]
     deliver(client, [sequence[i] for i in order], one_batch=False)
     assert state(db)["cases"] == {"cs_live_A": ("cs_live_B", 4800, "usd")}
 
 
 def test_unpaid_completion_is_not_credited_and_a_failed_payment_takes_credit_back(client, db):
     make_connected(ACCT)
-    deliver(client, [se.expired("cs_live_A", ACCT, created=T0),
-                     se.completed("cs_live_B", ACCT, recovered_from="cs_live_A",
-                                  payment_status="unpaid", created=T0 + 60)])
+    deliver(
+        client,
+        [
+            se.expired("cs_live_A", ACCT, created=T0),
+            se.completed(
+                "cs_live_B",
+                ACCT,
+                recovered_from="cs_live_A",
+                payment_status="unpaid",
+                created=T0 + 60,
+            ),
+        ],
+    )
     assert state(db)["cases"] == {"cs_live_A": (None, None, None)}
-    deliver(client, [se.async_result(False, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 120)])
+    deliver(
+        client,
+        [se.async_result(False, "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 120)],
+    )
     assert state(db)["cases"] == {"cs_live_A": (None, None, None)}
     assert state(db)["mirrors"]["cs_live_B"][2] == "failed"
 
 
 def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
     make_connected(ACCT)
-    newer_opt_out = se.completed("cs_live_C", ACCT, created=T0 + 3600,
-                                 consent={"promotions": "opt_out", "terms_of_service": None})
+    newer_opt_out = se.completed(
+        "cs_live_C",
+        ACCT,
+        created=T0 + 3600,
+        consent={"promotions": "opt_out", "terms_of_service": None},
+    )
     older_opt_in = se.expired("cs_live_A", ACCT, created=T0)
     deliver(client, [newer_opt_out, older_opt_in])
     assert state(db)["contacts"] == {"shopper@example.com": "unsubscribed"}
@@ -114,8 +156,13 @@ def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
 
 def test_every_expired_session_gets_a_case_and_unknown_accounts_are_unrouted(client, db):
     make_connected(ACCT)
-    deliver(client, [se.expired("cs_live_A", ACCT, email=None, consent=None),
-                     se.expired("cs_live_X", "acct_1NobodyOwnsThis")])
+    deliver(
+        client,
+        [
+            se.expired("cs_live_A", ACCT, email=None, consent=None),
+            se.expired("cs_live_X", "acct_1NobodyOwnsThis"),
+        ],
+    )
     assert list(state(db)["cases"]) == ["cs_live_A"]
     statuses = {e.account_id: e.status for e in db.scalars(select(StripeEvent))}
     assert statuses == {ACCT: EventStatus.PROCESSED, "acct_1NobodyOwnsThis": EventStatus.UNROUTED}
@@ -137,11 +184,15 @@ def test_a_session_of_another_merchant_is_never_touched(client, db):
     make_connected(ACCT, email="a@example.com")
     make_connected("acct_1Other", email="b@example.com")
     deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])
-    deliver(client, [se.completed("cs_live_A", "acct_1Other", created=T0 + 10)])  # forged or confused
+    deliver(
+        client, [se.completed("cs_live_A", "acct_1Other", created=T0 + 10)]
+    )  # forged or confused
     assert state(db)["mirrors"]["cs_live_A"][0] == "expired"
 
 
-def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(app, client, db, monkeypatch):
+def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(
+    app, client, db, monkeypatch
+):
     make_connected(ACCT)
     poison = se.expired("cs_live_P", ACCT)
     del poison["data"]["object"]["id"]
@@ -185,11 +236,22 @@ def test_the_credit_names_the_last_step_emailed_by_the_second_of_payment(client,
     case = db.scalars(select(RecoveryCase)).one()
     at = lambda seconds: datetime.fromtimestamp(T0 + seconds, timezone.utc)  # noqa: E731
     for step, status, seconds in ((0, "sent", 100), (1, "unknown", 600), (2, "failed", 300)):
-        db.add(EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=step, status=status,
-                         to_address="shopper@example.com", message_id=f"<{step}@test>",
-                         attempts=1, created_at=at(seconds)))
+        db.add(
+            EmailSend(
+                merchant_id=case.merchant_id,
+                case_id=case.id,
+                step=step,
+                status=status,
+                to_address="shopper@example.com",
+                message_id=f"<{step}@test>",
+                attempts=1,
+                created_at=at(seconds),
+            )
+        )
     db.commit()
-    deliver(client, [se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600)])
+    deliver(
+        client, [se.completed("cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600)]
+    )
     db.expire_all()
     assert (case.recovered_session_id, case.recovered_step) == ("cs_live_B", 1)
     db.rollback()
@@ -203,7 +265,9 @@ def test_the_credit_names_the_last_step_emailed_by_the_second_of_payment(client,
     assert (case.recovered_session_id, case.recovered_step) == ("cs_live_B", 0)
 
 
-def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_the_address(client, db):
+def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_the_address(
+    client, db
+):
     """What the frequency cap and the step sequence read: a case's own steps, and the latest
     email its merchant sent the same address for another cart; another merchant's never."""
     from datetime import datetime, timezone
@@ -213,17 +277,38 @@ def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_th
 
     make_connected(ACCT)
     make_connected("acct_1OtherMerchant0002")
-    deliver(client, [se.expired("cs_live_A", ACCT, created=T0), se.expired("cs_live_B", ACCT, created=T0),
-                     se.expired("cs_live_C", "acct_1OtherMerchant0002", created=T0)])
+    deliver(
+        client,
+        [
+            se.expired("cs_live_A", ACCT, created=T0),
+            se.expired("cs_live_B", ACCT, created=T0),
+            se.expired("cs_live_C", "acct_1OtherMerchant0002", created=T0),
+        ],
+    )
     cases = {c.session.session_id: c for c in db.scalars(select(RecoveryCase))}
     at = lambda seconds: datetime.fromtimestamp(T0 + seconds, timezone.utc)  # noqa: E731
     for session_id, seconds in (("cs_live_A", 100), ("cs_live_C", 500)):
         case = cases[session_id]
-        db.add(EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=0, status="sent",
-                         to_address="shopper@example.com", message_id=f"<{session_id}@test>",
-                         attempts=1, created_at=at(seconds)))
+        db.add(
+            EmailSend(
+                merchant_id=case.merchant_id,
+                case_id=case.id,
+                step=0,
+                status="sent",
+                to_address="shopper@example.com",
+                message_id=f"<{session_id}@test>",
+                attempts=1,
+                created_at=at(seconds),
+            )
+        )
     db.commit()
-    history = {session_id: case_context.facts(case_context.load(case.id)) for session_id, case in cases.items()}
+    history = {
+        session_id: case_context.facts(case_context.load(case.id))
+        for session_id, case in cases.items()
+    }
     seen = {s: (f.steps_done, f.last_other_email_at) for s, f in history.items()}
-    assert seen == {"cs_live_A": (frozenset({0}), None), "cs_live_B": (frozenset(), at(100)),
-                    "cs_live_C": (frozenset({0}), None)}
+    assert seen == {
+        "cs_live_A": (frozenset({0}), None),
+        "cs_live_B": (frozenset(), at(100)),
+        "cs_live_C": (frozenset({0}), None),
+    }

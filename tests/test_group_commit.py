@@ -1,4 +1,5 @@
 """Group commit: many threads, one statement per batch, every caller told the truth."""
+
 from __future__ import annotations
 
 import threading
@@ -48,7 +49,9 @@ def test_a_database_error_reaches_every_caller_of_the_batch(app, monkeypatch):
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(group_commit.GroupCommitter, "_insert", broken)
-    errors = run_in_threads(lambda n: webhooks.store(se.expired("cs_live_x", "acct_1"), "{}", source="connect"), 8)
+    errors = run_in_threads(
+        lambda n: webhooks.store(se.expired("cs_live_x", "acct_1"), "{}", source="connect"), 8
+    )
     assert len(errors) == 8 and all(isinstance(e, OperationalError) for e in errors)
     assert portal_db.session.get_bind() is app.extensions["db_engine"]
 
@@ -90,9 +93,20 @@ REFUSED = {
 
 def _row(event_id: str, **fields) -> dict:
     now = datetime.now(timezone.utc)
-    return dict(event_id=event_id, source="connect", account_id="acct_1", merchant_id=None,
-                type="customer.created", livemode=True, payload="{}", status=EventStatus.IGNORED,
-                created_at=now, received_at=now, attempts=0, **fields)
+    return dict(
+        event_id=event_id,
+        source="connect",
+        account_id="acct_1",
+        merchant_id=None,
+        type="customer.created",
+        livemode=True,
+        payload="{}",
+        status=EventStatus.IGNORED,
+        created_at=now,
+        received_at=now,
+        attempts=0,
+        **fields,
+    )
 
 
 def _first_alone_then_the_rest_together(committer, rows: list[dict]) -> tuple[dict, list]:
@@ -151,6 +165,8 @@ def test_the_database_being_away_fails_the_whole_batch_at_once(app, db, monkeypa
         return {row["event_id"] for row in batch}
 
     monkeypatch.setattr(committer, "_insert", away)
-    results, errors = _first_alone_then_the_rest_together(committer, [_row(f"evt_{n}") for n in range(5)])
+    results, errors = _first_alone_then_the_rest_together(
+        committer, [_row(f"evt_{n}") for n in range(5)]
+    )
     assert results == {0: True} and calls == [1, 4]
     assert len(errors) == 4 and all(isinstance(e, OperationalError) for e in errors)

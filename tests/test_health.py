@@ -1,4 +1,5 @@
 """/healthz against the real database and Redis, and against unreachable ones."""
+
 from __future__ import annotations
 
 import socket
@@ -31,7 +32,9 @@ def test_redis_down_is_named(client, monkeypatch):
 
 
 def test_database_down_is_named(app, client, monkeypatch):
-    bad = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2")
+    bad = make_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2"
+    )
     monkeypatch.setitem(app.extensions, "db_engine", bad)
     response = client.get("/healthz")
     body = response.get_json()

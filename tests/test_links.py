@@ -1,4 +1,5 @@
 """The links shoppers follow from emails: opaque tokens, the unsubscribe page, hostile tokens."""
+
 from __future__ import annotations
 
 import base64
@@ -19,11 +20,21 @@ ACCT = "acct_1LinksMerchant0001"
 def send(app, client, db):
     """A send row for a shopper's expired cart, as the pipeline leaves it."""
     make_connected(ACCT, name="Tea Shop")
-    assert se.post(client, se.expired("cs_live_links", ACCT, email="Rae@Example.com")).status_code == 200
+    assert (
+        se.post(client, se.expired("cs_live_links", ACCT, email="Rae@Example.com")).status_code
+        == 200
+    )
     events.drain()
     case = db.scalars(select(RecoveryCase)).one()
-    row = EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=0, status="sent",
-                    to_address="rae@example.com", message_id="<1@test>", attempts=1)
+    row = EmailSend(
+        merchant_id=case.merchant_id,
+        case_id=case.id,
+        step=0,
+        status="sent",
+        to_address="rae@example.com",
+        message_id="<1@test>",
+        attempts=1,
+    )
     db.add(row)
     db.commit()
     return row
@@ -37,7 +48,9 @@ def _signed(app, purpose: str, payload) -> str:
     return URLSafeSerializer(app.config["SECRET_KEY"], salt=f"portal.{purpose}").dumps(payload)
 
 
-def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(app, client, db, send):
+def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(
+    app, client, db, send
+):
     with app.test_request_context():
         url = links.unsubscribe_link(send.id)
     token = url.rsplit("/", 1)[1]
@@ -52,28 +65,52 @@ def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(ap
 def test_links_mailed_before_tokens_were_opaque_still_unsubscribe(app, client, db, send):
     token = _signed(app, "unsubscribe", {"m": send.merchant_id, "e": "rae@example.com"})
     assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id)).all()[-1] == "one_click"
+    assert (
+        db.scalars(select(ConsentChange.source).order_by(ConsentChange.id)).all()[-1]
+        == "one_click"
+    )
 
 
-@pytest.mark.parametrize("payload", [
-    {"m": 1, "e": "a" * 250 + "@example.com"}, {"m": 1, "e": "rae\x00@example.com"},
-    {"m": 1, "e": "rae@example.com\r\nX: y"}, {"m": 1, "e": ["rae@example.com"]}, {"m": "1", "e": "x@y.z"},
-    {"m": 2**31, "e": "rae@example.com"}, {"m": 10**30, "e": "rae@example.com"}, {"s": 2**31},
-    {"s": -1}, {"s": True}, {"s": "1"}, {"s": 10**40}, ["s", 1], "s", None, {},
-])
-def test_hostile_but_signed_unsubscribe_tokens_get_a_friendly_page_never_a_500(app, client, db, send, payload):
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"m": 1, "e": "a" * 250 + "@example.com"},
+        {"m": 1, "e": "rae\x00@example.com"},
+        {"m": 1, "e": "rae@example.com\r\nX: y"},
+        {"m": 1, "e": ["rae@example.com"]},
+        {"m": "1", "e": "x@y.z"},
+        {"m": 2**31, "e": "rae@example.com"},
+        {"m": 10**30, "e": "rae@example.com"},
+        {"s": 2**31},
+        {"s": -1},
+        {"s": True},
+        {"s": "1"},
+        {"s": 10**40},
+        ["s", 1],
+        "s",
+        None,
+        {},
+    ],
+)
+def test_hostile_but_signed_unsubscribe_tokens_get_a_friendly_page_never_a_500(
+    app, client, db, send, payload
+):
     if isinstance(payload, dict) and payload.get("m") == 1:
         payload = {**payload, "m": send.merchant_id}
     token = _signed(app, "unsubscribe", payload)
     for response in (client.get(f"/u/{token}"), client.post(f"/u/{token}")):
-        assert response.status_code == 404 and "This link does not work" in response.get_data(as_text=True)
+        assert response.status_code == 404 and "This link does not work" in response.get_data(
+            as_text=True
+        )
     assert db.scalar(select(func.count()).select_from(ConsentChange)) == 1  # the checkout's own
 
 
 @pytest.mark.parametrize("payload", [{"s": 2**31}, {"s": 10**40}, {"s": "1"}, {"s": None}, [1], 7])
 def test_hostile_but_signed_recovery_tokens_get_a_friendly_page(app, client, send, payload):
     response = client.get(f"/r/{_signed(app, 'recovery', payload)}")
-    assert response.status_code == 404 and "This link does not work" in response.get_data(as_text=True)
+    assert response.status_code == 404 and "This link does not work" in response.get_data(
+        as_text=True
+    )
 
 
 def test_forged_and_cut_tokens_are_refused(app, client, send):

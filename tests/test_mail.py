@@ -1,4 +1,5 @@
 """Composing and delivering recovery emails, against a real aiosmtpd server on loopback."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,14 +13,19 @@ from portal.mail.smtp import DeliveryStatus, Mailer, parse_smtp_url
 from portal.mail.mime import HeaderInjection, Outgoing, compose
 from smtp_sink import SmtpSink
 
-UNSUBSCRIBE = "https://portal.example/u/" + "t0k3n" * 40   # long enough to need folding
+UNSUBSCRIBE = "https://portal.example/u/" + "t0k3n" * 40  # long enough to need folding
 OUT = Outgoing(
-    sender_name='Müller, "Shop" & Co', sender_address="hello@merchant.example",
-    to="shopper@example.com", subject="Ihr Warenkorb wartet – noch 1 Stück übrig",
+    sender_name='Müller, "Shop" & Co',
+    sender_address="hello@merchant.example",
+    to="shopper@example.com",
+    subject="Ihr Warenkorb wartet – noch 1 Stück übrig",
     text="Hello,\n.a line that starts with a dot\nYour cart: https://portal.example/r/abc\n",
     html="<p>Hello, <a href='https://portal.example/r/abc'>your cart</a> ✓</p>",
-    message_id="<case-42.send-1@mail.platform.example>", reply_to="support@merchant.example",
-    list_unsubscribe_url=UNSUBSCRIBE, headers=(("X-Entity-Ref-ID", "case-42"),))
+    message_id="<case-42.send-1@mail.platform.example>",
+    reply_to="support@merchant.example",
+    list_unsubscribe_url=UNSUBSCRIBE,
+    headers=(("X-Entity-Ref-ID", "case-42"),),
+)
 
 
 def outgoing(**changes) -> Outgoing:
@@ -46,6 +52,7 @@ def mailers():
         settings = dataclasses.replace(parse_smtp_url(url), **{"timeout": 5.0, **overrides})
         made.append(Mailer(settings, local_hostname="worker.test"))
         return made[-1]
+
     yield make
     for mailer in made:
         mailer.close()
@@ -80,73 +87,98 @@ def test_compose_headers_round_trip_and_stay_7bit():
     assert not any(bare[h] for h in ("Reply-To", "List-Unsubscribe", "List-Unsubscribe-Post"))
 
 
-@pytest.mark.parametrize("field, changes", [
-    ("sender_name", {"sender_name": "Shop\r\nBcc: victim@example.com"}),
-    ("reply_to", {"reply_to": "a@merchant.example\nBcc: victim@example.com"}),
-    ("subject", {"subject": "Hello\r\nBcc: victim@example.com"}),
-    ("to", {"to": "shopper@example.com\rBcc: victim@example.com"}),
-    ("headers[X-Entity-Ref-ID]", {"headers": (("X-Entity-Ref-ID", "1\r\nBcc: v@example.com"),)}),
-    ("list_unsubscribe_url", {"list_unsubscribe_url": "https://p.example/u\r\nBcc: v@example.com"}),
-    ("message_id", {"message_id": "<a@b>\nBcc: v@example.com"}),
-    ("subject", {"subject": "Hello\x00"}),
-    ("sender_name", {"sender_name": "Shop\u2028Bcc: v@example.com"}),
-])
+@pytest.mark.parametrize(
+    "field, changes",
+    [
+        ("sender_name", {"sender_name": "Shop\r\nBcc: victim@example.com"}),
+        ("reply_to", {"reply_to": "a@merchant.example\nBcc: victim@example.com"}),
+        ("subject", {"subject": "Hello\r\nBcc: victim@example.com"}),
+        ("to", {"to": "shopper@example.com\rBcc: victim@example.com"}),
+        (
+            "headers[X-Entity-Ref-ID]",
+            {"headers": (("X-Entity-Ref-ID", "1\r\nBcc: v@example.com"),)},
+        ),
+        (
+            "list_unsubscribe_url",
+            {"list_unsubscribe_url": "https://p.example/u\r\nBcc: v@example.com"},
+        ),
+        ("message_id", {"message_id": "<a@b>\nBcc: v@example.com"}),
+        ("subject", {"subject": "Hello\x00"}),
+        ("sender_name", {"sender_name": "Shop\u2028Bcc: v@example.com"}),
+    ],
+)
 def test_control_characters_in_header_values_are_refused(sink, mailers, field, changes):
     with pytest.raises(HeaderInjection, match=rf"^{re.escape(field)}: contains control character"):
         mailers(sink.url()).send(compose(outgoing(**changes)))
     assert sink.messages == [] and sink.connections == 0
 
 
-@pytest.mark.parametrize("field, changes", [
-    ("to", {"to": "not-an-address"}),
-    ("to", {"to": "a@example.com, b@example.com"}),
-    ("to", {"to": "Ann <a@example.com>"}),
-    ("to", {"to": "a@"}),
-    ("to", {"to": "jörg@example.com"}),           # internationalized: needs SMTPUTF8 end to end
-    ("to", {"to": "anna@bücher.example"}),
-    ("reply_to", {"reply_to": "@merchant.example"}),
-    ("sender_address", {"sender_address": ""}),
-    ("list_unsubscribe_url", {"list_unsubscribe_url": "http://portal.example/u/1"}),
-    ("list_unsubscribe_url", {"list_unsubscribe_url": "https://portal.example/u/a b"}),
-    ("message_id", {"message_id": "case-42@mail.platform.example"}),
-    ("headers", {"headers": (("From", "x@example.com"),)}),
-    ("headers", {"headers": (("X Bad:", "1"),)}),
-])
+@pytest.mark.parametrize(
+    "field, changes",
+    [
+        ("to", {"to": "not-an-address"}),
+        ("to", {"to": "a@example.com, b@example.com"}),
+        ("to", {"to": "Ann <a@example.com>"}),
+        ("to", {"to": "a@"}),
+        ("to", {"to": "jörg@example.com"}),  # internationalized: needs SMTPUTF8 end to end
+        ("to", {"to": "anna@bücher.example"}),
+        ("reply_to", {"reply_to": "@merchant.example"}),
+        ("sender_address", {"sender_address": ""}),
+        ("list_unsubscribe_url", {"list_unsubscribe_url": "http://portal.example/u/1"}),
+        ("list_unsubscribe_url", {"list_unsubscribe_url": "https://portal.example/u/a b"}),
+        ("message_id", {"message_id": "case-42@mail.platform.example"}),
+        ("headers", {"headers": (("From", "x@example.com"),)}),
+        ("headers", {"headers": (("X Bad:", "1"),)}),
+    ],
+)
 def test_malformed_values_are_refused_naming_the_field(field, changes):
     with pytest.raises(ValueError, match=rf"^{field}\b") as raised:
         compose(outgoing(**changes))
     assert not isinstance(raised.value, HeaderInjection)
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("smtp://mail.example", ("smtp", "mail.example", 25, None, None, "auto", True)),
-    ("smtp://ann%40shop:p%3Aw%2Fd@mail.example:587",
-     ("smtp", "mail.example", 587, "ann@shop", "p:w/d", "auto", True)),
-    ("smtps://mail.example", ("smtps", "mail.example", 465, None, None, "auto", True)),
-    ("smtp://127.0.0.1:2525?starttls=required&verify=false",
-     ("smtp", "127.0.0.1", 2525, None, None, "required", False)),
-    ("smtp://localhost:1025/?starttls=off", ("smtp", "localhost", 1025, None, None, "off", True)),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("smtp://mail.example", ("smtp", "mail.example", 25, None, None, "auto", True)),
+        (
+            "smtp://ann%40shop:p%3Aw%2Fd@mail.example:587",
+            ("smtp", "mail.example", 587, "ann@shop", "p:w/d", "auto", True),
+        ),
+        ("smtps://mail.example", ("smtps", "mail.example", 465, None, None, "auto", True)),
+        (
+            "smtp://127.0.0.1:2525?starttls=required&verify=false",
+            ("smtp", "127.0.0.1", 2525, None, None, "required", False),
+        ),
+        (
+            "smtp://localhost:1025/?starttls=off",
+            ("smtp", "localhost", 1025, None, None, "off", True),
+        ),
+    ],
+)
 def test_parse_smtp_url(url, expected):
     s = parse_smtp_url(url)
     assert (s.scheme, s.host, s.port, s.username, s.password, s.starttls, s.verify_tls) == expected
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("http://mail.example", "scheme"),
-    ("mail.example:25", "scheme"),
-    ("smtp://", "host"),
-    ("smtp://mail.example:99999", "port"),
-    ("smtp://mail.example:abc", "port"),
-    ("smtp://mail.example:0", "port"),
-    ("smtp://mail.example/inbox", "path"),
-    ("smtp://mail.example?starttls=maybe", "unknown starttls=maybe"),
-    ("smtp://mail.example?tls=1", "unknown tls=1"),
-    ("smtp://ann:p%C3%A4ss@mail.example", "ASCII"),
-    ("smtp://:s3cret@mail.example", "password without a user"),
-    ("smtp://ann:s3cret@mail.example?starttls=off", "credentials need TLS"),
-    ("smtps://mail.example?starttls=required", "starttls applies to smtp"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("http://mail.example", "scheme"),
+        ("mail.example:25", "scheme"),
+        ("smtp://", "host"),
+        ("smtp://mail.example:99999", "port"),
+        ("smtp://mail.example:abc", "port"),
+        ("smtp://mail.example:0", "port"),
+        ("smtp://mail.example/inbox", "path"),
+        ("smtp://mail.example?starttls=maybe", "unknown starttls=maybe"),
+        ("smtp://mail.example?tls=1", "unknown tls=1"),
+        ("smtp://ann:p%C3%A4ss@mail.example", "ASCII"),
+        ("smtp://:s3cret@mail.example", "password without a user"),
+        ("smtp://ann:s3cret@mail.example?starttls=off", "credentials need TLS"),
+        ("smtps://mail.example?starttls=required", "starttls applies to smtp"),
+    ],
+)
 def test_parse_smtp_url_names_the_problem_without_the_password(url, problem):
     with pytest.raises(ValueError, match="^SMTP_URL: .*" + problem) as raised:
         parse_smtp_url(url)
@@ -163,7 +195,9 @@ def test_three_sends_share_one_connection_and_arrive_intact(sink, mailers):
     assert {m.connection for m in received} == {1}
     assert received[0].mail_from == OUT.sender_address
     assert (received[0].message["Subject"], received[0].message["Message-ID"]) == (
-        OUT.subject, OUT.message_id)
+        OUT.subject,
+        OUT.message_id,
+    )
     text = received[0].message.get_body(("plain",)).get_content()
     assert text == OUT.text.replace("\n", "\r\n")  # the line starting with a dot survived
 
@@ -185,14 +219,22 @@ def test_mail_from_5xx_fails(sink, mailers):
     assert sink.messages == []
 
 
-@pytest.mark.parametrize("knob, value, status, code", [
-    ("tempfail_rcpt", 1, DeliveryStatus.DEFERRED, 451),
-    ("rcpt_reply", "554 5.7.1 Relay access denied", DeliveryStatus.FAILED, 554),  # not the shopper
-    ("rcpt_reply", "550 Mailbox unavailable", DeliveryStatus.BOUNCED, 550),
-    ("data_reply", "550 5.1.1 No such user here", DeliveryStatus.BOUNCED, 550),
-    ("data_reply", "554 5.7.1 Message rejected as spam", DeliveryStatus.FAILED, 554),
-    ("data_reply", "452 4.3.1 Insufficient system storage", DeliveryStatus.DEFERRED, 452),
-])
+@pytest.mark.parametrize(
+    "knob, value, status, code",
+    [
+        ("tempfail_rcpt", 1, DeliveryStatus.DEFERRED, 451),
+        (
+            "rcpt_reply",
+            "554 5.7.1 Relay access denied",
+            DeliveryStatus.FAILED,
+            554,
+        ),  # not the shopper
+        ("rcpt_reply", "550 Mailbox unavailable", DeliveryStatus.BOUNCED, 550),
+        ("data_reply", "550 5.1.1 No such user here", DeliveryStatus.BOUNCED, 550),
+        ("data_reply", "554 5.7.1 Message rejected as spam", DeliveryStatus.FAILED, 554),
+        ("data_reply", "452 4.3.1 Insufficient system storage", DeliveryStatus.DEFERRED, 452),
+    ],
+)
 def test_refusals_are_classified_then_rset(sink, mailers, knob, value, status, code):
     mailer = mailers(sink.url())
     setattr(sink, knob, value)
@@ -214,8 +256,9 @@ def test_connection_lost_after_data_is_unknown_and_not_resent(sink, mailers):
 
 
 @pytest.mark.parametrize("idle_check_after", [30.0, 0.0])  # found on MAIL FROM, or by NOOP
-@pytest.mark.parametrize("owner, closing", [("sink", "disconnect_all"), ("sink", "restart"),
-                                            ("mailer", "close")])
+@pytest.mark.parametrize(
+    "owner, closing", [("sink", "disconnect_all"), ("sink", "restart"), ("mailer", "close")]
+)
 def test_reconnects_once_the_connection_is_gone(sink, mailers, owner, closing, idle_check_after):
     mailer = mailers(sink.url())
     mailer.idle_check_after = idle_check_after
@@ -298,12 +341,17 @@ def test_a_server_that_never_answers_is_deferred_within_the_timeout(mailers):
     assert result.status is DeliveryStatus.DEFERRED and "timed out" in result.detail
 
 
-@pytest.mark.parametrize("name, subject", [
-    ('Shop "Best", Inc. \\ Co', "A plain ASCII subject " * 12),          # quoted, folded
-    ("Café Zoë", "Ein Betreff mit Umlauten: äöü " * 8),                   # encoded-words, folded
-])
+@pytest.mark.parametrize(
+    "name, subject",
+    [
+        ('Shop "Best", Inc. \\ Co', "A plain ASCII subject " * 12),  # quoted, folded
+        ("Café Zoë", "Ein Betreff mit Umlauten: äöü " * 8),  # encoded-words, folded
+    ],
+)
 def test_display_names_and_long_subjects_round_trip(name, subject):
-    wire = compose(outgoing(sender_name=name, subject=subject, list_unsubscribe_url=None)).as_bytes()
+    wire = compose(
+        outgoing(sender_name=name, subject=subject, list_unsubscribe_url=None)
+    ).as_bytes()
     msg = message_from_bytes(wire, policy=policy.default)
     assert wire.isascii() and max(len(line) for line in wire.split(b"\r\n")) <= 78
     assert msg["From"].addresses[0].display_name == name
@@ -317,8 +365,9 @@ def test_extra_headers_may_not_repeat_a_set_one_in_any_case():
         compose(outgoing(headers=(("X-A", "1"), ("X-A", "2"))))
 
 
-@pytest.mark.parametrize("text", ["=?utf-8?q?Shop=0D=0ABcc:_v@evil.example?=",
-                                  "Sale =?UTF-8?B?DQpCY2M6?= now"])
+@pytest.mark.parametrize(
+    "text", ["=?utf-8?q?Shop=0D=0ABcc:_v@evil.example?=", "Sale =?UTF-8?B?DQpCY2M6?= now"]
+)
 def test_text_that_looks_like_an_encoded_word_is_shown_as_typed_never_decoded(text):
     wire = compose(outgoing(sender_name=text, subject=text, list_unsubscribe_url=None)).as_bytes()
     msg = message_from_bytes(wire, policy=policy.default)

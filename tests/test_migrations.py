@@ -1,4 +1,5 @@
 """Migrations: one head, upgrade from empty, downgrade and back, and agreement with the models."""
+
 from __future__ import annotations
 
 import uuid
@@ -60,10 +61,16 @@ def test_webhook_payloads_use_lz4_where_postgresql_has_it(database_url):
         pytest.skip("a PostgreSQL storage setting")
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        methods = conn.execute(text(  # the compression methods this server was built with
-            "SELECT enumvals::text FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
-        method = conn.execute(text(
-            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'stripe_events'::regclass "
-            "AND attname = 'payload'")).scalar()
+        methods = conn.execute(
+            text(  # the compression methods this server was built with
+                "SELECT enumvals::text FROM pg_settings WHERE name = 'default_toast_compression'"
+            )
+        ).scalar()
+        method = conn.execute(
+            text(
+                "SELECT attcompression FROM pg_attribute WHERE attrelid = 'stripe_events'::regclass "
+                "AND attname = 'payload'"
+            )
+        ).scalar()
     engine.dispose()
     assert method == ("l" if "lz4" in methods else "")

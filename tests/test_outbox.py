@@ -1,4 +1,5 @@
 """The development outbox: each merchant sees only its own messages, rendered inertly."""
+
 from __future__ import annotations
 
 from factories import PASSWORD, make_owner
@@ -7,12 +8,23 @@ from portal.mail.mime import Outgoing, compose
 
 
 def _stored(db, merchant_id: int, subject: str) -> OutboxMessage:
-    message = compose(Outgoing(
-        sender_name="Shop", sender_address="hello@shop.example", to="sam@example.com",
-        subject=subject, text="Your cart is waiting", html='<p>Hi</p><script>alert("x")</script>',
-        message_id="<1@shop.example>"))
-    row = OutboxMessage(merchant_id=merchant_id, to_address="sam@example.com", subject=subject,
-                        raw=message.as_string())
+    message = compose(
+        Outgoing(
+            sender_name="Shop",
+            sender_address="hello@shop.example",
+            to="sam@example.com",
+            subject=subject,
+            text="Your cart is waiting",
+            html='<p>Hi</p><script>alert("x")</script>',
+            message_id="<1@shop.example>",
+        )
+    )
+    row = OutboxMessage(
+        merchant_id=merchant_id,
+        to_address="sam@example.com",
+        subject=subject,
+        raw=message.as_string(),
+    )
     db.add(row)
     db.commit()
     return row

@@ -1,5 +1,6 @@
 """Nothing acknowledged is lost: Redis dying mid-ingestion, a worker killed mid-batch, and the
 real signed deliveries of the Stripe sandbox, end to end."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,20 @@ def _free_port() -> int:
 
 
 def _start_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             Redis(port=port).ping()
@@ -51,10 +64,14 @@ def _start_redis(port: int) -> subprocess.Popen:
 
 def _count(db, status: str) -> int:
     db.expire_all()
-    return db.scalar(select(func.count()).select_from(StripeEvent).where(StripeEvent.status == status))
+    return db.scalar(
+        select(func.count()).select_from(StripeEvent).where(StripeEvent.status == status)
+    )
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to stop and restart")
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server to stop and restart"
+)
 def test_redis_stopped_during_ingestion_then_restarted_loses_nothing(app, client, db, monkeypatch):
     make_connected(ACCT)
     port = _free_port()
@@ -68,8 +85,12 @@ def test_redis_stopped_during_ingestion_then_restarted_loses_nothing(app, client
         during = [se.post(client, se.expired(f"cs_live_during_{i}", ACCT)) for i in range(5)]
         assert {r.status_code for r in before + during} == {200}
         redis_process = _start_redis(port)  # back, but empty: the queued drain job is gone
-        assert worker.run(app, connection, [Queue("events", connection=connection),
-                                            Queue("default", connection=connection)], burst=True)
+        assert worker.run(
+            app,
+            connection,
+            [Queue("events", connection=connection), Queue("default", connection=connection)],
+            burst=True,
+        )
     finally:
         redis_process.kill()
     assert _count(db, EventStatus.PROCESSED) == 10 and _count(db, EventStatus.PENDING) == 0
@@ -99,7 +120,12 @@ def test_a_worker_killed_mid_batch_leaves_nothing_applied_or_doubled(db, databas
         webhooks.store(event, json.dumps(event), source="connect")
     db.commit()
     signal_file = tmp_path / "applied"
-    env = {**os.environ, "TEST_DB": database_url, "SIGNAL_FILE": str(signal_file), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "TEST_DB": database_url,
+        "SIGNAL_FILE": str(signal_file),
+        "PYTHONPATH": str(ROOT),
+    }
     child = subprocess.Popen([sys.executable, "-c", KILLED_WORKER], env=env, cwd=ROOT)
     try:
         for _ in range(300):
@@ -118,40 +144,69 @@ def test_a_worker_killed_mid_batch_leaves_nothing_applied_or_doubled(db, databas
     assert db.scalar(select(func.count()).select_from(Contact)) == 7
 
 
-def test_sandbox_deliveries_end_to_end(app, db, live_server, sandbox_server, monkeypatch, redis_conn):
+def test_sandbox_deliveries_end_to_end(
+    app, db, live_server, sandbox_server, monkeypatch, redis_conn
+):
     monkeypatch.setattr(rq, "connection", redis_conn)
-    platform = stripe.StripeClient(sandbox_server.config["PLATFORM_SECRET_KEY"],
-                                   base_addresses={"api": sandbox_server.base, "connect": sandbox_server.base})
+    platform = stripe.StripeClient(
+        sandbox_server.config["PLATFORM_SECRET_KEY"],
+        base_addresses={"api": sandbox_server.base, "connect": sandbox_server.base},
+    )
     endpoint = platform.v1.webhook_endpoints.create(
-        {"url": f"{live_server}/webhooks/stripe/connect", "connect": True, "enabled_events": ["*"]})
+        {"url": f"{live_server}/webhooks/stripe/connect", "connect": True, "enabled_events": ["*"]}
+    )
     monkeypatch.setitem(app.config, "STRIPE_CONNECT_WEBHOOK_SECRET", endpoint.secret)
-    account = platform.v1.accounts.create({"type": "standard", "business_profile": {"name": "Bean Shop"}})
+    account = platform.v1.accounts.create(
+        {"type": "standard", "business_profile": {"name": "Bean Shop"}}
+    )
     make_connected(account.id)
     as_account = {"stripe_account": account.id}
-    price = platform.v1.prices.create({"currency": "eur", "unit_amount": 1500,
-                                       "product_data": {"name": "Beans"}}, options=as_account)
-    session = platform.v1.checkout.sessions.create({
-        "mode": "payment", "line_items": [{"price": price.id, "quantity": 2}],
-        "success_url": "https://shop.example/ok", "consent_collection": {"promotions": "auto"},
-        "after_expiration": {"recovery": {"enabled": True}}}, options=as_account)
+    price = platform.v1.prices.create(
+        {"currency": "eur", "unit_amount": 1500, "product_data": {"name": "Beans"}},
+        options=as_account,
+    )
+    session = platform.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 2}],
+            "success_url": "https://shop.example/ok",
+            "consent_collection": {"promotions": "auto"},
+            "after_expiration": {"recovery": {"enabled": True}},
+        },
+        options=as_account,
+    )
     base = sandbox_server.base
-    requests.post(f"{base}/_sandbox/checkout/sessions/{session.id}/shopper",
-                  data={"email": "Ines@Example.com", "promotions_consent": "true"}, timeout=5)
+    requests.post(
+        f"{base}/_sandbox/checkout/sessions/{session.id}/shopper",
+        data={"email": "Ines@Example.com", "promotions_consent": "true"},
+        timeout=5,
+    )
     requests.post(f"{base}/_sandbox/checkout/sessions/{session.id}/expire", timeout=5)
     assert sandbox_server.extensions["sandbox"].wait_idle(10)
     assert events.drain() == 1
     mirror = db.scalars(select(CheckoutSession)).one()
-    assert (mirror.session_id, mirror.email, mirror.consent_promotions) == (session.id, "ines@example.com", "opt_in")
+    assert (mirror.session_id, mirror.email, mirror.consent_promotions) == (
+        session.id,
+        "ines@example.com",
+        "opt_in",
+    )
     assert mirror.recovery_url and db.scalars(select(Contact)).one().status == "subscribed"
 
     landing = requests.get(mirror.recovery_url, timeout=5)  # the shopper clicks the recovery link
     recovered_id = re.search(r"/c/pay/(cs_live_\w+)", landing.url).group(1)
-    paid = requests.post(f"{base}/_sandbox/checkout/sessions/{recovered_id}/pay", timeout=5,
-                         data={"email": "ines@example.com", "promotions_consent": "true"})
+    paid = requests.post(
+        f"{base}/_sandbox/checkout/sessions/{recovered_id}/pay",
+        timeout=5,
+        data={"email": "ines@example.com", "promotions_consent": "true"},
+    )
     assert paid.json()["status"] == "complete"
     assert sandbox_server.extensions["sandbox"].wait_idle(10)
     db.rollback()  # end this test's read snapshot, as every worker job starts afresh
     assert events.drain() == 1
     db.expire_all()
     case = db.scalars(select(RecoveryCase)).one()
-    assert (case.recovered_session_id, case.recovered_amount, case.recovered_currency) == (recovered_id, 3000, "eur")
+    assert (case.recovered_session_id, case.recovered_amount, case.recovered_currency) == (
+        recovered_id,
+        3000,
+        "eur",
+    )

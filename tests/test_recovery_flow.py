@@ -1,4 +1,5 @@
 """Recovery end to end: sandbox webhooks, the real worker, real SMTP (aiosmtpd on loopback)."""
+
 from __future__ import annotations
 
 import time
@@ -59,14 +60,18 @@ def test_a_consenting_shopper_gets_one_complete_email(kit, client, db):
     assert db.scalars(select(EmailSend)).one().clicked_at is not None
 
     confirm = client.get(_path(unsubscribe_url))
-    assert confirm.status_code == 200 and "Unsubscribe from Bean Shop?" in confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "Unsubscribe from Bean Shop?" in confirm.get_data(
+        as_text=True
+    )
     assert db.scalars(select(Contact)).one().status == "subscribed"  # GET never unsubscribes
     one_click = client.post(_path(unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
     db.expire_all()
     assert db.scalars(select(Contact)).one().status == "unsubscribed"
     assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id)).all() == [
-        "checkout_session", "one_click"]
+        "checkout_session",
+        "one_click",
+    ]
 
 
 def test_no_consent_no_email_and_the_decision_is_recorded(kit, db):
@@ -84,7 +89,7 @@ def test_a_then_b_only_b_gets_an_email(kit, db):
     kit.action(a, "expire")
     kit.action(b, "expire")
     kit.drain()
-    assert kit.later(a) == "later_session"   # the send-time re-check asks Stripe
+    assert kit.later(a) == "later_session"  # the send-time re-check asks Stripe
     assert kit.later(b) == "sent"
     assert [m.message["To"] for m in kit.sink.messages] == ["ann@example.com"]
 
@@ -115,7 +120,9 @@ def test_duplicates_and_retries_never_send_twice(kit, db, client):
     for _ in range(3):  # RQ retries, a second worker, a stale job...
         assert kit.run(recovery.process, case_id) == "inactive"
     stored = db.scalars(select(StripeEvent.event_id)).all()
-    assert kit.run(lambda: (events.replay(stored), db.commit())[0]) == len(stored)  # operator replay
+    assert kit.run(lambda: (events.replay(stored), db.commit())[0]) == len(
+        stored
+    )  # operator replay
     kit.settle()
     assert len(kit.sink.messages) == 1
     assert db.scalars(select(EmailSend)).one().status == "sent"
@@ -157,13 +164,16 @@ def test_a_worker_killed_between_claim_and_send_leaves_unknown_never_resent(kit,
 
     def die(*args):  # the process is killed right after the claim was committed
         raise SystemExit("killed")
+
     monkeypatch.setattr(sending, "_deliver", die)
     with pytest.raises(SystemExit):
         kit.run(recovery.process, case_id)
     monkeypatch.undo()
     db.rollback()
     assert db.scalars(select(EmailSend.status)).one() == "claimed"
-    assert kit.run(recovery.process, case_id) == "sequence_finished"  # the step is taken: no resend
+    assert (
+        kit.run(recovery.process, case_id) == "sequence_finished"
+    )  # the step is taken: no resend
     assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
     assert db.scalars(select(EmailSend.status)).one() == "unknown"
     kit.settle()
@@ -183,7 +193,11 @@ def test_a_recovered_purchase_is_credited_once_to_the_email(kit, db, client):
     kit.settle()
     kit.settle()
     case = kit.case(session_id)
-    assert (case.recovered_session_id, case.recovered_amount, case.recovered_step) == (recovered_id, 3600, 0)
+    assert (case.recovered_session_id, case.recovered_amount, case.recovered_step) == (
+        recovered_id,
+        3600,
+        0,
+    )
     assert (case.status, case.reason) == ("done", "recovered")
     assert len(kit.sink.messages) == 1
 
@@ -201,9 +215,16 @@ def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db):
     kit.action(second, "expire")
     kit.settle()
     codes = dict(db.execute(select(EmailSend.to_address, EmailSend.promotion_code)).all())
-    assert codes["ida@example.com"].startswith("BACK-") and codes["jon@example.com"] is None  # cap of 1
-    mails = {m.message["To"]: m.message.get_body(("plain",)).get_content() for m in kit.sink.messages}
-    assert codes["ida@example.com"] in mails["ida@example.com"] and "BACK-" not in mails["jon@example.com"]
+    assert (
+        codes["ida@example.com"].startswith("BACK-") and codes["jon@example.com"] is None
+    )  # cap of 1
+    mails = {
+        m.message["To"]: m.message.get_body(("plain",)).get_content() for m in kit.sink.messages
+    }
+    assert (
+        codes["ida@example.com"] in mails["ida@example.com"]
+        and "BACK-" not in mails["jon@example.com"]
+    )
     (promotion,) = kit.client.v1.promotion_codes.list().data
     case = kit.case(first)
     assert promotion.code == codes["ida@example.com"] and promotion.max_redemptions == 1
@@ -271,16 +292,25 @@ def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):
 
     from portal.models import SendingSettings
 
-    test_client = stripe_sdk.StripeClient("sk_test_sandbox_platform", stripe_account=kit.account,
-                                          base_addresses={"api": kit.sandbox.base, "connect": kit.sandbox.base})
+    test_client = stripe_sdk.StripeClient(
+        "sk_test_sandbox_platform",
+        stripe_account=kit.account,
+        base_addresses={"api": kit.sandbox.base, "connect": kit.sandbox.base},
+    )
 
     def test_checkout(email: str) -> str:
-        price = test_client.v1.prices.create({"currency": "usd", "unit_amount": 900,
-                                              "product_data": {"name": "Test mug"}})
-        session = test_client.v1.checkout.sessions.create({
-            "mode": "payment", "line_items": [{"price": price.id, "quantity": 1}],
-            "success_url": "https://shop.example/ok", "consent_collection": {"promotions": "auto"},
-            "after_expiration": {"recovery": {"enabled": True}}})
+        price = test_client.v1.prices.create(
+            {"currency": "usd", "unit_amount": 900, "product_data": {"name": "Test mug"}}
+        )
+        session = test_client.v1.checkout.sessions.create(
+            {
+                "mode": "payment",
+                "line_items": [{"price": price.id, "quantity": 1}],
+                "success_url": "https://shop.example/ok",
+                "consent_collection": {"promotions": "auto"},
+                "after_expiration": {"recovery": {"enabled": True}},
+            }
+        )
         kit.action(session.id, "shopper", email=email, promotions_consent="true")
         kit.action(session.id, "expire")
         return session.id
@@ -305,7 +335,9 @@ def test_stripe_unreachable_at_send_time_means_wait_never_send_blind(kit, db, ap
     case_id = kit.case(session_id).id
     assert kit.run(recovery.process, case_id) == "stripe_unavailable"
     case = kit.case(session_id)
-    assert case.status == "scheduled" and case.next_action_at > utcnow() and kit.sink.messages == []
+    assert (
+        case.status == "scheduled" and case.next_action_at > utcnow() and kit.sink.messages == []
+    )
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
     assert kit.run(recovery.process, case_id, now=case.next_action_at) == "sent"
     assert len(kit.sink.messages) == 1
@@ -328,7 +360,9 @@ def test_an_unsubscribe_made_while_a_cart_was_open_stands_when_that_cart_expires
     assert db.scalars(select(Contact.status)).one() == "unsubscribed"
 
 
-def test_a_deferred_retry_asks_stripe_again_and_a_purchase_meanwhile_cancels_it(kit, db, app, monkeypatch):
+def test_a_deferred_retry_asks_stripe_again_and_a_purchase_meanwhile_cancels_it(
+    kit, db, app, monkeypatch
+):
     kit.sink.tempfail_rcpt = 1
     abandoned = kit.checkout("jo@example.com")
     kit.action(abandoned, "expire")
@@ -360,12 +394,16 @@ def test_a_name_stored_with_a_line_break_is_sent_on_one_line_never_blocks_sendin
     assert received.message["Bcc"] is None and received.rcpt_tos == ("kim@example.com",)
 
 
-def test_the_carts_page_says_emailed_only_for_emails_a_server_took(kit, db, client, login, monkeypatch):
+def test_the_carts_page_says_emailed_only_for_emails_a_server_took(
+    kit, db, client, login, monkeypatch
+):
     from factories import PASSWORD
 
     kit.sink.reject_recipients.add("bo@example.com")
-    carts = {address: kit.checkout(address) for address in ("al@example.com", "bo@example.com",
-                                                             "cy@example.com", "di@example.com")}
+    carts = {
+        address: kit.checkout(address)
+        for address in ("al@example.com", "bo@example.com", "cy@example.com", "di@example.com")
+    }
     for session_id in carts.values():
         kit.action(session_id, "expire")
     kit.drain()
@@ -380,9 +418,12 @@ def test_the_carts_page_says_emailed_only_for_emails_a_server_took(kit, db, clie
     assert kit.run(recovery.process, kit.case(carts["di@example.com"]).id) == "failed"
     assert login(client, "owner@bean.example", PASSWORD).status_code == 302
     rows = client.get("/carts/").get_data(as_text=True).split("<tr>")[2:]
-    expected = {"al@example.com": "Emailed", "bo@example.com": "The email bounced: the address is suppressed",
-                "cy@example.com": "The email was interrupted while sending: it may not have arrived",
-                "di@example.com": "The email could not be composed: nothing was sent"}
+    expected = {
+        "al@example.com": "Emailed",
+        "bo@example.com": "The email bounced: the address is suppressed",
+        "cy@example.com": "The email was interrupted while sending: it may not have arrived",
+        "di@example.com": "The email could not be composed: nothing was sent",
+    }
     for address, words in expected.items():
         row = next(r for r in rows if address in r)
         assert f"<td>{words}</td>" in row, (address, row)
@@ -392,7 +433,9 @@ def test_an_expiry_stamped_ahead_of_our_clock_is_scheduled_from_our_clock(kit, d
     db.get(SendingSettings, kit.merchant_id).steps = [{"delay_minutes": 60}]
     db.commit()
     session_id = kit.checkout("oz@example.com")
-    advanced = requests.post(f"{kit.sandbox.base}/_sandbox/clock/advance", data={"seconds": 5 * 3600}, timeout=5)
+    advanced = requests.post(
+        f"{kit.sandbox.base}/_sandbox/clock/advance", data={"seconds": 5 * 3600}, timeout=5
+    )
     assert advanced.status_code == 200  # Stripe's clock is now five hours ahead of the portal's
     kit.action(session_id, "expire")
     kit.drain()

@@ -1,4 +1,5 @@
 """Secrets at rest: sealed, authenticated, and openable across a key rotation."""
+
 from __future__ import annotations
 
 import base64

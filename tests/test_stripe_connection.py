@@ -1,4 +1,5 @@
 """Linking merchants to Stripe accounts and seeding the demo, against the real sandbox."""
+
 from __future__ import annotations
 
 import requests
@@ -10,12 +11,18 @@ from portal.services import connections, demo, onboarding, stripe_gateway, terms
 
 
 def _platform(sandbox) -> stripe.StripeClient:
-    return stripe.StripeClient(sandbox.config["PLATFORM_SECRET_KEY"],
-                               base_addresses={"api": sandbox.base, "connect": sandbox.base})
+    return stripe.StripeClient(
+        sandbox.config["PLATFORM_SECRET_KEY"],
+        base_addresses={"api": sandbox.base, "connect": sandbox.base},
+    )
 
 
 def _new_account(sandbox, name: str = "Tea Shop") -> str:
-    return _platform(sandbox).v1.accounts.create({"type": "standard", "business_profile": {"name": name}}).id
+    return (
+        _platform(sandbox)
+        .v1.accounts.create({"type": "standard", "business_profile": {"name": name}})
+        .id
+    )
 
 
 def test_demo_connects_a_sandbox_account_with_products_and_is_idempotent(app, db, sandbox_server):
@@ -27,14 +34,18 @@ def test_demo_connects_a_sandbox_account_with_products_and_is_idempotent(app, db
     assert (account.method, account.livemode, account.is_connected) == ("oauth", True, True)
     assert terms.has_accepted_current(merchant) and merchant.recovery_enabled
     assert f"/shop/{account.account_id}" in first.output and demo.EMAIL in first.output
-    prices = _platform(sandbox_server).v1.prices.list(options={"stripe_account": account.account_id})
+    prices = _platform(sandbox_server).v1.prices.list(
+        options={"stripe_account": account.account_id}
+    )
     assert sorted(p.unit_amount for p in prices.data) == [1200, 2400, 5900]
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
     db.expire_all()
     assert db.query(StripeAccount).one().account_id == account.account_id
-    again = _platform(sandbox_server).v1.prices.list(options={"stripe_account": account.account_id})
+    again = _platform(sandbox_server).v1.prices.list(
+        options={"stripe_account": account.account_id}
+    )
     assert len(again.data) == 3
 
 
@@ -61,10 +72,16 @@ def test_demo_without_a_sandbox_names_the_problem(app, monkeypatch):
 def test_merchants_connect_links_an_existing_account(app, db, sandbox_server):
     owner = make_owner("Tea Shop", "tea@example.com")
     account_id = _new_account(sandbox_server)
-    result = app.test_cli_runner().invoke(args=["merchants", "connect", "tea@example.com", account_id])
+    result = app.test_cli_runner().invoke(
+        args=["merchants", "connect", "tea@example.com", account_id]
+    )
     assert result.exit_code == 0, result.output
     linked = db.query(StripeAccount).one()
-    assert (linked.merchant_id, linked.account_id, linked.display_name) == (owner.merchant_id, account_id, "Tea Shop")
+    assert (linked.merchant_id, linked.account_id, linked.display_name) == (
+        owner.merchant_id,
+        account_id,
+        "Tea Shop",
+    )
 
 
 def test_merchants_connect_refusals(app, db, sandbox_server):
@@ -86,20 +103,36 @@ def test_merchants_connect_refusals(app, db, sandbox_server):
 def test_direct_mode_reaches_stripe_with_the_merchants_own_sealed_key(app, db, sandbox_server):
     owner = make_owner()
     account_id = _new_account(sandbox_server, "Direct Shop")
-    keys = requests.get(f"{sandbox_server.base}/_sandbox/accounts/{account_id}?format=json", timeout=5).json()["keys"]
+    keys = requests.get(
+        f"{sandbox_server.base}/_sandbox/accounts/{account_id}?format=json", timeout=5
+    ).json()["keys"]
     with app.app_context():
-        linked = connections.link_account(owner.merchant, account_id, livemode=True, method="direct",
-                                          api_key=keys["rk_live"], webhook_secret="whsec_direct",
-                                          keys=app.config["ENCRYPTION_KEY"])
+        linked = connections.link_account(
+            owner.merchant,
+            account_id,
+            livemode=True,
+            method="direct",
+            api_key=keys["rk_live"],
+            webhook_secret="whsec_direct",
+            keys=app.config["ENCRYPTION_KEY"],
+        )
         db.commit()
         assert keys["rk_live"] not in linked.api_key_sealed
-        assert stripe_gateway.account_client(linked).v1.accounts.retrieve_current().id == account_id
+        assert (
+            stripe_gateway.account_client(linked).v1.accounts.retrieve_current().id == account_id
+        )
 
 
 def test_checklist_reflects_the_real_state(app, db, sandbox_server):
     app.test_cli_runner().invoke(args=["demo"])
     steps = {s.key: s.done for s in onboarding.checklist(db.query(Merchant).one())}
-    assert steps == {"connect": True, "terms": True, "email": False, "domain": False, "enable": True}
+    assert steps == {
+        "connect": True,
+        "terms": True,
+        "email": False,
+        "domain": False,
+        "enable": True,
+    }
 
 
 def test_stripe_transport_reads_proxy_settings_once_and_honours_no_proxy(monkeypatch):

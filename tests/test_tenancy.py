@@ -1,4 +1,5 @@
 """One merchant never sees another's rows, pages or ids."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,7 +55,9 @@ def test_helpers_refuse_without_a_signed_in_user(app):
 def test_pages_require_login(client):
     for path in ("/team/", "/team/1"):
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+        assert response.status_code == 302 and response.headers["Location"].startswith(
+            "/login?next="
+        )
     assert client.get("/").headers["Location"] == "/login"
 
 

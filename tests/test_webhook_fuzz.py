@@ -1,5 +1,6 @@
 """Hostile and malformed webhook requests: never a 500, never a stored event unless valid.
 A seeded, bounded fuzzer (loopback test client only): the seed is printed on failure."""
+
 from __future__ import annotations
 
 import json
@@ -21,19 +22,27 @@ JUNK = [None, True, 0, -1, 10**30, 1.5, "", "x" * 300, "\u0000\r\n", [], {}, [1,
 
 def _mutate_header(header: str, rng: random.Random) -> str:
     choices = [
-        lambda h: h.replace("v1=", "v0="), lambda h: h.replace("t=", "T="),
-        lambda h: h.split(",v1=")[0] + ",v1=" + "0" * 64, lambda h: h[: rng.randrange(len(h))],
-        lambda h: "t=abc,v1=" + h.split("v1=")[1], lambda h: h.replace(",", ";"),
-        lambda h: "t=" + str(int(time.time()) + 10**6) + "," + h.split(",", 1)[1], lambda h: "",
+        lambda h: h.replace("v1=", "v0="),
+        lambda h: h.replace("t=", "T="),
+        lambda h: h.split(",v1=")[0] + ",v1=" + "0" * 64,
+        lambda h: h[: rng.randrange(len(h))],
+        lambda h: "t=abc,v1=" + h.split("v1=")[1],
+        lambda h: h.replace(",", ";"),
+        lambda h: "t=" + str(int(time.time()) + 10**6) + "," + h.split(",", 1)[1],
+        lambda h: "",
     ]
     return rng.choice(choices)(header)
 
 
 def _mutate_body(body: str, rng: random.Random) -> str:
     choices = [
-        lambda b: b[: rng.randrange(len(b))], lambda b: b.replace('"', "'", 3),
-        lambda b: b + rng.choice(["}", "]", ",", "\\"]), lambda b: "[" + b + "]",
-        lambda b: b.replace("checkout", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")),
+        lambda b: b[: rng.randrange(len(b))],
+        lambda b: b.replace('"', "'", 3),
+        lambda b: b + rng.choice(["}", "]", ",", "\\"]),
+        lambda b: "[" + b + "]",
+        lambda b: b.replace(
+            "checkout", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")
+        ),
     ]
     return rng.choice(choices)(body)
 
@@ -51,9 +60,18 @@ def test_bad_signatures_and_bodies_never_500_and_store_nothing(client, db, seed)
         else:
             tampered = _mutate_body(body, rng)
             body, header = tampered, header  # signed for the original, sent with another body
-        response = client.post("/webhooks/stripe/connect", data=body.encode("utf-8", "surrogatepass"),
-                               headers={"Content-Type": "application/json", "Stripe-Signature": header})
-        assert response.status_code in (400,), (seed, round_, header, body[:80], response.status_code)
+        response = client.post(
+            "/webhooks/stripe/connect",
+            data=body.encode("utf-8", "surrogatepass"),
+            headers={"Content-Type": "application/json", "Stripe-Signature": header},
+        )
+        assert response.status_code in (400,), (
+            seed,
+            round_,
+            header,
+            body[:80],
+            response.status_code,
+        )
     assert db.scalar(select(func.count()).select_from(StripeEvent)) == 0
 
 
@@ -63,22 +81,31 @@ def _event_with(**fields) -> str:
     return json.dumps(event)
 
 
-@pytest.mark.parametrize("body, reason", [
-    ("[" * 60_000 + "]" * 60_000, "body is nested too deeply"),
-    (_event_with(deep="DEEP").replace('"DEEP"', "[" * 50_000 + "]" * 50_000), "body is nested too deeply"),
-    (_event_with(id="evt_\u0000"), "event field 'id' contains a NUL or an unpaired surrogate"),
-    (_event_with(type="checkout.session.expired\u0000"), "event field 'type' contains a NUL"),
-    (_event_with(account="acct_\u0000"), "event field 'account' contains a NUL"),
-    (_event_with(id="evt_\ud800"), "event field 'id' contains a NUL or an unpaired surrogate"),
-    (_event_with(type="\udfff"), "event field 'type' contains a NUL or an unpaired surrogate"),
-    (_event_with(account="acct_\ud800x"), "event field 'account' contains a NUL or an unpaired surrogate"),
-    (_event_with(created=10**20), "event field 'created' is not a Unix time"),
-    (_event_with(created=2**63), "event field 'created' is not a Unix time"),
-    (_event_with(created=253402300800), "event field 'created' is not a Unix time"),
-    (_event_with(created=-1), "event field 'created' is not a Unix time"),
-    (_event_with(created=-(10**20)), "event field 'created' is not a Unix time"),
-    (_event_with(id=""), "event field 'id' is empty"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("[" * 60_000 + "]" * 60_000, "body is nested too deeply"),
+        (
+            _event_with(deep="DEEP").replace('"DEEP"', "[" * 50_000 + "]" * 50_000),
+            "body is nested too deeply",
+        ),
+        (_event_with(id="evt_\u0000"), "event field 'id' contains a NUL or an unpaired surrogate"),
+        (_event_with(type="checkout.session.expired\u0000"), "event field 'type' contains a NUL"),
+        (_event_with(account="acct_\u0000"), "event field 'account' contains a NUL"),
+        (_event_with(id="evt_\ud800"), "event field 'id' contains a NUL or an unpaired surrogate"),
+        (_event_with(type="\udfff"), "event field 'type' contains a NUL or an unpaired surrogate"),
+        (
+            _event_with(account="acct_\ud800x"),
+            "event field 'account' contains a NUL or an unpaired surrogate",
+        ),
+        (_event_with(created=10**20), "event field 'created' is not a Unix time"),
+        (_event_with(created=2**63), "event field 'created' is not a Unix time"),
+        (_event_with(created=253402300800), "event field 'created' is not a Unix time"),
+        (_event_with(created=-1), "event field 'created' is not a Unix time"),
+        (_event_with(created=-(10**20)), "event field 'created' is not a Unix time"),
+        (_event_with(id=""), "event field 'id' is empty"),
+    ],
+)
 def test_signed_events_the_portal_cannot_store_get_400_and_store_nothing(client, db, body, reason):
     response = se.post(client, body)
     assert response.status_code == 400, response.get_data(as_text=True)
@@ -93,13 +120,25 @@ def test_the_last_second_a_datetime_holds_is_still_a_valid_created(client, db):
 
 
 # What a signed event may carry in the fields stored in columns of their own, beyond JUNK.
-STORED_FIELD_JUNK = JUNK + ["\ud800", "evt_\u0000", "\udfffacct", 2**31, 2**63, -1, 253402300800,
-                            -(10**20), "x" * 256, "1" * 70]
+STORED_FIELD_JUNK = JUNK + [
+    "\ud800",
+    "evt_\u0000",
+    "\udfffacct",
+    2**31,
+    2**63,
+    -1,
+    253402300800,
+    -(10**20),
+    "x" * 256,
+    "1" * 70,
+]
 
 
 def _junk_in_stored_fields(event: dict, rng: random.Random) -> str:
     for _ in range(rng.randint(1, 3)):
-        event[rng.choice(["id", "type", "account", "created", "livemode"])] = rng.choice(STORED_FIELD_JUNK)
+        event[rng.choice(["id", "type", "account", "created", "livemode"])] = rng.choice(
+            STORED_FIELD_JUNK
+        )
     body = json.dumps(event)
     if rng.random() < 0.1:  # a signed body nested deeper than the parser recurses
         body = body[:-1] + ', "deep": ' + "[" * 50_000 + "]" * 50_000 + "}"
@@ -128,7 +167,9 @@ def _hostile_object(rng: random.Random, round_: int) -> dict:
 
 
 @pytest.mark.parametrize("seed", [7, 8])
-def test_validly_signed_hostile_events_never_500_and_never_corrupt(client, db, redis_conn, monkeypatch, seed):
+def test_validly_signed_hostile_events_never_500_and_never_corrupt(
+    client, db, redis_conn, monkeypatch, seed
+):
     """A signed event with junk fields is stored (Stripe signed it) but applying it either works
     or fails cleanly into retries: other events still apply, nothing crashes."""
     monkeypatch.setattr(rq, "connection", redis_conn)

@@ -1,4 +1,5 @@
 """The webhook endpoints: signatures, duplicates, hostile input, and the parts being down."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,8 @@ def test_a_valid_event_is_stored_and_one_drain_job_is_queued(client, db, redis_c
     assert second.status_code == 200
     rows = _stored(db)
     assert [(r.type, r.status, r.account_id, r.source) for r in rows] == [
-        ("checkout.session.expired", "pending", "acct_1", "connect")] * 2
+        ("checkout.session.expired", "pending", "acct_1", "connect")
+    ] * 2
     assert json.loads(rows[0].payload)["data"]["object"]["id"] == "cs_live_A"
     queue = Queue("events", connection=redis_conn)
     _wait_for(lambda: len(queue) > 0)  # the nudge is sent from a background thread
@@ -56,8 +58,12 @@ def test_the_same_event_three_times_is_stored_once(client, db):
 def test_signature_refusals_name_the_problem_and_store_nothing(client, db):
     body = json.dumps(se.expired("cs_live_A", "acct_1"))
     cases = {
-        "signature does not match any configured secret": {"Stripe-Signature": se.sign(body, "whsec_wrong")},
-        "more than 300 s old": {"Stripe-Signature": se.sign(body, timestamp=int(time.time()) - 301)},
+        "signature does not match any configured secret": {
+            "Stripe-Signature": se.sign(body, "whsec_wrong")
+        },
+        "more than 300 s old": {
+            "Stripe-Signature": se.sign(body, timestamp=int(time.time()) - 301)
+        },
         "missing Stripe-Signature header": {"Stripe-Signature": ""},
         "malformed Stripe-Signature header": {"Stripe-Signature": "v1=abc"},
     }
@@ -65,7 +71,9 @@ def test_signature_refusals_name_the_problem_and_store_nothing(client, db):
         response = se.post(client, body, headers=headers)
         assert response.status_code == 400, reason
         assert reason in response.get_data(as_text=True)
-    tampered = se.post(client, body.replace("cs_live_A", "cs_live_Z"), headers={"Stripe-Signature": se.sign(body)})
+    tampered = se.post(
+        client, body.replace("cs_live_A", "cs_live_Z"), headers={"Stripe-Signature": se.sign(body)}
+    )
     assert tampered.status_code == 400
     assert _stored(db) == []
 
@@ -80,24 +88,41 @@ def test_a_rolled_secret_with_two_v1_values_is_accepted(client, db):
 
 
 def test_both_secrets_configured_while_the_portal_rolls_its_own(app, client, db, monkeypatch):
-    monkeypatch.setitem(app.config, "STRIPE_CONNECT_WEBHOOK_SECRET", f"whsec_new_one, {se.CONNECT_SECRET}")
+    monkeypatch.setitem(
+        app.config, "STRIPE_CONNECT_WEBHOOK_SECRET", f"whsec_new_one, {se.CONNECT_SECRET}"
+    )
     assert se.post(client, se.expired("cs_live_A", "acct_1")).status_code == 200
-    assert se.post(client, se.expired("cs_live_B", "acct_1"), secret="whsec_new_one").status_code == 200
+    assert (
+        se.post(client, se.expired("cs_live_B", "acct_1"), secret="whsec_new_one").status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("body, content_type, reason", [
-    ("{not json", "application/json", "body is not valid JSON"),
-    ('["an", "array"]', "application/json", "body is not a Stripe event object"),
-    ('{"object": "event", "id": "evt_1", "type": "x", "created": true, "livemode": true, "data": {"object": {}}}',
-     "application/json", "event field 'created' is missing or not of type int"),
-    ('{"object": "event", "id": "evt_1", "type": "x", "created": 1, "livemode": true, "data": {}}',
-     "application/json", "event field 'data.object' is missing"),
-    ('{"object": "event"}', "text/plain", "Content-Type must be application/json"),
-    ("x" * 600_000, "application/json", "body is larger than"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, reason",
+    [
+        ("{not json", "application/json", "body is not valid JSON"),
+        ('["an", "array"]', "application/json", "body is not a Stripe event object"),
+        (
+            '{"object": "event", "id": "evt_1", "type": "x", "created": true, "livemode": true, "data": {"object": {}}}',
+            "application/json",
+            "event field 'created' is missing or not of type int",
+        ),
+        (
+            '{"object": "event", "id": "evt_1", "type": "x", "created": 1, "livemode": true, "data": {}}',
+            "application/json",
+            "event field 'data.object' is missing",
+        ),
+        ('{"object": "event"}', "text/plain", "Content-Type must be application/json"),
+        ("x" * 600_000, "application/json", "body is larger than"),
+    ],
+)
 def test_hostile_bodies_get_400_with_a_reason(client, db, body, content_type, reason):
-    response = client.post("/webhooks/stripe/connect", data=body,
-                           headers={"Content-Type": content_type, "Stripe-Signature": se.sign(body)})
+    response = client.post(
+        "/webhooks/stripe/connect",
+        data=body,
+        headers={"Content-Type": content_type, "Stripe-Signature": se.sign(body)},
+    )
     assert response.status_code == 400
     assert reason in response.get_data(as_text=True)
     assert _stored(db) == []
@@ -105,8 +130,11 @@ def test_hostile_bodies_get_400_with_a_reason(client, db, body, content_type, re
 
 def test_non_utf8_bodies_are_refused(client, db):
     body = b'{"object": "event", "id": "\xff"}'
-    response = client.post("/webhooks/stripe/connect", data=body,
-                           headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"})
+    response = client.post(
+        "/webhooks/stripe/connect",
+        data=body,
+        headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"},
+    )
     assert response.status_code == 400 and "UTF-8" in response.get_data(as_text=True)
 
 
@@ -123,7 +151,9 @@ def test_types_the_portal_ignores_are_stored_as_ignored_and_queue_nothing(client
     assert len(Queue("events", connection=redis_conn)) == 0
 
 
-def test_a_nudge_that_fails_on_a_bug_does_not_stop_later_nudges(client, db, redis_conn, monkeypatch):
+def test_a_nudge_that_fails_on_a_bug_does_not_stop_later_nudges(
+    client, db, redis_conn, monkeypatch
+):
     """Webhooks skip the nudge while one is pending, so the nudging thread must outlive an
     unexpected error: here one raised while another event asked for a drain."""
     import threading
@@ -161,9 +191,15 @@ def _wait_for(condition, seconds: float = 5.0) -> None:
 def test_direct_endpoint_uses_the_merchants_own_secret(app, client, db):
     owner = make_owner()
     with app.app_context():
-        connections.link_account(owner.merchant, "acct_1Direct", livemode=True, method="direct",
-                                 api_key="rk_live_x", webhook_secret="whsec_merchant_own",
-                                 keys=app.config["ENCRYPTION_KEY"])
+        connections.link_account(
+            owner.merchant,
+            "acct_1Direct",
+            livemode=True,
+            method="direct",
+            api_key="rk_live_x",
+            webhook_secret="whsec_merchant_own",
+            keys=app.config["ENCRYPTION_KEY"],
+        )
         db.commit()
     path = f"/webhooks/stripe/direct/{owner.merchant_id}"
     event = se.expired("cs_live_A", "acct_1Direct")
@@ -180,7 +216,9 @@ def test_a_page_with_the_database_down_says_so_with_503(app, client, login):
 
     make_owner(email="page@example.com")
     assert login(client, "page@example.com", PASSWORD).status_code == 302
-    bad = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2")
+    bad = make_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2"
+    )
     portal_db.session.remove()
     portal_db.session.configure(bind=bad)
     try:
@@ -193,7 +231,9 @@ def test_a_page_with_the_database_down_says_so_with_503(app, client, login):
 
 
 def test_database_down_answers_503_so_stripe_retries(app, client, monkeypatch):
-    bad = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2")
+    bad = make_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/none?connect_timeout=2"
+    )
     portal_db.session.remove()
     portal_db.session.configure(bind=bad)
     try:
@@ -204,7 +244,9 @@ def test_database_down_answers_503_so_stripe_retries(app, client, monkeypatch):
     assert response.status_code == 503 and "retry" in response.get_data(as_text=True)
 
 
-def test_redis_down_still_answers_200_and_the_sweep_applies_the_event(app, client, db, monkeypatch):
+def test_redis_down_still_answers_200_and_the_sweep_applies_the_event(
+    app, client, db, monkeypatch
+):
     from factories import make_connected
 
     make_connected("acct_1")
@@ -227,15 +269,25 @@ def test_only_post_reaches_the_endpoints_and_unknown_paths_are_404(client, db):
 
 def test_a_content_length_that_is_no_number_is_refused(client, db):
     body = json.dumps(se.expired("cs_live_A", "acct_1"))
-    response = client.post("/webhooks/stripe/connect", data=body,
-                           environ_overrides={"CONTENT_LENGTH": "12abc"},
-                           headers={"Content-Type": "application/json", "Stripe-Signature": se.sign(body)})
+    response = client.post(
+        "/webhooks/stripe/connect",
+        data=body,
+        environ_overrides={"CONTENT_LENGTH": "12abc"},
+        headers={"Content-Type": "application/json", "Stripe-Signature": se.sign(body)},
+    )
     assert response.status_code == 400 and "Content-Length" in response.get_data(as_text=True)
     assert _stored(db) == []
 
 
-@pytest.mark.parametrize("field, value", [("id", "evt_" + "x" * 252), ("type", "x" * 101),
-                                          ("account", "acct_" + "1" * 60), ("account", 12345)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("id", "evt_" + "x" * 252),
+        ("type", "x" * 101),
+        ("account", "acct_" + "1" * 60),
+        ("account", 12345),
+    ],
+)
 def test_signed_fields_that_do_not_fit_their_columns_are_refused(client, db, field, value):
     event = se.expired("cs_live_A", "acct_1")
     event[field] = value
@@ -264,11 +316,17 @@ def test_a_signature_timestamp_in_the_future_is_refused_beyond_the_tolerance(cli
     """Stripe's tolerance bounds clock skew both ways: a header signed for later is a replay
     waiting to happen, a little skew is a clock."""
     body = json.dumps(se.expired("cs_live_A", "acct_1"))
-    future = se.post(client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 400)})
+    future = se.post(
+        client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 400)}
+    )
     assert future.status_code == 400
-    assert future.get_data(as_text=True) == "signature timestamp is more than 300 s in the future\n"
+    assert (
+        future.get_data(as_text=True) == "signature timestamp is more than 300 s in the future\n"
+    )
     assert _stored(db) == []
-    skewed = se.post(client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 60)})
+    skewed = se.post(
+        client, body, headers={"Stripe-Signature": se.sign(body, timestamp=int(time.time()) + 60)}
+    )
     assert skewed.status_code == 200
 
 

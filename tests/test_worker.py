@@ -1,5 +1,6 @@
 """`flask worker` on real Redis: jobs run in app contexts, the tick is elected once per slot,
 and a Redis outage pauses the worker instead of ending it."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ from portal.models import ThrottleHit
 
 def test_worker_burst_runs_the_tick_and_prunes_old_hits(app, db, redis_conn, monkeypatch):
     monkeypatch.setattr(rq, "connection", redis_conn)
-    db.add_all([ThrottleHit(key="old", at=utcnow() - timedelta(days=2)),
-                     ThrottleHit(key="fresh", at=utcnow())])
+    db.add_all(
+        [
+            ThrottleHit(key="old", at=utcnow() - timedelta(days=2)),
+            ThrottleHit(key="fresh", at=utcnow()),
+        ]
+    )
     db.commit()
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code == 0, result.output
@@ -42,8 +47,13 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
     assert worker.run(app, redis_conn, [queue], burst=True)
     job.refresh()
     assert job.get_status() == "finished"
-    assert job.return_value() == {"events_applied": 0, "cases_queued": 0, "sends_retried": 0,
-                                  "claims_expired": 0, "throttle_hits_pruned": 1}
+    assert job.return_value() == {
+        "events_applied": 0,
+        "cases_queued": 0,
+        "sends_retried": 0,
+        "claims_expired": 0,
+        "throttle_hits_pruned": 1,
+    }
     assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0
 
 
@@ -57,8 +67,9 @@ def test_tick_is_enqueued_once_per_slot_across_workers(redis_conn):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                        reason="needs redis-server to stop and restart")
+needs_redis_server = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server to stop and restart"
+)
 
 
 class PrivateRedis:
@@ -73,8 +84,19 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         client = Redis.from_url(self.url, socket_connect_timeout=1)
         _wait_for(lambda: _answers(client), 10, "the private redis-server did not start")
 
@@ -105,11 +127,22 @@ def outage(app, tmp_path):
     redis_server = PrivateRedis()
     redis_server.start()
     log_path = tmp_path / "worker.log"
-    env = {**os.environ, "FLASK_APP": "wsgi", "PORTAL_ENV": "testing", "PYTHONUNBUFFERED": "1",
-           "REDIS_URL": redis_server.url, "DATABASE_URL": app.config["DATABASE_URL"]}
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "PORTAL_ENV": "testing",
+        "PYTHONUNBUFFERED": "1",
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+    }
     with log_path.open("w") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield redis_server, process, log_path
     finally:
@@ -127,14 +160,19 @@ def test_worker_outlives_a_redis_outage_and_works_after_it(outage):
     redis_server, process, log_path = outage
     queue = Queue("default", connection=Redis.from_url(redis_server.url, socket_connect_timeout=1))
     busy = queue.enqueue(time.sleep, 2)  # Redis goes while it runs: RQ cannot record its end
-    _wait_for(lambda: busy.get_status(refresh=True) == "started", 30, "the worker never took the job")
+    _wait_for(
+        lambda: busy.get_status(refresh=True) == "started", 30, "the worker never took the job"
+    )
     redis_server.stop()
     time.sleep(6)  # the job ended 2 s in; several reconnection tries failed since
     assert process.poll() is None, log_path.read_text()
     redis_server.start()  # the same port, empty
     job = queue.enqueue(jobs.tick)
-    _wait_for(lambda: job.get_status(refresh=True) == "finished", 60,
-              f"the worker never ran a job after the outage:\n{log_path.read_text()}")
+    _wait_for(
+        lambda: job.get_status(refresh=True) == "finished",
+        60,
+        f"the worker never ran a job after the outage:\n{log_path.read_text()}",
+    )
     process.terminate()
     assert process.wait(timeout=10) == 0
     log = log_path.read_text()
@@ -147,7 +185,10 @@ def test_sigterm_stops_a_worker_waiting_for_redis_at_once(outage):
     connection = Redis.from_url(redis_server.url, socket_connect_timeout=1)
     _wait_for(lambda: Worker.count(connection=connection) == 1, 30, "the worker never started")
     redis_server.stop()
-    _wait_for(lambda: "Redis is unreachable" in log_path.read_text(), 30,
-              "the worker never noticed the outage")
+    _wait_for(
+        lambda: "Redis is unreachable" in log_path.read_text(),
+        30,
+        "the worker never noticed the outage",
+    )
     process.terminate()
     assert process.wait(timeout=3) == 0, log_path.read_text()

@@ -1,4 +1,5 @@
 """The one delivery path: SMTP when SMTP_URL is set, the development outbox otherwise."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,14 @@ def send(message: Composed, merchant_id: int | None) -> DeliveryResult:
     url = current_app.config["SMTP_URL"]
     if url:
         return mailer_for(url).send(message)
-    db.session.add(OutboxMessage(merchant_id=merchant_id, to_address=message.recipient,
-                                 subject=message.subject, raw=message.as_string()))
+    db.session.add(
+        OutboxMessage(
+            merchant_id=merchant_id,
+            to_address=message.recipient,
+            subject=message.subject,
+            raw=message.as_string(),
+        )
+    )
     return DeliveryResult(DeliveryStatus.SENT, 250, "kept in the development outbox")
 
 

@@ -5,6 +5,7 @@ multipart/alternative message directly: 7-bit, CRLF, quoted-printable bodies, RF
 non-ASCII header text. (The standard library's EmailMessage parses each header it is given and
 re-folds it on output; that cost more than everything else in composing an email.)
 """
+
 from __future__ import annotations
 
 import binascii
@@ -23,15 +24,15 @@ class HeaderInjection(ValueError):
 
 @dataclass(frozen=True)
 class Outgoing:
-    sender_name: str            # merchant-supplied display name
+    sender_name: str  # merchant-supplied display name
     sender_address: str
     to: str
     subject: str
     text: str
     html: str
-    message_id: str             # "<...@domain>", stable per send
+    message_id: str  # "<...@domain>", stable per send
     reply_to: str | None = None
-    list_unsubscribe_url: str | None = None   # https: List-Unsubscribe + One-Click (RFC 8058)
+    list_unsubscribe_url: str | None = None  # https: List-Unsubscribe + One-Click (RFC 8058)
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -42,7 +43,7 @@ class Composed:
     sender: str
     recipient: str
     subject: str
-    data: bytes                 # RFC 5322, CRLF line ends, ASCII only, not yet dot-stuffed
+    data: bytes  # RFC 5322, CRLF line ends, ASCII only, not yet dot-stuffed
 
     def as_bytes(self) -> bytes:
         return self.data
@@ -55,11 +56,21 @@ CRLF = "\r\n"
 # C0 and C1 controls (NUL, CR, LF, NEL...), DEL, U+2028/9: never in a header (nor in a name).
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
-_UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")               # printable ASCII but <>
+_UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")  # printable ASCII but <>
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
-_SET_BY_COMPOSE = {"from", "to", "subject", "date", "message-id", "reply-to", "list-unsubscribe",
-                   "list-unsubscribe-post", "mime-version", "content-type",
-                   "content-transfer-encoding"}
+_SET_BY_COMPOSE = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+}
 
 
 def _checked(field: str, value: str, pattern: re.Pattern | None = None) -> str:
@@ -104,15 +115,21 @@ def _from(name: str, address: str) -> str:
 
 
 def _headers(out: Outgoing, sender: str, recipient: str) -> list[str]:
-    lines = [_from(_checked("sender_name", out.sender_name), sender), f"To: {recipient}",
-             _text("Subject", _checked("subject", out.subject)),
-             f"Date: {formatdate(usegmt=True)}",
-             f"Message-ID: {_checked('message_id', out.message_id, _MESSAGE_ID)}"]
+    lines = [
+        _from(_checked("sender_name", out.sender_name), sender),
+        f"To: {recipient}",
+        _text("Subject", _checked("subject", out.subject)),
+        f"Date: {formatdate(usegmt=True)}",
+        f"Message-ID: {_checked('message_id', out.message_id, _MESSAGE_ID)}",
+    ]
     if out.reply_to is not None:
         lines.append(f"Reply-To: {_address('reply_to', out.reply_to)}")
     if out.list_unsubscribe_url is not None:  # verbatim: folding would break the <https://...>
         url = _checked("list_unsubscribe_url", out.list_unsubscribe_url, _UNSUBSCRIBE)
-        lines += [f"List-Unsubscribe: <{url}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"]
+        lines += [
+            f"List-Unsubscribe: <{url}>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ]
     seen = set()
     for name, value in out.headers:
         key = _checked("headers", name, _HEADER_NAME).lower()
@@ -126,9 +143,13 @@ def _headers(out: Outgoing, sender: str, recipient: str) -> list[str]:
 def _part(subtype: str, body: str) -> str:
     # Quoted-printable keeps the body 7-bit: no relay re-encodes it (which would break DKIM).
     lines = body.replace(CRLF, "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii").replace("\n", CRLF)
-    return (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{encoded}")
+    encoded = (
+        binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii").replace("\n", CRLF)
+    )
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{encoded}"
+    )
 
 
 def compose(out: Outgoing) -> Composed:
@@ -137,10 +158,14 @@ def compose(out: Outgoing) -> Composed:
     # "=_" never occurs in quoted-printable output ("=" is written "=3D"), so the boundary cannot.
     sender, recipient = _address("sender_address", out.sender_address), _address("to", out.to)
     boundary = f"=_{uuid.uuid4().hex}"
-    head = "\r\n".join(_headers(out, sender, recipient) + ["MIME-Version: 1.0",
-                                        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'])
+    head = "\r\n".join(
+        _headers(out, sender, recipient)
+        + ["MIME-Version: 1.0", f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"']
+    )
     # The CRLF before each "--boundary" belongs to the delimiter, not to the part (RFC 2046).
-    parts = "".join(f"--{boundary}\r\n{_part(kind, text)}\r\n"
-                    for kind, text in (("plain", out.text), ("html", out.html)))
+    parts = "".join(
+        f"--{boundary}\r\n{_part(kind, text)}\r\n"
+        for kind, text in (("plain", out.text), ("html", out.html))
+    )
     data = f"{head}\r\n\r\n{parts}--{boundary}--\r\n".encode("ascii")
     return Composed(sender, recipient, out.subject, data)

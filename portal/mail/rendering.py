@@ -5,47 +5,54 @@ request. Merchant texts carry placeholders from a fixed list; they are filled in
 routine of our own (never `str.format`, which would let `{merchant_name.__class__}` reach
 attributes), into plain text first, and the HTML template escapes everything it places.
 """
+
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from portal.mail.mime import CONTROL
+from portal.mail.values import (
+    DEFAULT_COLOR,
+    EMAIL,
+    clean_lines,
+    format_date,
+    format_money,
+    one_line,
+    paragraphs,
+    safe_color,
+    safe_image_url,
+    safe_link,
+    text_color_on,
+    truncate,
+)
+
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
-PLACEHOLDERS = ("merchant_name", "customer_name", "cart_total", "recovery_link_expires", "promotion_code")
-DEFAULT_COLOR = "#4f46e5"
+PLACEHOLDERS = (
+    "merchant_name",
+    "customer_name",
+    "cart_total",
+    "recovery_link_expires",
+    "promotion_code",
+)
 SUBJECT_MAX = 200
 ANONYMOUS_CUSTOMER = "there"  # reads right in "Hi {customer_name},"
 
-# Stripe's own lists: amounts in these currencies are already whole units (or thousandths).
-ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
-THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹", "krw": "₩", "cad": "CA$",
-           "aud": "A$", "nzd": "NZ$", "hkd": "HK$", "sgd": "S$", "mxn": "MX$", "brl": "R$"}
-# Spelled out rather than strftime("%B"): the result must not depend on the process locale.
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
 
 # One pass over a text: an escaped brace, or a single-braced name (anything up to the close).
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-_EMAIL = re.compile(r"[^@\s<>\"'()?&]+@[^@\s<>\"'()?&]+\.[^@\s<>\"'()?&]+")
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
 class LineItem:
     name: str
     quantity: int
-    amount: int            # line total in minor units
+    amount: int  # line total in minor units
     currency: str
     image_url: str | None = None
 
@@ -53,7 +60,7 @@ class LineItem:
 @dataclass(frozen=True)
 class Brand:
     merchant_name: str
-    postal_address: str    # multi-line; the law wants it in every promotional email
+    postal_address: str  # multi-line; the law wants it in every promotional email
     color: str = DEFAULT_COLOR
     logo_url: str | None = None
     support_email: str | None = None
@@ -63,6 +70,7 @@ class Brand:
 @dataclass(frozen=True)
 class Content:
     """The merchant-editable texts, with placeholders; blank lines separate `body` paragraphs."""
+
     subject: str
     preheader: str
     headline: str
@@ -75,13 +83,15 @@ DEFAULT_CONTENT = Content(
     subject="You left something in your cart at {merchant_name}",
     preheader="We saved your cart, so you can pick up right where you left off.",
     headline="Still thinking it over?",
-    body=("Hi {customer_name},\n\n"
-          "You left a few things in your cart at {merchant_name}. We kept them for you, "
-          "so finishing your order takes just a click.\n\n"
-          "Your cart comes to {cart_total}."),
+    body=(
+        "Hi {customer_name},\n\n"
+        "You left a few things in your cart at {merchant_name}. We kept them for you, "
+        "so finishing your order takes just a click.\n\n"
+        "Your cart comes to {cart_total}."
+    ),
     button_label="Return to your cart",
     footer="You're receiving this email because you asked {merchant_name} to keep you "
-           "updated when you checked out.",
+    "updated when you checked out.",
 )
 
 
@@ -111,25 +121,15 @@ def render(ctx: EmailContext) -> RenderedEmail:
     """The complete email for `ctx`: a one-line subject of at most 200 characters, and HTML and
     text parts carrying the same content, links written out, every outside value escaped."""
     values = _placeholder_values(ctx)
-    subject = _truncate(one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
+    subject = truncate(one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
     preheader = one_line(_fill(ctx.content.preheader, values))
     view = _view(ctx, values, subject, preheader)
-    return RenderedEmail(subject=subject, preheader=preheader,
-                         html=_env().get_template("recovery.html").render(view),
-                         text=_env().get_template("recovery.txt").render(view))
-
-
-def format_money(amount: int, currency: str) -> str:
-    """`amount` minor units as a person reads them: "$48.00", "¥1,200", or "9.99 XYZ" for a
-    currency without a known symbol. Honours Stripe's zero- and three-decimal currencies."""
-    code = currency.lower()
-    decimals = 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-    units, fraction = divmod(abs(amount), 10 ** decimals)
-    number = f"{units:,}" + (f".{fraction:0{decimals}d}" if decimals else "")
-    sign = "-" if amount < 0 else ""
-    if code in SYMBOLS:
-        return f"{sign}{SYMBOLS[code]}{number}"
-    return f"{sign}{number} {code.upper()}"
+    return RenderedEmail(
+        subject=subject,
+        preheader=preheader,
+        html=_env().get_template("recovery.html").render(view),
+        text=_env().get_template("recovery.txt").render(view),
+    )
 
 
 def check_placeholders(text: str) -> list[str]:
@@ -146,16 +146,19 @@ def check_placeholders(text: str) -> list[str]:
 def _fill(text: str, values: dict[str, str]) -> str:
     """`text` with each known {name} replaced by its value, "{{"/"}}" turned into single braces
     and anything else left exactly as written. Values are plain strings: nothing is evaluated."""
+
     def replace(match: re.Match) -> str:
         token, name = match.group(0), match.group(1)
         if name is None:
             return token[0]
         return values.get(name, token)
+
     return _TOKEN.sub(replace, text)
 
 
-def sample_context(brand: Brand, content: Content = DEFAULT_CONTENT, *,
-                   base_url: str = "https://example.com") -> EmailContext:
+def sample_context(
+    brand: Brand, content: Content = DEFAULT_CONTENT, *, base_url: str = "https://example.com"
+) -> EmailContext:
     """A realistic cart (three items, one bought twice) for previews and test sends."""
     base = base_url.rstrip("/")
     items = (
@@ -164,8 +167,12 @@ def sample_context(brand: Brand, content: Content = DEFAULT_CONTENT, *,
         LineItem("Organic cotton tote bag", 1, 2200, "usd"),
     )
     return EmailContext(
-        brand=brand, content=content, customer_name="Alex", items=items,
-        total=sum(item.amount for item in items), currency="usd",
+        brand=brand,
+        content=content,
+        customer_name="Alex",
+        items=items,
+        total=sum(item.amount for item in items),
+        currency="usd",
         recovery_link=f"{base}/r/sample",
         recovery_expires_at=datetime.now(timezone.utc) + timedelta(days=30),
         unsubscribe_url=f"{base}/unsubscribe/sample",
@@ -178,7 +185,7 @@ def _placeholder_values(ctx: EmailContext) -> dict[str, str]:
         "merchant_name": one_line(ctx.brand.merchant_name),
         "customer_name": one_line(ctx.customer_name or "") or ANONYMOUS_CUSTOMER,
         "cart_total": format_money(ctx.total, ctx.currency),
-        "recovery_link_expires": _format_date(ctx.recovery_expires_at),
+        "recovery_link_expires": format_date(ctx.recovery_expires_at),
         "promotion_code": one_line(ctx.promotion_code or ""),
     }
 
@@ -186,102 +193,39 @@ def _placeholder_values(ctx: EmailContext) -> dict[str, str]:
 def _view(ctx: EmailContext, values: dict[str, str], subject: str, preheader: str) -> dict:
     """Everything the templates show, already decided: they only lay it out."""
     brand, content = ctx.brand, ctx.content
-    color = _safe_color(brand.color)
-    items = [{"name": one_line(item.name), "quantity": item.quantity,
-              "amount": format_money(item.amount, item.currency),
-              "image_url": _safe_image_url(item.image_url)} for item in ctx.items]
+    color = safe_color(brand.color)
+    items = [
+        {
+            "name": one_line(item.name),
+            "quantity": item.quantity,
+            "amount": format_money(item.amount, item.currency),
+            "image_url": safe_image_url(item.image_url),
+        }
+        for item in ctx.items
+    ]
     support = one_line(brand.support_email or "")
     return {
-        "subject": subject, "preheader": preheader,
+        "subject": subject,
+        "preheader": preheader,
         "merchant_name": values["merchant_name"],
-        "logo_url": _safe_image_url(brand.logo_url),
-        "shop_url": _safe_link(brand.shop_url),
-        "color": color, "button_text_color": _text_color_on(color),
+        "logo_url": safe_image_url(brand.logo_url),
+        "shop_url": safe_link(brand.shop_url),
+        "color": color,
+        "button_text_color": text_color_on(color),
         "headline": one_line(_fill(content.headline, values)),
-        "paragraphs": _paragraphs(_fill(content.body, values)),
-        "items": items, "show_images": any(item["image_url"] for item in items),
+        "paragraphs": paragraphs(_fill(content.body, values)),
+        "items": items,
+        "show_images": any(item["image_url"] for item in items),
         "total": values["cart_total"],
         "button_label": one_line(_fill(content.button_label, values)),
         "recovery_link": ctx.recovery_link,
         "promotion_code": values["promotion_code"],
         "expires": values["recovery_link_expires"],
-        "footer": _paragraphs(_fill(content.footer, values)),
-        "address_lines": _lines(brand.postal_address),
-        "support_email": support if _EMAIL.fullmatch(support) else None,
+        "footer": paragraphs(_fill(content.footer, values)),
+        "address_lines": clean_lines(brand.postal_address),
+        "support_email": support if EMAIL.fullmatch(support) else None,
         "unsubscribe_url": ctx.unsubscribe_url,
     }
-
-
-def _safe_color(color: str | None) -> str:
-    """`color` when it is a #rrggbb hex (lower-cased), else the default: it is placed into CSS."""
-    if color and _HEX_COLOR.fullmatch(color):
-        return color.lower()
-    return DEFAULT_COLOR
-
-
-def _text_color_on(background: str) -> str:
-    """White or near-black, whichever contrasts more with the #rrggbb `background` (WCAG)."""
-    channels = (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    dark_luminance = 0.0116  # of #111827
-    on_white = 1.05 / (luminance + 0.05)
-    on_dark = (luminance + 0.05) / (dark_luminance + 0.05)
-    return "#ffffff" if on_white >= on_dark else "#111827"
-
-
-def _safe_image_url(url: str | None) -> str | None:
-    """`url` when it is https (or http on this machine, for development), else None: anything
-    else (javascript:, data:, relative) would be blocked by clients or worse."""
-    parts = _absolute_url(url)
-    if parts and (parts.scheme == "https" or parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
-        return url
-    return None
-
-
-def _safe_link(url: str | None) -> str | None:
-    # A shop may still be served over plain http; any other scheme is refused.
-    parts = _absolute_url(url)
-    return url if parts and parts.scheme in ("http", "https") else None
-
-
-def _absolute_url(url: str | None) -> SplitResult | None:
-    """The parts of `url` when it names a host and holds no space or control character."""
-    if not url or any(unicodedata.category(ch)[0] in "CZ" for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
-    return parts if parts.hostname else None
-
-
-def one_line(text: str) -> str:
-    """`text` with every control and line/paragraph separator turned into a space, runs of
-    whitespace collapsed and the ends trimmed: safe for a header or a single-line field."""
-    return " ".join(CONTROL.sub(" ", text).split())
-
-
-def _lines(text: str) -> list[str]:
-    """The non-empty lines of `text`, each cleaned to a single line."""
-    return [line for line in (one_line(raw) for raw in text.splitlines()) if line]
-
-
-def _paragraphs(text: str) -> list[list[str]]:
-    """`text` split at blank lines into paragraphs, each a list of its lines."""
-    # splitlines knows every line ending (CRLF, CR, U+2028...); rejoined, one regex finds blank lines.
-    blocks = re.split(r"\n\s*\n", "\n".join(text.splitlines()))
-    return [lines for lines in (_lines(block) for block in blocks) if lines]
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
-
-
-def _format_date(moment: datetime) -> str:
-    """The UTC calendar date of `moment`, e.g. "December 21, 2026" (naive means UTC)."""
-    day = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
-    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
 @cache
@@ -290,5 +234,8 @@ def _env() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )

@@ -1,5 +1,6 @@
 """Delivery over SMTP (SPEC 5), free of Flask and the database: `Mailer` reuses a connection
 and reports what became of each message, never raises. Messages come from `mime.compose`."""
+
 from __future__ import annotations
 
 import re
@@ -22,14 +23,14 @@ _ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    scheme: str                 # "smtp" (STARTTLS when offered, required with credentials) | "smtps"
+    scheme: str  # "smtp" (STARTTLS when offered, required with credentials) | "smtps"
     host: str
     port: int
     username: str | None
     password: str | None
-    starttls: str               # "auto" | "required" | "off"
+    starttls: str  # "auto" | "required" | "off"
     timeout: float = 30.0
-    verify_tls: bool = True     # False only for self-signed test servers (?verify=false)
+    verify_tls: bool = True  # False only for self-signed test servers (?verify=false)
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
@@ -45,35 +46,47 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     problems = (
         (parts.scheme not in _PORTS, "the scheme must be smtp:// or smtps://"),
         (not parts.hostname, "no host name"),
-        (parts.path not in ("", "/") or parts.fragment, "unexpected path or fragment after the host"),
+        (
+            parts.path not in ("", "/") or parts.fragment,
+            "unexpected path or fragment after the host",
+        ),
         (port == 0, "the port must be a number from 1 to 65535"),
         (unknown, f"unknown {', '.join(unknown)} (starttls=auto|required|off, verify=true|false)"),
         (password and not username, "a password without a user name"),
-        (not f"{username}{password}".isascii(), "smtplib can send only an ASCII user and password"),
+        (
+            not f"{username}{password}".isascii(),
+            "smtplib can send only an ASCII user and password",
+        ),
         (parts.scheme == "smtps" and "starttls" in options, "starttls applies to smtp:// only"),
         (username and options.get("starttls") == "off", "credentials need TLS: drop starttls=off"),
     )
     for failed, problem in problems:
         if failed:  # say what is wrong, never the URL itself: it may hold the password
             raise ValueError(f"SMTP_URL: {problem}")
-    return SmtpSettings(parts.scheme, parts.hostname, port or _PORTS[parts.scheme],
-                        username, password, options.get("starttls", "auto"),
-                        verify_tls=options.get("verify", "true") == "true")
+    return SmtpSettings(
+        parts.scheme,
+        parts.hostname,
+        port or _PORTS[parts.scheme],
+        username,
+        password,
+        options.get("starttls", "auto"),
+        verify_tls=options.get("verify", "true") == "true",
+    )
 
 
 class DeliveryStatus(str, Enum):
-    SENT = "sent"          # accepted: 2xx after DATA
+    SENT = "sent"  # accepted: 2xx after DATA
     DEFERRED = "deferred"  # not accepted, safe to retry: 4xx, or lost before the data was sent
-    BOUNCED = "bounced"    # permanent refusal of the recipient: suppress the address
-    FAILED = "failed"      # permanent refusal not about the recipient (sender, content, auth)
-    UNKNOWN = "unknown"    # lost after the data, before the reply: may be delivered; never retry
+    BOUNCED = "bounced"  # permanent refusal of the recipient: suppress the address
+    FAILED = "failed"  # permanent refusal not about the recipient (sender, content, auth)
+    UNKNOWN = "unknown"  # lost after the data, before the reply: may be delivered; never retry
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
     status: DeliveryStatus
     code: int | None
-    detail: str            # one line, for the operator
+    detail: str  # one line, for the operator
 
 
 def _result(status: DeliveryStatus, code: int | None, detail: str) -> DeliveryResult:
@@ -85,11 +98,19 @@ def _refusal(stage: str, code: int, reply: bytes | str) -> DeliveryResult:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     # RFC 3463: 5.1.x/5.2.x are the address/mailbox; "5.7.1 relaying denied" is not the shopper's.
     enhanced = _ENHANCED.match(text)
-    about_recipient = (enhanced.group(1) in ("1", "2") if enhanced
-                       else stage == "RCPT TO" or code in (550, 551, 553))
+    about_recipient = (
+        enhanced.group(1) in ("1", "2")
+        if enhanced
+        else stage == "RCPT TO" or code in (550, 551, 553)
+    )
     bounced = 500 <= code < 600 and stage in ("RCPT TO", "end of DATA") and about_recipient
-    status = (DeliveryStatus.DEFERRED if 400 <= code < 500 else
-              DeliveryStatus.BOUNCED if bounced else DeliveryStatus.FAILED)
+    status = (
+        DeliveryStatus.DEFERRED
+        if 400 <= code < 500
+        else DeliveryStatus.BOUNCED
+        if bounced
+        else DeliveryStatus.FAILED
+    )
     return _result(status, code, f"{stage} refused: {code} {text}")
 
 
@@ -98,7 +119,8 @@ def _setup_failure(exc: OSError) -> DeliveryResult:
     if isinstance(exc, smtplib.SMTPResponseException):  # greeting, EHLO, STARTTLS or AUTH
         return _refusal("SMTP setup", exc.smtp_code, exc.smtp_error)
     if isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(
-            exc, (smtplib.SMTPException, ssl.SSLCertVerificationError)):
+        exc, (smtplib.SMTPException, ssl.SSLCertVerificationError)
+    ):
         return _result(DeliveryStatus.DEFERRED, None, f"cannot reach the SMTP server: {exc!r}")
     # A bad certificate or a missing STARTTLS or AUTH will not mend itself on a retry.
     return _result(DeliveryStatus.FAILED, None, f"SMTP setup failed: {exc}")
@@ -166,7 +188,11 @@ class Mailer:
         """A connected, secured and logged-in session, or _Abort with the reason."""
         s = self.settings
         try:
-            connect = partial(smtplib.SMTP_SSL, context=self._tls) if s.scheme == "smtps" else smtplib.SMTP
+            connect = (
+                partial(smtplib.SMTP_SSL, context=self._tls)
+                if s.scheme == "smtps"
+                else smtplib.SMTP
+            )
             self._smtp = connect(s.host, s.port, self.local_hostname, timeout=s.timeout)
             self.connections_opened += 1
             self._smtp.ehlo_or_helo_if_needed()
@@ -181,12 +207,15 @@ class Mailer:
             raise _Abort(_setup_failure(exc), True) from None
         return self._smtp
 
-    def _transaction(self, smtp: smtplib.SMTP, sender: str, recipient: str,
-                     payload: bytes) -> DeliveryResult:
+    def _transaction(
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, payload: bytes
+    ) -> DeliveryResult:
         """MAIL, RCPT, DATA in steps, so a lost connection is placed before or after the data."""
-        steps = (("MAIL FROM", lambda: smtp.mail(sender), (250,)),
-                 ("RCPT TO", lambda: smtp.rcpt(recipient), (250, 251)),
-                 ("DATA", lambda: smtp.docmd("DATA"), (354,)))
+        steps = (
+            ("MAIL FROM", lambda: smtp.mail(sender), (250,)),
+            ("RCPT TO", lambda: smtp.rcpt(recipient), (250, 251)),
+            ("DATA", lambda: smtp.docmd("DATA"), (354,)),
+        )
         where = (DeliveryStatus.DEFERRED, "before the message data", True)
         try:
             for stage, command, accepted in steps:
@@ -196,13 +225,19 @@ class Mailer:
             # Until the final "." has left, the server cannot have accepted the message.
             where = (DeliveryStatus.DEFERRED, "while sending the data", False)
             smtp.send(payload)
-            where = (DeliveryStatus.UNKNOWN, "after the data: maybe delivered, never resend", False)
+            where = (
+                DeliveryStatus.UNKNOWN,
+                "after the data: maybe delivered, never resend",
+                False,
+            )
             code, reply = smtp.getreply()
         except OSError as exc:
             status, moment, before_data = where
             raise _Abort(_result(status, None, f"connection lost {moment}: {exc!r}"), before_data)
         if 200 <= code < 300:
-            return _result(DeliveryStatus.SENT, code, f"accepted: {code} {reply.decode('latin-1')}")
+            return _result(
+                DeliveryStatus.SENT, code, f"accepted: {code} {reply.decode('latin-1')}"
+            )
         return self._refused(smtp, "end of DATA", code, reply)
 
     def _refused(self, smtp: smtplib.SMTP, stage: str, code: int, reply: bytes) -> DeliveryResult:

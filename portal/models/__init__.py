@@ -1,14 +1,40 @@
 """Typed SQLAlchemy models, grouped by aggregate. Importing this package registers them all."""
+
 from portal.models.account import Merchant, Role, User
 from portal.models.checkout import CheckoutSession, SessionStatus
 from portal.models.consent import ConsentChange, ConsentStatus, Contact
 from portal.models.events import EventStatus, StripeEvent
 from portal.models.recovery import CaseStatus, RecoveryCase
-from portal.models.sending import EmailSend, OutboxMessage, SendingSettings, SendStatus, TestModeSends
+from portal.models.sending import (
+    EmailSend,
+    OutboxMessage,
+    SendingSettings,
+    SendStatus,
+    TestModeSends,
+)
 from portal.models.stripe_account import StripeAccount
 from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
 
-__all__ = ["CaseStatus", "CheckoutSession", "ConsentChange", "ConsentStatus", "Contact", "EmailSend", "EventStatus", "Merchant",
-           "OutboxMessage", "RecoveryCase", "Role", "SendStatus", "SendingSettings", "SessionStatus", "StripeAccount",
-           "StripeEvent", "TermsAcceptance", "TestModeSends", "ThrottleHit", "User"]
+__all__ = [
+    "CaseStatus",
+    "CheckoutSession",
+    "ConsentChange",
+    "ConsentStatus",
+    "Contact",
+    "EmailSend",
+    "EventStatus",
+    "Merchant",
+    "OutboxMessage",
+    "RecoveryCase",
+    "Role",
+    "SendStatus",
+    "SendingSettings",
+    "SessionStatus",
+    "StripeAccount",
+    "StripeEvent",
+    "TermsAcceptance",
+    "TestModeSends",
+    "ThrottleHit",
+    "User",
+]

@@ -1,4 +1,5 @@
 """The tenant (Merchant) and the people who sign in for it (User)."""
+
 from __future__ import annotations
 
 import secrets
@@ -47,7 +48,9 @@ class User(Base):
     __table_args__ = (CheckConstraint("role IN ('owner', 'member')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))

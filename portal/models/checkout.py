@@ -1,4 +1,5 @@
 """The portal's mirror of merchants' Checkout Sessions, built from webhook events."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,22 +24,28 @@ class CheckoutSession(Base):
     event older than the one applied never rolls the session back."""
 
     __tablename__ = "checkout_sessions"
-    __table_args__ = (Index("ix_checkout_sessions_merchant_email", "merchant_id", "email"),
-                      Index("ix_checkout_sessions_merchant_customer", "merchant_id", "customer"))
+    __table_args__ = (
+        Index("ix_checkout_sessions_merchant_email", "merchant_id", "email"),
+        Index("ix_checkout_sessions_merchant_customer", "merchant_id", "customer"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
     session_id: Mapped[str] = mapped_column(String(255), unique=True)
     livemode: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16))           # open | complete | expired
-    payment_status: Mapped[str] = mapped_column(String(32))   # paid | unpaid | no_payment_required
-    async_result: Mapped[str | None] = mapped_column(String(16))  # succeeded | failed (delayed methods)
+    status: Mapped[str] = mapped_column(String(16))  # open | complete | expired
+    payment_status: Mapped[str] = mapped_column(String(32))  # paid | unpaid | no_payment_required
+    async_result: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # succeeded | failed (delayed methods)
     amount_total: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
     customer: Mapped[str | None] = mapped_column(String(255))  # customer or customer_account
-    email: Mapped[str | None] = mapped_column(String(254))     # lower-cased
+    email: Mapped[str | None] = mapped_column(String(254))  # lower-cased
     customer_name: Mapped[str | None] = mapped_column(String(200))
     consent_promotions: Mapped[str | None] = mapped_column(String(16))  # opt_in | opt_out
     recovery_url: Mapped[str | None] = mapped_column(Text)
@@ -55,4 +62,7 @@ class CheckoutSession(Base):
         """Money actually arrived: paid (or nothing to pay), and no delayed payment failed."""
         if self.status != SessionStatus.COMPLETE or self.async_result == "failed":
             return False
-        return self.payment_status in ("paid", "no_payment_required") or self.async_result == "succeeded"
+        return (
+            self.payment_status in ("paid", "no_payment_required")
+            or self.async_result == "succeeded"
+        )

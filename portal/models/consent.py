@@ -1,4 +1,5 @@
 """Marketing consent per address and merchant: the current status and every change to it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,6 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
-
 
 
 class ConsentStatus(StrEnum):
@@ -38,14 +38,18 @@ class ConsentChange(Base):
     """One entry of the consent ledger: who said what, where, and when. Never updated."""
 
     __tablename__ = "consent_changes"
-    __table_args__ = (UniqueConstraint("merchant_id", "email", "source", "source_ref"),
-                      Index("ix_consent_changes_merchant_email", "merchant_id", "email"))
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "email", "source", "source_ref"),
+        Index("ix_consent_changes_merchant_email", "merchant_id", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(16))
-    source: Mapped[str] = mapped_column(String(32))      # checkout_session | csv | unsubscribe_link | ...
+    source: Mapped[str] = mapped_column(
+        String(32)
+    )  # checkout_session | csv | unsubscribe_link | ...
     source_ref: Mapped[str] = mapped_column(String(255))  # e.g. the checkout session id
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

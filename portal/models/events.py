@@ -1,4 +1,5 @@
 """Stripe events as received: stored before they are acknowledged, applied by the worker."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,11 +12,11 @@ from portal.db import Base, UTCDateTime, utcnow
 
 
 class EventStatus(StrEnum):
-    PENDING = "pending"        # stored, not applied yet (or waiting for a retry)
-    PROCESSED = "processed"    # applied
-    IGNORED = "ignored"        # a type the portal does not act on
-    UNROUTED = "unrouted"      # no merchant owns the account
-    FAILED = "failed"          # every attempt failed; see last_error, replay with `flask events`
+    PENDING = "pending"  # stored, not applied yet (or waiting for a retry)
+    PROCESSED = "processed"  # applied
+    IGNORED = "ignored"  # a type the portal does not act on
+    UNROUTED = "unrouted"  # no merchant owns the account
+    FAILED = "failed"  # every attempt failed; see last_error, replay with `flask events`
 
 
 class StripeEvent(Base):
@@ -28,7 +29,9 @@ class StripeEvent(Base):
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     source: Mapped[str] = mapped_column(String(16))  # connect | direct
     account_id: Mapped[str | None] = mapped_column(String(64))
-    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(100))
     livemode: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # Stripe's `created`

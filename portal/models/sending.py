@@ -1,5 +1,6 @@
 """Sending: the merchant's settings, one row per email sent (claimed before sending), and the
 development outbox."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,7 +16,7 @@ class TestModeSends(StrEnum):
     """What becomes of test-mode sessions (SPEC 4: sending settings)."""
 
     RECORD = "record"  # decided and recorded, never emailed
-    TEAM = "team"      # emailed to the merchant's owner instead of the shopper
+    TEAM = "team"  # emailed to the merchant's owner instead of the shopper
 
 
 class SendingSettings(Base):
@@ -23,10 +24,14 @@ class SendingSettings(Base):
 
     __tablename__ = "sending_settings"
 
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
     # Up to three steps, each {"delay_minutes": int, "promotion": bool}, delays after expiry.
-    steps: Mapped[list] = mapped_column(JSON, default=lambda: [{"delay_minutes": 60, "promotion": False}])
-    quiet_start: Mapped[int | None]   # hour 0-23, local time
+    steps: Mapped[list] = mapped_column(
+        JSON, default=lambda: [{"delay_minutes": 60, "promotion": False}]
+    )
+    quiet_start: Mapped[int | None]  # hour 0-23, local time
     quiet_end: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     frequency_cap_hours: Mapped[int] = mapped_column(default=24)
@@ -37,17 +42,21 @@ class SendingSettings(Base):
     postal_address: Mapped[str] = mapped_column(Text, default="")
     brand_color: Mapped[str] = mapped_column(String(7), default="#4f46e5")
     logo_url: Mapped[str | None] = mapped_column(String(500))
-    coupon_id: Mapped[str | None] = mapped_column(String(255))  # the coupon promotion steps draw on
+    coupon_id: Mapped[str | None] = mapped_column(
+        String(255)
+    )  # the coupon promotion steps draw on
     promotion_daily_cap: Mapped[int] = mapped_column(default=50, server_default="50")
 
 
 class SendStatus(StrEnum):
-    CLAIMED = "claimed"     # about to talk to the server; a crash leaves it so, and it becomes unknown
+    CLAIMED = (
+        "claimed"  # about to talk to the server; a crash leaves it so, and it becomes unknown
+    )
     SENT = "sent"
-    DEFERRED = "deferred"   # 4xx or no connection: tried again with backoff, for up to 24 h
-    BOUNCED = "bounced"     # 5xx for the recipient: the address is suppressed
-    FAILED = "failed"       # given up (other permanent error, or 24 h of deferrals)
-    UNKNOWN = "unknown"     # may have been delivered: never sent again
+    DEFERRED = "deferred"  # 4xx or no connection: tried again with backoff, for up to 24 h
+    BOUNCED = "bounced"  # 5xx for the recipient: the address is suppressed
+    FAILED = "failed"  # given up (other permanent error, or 24 h of deferrals)
+    UNKNOWN = "unknown"  # may have been delivered: never sent again
 
 
 class EmailSend(Base):
@@ -55,9 +64,11 @@ class EmailSend(Base):
     a second claim of the same (case, step) fails in the database, whatever Redis or RQ retries."""
 
     __tablename__ = "email_sends"
-    __table_args__ = (UniqueConstraint("case_id", "step"),
-                      Index("ix_email_sends_merchant_to", "merchant_id", "to_address"),
-                      Index("ix_email_sends_due", "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("case_id", "step"),
+        Index("ix_email_sends_merchant_to", "merchant_id", "to_address"),
+        Index("ix_email_sends_due", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
@@ -81,7 +92,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     raw: Mapped[str] = mapped_column(Text)  # the whole MIME message as it would have been sent

@@ -1,4 +1,5 @@
 """The Stripe account a merchant connected, and how the portal reaches it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,12 +19,14 @@ class StripeAccount(Base):
     __table_args__ = (CheckConstraint("method IN ('oauth', 'direct')", name="method"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), unique=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), unique=True
+    )
     account_id: Mapped[str] = mapped_column(String(64), unique=True)
     livemode: Mapped[bool] = mapped_column(default=False)
     method: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(200), default="")
-    shop_url: Mapped[str | None] = mapped_column(String(500))      # business_profile.url
+    shop_url: Mapped[str | None] = mapped_column(String(500))  # business_profile.url
     support_email: Mapped[str | None] = mapped_column(String(254))
     api_key_sealed: Mapped[str | None] = mapped_column(String(500))
     webhook_secret_sealed: Mapped[str | None] = mapped_column(String(500))

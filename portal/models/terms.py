@@ -1,4 +1,5 @@
 """Acceptances of the cart-recovery terms: who, when, from where, which version."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +17,9 @@ class TermsAcceptance(Base):
     __table_args__ = (UniqueConstraint("merchant_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[str] = mapped_column(String(32))
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,5 @@
 """Counted attempts for rate limits that must hold across processes and restarts."""
+
 from __future__ import annotations
 
 from datetime import datetime

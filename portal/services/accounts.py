@@ -1,4 +1,5 @@
 """Merchants, users, passwords and login limits."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,11 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
         raise AccountError("An account with this email address already exists. Log in instead.")
     merchant = Merchant(name=name.strip())
     owner = User(
-        merchant=merchant, email=email, name=owner_name.strip(),
-        password_hash=hash_password(password), role=Role.OWNER,
+        merchant=merchant,
+        email=email,
+        name=owner_name.strip(),
+        password_hash=hash_password(password),
+        role=Role.OWNER,
     )
     db.session.add_all([merchant, owner])
     db.session.flush()

@@ -1,4 +1,5 @@
 """Abandoned carts as a merchant reads them: each expired session, its decision, its emails."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -14,9 +15,11 @@ REASONS = {
     Reason.TEST_MODE: "Test-mode session: recorded, never emailed",
     Reason.MERCHANT_DISABLED: "Recovery emails were off, or Stripe/terms not ready",
     Reason.NO_CONSENT: "The shopper did not agree to marketing emails",
-    Reason.NO_EMAIL: "No complete email address", Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
+    Reason.NO_EMAIL: "No complete email address",
+    Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
     Reason.RECOVERY_URL_EXPIRED: "The recovery link expired first",
-    Reason.UNSUBSCRIBED: "The address is unsubscribed", Reason.SUPPRESSED: "The address bounced before",
+    Reason.UNSUBSCRIBED: "The address is unsubscribed",
+    Reason.SUPPRESSED: "The address bounced before",
     Reason.LATER_SESSION: "The shopper started a later checkout",
     Reason.COMPLETED_ELSEWHERE: "The shopper bought in a later checkout",
     Reason.HOLDOUT: "Kept un-emailed (holdout group)",
@@ -24,12 +27,18 @@ REASONS = {
 }
 # What became of one email: a table cell, and the end of a sentence about it.
 SEND_STATUS = {
-    SendStatus.SENT: "Sent", SendStatus.CLAIMED: "Being sent", SendStatus.DEFERRED: "Deferred, retrying",
-    SendStatus.BOUNCED: "Bounced", SendStatus.FAILED: "Not sent", SendStatus.UNKNOWN: "Interrupted",
+    SendStatus.SENT: "Sent",
+    SendStatus.CLAIMED: "Being sent",
+    SendStatus.DEFERRED: "Deferred, retrying",
+    SendStatus.BOUNCED: "Bounced",
+    SendStatus.FAILED: "Not sent",
+    SendStatus.UNKNOWN: "Interrupted",
 }
 _OUTCOME = {
-    SendStatus.CLAIMED: "is being sent", SendStatus.DEFERRED: "was deferred by the mail server: retrying",
-    SendStatus.BOUNCED: "bounced: the address is suppressed", SendStatus.FAILED: "could not be sent",
+    SendStatus.CLAIMED: "is being sent",
+    SendStatus.DEFERRED: "was deferred by the mail server: retrying",
+    SendStatus.BOUNCED: "bounced: the address is suppressed",
+    SendStatus.FAILED: "could not be sent",
     SendStatus.UNKNOWN: "was interrupted while sending: it may not have arrived",
 }
 
@@ -37,7 +46,11 @@ _OUTCOME = {
 def describe(case: RecoveryCase, sends: list[EmailSend] = ()) -> str:
     """The decision of a case in a sentence, saying what became of its emails (`sends`)."""
     if case.recovered_at is not None:
-        return "Emailed, then bought" if case.recovered_step is not None else "Bought again on its own"
+        return (
+            "Emailed, then bought"
+            if case.recovered_step is not None
+            else "Bought again on its own"
+        )
     if case.status in CaseStatus.active() and not sends:
         return "Waiting to send" if case.next_action_at else "Deciding"
     if sends:
@@ -46,7 +59,7 @@ def describe(case: RecoveryCase, sends: list[EmailSend] = ()) -> str:
 
 
 def _emails_in_words(sends: list[EmailSend]) -> str:
-    """"Emailed" only for emails a server took; otherwise what happened to the latest one."""
+    """ "Emailed" only for emails a server took; otherwise what happened to the latest one."""
     delivered = sum(1 for send in sends if send.status == SendStatus.SENT)
     last = sends[-1]
     if last.status == SendStatus.SENT:
@@ -73,8 +86,11 @@ def sends_of(case_ids: list[int]) -> dict[int, list[EmailSend]]:
     """Each case's emails, step by step, in one query for a whole page of cases."""
     found = defaultdict(list)
     if case_ids:
-        for send in db.session.scalars(select(EmailSend).where(EmailSend.case_id.in_(case_ids))
-                                       .order_by(EmailSend.case_id, EmailSend.step)):
+        for send in db.session.scalars(
+            select(EmailSend)
+            .where(EmailSend.case_id.in_(case_ids))
+            .order_by(EmailSend.case_id, EmailSend.step)
+        ):
             found[send.case_id].append(send)
     return found
 
@@ -82,6 +98,9 @@ def sends_of(case_ids: list[int]) -> dict[int, list[EmailSend]]:
 def recovering_session(case: RecoveryCase) -> CheckoutSession | None:
     if not case.recovered_session_id:
         return None
-    return db.session.scalar(select(CheckoutSession).where(
-        CheckoutSession.session_id == case.recovered_session_id,
-        CheckoutSession.merchant_id == case.merchant_id))
+    return db.session.scalar(
+        select(CheckoutSession).where(
+            CheckoutSession.session_id == case.recovered_session_id,
+            CheckoutSession.merchant_id == case.merchant_id,
+        )
+    )

@@ -1,6 +1,7 @@
 """One recovery case as the engine sees it: the case with everything its decision reads, the
 rules' facts, Stripe's word at send time, and the recording of a decision. The recovery engine
 (recovery.py) and the sender (sending.py) both read cases through here."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,8 +11,19 @@ from functools import lru_cache
 from sqlalchemy import bindparam, or_, select
 
 from portal import db
-from portal.models import (CaseStatus, CheckoutSession, ConsentStatus, Contact, EmailSend, Merchant,
-                           RecoveryCase, Role, SendingSettings, StripeAccount, User)
+from portal.models import (
+    CaseStatus,
+    CheckoutSession,
+    ConsentStatus,
+    Contact,
+    EmailSend,
+    Merchant,
+    RecoveryCase,
+    Role,
+    SendingSettings,
+    StripeAccount,
+    User,
+)
 from portal.services import rules, stripe_gateway, terms
 from portal.services.settings import policy_for, settings_for
 
@@ -26,7 +38,7 @@ class Context:
     settings: SendingSettings
     account: StripeAccount | None
     policy: rules.Policy
-    contact: Contact | None = None   # the shopper's consent-ledger entry with this merchant
+    contact: Contact | None = None  # the shopper's consent-ledger entry with this merchant
 
 
 def load(case_id: int) -> Context | None:
@@ -37,8 +49,15 @@ def load(case_id: int) -> Context | None:
         return None
     case, session, merchant, settings, account, contact, terms_accepted = row
     settings = settings or settings_for(merchant.id)
-    return Context(case, session, merchant, settings, account,
-                   policy_for(merchant, settings, account, terms_accepted), contact)
+    return Context(
+        case,
+        session,
+        merchant,
+        settings,
+        account,
+        policy_for(merchant, settings, account, terms_accepted),
+        contact,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -46,14 +65,27 @@ def _load_statement():
     """load()'s query, built once per process with the case id bound at execution: building
     this join cost a worker more CPU than the database spent running it."""
     accepted = terms.accepted_current(RecoveryCase.merchant_id)
-    return (select(RecoveryCase, CheckoutSession, Merchant, SendingSettings, StripeAccount, Contact, accepted)
-            .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
-            .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
-            .outerjoin(SendingSettings, SendingSettings.merchant_id == RecoveryCase.merchant_id)
-            .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
-            .outerjoin(Contact, (Contact.merchant_id == RecoveryCase.merchant_id)
-                       & (Contact.email == CheckoutSession.email))
-            .where(RecoveryCase.id == bindparam("case_id")))
+    return (
+        select(
+            RecoveryCase,
+            CheckoutSession,
+            Merchant,
+            SendingSettings,
+            StripeAccount,
+            Contact,
+            accepted,
+        )
+        .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
+        .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
+        .outerjoin(SendingSettings, SendingSettings.merchant_id == RecoveryCase.merchant_id)
+        .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
+        .outerjoin(
+            Contact,
+            (Contact.merchant_id == RecoveryCase.merchant_id)
+            & (Contact.email == CheckoutSession.email),
+        )
+        .where(RecoveryCase.id == bindparam("case_id"))
+    )
 
 
 def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
@@ -61,16 +93,24 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
     session, case, contact = ctx.session, ctx.case, ctx.contact
     steps_done, last_other = _sends(case, session.email)
     return rules.Facts(
-        session_id=session.session_id, livemode=session.livemode, email=session.email,
-        consent=session.consent_promotions, recovery_url=session.recovery_url,
+        session_id=session.session_id,
+        livemode=session.livemode,
+        email=session.email,
+        consent=session.consent_promotions,
+        recovery_url=session.recovery_url,
         recovery_expires_at=session.recovery_expires_at,
         # Stripe's clock may run ahead of ours (skew; the sandbox's after an advance): the delay
         # then counts from when we learnt of the expiry, never from a time still to come.
-        expired_at=min(session.expired_at or session.expires_at or session.state_at, case.created_at),
+        expired_at=min(
+            session.expired_at or session.expires_at or session.state_at, case.created_at
+        ),
         recovered=case.recovered_at is not None,
         unsubscribed=contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED,
         suppressed=contact is not None and contact.suppressed_at is not None,
-        later_session=later_session, steps_done=steps_done, last_other_email_at=last_other)
+        later_session=later_session,
+        steps_done=steps_done,
+        last_other_email_at=last_other,
+    )
 
 
 def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datetime | None]:
@@ -82,10 +122,15 @@ def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datet
     # merchant's, so the address arm alone needs the merchant.
     mine = EmailSend.case_id == case.id
     same_address = (EmailSend.merchant_id == case.merchant_id) & (EmailSend.to_address == email)
-    rows = db.session.execute(select(EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
-        or_(mine, same_address) if email else mine)).all()
+    rows = db.session.execute(
+        select(EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
+            or_(mine, same_address) if email else mine
+        )
+    ).all()
     others = [created for case_id, _, created in rows if case_id != case.id]
-    return frozenset(step for case_id, step, _ in rows if case_id == case.id), max(others, default=None)
+    return frozenset(step for case_id, step, _ in rows if case_id == case.id), max(
+        others, default=None
+    )
 
 
 def later_session(ctx: Context) -> str | None:
@@ -93,8 +138,13 @@ def later_session(ctx: Context) -> str | None:
     ones): the status of the most telling, or None. Raises when Stripe cannot say."""
     session = ctx.session
     return stripe_gateway.later_session_status(
-        ctx.account, session.session_id, int(session.created_at.timestamp()), session.customer,
-        session.email, session.livemode)
+        ctx.account,
+        session.session_id,
+        int(session.created_at.timestamp()),
+        session.customer,
+        session.email,
+        session.livemode,
+    )
 
 
 def cart_items(ctx: Context) -> list[dict]:
@@ -107,7 +157,9 @@ def record(case: RecoveryCase, decision: rules.Decision) -> None:
     if decision.action in (rules.Action.SEND, rules.Action.WAIT):
         case.status, case.next_action_at = CaseStatus.SCHEDULED, decision.at
     else:
-        case.status = CaseStatus.SKIPPED if decision.action == rules.Action.SKIP else CaseStatus.DONE
+        case.status = (
+            CaseStatus.SKIPPED if decision.action == rules.Action.SKIP else CaseStatus.DONE
+        )
         case.next_action_at, case.reason = None, decision.reason
 
 
@@ -115,5 +167,8 @@ def recipient(ctx: Context, decision: rules.Decision) -> str | None:
     """Who gets this step: the shopper, or for a test-mode session sent to the team, the owner."""
     if not decision.to_team:
         return ctx.session.email
-    return db.session.scalar(select(User.email).where(
-        User.merchant_id == ctx.merchant.id, User.role == Role.OWNER).order_by(User.id))
+    return db.session.scalar(
+        select(User.email)
+        .where(User.merchant_id == ctx.merchant.id, User.role == Role.OWNER)
+        .order_by(User.id)
+    )

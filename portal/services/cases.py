@@ -1,5 +1,6 @@
 """Recovery cases: one per expired session, and the credit for its paid recovery, computed
 from the mirror so that events may arrive in any order."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -9,7 +10,14 @@ from sqlalchemy import insert, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CaseStatus, CheckoutSession, EmailSend, RecoveryCase, SendStatus, SessionStatus
+from portal.models import (
+    CaseStatus,
+    CheckoutSession,
+    EmailSend,
+    RecoveryCase,
+    SendStatus,
+    SessionStatus,
+)
 from portal.services.rules import Reason
 
 
@@ -19,18 +27,25 @@ def sync(mirrors: list[CheckoutSession]) -> None:
     db.session.flush()  # mirrors need their ids
     expired = [m for m in mirrors if m.status == SessionStatus.EXPIRED]
     _open_missing_cases(expired)
-    originals = {m.session_id for m in expired} | {m.recovered_from for m in mirrors if m.recovered_from}
+    originals = {m.session_id for m in expired} | {
+        m.recovered_from for m in mirrors if m.recovered_from
+    }
     if not originals:
         return
     rows = db.session.execute(
-        select(RecoveryCase, CheckoutSession).join(RecoveryCase.session)
-        .where(CheckoutSession.session_id.in_(originals))).all()
+        select(RecoveryCase, CheckoutSession)
+        .join(RecoveryCase.session)
+        .where(CheckoutSession.session_id.in_(originals))
+    ).all()
     cases = {session.session_id: case for case, session in rows}
     recovering = defaultdict(list)
-    for session in db.session.scalars(select(CheckoutSession).where(
-            CheckoutSession.recovered_from.in_(list(cases)))):
+    for session in db.session.scalars(
+        select(CheckoutSession).where(CheckoutSession.recovered_from.in_(list(cases)))
+    ):
         recovering[session.recovered_from].append(session)
-    winners = {session_id: _winner(case, recovering[session_id]) for session_id, case in cases.items()}
+    winners = {
+        session_id: _winner(case, recovering[session_id]) for session_id, case in cases.items()
+    }
     sends = _sends([case.id for session_id, case in cases.items() if winners[session_id]])
     for session_id, case in cases.items():
         credit(case, winners[session_id], sends.get(case.id, []))
@@ -40,12 +55,24 @@ def _open_missing_cases(expired: list[CheckoutSession]) -> None:
     """Insert a new case for each expired session that has none, in one multi-row insert."""
     if not expired:
         return
-    known = set(db.session.scalars(select(RecoveryCase.checkout_session_id).where(
-        RecoveryCase.checkout_session_id.in_([m.id for m in expired]))))
+    known = set(
+        db.session.scalars(
+            select(RecoveryCase.checkout_session_id).where(
+                RecoveryCase.checkout_session_id.in_([m.id for m in expired])
+            )
+        )
+    )
     now = utcnow()
-    missing = [dict(merchant_id=m.merchant_id, checkout_session_id=m.id, status=CaseStatus.NEW,
-                    next_action_at=now)
-               for m in expired if m.id not in known]
+    missing = [
+        dict(
+            merchant_id=m.merchant_id,
+            checkout_session_id=m.id,
+            status=CaseStatus.NEW,
+            next_action_at=now,
+        )
+        for m in expired
+        if m.id not in known
+    ]
     if missing:
         db.session.execute(insert(RecoveryCase), missing)
 
@@ -61,23 +88,35 @@ def _sends(case_ids: list[int]) -> dict[int, list[tuple[int, datetime]]]:
     query for the whole batch."""
     sends = defaultdict(list)
     if case_ids:
-        for case_id, step, created_at in db.session.execute(select(
-                EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
-                EmailSend.case_id.in_(case_ids), EmailSend.status.in_((SendStatus.SENT, SendStatus.UNKNOWN)))):
+        for case_id, step, created_at in db.session.execute(
+            select(EmailSend.case_id, EmailSend.step, EmailSend.created_at).where(
+                EmailSend.case_id.in_(case_ids),
+                EmailSend.status.in_((SendStatus.SENT, SendStatus.UNKNOWN)),
+            )
+        ):
             sends[case_id].append((step, created_at))
     return sends
 
 
-def credit(case: RecoveryCase, winner: CheckoutSession | None, sends: list[tuple[int, datetime]]) -> None:
+def credit(
+    case: RecoveryCase, winner: CheckoutSession | None, sends: list[tuple[int, datetime]]
+) -> None:
     """Credit the case with its winning recovery and the last step emailed before it was paid;
     clear the credit when there is none (a delayed payment that failed takes the credit back)."""
     if winner is None:
         case.recovered_session_id = case.recovered_amount = case.recovered_currency = None
         case.recovered_at = case.recovered_step = None
         return
-    case.status, case.reason, case.next_action_at = CaseStatus.DONE, Reason.RECOVERED, None  # the sequence stops
+    case.status, case.reason, case.next_action_at = (
+        CaseStatus.DONE,
+        Reason.RECOVERED,
+        None,
+    )  # the sequence stops
     case.recovered_session_id, case.recovered_amount = winner.session_id, winner.amount_total
-    case.recovered_currency, case.recovered_at = winner.currency, winner.completed_at or winner.state_at
+    case.recovered_currency, case.recovered_at = (
+        winner.currency,
+        winner.completed_at or winner.state_at,
+    )
     # Stripe's completion time has whole seconds: an email of the same second preceded it.
     before = case.recovered_at + timedelta(seconds=1)
     case.recovered_step = max((step for step, claimed in sends if claimed < before), default=None)

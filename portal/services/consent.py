@@ -1,5 +1,6 @@
 """The consent ledger: every change of an address's marketing status, and the current status,
 where the change expressed most recently wins whatever order changes arrive in."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,11 +33,22 @@ def record(changes: list[Change]) -> int:
     if not changes:
         return 0
     pairs = {(c.merchant_id, c.email) for c in changes}
-    seen = set(db.session.execute(select(
-        ConsentChange.merchant_id, ConsentChange.email, ConsentChange.source, ConsentChange.source_ref,
-    ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))).all())
-    contacts = {(c.merchant_id, c.email): c for c in db.session.scalars(
-        select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs)))}
+    seen = set(
+        db.session.execute(
+            select(
+                ConsentChange.merchant_id,
+                ConsentChange.email,
+                ConsentChange.source,
+                ConsentChange.source_ref,
+            ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))
+        ).all()
+    )
+    contacts = {
+        (c.merchant_id, c.email): c
+        for c in db.session.scalars(
+            select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs))
+        )
+    }
     ledger, created = [], {}
     for change in sorted(changes, key=lambda c: c.occurred_at):
         key = (change.merchant_id, change.email, change.source, change.source_ref)
@@ -58,10 +70,19 @@ def _move_contact(contacts: dict, created: dict, change: Change) -> None:
     if key in contacts:
         contact = contacts[key]
         if change.occurred_at >= contact.updated_at:
-            contact.status, contact.updated_at, contact.source = change.status, change.occurred_at, change.source
+            contact.status, contact.updated_at, contact.source = (
+                change.status,
+                change.occurred_at,
+                change.source,
+            )
     elif key not in created or change.occurred_at >= created[key]["updated_at"]:
-        created[key] = dict(merchant_id=change.merchant_id, email=change.email, status=change.status,
-                            updated_at=change.occurred_at, source=change.source)
+        created[key] = dict(
+            merchant_id=change.merchant_id,
+            email=change.email,
+            status=change.status,
+            updated_at=change.occurred_at,
+            source=change.source,
+        )
 
 
 def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
@@ -75,6 +96,13 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
     for m in mirrors:
         status = FROM_CHECKOUT.get(m.consent_promotions or "")
         when = min(filter(None, (m.created_at, m.completed_at)), default=None)
-        if status and m.email and when and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED):
-            changes.append(Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when))
+        if (
+            status
+            and m.email
+            and when
+            and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED)
+        ):
+            changes.append(
+                Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when)
+            )
     return changes

@@ -1,5 +1,6 @@
 """The demo merchant: an owner, a connected sandbox account with products, terms accepted and
 recovery emails on. Seeding twice changes nothing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,11 @@ from portal.services import accounts, connections, stripe_gateway, terms
 from portal.services.settings import settings_for
 
 EMAIL, PASSWORD, NAME = "demo@example.com", "demo-password", "Demo Coffee Roasters"
-PRODUCTS = (("House Espresso Beans, 1 kg", 2400), ("Pour-over Kettle", 5900),
-            ("Ceramic Cup", 1200))
+PRODUCTS = (
+    ("House Espresso Beans, 1 kg", 2400),
+    ("Pour-over Kettle", 5900),
+    ("Ceramic Cup", 1200),
+)
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,28 @@ def _ensure_account(merchant: Merchant) -> str:
             return linked.account_id
         except stripe_gateway.StripeError:
             pass  # the sandbox was reset: link a fresh account
-    created = stripe_gateway.platform_client().v1.accounts.create({
-        "type": "standard", "email": EMAIL,
-        "business_profile": {"name": NAME, "support_email": "hello@demo-coffee.example",
-                             "url": "https://demo-coffee.example"}})
+    created = stripe_gateway.platform_client().v1.accounts.create(
+        {
+            "type": "standard",
+            "email": EMAIL,
+            "business_profile": {
+                "name": NAME,
+                "support_email": "hello@demo-coffee.example",
+                "url": "https://demo-coffee.example",
+            },
+        }
+    )
     live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
     info = stripe_gateway.retrieve_account(created.id)
-    connections.link_account(merchant, created.id, livemode=live, method="oauth", display_name=NAME,
-                             shop_url=info["shop_url"], support_email=info["support_email"])
+    connections.link_account(
+        merchant,
+        created.id,
+        livemode=live,
+        method="oauth",
+        display_name=NAME,
+        shop_url=info["shop_url"],
+        support_email=info["support_email"],
+    )
     db.session.flush()
     return created.id
 
@@ -64,7 +82,9 @@ def _sending_settings(merchant: Merchant) -> None:
     """No delay, so a newcomer sees the email as soon as the cart expires."""
     settings = settings_for(merchant.id)
     settings.steps = [{"delay_minutes": 0, "promotion": False}]
-    settings.postal_address = settings.postal_address or "1 Roastery Lane\nPortland, OR 97201\nUnited States"
+    settings.postal_address = (
+        settings.postal_address or "1 Roastery Lane\nPortland, OR 97201\nUnited States"
+    )
     settings.sender_name = settings.sender_name or NAME
 
 
@@ -72,4 +92,6 @@ def _ensure_products(client: StripeClient) -> None:
     if client.v1.prices.list({"limit": 1}).data:
         return
     for name, amount in PRODUCTS:
-        client.v1.prices.create({"currency": "usd", "unit_amount": amount, "product_data": {"name": name}})
+        client.v1.prices.create(
+            {"currency": "usd", "unit_amount": amount, "product_data": {"name": name}}
+        )

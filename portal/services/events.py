@@ -3,6 +3,7 @@
 A batch is claimed (rows locked, others skip them), applied, marked and committed in one
 transaction: a worker killed mid-batch leaves every event of it pending, nothing half-applied.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,10 +63,15 @@ def _claim(limit: int, now: datetime) -> list[StripeEvent]:
     postgres = db.session.get_bind().dialect.name == "postgresql"
     if postgres and not db.session.scalar(select(func.pg_try_advisory_xact_lock(DRAIN_LOCK_ID))):
         return []
-    stmt = (select(StripeEvent)
-            .where(StripeEvent.status == EventStatus.PENDING,
-                   or_(StripeEvent.next_attempt_at.is_(None), StripeEvent.next_attempt_at <= now))
-            .order_by(StripeEvent.id).limit(limit))
+    stmt = (
+        select(StripeEvent)
+        .where(
+            StripeEvent.status == EventStatus.PENDING,
+            or_(StripeEvent.next_attempt_at.is_(None), StripeEvent.next_attempt_at <= now),
+        )
+        .order_by(StripeEvent.id)
+        .limit(limit)
+    )
     if postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     return list(db.session.scalars(stmt))
@@ -83,8 +89,11 @@ def _apply(events: list[StripeEvent], now: datetime) -> None:
     """Route, mirror sessions, record consent, sync cases, handle deauthorizations, mark done."""
     payloads = {e.id: json.loads(e.payload) for e in events}
     routed = _route(events)
-    snapshots = [sessions.Snapshot(e.merchant_id, e.type, e.created_at, payloads[e.id]["data"]["object"])
-                 for e in routed if e.type.startswith("checkout.session.")]
+    snapshots = [
+        sessions.Snapshot(e.merchant_id, e.type, e.created_at, payloads[e.id]["data"]["object"])
+        for e in routed
+        if e.type.startswith("checkout.session.")
+    ]
     mirrors = sessions.apply(snapshots)
     consent.record(consent.from_sessions(mirrors))
     cases.sync(mirrors)
@@ -101,8 +110,17 @@ def _apply(events: list[StripeEvent], now: datetime) -> None:
 def _route(events: list[StripeEvent]) -> list[StripeEvent]:
     """Give Connect events their merchant by account; mark the ones nobody owns unrouted."""
     accounts = {e.account_id for e in events if e.merchant_id is None and e.account_id}
-    owners = dict(db.session.execute(select(StripeAccount.account_id, StripeAccount.merchant_id)
-                                      .where(StripeAccount.account_id.in_(accounts))).all()) if accounts else {}
+    owners = (
+        dict(
+            db.session.execute(
+                select(StripeAccount.account_id, StripeAccount.merchant_id).where(
+                    StripeAccount.account_id.in_(accounts)
+                )
+            ).all()
+        )
+        if accounts
+        else {}
+    )
     routed = []
     for event in events:
         event.merchant_id = event.merchant_id or owners.get(event.account_id)
@@ -116,10 +134,15 @@ def _route(events: list[StripeEvent]) -> list[StripeEvent]:
 def _deauthorize(event: StripeEvent) -> None:
     """Disconnect the merchant, unless it connected again after this event was sent. Stripe's
     time has whole seconds: within the same second, disconnecting is the safe reading."""
-    db.session.execute(update(StripeAccount).where(
-        StripeAccount.merchant_id == event.merchant_id, StripeAccount.disconnected_at.is_(None),
-        StripeAccount.connected_at < event.created_at + timedelta(seconds=1),
-    ).values(disconnected_at=event.created_at))
+    db.session.execute(
+        update(StripeAccount)
+        .where(
+            StripeAccount.merchant_id == event.merchant_id,
+            StripeAccount.disconnected_at.is_(None),
+            StripeAccount.connected_at < event.created_at + timedelta(seconds=1),
+        )
+        .values(disconnected_at=event.created_at)
+    )
 
 
 def _record_failure(event: StripeEvent, exc: Exception, now: datetime) -> None:
@@ -127,15 +150,22 @@ def _record_failure(event: StripeEvent, exc: Exception, now: datetime) -> None:
     event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     if event.attempts > len(RETRY_DELAYS):
         event.status, event.next_attempt_at = EventStatus.FAILED, None
-        log.error("event %s failed for good after %d attempts: %s", event.event_id, event.attempts, exc)
+        log.error(
+            "event %s failed for good after %d attempts: %s", event.event_id, event.attempts, exc
+        )
     else:
         event.next_attempt_at = now + RETRY_DELAYS[event.attempts - 1]
 
 
 def failed() -> list[StripeEvent]:
     """Events that used up their attempts, oldest first."""
-    return list(db.session.scalars(select(StripeEvent).where(
-        StripeEvent.status == EventStatus.FAILED).order_by(StripeEvent.id)))
+    return list(
+        db.session.scalars(
+            select(StripeEvent)
+            .where(StripeEvent.status == EventStatus.FAILED)
+            .order_by(StripeEvent.id)
+        )
+    )
 
 
 def replay(event_ids: list[str] | None = None) -> int:
@@ -147,4 +177,3 @@ def replay(event_ids: list[str] | None = None) -> int:
     else:
         stmt = stmt.where(StripeEvent.event_id.in_(event_ids))
     return db.session.execute(stmt).rowcount or 0
-

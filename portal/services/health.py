@@ -1,4 +1,5 @@
 """Liveness checks of the parts the portal cannot work without."""
+
 from __future__ import annotations
 
 from redis import Redis

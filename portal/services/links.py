@@ -1,5 +1,6 @@
 """Signed links in emails: the tracked recovery link and the unsubscribe link. Both carry only
 a send's id and a MAC: no address appears in a URL (URLs end up in access logs)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,11 @@ def unsubscribe_link(send_id: int) -> str:
 
 def _id(value) -> int | None:
     """A row id as our tokens carry it: an int within the id columns' range."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID else None
+    return (
+        value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+        else None
+    )
 
 
 def read_recovery(token: str) -> int | None:
@@ -62,6 +67,11 @@ def read_unsubscribe(token: str) -> UnsubscribeToken | None:
     if "s" in data:
         return UnsubscribeToken(send_id=_id(data["s"])) if _id(data["s"]) else None
     merchant_id, email = _id(data.get("m")), data.get("e")
-    if merchant_id and isinstance(email, str) and 3 <= len(email) <= 254 and not CONTROL.search(email):
+    if (
+        merchant_id
+        and isinstance(email, str)
+        and 3 <= len(email) <= 254
+        and not CONTROL.search(email)
+    ):
         return UnsubscribeToken(merchant_id=merchant_id, email=email)
     return None

@@ -1,4 +1,5 @@
 """The onboarding checklist of SPEC section 4, computed from the merchant's real state."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,19 +23,35 @@ class Step:
 def checklist(merchant: Merchant) -> list[Step]:
     """The steps in the order a merchant takes them, each with its real state."""
     return [
-        Step("connect", "Connect Stripe",
-             "Link your Stripe account with Connect, or paste an API key if you self-host.",
-             done=connections.connected_account(merchant) is not None),
-        Step("terms", "Accept the cart-recovery terms",
-             "Recovery emails are sent on your behalf only after you accept the terms.",
-             done=terms.has_accepted_current(merchant)),
-        Step("email", "Design your recovery email",
-             "Edit the subject, text and branding, preview it and send yourself a test."),
-        Step("domain", "Add a custom sending domain",
-             "Send from your own domain with DKIM, or keep the platform sender.", optional=True),
-        Step("enable", "Turn on recovery emails",
-             "From then on, every abandoned checkout of a consenting shopper gets an email.",
-             done=merchant.recovery_enabled),
+        Step(
+            "connect",
+            "Connect Stripe",
+            "Link your Stripe account with Connect, or paste an API key if you self-host.",
+            done=connections.connected_account(merchant) is not None,
+        ),
+        Step(
+            "terms",
+            "Accept the cart-recovery terms",
+            "Recovery emails are sent on your behalf only after you accept the terms.",
+            done=terms.has_accepted_current(merchant),
+        ),
+        Step(
+            "email",
+            "Design your recovery email",
+            "Edit the subject, text and branding, preview it and send yourself a test.",
+        ),
+        Step(
+            "domain",
+            "Add a custom sending domain",
+            "Send from your own domain with DKIM, or keep the platform sender.",
+            optional=True,
+        ),
+        Step(
+            "enable",
+            "Turn on recovery emails",
+            "From then on, every abandoned checkout of a consenting shopper gets an email.",
+            done=merchant.recovery_enabled,
+        ),
     ]
 
 

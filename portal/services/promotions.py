@@ -1,5 +1,6 @@
 """Incentives: a single-use promotion code minted for a step, from the coupon the merchant
 picked, valid no longer than the recovery link, and capped per day per merchant."""
+
 from __future__ import annotations
 
 import logging
@@ -19,9 +20,18 @@ ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed 
 
 def minted_today(merchant_id: int, now: datetime) -> int:
     since = now - timedelta(days=1)
-    return db.session.scalar(select(func.count()).select_from(EmailSend).where(
-        EmailSend.merchant_id == merchant_id, EmailSend.promotion_code.is_not(None),
-        EmailSend.created_at > since)) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(EmailSend)
+            .where(
+                EmailSend.merchant_id == merchant_id,
+                EmailSend.promotion_code.is_not(None),
+                EmailSend.created_at > since,
+            )
+        )
+        or 0
+    )
 
 
 def mint(ctx: Context, now: datetime) -> str | None:
@@ -35,7 +45,8 @@ def mint(ctx: Context, now: datetime) -> str | None:
     code = "BACK-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
     try:
         return stripe_gateway.create_promotion_code(
-            ctx.account, settings.coupon_id, int(session.recovery_expires_at.timestamp()), code)
+            ctx.account, settings.coupon_id, int(session.recovery_expires_at.timestamp()), code
+        )
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError) as exc:
         log.warning("no promotion code for case %s: %s", ctx.case.id, exc)
         return None

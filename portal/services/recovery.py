@@ -3,6 +3,7 @@ step sent, and schedule the next one. The database is the schedule.
 
 The flow is one way: this module reads a case through case_context.py, decides with rules.py,
 hands a step to sending.py, and records what comes next; none of those call back here."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,9 +22,16 @@ RECHECK_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
 
 def due_case_ids(now: datetime, limit: int = 500) -> list[int]:
     """Cases whose next look is due, oldest first."""
-    return list(db.session.scalars(select(RecoveryCase.id).where(
-        RecoveryCase.status.in_(CaseStatus.active()), RecoveryCase.next_action_at <= now)
-        .order_by(RecoveryCase.next_action_at).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(RecoveryCase.id)
+            .where(
+                RecoveryCase.status.in_(CaseStatus.active()), RecoveryCase.next_action_at <= now
+            )
+            .order_by(RecoveryCase.next_action_at)
+            .limit(limit)
+        )
+    )
 
 
 def process(case_id: int, now: datetime | None = None) -> str:
@@ -52,14 +60,18 @@ def process(case_id: int, now: datetime | None = None) -> str:
     return _send_and_schedule(ctx, known, decision, items, now)
 
 
-def _send_and_schedule(ctx: Context, known: rules.Facts, decision: rules.Decision, items: list[dict],
-                       now: datetime) -> str:
+def _send_and_schedule(
+    ctx: Context, known: rules.Facts, decision: rules.Decision, items: list[dict], now: datetime
+) -> str:
     """Have the step sent, then decide what comes next from what the send changed."""
     send = sending.send_step(ctx, decision.step, case_context.recipient(ctx, decision), items, now)
     if send is None:
         return "already_claimed"
-    after = replace(known, steps_done=known.steps_done | {decision.step},
-                    suppressed=known.suppressed or send.status == SendStatus.BOUNCED)
+    after = replace(
+        known,
+        steps_done=known.steps_done | {decision.step},
+        suppressed=known.suppressed or send.status == SendStatus.BOUNCED,
+    )
     case_context.record(ctx.case, rules.decide(after, ctx.policy, now))
     db.session.commit()
     return str(send.status)

@@ -1,4 +1,5 @@
 """The recovery email of one send: the rendered content in a MIME message with its headers."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,7 +8,7 @@ from email.utils import parseaddr
 from flask import current_app
 
 from portal.models import CheckoutSession, EmailSend, Merchant, SendingSettings, StripeAccount
-from portal.mail import rendering
+from portal.mail import rendering, values
 from portal.services import links
 from portal.mail.mime import Composed, Outgoing, compose
 
@@ -24,42 +25,78 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def brand(merchant: Merchant, settings: SendingSettings, account: StripeAccount | None) -> rendering.Brand:
+def brand(
+    merchant: Merchant, settings: SendingSettings, account: StripeAccount | None
+) -> rendering.Brand:
     return rendering.Brand(
-        merchant_name=merchant.name, postal_address=settings.postal_address or merchant.name,
-        color=settings.brand_color, logo_url=settings.logo_url,
+        merchant_name=merchant.name,
+        postal_address=settings.postal_address or merchant.name,
+        color=settings.brand_color,
+        logo_url=settings.logo_url,
         support_email=account.support_email if account else None,
-        shop_url=account.shop_url if account else None)
+        shop_url=account.shop_url if account else None,
+    )
 
 
-def recovery_message(send: EmailSend, session: CheckoutSession, merchant: Merchant,
-                     settings: SendingSettings, account: StripeAccount | None,
-                     items: list[dict]) -> Composed:
+def recovery_message(
+    send: EmailSend,
+    session: CheckoutSession,
+    merchant: Merchant,
+    settings: SendingSettings,
+    account: StripeAccount | None,
+    items: list[dict],
+) -> Composed:
     """The full message for `send`: rendered once, through the one renderer."""
     unsubscribe = links.unsubscribe_link(send.id)
     context = rendering.EmailContext(
-        brand=brand(merchant, settings, account), content=rendering.DEFAULT_CONTENT,
+        brand=brand(merchant, settings, account),
+        content=rendering.DEFAULT_CONTENT,
         customer_name=session.customer_name,
         items=tuple(rendering.LineItem(**item) for item in items),
         total=session.amount_total or sum(i["amount"] for i in items),
         currency=session.currency or (items[0]["currency"] if items else "usd"),
-        recovery_link=links.recovery_link(send.id), recovery_expires_at=session.recovery_expires_at,
-        unsubscribe_url=unsubscribe, promotion_code=send.promotion_code)
-    return message_for(rendering.render(context), send.to_address, send.message_id, merchant, settings,
-                       unsubscribe)
+        recovery_link=links.recovery_link(send.id),
+        recovery_expires_at=session.recovery_expires_at,
+        unsubscribe_url=unsubscribe,
+        promotion_code=send.promotion_code,
+    )
+    return message_for(
+        rendering.render(context),
+        send.to_address,
+        send.message_id,
+        merchant,
+        settings,
+        unsubscribe,
+    )
 
 
-def message_for(rendered: rendering.RenderedEmail, to: str, message_id: str, merchant: Merchant,
-                settings: SendingSettings, unsubscribe_url: str | None) -> Composed:
+def message_for(
+    rendered: rendering.RenderedEmail,
+    to: str,
+    message_id: str,
+    merchant: Merchant,
+    settings: SendingSettings,
+    unsubscribe_url: str | None,
+) -> Composed:
     """MIME for rendered content, from the platform address in the merchant's name."""
     _, address = platform_sender()
-    return compose(Outgoing(
-        # A name saved before names were checked must not stop sending: it is made one line.
-        sender_name=rendering.one_line(settings.sender_name or merchant.name), sender_address=address, to=to,
-        subject=rendered.subject, text=rendered.text, html=rendered.html, message_id=message_id,
-        reply_to=settings.reply_to or None,
-        # RFC 8058 one-click needs https; over plain http (development) only the body link stays.
-        list_unsubscribe_url=unsubscribe_url if (unsubscribe_url or "").startswith("https://") else None))
+    return compose(
+        Outgoing(
+            # A name saved before names were checked must not stop sending: it is made one line.
+            sender_name=values.one_line(settings.sender_name or merchant.name),
+            sender_address=address,
+            to=to,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            message_id=message_id,
+            reply_to=settings.reply_to or None,
+            # RFC 8058 one-click needs https; over plain http (development) only the body link stays.
+            list_unsubscribe_url=unsubscribe_url
+            if (unsubscribe_url or "").startswith("https://")
+            else None,
+        )
+    )
 
 
 __all__ = ["brand", "message_for", "new_message_id", "platform_sender", "recovery_message"]

@@ -3,6 +3,7 @@
 Stripe's rules (SPEC section 2) must hold exactly; the portal's own rules (timing, quiet hours,
 follow-ups, frequency cap, holdout) come after them. Every skip names one reason from REASONS.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,14 +18,13 @@ from email_validator import EmailNotValidError, validate_email
 from portal.models import SessionStatus, TestModeSends  # vocabulary only: no database here
 
 
-
 class Action(StrEnum):
     """What a decision asks of the engine."""
 
-    SEND = "send"    # now
-    WAIT = "wait"    # look again at `Decision.at`
-    SKIP = "skip"    # never email this case (a rule stopped it before any email)
-    DONE = "done"    # the case is finished (recovered, or its sequence is over)
+    SEND = "send"  # now
+    WAIT = "wait"  # look again at `Decision.at`
+    SKIP = "skip"  # never email this case (a rule stopped it before any email)
+    DONE = "done"  # the case is finished (recovered, or its sequence is over)
 
 
 class Reason(StrEnum):
@@ -52,8 +52,8 @@ MAX_STEPS = 3
 
 @dataclass(frozen=True)
 class Step:
-    delay: timedelta              # after the session expired
-    promotion: bool = False       # mint a promotion code for this step
+    delay: timedelta  # after the session expired
+    promotion: bool = False  # mint a promotion code for this step
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ class Policy:
     terms_accepted: bool
     enabled: bool
     steps: tuple[Step, ...] = (Step(timedelta(hours=1)),)
-    quiet_hours: tuple[int, int] | None = None   # (start hour, end hour), local time
+    quiet_hours: tuple[int, int] | None = None  # (start hour, end hour), local time
     timezone: str = "UTC"
     frequency_cap: timedelta = timedelta(hours=24)
-    holdout_share: float = 0.0                   # 0 to 0.5
+    holdout_share: float = 0.0  # 0 to 0.5
     test_mode: str = TestModeSends.RECORD
 
 
@@ -85,9 +85,9 @@ class Facts:
     recovered: bool = False
     unsubscribed: bool = False
     suppressed: bool = False
-    later_session: str | None = None       # status of the shopper's most telling later session
+    later_session: str | None = None  # status of the shopper's most telling later session
     steps_done: frozenset[int] = field(default_factory=frozenset)  # steps with a send row
-    last_other_email_at: datetime | None = None   # latest email to the address from another case
+    last_other_email_at: datetime | None = None  # latest email to the address from another case
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class Decision:
     reason: Reason | None = None  # for skip and done
     at: datetime | None = None  # for send (now) and wait (when to look again)
     step: int | None = None
-    to_team: bool = False       # a test-mode session sent to the team instead of the shopper
+    to_team: bool = False  # a test-mode session sent to the team instead of the shopper
 
 
 def decide(facts: Facts, policy: Policy, now: datetime) -> Decision:
@@ -118,7 +118,10 @@ def stop_reason(facts: Facts, policy: Policy) -> Reason | None:
     checks = (
         (Reason.RECOVERED, facts.recovered),
         (Reason.TEST_MODE, not facts.livemode and policy.test_mode != TestModeSends.TEAM),
-        (Reason.MERCHANT_DISABLED, not (policy.connected and policy.terms_accepted and policy.enabled)),
+        (
+            Reason.MERCHANT_DISABLED,
+            not (policy.connected and policy.terms_accepted and policy.enabled),
+        ),
         (Reason.NO_CONSENT, facts.consent != "opt_in"),
         (Reason.NO_EMAIL, not is_valid_email(facts.email)),
         (Reason.NO_RECOVERY_URL, not facts.recovery_url),
@@ -142,7 +145,9 @@ def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
             due = outside_quiet_hours(capped_until, policy)
     expires = facts.recovery_expires_at
     if expires is not None and max(due, now) >= expires:
-        return Decision(Action.SKIP if step == 0 else Action.DONE, Reason.RECOVERY_URL_EXPIRED, step=step)
+        return Decision(
+            Action.SKIP if step == 0 else Action.DONE, Reason.RECOVERY_URL_EXPIRED, step=step
+        )
     if due > now:
         return Decision(Action.WAIT, at=due, step=step, to_team=to_team)
     return Decision(Action.SEND, at=now, step=step, to_team=to_team)

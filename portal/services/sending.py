@@ -1,6 +1,7 @@
 """Sending one step of a case, at most once: the send row is claimed (committed) before the
 SMTP server hears of it, and marked with what the server said after. Which step to send, and
 whether to, is the recovery engine's decision (recovery.py); this module only carries it out."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,7 +14,14 @@ from portal import db
 from portal.db import utcnow
 from portal.models import ConsentStatus, Contact, EmailSend, RecoveryCase, SendStatus
 from portal.mail import delivery
-from portal.services import case_context, consent, promotions, recovery_email, rules, stripe_gateway
+from portal.services import (
+    case_context,
+    consent,
+    promotions,
+    recovery_email,
+    rules,
+    stripe_gateway,
+)
 from portal.services.case_context import Context
 from portal.mail.smtp import DeliveryResult, DeliveryStatus
 from portal.mail.mime import HeaderInjection
@@ -23,7 +31,9 @@ DEFER_LIMIT = timedelta(hours=24)
 CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: unknown
 
 
-def send_step(ctx: Context, step: int, to: str, items: list[dict], now: datetime) -> EmailSend | None:
+def send_step(
+    ctx: Context, step: int, to: str, items: list[dict], now: datetime
+) -> EmailSend | None:
     """Claim, compose, deliver and record one step; the send row with its outcome, or None when
     the step was claimed before (by a retry, a second worker...). Commits the claim before the
     SMTP server hears of the email (and the promotion code before the email carries it)."""
@@ -43,8 +53,13 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
     say, wait, never send blind. Returns how many were due. Commits: each attempt's outcome
     must hold whatever the rest of the periodic work does."""
     now = now or utcnow()
-    sends = list(db.session.scalars(select(EmailSend).where(
-        EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now).limit(limit)))
+    sends = list(
+        db.session.scalars(
+            select(EmailSend)
+            .where(EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now)
+            .limit(limit)
+        )
+    )
     for send in sends:
         _retry(send, case_context.load(send.case_id), now)
     db.session.commit()
@@ -54,10 +69,14 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
 def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
     known = case_context.facts(ctx)
     try:
-        reason = _stops(known, ctx) or _stops(replace(known, later_session=case_context.later_session(ctx)), ctx)
+        reason = _stops(known, ctx) or _stops(
+            replace(known, later_session=case_context.later_session(ctx)), ctx
+        )
         items = [] if reason else case_context.cart_items(ctx)
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
-        send.next_attempt_at = now + DEFER_DELAYS[0]  # Stripe must answer first: look again shortly
+        send.next_attempt_at = (
+            now + DEFER_DELAYS[0]
+        )  # Stripe must answer first: look again shortly
         return
     if reason:
         send.status, send.next_attempt_at = SendStatus.FAILED, None
@@ -76,9 +95,16 @@ def _stops(known: rules.Facts, ctx: Context) -> rules.Reason | None:
 
 def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend | None:
     """The committed send row for (case, step), or None if it was claimed before."""
-    send = EmailSend(merchant_id=case.merchant_id, case_id=case.id, step=step, to_address=to,
-                     status=SendStatus.CLAIMED, message_id=recovery_email.new_message_id(), attempts=1,
-                     created_at=now)
+    send = EmailSend(
+        merchant_id=case.merchant_id,
+        case_id=case.id,
+        step=step,
+        to_address=to,
+        status=SendStatus.CLAIMED,
+        message_id=recovery_email.new_message_id(),
+        attempts=1,
+        created_at=now,
+    )
     db.session.add(send)
     try:
         db.session.commit()
@@ -90,7 +116,9 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
 
 def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
     try:
-        message = recovery_email.recovery_message(send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items)
+        message = recovery_email.recovery_message(
+            send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items
+        )
     except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
         return DeliveryResult(DeliveryStatus.FAILED, None, f"not composed: {exc}")
     return delivery.send(message, ctx.merchant.id)
@@ -104,8 +132,11 @@ def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
         send.next_attempt_at = now + DEFER_DELAYS[min(send.attempts - 1, len(DEFER_DELAYS) - 1)]
         return
     send.next_attempt_at = None
-    send.status = {DeliveryStatus.SENT: SendStatus.SENT, DeliveryStatus.BOUNCED: SendStatus.BOUNCED,
-                   DeliveryStatus.UNKNOWN: SendStatus.UNKNOWN}.get(result.status, SendStatus.FAILED)
+    send.status = {
+        DeliveryStatus.SENT: SendStatus.SENT,
+        DeliveryStatus.BOUNCED: SendStatus.BOUNCED,
+        DeliveryStatus.UNKNOWN: SendStatus.UNKNOWN,
+    }.get(result.status, SendStatus.FAILED)
     if send.status == SendStatus.SENT:
         send.sent_at = now
     if send.status == SendStatus.BOUNCED:
@@ -114,19 +145,36 @@ def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
 
 def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
     """Never email this address for this merchant again, and say why in the ledger."""
-    consent.record([consent.Change(merchant_id, email, ConsentStatus.UNSUBSCRIBED, "bounce",
-                                   f"bounce-{now.isoformat()}", now)])
+    consent.record(
+        [
+            consent.Change(
+                merchant_id,
+                email,
+                ConsentStatus.UNSUBSCRIBED,
+                "bounce",
+                f"bounce-{now.isoformat()}",
+                now,
+            )
+        ]
+    )
     db.session.flush()
-    db.session.execute(update(Contact).where(Contact.merchant_id == merchant_id, Contact.email == email)
-                       .values(suppressed_at=now, suppressed_reason=reason))
+    db.session.execute(
+        update(Contact)
+        .where(Contact.merchant_id == merchant_id, Contact.email == email)
+        .values(suppressed_at=now, suppressed_reason=reason)
+    )
 
 
 def expire_claims(now: datetime | None = None) -> int:
     """Claims that never got a result (the worker died mid-send) become unknown: never resent.
     Commits, like retry_deferred: the periodic work's steps each hold on their own."""
     now = now or utcnow()
-    result = db.session.execute(update(EmailSend).where(
-        EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
-        .values(status=SendStatus.UNKNOWN, last_error="the worker stopped between claim and result"))
+    result = db.session.execute(
+        update(EmailSend)
+        .where(EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
+        .values(
+            status=SendStatus.UNKNOWN, last_error="the worker stopped between claim and result"
+        )
+    )
     db.session.commit()
     return result.rowcount or 0

@@ -1,4 +1,5 @@
 """The Checkout Session mirror: snapshots from events, applied newest-wins, per merchant."""
+
 from __future__ import annotations
 
 import logging
@@ -13,10 +14,16 @@ from portal.models import CheckoutSession
 log = logging.getLogger(__name__)
 
 # Within one second, an async payment outcome is newer than the completion it follows.
-RANK = {"checkout.session.completed": 1, "checkout.session.expired": 1,
-        "checkout.session.async_payment_succeeded": 2, "checkout.session.async_payment_failed": 2}
-ASYNC_RESULT = {"checkout.session.async_payment_succeeded": "succeeded",
-                "checkout.session.async_payment_failed": "failed"}
+RANK = {
+    "checkout.session.completed": 1,
+    "checkout.session.expired": 1,
+    "checkout.session.async_payment_succeeded": 2,
+    "checkout.session.async_payment_failed": 2,
+}
+ASYNC_RESULT = {
+    "checkout.session.async_payment_succeeded": "succeeded",
+    "checkout.session.async_payment_failed": "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -49,22 +56,36 @@ def fields(snap: Snapshot) -> dict:
     recovery = (obj.get("after_expiration") or {}).get("recovery") or {}
     email = details.get("email") or obj.get("customer_email")
     return dict(
-        livemode=bool(obj.get("livemode")), created_at=_ts(obj.get("created")) or snap.event_created,
-        expires_at=_ts(obj.get("expires_at")), status=obj.get("status") or "open",
-        payment_status=obj.get("payment_status") or "unpaid", amount_total=obj.get("amount_total"),
-        currency=obj["currency"].lower()[:3] if isinstance(obj.get("currency"), str) and obj["currency"] else None,
+        livemode=bool(obj.get("livemode")),
+        created_at=_ts(obj.get("created")) or snap.event_created,
+        expires_at=_ts(obj.get("expires_at")),
+        status=obj.get("status") or "open",
+        payment_status=obj.get("payment_status") or "unpaid",
+        amount_total=obj.get("amount_total"),
+        currency=obj["currency"].lower()[:3]
+        if isinstance(obj.get("currency"), str) and obj["currency"]
+        else None,
         customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
         email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
-        customer_name=details.get("name") or None, recovered_from=obj.get("recovered_from"),
+        customer_name=details.get("name") or None,
+        recovered_from=obj.get("recovered_from"),
         consent_promotions=(obj.get("consent") or {}).get("promotions"),
-        recovery_url=recovery.get("url"), recovery_expires_at=_ts(recovery.get("expires_at")),
+        recovery_url=recovery.get("url"),
+        recovery_expires_at=_ts(recovery.get("expires_at")),
         payment_link=_id(obj.get("payment_link")),
     )
 
 
 STATUSES = {"open", "complete", "expired"}
 PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
-OPTIONAL_STRINGS = ("customer", "customer_name", "recovered_from", "recovery_url", "payment_link", "email")
+OPTIONAL_STRINGS = (
+    "customer",
+    "customer_name",
+    "recovered_from",
+    "recovery_url",
+    "payment_link",
+    "email",
+)
 
 
 def checked(values: dict) -> dict:
@@ -76,10 +97,14 @@ def checked(values: dict) -> dict:
     if values["payment_status"] not in PAYMENT_STATUSES:
         problems.append(f"payment_status {values['payment_status']!r}")
     amount = values["amount_total"]
-    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+    if amount is not None and (
+        not isinstance(amount, int) or isinstance(amount, bool) or amount < 0
+    ):
         problems.append(f"amount_total {amount!r}")
     for name in OPTIONAL_STRINGS:
-        if values[name] is not None and (not isinstance(values[name], str) or len(values[name]) > 2000):
+        if values[name] is not None and (
+            not isinstance(values[name], str) or len(values[name]) > 2000
+        ):
             problems.append(f"{name} of type {type(values[name]).__name__}")
     if problems:
         raise ValueError("malformed checkout.session: " + ", ".join(problems))
@@ -90,19 +115,28 @@ def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
     """Upsert the mirror for each snapshot unless a newer one was applied; returns every mirror
     touched. A session id held by another merchant is left alone (tenant isolation)."""
     ids = {s.obj["id"] for s in snapshots}
-    known = {m.session_id: m for m in db.session.scalars(
-        select(CheckoutSession).where(CheckoutSession.session_id.in_(ids)))}
+    known = {
+        m.session_id: m
+        for m in db.session.scalars(
+            select(CheckoutSession).where(CheckoutSession.session_id.in_(ids))
+        )
+    }
     touched: dict[str, CheckoutSession] = {}
     new: dict[str, CheckoutSession] = {}
     for snap in sorted(snapshots, key=lambda s: s.order):
         mirror = known.get(snap.obj["id"])
         if mirror is not None and mirror.merchant_id != snap.merchant_id:
-            log.warning("session %s belongs to merchant %s, not %s: ignored",
-                        snap.obj["id"], mirror.merchant_id, snap.merchant_id)
+            log.warning(
+                "session %s belongs to merchant %s, not %s: ignored",
+                snap.obj["id"],
+                mirror.merchant_id,
+                snap.merchant_id,
+            )
             continue
         if mirror is None:  # built apart from the session, inserted below with the other new ones
             mirror = known[snap.obj["id"]] = new[snap.obj["id"]] = CheckoutSession(
-                merchant_id=snap.merchant_id, session_id=snap.obj["id"])
+                merchant_id=snap.merchant_id, session_id=snap.obj["id"]
+            )
         _update(mirror, snap)
         touched[mirror.session_id] = mirror
     touched.update(_insert(list(new.values())))
@@ -115,9 +149,17 @@ def _insert(mirrors: list[CheckoutSession]) -> dict[str, CheckoutSession]:
     if not mirrors:
         return {}
     columns = [c.key for c in CheckoutSession.__table__.columns if not c.primary_key]
-    db.session.execute(insert(CheckoutSession), [{c: getattr(m, c) for c in columns} for m in mirrors])
-    return {m.session_id: m for m in db.session.scalars(select(CheckoutSession).where(
-        CheckoutSession.session_id.in_([m.session_id for m in mirrors])))}
+    db.session.execute(
+        insert(CheckoutSession), [{c: getattr(m, c) for c in columns} for m in mirrors]
+    )
+    return {
+        m.session_id: m
+        for m in db.session.scalars(
+            select(CheckoutSession).where(
+                CheckoutSession.session_id.in_([m.session_id for m in mirrors])
+            )
+        )
+    }
 
 
 def _update(mirror: CheckoutSession, snap: Snapshot) -> None:

@@ -1,4 +1,5 @@
 """Shoppers' own actions from an email: following the recovery link, unsubscribing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from portal.services import consent, links
 
 @dataclass(frozen=True)
 class Click:
-    recovery_url: str | None   # None when the link has expired
+    recovery_url: str | None  # None when the link has expired
     merchant_name: str
     shop_url: str | None
 
@@ -25,9 +26,15 @@ def follow(send_id: int, now: datetime) -> Click | None:
     session: CheckoutSession = case.session
     merchant = db.session.get(Merchant, send.merchant_id)
     send.clicked_at = send.clicked_at or now
-    alive = session.recovery_url and (session.recovery_expires_at is None or session.recovery_expires_at > now)
+    alive = session.recovery_url and (
+        session.recovery_expires_at is None or session.recovery_expires_at > now
+    )
     account = merchant.stripe_account
-    return Click(session.recovery_url if alive else None, merchant.name, account.shop_url if account else None)
+    return Click(
+        session.recovery_url if alive else None,
+        merchant.name,
+        account.shop_url if account else None,
+    )
 
 
 def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | None:
@@ -42,5 +49,15 @@ def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | 
 
 def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:
     """Unsubscribe at once, in the ledger with its source (unsubscribe_link or one_click)."""
-    consent.record([consent.Change(merchant_id, email, ConsentStatus.UNSUBSCRIBED, source,
-                                   f"{source}-{now.isoformat()}", now)])
+    consent.record(
+        [
+            consent.Change(
+                merchant_id,
+                email,
+                ConsentStatus.UNSUBSCRIBED,
+                source,
+                f"{source}-{now.isoformat()}",
+                now,
+            )
+        ]
+    )

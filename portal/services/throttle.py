@@ -1,4 +1,5 @@
 """Sliding-window counters in the database, shared by every process of the portal."""
+
 from __future__ import annotations
 
 from datetime import timedelta

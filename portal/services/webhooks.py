@@ -1,4 +1,5 @@
 """Receiving Stripe webhooks: verify, store once, acknowledge. Applying them is events.py's job."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,15 @@ MAX_BODY_BYTES = 512 * 1024
 FIELD_LIMITS = {"id": 255, "type": 100, "account": 64}  # the stripe_events columns' sizes
 TOLERANCE_SECONDS = 300
 CREATED_RANGE = range(0, 253402300800)  # the Unix times a datetime holds: 1970 to the end of 9999
-HANDLED_TYPES = frozenset({
-    "checkout.session.expired", "checkout.session.completed",
-    "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed",
-    "account.application.deauthorized",
-})
+HANDLED_TYPES = frozenset(
+    {
+        "checkout.session.expired",
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "account.application.deauthorized",
+    }
+)
 
 
 class WebhookRejected(ValueError):
@@ -60,9 +65,13 @@ def _signature_problem(message: str) -> str:
 def _refuse_future_timestamp(header: str) -> None:
     """The tolerance bounds clock skew both ways; the SDK checks only the past. `t=` is read
     as verify_header reads it (the first one), so it parses: that call has just accepted it."""
-    signed_at = int(next(item.split("=")[1] for item in header.split(",") if item.split("=")[0] == "t"))
+    signed_at = int(
+        next(item.split("=")[1] for item in header.split(",") if item.split("=")[0] == "t")
+    )
     if signed_at > time.time() + TOLERANCE_SECONDS:
-        raise WebhookRejected(f"signature timestamp is more than {TOLERANCE_SECONDS} s in the future")
+        raise WebhookRejected(
+            f"signature timestamp is more than {TOLERANCE_SECONDS} s in the future"
+        )
 
 
 def parse_event(text: str) -> dict:
@@ -79,7 +88,9 @@ def parse_event(text: str) -> dict:
     checks = (("id", str), ("type", str), ("created", int), ("livemode", bool), ("data", dict))
     for name, kind in checks:
         if not _is(event.get(name), kind):
-            raise WebhookRejected(f"event field {name!r} is missing or not of type {kind.__name__}")
+            raise WebhookRejected(
+                f"event field {name!r} is missing or not of type {kind.__name__}"
+            )
     if not isinstance(event["data"].get("object"), dict):
         raise WebhookRejected("event field 'data.object' is missing")
     if event.get("account") is not None and not isinstance(event["account"], str):
@@ -123,11 +134,22 @@ def store(event: dict, body: str, *, source: str, merchant_id: int | None = None
     concurrent requests share one statement and one commit (group_commit.py)."""
     account = event.get("account") if source == "connect" else None
     status = EventStatus.PENDING if event["type"] in HANDLED_TYPES else EventStatus.IGNORED
-    values = dict(event_id=event["id"], source=source, account_id=account, merchant_id=merchant_id,
-                  type=event["type"], livemode=event["livemode"], payload=body, status=status,
-                  created_at=datetime.fromtimestamp(event["created"], timezone.utc),
-                  received_at=datetime.now(timezone.utc), attempts=0)
-    return group_commit.committer(db.bound_engine(), StripeEvent.__table__, "event_id").insert(values)
+    values = dict(
+        event_id=event["id"],
+        source=source,
+        account_id=account,
+        merchant_id=merchant_id,
+        type=event["type"],
+        livemode=event["livemode"],
+        payload=body,
+        status=status,
+        created_at=datetime.fromtimestamp(event["created"], timezone.utc),
+        received_at=datetime.now(timezone.utc),
+        attempts=0,
+    )
+    return group_commit.committer(db.bound_engine(), StripeEvent.__table__, "event_id").insert(
+        values
+    )
 
 
 def direct_secret(merchant_id: int, keys: str) -> list[str]:
@@ -135,7 +157,9 @@ def direct_secret(merchant_id: int, keys: str) -> list[str]:
     an id beyond the id column, which the query would fail on)."""
     if not 0 < merchant_id <= db.MAX_ID:
         return []
-    account = db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
+    account = (
+        db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
+    )
     if account is None or not account.webhook_secret_sealed or not account.is_connected:
         return []
     return [sealing.open_sealed(account.webhook_secret_sealed, keys)]

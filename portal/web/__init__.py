@@ -1,4 +1,5 @@
 """Blueprints, one module per area: parse -> call a service -> commit -> redirect."""
+
 from __future__ import annotations
 
 from flask import Flask, render_template
@@ -24,7 +25,9 @@ def register(app: Flask) -> None:
     for module in (auth, carts, health, home, links, outbox, team):
         app.register_blueprint(module.bp)
     # Webhooks are answered beside Flask, not through it (see web/webhooks.py).
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)})
+    app.wsgi_app = DispatcherMiddleware(
+        app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)}
+    )
     app.after_request(_security_headers)
     _register_error_pages(app)
 

@@ -1,4 +1,5 @@
 """Sign up, log in, log out."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -19,18 +20,24 @@ PASSWORD_RULE = Length(min=10, max=256, message="Use 10 to 256 characters.")
 
 
 class SignupForm(FlaskForm):
-    business_name = StringField("Business name", filters=[strip],
-                                validators=[DataRequired(), Length(max=200), one_line])
+    business_name = StringField(
+        "Business name", filters=[strip], validators=[DataRequired(), Length(max=200), one_line]
+    )
     name = StringField("Your name", filters=[strip], validators=[Length(max=200), one_line])
-    email = EmailField("Work email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(
+        "Work email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    )
     password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
-        "Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")]
+        "Repeat password",
+        validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
     )
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device")
 
@@ -68,7 +75,9 @@ def login():
     user = accounts.authenticate(form.email.data, form.password.data)
     if user is None:
         db.session.commit()
-        return render_template("auth/login.html", form=form, refusal="Wrong email or password."), 401
+        return render_template(
+            "auth/login.html", form=form, refusal="Wrong email or password."
+        ), 401
     accounts.record_login_success(user, attempt)
     _start_session(user, remember=form.remember.data)
     return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))

@@ -1,4 +1,5 @@
 """Pieces the portal's forms share: filters and validators for what people type."""
+
 from __future__ import annotations
 
 from wtforms.validators import ValidationError

@@ -1,4 +1,5 @@
 """The signed-in home page: the onboarding checklist."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for

@@ -1,4 +1,5 @@
 """Links shoppers follow from emails: the tracked recovery link and the unsubscribe page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
@@ -32,9 +33,13 @@ def unsubscribe_page(token: str):
         return _invalid()
     merchant, email = target
     if request.method == "GET":  # link scanners follow links: GET only asks
-        return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=False)
+        return render_template(
+            "links/unsubscribe.html", merchant=merchant, email=email, done=False
+        )
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    shopper.unsubscribe(merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow())
+    shopper.unsubscribe(
+        merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow()
+    )
     db.session.commit()
     return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=True)
 

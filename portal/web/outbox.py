@@ -1,4 +1,5 @@
 """The development outbox: with no SMTP_URL, the emails a merchant's recoveries would send."""
+
 from __future__ import annotations
 
 from email import message_from_string, policy
@@ -17,7 +18,9 @@ PAGE_SIZE = 100
 @bp.route("/")
 @login_required
 def index():
-    messages = db.session.scalars(owned(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(PAGE_SIZE)).all()
+    messages = db.session.scalars(
+        owned(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(PAGE_SIZE)
+    ).all()
     return render_template("outbox/index.html", messages=messages)
 
 
@@ -28,5 +31,10 @@ def show(message_id: int):
     message = message_from_string(stored.raw, policy=policy.default)
     html, text = message.get_body(("html",)), message.get_body(("plain",))
     headers = [(name, str(value)) for name, value in message.items()]
-    return render_template("outbox/show.html", stored=stored, headers=headers,
-                           html=html.get_content() if html else "", text=text.get_content() if text else "")
+    return render_template(
+        "outbox/show.html",
+        stored=stored,
+        headers=headers,
+        html=html.get_content() if html else "",
+        text=text.get_content() if text else "",
+    )

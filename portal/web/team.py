@@ -1,4 +1,5 @@
 """The merchant's team: who can sign in for it."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template

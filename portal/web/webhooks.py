@@ -5,6 +5,7 @@ DispatcherMiddleware (web/__init__.py). Webhooks are the portal's one hot path (
 Black Friday arrives here at once) and use nothing Flask adds to a request: no cookie session,
 login, CSRF or templates. Skipping that machinery halves a webhook's cost.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,9 +73,13 @@ class WebhookReceiver:
     def _secrets(self, source: str, merchant_id: int | None) -> list[str]:
         config = self.app.config
         if source == "connect":
-            return [s.strip() for s in config["STRIPE_CONNECT_WEBHOOK_SECRET"].split(",") if s.strip()]
+            return [
+                s.strip() for s in config["STRIPE_CONNECT_WEBHOOK_SECRET"].split(",") if s.strip()
+            ]
         try:
-            with self.app.app_context():  # the merchant's sealed secret is read through the session
+            with (
+                self.app.app_context()
+            ):  # the merchant's sealed secret is read through the session
                 secrets = webhooks.direct_secret(merchant_id, config["ENCRYPTION_KEY"])
         except OperationalError as exc:
             raise Rejected("database unavailable, retry later", 503) from exc
@@ -84,7 +89,9 @@ class WebhookReceiver:
 
     def _store(self, event: dict, body: bytes, source: str, merchant_id: int | None) -> str:
         try:
-            is_new = webhooks.store(event, body.decode("utf-8"), source=source, merchant_id=merchant_id)
+            is_new = webhooks.store(
+                event, body.decode("utf-8"), source=source, merchant_id=merchant_id
+            )
         except OperationalError as exc:
             log.warning("webhook %s not stored: database unavailable", event["id"])
             raise Rejected("database unavailable, retry later", 503) from exc

@@ -1,4 +1,5 @@
 """A merchant signs up, logs out and logs back in, in headless Chromium."""
+
 from __future__ import annotations
 
 import os

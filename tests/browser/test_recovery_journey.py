@@ -1,6 +1,7 @@
 """The product as people use it, in headless Chromium: a shopper abandons a cart in the Stripe
 sandbox's shop, the merchant finds the email in the outbox, the shopper follows it and pays,
 and the merchant sees the recovered payment."""
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,16 @@ from recovery_kit import make_kit
 pytestmark = pytest.mark.browser
 
 
-def test_abandon_email_click_pay_recovered(app, live_server, sandbox_server, redis_conn, monkeypatch, browser):
+def test_abandon_email_click_pay_recovered(
+    app, live_server, sandbox_server, redis_conn, monkeypatch, browser
+):
     monkeypatch.setattr(rq, "connection", redis_conn)
-    kit = make_kit(app, sandbox_server, None, redis_conn, live_server, monkeypatch, public_url=live_server)
-    kit.client.v1.prices.create({"currency": "eur", "unit_amount": 2750, "product_data": {"name": "Moka pot"}})
+    kit = make_kit(
+        app, sandbox_server, None, redis_conn, live_server, monkeypatch, public_url=live_server
+    )
+    kit.client.v1.prices.create(
+        {"currency": "eur", "unit_amount": 2750, "product_data": {"name": "Moka pot"}}
+    )
     shopper = browser.new_context().new_page()
     shopper.set_default_timeout(10_000)
 
