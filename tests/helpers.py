@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 import threading
+import time
+
+from redis import Redis
+from redis.exceptions import RedisError
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -41,3 +47,47 @@ def run_in_threads(function, count: int, timeout: float = 30) -> list[BaseExcept
     for thread in threads:
         thread.join(timeout)
     return errors
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free loopback port, to stop and start again."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while not _answers(client):
+            assert time.monotonic() < deadline, "the private redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _answers(client: Redis) -> bool:
+    try:
+        return client.ping()
+    except RedisError:
+        return False

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 import stripe
-from redis import Redis
 from rq import Queue
 from sqlalchemy import func, select
 
 import stripe_events as se
 from factories import make_connected
+from helpers import PrivateRedis
 from portal import worker
 from portal.extensions import connect_redis, rq
 from portal.models import CheckoutSession, Contact, EventStatus, RecoveryCase, StripeEvent
@@ -30,36 +29,6 @@ from portal.services import events, webhooks
 
 ACCT = "acct_1ExampleMerchant01"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            Redis(port=port).ping()
-            return process
-        except Exception:
-            time.sleep(0.05)
-    raise RuntimeError("private redis-server did not start")
 
 
 def _count(db, status: str) -> int:
@@ -74,17 +43,16 @@ def _count(db, status: str) -> int:
 )
 def test_redis_stopped_during_ingestion_then_restarted_loses_nothing(app, client, db, monkeypatch):
     make_connected(ACCT)
-    port = _free_port()
-    redis_process = _start_redis(port)
-    connection = connect_redis(f"redis://127.0.0.1:{port}/0")  # the portal's own client settings
+    redis_server = PrivateRedis()
+    redis_server.start()
+    connection = connect_redis(redis_server.url)  # the portal's own client settings
     monkeypatch.setattr(rq, "connection", connection)
     try:
         before = [se.post(client, se.expired(f"cs_live_before_{i}", ACCT)) for i in range(5)]
-        redis_process.kill()
-        redis_process.wait()
+        redis_server.stop()
         during = [se.post(client, se.expired(f"cs_live_during_{i}", ACCT)) for i in range(5)]
         assert {r.status_code for r in before + during} == {200}
-        redis_process = _start_redis(port)  # back, but empty: the queued drain job is gone
+        redis_server.start()  # back, but empty: the queued drain job is gone
         assert worker.run(
             app,
             connection,
@@ -92,7 +60,7 @@ def test_redis_stopped_during_ingestion_then_restarted_loses_nothing(app, client
             burst=True,
         )
     finally:
-        redis_process.kill()
+        redis_server.stop()
     assert _count(db, EventStatus.PROCESSED) == 10 and _count(db, EventStatus.PENDING) == 0
     assert db.scalar(select(func.count()).select_from(RecoveryCase)) == 10
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue, Worker
 from sqlalchemy import func, select
 
@@ -22,6 +20,7 @@ from portal import jobs, worker
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import ThrottleHit
+from helpers import PrivateRedis
 
 
 def test_worker_burst_runs_the_tick_and_prunes_old_hits(app, db, redis_conn, monkeypatch):
@@ -70,47 +69,6 @@ ROOT = Path(__file__).resolve().parent.parent
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="needs redis-server to stop and restart"
 )
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free loopback port, to stop and start again."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url, socket_connect_timeout=1)
-        _wait_for(lambda: _answers(client), 10, "the private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def _answers(client: Redis) -> bool:
-    try:
-        return client.ping()
-    except RedisError:
-        return False
 
 
 def _wait_for(condition, seconds: float, message: str) -> None:
