@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
@@ -244,3 +245,52 @@ def test_pages_ask_browsers_to_send_the_referer_to_this_site_only(client):
         "/login", data=data, headers={"Referer": "https://portal.example/login"}, **https
     )
     assert signed_in.status_code == 302
+
+
+HOSTILE = [
+    "\x00",
+    "a\x00b@example.com",
+    "x" * 5000,
+    "=?utf-8?q?=0D=0A?=",
+    "\r\n",
+    "é" * 300,
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%00",
+    "\u2028",
+    "a@b",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_form_values_get_an_answer_never_a_500(app, value):
+    forms = {
+        "/signup": ("business_name", "name", "email", "password", "confirm"),
+        "/login": ("email", "password"),
+    }
+    for path, fields in forms.items():
+        for field in fields:
+            client = app.test_client()
+            base = {name: "ok value here" for name in fields}
+            response = client.post(
+                path,
+                data={**base, field: value, "csrf_token": csrf_token(client, path)},
+                query_string={"next": value},
+            )
+            assert response.status_code < 500, (path, field, value, response.status_code)
+
+
+def test_form_bodies_that_are_not_utf8_get_an_answer_never_a_500(app):
+    for path, fields in {
+        "/signup": ("business_name", "email"),
+        "/login": ("email", "password"),
+    }.items():
+        for field in fields:
+            client = app.test_client()
+            body = f"csrf_token={csrf_token(client, path)}&{field}=%ED%A0%80%FF&password=x"
+            response = client.post(
+                path + "?next=%ED%A0%80",
+                data=body.encode(),
+                content_type="application/x-www-form-urlencoded",
+            )
+            assert response.status_code < 500, (path, field, response.status_code)
