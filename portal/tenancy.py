@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import TypeVar
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 from sqlalchemy import Select, select
 
@@ -33,3 +34,18 @@ def get_owned_or_404(model: type[T], ident) -> T:
     if row is None:
         abort(404)
     return row
+
+
+def owner_required(view):
+    """A view only the merchant's owner may use (Stripe, terms, settings, team changes): 403
+    for a member, with a page that says who can; the login page for nobody."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if not current_user.is_owner:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -45,6 +45,10 @@ def _register_error_pages(app: Flask) -> None:
     def csrf_error(error):
         return render_template("errors/csrf.html", reason=error.description), 400
 
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return render_template("errors/403.html"), 403
+
     @app.errorhandler(404)
     def not_found(_error):
         return render_template("errors/404.html"), 404
