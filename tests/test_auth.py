@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from factories import PASSWORD, make_owner
 from helpers import CSRF_RE, csrf_token, post_form, run_in_threads
 from portal.models import Merchant, User
-from portal.services import accounts
+from portal.services import accounts, login_limits
 
 SIGNUP = {
     "business_name": "Acme Tea",
@@ -70,7 +70,7 @@ def test_wrong_password_and_unknown_address_get_the_same_refusal(client, login):
 
 def test_too_many_failures_for_an_address_refuse_even_the_right_password(client, login):
     make_owner(email="di@example.com")
-    for _ in range(accounts.MAX_FAILURES_PER_EMAIL):
+    for _ in range(login_limits.MAX_FAILURES_PER_EMAIL):
         assert login(client, "di@example.com", "guess guess guess").status_code == 401
     blocked = login(client, "di@example.com", PASSWORD)
     assert blocked.status_code == 429
@@ -80,7 +80,7 @@ def test_too_many_failures_for_an_address_refuse_even_the_right_password(client,
 
 def test_too_many_failures_from_one_ip_refuse_other_addresses(app, client, login, monkeypatch):
     make_owner(email="ed@example.com")
-    monkeypatch.setattr(accounts, "MAX_FAILURES_PER_IP", 3)
+    monkeypatch.setattr(login_limits, "MAX_FAILURES_PER_IP", 3)
     for n in range(3):
         login(client, f"stranger{n}@example.com", "guess guess guess")
     blocked = login(client, "ed@example.com", PASSWORD)
@@ -96,7 +96,7 @@ def test_too_many_failures_from_one_ip_refuse_other_addresses(app, client, login
 
 def test_success_clears_the_address_count(client, login):
     make_owner(email="fa@example.com")
-    for _ in range(accounts.MAX_FAILURES_PER_EMAIL - 1):
+    for _ in range(login_limits.MAX_FAILURES_PER_EMAIL - 1):
         login(client, "fa@example.com", "guess guess guess")
     assert login(client, "fa@example.com", PASSWORD).status_code == 302
     post_form(client, "/logout", {}, page="/")
@@ -210,7 +210,7 @@ def test_simultaneous_wrong_passwords_are_checked_no_more_than_the_limit(app, db
         statuses.append(response.status_code)
 
     assert run_in_threads(attempt, 40, timeout=60) == []
-    assert len(checked) <= accounts.MAX_FAILURES_PER_EMAIL
+    assert len(checked) <= login_limits.MAX_FAILURES_PER_EMAIL
     assert statuses.count(401) == len(checked) and statuses.count(429) == 40 - len(checked)
 
 
@@ -294,3 +294,46 @@ def test_form_bodies_that_are_not_utf8_get_an_answer_never_a_500(app):
                 content_type="application/x-www-form-urlencoded",
             )
             assert response.status_code < 500, (path, field, response.status_code)
+
+
+def _from(app, ip: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    return client
+
+
+def test_an_attackers_failures_from_one_place_never_refuse_the_owner_elsewhere(app, login):
+    make_owner(email="oz@example.com")
+    attacker = _from(app, "198.51.100.9")
+    for _ in range(login_limits.MAX_FAILURES_PER_EMAIL + 3):
+        login(attacker, "oz@example.com", "guess guess guess")
+    assert login(attacker, "oz@example.com", PASSWORD).status_code == 429
+    assert login(_from(app, "203.0.113.5"), "oz@example.com", PASSWORD).status_code == 302
+
+
+def test_a_flood_from_many_places_is_refused_but_not_on_a_device_that_logged_in_before(
+    app, login, monkeypatch
+):
+    make_owner(email="pa@example.com")
+    owner_browser = _from(app, "203.0.113.5")
+    assert login(owner_browser, "pa@example.com", PASSWORD).status_code == 302
+    post_form(owner_browser, "/logout", {}, page="/")
+    monkeypatch.setattr(login_limits, "MAX_FAILURES_PER_ADDRESS", 6)
+    for n in range(8):  # credential stuffing: each source tries once or twice
+        login(_from(app, f"198.51.100.{n}"), "pa@example.com", "guess guess guess")
+    refused = login(_from(app, "192.0.2.44"), "pa@example.com", PASSWORD)
+    assert refused.status_code == 429 and "from many places" in refused.get_data(as_text=True)
+    owner_browser.environ_base["REMOTE_ADDR"] = "192.0.2.45"  # the owner's laptop, elsewhere today
+    assert login(owner_browser, "pa@example.com", PASSWORD).status_code == 302
+
+
+def test_sign_ups_are_limited_per_source(app, db, monkeypatch):
+    monkeypatch.setattr(login_limits, "MAX_SIGNUPS_PER_IP", 2)
+    answers = [  # each from a fresh browser at the same address: a signed-up one is signed in
+        post_form(_from(app, "198.51.100.77"), "/signup", {**SIGNUP, "email": f"s{n}@example.com"})
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [302, 302, 429]
+    assert "Too many sign-ups from your network" in answers[2].get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 2
+    assert post_form(_from(app, "203.0.113.8"), "/signup", SIGNUP).status_code == 302

@@ -1,28 +1,20 @@
-"""Merchants, users, passwords and login limits."""
+"""Merchants, users, passwords and sessions (login limits: login_limits.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 
 from portal import db
-from portal.db import utcnow
-from portal.models import Merchant, Role, ThrottleHit, User
+from portal.models import Merchant, Role, User
 from portal.models.account import new_session_token
-from portal.services import throttle
 from portal.mail.mime import CONTROL
 
 _hasher = PasswordHasher()
 # Verified against when the address is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password")
-
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_IP = 30
 
 
 class AccountError(ValueError):
@@ -71,45 +63,6 @@ def authenticate(email: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
-
-
-@dataclass(frozen=True)
-class LoginAttempt:
-    """One login attempt, counted against its address and its network before any check."""
-
-    email: str
-    hits: list[ThrottleHit]
-
-
-def _keys(email: str, ip: str) -> tuple[str, str]:
-    return f"login-email:{normalize_email(email)}", f"login-ip:{ip}"
-
-
-def admit_login(email: str, ip: str) -> tuple[LoginAttempt, str | None]:
-    """Count the attempt, then say why it is refused (None: check the password).
-
-    Commits the count before reading it, so that concurrent attempts see each other: of any
-    number arriving at once, at most the limit's worth find themselves within it (each one
-    counts at least every attempt committed before its own). A refused attempt is uncounted."""
-    email_key, ip_key = _keys(email, ip)
-    attempt = LoginAttempt(email, [throttle.hit(email_key), throttle.hit(ip_key)])
-    db.session.commit()
-    minutes = int(LOGIN_WINDOW.total_seconds() // 60)
-    refusal = None
-    if throttle.count(email_key, LOGIN_WINDOW) > MAX_FAILURES_PER_EMAIL:
-        refusal = f"Too many failed attempts for this address. Try again in {minutes} minutes."
-    elif throttle.count(ip_key, LOGIN_WINDOW) > MAX_FAILURES_PER_IP:
-        refusal = f"Too many failed attempts from your network. Try again in {minutes} minutes."
-    if refusal:
-        throttle.withdraw(attempt.hits)
-    return attempt, refusal
-
-
-def record_login_success(user: User, attempt: LoginAttempt) -> None:
-    """Clear the address's count and uncount this attempt from the network's; stamp the login."""
-    throttle.clear(_keys(user.email, "")[0])
-    throttle.withdraw(attempt.hits)
-    user.last_login_at = utcnow()
 
 
 def end_sessions(user: User) -> None:
