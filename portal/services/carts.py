@@ -13,7 +13,9 @@ from portal.services.rules import Reason
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
     Reason.TEST_MODE: "Test-mode session: recorded, never emailed",
-    Reason.MERCHANT_DISABLED: "Recovery emails were off, or Stripe/terms not ready",
+    Reason.NOT_CONNECTED: "Not emailed: Stripe was not connected",
+    Reason.TERMS_NOT_ACCEPTED: "Not emailed: the current terms were not accepted",
+    Reason.MERCHANT_DISABLED: "Not emailed: recovery emails were turned off",
     Reason.NO_CONSENT: "The shopper did not agree to marketing emails",
     Reason.NO_EMAIL: "No complete email address",
     Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",

@@ -32,7 +32,9 @@ class Reason(StrEnum):
 
     RECOVERED = "recovered"
     TEST_MODE = "test_mode"
-    MERCHANT_DISABLED = "merchant_disabled"
+    NOT_CONNECTED = "not_connected"  # the merchant's Stripe account was not connected
+    TERMS_NOT_ACCEPTED = "terms_not_accepted"  # the current terms were not accepted
+    MERCHANT_DISABLED = "merchant_disabled"  # the merchant had recovery emails off
     NO_CONSENT = "no_consent"
     NO_EMAIL = "no_email"
     NO_RECOVERY_URL = "no_recovery_url"
@@ -118,10 +120,9 @@ def stop_reason(facts: Facts, policy: Policy) -> Reason | None:
     checks = (
         (Reason.RECOVERED, facts.recovered),
         (Reason.TEST_MODE, not facts.livemode and policy.test_mode != TestModeSends.TEAM),
-        (
-            Reason.MERCHANT_DISABLED,
-            not (policy.connected and policy.terms_accepted and policy.enabled),
-        ),
+        (Reason.NOT_CONNECTED, not policy.connected),
+        (Reason.TERMS_NOT_ACCEPTED, not policy.terms_accepted),
+        (Reason.MERCHANT_DISABLED, not policy.enabled),
         (Reason.NO_CONSENT, facts.consent != "opt_in"),
         (Reason.NO_EMAIL, not is_valid_email(facts.email)),
         (Reason.NO_RECOVERY_URL, not facts.recovery_url),
