@@ -9,6 +9,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter
 
 from portal import db
+from portal.web import filters
 from portal.web import auth, carts, health, home, links, outbox, team, webhooks
 
 
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
     app.wsgi_app = DispatcherMiddleware(
         app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)}
     )
+    filters.register(app)
     app.after_request(_security_headers)
     _register_error_pages(app)
 

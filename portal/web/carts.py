@@ -7,15 +7,9 @@ from flask_login import login_required
 
 from portal.models import RecoveryCase
 from portal.services import carts
-from portal.mail.values import format_money
 from portal.tenancy import get_owned_or_404, owned
 
 bp = Blueprint("carts", __name__, url_prefix="/carts")
-
-
-@bp.app_template_filter("money")
-def money(amount, currency) -> str:
-    return format_money(amount, currency) if amount is not None and currency else "—"
 
 
 @bp.route("/")

@@ -1,0 +1,46 @@
+"""Template filters every page shares: money, and times in the merchant's own time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, g
+from flask_login import current_user
+
+from portal import db
+from portal.mail.values import format_money
+from portal.models import SendingSettings
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(when)
+    app.add_template_global(merchant_zone)
+
+
+def money(amount, currency) -> str:
+    return format_money(amount, currency) if amount is not None and currency else "—"
+
+
+def merchant_zone() -> ZoneInfo:
+    """The signed-in merchant's time zone (its sending settings'), UTC otherwise; read once
+    per request."""
+    if "merchant_zone" not in g:
+        name = "UTC"
+        if current_user.is_authenticated:
+            settings = db.session.get(SendingSettings, current_user.merchant_id)
+            name = settings.timezone if settings is not None else "UTC"
+        try:
+            g.merchant_zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            g.merchant_zone = ZoneInfo("UTC")
+    return g.merchant_zone
+
+
+def when(moment: datetime | None, empty: str = "—") -> str:
+    """`moment` in the merchant's time zone, the zone named: "2026-12-01 14:07 EST"."""
+    if moment is None:
+        return empty
+    local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

@@ -1,0 +1,25 @@
+"""What every signed-in page shares: times in the merchant's time zone, named."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import stripe_events as se
+from factories import PASSWORD, make_connected
+from portal.models import SendingSettings
+from portal.services import events
+
+ACCT = "acct_1PagesMerchant00001"
+EXPIRED = int(datetime(2026, 7, 1, 12, 30, tzinfo=timezone.utc).timestamp())
+
+
+def test_times_show_in_the_merchants_time_zone_with_the_zone_named(client, db, login):
+    owner = make_connected(ACCT, email="tz@example.com")
+    assert se.post(client, se.expired("cs_live_tz", ACCT, created=EXPIRED)).status_code == 200
+    events.drain()
+    login(client, "tz@example.com", PASSWORD)
+    assert "2026-07-01 12:30 UTC" in client.get("/carts/").get_data(as_text=True)
+    db.add(SendingSettings(merchant_id=owner.merchant_id, timezone="Asia/Tokyo"))
+    db.commit()
+    listing = client.get("/carts/").get_data(as_text=True)
+    assert "2026-07-01 21:30 JST" in listing and "12:30" not in listing
