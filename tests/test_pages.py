@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import stripe_events as se
@@ -23,3 +24,21 @@ def test_times_show_in_the_merchants_time_zone_with_the_zone_named(client, db, l
     db.commit()
     listing = client.get("/carts/").get_data(as_text=True)
     assert "2026-07-01 21:30 JST" in listing and "12:30" not in listing
+
+
+def test_home_shows_the_last_30_days_once_carts_expire(client, db, login):
+    make_connected(ACCT, email="home@example.com")
+    login(client, "home@example.com", PASSWORD)
+    assert "Last 30 days" not in client.get("/").get_data(as_text=True)  # nothing to show yet
+    for event in (
+        se.expired("cs_live_old", ACCT, created=EXPIRED - 40 * 86400),
+        se.expired("cs_live_a", ACCT),
+        se.expired("cs_live_b", ACCT),
+        se.completed("cs_live_a2", ACCT, recovered_from="cs_live_a", amount=4200, currency="eur"),
+    ):
+        assert se.post(client, event).status_code == 200
+    events.drain()
+    home = client.get("/").get_data(as_text=True)
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>\s*([^<]+?)\s*</dd>", home))
+    assert figures["Carts expired"] == "2" and figures["Emails sent"] == "0"
+    assert figures["Carts recovered"] == "1" and figures["Recovered revenue"] == "€42.00"

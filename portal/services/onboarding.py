@@ -10,13 +10,14 @@ from portal.services import connections, terms
 
 @dataclass(frozen=True)
 class Step:
-    """One checklist step. `available` is False until the portal can actually do the step."""
+    """One checklist step; `endpoint` names the page where it is done (the web layer links it
+    when the portal has that page)."""
 
     key: str
     title: str
     detail: str
+    endpoint: str
     done: bool = False
-    available: bool = False
     optional: bool = False
 
 
@@ -27,29 +28,36 @@ def checklist(merchant: Merchant) -> list[Step]:
             "connect",
             "Connect Stripe",
             "Link your Stripe account with Connect, or paste an API key if you self-host.",
+            "connect.index",
             done=connections.connected_account(merchant) is not None,
         ),
         Step(
             "terms",
             "Accept the cart-recovery terms",
             "Recovery emails are sent on your behalf only after you accept the terms.",
+            "terms.show",
             done=terms.has_accepted_current(merchant),
         ),
         Step(
             "email",
             "Design your recovery email",
-            "Edit the subject, text and branding, preview it and send yourself a test.",
+            "Edit the subject, text and branding, preview it and send yourself a test. Until "
+            "you do, a clear default email with your name, cart and address goes out.",
+            "editor.index",
+            optional=True,
         ),
         Step(
             "domain",
             "Add a custom sending domain",
             "Send from your own domain with DKIM, or keep the platform sender.",
+            "domain.index",
             optional=True,
         ),
         Step(
             "enable",
             "Turn on recovery emails",
             "From then on, every abandoned checkout of a consenting shopper gets an email.",
+            "settings.edit",
             done=merchant.recovery_enabled,
         ),
     ]

@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(when)
     app.add_template_global(merchant_zone)
+    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
 
 
 def money(amount, currency) -> str:

@@ -1,14 +1,18 @@
-"""The signed-in home page: the onboarding checklist."""
+"""The signed-in home page: the onboarding checklist, and the last 30 days once live."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from datetime import timedelta
+
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal.services import onboarding
+from portal.db import utcnow
+from portal.services import carts, onboarding
 from portal.tenancy import current_merchant
 
 bp = Blueprint("home", __name__)
+SUMMARY_DAYS = 30
 
 
 @bp.route("/")
@@ -16,6 +20,18 @@ def index():
     """The checklist for a signed-in user; visitors land on the login page."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    steps = onboarding.checklist(current_merchant())
+    merchant = current_merchant()
+    steps = onboarding.checklist(merchant)
     done, total = onboarding.progress(steps)
-    return render_template("home/index.html", steps=steps, done=done, total=total)
+    # A step links to its page once the portal has one (some pages are still to come).
+    pages = {s.key: url_for(s.endpoint) for s in steps if s.endpoint in current_app.view_functions}
+    since = utcnow() - timedelta(days=SUMMARY_DAYS)
+    return render_template(
+        "home/index.html",
+        steps=steps,
+        done=done,
+        total=total,
+        pages=pages,
+        summary=carts.summary(merchant.id, since),
+        days=SUMMARY_DAYS,
+    )
