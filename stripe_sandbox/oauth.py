@@ -5,8 +5,10 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
-from .auth import _presented_key, store
+from .auth import Caller, _presented_key, store
+from .catalog import create_price
 from .events import emit
+from .params import Params
 from .state import key_livemode, new_id
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -56,14 +58,31 @@ def authorize_page():
                            platform_name=current_app.config["PLATFORM_NAME"])
 
 
+# What "add sample products" puts in a new account's shop (live and test mode alike).
+SAMPLE_PRODUCTS = (("Linen tote bag", 2800), ("Hand-thrown mug", 3400), ("Beeswax candle", 1900))
+
+
 def _chosen_account() -> str | None:
     with store().lock:
         if request.form.get("account") == "new":
             name = request.form.get("business_name", "").strip() or "New sandbox business"
             email = request.form.get("email", "").strip() or None
-            return store().create_account(name, email, connect=False).obj["id"]
+            account_id = store().create_account(name, email, connect=False).obj["id"]
+            if request.form.get("sample_products"):
+                _add_sample_products(account_id)
+            return account_id
         record = store().find(request.form.get("account", ""))
         return record.obj["id"] if record is not None and record.kind == "account" else None
+
+
+def _add_sample_products(account_id: str) -> None:
+    """A few priced products, so that the new account's shop has something to abandon."""
+    for livemode in (True, False):
+        caller = Caller(account_id, livemode, False, False, "")
+        for name, amount in SAMPLE_PRODUCTS:
+            params = Params({"currency": "usd", "unit_amount": str(amount),
+                             "product_data": {"name": name}})
+            create_price(store(), caller, params)
 
 
 @bp.post("/authorize")

@@ -81,3 +81,13 @@ def test_token_needs_platform_key(sandbox):
         "Authorization": "Bearer sk_live_sandbox_platform"}, data={
         "grant_type": "authorization_code", "code": "ac_unknown"}, timeout=5)
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
+
+
+def test_a_new_account_can_start_with_sample_products_in_its_shop(sandbox):
+    _, query = _choose(sandbox, _authorize_url(sandbox), account="new",
+                       business_name="Sample Shop", sample_products="1")
+    token = sandbox.client().oauth.token({"grant_type": "authorization_code", "code": query["code"]})
+    prices = sandbox.client(token.access_token).v1.prices.list({"limit": 10}).data
+    assert sorted(p.unit_amount for p in prices) == [1900, 2800, 3400]
+    shop = requests.get(f"{sandbox.base}/shop/{token.stripe_user_id}", timeout=5)
+    assert "Linen tote bag" in shop.text and "Beeswax candle" in shop.text
