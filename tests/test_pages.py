@@ -42,3 +42,22 @@ def test_home_shows_the_last_30_days_once_carts_expire(client, db, login):
     figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>\s*([^<]+?)\s*</dd>", home))
     assert figures["Carts expired"] == "2" and figures["Emails sent"] == "0"
     assert figures["Carts recovered"] == "1" and figures["Recovered revenue"] == "€42.00"
+
+
+def test_a_new_terms_version_shows_a_banner_until_the_owner_accepts_it(
+    client, db, login, monkeypatch
+):
+    from portal.services import terms
+
+    owner = make_connected(ACCT, email="banner@example.com")
+    login(client, "banner@example.com", PASSWORD)
+    assert "terms have changed" not in client.get("/").get_data(as_text=True)  # never accepted
+    terms.accept(owner.merchant, owner, "127.0.0.1")
+    db.commit()
+    monkeypatch.setattr(terms, "CURRENT_VERSION", "2099-01-01")
+    assert "terms have changed: recovery emails are paused" in client.get("/").get_data(
+        as_text=True
+    )
+    terms.accept(owner.merchant, owner, "127.0.0.1")
+    db.commit()
+    assert "terms have changed" not in client.get("/").get_data(as_text=True)

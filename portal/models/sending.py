@@ -28,8 +28,9 @@ class SendingSettings(Base):
         ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
     )
     # Up to three steps, each {"delay_minutes": int, "promotion": bool}, delays after expiry.
+    # The default is Stripe's own feature: one email, sent at expiry.
     steps: Mapped[list] = mapped_column(
-        JSON, default=lambda: [{"delay_minutes": 60, "promotion": False}]
+        JSON, default=lambda: [{"delay_minutes": 0, "promotion": False}]
     )
     quiet_start: Mapped[int | None]  # hour 0-23, local time
     quiet_end: Mapped[int | None]

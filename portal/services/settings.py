@@ -1,13 +1,61 @@
-"""A merchant's sending settings: the stored row with its defaults, and the rules' Policy made
-from it. The settings page and the engine read them through here."""
+"""A merchant's sending settings: the stored row with its defaults, the rules' Policy made from
+it, checking and saving new values, and turning recovery emails on and off. The settings page
+and the engine read them through here; a CLI or an API would save through `update` too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from functools import cache
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
 
 from portal import db
-from portal.models import Merchant, SendingSettings, StripeAccount
-from portal.services import rules
+from portal.mail.mime import CONTROL
+from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
+from portal.services import connections, rules, terms
+
+MAX_DELAY_MINUTES = 72 * 60  # SPEC 3: up to 72 h after expiry
+MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
+MAX_HOLDOUT_PERCENT = 50
+MAX_SENDER_NAME = 100  # the column's length
+MAX_REPLY_TO = 254  # the longest address SMTP carries
+MAX_POSTAL_ADDRESS = 1000
+
+Problem = tuple[str, str]  # (field, message for the person); a step's delay is "steps.<i>"
+
+
+@dataclass(frozen=True)
+class StepValues:
+    delay_minutes: int  # after the session expired
+    promotion: bool = False  # mint a promotion code for this email
+
+
+@dataclass(frozen=True)
+class Values:
+    """Everything the settings page edits, typed; the defaults are the stored defaults."""
+
+    sender_name: str = ""
+    reply_to: str | None = None
+    postal_address: str = ""
+    timezone: str = "UTC"
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    steps: tuple[StepValues, ...] = (StepValues(0),)
+    frequency_cap_hours: int = 24
+    holdout_percent: int = 0
+    test_mode: str = TestModeSends.RECORD
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something recovery emails need before they can be turned on."""
+
+    key: str  # "stripe", "terms" or "postal_address"
+    message: str
 
 
 def settings_for(merchant_id: int) -> SendingSettings:
@@ -51,3 +99,165 @@ def policy_for(
         holdout_share=settings.holdout_percent / 100,
         test_mode=settings.test_mode,
     )
+
+
+def values_of(settings: SendingSettings) -> Values:
+    """The stored settings as Values (what the page shows before any change)."""
+    steps = tuple(
+        StepValues(int(step["delay_minutes"]), bool(step.get("promotion")))
+        for step in settings.steps
+    )
+    return Values(
+        sender_name=settings.sender_name,
+        reply_to=settings.reply_to,
+        postal_address=settings.postal_address,
+        timezone=settings.timezone,
+        quiet_start=settings.quiet_start,
+        quiet_end=settings.quiet_end,
+        steps=steps,
+        frequency_cap_hours=settings.frequency_cap_hours,
+        holdout_percent=settings.holdout_percent,
+        test_mode=settings.test_mode,
+    )
+
+
+def update(merchant: Merchant, values: Values) -> list[Problem]:
+    """Store `values` if every one is acceptable; otherwise store nothing. The problems found,
+    each naming its field (empty when saved). The caller commits."""
+    found = problems(values, enabled=merchant.recovery_enabled)
+    if found:
+        return found
+    settings = settings_for(merchant.id)
+    settings.sender_name = values.sender_name
+    settings.reply_to = values.reply_to or None
+    settings.postal_address = "\n".join(
+        line.rstrip() for line in values.postal_address.splitlines()
+    )
+    settings.timezone = values.timezone
+    settings.quiet_start, settings.quiet_end = values.quiet_start, values.quiet_end
+    settings.steps = [
+        {"delay_minutes": step.delay_minutes, "promotion": step.promotion} for step in values.steps
+    ]
+    settings.frequency_cap_hours = values.frequency_cap_hours
+    settings.holdout_percent = values.holdout_percent
+    settings.test_mode = values.test_mode
+    return []
+
+
+def problems(values: Values, enabled: bool = False) -> list[Problem]:
+    """Every reason `values` cannot be stored, in the page's order; `enabled` says recovery
+    emails are on (they then need a postal address)."""
+    return [
+        *_sender_problems(values, enabled),
+        *_timing_problems(values),
+        *_step_problems(values.steps),
+        *_limit_problems(values),
+    ]
+
+
+def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
+    found = []
+    if CONTROL.search(values.sender_name):  # it becomes the From header's display name
+        found.append(("sender_name", "Use one line of plain text, without control characters."))
+    elif len(values.sender_name) > MAX_SENDER_NAME:
+        found.append(("sender_name", f"Use at most {MAX_SENDER_NAME} characters."))
+    if values.reply_to and not is_reply_to_address(values.reply_to):
+        found.append(("reply_to", "Enter one email address, like help@example.com (ASCII only)."))
+    address = values.postal_address
+    if CONTROL.search(address.replace("\r", "").replace("\n", "").replace("\t", "")):
+        found.append(("postal_address", "Use plain text: this contains a control character."))
+    elif len(address) > MAX_POSTAL_ADDRESS:
+        found.append(("postal_address", f"Use at most {MAX_POSTAL_ADDRESS} characters."))
+    elif enabled and not address.strip():
+        found.append(
+            ("postal_address", "Recovery emails are on: they must show a postal address.")
+        )
+    return found
+
+
+def is_reply_to_address(value: str) -> bool:
+    """True when the mail composer will accept `value` as Reply-To: exactly one plain ASCII
+    address (no display name, no line break), with a dotted domain."""
+    if len(value) > MAX_REPLY_TO or not value.isascii() or CONTROL.search(value):
+        return False
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=False)
+        return Address(addr_spec=value).addr_spec == value
+    except (EmailNotValidError, ValueError, IndexError, HeaderParseError):
+        return False
+
+
+def _timing_problems(values: Values) -> list[Problem]:
+    found = []
+    if values.timezone not in time_zones():
+        found.append(("timezone", "Choose a time zone from the list."))
+    start, end = values.quiet_start, values.quiet_end
+    for field, hour in (("quiet_start", start), ("quiet_end", end)):
+        if hour is not None and not 0 <= hour <= 23:
+            found.append((field, "Choose an hour from 00:00 to 23:00."))
+    if (start is None) != (end is None):
+        field = "quiet_end" if end is None else "quiet_start"
+        found.append((field, "Choose both a start and an end, or neither."))
+    elif start is not None and start == end:
+        found.append(("quiet_end", "End the quiet hours at another hour than they start."))
+    return found
+
+
+def _step_problems(steps: tuple[StepValues, ...]) -> list[Problem]:
+    if not steps:
+        return [("steps", "Say when the first email goes out.")]
+    if len(steps) > rules.MAX_STEPS:
+        return [("steps", f"Send up to {rules.MAX_STEPS} emails in all.")]
+    found = []
+    for i, step in enumerate(steps):
+        if not 0 <= step.delay_minutes <= MAX_DELAY_MINUTES:
+            found.append((f"steps.{i}", "Choose from 0 minutes to 72 hours after expiry."))
+        elif i and step.delay_minutes <= steps[i - 1].delay_minutes:
+            found.append((f"steps.{i}", "Send each email later than the one before it."))
+    return found
+
+
+def _limit_problems(values: Values) -> list[Problem]:
+    found = []
+    if not 0 <= values.frequency_cap_hours <= MAX_FREQUENCY_CAP_HOURS:
+        found.append(("frequency_cap_hours", f"Choose from 0 to {MAX_FREQUENCY_CAP_HOURS} hours."))
+    if not 0 <= values.holdout_percent <= MAX_HOLDOUT_PERCENT:
+        found.append(("holdout_percent", f"Choose from 0 to {MAX_HOLDOUT_PERCENT} %."))
+    if values.test_mode not in tuple(TestModeSends):
+        found.append(("test_mode", "Choose what becomes of test-mode carts."))
+    return found
+
+
+@cache  # reads the zone database from disk: once per process, and only when asked
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names the settings accept."""
+    return frozenset(available_timezones())
+
+
+def missing_to_enable(merchant: Merchant) -> list[Missing]:
+    """What recovery emails still need before they can be turned on, in the order to do it."""
+    missing = []
+    if connections.connected_account(merchant) is None:
+        missing.append(Missing("stripe", "Your Stripe account is not connected."))
+    if not terms.has_accepted_current(merchant):
+        missing.append(Missing("terms", "The current cart-recovery terms are not accepted."))
+    if not settings_for(merchant.id).postal_address.strip():
+        missing.append(
+            Missing("postal_address", "There is no postal address for the emails' footer.")
+        )
+    return missing
+
+
+def enable(merchant: Merchant) -> list[Missing]:
+    """Turn recovery emails on, unless something is missing: then they stay as they were and
+    the missing things are returned. The caller commits."""
+    missing = missing_to_enable(merchant)
+    if not missing:
+        merchant.recovery_enabled = True
+    return missing
+
+
+def disable(merchant: Merchant) -> None:
+    """Turn recovery emails off: no recovery email goes out while they are off. The caller
+    commits."""
+    merchant.recovery_enabled = False

@@ -116,3 +116,9 @@ def standing(merchant: Merchant) -> Standing:
     ]
     current = next((a for a in history if a.version == CURRENT_VERSION), None)
     return Standing(current, history)
+
+
+def paused_by_new_version(merchant: Merchant) -> bool:
+    """Whether sending is paused because the terms changed since the merchant accepted them."""
+    accepted_any = select(TermsAcceptance.id).where(TermsAcceptance.merchant_id == merchant.id)
+    return bool(db.session.scalar(select(accepted_any.exists()))) and needs_acceptance(merchant)

@@ -10,7 +10,18 @@ from werkzeug.routing import IntegerConverter
 
 from portal import db
 from portal.web import filters
-from portal.web import auth, carts, health, home, links, outbox, team, webhooks
+from portal.web import (
+    auth,
+    carts,
+    health,
+    home,
+    links,
+    outbox,
+    settings,
+    team,
+    terms,
+    webhooks,
+)
 
 
 class IdConverter(IntegerConverter):
@@ -23,7 +34,17 @@ class IdConverter(IntegerConverter):
 
 def register(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
-    for module in (auth, carts, health, home, links, outbox, team):
+    for module in (
+        auth,
+        carts,
+        health,
+        home,
+        links,
+        outbox,
+        settings,
+        team,
+        terms,
+    ):
         app.register_blueprint(module.bp)
     # Webhooks are answered beside Flask, not through it (see web/webhooks.py).
     app.wsgi_app = DispatcherMiddleware(

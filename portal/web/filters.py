@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal import db
 from portal.mail.values import format_money
 from portal.models import SendingSettings
+from portal.services import terms
 
 
 def register(app: Flask) -> None:
@@ -18,6 +19,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(when)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
+    app.add_template_global(terms_paused)
 
 
 def money(amount, currency) -> str:
@@ -45,3 +47,8 @@ def when(moment: datetime | None, empty: str = "—") -> str:
         return empty
     local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def terms_paused() -> bool:
+    """Whether the signed-in merchant's sending waits for the new terms (the top banner)."""
+    return current_user.is_authenticated and terms.paused_by_new_version(current_user.merchant)

@@ -1,0 +1,212 @@
+"""Sending settings: when and how recovery emails go out, and the switch that turns them on.
+The owner changes them; members see them read-only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Optional
+
+from portal import db
+from portal.models import TestModeSends
+from portal.services import settings
+from portal.services.rules import MAX_STEPS
+from portal.tenancy import current_merchant, owner_required
+from portal.web.forms import one_line, strip
+
+bp = Blueprint("settings", __name__)
+
+UNITS = [SelectChoice("minutes"), SelectChoice("hours")]
+HOURS = [SelectChoice(str(hour), f"{hour:02d}:00") for hour in range(24)]
+NO_QUIET_HOURS = SelectChoice("", "No quiet hours")
+TEST_MODE_WORDS = {
+    TestModeSends.RECORD: "Record only, never email",
+    TestModeSends.TEAM: "Send to the owner's address",
+}
+# Where each missing prerequisite is fixed: /connect and /terms are pages of their own.
+FIXES = {
+    "stripe": ("/connect", "Connect Stripe"),
+    "terms": ("/terms", "Read and accept the terms"),
+    "postal_address": ("/settings#postal_address", "Add it below"),
+}
+
+
+class StepForm(Form):
+    delay = IntegerField("After expiry", validators=[Optional()])
+    unit = SelectField("Unit", choices=UNITS, default="minutes")
+    promotion = BooleanField("Include a promotion code")
+
+
+class SettingsForm(FlaskForm):
+    sender_name = StringField("Sender name", filters=[strip], validators=[one_line])
+    reply_to = EmailField("Reply-to address", filters=[strip])
+    postal_address = TextAreaField("Postal address", filters=[strip])
+    # Unknown names and modes are refused by the service, which says so in words.
+    timezone = SelectField("Time zone", validate_choice=False)
+    quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    # More rows than MAX_STEPS are read, so that the service can refuse them by name.
+    steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
+    frequency_cap_hours = IntegerField(
+        "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
+    )
+    holdout_percent = IntegerField(
+        "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
+    )
+    test_mode = RadioField(
+        "Test-mode carts",
+        choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
+        validate_choice=False,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = _zone_choices()
+
+    def values(self) -> tuple[settings.Values, list[int]]:
+        """The typed values, and the form row each step came from (empty rows are left out)."""
+        rows = [i for i, row in enumerate(self.steps) if row.delay.data is not None]
+        steps = tuple(
+            settings.StepValues(_minutes(self.steps[i]), self.steps[i].promotion.data)
+            for i in rows
+        )
+        values = settings.Values(
+            sender_name=self.sender_name.data or "",
+            reply_to=self.reply_to.data or None,
+            postal_address=self.postal_address.data or "",
+            timezone=self.timezone.data or "",
+            quiet_start=_hour(self.quiet_start.data),
+            quiet_end=_hour(self.quiet_end.data),
+            steps=steps,
+            frequency_cap_hours=self.frequency_cap_hours.data,
+            holdout_percent=self.holdout_percent.data,
+            test_mode=self.test_mode.data or "",
+        )
+        return values, rows
+
+    def show(self, problems: list[settings.Problem], rows: list[int]) -> None:
+        """Put each problem beside its field ("steps.<i>": the delay of that step's row)."""
+        for name, message in problems:
+            if name.startswith("steps."):
+                field = self.steps[rows[int(name.removeprefix("steps."))]].delay
+            else:
+                field = self[name]
+            field.errors = [*field.errors, message]
+
+
+def _zone_choices() -> list[SelectChoice]:
+    """UTC first, then every zone grouped by its region ("Europe", "America"...), "Other" last."""
+    names = sorted(
+        settings.time_zones() - {"UTC"}, key=lambda n: (_region(n) == "Other", _region(n), n)
+    )
+    return [SelectChoice("UTC")] + [
+        SelectChoice(name, name.replace("_", " "), optgroup=_region(name)) for name in names
+    ]
+
+
+def _region(name: str) -> str:
+    region = name.split("/", 1)[0] if "/" in name else "Other"
+    return "Other" if region == "Etc" else region
+
+
+def _minutes(row) -> int:
+    return row.delay.data * (60 if row.unit.data == "hours" else 1)
+
+
+def _hour(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _form_data(values: settings.Values) -> dict:
+    """What the form shows for stored values: whole hours in hours, blank rows to fill."""
+    steps = [
+        {"delay": s.delay_minutes // 60, "unit": "hours", "promotion": s.promotion}
+        if s.delay_minutes and s.delay_minutes % 60 == 0
+        else {"delay": s.delay_minutes, "unit": "minutes", "promotion": s.promotion}
+        for s in values.steps
+    ]
+    hours = {
+        name: "" if hour is None else str(hour)
+        for name, hour in (("quiet_start", values.quiet_start), ("quiet_end", values.quiet_end))
+    }
+    return {**vars(values), **hours, "steps": steps, "reply_to": values.reply_to or ""}
+
+
+def _stored_form() -> SettingsForm:
+    """The form filled from the stored settings, whatever the request posted."""
+    stored = settings.values_of(settings.settings_for(current_merchant().id))
+    return SettingsForm(formdata=None, data=_form_data(stored))
+
+
+def _page(form: SettingsForm | None, refused: bool = False, failed: bool = False) -> str:
+    """The settings page; `refused`: turning on was refused; `failed`: saving was."""
+    merchant = current_merchant()
+    current = settings.settings_for(merchant.id)
+    return render_template(
+        "settings/edit.html",
+        form=form,
+        merchant=merchant,
+        current=current,
+        values=settings.values_of(current),
+        missing=settings.missing_to_enable(merchant),
+        refused=refused,
+        failed=failed,
+        fixes=FIXES,
+        test_mode_words=TEST_MODE_WORDS,
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def edit():
+    if request.method == "POST":  # members may read the settings, only the owner save them
+        return _save()
+    return _page(_stored_form() if current_user.is_owner else None)
+
+
+@owner_required
+def _save():
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        return _page(form, failed=True), 400
+    values, rows = form.values()
+    problems = settings.update(current_merchant(), values)
+    if problems:
+        form.show(problems, rows)
+        return _page(form, failed=True), 400
+    db.session.commit()
+    flash("Settings saved.", "success")
+    return redirect(url_for("settings.edit"))
+
+
+@bp.route("/settings/enable", methods=["POST"])
+@owner_required
+def enable():
+    if settings.enable(current_merchant()):  # something is missing: say what, stay off
+        return _page(_stored_form(), refused=True), 409
+    db.session.commit()
+    flash("Recovery emails are on.", "success")
+    return redirect(url_for("settings.edit"))
+
+
+@bp.route("/settings/disable", methods=["POST"])
+@owner_required
+def disable():
+    settings.disable(current_merchant())
+    db.session.commit()
+    flash("Recovery emails are off.", "info")
+    return redirect(url_for("settings.edit"))
