@@ -211,7 +211,9 @@ def test_simultaneous_wrong_passwords_are_checked_no_more_than_the_limit(app, db
 
     assert run_in_threads(attempt, 40, timeout=60) == []
     assert len(checked) <= login_limits.MAX_FAILURES_PER_EMAIL
-    assert statuses.count(401) == len(checked) and statuses.count(429) == 40 - len(checked)
+    # SQLite has one writer: some of 40 simultaneous writes find the database busy (503, retry).
+    busy = statuses.count(503) if db.get_bind().dialect.name == "sqlite" else 0
+    assert statuses.count(401) == len(checked) and statuses.count(429) == 40 - len(checked) - busy
 
 
 def test_names_with_line_breaks_or_control_characters_are_refused_beside_the_field(client, db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+
 from flask import current_app
 
 from portal import db
@@ -10,16 +11,19 @@ from portal.models import OutboxMessage
 from portal.mail.smtp import DeliveryResult, DeliveryStatus, Mailer, parse_smtp_url
 from portal.mail.mime import Composed
 
-_mailers: dict[str, Mailer] = {}
+_mailers: dict[tuple[str, int], Mailer] = {}
 _lock = threading.Lock()
 
 
 def mailer_for(url: str) -> Mailer:
-    """This process's mailer for `url`: one SMTP connection, reused from message to message."""
+    """This thread's mailer for `url`: one SMTP connection, reused from message to message. One
+    per thread, because a connection carries one conversation at a time (a web process's
+    threads send invitations and test emails at once)."""
+    key = (url, threading.get_ident())
     with _lock:
-        if url not in _mailers:
-            _mailers[url] = Mailer(parse_smtp_url(url))
-        return _mailers[url]
+        if key not in _mailers:
+            _mailers[key] = Mailer(parse_smtp_url(url))
+        return _mailers[key]
 
 
 def send(message: Composed, merchant_id: int | None) -> DeliveryResult:

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, grouped by aggregate. Importing this package registers them all."""
 
-from portal.models.account import Merchant, Role, User
+from portal.models.account import Invitation, InvitationStatus, Merchant, Role, User
 from portal.models.checkout import CheckoutSession, SessionStatus
 from portal.models.consent import ConsentChange, ConsentStatus, Contact
 from portal.models.events import EventStatus, StripeEvent
@@ -24,6 +24,8 @@ __all__ = [
     "Contact",
     "EmailSend",
     "EventStatus",
+    "Invitation",
+    "InvitationStatus",
     "Merchant",
     "OutboxMessage",
     "RecoveryCase",

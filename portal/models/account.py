@@ -1,14 +1,13 @@
-"""The tenant (Merchant) and the people who sign in for it (User)."""
+"""The tenant (Merchant), the people who sign in for it (User), and invitations to join it."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 from enum import StrEnum
-
-from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from typing import TYPE_CHECKING
 
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -73,3 +72,41 @@ class User(Base):
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class Invitation(Base):
+    """An invitation to join a merchant's team as a member. Its emailed link carries a random
+    nonce of which only a hash is kept here; the link works once, until `expires_at`, unless
+    revoked."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the link's nonce, hex
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merchant: Mapped[Merchant] = relationship()
+    invited_by: Mapped[User | None] = relationship()
+
+    def status_at(self, now: datetime) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        return InvitationStatus.PENDING if now < self.expires_at else InvitationStatus.EXPIRED

@@ -9,5 +9,8 @@ so in its docstring ("Commits: ..."):
 - recording what a send or a re-check came to, deferrals included, between calls to Stripe and
   to the SMTP server (recovery.process, sending.retry_deferred, sending.expire_claims);
 - a batch of Stripe events claimed, applied and marked in one transaction (events.apply_batch);
-- a login attempt counted before the password is checked (accounts.admit_login).
+- an attempt counted before it is judged, so that simultaneous attempts see each other
+  (login_limits.admit_login and admit_signup, invitations.admit, password_reset.admit).
+
+No transaction is held open across a call to Stripe (recovery.process commits first).
 """

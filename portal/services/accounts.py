@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 
 from portal import db
+from portal.db import utcnow
 from portal.models import Merchant, Role, User
 from portal.models.account import new_session_token
 from portal.mail.mime import CONTROL
@@ -25,6 +25,12 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def email_taken(email: str) -> bool:
+    """Whether a user (of any merchant) signs in with this address."""
+    stmt = select(User.id).where(User.email == normalize_email(email))
+    return db.session.scalar(stmt) is not None
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -36,7 +42,7 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
     for label, text in (("business name", name), ("your name", owner_name)):
         if CONTROL.search(text):  # refused here, never at send time (names go into mail headers)
             raise AccountError(f"The {label} must be one line of plain text.")
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+    if email_taken(email):
         raise AccountError("An account with this email address already exists. Log in instead.")
     merchant = Merchant(name=name.strip())
     owner = User(
@@ -75,6 +81,23 @@ def set_password(user: User, password: str) -> None:
     """Change the password and end every session made with the old one (the caller commits)."""
     user.password_hash = hash_password(password)
     end_sessions(user)
+
+
+def remove_member(merchant: Merchant, member: User, by: User) -> None:
+    """Delete a member of `merchant`: every session of theirs ends with the row (load_user finds
+    nobody). AccountError for the owner, for oneself, or for another merchant's user (the
+    caller commits)."""
+    if member.merchant_id != merchant.id:
+        raise AccountError("This person is not on your team.")
+    if member.is_owner or member.id == by.id:
+        raise AccountError("The owner cannot be removed from the team.")
+    db.session.delete(member)
+
+
+def stamp_login(user: User) -> None:
+    """Record that `user` signed in now, whichever way (the team page's "last login"; the
+    caller commits)."""
+    user.last_login_at = utcnow()
 
 
 def load_user(login_id: str) -> User | None:

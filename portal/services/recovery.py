@@ -46,6 +46,9 @@ def process(case_id: int, now: datetime | None = None) -> str:
     known = case_context.facts(ctx)
     decision = rules.decide(known, ctx.policy, now)
     if decision.action == rules.Action.SEND:
+        # No transaction is held across a call to Stripe: on SQLite a read snapshot that other
+        # writes overtook meanwhile could not write afterwards ("database is locked").
+        db.session.commit()
         try:
             known = replace(known, later_session=case_context.later_session(ctx))
             gate = rules.stop_reason(known, ctx.policy)  # what Stripe said may stop it now

@@ -68,16 +68,17 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
 
 def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
     known = case_context.facts(ctx)
-    try:
-        reason = _stops(known, ctx) or _stops(
-            replace(known, later_session=case_context.later_session(ctx)), ctx
-        )
-        items = [] if reason else case_context.cart_items(ctx)
-    except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
-        send.next_attempt_at = (
-            now + DEFER_DELAYS[0]
-        )  # Stripe must answer first: look again shortly
-        return
+    reason = _stops(known, ctx)
+    if reason is None:
+        db.session.commit()  # no transaction is held across a call to Stripe (see recovery.py)
+        try:
+            reason = _stops(replace(known, later_session=case_context.later_session(ctx)), ctx)
+            items = [] if reason else case_context.cart_items(ctx)
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+            send.next_attempt_at = (
+                now + DEFER_DELAYS[0]
+            )  # Stripe must answer first: look again soon
+            return
     if reason:
         send.status, send.next_attempt_at = SendStatus.FAILED, None
         send.last_error = f"cancelled before retry: {reason}"

@@ -1,20 +1,11 @@
-"""Sign up, log in, log out."""
+"""Sign up, log in, log out (password reset: password.py; invitations: invitations.py)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -22,10 +13,9 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from portal import db
 from portal.services import accounts, login_limits
 from portal.web.forms import CONTROL, one_line, strip
+from portal.web.signin import PASSWORD_RULE, signed_in, source
 
 bp = Blueprint("auth", __name__)
-
-PASSWORD_RULE = Length(min=10, max=256, message="Use 10 to 256 characters.")
 
 
 class SignupForm(FlaskForm):
@@ -58,17 +48,17 @@ def signup():
     form = SignupForm()
     if not form.validate_on_submit():
         return render_template("auth/signup.html", form=form), 400 if form.errors else 200
-    refusal = login_limits.admit_signup(_source())
+    refusal = login_limits.admit_signup(source())
     if refusal:
         return render_template("auth/signup.html", form=form, refusal=refusal), 429
     try:
         user = accounts.create_merchant(
-            form.business_name.data, form.email.data, form.password.data, form.name.data
+            form.business_name.data, form.email.data, form.password.data, form.name.data or ""
         )
     except accounts.AccountError as exc:
         form.email.errors.append(str(exc))
         return render_template("auth/signup.html", form=form), 400
-    response = _signed_in(user, remember=False, target=url_for("home.index"))
+    response = signed_in(user, remember=False, target=url_for("home.index"))
     flash(f"Welcome! Your account for {user.merchant.name} is ready.", "success")
     return response
 
@@ -83,7 +73,7 @@ def login():
     known = login_limits.is_known_device(
         request.cookies.get(login_limits.DEVICE_COOKIE), form.email.data
     )
-    attempt, refusal = login_limits.admit_login(form.email.data, _source(), known)
+    attempt, refusal = login_limits.admit_login(form.email.data, source(), known)
     if refusal:
         db.session.commit()
         return render_template("auth/login.html", form=form, refusal=refusal), 429
@@ -94,7 +84,7 @@ def login():
         return render_template("auth/login.html", form=form, refusal=refusal), 401
     login_limits.record_login_success(user, attempt)
     target = _safe_next(request.args.get("next")) or url_for("home.index")
-    return _signed_in(user, remember=form.remember.data, target=target)
+    return signed_in(user, remember=form.remember.data, target=target)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -106,28 +96,6 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
-
-
-def _source() -> str:
-    return request.remote_addr or "unknown"
-
-
-def _signed_in(user, remember: bool, target: str):
-    """Commit, give the browser a brand-new session (no fixation from before login), and mark
-    it as a device this address logged in from (login_limits: floods do not refuse it)."""
-    db.session.commit()
-    session.clear()
-    login_user(user, remember=remember)
-    response = redirect(target)
-    response.set_cookie(
-        login_limits.DEVICE_COOKIE,
-        login_limits.device_token(user),
-        max_age=365 * 86400,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
-    return response
 
 
 def _safe_next(target: str | None) -> str | None:

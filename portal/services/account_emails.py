@@ -1,0 +1,85 @@
+"""The emails about accounts: an invitation to join a team, and a password reset link.
+
+Both go out from the platform's address through the one delivery path, with links on
+PUBLIC_URL (never the Host a request came with: a forged Host must not reach an email). They
+are kept out of every merchant's development outbox (merchant_id None): a teammate reading it
+must not find another person's link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from portal.mail import delivery
+from portal.mail.mime import Outgoing, compose
+from portal.mail.smtp import DeliveryStatus
+from portal.mail.values import format_date, one_line
+from portal.models import Invitation, User
+from portal.services import invitations, password_reset
+from portal.services.recovery_email import new_message_id, platform_sender
+
+PRODUCT = "Cart Recovery"
+
+
+def send_invitation(invitation: Invitation, token: str) -> bool:
+    """Email the invitation's link to its address; whether the server took the message (or
+    may have: a lost reply counts as sent, since the link may have arrived)."""
+    inviter = invitation.invited_by
+    who = one_line(inviter.name or inviter.email) if inviter else "Your team"
+    merchant = one_line(invitation.merchant.name)
+    values = {
+        "name": invitation.name,
+        "inviter": who,
+        "merchant": merchant,
+        "link": _public(f"/invite/{token}"),
+        "expires": format_date(invitation.expires_at),
+        "days": invitations.LIFETIME.days,
+    }
+    subject = f"{who} invited you to join {merchant} on {PRODUCT}"
+    return _send(invitation.email, subject, "invitation", values)
+
+
+def send_password_reset(user: User, token: str) -> bool:
+    """Email a reset link to `user`; whether the server took the message."""
+    values = {
+        "merchant": one_line(user.merchant.name),
+        "link": _public(f"/password/reset/{token}"),
+        "lifetime": _duration(password_reset.LIFETIME),
+    }
+    return _send(user.email, f"Reset your {PRODUCT} password", "password_reset", values)
+
+
+def _send(to: str, subject: str, template: str, values: dict) -> bool:
+    name, address = platform_sender()
+    env = current_app.jinja_env
+    message = compose(
+        Outgoing(
+            sender_name=one_line(name) or PRODUCT,
+            sender_address=address,
+            to=to,
+            subject=subject,
+            text=env.get_template(f"mail/{template}.txt").render(values, subject=subject),
+            html=env.get_template(f"mail/{template}.html").render(values, subject=subject),
+            message_id=new_message_id(),
+        )
+    )
+    result = delivery.send(message, None)
+    if result.status not in (DeliveryStatus.SENT, DeliveryStatus.UNKNOWN):
+        current_app.logger.warning("%s email not sent: %s", template, result.detail)
+        return False
+    return True
+
+
+def _duration(span: timedelta) -> str:
+    """How long a link works, as a person says it: "1 hour", "90 minutes"."""
+    minutes = int(span.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if hours and not rest:
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _public(path: str) -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path

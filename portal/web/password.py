@@ -1,0 +1,68 @@
+"""Password reset by email: ask for a link, then choose a new password through it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from portal import db
+from portal.services import account_emails, accounts, password_reset
+from portal.services.password_reset import Admission, LinkProblem
+from portal.web.forms import strip
+from portal.web.signin import PASSWORD_RULE, signed_in, source
+
+bp = Blueprint("password", __name__, url_prefix="/password")
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(
+        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    )
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
+    )
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
+    admission = password_reset.admit(form.email.data, source())
+    if admission == Admission.REFUSED:
+        refusal = "Too many requests from your network. Try again in an hour."
+        return render_template("auth/forgot.html", form=form, refusal=refusal), 429
+    user = password_reset.account_for(form.email.data) if admission == Admission.SEND else None
+    if user is not None:
+        account_emails.send_password_reset(user, password_reset.make_token(user))
+        db.session.commit()
+    # The same answer whether or not the address has an account, and whether or not it was sent.
+    return redirect(url_for("password.forgot_sent"), code=303)
+
+
+@bp.get("/forgot/sent")
+def forgot_sent():
+    return render_template("auth/forgot_sent.html")
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    form = ResetForm()
+    user, problem = password_reset.read_token(token, lock=form.is_submitted())
+    if user is None:
+        status = 404 if problem == LinkProblem.INVALID else 410
+        return render_template("auth/reset_link.html", problem=problem), status
+    if not form.validate_on_submit():
+        page = render_template("auth/reset.html", form=form, user=user)
+        return page, 400 if form.errors else 200
+    accounts.set_password(user, form.password.data)  # ends every session, and kills the link
+    response = signed_in(user, remember=False, target=url_for("home.index"))
+    flash("Your password is changed, and every other session of yours has ended.", "success")
+    return response
