@@ -49,6 +49,7 @@ run: install
 
 test: install
 	@set -e
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest $(PYTEST_ARGS)
 

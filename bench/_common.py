@@ -3,6 +3,7 @@ portal's environment, a seeded connected merchant, realistic signed Stripe event
 
 Not a benchmark itself: `make bench` runs every bench/*.py, so running this file only prints a note.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,6 +33,7 @@ EXAMPLES = REPO / "tests" / "data" / "stripe"
 
 
 # --- database and Redis -------------------------------------------------------------------
+
 
 def _admin(sql: str) -> None:
     """Run one statement on the maintenance database, outside a transaction."""
@@ -76,10 +78,18 @@ def fresh_environment():
 def portal_env(database_url: str) -> dict:
     """os.environ plus the production settings the portal needs, for this process and children."""
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    return {**os.environ, "PORTAL_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-            "ENCRYPTION_KEY": key, "PUBLIC_URL": "http://127.0.0.1", "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL, "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_SECRET,
-            "FLASK_APP": "wsgi", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEY": key,
+        "PUBLIC_URL": "http://127.0.0.1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_SECRET,
+        "FLASK_APP": "wsgi",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def make_app(env: dict):
@@ -97,8 +107,9 @@ def seed_merchant(app) -> int:
 
     with app.app_context():
         owner = accounts.create_merchant("Bench Shop", "owner@bench.example", "bench-password-123")
-        connections.link_account(owner.merchant, ACCOUNT_ID, livemode=True, method="oauth",
-                                 display_name="Bench Shop")
+        connections.link_account(
+            owner.merchant, ACCOUNT_ID, livemode=True, method="oauth", display_name="Bench Shop"
+        )
         db.session.commit()
         return owner.merchant_id
 
@@ -115,26 +126,46 @@ def example(name: str) -> dict:
     return copy.deepcopy(_examples[name])
 
 
-def expired_event(event_id: str, session_id: str, email: str, created: int,
-                  consent: str = "opt_in") -> dict:
+def expired_event(
+    event_id: str, session_id: str, email: str, created: int, consent: str = "opt_in"
+) -> dict:
     """A Connect `checkout.session.expired` event for ACCOUNT_ID, like Stripe sends it."""
     event = example("checkout.session.expired")
     event.update(id=event_id, account=ACCOUNT_ID, created=created)
     obj = event["data"]["object"]
-    obj.update(id=session_id, created=created - 86400, expires_at=created - 1,
-               consent={"promotions": consent, "terms_of_service": None})
+    obj.update(
+        id=session_id,
+        created=created - 86400,
+        expires_at=created - 1,
+        consent={"promotions": consent, "terms_of_service": None},
+    )
     obj["customer_details"]["email"] = email
     return event
 
 
-def completed_event(event_id: str, session_id: str, email: str, created: int,
-                    recovered_from: str | None, amount: int = 4800) -> dict:
+def completed_event(
+    event_id: str,
+    session_id: str,
+    email: str,
+    created: int,
+    recovered_from: str | None,
+    amount: int = 4800,
+) -> dict:
     """A paid Connect `checkout.session.completed` event, optionally recovering a session."""
     event = example("checkout.session.completed-recovered")
-    event.update(id=event_id, account=ACCOUNT_ID, created=created, type="checkout.session.completed")
+    event.update(
+        id=event_id, account=ACCOUNT_ID, created=created, type="checkout.session.completed"
+    )
     obj = event["data"]["object"]
-    obj.update(id=session_id, created=created - 600, recovered_from=recovered_from,
-               amount_total=amount, amount_subtotal=amount, payment_status="paid", status="complete")
+    obj.update(
+        id=session_id,
+        created=created - 600,
+        recovered_from=recovered_from,
+        amount_total=amount,
+        amount_subtotal=amount,
+        payment_status="paid",
+        status="complete",
+    )
     obj["customer_details"]["email"] = email
     return event
 
@@ -148,6 +179,7 @@ def sign(body: str, secret: str = CONNECT_SECRET, timestamp: int | None = None) 
 
 # --- processes and numbers ----------------------------------------------------------------
 
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -159,8 +191,9 @@ def start(args: list[str], env: dict, log_path: Path | None = None) -> subproces
     """Start a child in its own process group (so its own children can be stopped with it)."""
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL
     try:
-        return subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     finally:
         if log_path:
             out.close()

@@ -3,6 +3,7 @@ delivering due cases to a loopback sink, and a bare smtplib loop resending the s
 
 Not a benchmark itself (`make bench` runs it and only gets a note): delivery.py uses it.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ import _common as common
 
 
 # --- what a process uses ---------------------------------------------------------------------
+
 
 def _status_mb(name: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -59,6 +61,7 @@ def postgres_cpu() -> float:
 
 # --- results ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Phase:
     """What one side sent, how long its sends took, and what its sink received."""
@@ -68,11 +71,11 @@ class Phase:
     received: int = 0
     recipients: set = field(default_factory=set)
     outcomes: dict = field(default_factory=dict)
-    rounds: list = field(default_factory=list)      # (emails, seconds) per round
-    samples: list = field(default_factory=list)     # (emails so far, VmRSS MB), largest worker
-    stripe_calls: int = 0          # the portal's send-time Stripe calls, and their wall time
+    rounds: list = field(default_factory=list)  # (emails, seconds) per round
+    samples: list = field(default_factory=list)  # (emails so far, VmRSS MB), largest worker
+    stripe_calls: int = 0  # the portal's send-time Stripe calls, and their wall time
     stripe_seconds: float = 0.0
-    worker_peak: float = 0.0       # the largest worker's VmHWM, MB
+    worker_peak: float = 0.0  # the largest worker's VmHWM, MB
     cpu: dict = field(default_factory=dict)  # CPU seconds while timed: workers, sandbox, sink...
 
     @property
@@ -100,6 +103,7 @@ def harvest(sink, phase: Phase, spool=None) -> int:
 
 # --- the portal side: worker processes -------------------------------------------------------
 
+
 class StripeTimer:
     """Adds up the wall time of the gateway's two send-time calls (re-check and line items) in
     the process that makes it."""
@@ -121,6 +125,7 @@ class StripeTimer:
             finally:
                 self.seconds += time.perf_counter() - started
                 self.calls += 1
+
         return timed
 
 
@@ -135,6 +140,7 @@ def worker_main(env: dict, every: int, tasks, results, profile_path: str | None)
     profiler = None
     if profile_path:
         import cProfile
+
         profiler = cProfile.Profile()
     done, samples = 0, [(0, rss_mb())]
     results.put(("ready", None))
@@ -151,8 +157,16 @@ def worker_main(env: dict, every: int, tasks, results, profile_path: str | None)
                 samples.append((done, rss_mb()))
         if profiler is not None:
             profiler.disable()
-        results.put(("round", {"outcomes": outcomes, "cpu": time.process_time() - cpu,
-                               "stripe": (timer.calls - calls, timer.seconds - seconds)}))
+        results.put(
+            (
+                "round",
+                {
+                    "outcomes": outcomes,
+                    "cpu": time.process_time() - cpu,
+                    "stripe": (timer.calls - calls, timer.seconds - seconds),
+                },
+            )
+        )
     delivery.close_all()  # QUIT on the worker's one connection
     if profiler is not None:
         profiler.dump_stats(profile_path)
@@ -168,10 +182,22 @@ class Workers:
         spawn = multiprocessing.get_context("spawn")
         self.results = spawn.Queue()
         self.tasks = [spawn.Queue() for _ in range(count)]
-        self.profiles = [str(profile_dir / f"worker-{i}.prof") for i in range(count)] if profile_dir else []
-        self.procs = [spawn.Process(target=worker_main, args=(env, every, tasks, self.results,
-                                                              self.profiles[i] if self.profiles else None))
-                      for i, tasks in enumerate(self.tasks)]
+        self.profiles = (
+            [str(profile_dir / f"worker-{i}.prof") for i in range(count)] if profile_dir else []
+        )
+        self.procs = [
+            spawn.Process(
+                target=worker_main,
+                args=(
+                    env,
+                    every,
+                    tasks,
+                    self.results,
+                    self.profiles[i] if self.profiles else None,
+                ),
+            )
+            for i, tasks in enumerate(self.tasks)
+        ]
         for proc in self.procs:
             proc.start()
         self._reports("ready", timeout=120)
@@ -182,14 +208,16 @@ class Workers:
         before = (cpu_seconds(sandbox_pid), time.process_time(), postgres_cpu())
         received, started = phase.received, time.perf_counter()
         for i, tasks in enumerate(self.tasks):
-            tasks.put(case_ids[i::len(self.tasks)])
+            tasks.put(case_ids[i :: len(self.tasks)])
         reports = self._reports("round", sink=sink, phase=phase, spool=spool)
         seconds = time.perf_counter() - started
         harvest(sink, phase, spool)
         after = (cpu_seconds(sandbox_pid), time.process_time(), postgres_cpu())
         phase.seconds += seconds
         phase.rounds.append((phase.received - received, seconds))
-        for name, used in zip(("sandbox", "sink", "postgres"), (b - a for a, b in zip(before, after))):
+        for name, used in zip(
+            ("sandbox", "sink", "postgres"), (b - a for a, b in zip(before, after))
+        ):
             phase.add(name, used)
         for report in reports:
             for outcome, n in report["outcomes"].items():
@@ -230,13 +258,16 @@ class Workers:
             except queue.Empty:
                 dead = [p.exitcode for p in self.procs if p.exitcode not in (None, 0)]
                 if dead or time.monotonic() > deadline:
-                    raise RuntimeError(f"workers failed (exit codes {dead}) or went silent") from None
+                    raise RuntimeError(
+                        f"workers failed (exit codes {dead}) or went silent"
+                    ) from None
             if sink is not None and harvest(sink, phase, spool):
                 deadline = time.monotonic() + timeout  # still sending: progress, not silence
         return reports
 
 
 # --- the baseline: a bare smtplib loop -------------------------------------------------------
+
 
 def read_chunk(spool, count: int) -> list:
     """Up to `count` spooled messages, parsed into EmailMessage objects (not timed)."""
@@ -247,7 +278,9 @@ def read_chunk(spool, count: int) -> list:
         head = spool.read(4)
         if len(head) < 4:
             break
-        messages.append(message_from_bytes(spool.read(struct.unpack("!I", head)[0]), policy=policy.SMTP))
+        messages.append(
+            message_from_bytes(spool.read(struct.unpack("!I", head)[0]), policy=policy.SMTP)
+        )
     return messages
 
 
@@ -267,7 +300,10 @@ class Baseline:
         import smtplib
 
         received, seconds = phase.received, 0.0
-        with open(spool_path, "rb") as spool, smtplib.SMTP("127.0.0.1", self.sink.port, timeout=30) as smtp:
+        with (
+            open(spool_path, "rb") as spool,
+            smtplib.SMTP("127.0.0.1", self.sink.port, timeout=30) as smtp,
+        ):
             smtp.ehlo()
             while messages := read_chunk(spool, chunk):
                 started = time.perf_counter()

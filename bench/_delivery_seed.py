@@ -3,6 +3,7 @@ expired sessions, and the portal's database holding the N due cases that mirror 
 
 Not a benchmark itself (`make bench` runs it and only gets a note): delivery.py uses it.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -12,17 +13,33 @@ from pathlib import Path
 
 import _common as common
 
-SEED_BATCH = 500          # sandbox sessions created, then mirrored, per batch (bounds setup memory)
+SEED_BATCH = 500  # sandbox sessions created, then mirrored, per batch (bounds setup memory)
 PLATFORM_KEY = "sk_live_sandbox_platform"
 
 
 # --- the Stripe sandbox (a child process on loopback) ---------------------------------------
 
-def start_sandbox(env: dict, log: Path):
-    """`python -m stripe_sandbox` on a free loopback port; (process, base URL)."""
+
+def start_sandbox(env: dict, log: Path, latency_ms: int = 0):
+    """`python -m stripe_sandbox` on a free loopback port, answering each API call `latency_ms`
+    late; (process, base URL)."""
     port = common.free_port()
-    proc = common.start([str(common.VENV_BIN / "python"), "-m", "stripe_sandbox", "--host",
-                         "127.0.0.1", "--port", str(port), "--quiet"], env, log)
+    proc = common.start(
+        [
+            str(common.VENV_BIN / "python"),
+            "-m",
+            "stripe_sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--quiet",
+        ],
+        env,
+        log,
+    )
     try:
         common.wait_for_port(port, proc)
     except BaseException:
@@ -51,27 +68,50 @@ class Sandbox:
 
     def set_up_account(self, http) -> dict:
         """A connected Standard account with a shop profile and two products' prices."""
-        account = self.call(http, "/v1/accounts", {
-            "type": "standard", "email": "owner@bench-shop.example",
-            "business_profile[name]": "Bench Coffee", "business_profile[url]": "https://bench.example",
-            "business_profile[support_email]": "help@bench.example"}, as_account=False)
+        account = self.call(
+            http,
+            "/v1/accounts",
+            {
+                "type": "standard",
+                "email": "owner@bench-shop.example",
+                "business_profile[name]": "Bench Coffee",
+                "business_profile[url]": "https://bench.example",
+                "business_profile[support_email]": "help@bench.example",
+            },
+            as_account=False,
+        )
         self.account = account["id"]
         for name, amount in (("Single-origin beans, 250 g", 1800), ("Hand grinder", 4500)):
-            price = self.call(http, "/v1/prices", {"currency": "usd", "unit_amount": amount,
-                                                   "product_data[name]": name})
+            price = self.call(
+                http,
+                "/v1/prices",
+                {"currency": "usd", "unit_amount": amount, "product_data[name]": name},
+            )
             self.price_ids.append(price["id"])
         return account
 
     def expired_session(self, http, email: str) -> dict:
         """A live session (two lines) the shopper filled in with consent, then expired."""
-        session = self.call(http, "/v1/checkout/sessions", {
-            "mode": "payment", "success_url": "https://bench.example/thanks",
-            "line_items[0][price]": self.price_ids[0], "line_items[0][quantity]": 2,
-            "line_items[1][price]": self.price_ids[1], "line_items[1][quantity]": 1,
-            "consent_collection[promotions]": "auto", "after_expiration[recovery][enabled]": "true"})
+        session = self.call(
+            http,
+            "/v1/checkout/sessions",
+            {
+                "mode": "payment",
+                "success_url": "https://bench.example/thanks",
+                "line_items[0][price]": self.price_ids[0],
+                "line_items[0][quantity]": 2,
+                "line_items[1][price]": self.price_ids[1],
+                "line_items[1][quantity]": 1,
+                "consent_collection[promotions]": "auto",
+                "after_expiration[recovery][enabled]": "true",
+            },
+        )
         shop = f"/_sandbox/checkout/sessions/{session['id']}"
-        self.call(http, f"{shop}/shopper", {"email": email, "promotions_consent": "true",
-                                            "name": "Bench Shopper"})
+        self.call(
+            http,
+            f"{shop}/shopper",
+            {"email": email, "promotions_consent": "true", "name": "Bench Shopper"},
+        )
         return self.call(http, f"{shop}/expire")
 
 
@@ -97,6 +137,7 @@ def create_sessions(sandbox: Sandbox, emails: list[str], threads: int) -> list[d
 
 # --- the portal side ------------------------------------------------------------------------
 
+
 def seed_merchant(app, account: dict) -> int:
     """A merchant connected (OAuth, live) to the sandbox account, terms accepted, recovery on,
     one step 0 minutes after expiry, a postal address; returns its id."""
@@ -106,16 +147,29 @@ def seed_merchant(app, account: dict) -> int:
 
     profile = account["business_profile"]
     with app.app_context():
-        owner = accounts.create_merchant("Bench Coffee", "owner@bench-shop.example", "bench-password-123")
+        owner = accounts.create_merchant(
+            "Bench Coffee", "owner@bench-shop.example", "bench-password-123"
+        )
         merchant = owner.merchant
-        connections.link_account(merchant, account["id"], livemode=True, method="oauth",
-                                 display_name=profile["name"], shop_url=profile["url"],
-                                 support_email=profile["support_email"])
+        connections.link_account(
+            merchant,
+            account["id"],
+            livemode=True,
+            method="oauth",
+            display_name=profile["name"],
+            shop_url=profile["url"],
+            support_email=profile["support_email"],
+        )
         terms.accept(merchant, owner, "127.0.0.1")
         merchant.recovery_enabled = True
-        db.session.add(SendingSettings(merchant_id=merchant.id, steps=[{"delay_minutes": 0}],
-                                       sender_name="Bench Coffee",
-                                       postal_address="Bench Coffee\n1 Loopback Lane\nLocalhost 127"))
+        db.session.add(
+            SendingSettings(
+                merchant_id=merchant.id,
+                steps=[{"delay_minutes": 0}],
+                sender_name="Bench Coffee",
+                postal_address="Bench Coffee\n1 Loopback Lane\nLocalhost 127",
+            )
+        )
         db.session.commit()
         return merchant.id
 
@@ -127,14 +181,20 @@ def mirror_expired(app, merchant_id: int, objects: list[dict]) -> None:
 
     event_created = datetime.now(timezone.utc) - timedelta(seconds=5)
     with app.app_context():
-        mirrors = sessions.apply([sessions.Snapshot(merchant_id, "checkout.session.expired",
-                                                    event_created, obj) for obj in objects])
+        mirrors = sessions.apply(
+            [
+                sessions.Snapshot(merchant_id, "checkout.session.expired", event_created, obj)
+                for obj in objects
+            ]
+        )
         consent.record(consent.from_sessions(mirrors))
         cases.sync(mirrors)
         db.session.commit()
 
 
-def seed_cases(app, sandbox_base: str, count: int, threads: int, tag: str) -> tuple[int, list[str]]:
+def seed_cases(
+    app, sandbox_base: str, count: int, threads: int, tag: str
+) -> tuple[int, list[str]]:
     """The sandbox account and `count` expired sessions, mirrored batch by batch so neither
     side holds all of them at once here; (merchant id, the shoppers' emails)."""
     import requests
@@ -145,7 +205,9 @@ def seed_cases(app, sandbox_base: str, count: int, threads: int, tag: str) -> tu
     merchant_id = seed_merchant(app, account)
     emails = [f"shopper{i:06d}.{tag}@example.com" for i in range(count)]
     for start in range(0, count, SEED_BATCH):
-        mirror_expired(app, merchant_id, create_sessions(sandbox, emails[start:start + SEED_BATCH], threads))
+        mirror_expired(
+            app, merchant_id, create_sessions(sandbox, emails[start : start + SEED_BATCH], threads)
+        )
     return merchant_id, emails
 
 
@@ -157,6 +219,13 @@ def due_case_ids(app) -> list[int]:
     from portal.models import RecoveryCase
 
     with app.app_context():
-        return list(db.session.scalars(select(RecoveryCase.id).where(
-            RecoveryCase.status.in_(("new", "scheduled")),
-            RecoveryCase.next_action_at <= datetime.now(timezone.utc)).order_by(RecoveryCase.id)))
+        return list(
+            db.session.scalars(
+                select(RecoveryCase.id)
+                .where(
+                    RecoveryCase.status.in_(("new", "scheduled")),
+                    RecoveryCase.next_action_at <= datetime.now(timezone.utc),
+                )
+                .order_by(RecoveryCase.id)
+            )
+        )

@@ -19,15 +19,18 @@ weighs on both sides alike:
   through the worker's one reused connection, to a sink in this process;
 - the baseline: the same messages, parsed from what the sink received (untimed), sent with
   `smtplib.SMTP.send_message` over one connection per round to a second sink in this process.
-Rates are emails over the timed seconds of all rounds. CPU time is counted for the workers, the
-sandbox, this process (the sinks) and PostgreSQL while the portal side runs.
+Rates are emails over the timed seconds of all rounds, and per worker process. CPU time is
+counted for the workers, the sandbox, this process (the sinks) and PostgreSQL while the portal
+side runs. `--stripe-latency-ms N` has the sandbox answer each API call N ms late (its
+`--latency-ms`), as Stripe does over the network (100-200 ms): a worker then mostly waits.
 Checks: each sink got exactly N messages, one per shopper; every send row is `sent`.
 
 Memory: each worker's VmRSS every --sample-every emails (the largest worker at each count) and
 its VmHWM at the end. `--emails 100000` is the long memory check (its setup alone takes long).
 The last line printed is one JSON object.
-Targets (informational): ratio >= 0.5; RSS flat and under 200 MB over 100k emails.
+Targets (informational): ratio >= 0.4 at 0 ms latency; RSS flat and under 200 MB over 100k.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,32 +46,71 @@ import _common as common  # noqa: E402  (bench/ is on sys.path: it holds this sc
 from _delivery_phases import Baseline, Phase, Workers  # noqa: E402
 from _delivery_seed import PLATFORM_KEY, due_case_ids, seed_cases, start_sandbox  # noqa: E402
 
-TARGET_RATIO = 0.5
-PUBLIC_URL = "https://portal.bench.example"     # https: the messages carry List-Unsubscribe
+TARGET_RATIO = 0.4  # with the sandbox answering at once (--stripe-latency-ms 0)
+PUBLIC_URL = "https://portal.bench.example"  # https: the messages carry List-Unsubscribe
 MAIL_FROM = "Cart Recovery <recovery@portal.bench.example>"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--emails", type=int, default=500,
-                        help="due cases to process (= emails); 100000 is the long memory check")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="worker processes sharing the cases, like `flask worker` processes")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="turns of portal then baseline, each with a share of the cases")
-    parser.add_argument("--sample-every", type=int, default=1000, help="emails between RSS samples")
-    parser.add_argument("--seed-threads", type=int, default=8,
-                        help="concurrent HTTP clients creating the sandbox sessions (setup only)")
-    parser.add_argument("--profile", action="store_true",
-                        help="run the timed loop under cProfile and print where the time goes")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--emails",
+        type=int,
+        default=500,
+        help="due cases to process (= emails); 100000 is the long memory check",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes sharing the cases, like `flask worker` processes",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="turns of portal then baseline, each with a share of the cases",
+    )
+    parser.add_argument(
+        "--stripe-latency-ms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the sandbox answers each Stripe API call N ms late (real Stripe: "
+        "100-200 ms, where a worker waits far more than it computes)",
+    )
+    parser.add_argument(
+        "--sample-every", type=int, default=1000, help="emails between RSS samples"
+    )
+    parser.add_argument(
+        "--seed-threads",
+        type=int,
+        default=8,
+        help="concurrent HTTP clients creating the sandbox sessions (setup only)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the timed loop under cProfile and print where the time goes",
+    )
     parser.add_argument("--profile-lines", type=int, default=45, help="entries per profile table")
-    parser.epilog = ("Defaults finish in well under a minute. Setup costs three sandbox calls per "
-                     "session, so large --emails runs spend much of their time there.")
-    return parser.parse_args(argv)
+    parser.epilog = (
+        "Defaults finish in well under a minute. Setup costs three sandbox calls per "
+        "session, so large --emails runs spend much of their time there. With "
+        "--stripe-latency-ms 150 a worker sends about 3 emails/s: --emails 1000 "
+        "takes some 3.5 minutes."
+    )
+    args = parser.parse_args(argv)
+    if args.stripe_latency_ms < 0:
+        parser.error("--stripe-latency-ms: a number of milliseconds, 0 or more")
+    return args
 
 
 # --- memory ---------------------------------------------------------------------------------
+
 
 def slope_per_1000(samples: list[tuple[int, float]], every: int) -> float | None:
     """Least-squares growth of RSS in MB per 1000 emails, over the samples taken every `every`
@@ -84,21 +126,35 @@ def slope_per_1000(samples: list[tuple[int, float]], every: int) -> float | None
 
 # --- checks, profile, report ----------------------------------------------------------------
 
+
 def check(database_url: str, emails: list[str], portal: Phase, baseline: Phase) -> dict:
     """What the database and the sinks hold, and whether it is what it should be."""
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        sends = dict(conn.execute("SELECT status, count(*) FROM email_sends GROUP BY 1").fetchall())
-        cases = dict(conn.execute("SELECT coalesce(reason, status), count(*) FROM recovery_cases "
-                                  "GROUP BY 1").fetchall())
+        sends = dict(
+            conn.execute("SELECT status, count(*) FROM email_sends GROUP BY 1").fetchall()
+        )
+        cases = dict(
+            conn.execute(
+                "SELECT coalesce(reason, status), count(*) FROM recovery_cases GROUP BY 1"
+            ).fetchall()
+        )
     n, expected = len(emails), set(emails)
-    facts = {"sends": sends, "cases": cases, "portal_received": portal.received,
-             "baseline_received": baseline.received,
-             "portal_recipients_ok": portal.recipients == expected,
-             "baseline_recipients_ok": baseline.recipients == expected}
-    facts["ok"] = (portal.received == baseline.received == n and sends == {"sent": n}
-                   and facts["portal_recipients_ok"] and facts["baseline_recipients_ok"])
+    facts = {
+        "sends": sends,
+        "cases": cases,
+        "portal_received": portal.received,
+        "baseline_received": baseline.received,
+        "portal_recipients_ok": portal.recipients == expected,
+        "baseline_recipients_ok": baseline.recipients == expected,
+    }
+    facts["ok"] = (
+        portal.received == baseline.received == n
+        and sends == {"sent": n}
+        and facts["portal_recipients_ok"]
+        and facts["baseline_recipients_ok"]
+    )
     return facts
 
 
@@ -110,21 +166,57 @@ def print_profile(paths: list[str], cases: int, lines: int) -> None:
 
     stats = pstats.Stats(*paths, stream=io.StringIO())
     total = stats.total_tt
-    print(f"\n--- cProfile of the timed loop: {total:.2f} s profiled for {cases} cases = "
-          f"{total / max(cases, 1) * 1000:.2f} ms per case (profiling overhead included)")
-    tables = (("cumulative", r"/portal/", "portal/ functions by cumulative time"),
-              ("cumulative", r"stripe/_|requests/|urllib3/|http/client|smtplib|socket|sqlalchemy/"
-                             r"engine/base|psycopg/|email/|jinja2/|ssl", "I/O, SDK and library layers "
-                                                                          "by cumulative time"),
-              ("tottime", None, "own time, everything"))
+    print(
+        f"\n--- cProfile of the timed loop: {total:.2f} s profiled for {cases} cases = "
+        f"{total / max(cases, 1) * 1000:.2f} ms per case (profiling overhead included)"
+    )
+    tables = (
+        ("cumulative", r"/portal/", "portal/ functions by cumulative time"),
+        (
+            "cumulative",
+            r"stripe/_|requests/|urllib3/|http/client|smtplib|socket|sqlalchemy/"
+            r"engine/base|psycopg/|email/|jinja2/|ssl",
+            "I/O, SDK and library layers by cumulative time",
+        ),
+        ("tottime", None, "own time, everything"),
+    )
     for sort, pattern, title in tables:
         out = io.StringIO()
         stats.stream = out
         stats.sort_stats(sort)
         stats.print_stats(*((pattern, lines) if pattern else (25,)))
         body = out.getvalue().split("\n", 1)[-1]
-        print(f"\n--- {title}\n" + "\n".join(line for line in body.splitlines()
-                                             if line.strip() and "function calls" not in line))
+        print(
+            f"\n--- {title}\n"
+            + "\n".join(
+                line for line in body.splitlines() if line.strip() and "function calls" not in line
+            )
+        )
+
+
+def print_portal(args, portal: Phase) -> dict:
+    """Print the portal side's lines; its CPU ms per email."""
+    busy = portal.seconds * args.workers  # worker-seconds in the timed phase
+    per_call = portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000
+    print(
+        f"portal  : {portal.received} emails in {portal.seconds:.2f} s = {portal.per_s:.1f} emails/s "
+        f"with {args.workers} worker process(es) = {portal.per_s / args.workers:.1f} emails/s per "
+        f"worker process ({busy / max(portal.received, 1) * 1000:.2f} worker-ms each); "
+        f"outcomes {portal.outcomes}"
+    )
+    print(
+        f"  the Stripe re-check + line items over HTTP (sandbox time included, each call answered "
+        f"{args.stripe_latency_ms} ms late): {portal.stripe_calls} calls, {per_call:.2f} ms each, "
+        f"{portal.stripe_seconds / busy if busy else 0.0:.0%} of the workers' time"
+    )
+    per_email = {
+        name: round(sec / max(portal.received, 1) * 1000, 2) for name, sec in portal.cpu.items()
+    }
+    print(
+        f"  CPU ms per email: {per_email} (2 cores: {2000 / max(sum(per_email.values()), 0.01):.0f}"
+        f" emails/s if nothing else ran)"
+    )
+    return per_email
 
 
 def report(args, portal: Phase, baseline: Phase, facts: dict, setup_s: float) -> dict:
@@ -132,47 +224,64 @@ def report(args, portal: Phase, baseline: Phase, facts: dict, setup_s: float) ->
     ratio = portal.per_s / baseline.per_s if baseline.per_s else 0.0
     samples, peak = portal.samples, portal.worker_peak
     slope = slope_per_1000(samples, args.sample_every)
-    busy = portal.seconds * args.workers  # worker-seconds in the timed phase
-    stripe_share = portal.stripe_seconds / busy if busy else 0.0
-    print(f"setup (not timed): {args.emails} expired sandbox sessions + due cases in {setup_s:.1f} s")
-    print(f"portal  : {portal.received} emails in {portal.seconds:.2f} s = {portal.per_s:.1f} emails/s "
-          f"with {args.workers} worker process(es) ({busy / max(portal.received, 1) * 1000:.2f} "
-          f"worker-ms each); outcomes {portal.outcomes}")
-    print(f"  the Stripe re-check + line items over HTTP (sandbox time included): "
-          f"{portal.stripe_calls} calls, {portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000:.2f}"
-          f" ms each, {stripe_share:.0%} of the workers' time")
-    per_email = {name: round(sec / max(portal.received, 1) * 1000, 2) for name, sec in portal.cpu.items()}
-    print(f"  CPU ms per email: {per_email} (2 cores: {2000 / max(sum(per_email.values()), 0.01):.0f}"
-          f" emails/s if nothing else ran)")
-    print(f"baseline: {baseline.received} emails in {baseline.seconds:.2f} s = {baseline.per_s:.1f} "
-          f"emails/s over {baseline.outcomes.get('connections')} connection(s)")
-    rounds = [[round(p / ps, 1) if ps else 0.0, round(b / bs, 1) if bs else 0.0]
-              for (p, ps), (b, bs) in zip(portal.rounds, baseline.rounds)]
-    print(f"ratio portal/baseline: {ratio:.3f} (target >= {TARGET_RATIO}); per round, emails/s "
-          f"portal vs baseline: " + ", ".join(f"{p} vs {b}" for p, b in rounds))
-    print("VmRSS during the timed loop (emails: MB): "
-          + ", ".join(f"{n}: {mb:.1f}" for n, mb in samples))
-    print(f"largest worker's peak RSS {peak:.1f} MB; slope "
-          f"{'n/a' if slope is None else f'{slope:+.3f}'} MB per 1000 emails (VmHWM; target: flat, "
-          f"< 200 MB at 100k)")
-    print(f"send rows {facts['sends']}; cases {facts['cases']}; recipients match: portal "
-          f"{facts['portal_recipients_ok']}, baseline {facts['baseline_recipients_ok']}; "
-          f"checks {'OK' if facts['ok'] else 'FAILED'}")
-    return {"emails_per_s": round(portal.per_s, 1), "baseline_per_s": round(baseline.per_s, 1),
-            "ratio": round(ratio, 3), "peak_rss_mb": round(peak, 1), "emails": args.emails,
-            "workers": args.workers, "rounds": rounds, "seconds": round(portal.seconds, 3),
-            "stripe_ms_per_call": round(portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000, 2),
-            "stripe_share": round(stripe_share, 3), "cpu_ms_per_email": per_email,
-            "baseline_seconds": round(baseline.seconds, 3),
-            "rss_start_mb": round(samples[0][1], 1), "rss_end_mb": round(samples[-1][1], 1),
-            "rss_slope_mb_per_1000": None if slope is None else round(slope, 3),
-            "rss_samples": [[n, round(mb, 1)] for n, mb in samples],
-            "profiled": args.profile,
-            "checks_ok": facts["ok"]}
+    print(
+        f"setup (not timed): {args.emails} expired sandbox sessions + due cases in {setup_s:.1f} s"
+    )
+    per_email = print_portal(args, portal)
+    print(
+        f"baseline: {baseline.received} emails in {baseline.seconds:.2f} s = {baseline.per_s:.1f} "
+        f"emails/s over {baseline.outcomes.get('connections')} connection(s)"
+    )
+    rounds = [
+        [round(p / ps, 1) if ps else 0.0, round(b / bs, 1) if bs else 0.0]
+        for (p, ps), (b, bs) in zip(portal.rounds, baseline.rounds)
+    ]
+    print(
+        f"ratio portal/baseline: {ratio:.3f} (target >= {TARGET_RATIO} at 0 ms); per round, "
+        f"emails/s portal vs baseline: " + ", ".join(f"{p} vs {b}" for p, b in rounds)
+    )
+    print(
+        "VmRSS during the timed loop (emails: MB): "
+        + ", ".join(f"{n}: {mb:.1f}" for n, mb in samples)
+    )
+    print(
+        f"largest worker's peak RSS {peak:.1f} MB; slope "
+        f"{'n/a' if slope is None else f'{slope:+.3f}'} MB per 1000 emails (VmHWM; target: flat, "
+        f"< 200 MB at 100k)"
+    )
+    print(
+        f"send rows {facts['sends']}; cases {facts['cases']}; recipients match: portal "
+        f"{facts['portal_recipients_ok']}, baseline {facts['baseline_recipients_ok']}; "
+        f"checks {'OK' if facts['ok'] else 'FAILED'}"
+    )
+    busy = portal.seconds * args.workers
+    return {
+        "emails_per_s": round(portal.per_s, 1),
+        "emails_per_s_per_worker": round(portal.per_s / args.workers, 1),
+        "baseline_per_s": round(baseline.per_s, 1),
+        "ratio": round(ratio, 3),
+        "stripe_latency_ms": args.stripe_latency_ms,
+        "peak_rss_mb": round(peak, 1),
+        "emails": args.emails,
+        "workers": args.workers,
+        "rounds": rounds,
+        "seconds": round(portal.seconds, 3),
+        "stripe_ms_per_call": round(portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000, 2),
+        "stripe_share": round(portal.stripe_seconds / busy, 3) if busy else 0.0,
+        "cpu_ms_per_email": per_email,
+        "baseline_seconds": round(baseline.seconds, 3),
+        "rss_start_mb": round(samples[0][1], 1),
+        "rss_end_mb": round(samples[-1][1], 1),
+        "rss_slope_mb_per_1000": None if slope is None else round(slope, 3),
+        "rss_samples": [[n, round(mb, 1)] for n, mb in samples],
+        "profiled": args.profile,
+        "checks_ok": facts["ok"],
+    }
 
 
-def run_rounds(env: dict, case_ids: list[int], args: argparse.Namespace, tmp: Path,
-               sandbox_pid: int) -> tuple[Phase, Phase, list]:
+def run_rounds(
+    env: dict, case_ids: list[int], args: argparse.Namespace, tmp: Path, sandbox_pid: int
+) -> tuple[Phase, Phase, list]:
     """Both sides, in turns: a share of the cases through the portal's workers, then the same
     messages through the bare loop; (portal, baseline, the workers' profile files)."""
     from smtp_sink import SmtpSink
@@ -180,13 +289,17 @@ def run_rounds(env: dict, case_ids: list[int], args: argparse.Namespace, tmp: Pa
     portal, baseline = Phase("portal"), Phase("baseline")
     size = -(-len(case_ids) // args.rounds)
     with SmtpSink() as sink, Baseline() as bare:
-        workers = Workers({**env, "SMTP_URL": sink.url()}, args.workers, args.sample_every,
-                          tmp if args.profile else None)
+        workers = Workers(
+            {**env, "SMTP_URL": sink.url()},
+            args.workers,
+            args.sample_every,
+            tmp if args.profile else None,
+        )
         try:
             for start in range(0, len(case_ids), size):
                 spool_path = tmp / f"round-{start}.spool"
                 with open(spool_path, "wb") as spool:
-                    workers.run(case_ids[start:start + size], portal, sink, spool, sandbox_pid)
+                    workers.run(case_ids[start : start + size], portal, sink, spool, sandbox_pid)
                 bare.run(spool_path, baseline, args.sample_every)
                 spool_path.unlink()
             workers.close(portal)
@@ -196,10 +309,18 @@ def run_rounds(env: dict, case_ids: list[int], args: argparse.Namespace, tmp: Pa
     return portal, baseline, workers.profiles
 
 
-def measure(env: dict, sandbox_base: str, args: argparse.Namespace, tmp: Path, sandbox_pid: int) -> dict:
+def measure(
+    env: dict, sandbox_base: str, args: argparse.Namespace, tmp: Path, sandbox_pid: int
+) -> dict:
     """Seed, run both phases, check; the result object."""
-    env = {**env, "PUBLIC_URL": PUBLIC_URL, "MAIL_FROM": MAIL_FROM, "STRIPE_SECRET_KEY": PLATFORM_KEY,
-           "STRIPE_API_BASE": sandbox_base, "STRIPE_CONNECT_BASE": sandbox_base}
+    env = {
+        **env,
+        "PUBLIC_URL": PUBLIC_URL,
+        "MAIL_FROM": MAIL_FROM,
+        "STRIPE_SECRET_KEY": PLATFORM_KEY,
+        "STRIPE_API_BASE": sandbox_base,
+        "STRIPE_CONNECT_BASE": sandbox_base,
+    }
     app = common.make_app(env)
     seeded = time.perf_counter()
     _, emails = seed_cases(app, sandbox_base, args.emails, args.seed_threads, secrets.token_hex(3))
@@ -223,10 +344,13 @@ def show_log_tail(log: Path, lines: int = 15) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    print(f"{args.emails} due cases: recovery.process over real HTTP to the sandbox and SMTP to a "
-          f"loopback sink, then a bare smtplib loop{' (under cProfile)' if args.profile else ''}")
+    print(
+        f"{args.emails} due cases: recovery.process over real HTTP to the sandbox (API calls "
+        f"answered {args.stripe_latency_ms} ms late) and SMTP to a loopback sink, then a bare "
+        f"smtplib loop{' (under cProfile)' if args.profile else ''}"
+    )
     with common.fresh_environment() as env, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        proc, base = start_sandbox(env, Path(tmp) / "sandbox.log")
+        proc, base = start_sandbox(env, Path(tmp) / "sandbox.log", args.stripe_latency_ms)
         try:
             result = measure(env, base, args, Path(tmp), proc.pid)
         except BaseException:

@@ -4,6 +4,7 @@ Served by gunicorn with the same settings as the portal (`gunicorn --pythonpath 
 trivial_app:app`), it shows what the server, the client and Flask cost on their own.
 Running this file directly only prints a note (`make bench` runs every bench/*.py).
 """
+
 from __future__ import annotations
 
 from flask import Flask, request

@@ -1,4 +1,5 @@
 """Alembic environment: runs migrations against the portal's DATABASE_URL."""
+
 from __future__ import annotations
 
 from logging.config import fileConfig
@@ -24,8 +25,12 @@ def _database_url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_database_url(), target_metadata=Base.metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=_database_url(),
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -34,8 +39,12 @@ def run_migrations_online() -> None:
     engine = create_engine(_database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Batch mode lets ALTERs run on SQLite (copy-and-move) as well as on PostgreSQL.
-        context.configure(connection=connection, target_metadata=Base.metadata,
-                          render_as_batch=True, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,
+            compare_type=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

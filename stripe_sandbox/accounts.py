@@ -1,4 +1,5 @@
 """Account fields the platform (or the OAuth page) can set: profile, email and branding."""
+
 from __future__ import annotations
 
 import re
@@ -7,10 +8,27 @@ from . import shapes
 from .errors import bad_param
 from .params import Params
 
-ACCOUNT_PARAMS = {"type", "email", "country", "default_currency", "business_profile",
-                  "settings", "metadata", "business_type", "controller", "capabilities"}
-PROFILE_FIELDS = ("name", "support_email", "support_phone", "support_url", "url",
-                  "product_description", "mcc")
+ACCOUNT_PARAMS = {
+    "type",
+    "email",
+    "country",
+    "default_currency",
+    "business_profile",
+    "settings",
+    "metadata",
+    "business_type",
+    "controller",
+    "capabilities",
+}
+PROFILE_FIELDS = (
+    "name",
+    "support_email",
+    "support_phone",
+    "support_url",
+    "url",
+    "product_description",
+    "mcc",
+)
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 BRANDING_FIELDS = ("icon", "logo", "primary_color", "secondary_color")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")

@@ -1,4 +1,5 @@
 """`/v1/account(s)`, `/v1/webhook_endpoints` and `/v1/events`."""
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,9 @@ def list_accounts():
     request_params().check_known({"limit", "starting_after", "ending_before", "created"})
     with store().lock:
         records = [r.obj for r in store().accounts() if r.obj["id"] in store().connected]
-        page = paginate(records, request_params(), "/v1/accounts", copy.deepcopy,
-                        lambda obj: obj["id"])
+        page = paginate(
+            records, request_params(), "/v1/accounts", copy.deepcopy, lambda obj: obj["id"]
+        )
     return respond(page)
 
 
@@ -68,31 +70,45 @@ def update_account(account_id: str):
 def _enabled_events(params) -> list[str]:
     events = params.strings("enabled_events")
     if not events:
-        raise StripeError(400, "Missing required param: enabled_events.", "enabled_events",
-                          code="parameter_missing")
+        raise StripeError(
+            400,
+            "Missing required param: enabled_events.",
+            "enabled_events",
+            code="parameter_missing",
+        )
     for name in events:
         if name != "*" and ("." not in name or "*" in name):
-            raise bad_param(f"Invalid enabled_events: '{name}' is not an event type.",
-                            "enabled_events")
+            raise bad_param(
+                f"Invalid enabled_events: '{name}' is not an event type.", "enabled_events"
+            )
     return events
 
 
 @bp.post("/webhook_endpoints")
 def create_webhook_endpoint():
     who, params = caller(), request_params()
-    params.check_known({"url", "enabled_events", "connect", "description", "metadata",
-                        "api_version"})
+    params.check_known(
+        {"url", "enabled_events", "connect", "description", "metadata", "api_version"}
+    )
     url = params.str("url", required=True)
     if not url.startswith(("http://", "https://")):
         raise bad_param("Invalid URL: must start with http:// or https://.", "url")
     connect = params.bool("connect", False)
     if connect and not who.platform:
-        raise bad_param("Only a Connect platform (without Stripe-Account) can create Connect "
-                        "endpoints.", "connect")
+        raise bad_param(
+            "Only a Connect platform (without Stripe-Account) can create Connect endpoints.",
+            "connect",
+        )
     record = store().add_webhook_endpoint(
-        who.account, url, livemode=who.livemode, connect=connect,
-        enabled_events=_enabled_events(params), description=params.str("description"),
-        metadata=params.metadata(), api_version=params.str("api_version"))
+        who.account,
+        url,
+        livemode=who.livemode,
+        connect=connect,
+        enabled_events=_enabled_events(params),
+        description=params.str("description"),
+        metadata=params.metadata(),
+        api_version=params.str("api_version"),
+    )
     return respond({**copy.deepcopy(record.obj), "secret": record.extra["secret"]})
 
 
@@ -129,13 +145,23 @@ def _type_filter(params):
 @bp.get("/events")
 def list_events():
     params = request_params()
-    params.check_known({"limit", "starting_after", "ending_before", "created", "type", "types",
-                        "delivery_success"})
+    params.check_known(
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "created",
+            "type",
+            "types",
+            "delivery_success",
+        }
+    )
     by_type, by_created = _type_filter(params), created_filter(params)
     with_account = caller().via_connect
     render = lambda obj: render_event(store().find(obj["id"]), with_account)  # noqa: E731
-    return respond(list_records("event", "/v1/events",
-                                lambda obj: by_type(obj) and by_created(obj), render))
+    return respond(
+        list_records("event", "/v1/events", lambda obj: by_type(obj) and by_created(obj), render)
+    )
 
 
 @bp.get("/events/<event_id>")

@@ -1,4 +1,5 @@
 """`/v1/products`, `/v1/prices`, `/v1/coupons`, `/v1/promotion_codes`: create, retrieve, list."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -14,11 +15,19 @@ PAGING = {"limit", "starting_after", "ending_before", "created"}
 # kind -> (url segment, creator, extra list filters compared by equality, allowed expansions)
 RESOURCES = {
     "product": ("products", catalog.create_product, {"active"}, set()),
-    "price": ("prices", catalog.create_price, {"active", "product", "currency", "type"},
-              {"product"}),
+    "price": (
+        "prices",
+        catalog.create_price,
+        {"active", "product", "currency", "type"},
+        {"product"},
+    ),
     "coupon": ("coupons", catalog.create_coupon, set(), set()),
-    "promotion_code": ("promotion_codes", catalog.create_promotion_code,
-                       {"active", "code", "customer", "coupon"}, {"promotion.coupon"}),
+    "promotion_code": (
+        "promotion_codes",
+        catalog.create_promotion_code,
+        {"active", "code", "customer", "coupon"},
+        {"promotion.coupon"},
+    ),
 }
 
 
@@ -33,6 +42,7 @@ def _create(kind: str):
     def view():
         record = RESOURCES[kind][1](store(), caller(), request_params())
         return respond(expanded(record.obj, RESOURCES[kind][3]))
+
     return view
 
 
@@ -41,6 +51,7 @@ def _retrieve(kind: str):
         who = caller()
         record = store().get(object_id, kind, who.account, who.livemode)
         return respond(expanded(record.obj, RESOURCES[kind][3]))
+
     return view
 
 
@@ -52,10 +63,14 @@ def _list(kind: str):
         wanted = {name: params.str(name) for name in filters - {"coupon"} if params.has(name)}
         by_coupon = _coupon_filter(params) if kind == "promotion_code" else (lambda obj: True)
         by_created = created_filter(params)
-        keep = (lambda obj: by_created(obj) and by_coupon(obj)
-                and all(_equals(obj, n, v) for n, v in wanted.items()))
+        keep = lambda obj: (
+            by_created(obj)
+            and by_coupon(obj)
+            and all(_equals(obj, n, v) for n, v in wanted.items())
+        )
         page = list_records(kind, f"/v1/{segment}", keep)
         return respond(expanded(page, {f"data.{path}" for path in expands}))
+
     return view
 
 
@@ -71,6 +86,7 @@ def _delete(kind: str):
             record = store().get(object_id, kind, who.account, who.livemode)
             store().remove(record.obj["id"])
         return respond({"id": object_id, "object": kind, "deleted": True})
+
     return view
 
 
@@ -90,6 +106,7 @@ def _update(kind: str):
             if params.has("metadata"):
                 record.obj["metadata"].update(params.metadata())
             return respond(expanded(record.obj, RESOURCES[kind][3]))
+
     return view
 
 
@@ -99,11 +116,16 @@ def register_routes() -> None:
         bp.add_url_rule(f"/{segment}", f"create_{kind}", _create(kind), methods=["POST"])
         bp.add_url_rule(f"/{segment}", f"list_{kind}", _list(kind), methods=["GET"])
         bp.add_url_rule(f"/{segment}/<object_id>", f"get_{kind}", _retrieve(kind), methods=["GET"])
-        bp.add_url_rule(f"/{segment}/<object_id>", f"update_{kind}", _update(kind),
-                        methods=["POST"])
+        bp.add_url_rule(
+            f"/{segment}/<object_id>", f"update_{kind}", _update(kind), methods=["POST"]
+        )
     for kind in ("product", "coupon"):
-        bp.add_url_rule(f"/{RESOURCES[kind][0]}/<object_id>", f"delete_{kind}", _delete(kind),
-                        methods=["DELETE"])
+        bp.add_url_rule(
+            f"/{RESOURCES[kind][0]}/<object_id>",
+            f"delete_{kind}",
+            _delete(kind),
+            methods=["DELETE"],
+        )
 
 
 register_routes()

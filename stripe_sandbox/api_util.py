@@ -1,4 +1,5 @@
 """Helpers every API blueprint shares: authentication hook, JSON responses, `expand[]`, filters."""
+
 from __future__ import annotations
 
 import copy
@@ -53,7 +54,9 @@ def _walk(node: object, parts: list[str], line_items: Callable[[str], dict]) -> 
     return node
 
 
-def expanded(body: dict, allowed: set[str], line_items: Callable[[str], dict] | None = None) -> dict:
+def expanded(
+    body: dict, allowed: set[str], line_items: Callable[[str], dict] | None = None
+) -> dict:
     """A copy of `body` with the requested `expand[]` paths (each must be in `allowed`)."""
     paths = request_params().strings("expand")
     body = copy.deepcopy(body)
@@ -64,24 +67,32 @@ def expanded(body: dict, allowed: set[str], line_items: Callable[[str], dict] | 
     return body
 
 
-def list_records(kind: str, url: str, keep: Callable[[dict], bool] = lambda obj: True,
-                 render: Callable[[dict], dict] | None = None,
-                 candidates: Callable[[str, bool], list] | None = None) -> dict:
+def list_records(
+    kind: str,
+    url: str,
+    keep: Callable[[dict], bool] = lambda obj: True,
+    render: Callable[[dict], dict] | None = None,
+    candidates: Callable[[str, bool], list] | None = None,
+) -> dict:
     """The caller's objects of `kind` as a Stripe list, filtered by `keep`, paginated; when
     `candidates(account, livemode)` is given, only its records (newest first) are looked at."""
     who = caller()
     floor = _created_floor(request_params())
     with store().lock:
         items = []
-        records = (candidates(who.account, who.livemode) if candidates
-                   else store().all(kind, who.account, who.livemode))
+        records = (
+            candidates(who.account, who.livemode)
+            if candidates
+            else store().all(kind, who.account, who.livemode)
+        )
         for record in records:  # newest first
             if floor is not None and record.obj["created"] < floor:
                 break  # creation times only grow with insertion: nothing older can match
             if keep(record.obj):
                 items.append(record.obj)
-        return paginate(items, request_params(), url, render or copy.deepcopy,
-                        lambda obj: obj["id"])
+        return paginate(
+            items, request_params(), url, render or copy.deepcopy, lambda obj: obj["id"]
+        )
 
 
 def _created_floor(params: Params) -> int | None:
@@ -110,8 +121,12 @@ def created_filter(params: Params, field: str = "created") -> Callable[[dict], b
         return lambda obj: obj[field] == exact
     bounds = params.sub(field)
     bounds.check_known({"gt", "gte", "lt", "lte"})
-    tests = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-             "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+    tests = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }
     limits = {op: bounds.int(op) for op in tests if bounds.has(op)}
     return lambda obj: all(tests[op](obj[field], value) for op, value in limits.items())
 

@@ -1,4 +1,5 @@
 """Who is calling: the API key decides the account and the mode, `Stripe-Account` switches to a connected account."""
+
 from __future__ import annotations
 
 import base64
@@ -58,9 +59,12 @@ def authenticate() -> Caller:
     """The caller for this request; 401/403 in Stripe's shape when the key cannot act."""
     key = _presented_key()
     if not key:
-        raise StripeError(401, "You did not provide an API key. You need to provide your API key "
-                          "in the Authorization header, using Bearer auth (e.g. 'Authorization: "
-                          "Bearer YOUR_SECRET_KEY').")
+        raise StripeError(
+            401,
+            "You did not provide an API key. You need to provide your API key "
+            "in the Authorization header, using Bearer auth (e.g. 'Authorization: "
+            "Bearer YOUR_SECRET_KEY').",
+        )
     the_store = store()
     owner = the_store.owner_of_key(key)
     if owner is None:
@@ -74,18 +78,29 @@ def _switch(the_store: Store, key: str, owner: str, target: str | None) -> Calle
     if target is None or target == owner:
         return Caller(owner, livemode, is_platform, False, key)
     if not is_platform:
-        raise StripeError(400, "Only Stripe Connect platforms can work with other accounts.",
-                          code="account_invalid")
+        raise StripeError(
+            400,
+            "Only Stripe Connect platforms can work with other accounts.",
+            code="account_invalid",
+        )
     if target not in the_store.connected:
-        raise StripeError(403, f"The provided key '{_masked(key)}' does not have access to "
-                          f"account '{target}' (or that account does not exist). Application "
-                          "access may have been revoked.", code="account_invalid",
-                          type_="invalid_request_error")
+        raise StripeError(
+            403,
+            f"The provided key '{_masked(key)}' does not have access to "
+            f"account '{target}' (or that account does not exist). Application "
+            "access may have been revoked.",
+            code="account_invalid",
+            type_="invalid_request_error",
+        )
     return Caller(target, livemode, False, True, key)
 
 
 def require_platform(caller: Caller) -> None:
     """Only the platform itself (no Stripe-Account) may do this."""
     if not caller.platform:
-        raise StripeError(403, "This request can only be made by the platform account.",
-                          type_="invalid_request_error", code="platform_api_key_required")
+        raise StripeError(
+            403,
+            "This request can only be made by the platform account.",
+            type_="invalid_request_error",
+            code="platform_api_key_required",
+        )

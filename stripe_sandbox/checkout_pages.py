@@ -1,4 +1,5 @@
 """The hosted checkout page a shopper sees, and the recovery URL that rebuilds an expired cart."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -43,10 +44,18 @@ def _render(record, error: str | None = None, status: int = 200):
     email = (body["customer_details"] or {}).get("email") or body["customer_email"] or ""
     consent = (body.get("consent") or {}).get("promotions")
     return render_template(
-        "checkout.html", session=body, items=record.extra["line_items"], money=money, when=when,
-        email=email, name=(body["customer_details"] or {}).get("name") or "",
-        collects=lifecycle.collects_promotions(body), consented=consent == "opt_in",
-        error=error, merchant=store().find(record.account).obj), status
+        "checkout.html",
+        session=body,
+        items=record.extra["line_items"],
+        money=money,
+        when=when,
+        email=email,
+        name=(body["customer_details"] or {}).get("name") or "",
+        collects=lifecycle.collects_promotions(body),
+        consented=consent == "opt_in",
+        error=error,
+        merchant=store().find(record.account).obj,
+    ), status
 
 
 @bp.get("/c/pay/<session_id>")
@@ -96,8 +105,10 @@ def checkout_leave(session_id: str):
         return _message("Not found", exc.message, exc.status)
     if body["cancel_url"]:
         return redirect(body["cancel_url"], code=303)
-    return _message("You left the checkout", "Nothing was charged. The cart stays open until "
-                    "the session expires.")
+    return _message(
+        "You left the checkout",
+        "Nothing was charged. The cart stays open until the session expires.",
+    )
 
 
 @bp.get("/c/recover/<token>")

@@ -1,4 +1,5 @@
 """Events: record them per account and route them to the webhook endpoints that want them."""
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,12 @@ def render_event(record: Record, with_account: bool) -> dict:
     body = copy.deepcopy(record.obj)
     connect_account = record.extra.get("connect_account")
     if with_account and connect_account:
-        body = {"id": body.pop("id"), "object": body.pop("object"), "account": connect_account,
-                **body}
+        body = {
+            "id": body.pop("id"),
+            "object": body.pop("object"),
+            "account": connect_account,
+            **body,
+        }
     return body
 
 
@@ -33,8 +38,9 @@ def _wants(endpoint: Record, event_type: str) -> bool:
     return endpoint.obj["status"] == "enabled" and ("*" in enabled or event_type in enabled)
 
 
-def _targets(store: Store, account: str, livemode: bool, event_type: str,
-             connect_only: bool) -> list[tuple[Record, bool]]:
+def _targets(
+    store: Store, account: str, livemode: bool, event_type: str, connect_only: bool
+) -> list[tuple[Record, bool]]:
     """(endpoint, is_connect) pairs that should receive this event."""
     targets = []
     for endpoint in store.all("webhook_endpoint"):
@@ -45,28 +51,49 @@ def _targets(store: Store, account: str, livemode: bool, event_type: str,
             mode_ok = endpoint.obj["livemode"] or not livemode
             if account != store.platform_id and endpoint.account == store.platform_id and mode_ok:
                 targets.append((endpoint, True))
-        elif not connect_only and endpoint.account == account and endpoint.obj["livemode"] == livemode:
+        elif (
+            not connect_only
+            and endpoint.account == account
+            and endpoint.obj["livemode"] == livemode
+        ):
             targets.append((endpoint, False))
     return targets
 
 
-def emit(store: Store, account: str, livemode: bool, event_type: str, obj: dict,
-         connect_only: bool = False) -> Record:
+def emit(
+    store: Store,
+    account: str,
+    livemode: bool,
+    event_type: str,
+    obj: dict,
+    connect_only: bool = False,
+) -> Record:
     """Record an event for `account` and queue its deliveries (sent later, off this request)."""
     with store.lock:
         body = shapes.event()
-        body.update(id=new_id("evt_1"), created=store.now(), livemode=livemode,
-                     type=event_type, data={"object": copy.deepcopy(obj)},
-                     request=_request_info())
+        body.update(
+            id=new_id("evt_1"),
+            created=store.now(),
+            livemode=livemode,
+            type=event_type,
+            data={"object": copy.deepcopy(obj)},
+            request=_request_info(),
+        )
         targets = _targets(store, account, livemode, event_type, connect_only)
         body["pending_webhooks"] = len(targets)
         connect_account = account if account != store.platform_id else None
         record = store.add(body, account, connect_account=connect_account)
         for endpoint, is_connect in targets:
-            store.dispatcher.enqueue(Delivery(
-                event_id=body["id"], event_type=event_type, endpoint_id=endpoint.obj["id"],
-                url=endpoint.obj["url"], secret=endpoint.extra["secret"],
-                body=json.dumps(render_event(record, is_connect), indent=2)))
+            store.dispatcher.enqueue(
+                Delivery(
+                    event_id=body["id"],
+                    event_type=event_type,
+                    endpoint_id=endpoint.obj["id"],
+                    url=endpoint.obj["url"],
+                    secret=endpoint.extra["secret"],
+                    body=json.dumps(render_event(record, is_connect), indent=2),
+                )
+            )
         return record
 
 

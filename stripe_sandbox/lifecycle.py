@@ -1,4 +1,5 @@
 """What happens to a session after creation: shopper details, payment, expiry and recovery."""
+
 from __future__ import annotations
 
 import copy
@@ -15,12 +16,17 @@ RECOVERED_LIFETIME = 24 * 60 * 60
 def require_open(session: Record) -> None:
     """A 400 naming the status unless the session can still be paid or changed."""
     if session.obj["status"] != "open":
-        raise StripeError(400, f"This Checkout Session is {session.obj['status']}; only open "
-                          "sessions can be changed, paid or expired.", code="checkout_session_not_open")
+        raise StripeError(
+            400,
+            f"This Checkout Session is {session.obj['status']}; only open "
+            "sessions can be changed, paid or expired.",
+            code="checkout_session_not_open",
+        )
 
 
-def save_shopper(store: Store, session: Record, email: str | None, consent: bool | None,
-                 name: str | None = None) -> None:
+def save_shopper(
+    store: Store, session: Record, email: str | None, consent: bool | None, name: str | None = None
+) -> None:
     """Record what the shopper typed; consent counts only when the session collects it."""
     with store.lock:
         require_open(session)
@@ -54,8 +60,10 @@ def expire(store: Store, config: dict, session: Record) -> None:
         if recovery and recovery["enabled"]:
             token = random_token(32)
             store.recovery_tokens[token] = {"session": body["id"], "copy": None}
-            recovery.update(url=f"{config['PUBLIC_URL'].rstrip('/')}/c/recover/{token}",
-                            expires_at=min(now, body["expires_at"]) + RECOVERY_LIFETIME)
+            recovery.update(
+                url=f"{config['PUBLIC_URL'].rstrip('/')}/c/recover/{token}",
+                expires_at=min(now, body["expires_at"]) + RECOVERY_LIFETIME,
+            )
         emit(store, session.account, body["livemode"], "checkout.session.expired", body)
 
 
@@ -78,12 +86,19 @@ def expire_due(store: Store, config: dict) -> int:
 
 def _payment_intent(store: Store, session: Record, paid: bool) -> dict:
     body, intent = session.obj, shapes.payment_intent()
-    intent.update(id=new_id("pi_3"), amount=body["amount_total"], currency=body["currency"],
-                  created=store.now(), livemode=body["livemode"], customer=body["customer"],
-                  amount_received=body["amount_total"] if paid else 0,
-                  status="succeeded" if paid else "processing",
-                  payment_method=new_id("pm_1"), latest_charge=new_id("ch_3"),
-                  receipt_email=(body["customer_details"] or {}).get("email"))
+    intent.update(
+        id=new_id("pi_3"),
+        amount=body["amount_total"],
+        currency=body["currency"],
+        created=store.now(),
+        livemode=body["livemode"],
+        customer=body["customer"],
+        amount_received=body["amount_total"] if paid else 0,
+        status="succeeded" if paid else "processing",
+        payment_method=new_id("pm_1"),
+        latest_charge=new_id("ch_3"),
+        receipt_email=(body["customer_details"] or {}).get("email"),
+    )
     intent["client_secret"] = f"{intent['id']}_secret_{random_token(25)}"
     store.add(intent, session.account)
     return intent
@@ -101,8 +116,12 @@ def complete(store: Store, session: Record, paid: bool = True) -> None:
             save_shopper(store, session, email, None)
         if collects_promotions(body) and body["consent"]["promotions"] is None:
             body["consent"]["promotions"] = "opt_out"
-        body.update(status="complete", url=None, payment_status="paid" if paid else "unpaid",
-                    payment_intent=_payment_intent(store, session, paid)["id"])
+        body.update(
+            status="complete",
+            url=None,
+            payment_status="paid" if paid else "unpaid",
+            payment_intent=_payment_intent(store, session, paid)["id"],
+        )
         emit(store, session.account, body["livemode"], "checkout.session.completed", body)
 
 
@@ -111,17 +130,27 @@ def settle_async(store: Store, session: Record, succeeded: bool) -> None:
     with store.lock:
         body = session.obj
         if body["status"] != "complete" or body["payment_status"] != "unpaid":
-            raise StripeError(400, "Only completed sessions awaiting a delayed payment can be "
-                              "settled.", code="checkout_session_not_pending")
+            raise StripeError(
+                400,
+                "Only completed sessions awaiting a delayed payment can be settled.",
+                code="checkout_session_not_pending",
+            )
         intent = store.find(body["payment_intent"]).obj
         body["payment_status"] = "paid" if succeeded else "unpaid"
-        intent.update(status="succeeded" if succeeded else "requires_payment_method",
-                      amount_received=intent["amount"] if succeeded else 0)
+        intent.update(
+            status="succeeded" if succeeded else "requires_payment_method",
+            amount_received=intent["amount"] if succeeded else 0,
+        )
         if not succeeded:
             intent["last_payment_error"] = {"type": "card_error", "code": "payment_failed"}
         kind = "succeeded" if succeeded else "failed"
-        emit(store, session.account, body["livemode"],
-             f"checkout.session.async_payment_{kind}", body)
+        emit(
+            store,
+            session.account,
+            body["livemode"],
+            f"checkout.session.async_payment_{kind}",
+            body,
+        )
 
 
 def recover(store: Store, config: dict, token: str) -> Record:
@@ -144,12 +173,24 @@ def recover(store: Store, config: dict, token: str) -> Record:
 
 def _copy_session(store: Store, config: dict, original: Record, recovery: dict) -> Record:
     body = original.obj
-    keep = ("mode", "success_url", "cancel_url", "customer", "customer_account",
-            "customer_email", "metadata", "client_reference_id", "locale", "consent_collection")
+    keep = (
+        "mode",
+        "success_url",
+        "cancel_url",
+        "customer",
+        "customer_account",
+        "customer_email",
+        "metadata",
+        "client_reference_id",
+        "locale",
+        "consent_collection",
+    )
     fields = {key: copy.deepcopy(body[key]) for key in keep}
-    fields.update(after_expiration=None, recovered_from=body["id"],
-                  allow_promotion_codes=recovery["allow_promotion_codes"],
-                  expires_at=store.now() + RECOVERED_LIFETIME)
+    fields.update(
+        after_expiration=None,
+        recovered_from=body["id"],
+        allow_promotion_codes=recovery["allow_promotion_codes"],
+        expires_at=store.now() + RECOVERED_LIFETIME,
+    )
     items = checkout.copy_items(original.extra["line_items"])
-    return checkout.open_session(store, config, original.account, body["livemode"],
-                                 fields, items)
+    return checkout.open_session(store, config, original.account, body["livemode"], fields, items)

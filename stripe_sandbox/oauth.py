@@ -1,4 +1,5 @@
 """Connect OAuth for Standard accounts: authorize page, token exchange, deauthorize."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
@@ -37,12 +38,16 @@ def _with_query(url: str, **params) -> str:
 
 
 def _authorize_args(source) -> tuple[dict, str | None]:
-    args = {k: source.get(k) for k in ("client_id", "state", "redirect_uri", "scope",
-                                       "response_type")}
+    args = {
+        k: source.get(k) for k in ("client_id", "state", "redirect_uri", "scope", "response_type")
+    }
     args["scope"] = args["scope"] or "read_write"
     if args["client_id"] != current_app.config["CLIENT_ID"]:
         return args, f"No such application: '{args['client_id']}'."
-    if (args["response_type"] or "code") != "code" or args["scope"] not in ("read_write", "read_only"):
+    if (args["response_type"] or "code") != "code" or args["scope"] not in (
+        "read_write",
+        "read_only",
+    ):
         return args, "Invalid response_type or scope."
     if args["redirect_uri"] and not args["redirect_uri"].startswith(("http://", "https://")):
         return args, "Invalid redirect_uri."
@@ -54,8 +59,12 @@ def authorize_page():
     args, problem = _authorize_args(request.args)
     if problem:
         return _page_error(problem)
-    return render_template("oauth_authorize.html", args=args, accounts=store().accounts(),
-                           platform_name=current_app.config["PLATFORM_NAME"])
+    return render_template(
+        "oauth_authorize.html",
+        args=args,
+        accounts=store().accounts(),
+        platform_name=current_app.config["PLATFORM_NAME"],
+    )
 
 
 # What "add sample products" puts in a new account's shop (live and test mode alike).
@@ -80,8 +89,9 @@ def _add_sample_products(account_id: str) -> None:
     for livemode in (True, False):
         caller = Caller(account_id, livemode, False, False, "")
         for name, amount in SAMPLE_PRODUCTS:
-            params = Params({"currency": "usd", "unit_amount": str(amount),
-                             "product_data": {"name": name}})
+            params = Params(
+                {"currency": "usd", "unit_amount": str(amount), "product_data": {"name": name}}
+            )
             create_price(store(), caller, params)
 
 
@@ -92,8 +102,12 @@ def authorize_submit():
         return _page_error(problem)
     target = args["redirect_uri"]
     if request.form.get("decision") == "deny":
-        return _finish(target, error="access_denied", error_description="The user denied your "
-                       "request", state=args["state"])
+        return _finish(
+            target,
+            error="access_denied",
+            error_description="The user denied your request",
+            state=args["state"],
+        )
     account_id = _chosen_account()
     if account_id is None or account_id == store().platform_id:
         return _page_error("Pick an account or create a new one.")
@@ -105,8 +119,11 @@ def authorize_submit():
 def _finish(target: str | None, **params) -> Response:
     if target:
         return redirect(_with_query(target, **params), code=302)
-    return render_template("message.html", title="Authorization result",
-                           message=", ".join(f"{k}={v}" for k, v in params.items() if v))
+    return render_template(
+        "message.html",
+        title="Authorization result",
+        message=", ".join(f"{k}={v}" for k, v in params.items() if v),
+    )
 
 
 def _platform_livemode() -> bool:
@@ -118,10 +135,17 @@ def _platform_livemode() -> bool:
 
 def _token_response(account_id: str, scope: str, livemode: bool, refresh: str) -> Response:
     keys = store().find(account_id).extra["keys"]
-    return jsonify({"access_token": keys["sk_live" if livemode else "sk_test"],
-                    "livemode": livemode, "refresh_token": refresh, "scope": scope,
-                    "stripe_publishable_key": store().publishable_key(account_id, livemode),
-                    "stripe_user_id": account_id, "token_type": "bearer"})
+    return jsonify(
+        {
+            "access_token": keys["sk_live" if livemode else "sk_test"],
+            "livemode": livemode,
+            "refresh_token": refresh,
+            "scope": scope,
+            "stripe_publishable_key": store().publishable_key(account_id, livemode),
+            "stripe_user_id": account_id,
+            "token_type": "bearer",
+        }
+    )
 
 
 def _redeem_code(code: str | None, livemode: bool) -> Response:
@@ -129,15 +153,27 @@ def _redeem_code(code: str | None, livemode: bool) -> Response:
     if grant is None or not code.startswith("ac_"):
         raise OAuthError("invalid_grant", f"Authorization code does not exist: {code}")
     if grant["used"]:
-        raise OAuthError("invalid_grant", "This authorization code has already been used. "
-                         "All tokens issued with this code have been revoked.")
+        raise OAuthError(
+            "invalid_grant",
+            "This authorization code has already been used. "
+            "All tokens issued with this code have been revoked.",
+        )
     grant["used"] = True
     store().connected.add(grant["account"])
     refresh = new_id("rt_", 32)
-    store().oauth_codes[refresh] = {"account": grant["account"], "scope": grant["scope"],
-                                    "used": False}
-    emit(store(), grant["account"], livemode, "account.application.authorized",
-         _application(), connect_only=True)
+    store().oauth_codes[refresh] = {
+        "account": grant["account"],
+        "scope": grant["scope"],
+        "used": False,
+    }
+    emit(
+        store(),
+        grant["account"],
+        livemode,
+        "account.application.authorized",
+        _application(),
+        connect_only=True,
+    )
     return _token_response(grant["account"], grant["scope"], livemode, refresh)
 
 
@@ -158,8 +194,11 @@ def token():
 
 
 def _application() -> dict:
-    return {"id": current_app.config["CLIENT_ID"], "object": "application",
-            "name": current_app.config["PLATFORM_NAME"]}
+    return {
+        "id": current_app.config["CLIENT_ID"],
+        "object": "application",
+        "name": current_app.config["PLATFORM_NAME"],
+    }
 
 
 @bp.post("/deauthorize")
@@ -170,9 +209,18 @@ def deauthorize():
         raise OAuthError("invalid_client", f"No such application: '{client_id}'", 401)
     with store().lock:
         if account_id not in store().connected:
-            raise OAuthError("invalid_client", f"This application is not connected to stripe "
-                             f"account {account_id}, or that account does not exist.")
-        emit(store(), account_id, livemode, "account.application.deauthorized",
-             _application(), connect_only=True)
+            raise OAuthError(
+                "invalid_client",
+                f"This application is not connected to stripe "
+                f"account {account_id}, or that account does not exist.",
+            )
+        emit(
+            store(),
+            account_id,
+            livemode,
+            "account.application.deauthorized",
+            _application(),
+            connect_only=True,
+        )
         store().connected.discard(account_id)
     return jsonify({"stripe_user_id": account_id})

@@ -1,4 +1,5 @@
 """Stripe's form encoding: bracket keys (`a[b][0][c]=v`) into nested dicts and lists, and typed getters."""
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,11 @@ class Params:
         allowed = set(allowed) | {"expand"}
         for key in self.data:
             if key not in allowed:
-                raise bad_param(f"Received unknown parameter: {self.name(key)}",
-                                self.name(key), code="parameter_unknown")
+                raise bad_param(
+                    f"Received unknown parameter: {self.name(key)}",
+                    self.name(key),
+                    code="parameter_unknown",
+                )
 
     def _raw(self, key: str, required: bool) -> Any:
         if not self.has(key):
@@ -81,8 +85,13 @@ class Params:
             return None
         return self.data[key]
 
-    def str(self, key: str, required: bool = False, default: str | None = None,
-            choices: Iterable[str] | None = None) -> str | None:
+    def str(
+        self,
+        key: str,
+        required: bool = False,
+        default: str | None = None,
+        choices: Iterable[str] | None = None,
+    ) -> str | None:
         """A string value, optionally one of `choices`."""
         value = self._raw(key, required)
         if value is None:
@@ -94,8 +103,14 @@ class Params:
             raise bad_param(f"Invalid {self.name(key)}: must be one of {options}", self.name(key))
         return value
 
-    def int(self, key: str, required: bool = False, default: int | None = None,
-            low: int | None = None, high: int | None = None) -> int | None:
+    def int(
+        self,
+        key: str,
+        required: bool = False,
+        default: int | None = None,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> int | None:
         """An integer value within [low, high] when given."""
         value = self.str(key, required)
         if value is None:
@@ -147,8 +162,9 @@ class Params:
         value = self._raw(key, False) or []
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad_param(f"Invalid array: {self.name(key)} must be an array of strings.",
-                            self.name(key))
+            raise bad_param(
+                f"Invalid array: {self.name(key)} must be an array of strings.", self.name(key)
+            )
         return value
 
     def metadata(self) -> dict:

@@ -1,5 +1,6 @@
 """Optional persistence: the whole store in one JSON file, so a restart keeps accounts,
 catalog, sessions and webhook endpoints (deliveries in flight are not kept)."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,17 @@ def snapshot(store: Store) -> str:
     """The store as JSON text (taken under the lock, so it is consistent)."""
     with store.lock:
         records = sorted(store.records.values(), key=lambda r: r.seq)
-        data = {"offset": store.offset, "keys": store.keys, "connected": sorted(store.connected),
-                "oauth_codes": store.oauth_codes, "recovery_tokens": store.recovery_tokens,
-                "records": [{"obj": r.obj, "account": r.account, "seq": r.seq, "extra": r.extra}
-                            for r in records]}
+        data = {
+            "offset": store.offset,
+            "keys": store.keys,
+            "connected": sorted(store.connected),
+            "oauth_codes": store.oauth_codes,
+            "recovery_tokens": store.recovery_tokens,
+            "records": [
+                {"obj": r.obj, "account": r.account, "seq": r.seq, "extra": r.extra}
+                for r in records
+            ],
+        }
         return json.dumps(data, sort_keys=True)
 
 
@@ -30,8 +38,9 @@ def restore(store: Store, text: str) -> None:
         store.connected = set(data["connected"])
         store.oauth_codes = data["oauth_codes"]
         store.recovery_tokens = data["recovery_tokens"]
-        store.replace_all([Record(r["obj"], r["account"], r["seq"], r["extra"])
-                           for r in data["records"]])
+        store.replace_all(
+            [Record(r["obj"], r["account"], r["seq"], r["extra"]) for r in data["records"]]
+        )
 
 
 class StateFile:

@@ -1,4 +1,5 @@
 """The running sandbox: its store, webhook dispatcher and clock ticker, with start/stop hooks."""
+
 from __future__ import annotations
 
 import threading
@@ -15,15 +16,21 @@ class Sandbox:
     def __init__(self, config: dict):
         self.config = config
         self.store = Store(config)
-        self.dispatcher = Dispatcher(config["WEBHOOK_RETRY_DELAYS"], config["WEBHOOK_TIMEOUT"],
-                                     on_delivered=lambda event_id: events.mark_delivered(
-                                         self.store, event_id))
+        self.dispatcher = Dispatcher(
+            config["WEBHOOK_RETRY_DELAYS"],
+            config["WEBHOOK_TIMEOUT"],
+            on_delivered=lambda event_id: events.mark_delivered(self.store, event_id),
+        )
         self.store.dispatcher = self.dispatcher
-        self.state_file = StateFile(self.store, config["STATE_FILE"]) if config.get("STATE_FILE") else None
+        self.state_file = (
+            StateFile(self.store, config["STATE_FILE"]) if config.get("STATE_FILE") else None
+        )
         if self.state_file:
             self.state_file.load()
         if config.get("CONNECT_WEBHOOK_URL"):
-            self.register_connect_endpoint(config["CONNECT_WEBHOOK_URL"], config.get("CONNECT_WEBHOOK_SECRET"))
+            self.register_connect_endpoint(
+                config["CONNECT_WEBHOOK_URL"], config.get("CONNECT_WEBHOOK_SECRET")
+            )
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._ticker_lock = threading.Lock()
@@ -37,9 +44,15 @@ class Sandbox:
                 if endpoint.extra["connect"] and endpoint.obj["url"] == url:
                     endpoint.extra["secret"] = secret or endpoint.extra["secret"]
                     return
-            store.add_webhook_endpoint(store.platform_id, url, livemode=True, connect=True,
-                                       enabled_events=["*"], secret=secret,
-                                       description="registered at start-up")
+            store.add_webhook_endpoint(
+                store.platform_id,
+                url,
+                livemode=True,
+                connect=True,
+                enabled_events=["*"],
+                secret=secret,
+                description="registered at start-up",
+            )
 
     def tick(self) -> None:
         """Expire whatever the sandbox clock says is due, then save the state if it changed."""
@@ -51,8 +64,9 @@ class Sandbox:
         """Start the daemon thread that expires sessions even when nobody calls the API."""
         with self._ticker_lock:
             if self._ticker is None and not self._stop.is_set():
-                self._ticker = threading.Thread(target=self._tick_loop, name="sandbox-clock",
-                                                daemon=True)
+                self._ticker = threading.Thread(
+                    target=self._tick_loop, name="sandbox-clock", daemon=True
+                )
                 self._ticker.start()
 
     def _tick_loop(self) -> None:

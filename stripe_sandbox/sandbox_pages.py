@@ -1,4 +1,5 @@
 """Sandbox-only controls (no API key): shopper actions, the clock, keys and delivery logs."""
+
 from __future__ import annotations
 
 import copy
@@ -33,8 +34,9 @@ def _session_json(record):
 def shopper(session_id: str):
     params, record = request_params(), _session(session_id)
     params.check_known({"email", "promotions_consent", "name"})
-    lifecycle.save_shopper(store(), record, params.str("email"),
-                           params.bool("promotions_consent"), params.str("name"))
+    lifecycle.save_shopper(
+        store(), record, params.str("email"), params.bool("promotions_consent"), params.str("name")
+    )
     return _session_json(record)
 
 
@@ -44,8 +46,13 @@ def pay(session_id: str):
     params.check_known({"payment_status", "email", "promotions_consent", "name"})
     status = params.str("payment_status", default="paid", choices=("paid", "unpaid"))
     if params.has("email") or params.has("promotions_consent") or params.has("name"):
-        lifecycle.save_shopper(store(), record, params.str("email"),
-                               params.bool("promotions_consent"), params.str("name"))
+        lifecycle.save_shopper(
+            store(),
+            record,
+            params.str("email"),
+            params.bool("promotions_consent"),
+            params.str("name"),
+        )
     lifecycle.complete(store(), record, paid=status == "paid")
     return _session_json(record)
 
@@ -69,8 +76,14 @@ def expire_now(session_id: str):
 def advance_clock():
     seconds = request_params().int("seconds", required=True, low=0, high=10 * 365 * 86400)
     now, expired = lifecycle.advance_clock(store(), current_app.config, seconds)
-    return respond({"object": "sandbox.clock", "now": now, "offset": store().offset,
-                    "expired_sessions": expired})
+    return respond(
+        {
+            "object": "sandbox.clock",
+            "now": now,
+            "offset": store().offset,
+            "expired_sessions": expired,
+        }
+    )
 
 
 @bp.get("/_sandbox/clock")
@@ -80,22 +93,36 @@ def clock():
 
 @bp.get("/_sandbox/deliveries")
 def deliveries():
-    return respond({"object": "list", "data": list(reversed(_sandbox().deliveries())),
-                    "has_more": False, "url": "/_sandbox/deliveries"})
+    return respond(
+        {
+            "object": "list",
+            "data": list(reversed(_sandbox().deliveries())),
+            "has_more": False,
+            "url": "/_sandbox/deliveries",
+        }
+    )
 
 
 def _wants_json() -> bool:
-    return request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json"
+    return (
+        request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def _account_view(record) -> dict:
     account_id = record.obj["id"]
     keys = dict(record.extra.get("keys", {}))
-    keys.update(pk_live=store().publishable_key(account_id, True),
-                pk_test=store().publishable_key(account_id, False))
-    return {"id": account_id, "name": record.obj["business_profile"]["name"],
-            "email": record.obj["email"], "connected": account_id in store().connected,
-            "keys": keys}
+    keys.update(
+        pk_live=store().publishable_key(account_id, True),
+        pk_test=store().publishable_key(account_id, False),
+    )
+    return {
+        "id": account_id,
+        "name": record.obj["business_profile"]["name"],
+        "email": record.obj["email"],
+        "connected": account_id in store().connected,
+        "keys": keys,
+    }
 
 
 @bp.get("/_sandbox/accounts/<account_id>")
@@ -113,13 +140,12 @@ def account_page(account_id: str):
 def accounts_page():
     views = [_account_view(r) for r in store().accounts()]
     if _wants_json():
-        return respond({"object": "list", "data": views, "has_more": False,
-                        "url": "/_sandbox/accounts"})
+        return respond(
+            {"object": "list", "data": views, "has_more": False, "url": "/_sandbox/accounts"}
+        )
     return render_template("index.html", accounts=views, config=current_app.config)
 
 
 @bp.get("/")
 def index():
     return accounts_page()
-
-

@@ -1,5 +1,6 @@
 """A tiny shop per account, so a person can start a checkout in a browser without writing code:
 pick products, check out (live session, consent collected, recovery on), and expire it on demand."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -30,24 +31,43 @@ def shop(account_id: str):
     prices = [r.obj for r in store().all("price", account_id, livemode=True) if r.obj["active"]]
     products = {r.obj["id"]: r.obj for r in store().all("product", account_id)}
     sessions = [r.obj for r in store().all("checkout.session", account_id)][:RECENT_SESSIONS]
-    return render_template("shop.html", account=account, prices=prices, products=products,
-                           sessions=sessions, error=request.args.get("error"))
+    return render_template(
+        "shop.html",
+        account=account,
+        prices=prices,
+        products=products,
+        sessions=sessions,
+        error=request.args.get("error"),
+    )
 
 
 @bp.post("/shop/<account_id>/checkout")
 def start_checkout(account_id: str):
     _account(account_id)
-    items = [{"price": price_id, "quantity": request.form[f"qty-{price_id}"]}
-             for price_id in request.form.getlist("price") if request.form.get(f"qty-{price_id}", "0") != "0"]
+    items = [
+        {"price": price_id, "quantity": request.form[f"qty-{price_id}"]}
+        for price_id in request.form.getlist("price")
+        if request.form.get(f"qty-{price_id}", "0") != "0"
+    ]
     if not items:
-        return redirect(url_for("shop.shop", account_id=account_id, error="Pick at least one product."))
+        return redirect(
+            url_for("shop.shop", account_id=account_id, error="Pick at least one product.")
+        )
     back = url_for("shop.shop", account_id=account_id, _external=True)
-    params = Params({"mode": "payment", "line_items": items, "success_url": back, "cancel_url": back,
-                     "consent_collection": {"promotions": "auto"},
-                     "after_expiration": {"recovery": {"enabled": "true",
-                                                       "allow_promotion_codes": "true"}}})
+    params = Params(
+        {
+            "mode": "payment",
+            "line_items": items,
+            "success_url": back,
+            "cancel_url": back,
+            "consent_collection": {"promotions": "auto"},
+            "after_expiration": {"recovery": {"enabled": "true", "allow_promotion_codes": "true"}},
+        }
+    )
     try:
-        record = checkout.create_session(store(), current_app.config, _shop_caller(account_id), params)
+        record = checkout.create_session(
+            store(), current_app.config, _shop_caller(account_id), params
+        )
     except StripeError as exc:
         return redirect(url_for("shop.shop", account_id=account_id, error=exc.message))
     return redirect(record.obj["url"])

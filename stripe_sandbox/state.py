@@ -1,4 +1,5 @@
 """In-memory state of the sandbox: objects per account, API keys, the clock, one lock."""
+
 from __future__ import annotations
 
 import heapq
@@ -22,7 +23,9 @@ def random_token(length: int, alphabet: str = _ALPHABET) -> str:
     limit = 256 - 256 % len(alphabet)
     chosen: list[str] = []
     while len(chosen) < length:
-        chosen += [alphabet[b % len(alphabet)] for b in secrets.token_bytes(length * 2) if b < limit]
+        chosen += [
+            alphabet[b % len(alphabet)] for b in secrets.token_bytes(length * 2) if b < limit
+        ]
     return "".join(chosen[:length])
 
 
@@ -89,12 +92,27 @@ class Store:
         """Continue insertion order after `next_seq - 1` (used when state is restored)."""
         self._seq = itertools.count(next_seq)
 
-    def add_webhook_endpoint(self, account: str, url: str, *, livemode: bool, connect: bool,
-                             enabled_events: list[str], secret: str | None = None, **fields) -> Record:
+    def add_webhook_endpoint(
+        self,
+        account: str,
+        url: str,
+        *,
+        livemode: bool,
+        connect: bool,
+        enabled_events: list[str],
+        secret: str | None = None,
+        **fields,
+    ) -> Record:
         """Register an endpoint; a signing secret is made unless one is given."""
         body = shapes.webhook_endpoint()
-        body.update(id=new_id("we_1"), created=self.now(), livemode=livemode, url=url,
-                    enabled_events=enabled_events, **fields)
+        body.update(
+            id=new_id("we_1"),
+            created=self.now(),
+            livemode=livemode,
+            url=url,
+            enabled_events=enabled_events,
+            **fields,
+        )
         return self.add(body, account, secret=secret or "whsec_" + new_id("", 32), connect=connect)
 
     def now(self) -> int:
@@ -116,9 +134,13 @@ class Store:
 
     def _put(self, record: Record) -> None:
         self.records[record.obj["id"]] = record
-        self._by_kind.setdefault(record.kind, {}).setdefault(record.account, {})[record.obj["id"]] = record
+        self._by_kind.setdefault(record.kind, {}).setdefault(record.account, {})[
+            record.obj["id"]
+        ] = record
         if record.kind == "checkout.session" and record.obj.get("status") == "open":
-            heapq.heappush(self._expiries, (record.obj["expires_at"], record.seq, record.obj["id"]))
+            heapq.heappush(
+                self._expiries, (record.obj["expires_at"], record.seq, record.obj["id"])
+            )
         if record.kind == "checkout.session":
             self.note_email(record)
 
@@ -134,9 +156,16 @@ class Store:
         of those that have it now."""
         with self.lock:
             found = self._emails.get((account, email.lower()), {}).values()
-            return sorted((r for r in found if self.records.get(r.obj["id"]) is r
-                           and (livemode is None or r.obj.get("livemode") in (None, livemode))),
-                          key=lambda r: r.seq, reverse=True)
+            return sorted(
+                (
+                    r
+                    for r in found
+                    if self.records.get(r.obj["id"]) is r
+                    and (livemode is None or r.obj.get("livemode") in (None, livemode))
+                ),
+                key=lambda r: r.seq,
+                reverse=True,
+            )
 
     def remove(self, object_id: str) -> None:
         """Forget an object (a deleted endpoint, product, price...)."""
@@ -168,28 +197,43 @@ class Store:
         """The record with this id, whoever owns it."""
         return self.records.get(object_id)
 
-    def get(self, object_id: str, kind: str, account: str, livemode: bool | None,
-            param: str = "id") -> Record:
+    def get(
+        self, object_id: str, kind: str, account: str, livemode: bool | None, param: str = "id"
+    ) -> Record:
         """The caller's object of `kind`; a 404 like Stripe's otherwise."""
         record = self.records.get(object_id) if isinstance(object_id, str) else None
         if record is None or record.kind != kind or record.account != account:
             raise no_such(kind, str(object_id), param)
         if livemode is not None and record.obj.get("livemode") not in (None, livemode):
             mode = "live" if record.obj["livemode"] else "test"
-            raise StripeError(404, f"No such {kind}: '{object_id}'; a similar object exists in "
-                              f"{mode} mode, but a {'live' if livemode else 'test'} mode key "
-                              "was used to make this request.", param, code="resource_missing")
+            raise StripeError(
+                404,
+                f"No such {kind}: '{object_id}'; a similar object exists in "
+                f"{mode} mode, but a {'live' if livemode else 'test'} mode key "
+                "was used to make this request.",
+                param,
+                code="resource_missing",
+            )
         return record
 
-    def all(self, kind: str, account: str | None = None, livemode: bool | None = None) -> list[Record]:
+    def all(
+        self, kind: str, account: str | None = None, livemode: bool | None = None
+    ) -> list[Record]:
         """Records of `kind` (of `account`, in `livemode` when given), newest first."""
         with self.lock:
             owners = self._by_kind.get(kind, {})
             if account is not None:  # one owner: already in insertion (seq) order
-                return [r for r in reversed(owners.get(account, {}).values())
-                        if livemode is None or r.obj.get("livemode") in (None, livemode)]
-            found = [r for group in owners.values() for r in group.values()
-                     if livemode is None or r.obj.get("livemode") in (None, livemode)]
+                return [
+                    r
+                    for r in reversed(owners.get(account, {}).values())
+                    if livemode is None or r.obj.get("livemode") in (None, livemode)
+                ]
+            found = [
+                r
+                for group in owners.values()
+                for r in group.values()
+                if livemode is None or r.obj.get("livemode") in (None, livemode)
+            ]
         return sorted(found, key=lambda r: r.seq, reverse=True)
 
     def owner_of_key(self, key: str) -> str | None:
@@ -214,8 +258,11 @@ class Store:
     def _account_keys(self) -> dict:
         suffix = random_token(24)
         # Publishable keys are not API keys here; they are only shown and handed out by OAuth.
-        return {f"{kind}_{mode}": f"{kind}_{mode}_{suffix}{random_token(8)}"
-                for kind in ("sk", "rk") for mode in ("live", "test")}
+        return {
+            f"{kind}_{mode}": f"{kind}_{mode}_{suffix}{random_token(8)}"
+            for kind in ("sk", "rk")
+            for mode in ("live", "test")
+        }
 
     def publishable_key(self, account_id: str, livemode: bool) -> str:
         """A stable publishable key for the account (informational only)."""

@@ -1,4 +1,5 @@
 """Signed webhook delivery from a background thread, with Stripe-like retries."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,24 +39,39 @@ class Delivery:
 
     def summary(self) -> dict:
         """A JSON-friendly view for the debugging page (no secret)."""
-        return {"id": self.id, "event": self.event_id, "type": self.event_type,
-                "endpoint": self.endpoint_id, "url": self.url, "status": self.status,
-                "attempts": list(self.attempts)}
+        return {
+            "id": self.id,
+            "event": self.event_id,
+            "type": self.event_type,
+            "endpoint": self.endpoint_id,
+            "url": self.url,
+            "status": self.status,
+            "attempts": list(self.attempts),
+        }
 
 
-def post_once(url: str, body: str, signature: str, timeout: float) -> tuple[int | None, str | None]:
+def post_once(
+    url: str, body: str, signature: str, timeout: float
+) -> tuple[int | None, str | None]:
     """POST the body once; (status, None) on an answer, (None, reason) when no answer came."""
     parts = urlsplit(url)
-    connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
-                        else http.client.HTTPConnection)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection = connection_class(parts.hostname, parts.port, timeout=timeout)
         try:
-            connection.request("POST", path, body=body.encode(), headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "Stripe-Signature": signature,
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
+            connection.request(
+                "POST",
+                path,
+                body=body.encode(),
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "Stripe-Signature": signature,
+                    "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                },
+            )
             response = connection.getresponse()
             response.read()
             return response.status, None
@@ -68,8 +84,12 @@ def post_once(url: str, body: str, signature: str, timeout: float) -> tuple[int 
 class Dispatcher:
     """A daemon thread that sends queued deliveries and retries failures on a schedule."""
 
-    def __init__(self, delays: list[float], timeout: float,
-                 on_delivered: Callable[[str], None] = lambda event_id: None):
+    def __init__(
+        self,
+        delays: list[float],
+        timeout: float,
+        on_delivered: Callable[[str], None] = lambda event_id: None,
+    ):
         self.delays, self.timeout, self.on_delivered = list(delays), timeout, on_delivered
         self.deliveries: list[Delivery] = []
         self._cond = threading.Condition()
@@ -115,8 +135,12 @@ class Dispatcher:
                     self._cond.notify_all()
 
     def _attempt(self, delivery: Delivery) -> None:
-        status, error = post_once(delivery.url, delivery.body,
-                                  signature_header(delivery.body, delivery.secret), self.timeout)
+        status, error = post_once(
+            delivery.url,
+            delivery.body,
+            signature_header(delivery.body, delivery.secret),
+            self.timeout,
+        )
         ok = status is not None and 200 <= status < 300
         delivery.attempts.append({"at": int(time.time()), "status": status, "error": error})
         if ok:

@@ -133,19 +133,3 @@ def test_checklist_reflects_the_real_state(app, db, sandbox_server):
         "domain": False,
         "enable": True,
     }
-
-
-def test_stripe_transport_reads_proxy_settings_once_and_honours_no_proxy(monkeypatch):
-    """The environment is read when a client is made (not per call): a proxy applies to the
-    API base unless NO_PROXY names its host."""
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    stripe_gateway._http_client.cache_clear()
-    try:
-        proxied = stripe_gateway._http_client("https://api.stripe.com")
-        assert proxied._proxy == {"https": "http://proxy.internal:3128"}
-        monkeypatch.setenv("NO_PROXY", "api.stripe.com")
-        assert stripe_gateway._http_client("https://api.stripe.com:443")._proxy is None
-    finally:
-        stripe_gateway._http_client.cache_clear()

@@ -8,10 +8,11 @@ built without it) keep pglz; SQLite has nothing to change.
 Revision ID: 0006
 Revises: 0005
 """
+
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,17 +1,22 @@
 """The only module that talks to Stripe (or the offline sandbox), always through the SDK."""
+
 from __future__ import annotations
 
 from functools import lru_cache
 from urllib.parse import quote
 
 from flask import current_app
-from stripe import StripeClient, StripeError
+from stripe import RequestsClient, StripeClient, StripeError
 
 from portal.models import StripeAccount
 from portal import sealing
-from portal.services.stripe_http import KeepAliveClient, environ_proxy
 
 __all__ = ["GatewayError", "StripeError", "account_client", "platform_client", "retrieve_account"]
+
+TIMEOUT_SECONDS = 80  # the SDK's own default
+# The SDK's retry loop: a connection error or a 409/5xx answer is tried again, twice at most,
+# after a short backoff; a POST is resent with the Idempotency-Key of its first attempt.
+NETWORK_RETRIES = 2
 
 
 class GatewayError(RuntimeError):
@@ -20,34 +25,48 @@ class GatewayError(RuntimeError):
 
 def _client(api_key: str, account_id: str | None = None) -> StripeClient:
     config = current_app.config
-    return _cached_client(api_key, account_id, config["STRIPE_CLIENT_ID"] or None,
-                          config["STRIPE_API_BASE"], config["STRIPE_CONNECT_BASE"])
+    return _cached_client(
+        api_key,
+        account_id,
+        config["STRIPE_CLIENT_ID"] or None,
+        config["STRIPE_API_BASE"],
+        config["STRIPE_CONNECT_BASE"],
+    )
 
 
 @lru_cache(maxsize=512)
-def _cached_client(api_key: str, account_id: str | None, client_id: str | None,
-                   api_base: str, connect_base: str) -> StripeClient:
-    """One client per key and account in each process: its HTTP connections are reused from
-    call to call instead of opened for each."""
-    return StripeClient(api_key, stripe_account=account_id, client_id=client_id,
-                        base_addresses={"api": api_base, "connect": connect_base},
-                        max_network_retries=2, http_client=_http_client(api_base))
+def _cached_client(
+    api_key: str, account_id: str | None, client_id: str | None, api_base: str, connect_base: str
+) -> StripeClient:
+    """One client per key and account in each process, all over the one transport below."""
+    return StripeClient(
+        api_key,
+        stripe_account=account_id,
+        client_id=client_id,
+        base_addresses={"api": api_base, "connect": connect_base},
+        max_network_retries=NETWORK_RETRIES,
+        http_client=_http_client(),
+    )
 
 
-@lru_cache(maxsize=8)
-def _http_client(api_base: str) -> KeepAliveClient:
-    """The transport (stripe_http.py), with the proxy settings (HTTPS_PROXY, NO_PROXY...) for
-    `api_base` read from the environment once, not on every call. Threads share it; each
-    keeps its own connections."""
-    return KeepAliveClient(proxy=environ_proxy(api_base))
+@lru_cache(maxsize=1)
+def _http_client() -> RequestsClient:
+    """The SDK's own transport over `requests`, shared by every client in the process. It makes
+    each thread its own requests Session, so a worker's connections stay alive from call to call
+    (we pass no session: the SDK would share one among all threads). Certificates are checked
+    against the SDK's bundle. requests reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY itself on
+    each call; `proxy=` stays unset: the SDK would send it with every request, NO_PROXY or not."""
+    return RequestsClient(timeout=TIMEOUT_SECONDS)
 
 
 def _platform_key(livemode: bool = True) -> str:
     name = "STRIPE_SECRET_KEY" if livemode else "STRIPE_TEST_SECRET_KEY"
     key = current_app.config[name]
     if not key:
-        raise GatewayError(f"{name} is not set: the platform cannot call Stripe"
-                           + ("" if livemode else " about test-mode sessions"))
+        raise GatewayError(
+            f"{name} is not set: the platform cannot call Stripe"
+            + ("" if livemode else " about test-mode sessions")
+        )
     return key
 
 
@@ -60,7 +79,9 @@ def account_client(account: StripeAccount, livemode: bool = True) -> StripeClien
     """A client acting as the merchant's connected account: the platform key of the session's
     mode plus the account header for Connect, or the merchant's own key in direct mode."""
     if account.method == "direct":
-        return _client(sealing.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"]))
+        return _client(
+            sealing.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"])
+        )
     return _client(_platform_key(livemode), account.account_id)
 
 
@@ -73,19 +94,30 @@ def retrieve_account(account_id: str) -> dict:
     (defaults for the emails); StripeError if unknown."""
     account = platform_client().v1.accounts.retrieve(account_id)
     profile = account.business_profile
-    return {"id": account.id, "name": (profile.name if profile else None) or account.id,
-            "email": account.email, "shop_url": profile.url if profile else None,
-            "support_email": profile.support_email if profile else None}
+    return {
+        "id": account.id,
+        "name": (profile.name if profile else None) or account.id,
+        "email": account.email,
+        "shop_url": profile.url if profile else None,
+        "support_email": profile.support_email if profile else None,
+    }
 
 
-def later_session_status(account: StripeAccount, session_id: str, created: int,
-                         customer: str | None, email: str | None, livemode: bool = True) -> str | None:
+def later_session_status(
+    account: StripeAccount,
+    session_id: str,
+    created: int,
+    customer: str | None,
+    email: str | None,
+    livemode: bool = True,
+) -> str | None:
     """The most telling status among the shopper's sessions created after this one (same
     customer or same email, any status): "complete", else "open"/"expired", else None."""
     client = account_client(account, livemode)
     found = set()
-    queries = ([{"customer": customer}] if customer else []) + \
-              ([{"customer_details": {"email": email}}] if email else [])
+    queries = ([{"customer": customer}] if customer else []) + (
+        [{"customer_details": {"email": email}}] if email else []
+    )
     for query in queries:
         page = _get(client, "/v1/checkout/sessions", **query, created={"gte": created}, limit=100)
         found |= {s["status"] for s in _after(page["data"], session_id, created)}
@@ -101,14 +133,18 @@ def _after(listed: list, session_id: str, created: int) -> list:
     (erring on the side of not emailing)."""
     ids = [s["id"] for s in listed]
     if session_id in ids:
-        return listed[:ids.index(session_id)]
+        return listed[: ids.index(session_id)]
     return [s for s in listed if s["created"] >= created]
 
 
 def line_items(account: StripeAccount, session_id: str, livemode: bool = True) -> list[dict]:
     """The cart: [{"name", "quantity", "amount", "currency", "image_url"}] in Stripe's order."""
-    page = _get(account_client(account, livemode), f"/v1/checkout/sessions/{quote(session_id, safe='')}"
-                "/line_items", limit=100, expand=["data.price.product"])
+    page = _get(
+        account_client(account, livemode),
+        f"/v1/checkout/sessions/{quote(session_id, safe='')}/line_items",
+        limit=100,
+        expand=["data.price.product"],
+    )
     return [_line_item(item) for item in page["data"]]
 
 
@@ -117,8 +153,13 @@ def _line_item(item: dict) -> dict:
     product = product if isinstance(product, dict) else {}  # not expanded: an id, no details
     images = product.get("images") or []
     name = product.get("name") or item.get("description") or "Item"
-    return {"name": name, "quantity": item.get("quantity") or 1, "amount": item.get("amount_total"),
-            "currency": item.get("currency"), "image_url": images[0] if images else None}
+    return {
+        "name": name,
+        "quantity": item.get("quantity") or 1,
+        "amount": item.get("amount_total"),
+        "currency": item.get("currency"),
+        "image_url": images[0] if images else None,
+    }
 
 
 def _get(client: StripeClient, path: str, **params) -> dict:
@@ -128,9 +169,16 @@ def _get(client: StripeClient, path: str, **params) -> dict:
     return client.raw_request("get", path, **params).data
 
 
-def create_promotion_code(account: StripeAccount, coupon_id: str, expires_at: int, code: str) -> str:
+def create_promotion_code(
+    account: StripeAccount, coupon_id: str, expires_at: int, code: str
+) -> str:
     """A single-use customer-facing code for the merchant's coupon, dead at `expires_at`."""
-    created = account_client(account).v1.promotion_codes.create({
-        "promotion": {"type": "coupon", "coupon": coupon_id}, "code": code,
-        "max_redemptions": 1, "expires_at": expires_at})
+    created = account_client(account).v1.promotion_codes.create(
+        {
+            "promotion": {"type": "coupon", "coupon": coupon_id},
+            "code": code,
+            "max_redemptions": 1,
+            "expires_at": expires_at,
+        }
+    )
     return created.code

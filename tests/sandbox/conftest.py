@@ -1,4 +1,5 @@
 """Fixtures that run the Stripe sandbox for real (threaded werkzeug on loopback) and a webhook receiver."""
+
 from __future__ import annotations
 
 import json
@@ -25,18 +26,21 @@ def make_price(client, account: str, amount: int = 2400, name: str = "Mug"):
     """A product + one-time price on the connected account."""
     options = {"stripe_account": account}
     product = client.v1.products.create({"name": name}, options=options)
-    return client.v1.prices.create({"unit_amount": amount, "currency": "usd",
-                                    "product": product.id}, options=options)
+    return client.v1.prices.create(
+        {"unit_amount": amount, "currency": "usd", "product": product.id}, options=options
+    )
 
 
 def make_session(client, account: str, price_id: str, quantity: int = 2, **extra):
     """An open payment session with recovery and consent collection on."""
-    params = {"mode": "payment", "line_items": [{"price": price_id, "quantity": quantity}],
-              "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
-              "cancel_url": "https://shop.example/cart",
-              "consent_collection": {"promotions": "auto"},
-              "after_expiration": {"recovery": {"enabled": True,
-                                                "allow_promotion_codes": True}}}
+    params = {
+        "mode": "payment",
+        "line_items": [{"price": price_id, "quantity": quantity}],
+        "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://shop.example/cart",
+        "consent_collection": {"promotions": "auto"},
+        "after_expiration": {"recovery": {"enabled": True, "allow_promotion_codes": True}},
+    }
     params.update(extra)
     return client.v1.checkout.sessions.create(params, options={"stripe_account": account})
 
@@ -71,15 +75,21 @@ class Sandbox:
 
     def client(self, key: str = LIVE_KEY) -> stripe.StripeClient:
         """A real SDK client pointed at the sandbox."""
-        return stripe.StripeClient(key, base_addresses={"api": self.base, "connect": self.base},
-                                   client_id=self.app.config["CLIENT_ID"], max_network_retries=0)
+        return stripe.StripeClient(
+            key,
+            base_addresses={"api": self.base, "connect": self.base},
+            client_id=self.app.config["CLIENT_ID"],
+            max_network_retries=0,
+        )
 
     def account(self, name: str = "Demo Shop") -> tuple[str, dict]:
         """A connected account created by the platform: (id, its keys)."""
         account = self.client().v1.accounts.create(
-            {"type": "standard", "email": "owner@example.com", "business_profile": {"name": name}})
-        keys = requests.get(f"{self.base}/_sandbox/accounts/{account.id}?format=json",
-                            timeout=5).json()["keys"]
+            {"type": "standard", "email": "owner@example.com", "business_profile": {"name": name}}
+        )
+        keys = requests.get(
+            f"{self.base}/_sandbox/accounts/{account.id}?format=json", timeout=5
+        ).json()["keys"]
         return account.id, keys
 
     def post(self, path: str, **data) -> requests.Response:
@@ -150,8 +160,10 @@ class Receiver:
 
     def events(self, secret: str) -> list:
         """Accepted deliveries, each verified with stripe.Webhook.construct_event."""
-        return [stripe.Webhook.construct_event(body.decode(), sig, secret)
-                for body, sig in list(self.accepted)]
+        return [
+            stripe.Webhook.construct_event(body.decode(), sig, secret)
+            for body, sig in list(self.accepted)
+        ]
 
     def of_type(self, secret: str, event_type: str) -> list:
         """Verified accepted events of one type."""

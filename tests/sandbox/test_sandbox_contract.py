@@ -1,8 +1,8 @@
 """Every object the sandbox returns has exactly the top-level fields of Stripe's fixture."""
+
 from __future__ import annotations
 
 import requests
-
 
 
 def _fields(obj) -> set:
@@ -17,7 +17,8 @@ def test_catalog_objects_match_fixture(sandbox, fixtures, kit):
     product = client.v1.products.retrieve(price.product, options=options)
     coupon = client.v1.coupons.create({"percent_off": 10, "duration": "once"}, options=options)
     promo = client.v1.promotion_codes.create(
-        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "BACK10"}, options=options)
+        {"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "BACK10"}, options=options
+    )
     assert _fields(price) == set(fixtures["price"])
     assert _fields(product) == set(fixtures["product"])
     assert _fields(coupon) == set(fixtures["coupon"])
@@ -36,9 +37,11 @@ def test_checkout_objects_match_fixture(sandbox, fixtures, kit):
     assert _fields(items.data[0].price) == set(fixtures["price"])
     sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay", email="a@example.com")
     paid = client.v1.checkout.sessions.retrieve(session.id, options=options)
-    intent = requests.get(f"{sandbox.base}/v1/payment_intents/{paid.payment_intent}",
-                          headers={"Authorization": "Bearer sk_live_sandbox_platform",
-                                   "Stripe-Account": account}, timeout=5).json()
+    intent = requests.get(
+        f"{sandbox.base}/v1/payment_intents/{paid.payment_intent}",
+        headers={"Authorization": "Bearer sk_live_sandbox_platform", "Stripe-Account": account},
+        timeout=5,
+    ).json()
     assert _fields(paid) == set(fixtures["checkout.session"])
     assert set(intent) == set(fixtures["payment_intent"])
 

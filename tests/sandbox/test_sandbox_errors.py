@@ -1,4 +1,5 @@
 """Bad input gets Stripe's error shape and a 4xx, never a 500."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,12 @@ def _error(response, status: int) -> dict:
 
 
 def _create(base, headers, **data):
-    return requests.post(f"{base}/v1/checkout/sessions", headers=headers,
-                         data={"mode": "payment", **data}, timeout=5)
+    return requests.post(
+        f"{base}/v1/checkout/sessions",
+        headers=headers,
+        data={"mode": "payment", **data},
+        timeout=5,
+    )
 
 
 def test_missing_line_items(ctx):
@@ -37,17 +42,26 @@ def test_bad_expires_at(sandbox, ctx, offset):
     base, headers, price = ctx
     now = requests.get(f"{base}/_sandbox/clock", timeout=5).json()["now"]
     value = offset if isinstance(offset, str) else str(now + offset)
-    response = _create(base, headers, **{"line_items[0][price]": price,
-                                         "line_items[0][quantity]": "1", "expires_at": value})
+    response = _create(
+        base,
+        headers,
+        **{"line_items[0][price]": price, "line_items[0][quantity]": "1", "expires_at": value},
+    )
     assert _error(response, 400)["param"] == "expires_at"
 
 
 def test_expires_at_bounds_are_accepted(ctx):
     base, headers, price = ctx
     now = requests.get(f"{base}/_sandbox/clock", timeout=5).json()["now"]
-    response = _create(base, headers, **{"line_items[0][price]": price,
-                                         "line_items[0][quantity]": "1",
-                                         "expires_at": str(now + 1800 + 5)})
+    response = _create(
+        base,
+        headers,
+        **{
+            "line_items[0][price]": price,
+            "line_items[0][quantity]": "1",
+            "expires_at": str(now + 1800 + 5),
+        },
+    )
     assert response.status_code == 200 and response.json()["expires_at"] == now + 1805
 
 
@@ -61,13 +75,16 @@ def test_expiring_a_non_open_session(sandbox, kit):
     assert caught.value.http_status == 400 and "expired" in caught.value.user_message
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/v1/checkout/sessions/cs_live_nope", "No such checkout.session: 'cs_live_nope'"),
-    ("/v1/checkout/sessions/cs_live_nope/line_items", "No such checkout.session"),
-    ("/v1/prices/price_nope", "No such price"),
-    ("/v1/accounts/acct_nope", "No such account"),
-    ("/v1/events/evt_nope", "No such event"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/v1/checkout/sessions/cs_live_nope", "No such checkout.session: 'cs_live_nope'"),
+        ("/v1/checkout/sessions/cs_live_nope/line_items", "No such checkout.session"),
+        ("/v1/prices/price_nope", "No such price"),
+        ("/v1/accounts/acct_nope", "No such account"),
+        ("/v1/events/evt_nope", "No such event"),
+    ],
+)
 def test_unknown_ids(ctx, path, message):
     base, headers, _ = ctx
     assert message in _error(requests.get(base + path, headers=headers, timeout=5), 404)["message"]
@@ -75,31 +92,43 @@ def test_unknown_ids(ctx, path, message):
 
 def test_unknown_price_in_line_items(ctx):
     base, headers, _ = ctx
-    response = _create(base, headers, **{"line_items[0][price]": "price_nope",
-                                         "line_items[0][quantity]": "1"})
+    response = _create(
+        base, headers, **{"line_items[0][price]": "price_nope", "line_items[0][quantity]": "1"}
+    )
     assert _error(response, 404)["param"] == "line_items[0][price]"
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({}, 401),
-    ({"Authorization": "Bearer sk_live_wrong"}, 401),
-    ({"Authorization": "Bearer sk_live_sandbox_platform", "Stripe-Account": "acct_unknown"}, 403),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer sk_live_wrong"}, 401),
+        (
+            {"Authorization": "Bearer sk_live_sandbox_platform", "Stripe-Account": "acct_unknown"},
+            403,
+        ),
+    ],
+)
 def test_bad_keys(sandbox, headers, status):
-    _error(requests.get(f"{sandbox.base}/v1/checkout/sessions", headers=headers, timeout=5), status)
+    _error(
+        requests.get(f"{sandbox.base}/v1/checkout/sessions", headers=headers, timeout=5), status
+    )
 
 
-@pytest.mark.parametrize("data", [
-    {"line_items[0][price": "x"},
-    {"line_items]": "x"},
-    {"line_items": "x", "line_items[0][price]": "y"},
-    {"line_items[0][price]": "p", "line_items[0][quantity]": "many"},
-    {"line_items[0][price]": "p", "line_items[0][quantity]": "0"},
-    {"line_items[0][price]": "p", "line_items[0][quantity]": "1", "bogus": "1"},
-    {"line_items[0][price][x]": "p", "line_items[0][quantity]": "1"},
-    {"line_items": "notalist"},
-    {"after_expiration[recovery][enabled]": "maybe"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"line_items[0][price": "x"},
+        {"line_items]": "x"},
+        {"line_items": "x", "line_items[0][price]": "y"},
+        {"line_items[0][price]": "p", "line_items[0][quantity]": "many"},
+        {"line_items[0][price]": "p", "line_items[0][quantity]": "0"},
+        {"line_items[0][price]": "p", "line_items[0][quantity]": "1", "bogus": "1"},
+        {"line_items[0][price][x]": "p", "line_items[0][quantity]": "1"},
+        {"line_items": "notalist"},
+        {"after_expiration[recovery][enabled]": "maybe"},
+    ],
+)
 def test_malformed_params(ctx, data):
     base, headers, price = ctx
     data = {k: (price if v == "p" else v) for k, v in data.items()}
@@ -118,8 +147,16 @@ def test_paying_needs_an_email_and_an_open_session(sandbox, kit):
     session = kit.make_session(client, account, kit.make_price(client, account).id)
     _error(sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay"), 400)
     _error(sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/shopper", email="nope"), 400)
-    assert sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay",
-                        email="a@example.com").status_code == 200
+    assert (
+        sandbox.post(
+            f"/_sandbox/checkout/sessions/{session.id}/pay", email="a@example.com"
+        ).status_code
+        == 200
+    )
     _error(sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay"), 400)
-    _error(sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/async_payment",
-                        result="succeeded"), 400)
+    _error(
+        sandbox.post(
+            f"/_sandbox/checkout/sessions/{session.id}/async_payment", result="succeeded"
+        ),
+        400,
+    )

@@ -1,4 +1,5 @@
 """Session list filters and Stripe's cursor pagination."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,11 +13,13 @@ def shop(sandbox, kit):
     client = sandbox.client()
     account, _ = sandbox.account()
     price = kit.make_price(client, account).id
-    sessions = [kit.make_session(client, account, price, customer="cus_A"),
-                kit.make_session(client, account, price, customer_email="Bo@Example.com"),
-                kit.make_session(client, account, price),
-                kit.make_session(client, account, price, customer="cus_B"),
-                kit.make_session(client, account, price)]
+    sessions = [
+        kit.make_session(client, account, price, customer="cus_A"),
+        kit.make_session(client, account, price, customer_email="Bo@Example.com"),
+        kit.make_session(client, account, price),
+        kit.make_session(client, account, price, customer="cus_B"),
+        kit.make_session(client, account, price),
+    ]
     sandbox.post(f"/_sandbox/checkout/sessions/{sessions[1].id}/pay")
     sandbox.post(f"/_sandbox/checkout/sessions/{sessions[2].id}/shopper", email="bo@example.com")
     sandbox.post(f"/_sandbox/checkout/sessions/{sessions[2].id}/expire")
@@ -44,8 +47,9 @@ def test_created_ranges(sandbox, shop):
     options = {"stripe_account": account}
     created = client.v1.checkout.sessions.retrieve(ids[2], options=options).created
     later = _ids(client, account, created={"gt": created})[0]
-    assert all(client.v1.checkout.sessions.retrieve(i, options=options).created > created
-               for i in later)
+    assert all(
+        client.v1.checkout.sessions.retrieve(i, options=options).created > created for i in later
+    )
     assert set(_ids(client, account, created={"gte": created, "lte": created})[0]) >= {ids[2]}
     sandbox.post("/_sandbox/clock/advance", seconds="3600")
     assert _ids(client, account, created={"gt": created + 1800})[0] == []
@@ -56,18 +60,33 @@ def test_pagination_cursors(shop):
     client, account, ids = shop
     newest_first = ids[::-1]
     assert _ids(client, account, limit=2) == (newest_first[:2], True)
-    assert _ids(client, account, limit=2, starting_after=newest_first[1]) == (newest_first[2:4], True)
-    assert _ids(client, account, limit=2, starting_after=newest_first[3]) == (newest_first[4:], False)
-    assert _ids(client, account, limit=2, ending_before=newest_first[4]) == (newest_first[2:4], True)
-    assert _ids(client, account, limit=10, ending_before=newest_first[1]) == (newest_first[:1], False)
+    assert _ids(client, account, limit=2, starting_after=newest_first[1]) == (
+        newest_first[2:4],
+        True,
+    )
+    assert _ids(client, account, limit=2, starting_after=newest_first[3]) == (
+        newest_first[4:],
+        False,
+    )
+    assert _ids(client, account, limit=2, ending_before=newest_first[4]) == (
+        newest_first[2:4],
+        True,
+    )
+    assert _ids(client, account, limit=10, ending_before=newest_first[1]) == (
+        newest_first[:1],
+        False,
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "abc"])
 def test_limit_bounds(sandbox, shop, limit):
     _, account, _ = shop
-    response = requests.get(f"{sandbox.base}/v1/checkout/sessions", params={"limit": limit},
-                            headers={"Authorization": "Bearer sk_live_sandbox_platform",
-                                     "Stripe-Account": account}, timeout=5)
+    response = requests.get(
+        f"{sandbox.base}/v1/checkout/sessions",
+        params={"limit": limit},
+        headers={"Authorization": "Bearer sk_live_sandbox_platform", "Stripe-Account": account},
+        timeout=5,
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "limit"
 

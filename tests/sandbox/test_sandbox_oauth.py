@@ -1,4 +1,5 @@
 """Connect OAuth: authorize page, redirect with code and state, one-time token, deauthorize."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -9,15 +10,21 @@ import stripe
 
 
 def _authorize_url(sandbox, state="st-123"):
-    return sandbox.client().oauth.authorize_url({
-        "response_type": "code", "scope": "read_write", "state": state,
-        "redirect_uri": "https://portal.example/connect/callback"})
+    return sandbox.client().oauth.authorize_url(
+        {
+            "response_type": "code",
+            "scope": "read_write",
+            "state": state,
+            "redirect_uri": "https://portal.example/connect/callback",
+        }
+    )
 
 
 def _choose(sandbox, url, **form):
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-    response = requests.post(f"{sandbox.base}/oauth/authorize", data={**query, **form},
-                             allow_redirects=False, timeout=5)
+    response = requests.post(
+        f"{sandbox.base}/oauth/authorize", data={**query, **form}, allow_redirects=False, timeout=5
+    )
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     return location, {k: v[0] for k, v in parse_qs(location.query).items()}
@@ -31,20 +38,37 @@ def test_authorize_page_lists_accounts(sandbox):
 
 
 def test_unknown_client_id_shows_error(sandbox):
-    page = requests.get(f"{sandbox.base}/oauth/authorize",
-                        params={"response_type": "code", "client_id": "ca_wrong"}, timeout=5)
+    page = requests.get(
+        f"{sandbox.base}/oauth/authorize",
+        params={"response_type": "code", "client_id": "ca_wrong"},
+        timeout=5,
+    )
     assert page.status_code == 400 and "No such application" in page.text
 
 
 def test_code_exchange_works_once_and_connects(sandbox, receiver):
-    secret = sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True,
-         "enabled_events": ["account.application.deauthorized"]}).secret
-    location, query = _choose(sandbox, _authorize_url(sandbox), account="new",
-                              business_name="Fresh <Shop>", email="f@example.com")
+    secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {
+                "url": receiver.url,
+                "connect": True,
+                "enabled_events": ["account.application.deauthorized"],
+            }
+        )
+        .secret
+    )
+    location, query = _choose(
+        sandbox,
+        _authorize_url(sandbox),
+        account="new",
+        business_name="Fresh <Shop>",
+        email="f@example.com",
+    )
     assert location.netloc == "portal.example" and query["state"] == "st-123"
-    token = sandbox.client().oauth.token({"grant_type": "authorization_code",
-                                          "code": query["code"]})
+    token = sandbox.client().oauth.token(
+        {"grant_type": "authorization_code", "code": query["code"]}
+    )
     assert token.livemode is True and token.scope == "read_write"
     assert token.token_type == "bearer" and token.access_token.startswith("sk_live_")
     assert token.stripe_publishable_key.startswith("pk_live_")
@@ -66,27 +90,44 @@ def test_choose_existing_account_and_deny(sandbox):
     existing, _ = sandbox.account("Picked")
     _, query = _choose(sandbox, _authorize_url(sandbox, "s2"), account=existing)
     token = sandbox.client("sk_test_sandbox_platform").oauth.token(
-        {"grant_type": "authorization_code", "code": query["code"]})
+        {"grant_type": "authorization_code", "code": query["code"]}
+    )
     assert token.stripe_user_id == existing and token.livemode is False
     _, denied = _choose(sandbox, _authorize_url(sandbox, "s3"), decision="deny")
-    assert denied == {"error": "access_denied", "error_description": "The user denied your request",
-                      "state": "s3"}
+    assert denied == {
+        "error": "access_denied",
+        "error_description": "The user denied your request",
+        "state": "s3",
+    }
 
 
 def test_token_needs_platform_key(sandbox):
-    response = requests.post(f"{sandbox.base}/oauth/token",
-                             data={"grant_type": "authorization_code", "code": "ac_x"}, timeout=5)
+    response = requests.post(
+        f"{sandbox.base}/oauth/token",
+        data={"grant_type": "authorization_code", "code": "ac_x"},
+        timeout=5,
+    )
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
-    bad = requests.post(f"{sandbox.base}/oauth/token", headers={
-        "Authorization": "Bearer sk_live_sandbox_platform"}, data={
-        "grant_type": "authorization_code", "code": "ac_unknown"}, timeout=5)
+    bad = requests.post(
+        f"{sandbox.base}/oauth/token",
+        headers={"Authorization": "Bearer sk_live_sandbox_platform"},
+        data={"grant_type": "authorization_code", "code": "ac_unknown"},
+        timeout=5,
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
 
 
 def test_a_new_account_can_start_with_sample_products_in_its_shop(sandbox):
-    _, query = _choose(sandbox, _authorize_url(sandbox), account="new",
-                       business_name="Sample Shop", sample_products="1")
-    token = sandbox.client().oauth.token({"grant_type": "authorization_code", "code": query["code"]})
+    _, query = _choose(
+        sandbox,
+        _authorize_url(sandbox),
+        account="new",
+        business_name="Sample Shop",
+        sample_products="1",
+    )
+    token = sandbox.client().oauth.token(
+        {"grant_type": "authorization_code", "code": query["code"]}
+    )
     prices = sandbox.client(token.access_token).v1.prices.list({"limit": 10}).data
     assert sorted(p.unit_amount for p in prices) == [1900, 2800, 3400]
     shop = requests.get(f"{sandbox.base}/shop/{token.stripe_user_id}", timeout=5)

@@ -1,4 +1,5 @@
 """State kept across restarts, and a Connect endpoint registered at start-up with a fixed secret."""
+
 from __future__ import annotations
 
 from stripe_sandbox import create_app
@@ -21,10 +22,14 @@ def test_a_restart_keeps_accounts_catalog_sessions_and_keys(tmp_path, kit, start
     assert listed == [new_price.id, price.id]
 
 
-def test_connect_endpoint_registered_at_start_signs_with_the_given_secret(tmp_path, receiver, kit,
-                                                                          start_sandbox):
-    box = start_sandbox(STATE_FILE=str(tmp_path / "state.json"), CONNECT_WEBHOOK_URL=receiver.url,
-                        CONNECT_WEBHOOK_SECRET="whsec_fixed_for_tests")
+def test_connect_endpoint_registered_at_start_signs_with_the_given_secret(
+    tmp_path, receiver, kit, start_sandbox
+):
+    box = start_sandbox(
+        STATE_FILE=str(tmp_path / "state.json"),
+        CONNECT_WEBHOOK_URL=receiver.url,
+        CONNECT_WEBHOOK_SECRET="whsec_fixed_for_tests",
+    )
     account, _ = box.account()
     session = kit.make_session(box.client(), account, kit.make_price(box.client(), account).id)
     box.post(f"/_sandbox/checkout/sessions/{session.id}/expire")
@@ -33,14 +38,22 @@ def test_connect_endpoint_registered_at_start_signs_with_the_given_secret(tmp_pa
     assert event.account == account
     start_sandbox.stop(box)
 
-    again = create_app({"STATE_FILE": str(tmp_path / "state.json"),
-                        "CONNECT_WEBHOOK_URL": receiver.url, "CONNECT_WEBHOOK_SECRET": "whsec_new"})
+    again = create_app(
+        {
+            "STATE_FILE": str(tmp_path / "state.json"),
+            "CONNECT_WEBHOOK_URL": receiver.url,
+            "CONNECT_WEBHOOK_SECRET": "whsec_new",
+        }
+    )
     endpoints = again.extensions["sandbox"].store.all("webhook_endpoint")
-    assert len(endpoints) == 1 and endpoints[0].extra["secret"] == "whsec_new"  # updated, not doubled
+    assert (
+        len(endpoints) == 1 and endpoints[0].extra["secret"] == "whsec_new"
+    )  # updated, not doubled
 
 
-def test_open_sessions_still_expire_after_a_restart_and_finished_ones_never_do(tmp_path, kit,
-                                                                              start_sandbox):
+def test_open_sessions_still_expire_after_a_restart_and_finished_ones_never_do(
+    tmp_path, kit, start_sandbox
+):
     state = str(tmp_path / "state.json")
     first = start_sandbox(STATE_FILE=state)
     account, keys = first.account("Kept Shop")
@@ -56,7 +69,9 @@ def test_open_sessions_still_expire_after_a_restart_and_finished_ones_never_do(t
     assert direct.v1.checkout.sessions.retrieve(waiting.id).status == "expired"
     expired_events = [e for e in direct.v1.events.list({"type": "checkout.session.expired"}).data]
     # One expiry each: the early one is not expired a second time when its deadline passes.
-    assert sorted(e.data.object["id"] for e in expired_events) == sorted([waiting.id, expired_early.id])
+    assert sorted(e.data.object["id"] for e in expired_events) == sorted(
+        [waiting.id, expired_early.id]
+    )
 
 
 def test_saves_from_many_threads_at_once_leave_the_latest_state_on_disk(tmp_path):

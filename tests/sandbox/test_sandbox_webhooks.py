@@ -1,4 +1,5 @@
 """Webhook signing, routing, retries and the async payment events."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,20 @@ def test_signature_matches_stripe_python():
     header = signature_header(body, "whsec_abc")
     assert stripe.Webhook.construct_event(body, header, "whsec_abc").id == "evt_1"
     expected = stripe.WebhookSignature._compute_signature(
-        f"{header.split(',')[0][2:]}.{body}", "whsec_abc")
+        f"{header.split(',')[0][2:]}.{body}", "whsec_abc"
+    )
     assert header.endswith(f"v1={expected}")
 
 
 def test_retries_until_the_receiver_accepts(sandbox, receiver, kit):
     receiver.fail_first = 2
-    secret = sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {"url": receiver.url, "connect": True, "enabled_events": ["*"]}
+        )
+        .secret
+    )
     account, _ = sandbox.account()
     client = sandbox.client()
     session = kit.make_session(client, account, kit.make_price(client, account).id)
@@ -39,7 +46,8 @@ def test_retries_until_the_receiver_accepts(sandbox, receiver, kit):
 def test_gives_up_after_the_last_delay(sandbox, receiver, kit):
     receiver.fail_first = 100
     sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True, "enabled_events": ["checkout.session.expired"]})
+        {"url": receiver.url, "connect": True, "enabled_events": ["checkout.session.expired"]}
+    )
     account, _ = sandbox.account()
     client = sandbox.client()
     session = kit.make_session(client, account, kit.make_price(client, account).id)
@@ -55,45 +63,72 @@ def test_routing_by_account_mode_and_type(sandbox, receiver, kit):
     other, _ = sandbox.account("Other")
     direct = sandbox.client(keys["sk_live"])
     direct_secret = direct.v1.webhook_endpoints.create(
-        {"url": receiver.url, "enabled_events": ["checkout.session.completed"]}).secret
+        {"url": receiver.url, "enabled_events": ["checkout.session.completed"]}
+    ).secret
     for owner in (account, other):
-        session = kit.make_session(direct if owner == account else sandbox.client(), owner,
-                                   kit.make_price(sandbox.client(), owner).id)
+        session = kit.make_session(
+            direct if owner == account else sandbox.client(),
+            owner,
+            kit.make_price(sandbox.client(), owner).id,
+        )
         sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay", email="a@example.com")
         sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/async_payment", result="failed")
     assert sandbox.runtime.wait_idle(5)
     events = receiver.events(direct_secret)
     assert [(e.type, "account" in e.to_dict()) for e in events] == [
-        ("checkout.session.completed", False)]
+        ("checkout.session.completed", False)
+    ]
 
 
 def test_async_payment_events(sandbox, receiver, kit):
-    secret = sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True, "enabled_events": [
-            "checkout.session.completed", "checkout.session.async_payment_succeeded",
-            "checkout.session.async_payment_failed"]}).secret
+    secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {
+                "url": receiver.url,
+                "connect": True,
+                "enabled_events": [
+                    "checkout.session.completed",
+                    "checkout.session.async_payment_succeeded",
+                    "checkout.session.async_payment_failed",
+                ],
+            }
+        )
+        .secret
+    )
     account, _ = sandbox.account()
     client = sandbox.client()
     price = kit.make_price(client, account).id
     first, second = (kit.make_session(client, account, price) for _ in range(2))
     for session, result in ((first, "succeeded"), (second, "failed")):
-        unpaid = sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay",
-                              email="a@example.com", payment_status="unpaid").json()
+        unpaid = sandbox.post(
+            f"/_sandbox/checkout/sessions/{session.id}/pay",
+            email="a@example.com",
+            payment_status="unpaid",
+        ).json()
         assert unpaid["status"] == "complete" and unpaid["payment_status"] == "unpaid"
-        settled = sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/async_payment",
-                               result=result).json()
+        settled = sandbox.post(
+            f"/_sandbox/checkout/sessions/{session.id}/async_payment", result=result
+        ).json()
         assert settled["payment_status"] == ("paid" if result == "succeeded" else "unpaid")
     assert sandbox.runtime.wait_idle(5)
     types = [(e.type, e.data.object.id) for e in receiver.events(secret)]
-    assert types == [("checkout.session.completed", first.id),
-                     ("checkout.session.async_payment_succeeded", first.id),
-                     ("checkout.session.completed", second.id),
-                     ("checkout.session.async_payment_failed", second.id)]
+    assert types == [
+        ("checkout.session.completed", first.id),
+        ("checkout.session.async_payment_succeeded", first.id),
+        ("checkout.session.completed", second.id),
+        ("checkout.session.async_payment_failed", second.id),
+    ]
 
 
 def test_test_mode_events_reach_live_connect_endpoint_only(sandbox, receiver, kit):
-    live_secret = sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    live_secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {"url": receiver.url, "connect": True, "enabled_events": ["*"]}
+        )
+        .secret
+    )
     account, keys = sandbox.account()
     test_client = sandbox.client(keys["sk_test"])
     session = kit.make_session(test_client, account, kit.make_price(test_client, account).id)
@@ -104,8 +139,13 @@ def test_test_mode_events_reach_live_connect_endpoint_only(sandbox, receiver, ki
 
 
 def test_expiry_by_background_clock(sandbox, receiver, kit):
-    secret = sandbox.client().v1.webhook_endpoints.create(
-        {"url": receiver.url, "connect": True, "enabled_events": ["*"]}).secret
+    secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {"url": receiver.url, "connect": True, "enabled_events": ["*"]}
+        )
+        .secret
+    )
     account, _ = sandbox.account()
     client = sandbox.client()
     kit.make_session(client, account, kit.make_price(client, account).id)
@@ -131,7 +171,9 @@ def test_advancing_the_clock_counts_every_session_it_expires(sandbox, kit, monke
 
     def advance_then_race(seconds):
         now = original(seconds)
-        rival.append(threading.Thread(target=lambda: rival.append(lifecycle.expire_due(store, config))))
+        rival.append(
+            threading.Thread(target=lambda: rival.append(lifecycle.expire_due(store, config)))
+        )
         rival[0].start()
         rival[0].join(0.3)  # finishes at once unless the advance still holds the store
         return now
