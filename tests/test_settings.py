@@ -25,7 +25,6 @@ VALID = {
     "steps-0-unit": "minutes",
     "steps-1-delay": "24",
     "steps-1-unit": "hours",
-    "steps-1-promotion": "y",
     "steps-2-delay": "72",
     "steps-2-unit": "hours",
     "frequency_cap_hours": "48",
@@ -86,7 +85,7 @@ def test_saving_valid_settings_stores_them_and_the_policy_follows(client, db, ow
     got = policy(db, owner.merchant_id)
     assert got.steps == (
         rules.Step(timedelta(minutes=30)),
-        rules.Step(timedelta(hours=24), promotion=True),
+        rules.Step(timedelta(hours=24)),
         rules.Step(timedelta(hours=72)),
     )
     assert (got.timezone, got.quiet_hours) == ("Europe/Paris", (22, 7))
@@ -95,7 +94,7 @@ def test_saving_valid_settings_stores_them_and_the_policy_follows(client, db, ow
     page = client.get("/settings").get_data(as_text=True)
     assert "Settings saved." in page and value_of(page, "reply_to") == "help@acme.example"
     assert value_of(page, "steps-1-delay") == "24" and value_of(page, "steps-0-delay") == "30"
-    assert "needs a coupon (coming)" in page
+    assert "create one in your Stripe Dashboard (or connect Stripe first)" in page
 
 
 def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
@@ -270,3 +269,37 @@ def test_the_service_refuses_the_same_values_without_the_page(db):
     assert settings.problems(settings.Values(sender_name="A\nB"))[0][0] == "sender_name"
     assert settings.update(owner.merchant, settings.Values(timezone="Asia/Tokyo")) == []
     assert settings.settings_for(owner.merchant_id).timezone == "Asia/Tokyo"
+
+
+def test_promotion_codes_come_from_a_coupon_picked_from_the_merchants_stripe_coupons(
+    client, db, login, sandbox_server
+):
+    import stripe
+
+    platform = stripe.StripeClient(
+        sandbox_server.config["PLATFORM_SECRET_KEY"],
+        base_addresses={"api": sandbox_server.base, "connect": sandbox_server.base},
+    )
+    account = platform.v1.accounts.create({"type": "standard"}).id
+    shop = stripe.StripeClient(
+        sandbox_server.config["PLATFORM_SECRET_KEY"],
+        stripe_account=account,
+        base_addresses={"api": sandbox_server.base},
+    )
+    shop.v1.coupons.create({"id": "BACK10", "percent_off": 10, "name": "Come back"})
+    owner = make_connected(account, email="coupons@example.com")
+    login(client, "coupons@example.com", PASSWORD)
+    page = client.get("/settings").get_data(as_text=True)
+    assert '<option value="BACK10">Come back (10% off)</option>' in page
+    with_code = {**VALID, "steps-1-promotion": "y"}
+    unticked = post_form(client, "/settings", with_code)
+    assert unticked.status_code == 400
+    assert "Choose the coupon" in error_beside(unticked.get_data(as_text=True), "coupon_id")
+    forged = post_form(client, "/settings", {**with_code, "coupon_id": "NOT-MINE"})
+    assert "Choose one of your Stripe coupons." in error_beside(
+        forged.get_data(as_text=True), "coupon_id"
+    )
+    saved = post_form(client, "/settings", {**with_code, "coupon_id": "BACK10"})
+    assert saved.status_code == 302
+    row = stored(db, owner.merchant_id)
+    assert row.coupon_id == "BACK10" and row.steps[1]["promotion"] is True

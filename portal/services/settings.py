@@ -48,6 +48,7 @@ class Values:
     frequency_cap_hours: int = 24
     holdout_percent: int = 0
     test_mode: str = TestModeSends.RECORD
+    coupon_id: str | None = None  # the Stripe coupon promotion codes are minted from
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,15 @@ def values_of(settings: SendingSettings) -> Values:
         frequency_cap_hours=settings.frequency_cap_hours,
         holdout_percent=settings.holdout_percent,
         test_mode=settings.test_mode,
+        coupon_id=settings.coupon_id,
     )
 
 
-def update(merchant: Merchant, values: Values) -> list[Problem]:
+def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) -> list[Problem]:
     """Store `values` if every one is acceptable; otherwise store nothing. The problems found,
-    each naming its field (empty when saved). The caller commits."""
-    found = problems(values, enabled=merchant.recovery_enabled)
+    each naming its field (empty when saved). `coupons`: the merchant's coupon ids, when
+    Stripe could be asked. The caller commits."""
+    found = problems(values, enabled=merchant.recovery_enabled, coupons=coupons)
     if found:
         return found
     settings = settings_for(merchant.id)
@@ -141,18 +144,31 @@ def update(merchant: Merchant, values: Values) -> list[Problem]:
     settings.frequency_cap_hours = values.frequency_cap_hours
     settings.holdout_percent = values.holdout_percent
     settings.test_mode = values.test_mode
+    settings.coupon_id = values.coupon_id or None
     return []
 
 
-def problems(values: Values, enabled: bool = False) -> list[Problem]:
+def problems(
+    values: Values, enabled: bool = False, coupons: set[str] | None = None
+) -> list[Problem]:
     """Every reason `values` cannot be stored, in the page's order; `enabled` says recovery
-    emails are on (they then need a postal address)."""
+    emails are on (they then need a postal address); `coupons`, the merchant's coupon ids
+    (None: Stripe could not be asked, and a coupon chosen before is kept)."""
     return [
         *_sender_problems(values, enabled),
         *_timing_problems(values),
         *_step_problems(values.steps),
+        *_coupon_problems(values, coupons),
         *_limit_problems(values),
     ]
+
+
+def _coupon_problems(values: Values, coupons: set[str] | None) -> list[Problem]:
+    if values.coupon_id and coupons is not None and values.coupon_id not in coupons:
+        return [("coupon_id", "Choose one of your Stripe coupons.")]
+    if any(step.promotion for step in values.steps) and not values.coupon_id:
+        return [("coupon_id", "Choose the coupon the promotion codes come from, or untick them.")]
+    return []
 
 
 def _sender_problems(values: Values, enabled: bool) -> list[Problem]:

@@ -182,3 +182,11 @@ def create_promotion_code(
         }
     )
     return created.code
+
+
+def list_coupons(account: StripeAccount) -> list[dict]:
+    """The merchant's usable coupons, newest first: {"id", "name", "percent_off", "amount_off",
+    "currency"} each (at most 100: a merchant picks one for its promotion codes)."""
+    page = _get(account_client(account), "/v1/coupons", limit=100)
+    fields = ("id", "name", "percent_off", "amount_off", "currency")
+    return [{name: c.get(name) for name in fields} for c in page["data"] if c.get("valid", True)]

@@ -23,9 +23,10 @@ from wtforms.validators import InputRequired, Optional
 
 from portal import db
 from portal.models import TestModeSends
-from portal.services import settings
+from portal.services import connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
+from portal.web.filters import money
 from portal.web.forms import one_line, strip
 
 bp = Blueprint("settings", __name__)
@@ -67,15 +68,19 @@ class SettingsForm(FlaskForm):
     holdout_percent = IntegerField(
         "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
     )
+    coupon_id = SelectField("Coupon for promotion codes", validate_choice=False)
     test_mode = RadioField(
         "Test-mode carts",
         choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
         validate_choice=False,
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, coupons: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = _zone_choices()
+        self.coupon_id.choices = [SelectChoice("", "No coupon")] + [
+            SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
+        ]
 
     def values(self) -> tuple[settings.Values, list[int]]:
         """The typed values, and the form row each step came from (empty rows are left out)."""
@@ -95,6 +100,7 @@ class SettingsForm(FlaskForm):
             frequency_cap_hours=self.frequency_cap_hours.data,
             holdout_percent=self.holdout_percent.data,
             test_mode=self.test_mode.data or "",
+            coupon_id=self.coupon_id.data or None,
         )
         return values, rows
 
@@ -106,6 +112,30 @@ class SettingsForm(FlaskForm):
             else:
                 field = self[name]
             field.errors = [*field.errors, message]
+
+
+def coupon_words(coupon: dict) -> str:
+    """A coupon as the merchant knows it: "SUMMER (10% off)", "$5.00 off"."""
+    if coupon.get("percent_off") is not None:
+        off = f"{coupon['percent_off']:g}% off"
+    elif coupon.get("amount_off") is not None:
+        off = f"{money(coupon['amount_off'], coupon.get('currency'))} off"
+    else:  # the chosen coupon, while Stripe cannot be asked about it
+        return coupon["id"]
+    return f"{coupon['name'] or coupon['id']} ({off})"
+
+
+def _coupons() -> list[dict] | None:
+    """The merchant's Stripe coupons ([] when it is not connected); None when Stripe cannot
+    say just now (a coupon chosen before is then kept)."""
+    account = connections.connected_account(current_merchant())
+    if account is None:
+        return []
+    db.session.commit()  # no transaction is held across a call to Stripe
+    try:
+        return stripe_gateway.list_coupons(account)
+    except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+        return None
 
 
 def _zone_choices() -> list[SelectChoice]:
@@ -146,10 +176,29 @@ def _form_data(values: settings.Values) -> dict:
     return {**vars(values), **hours, "steps": steps, "reply_to": values.reply_to or ""}
 
 
-def _stored_form() -> SettingsForm:
+def _stored_form(coupons: list[dict] | None) -> SettingsForm:
     """The form filled from the stored settings, whatever the request posted."""
     stored = settings.values_of(settings.settings_for(current_merchant().id))
-    return SettingsForm(formdata=None, data=_form_data(stored))
+    form = SettingsForm(formdata=None, data=_form_data(stored), coupons=_with_current(coupons))
+    return form
+
+
+def _with_current(coupons: list[dict] | None) -> list[dict]:
+    """The coupons to offer: the chosen one stays offered when Stripe could not be asked."""
+    chosen = settings.settings_for(current_merchant().id).coupon_id
+    listed = coupons or []
+    if chosen and chosen not in {c["id"] for c in listed}:
+        listed = [
+            *listed,
+            {
+                "id": chosen,
+                "name": None,
+                "percent_off": None,
+                "amount_off": None,
+                "currency": None,
+            },
+        ]
+    return listed
 
 
 def _page(form: SettingsForm | None, refused: bool = False, failed: bool = False) -> str:
@@ -175,16 +224,18 @@ def _page(form: SettingsForm | None, refused: bool = False, failed: bool = False
 def edit():
     if request.method == "POST":  # members may read the settings, only the owner save them
         return _save()
-    return _page(_stored_form() if current_user.is_owner else None)
+    return _page(_stored_form(_coupons()) if current_user.is_owner else None)
 
 
 @owner_required
 def _save():
-    form = SettingsForm()
+    coupons = _coupons()
+    form = SettingsForm(coupons=_with_current(coupons))
     if not form.validate_on_submit():
         return _page(form, failed=True), 400
     values, rows = form.values()
-    problems = settings.update(current_merchant(), values)
+    known = {c["id"] for c in coupons} if coupons is not None else None
+    problems = settings.update(current_merchant(), values, known)
     if problems:
         form.show(problems, rows)
         return _page(form, failed=True), 400
@@ -197,7 +248,7 @@ def _save():
 @owner_required
 def enable():
     if settings.enable(current_merchant()):  # something is missing: say what, stay off
-        return _page(_stored_form(), refused=True), 409
+        return _page(_stored_form(_coupons()), refused=True), 409
     db.session.commit()
     flash("Recovery emails are on.", "success")
     return redirect(url_for("settings.edit"))
