@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import Merchant, StripeAccount
+from portal.models import Merchant, SendingSettings, StripeAccount
 from portal import sealing
+
+# Stripe's colours are "#rrggbb"; anything else is not copied into the email's settings.
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 class LinkError(ValueError):
@@ -50,3 +55,63 @@ def connected_account(merchant: Merchant) -> StripeAccount | None:
     """The merchant's account if it is currently connected."""
     account = merchant.stripe_account
     return account if account is not None and account.is_connected else None
+
+
+def link_profile(
+    merchant: Merchant,
+    profile: dict,
+    sending: SendingSettings,
+    *,
+    livemode: bool,
+    method: str,
+    **secrets,
+) -> StripeAccount:
+    """Link the account Stripe described (`profile`, from stripe_gateway) as `link_account`
+    does (`secrets`: api_key, webhook_secret, keys), and make its name, colour and support
+    address the email's defaults where the merchant has not set them. LinkError if another
+    merchant holds the account, and then nothing changes. The caller commits."""
+    account = link_account(
+        merchant,
+        profile["id"],
+        livemode=livemode,
+        method=method,
+        display_name=profile["name"],
+        shop_url=profile.get("shop_url"),
+        support_email=profile.get("support_email"),
+        **secrets,
+    )
+    _adopt_defaults(sending, profile)
+    return account
+
+
+def _adopt_defaults(sending: SendingSettings, profile: dict) -> None:
+    if not sending.sender_name and profile["name"] != profile["id"]:
+        sending.sender_name = profile["name"][: SendingSettings.sender_name.type.length]
+    color = profile.get("primary_color") or ""
+    if _COLOR.fullmatch(color) and sending.brand_color in (None, _default_brand_color()):
+        sending.brand_color = color.lower()
+    if not sending.postal_address and profile.get("support_address"):
+        sending.postal_address = profile["support_address"]
+
+
+def _default_brand_color() -> str:
+    return SendingSettings.__table__.c.brand_color.default.arg
+
+
+def disconnect(merchant: Merchant) -> StripeAccount | None:
+    """Mark the merchant's account disconnected, so nothing more is sent for it, and forget a
+    direct-mode key and signing secret; the account, or None if none was connected. The
+    caller commits (at once: sending stops only then)."""
+    account = connected_account(merchant)
+    if account is None:
+        return None
+    account.disconnected_at = utcnow()
+    account.api_key_sealed = account.webhook_secret_sealed = None
+    return account
+
+
+def key_hint(account: StripeAccount, keys: str) -> str | None:
+    """The last four characters of a direct-mode key, to recognise it by; never more."""
+    if not account.api_key_sealed:
+        return None
+    return sealing.open_sealed(account.api_key_sealed, keys)[-4:]

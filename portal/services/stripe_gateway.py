@@ -11,7 +11,17 @@ from stripe import RequestsClient, StripeClient, StripeError
 from portal.models import StripeAccount
 from portal import sealing
 
-__all__ = ["GatewayError", "StripeError", "account_client", "platform_client", "retrieve_account"]
+__all__ = [
+    "GatewayError",
+    "StripeError",
+    "account_client",
+    "authorize_url",
+    "deauthorize",
+    "exchange_code",
+    "platform_client",
+    "retrieve_account",
+    "retrieve_own_account",
+]
 
 TIMEOUT_SECONDS = 80  # the SDK's own default
 # The SDK's retry loop: a connection error or a 409/5xx answer is tried again, twice at most,
@@ -90,17 +100,72 @@ def is_live_key(api_key: str) -> bool:
 
 
 def retrieve_account(account_id: str) -> dict:
-    """The account as the platform sees it: {"id", "name", "email", "shop_url", "support_email"}
-    (defaults for the emails); StripeError if unknown."""
-    account = platform_client().v1.accounts.retrieve(account_id)
-    profile = account.business_profile
+    """The account as the platform sees it (see `_profile`); StripeError if unknown."""
+    return _profile(platform_client().v1.accounts.retrieve(account_id).to_dict())
+
+
+def retrieve_own_account(api_key: str) -> dict:
+    """The account a merchant's own key belongs to (see `_profile`), read with that key: one
+    read call that also proves the key works. StripeError if Stripe refuses it (401: unknown
+    or revoked key, AuthenticationError; 403: the restricted key may not read it)."""
+    return _profile(_client(api_key).v1.accounts.retrieve_current().to_dict())
+
+
+def _profile(account: dict) -> dict:
+    """{"id", "name", "email", "shop_url", "support_email", "support_address",
+    "primary_color"}: the defaults for the emails (missing fields are None; the name falls back
+    to the id). Icon and logo are File ids in Stripe, not addresses: they are left out."""
+    profile = account.get("business_profile") or {}
+    branding = (account.get("settings") or {}).get("branding") or {}
     return {
-        "id": account.id,
-        "name": (profile.name if profile else None) or account.id,
-        "email": account.email,
-        "shop_url": profile.url if profile else None,
-        "support_email": profile.support_email if profile else None,
+        "id": account["id"],
+        "name": profile.get("name") or account["id"],
+        "email": account.get("email"),
+        "shop_url": profile.get("url"),
+        "support_email": profile.get("support_email"),
+        "support_address": _address_lines(profile.get("support_address")),
+        "primary_color": branding.get("primary_color"),
     }
+
+
+def _address_lines(address) -> str | None:
+    """A Stripe address as the lines of a postal address (None when it has none)."""
+    if not address:
+        return None
+    town = " ".join(filter(None, (address.get("postal_code"), address.get("city"))))
+    parts = (address.get("line1"), address.get("line2"), town, address.get("state"))
+    lines = [p for p in (*parts, address.get("country")) if p]
+    return "\n".join(lines) or None
+
+
+def authorize_url(state: str, redirect_uri: str) -> str:
+    """Where to send the owner to connect a Standard account with Connect OAuth."""
+    return _oauth_client().oauth.authorize_url(
+        {
+            "response_type": "code",
+            "scope": "read_write",
+            "state": state,
+            "redirect_uri": redirect_uri,
+        }
+    )
+
+
+def exchange_code(code: str) -> tuple[str, bool]:
+    """(stripe_user_id, livemode) for an authorization code; StripeError (invalid_grant for a
+    used, expired or unknown code) when Stripe refuses it. Codes work once."""
+    token = _oauth_client().oauth.token({"grant_type": "authorization_code", "code": code})
+    return token.stripe_user_id, bool(token.livemode)
+
+
+def deauthorize(account_id: str) -> None:
+    """Revoke the platform's access to the account; StripeError if Stripe refuses."""
+    _oauth_client().oauth.deauthorize({"stripe_user_id": account_id})
+
+
+def _oauth_client() -> StripeClient:
+    if not current_app.config["STRIPE_CLIENT_ID"]:
+        raise GatewayError("STRIPE_CLIENT_ID is not set: Connect OAuth is not available")
+    return platform_client()
 
 
 def later_session_status(

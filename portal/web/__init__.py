@@ -13,6 +13,7 @@ from portal.web import filters
 from portal.web import (
     auth,
     carts,
+    connect,
     health,
     home,
     invitations,
@@ -39,6 +40,7 @@ def register(app: Flask) -> None:
     for module in (
         auth,
         carts,
+        connect,
         health,
         home,
         invitations,

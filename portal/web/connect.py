@@ -1,0 +1,293 @@
+"""Connecting the merchant's Stripe account: Connect OAuth (Standard accounts), disconnecting,
+and direct mode for self-hosters (their own restricted key and webhook signing secret). The
+owner connects and disconnects; members see the state."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import time
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import OperationalError
+from wtforms import PasswordField
+from wtforms.validators import InputRequired, ValidationError
+
+import stripe  # for its error classes only: every call goes through stripe_gateway
+from portal import db
+from portal.services import connections, settings, stripe_gateway
+from portal.services.stripe_gateway import GatewayError, StripeError
+from portal.tenancy import current_merchant, owner_required
+from portal.web.forms import strip
+
+bp = Blueprint("connect", __name__, url_prefix="/connect")
+
+STATE_KEY = "connect_oauth"  # in the signed session cookie: {"state", "user", "expires"}
+STATE_SECONDS = 15 * 60
+# What a direct-mode endpoint must send, and what its restricted key must be allowed to do.
+DIRECT_EVENTS = (
+    "checkout.session.expired",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+)
+PERMISSIONS = (
+    ("Checkout Sessions", "Read"),
+    ("Products and Prices", "Read"),
+    ("Coupons and Promotion codes", "Write, only if your emails carry promotion codes"),
+    ("Account (your own details)", "Read"),
+)
+METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
+KEY_FORMAT = re.compile(r"(rk|sk)_(live|test)_[0-9A-Za-z]{8,}")
+SECRET_FORMAT = re.compile(r"whsec_[0-9A-Za-z+/=]{8,}")
+
+
+def _key_format(_form, field) -> None:
+    if field.data.startswith("pk_"):
+        raise ValidationError("This is a publishable key: paste a restricted key (rk_live_…).")
+    if not KEY_FORMAT.fullmatch(field.data):
+        raise ValidationError(
+            "A restricted key starts with rk_live_ (rk_test_, sk_live_ or sk_test_ also work)."
+        )
+
+
+def _secret_format(_form, field) -> None:
+    if not SECRET_FORMAT.fullmatch(field.data):
+        raise ValidationError("A webhook signing secret starts with whsec_.")
+
+
+class DirectForm(FlaskForm):
+    # Password fields: a key typed in is never sent back in a page, even beside an error.
+    api_key = PasswordField(
+        "Restricted API key",
+        filters=[strip],
+        validators=[InputRequired("Paste your restricted key."), _key_format],
+    )
+    webhook_secret = PasswordField(
+        "Webhook signing secret",
+        filters=[strip],
+        validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
+    )
+
+
+def _page(form: DirectForm | None = None, status: int = 200):
+    merchant = current_merchant()
+    account = merchant.stripe_account
+    connected = account is not None and account.is_connected
+    hint = None
+    if connected and account.method == "direct":
+        hint = connections.key_hint(account, current_app.config["ENCRYPTION_KEY"])
+    owner_form = form or DirectForm(formdata=None)
+    return render_template(
+        "connect/index.html",
+        account=account,
+        connected=connected,
+        key_hint=hint,
+        form=owner_form if current_user.is_owner else None,
+        webhook_url=f"{_public_url()}/webhooks/stripe/direct/{merchant.id}",
+        events=DIRECT_EVENTS,
+        permissions=PERMISSIONS,
+        method_words=METHOD_WORDS,
+    ), status
+
+
+def _public_url() -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/")
+
+
+@bp.get("")
+@login_required
+def index():
+    return _page()
+
+
+@bp.post("/oauth")
+@owner_required
+def start():
+    state = secrets.token_urlsafe(32)
+    try:
+        target = stripe_gateway.authorize_url(state, f"{_public_url()}/connect/callback")
+    except GatewayError as exc:
+        flash(f"Stripe Connect is not set up on this portal: {exc}.", "error")
+        return redirect(url_for("connect.index"))
+    session[STATE_KEY] = {
+        "state": state,
+        "user": current_user.id,
+        "expires": int(time.time()) + STATE_SECONDS,
+    }
+    return redirect(target)
+
+
+def _state_problem(given: str) -> str | None:
+    """Why the callback cannot be trusted (None: it answers this session's own, fresh request).
+    The stored state is used up whatever the answer, so a callback works at most once."""
+    stored = session.pop(STATE_KEY, None)
+    again = "Nothing was saved. Please press “Connect with Stripe” again."
+    if not isinstance(stored, dict) or not given:
+        return f"This answer from Stripe does not match a connection started here. {again}"
+    same = hmac.compare_digest(str(stored.get("state")).encode(), given.encode())
+    if not same or stored.get("user") != current_user.id:
+        return f"This answer from Stripe does not match a connection started here. {again}"
+    if stored.get("expires", 0) < time.time():
+        return f"Connecting took longer than 15 minutes, so this answer has expired. {again}"
+    return None
+
+
+def _refused(message: str):
+    flash(message, "error")
+    return redirect(url_for("connect.index"))
+
+
+@bp.get("/callback")
+@owner_required
+def callback():
+    problem = _state_problem(request.args.get("state", ""))
+    if "error" in request.args:
+        said = request.args.get("error_description", "")[:300] or request.args["error"][:100]
+        if request.args["error"] == "access_denied":
+            return _refused(f"You cancelled connecting Stripe ({said}). Nothing was saved.")
+        return _refused(f"Stripe could not connect your account ({said}). Nothing was saved.")
+    if problem:
+        return _refused(problem)
+    if not request.args.get("code"):
+        return _refused("Stripe sent no authorization code. Nothing was saved.")
+    return _connect_oauth(request.args["code"])
+
+
+def _connect_oauth(code: str):
+    # No transaction stays open across the calls: Stripe's webhook about this very connection
+    # reaches the portal during the exchange, and must be able to write (SQLite too).
+    db.session.rollback()
+    try:
+        account_id, livemode = stripe_gateway.exchange_code(code)
+        profile = _profile_or_bare(account_id)
+    except (StripeError, GatewayError) as exc:
+        return _refused(f"Stripe did not connect your account: {_reason(exc)} Nothing was saved.")
+    try:
+        _link_and_commit(profile, livemode=livemode, method="oauth")
+    except connections.LinkError as exc:
+        db.session.rollback()
+        return _refused(f"{exc} Nothing was saved.")
+    flash(f"Stripe is connected: {profile['name']}.", "success")
+    return redirect(url_for("connect.index"))
+
+
+def _link_and_commit(profile: dict, **how) -> None:
+    """Link the account to the current merchant and commit (LinkError: nothing is written).
+    Tried a second time if SQLite refuses the write because another connection wrote since
+    this transaction first read: Stripe's webhook about this very connection does so."""
+    for attempt in (1, 2):
+        try:
+            merchant = current_merchant()
+            sending = settings.settings_for(merchant.id)
+            connections.link_profile(merchant, profile, sending, **how)
+            db.session.commit()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+
+
+def _profile_or_bare(account_id: str) -> dict:
+    """The account's details; only its id if Stripe will not say more (it is connected now)."""
+    try:
+        return stripe_gateway.retrieve_account(account_id)
+    except StripeError:
+        return {"id": account_id, "name": account_id}
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, for the person: Stripe's own words when it answered."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return "Stripe could not be reached."
+    text = str(getattr(exc, "user_message", None) or exc).strip()
+    text = re.sub(r"^Request req_\w+: ", "", text)  # the SDK's prefix names its request id
+    return (text[:300].rstrip(".") + ".") if text else "Stripe refused."
+
+
+@bp.post("/disconnect")
+@owner_required
+def disconnect():
+    account = connections.disconnect(current_merchant())
+    if account is None:
+        return _refused("No Stripe account is connected.")
+    method, account_id = account.method, account.account_id
+    db.session.commit()  # sending stops now, whatever Stripe answers below
+    if method == "direct":
+        flash(
+            "Stripe is disconnected and your key is forgotten. To finish, delete the webhook "
+            "endpoint and the restricted key in your Stripe Dashboard.",
+            "success",
+        )
+        return redirect(url_for("connect.index"))
+    try:
+        stripe_gateway.deauthorize(account_id)
+    except (StripeError, GatewayError) as exc:
+        flash(
+            "Disconnected here: no email goes out for this account any more. Stripe did not "
+            f"confirm ({_reason(exc)}) To revoke access there too, remove the portal under "
+            "Settings → Connected apps in your Stripe Dashboard.",
+            "error",
+        )
+        return redirect(url_for("connect.index"))
+    flash("Stripe is disconnected: the portal can no longer reach your account.", "success")
+    return redirect(url_for("connect.index"))
+
+
+@bp.post("/direct")
+@owner_required
+def direct():
+    form = DirectForm()
+    if not form.validate_on_submit():
+        return _page(form, 400)
+    key = form.api_key.data
+    db.session.rollback()  # no transaction stays open across the call to Stripe
+    try:
+        profile = stripe_gateway.retrieve_own_account(key)
+    except (StripeError, GatewayError) as exc:
+        _key_refused(form, exc)
+        return _page(form, 400)
+    return _save_direct(form, profile)
+
+
+def _key_refused(form: DirectForm, exc: Exception) -> None:
+    """Say beside the key field why Stripe would not take it."""
+    if isinstance(exc, stripe.AuthenticationError):
+        message = "Stripe does not know this key: check that it is complete and not revoked."
+    elif isinstance(exc, stripe.PermissionError):
+        message = "This key may not read your account's details: allow it as listed below."
+    else:
+        message = f"The key could not be checked: {_reason(exc)} Nothing was saved."
+    form.api_key.errors = [*form.api_key.errors, message]
+
+
+def _save_direct(form: DirectForm, profile: dict):
+    key = form.api_key.data
+    try:
+        _link_and_commit(
+            profile,
+            livemode=stripe_gateway.is_live_key(key),
+            method="direct",
+            api_key=key,
+            webhook_secret=form.webhook_secret.data,
+            keys=current_app.config["ENCRYPTION_KEY"],
+        )
+    except connections.LinkError as exc:
+        db.session.rollback()
+        form.api_key.errors = [*form.api_key.errors, f"{exc} Nothing was saved."]
+        return _page(form, 400)
+    flash(f"Stripe is connected with your own key: {profile['name']}.", "success")
+    return redirect(url_for("connect.index"))
