@@ -21,84 +21,54 @@ def _address() -> dict:
     }
 
 
+# Fields that are null on a fresh object (the rest are set below).
+_SESSION_NULLS = (
+    "id after_expiration allow_promotion_codes billing_address_collection cancel_url "
+    "client_reference_id client_secret collected_information consent consent_collection "
+    "currency currency_conversion customer customer_account customer_details "
+    "customer_email integration_identifier invoice locale origin_context payment_intent "
+    "payment_link payment_method_configuration_details permissions recovered_from "
+    "saved_payment_method_options setup_intent shipping_address_collection shipping_cost "
+    "submit_type subscription success_url url wallet_options"
+)
+
+
+def _invoice_data() -> dict:
+    fields = "account_tax_ids custom_fields description footer issuer rendering_options"
+    return {**dict.fromkeys(fields.split()), "metadata": {}}
+
+
 def checkout_session() -> dict:
     """A fresh `checkout.session` in payment mode."""
     return {
-        "id": None,
+        **dict.fromkeys(_SESSION_NULLS.split()),
         "object": "checkout.session",
         "adaptive_pricing": {"enabled": False},
-        "after_expiration": None,
-        "allow_promotion_codes": None,
         "amount_subtotal": 0,
         "amount_total": 0,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
-        "billing_address_collection": None,
-        "cancel_url": None,
-        "client_reference_id": None,
-        "client_secret": None,
-        "collected_information": None,
-        "consent": None,
-        "consent_collection": None,
         "created": 0,
-        "currency": None,
-        "currency_conversion": None,
         "custom_fields": [],
-        "custom_text": {
-            "after_submit": None,
-            "shipping_address": None,
-            "submit": None,
-            "terms_of_service_acceptance": None,
-        },
-        "customer": None,
-        "customer_account": None,
+        "custom_text": dict.fromkeys(
+            ["after_submit", "shipping_address", "submit", "terms_of_service_acceptance"]
+        ),
         "customer_creation": "if_required",
-        "customer_details": None,
-        "customer_email": None,
         "discounts": [],
         "expires_at": 0,
-        "integration_identifier": None,
-        "invoice": None,
-        "invoice_creation": {
-            "enabled": False,
-            "invoice_data": {
-                "account_tax_ids": None,
-                "custom_fields": None,
-                "description": None,
-                "footer": None,
-                "issuer": None,
-                "metadata": {},
-                "rendering_options": None,
-            },
-        },
+        "invoice_creation": {"enabled": False, "invoice_data": _invoice_data()},
         "livemode": False,
-        "locale": None,
         "managed_payments": {"enabled": False},
         "metadata": {},
         "mode": "payment",
-        "origin_context": None,
-        "payment_intent": None,
-        "payment_link": None,
         "payment_method_collection": "if_required",
-        "payment_method_configuration_details": None,
         "payment_method_options": {},
         "payment_method_types": ["card"],
         "payment_status": "unpaid",
-        "permissions": None,
         "phone_number_collection": {"enabled": False},
-        "recovered_from": None,
-        "saved_payment_method_options": None,
-        "setup_intent": None,
-        "shipping_address_collection": None,
-        "shipping_cost": None,
         "shipping_options": [],
         "status": "open",
-        "submit_type": None,
-        "subscription": None,
-        "success_url": None,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": "hosted",
-        "url": None,
-        "wallet_options": None,
     }
 
 
@@ -261,128 +231,35 @@ def webhook_endpoint() -> dict:
     }
 
 
+# Fields that are null on a fresh object (the rest are set below).
+_INTENT_NULLS = (
+    "id application application_fee_amount automatic_payment_methods canceled_at "
+    "cancellation_reason client_secret currency customer customer_account description "
+    "excluded_payment_method_types last_payment_error latest_charge next_action "
+    "on_behalf_of payment_method payment_method_configuration_details processing "
+    "receipt_email review setup_future_usage shipping source statement_descriptor "
+    "statement_descriptor_suffix transfer_data transfer_group"
+)
+
+
 def payment_intent() -> dict:
     """A succeeded card `payment_intent` as Checkout leaves it."""
     return {
-        "id": None,
+        **dict.fromkeys(_INTENT_NULLS.split()),
         "object": "payment_intent",
         "amount": 0,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
         "amount_received": 0,
-        "application": None,
-        "application_fee_amount": None,
-        "automatic_payment_methods": None,
-        "canceled_at": None,
-        "cancellation_reason": None,
         "capture_method": "automatic",
-        "client_secret": None,
         "confirmation_method": "automatic",
         "created": 0,
-        "currency": None,
-        "customer": None,
-        "customer_account": None,
-        "description": None,
-        "excluded_payment_method_types": None,
-        "last_payment_error": None,
-        "latest_charge": None,
         "livemode": False,
         "managed_payments": {"enabled": False},
         "metadata": {},
-        "next_action": None,
-        "on_behalf_of": None,
-        "payment_method": None,
-        "payment_method_configuration_details": None,
         "payment_method_options": {},
         "payment_method_types": ["card"],
-        "processing": None,
-        "receipt_email": None,
-        "review": None,
-        "setup_future_usage": None,
-        "shipping": None,
-        "source": None,
-        "statement_descriptor": None,
-        "statement_descriptor_suffix": None,
         "status": "succeeded",
-        "transfer_data": None,
-        "transfer_group": None,
-    }
-
-
-def account() -> dict:
-    """A Standard connected `account`, onboarded enough to take payments."""
-    requirements = {
-        "alternatives": [],
-        "current_deadline": None,
-        "currently_due": [],
-        "disabled_reason": None,
-        "errors": [],
-        "eventually_due": [],
-        "past_due": [],
-        "pending_verification": [],
-    }
-    return {
-        "id": None,
-        "object": "account",
-        "business_profile": {
-            "annual_revenue": None,
-            "estimated_worker_count": None,
-            "mcc": None,
-            "minority_owned_business_designation": None,
-            "name": None,
-            "product_description": None,
-            "support_address": None,
-            "support_email": None,
-            "support_phone": None,
-            "support_url": None,
-            "url": None,
-        },
-        "business_type": None,
-        "capabilities": {"card_payments": "active", "transfers": "active"},
-        "charges_enabled": True,
-        "controller": {"type": "account"},
-        "country": "US",
-        "created": 0,
-        "default_currency": "usd",
-        "details_submitted": True,
-        "email": None,
-        "external_accounts": {"object": "list", "data": [], "has_more": False, "url": None},
-        "future_requirements": dict(requirements),
-        "metadata": {},
-        "payouts_enabled": True,
-        "requirements": dict(requirements),
-        "settings": _account_settings(),
-        "tos_acceptance": {"date": None, "ip": None, "user_agent": None},
-        "type": "standard",
-    }
-
-
-def _account_settings() -> dict:
-    return {
-        "bacs_debit_payments": {"display_name": None, "service_user_number": None},
-        "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
-        "card_issuing": {"tos_acceptance": {"date": None, "ip": None}},
-        "card_payments": {
-            "decline_on": {"avs_failure": False, "cvc_failure": False},
-            "statement_descriptor_prefix": None,
-            "statement_descriptor_prefix_kana": None,
-            "statement_descriptor_prefix_kanji": None,
-        },
-        "dashboard": {"display_name": None, "timezone": "Etc/UTC"},
-        "invoices": {"default_account_tax_ids": None, "hosted_payment_method_save": "offer"},
-        "payments": {
-            "statement_descriptor": None,
-            "statement_descriptor_kana": None,
-            "statement_descriptor_kanji": None,
-            "statement_descriptor_prefix_kana": None,
-            "statement_descriptor_prefix_kanji": None,
-        },
-        "payouts": {
-            "debit_negative_balances": True,
-            "schedule": {"delay_days": 2, "interval": "daily"},
-            "statement_descriptor": None,
-        },
-        "sepa_debit_payments": {},
     }
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import shapes
+from . import account_shapes, shapes
 from .errors import StripeError, no_such
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -81,7 +81,7 @@ class Store:
         self._add_platform()
 
     def _add_platform(self) -> None:
-        body = shapes.account()
+        body = account_shapes.account()
         body.update(id=self.platform_id, created=int(time.time()), email="platform@example.com")
         body["business_profile"]["name"] = "Cart Recovery Portal (sandbox platform)"
         self.add(body, self.platform_id)
@@ -243,7 +243,7 @@ class Store:
     def create_account(self, name: str | None, email: str | None, connect: bool) -> Record:
         """A new Standard account with its own keys, optionally connected to the platform."""
         with self.lock:
-            body = shapes.account()
+            body = account_shapes.account()
             body.update(id=new_id("acct_1", 15), created=self.now(), email=email)
             body["business_profile"]["name"] = name
             body["settings"]["dashboard"]["display_name"] = name
