@@ -91,3 +91,18 @@ def _answers(client: Redis) -> bool:
         return client.ping()
     except RedisError:
         return False
+
+
+def abandon_in_shop(browser, shop_url: str, email: str):
+    """A shopper in the sandbox's shop: checks out, types `email`, agrees to marketing email,
+    saves, leaves, and has the session expired. Returns the shopper's page."""
+    shopper = browser.new_context().new_page()
+    shopper.set_default_timeout(10_000)
+    shopper.goto(shop_url)
+    shopper.get_by_role("button", name="Check out").click()
+    shopper.get_by_label("Email").fill(email)
+    shopper.get_by_label("Keep me updated with news and offers").check()
+    shopper.get_by_role("button", name="Save details").click()
+    shopper.goto(shop_url)
+    shopper.get_by_role("button", name="Expire now").click()
+    return shopper

@@ -11,6 +11,7 @@ import pytest
 import requests
 import stripe
 
+from helpers import abandon_in_shop
 from portal.extensions import rq
 from recovery_kit import Kit
 
@@ -160,15 +161,7 @@ def test_from_sign_up_to_the_first_recovery_email(
     page.get_by_role("button", name="Turn recovery emails on").click()
     page.get_by_text("Recovery emails are on.").wait_for()
 
-    shopper = browser.new_context().new_page()
-    shopper.set_default_timeout(10_000)
-    shopper.goto(f"{sandbox_server.base}/shop/{account_id}")
-    shopper.get_by_role("button", name="Check out").click()
-    shopper.get_by_label("Email").fill("rowan@example.com")
-    shopper.get_by_label("Keep me updated with news and offers").check()
-    shopper.get_by_role("button", name="Save details").click()
-    shopper.goto(f"{sandbox_server.base}/shop/{account_id}")
-    shopper.get_by_role("button", name="Expire now").click()
+    abandon_in_shop(browser, f"{sandbox_server.base}/shop/{account_id}", "rowan@example.com")
     Kit(app, sandbox_server, None, redis_conn, account_id, 0).settle()
 
     page.get_by_role("link", name="Outbox").click()

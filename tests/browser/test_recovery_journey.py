@@ -9,6 +9,7 @@ import re
 import pytest
 
 from factories import PASSWORD
+from helpers import abandon_in_shop
 from portal.extensions import rq
 from recovery_kit import make_kit
 
@@ -25,16 +26,9 @@ def test_abandon_email_click_pay_recovered(
     kit.client.v1.prices.create(
         {"currency": "eur", "unit_amount": 2750, "product_data": {"name": "Moka pot"}}
     )
-    shopper = browser.new_context().new_page()
-    shopper.set_default_timeout(10_000)
-
-    shopper.goto(f"{sandbox_server.base}/shop/{kit.account}")
-    shopper.get_by_role("button", name="Check out").click()
-    shopper.get_by_label("Email").fill("ola@example.com")
-    shopper.get_by_label("Keep me updated with news and offers").check()
-    shopper.get_by_role("button", name="Save details").click()
-    shopper.goto(f"{sandbox_server.base}/shop/{kit.account}")
-    shopper.get_by_role("button", name="Expire now").click()
+    shopper = abandon_in_shop(
+        browser, f"{sandbox_server.base}/shop/{kit.account}", "ola@example.com"
+    )
     kit.settle()
 
     merchant = browser.new_context().new_page()
