@@ -138,12 +138,27 @@ def create_sessions(sandbox: Sandbox, emails: list[str], threads: int) -> list[d
 # --- the portal side ------------------------------------------------------------------------
 
 
+# A design saved in the editor, as merchants have: every email is rendered from a version.
+EDITED = {
+    "subject": "{customer_name}, your {merchant_name} order is one click away",
+    "preheader": "Fresh beans, saved for you until {recovery_link_expires}.",
+    "headline": "Still craving {merchant_name} coffee?",
+    "body": "Hi {customer_name},\n\nYour cart is roasted and ready: {cart_total} of "
+    "small-batch coffee.\nCome back before {recovery_link_expires} to finish your order.\n\n"
+    "Questions about grind or brew? Just reply: a real person reads every email.",
+    "button_label": "Finish my order",
+    "footer": "You get this because you asked {merchant_name} for news at checkout.",
+}
+
+
 def seed_merchant(app, account: dict) -> int:
     """A merchant connected (OAuth, live) to the sandbox account, terms accepted, recovery on,
-    one step 0 minutes after expiry, a postal address; returns its id."""
+    one step 0 minutes after expiry, a postal address, and an edited email design saved in the
+    editor (version 1); returns its id."""
     from portal import db
+    from portal.mail.content import Content
     from portal.models import SendingSettings
-    from portal.services import accounts, connections, terms
+    from portal.services import accounts, connections, email_design, terms
 
     profile = account["business_profile"]
     with app.app_context():
@@ -170,6 +185,11 @@ def seed_merchant(app, account: dict) -> int:
                 postal_address="Bench Coffee\n1 Loopback Lane\nLocalhost 127",
             )
         )
+        design = email_design.Design(
+            Content(**EDITED), "https://bench-shop.example/logo.png", "#6f4e37"
+        )
+        assert not email_design.problems(design)
+        email_design.save(merchant, owner, 0, design)
         db.session.commit()
         return merchant.id
 

@@ -17,7 +17,7 @@ from rq import Callback, Queue
 from portal import db
 from portal.db import utcnow
 from portal.extensions import rq
-from portal.services import events, recovery, sending, throttle
+from portal.services import events, recovery, sending, test_sends, throttle
 
 log = logging.getLogger(__name__)
 THROTTLE_RETENTION = timedelta(days=1)  # longer than any throttle window in use
@@ -96,6 +96,11 @@ def drain_events() -> int:
 def process_case(case_id: int) -> str:
     """Decide one recovery case and send its next email if it is due."""
     return recovery.process(case_id)
+
+
+def send_test_email(test_send_id: int) -> str | None:
+    """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
+    return test_sends.deliver(test_send_id)
 
 
 def enqueue_due_cases(connection: Redis, queue: Queue) -> int:

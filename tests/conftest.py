@@ -4,6 +4,7 @@ real Redis (TEST_REDIS_URL, default database 15 on localhost), and CSRF left on 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from redis import Redis
@@ -140,3 +141,34 @@ def sandbox_server(app, monkeypatch):
     server.shutdown()
     thread.join(5)
     sandbox.extensions["sandbox"].stop()
+
+
+# One Chromium for the whole run, shared by every test that drives it: Playwright's sync API
+# allows one instance per thread.
+CHROMIUM = "/usr/bin/chromium"
+# Chromium must not phone home: this machine's network is closed and refuses those connections.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()

@@ -34,7 +34,11 @@ class Kit:
         )
 
     def checkout(
-        self, email: str | None, consent: bool = True, customer: str | None = None
+        self,
+        email: str | None,
+        consent: bool = True,
+        customer: str | None = None,
+        locale: str | None = None,
     ) -> str:
         """A live session with recovery on; the shopper types `email` and ticks (or not) the box."""
         price = self.client.v1.prices.create(
@@ -53,6 +57,8 @@ class Kit:
         }
         if customer:
             params["customer"] = customer
+        if locale:
+            params["locale"] = locale
         session = self.client.v1.checkout.sessions.create(params)
         if email:
             self.action(

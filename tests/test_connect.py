@@ -135,6 +135,27 @@ def test_defaults_never_overwrite_what_the_merchant_set(app, db, login, sandbox_
     assert (sending.sender_name, sending.postal_address) == ("Mine", "My address")
 
 
+@pytest.mark.parametrize(
+    ("country", "chosen", "expected"),
+    [
+        ("GB", None, "en_GB"),
+        ("US", None, "en_US"),
+        ("CN", None, "en_US"),
+        ("GB", "fr_FR", "fr_FR"),
+    ],
+)
+def test_the_accounts_country_sets_how_amounts_and_dates_are_written_unless_chosen(
+    app, db, login, sandbox_server, country, chosen, expected
+):
+    client, owner = _owner(app, login)
+    if chosen:
+        settings.settings_for(owner.merchant_id).locale = chosen
+        db.commit()
+    _connect(client, sandbox_server, account=_account(sandbox_server, country=country))
+    db.expire_all()
+    assert db.get(SendingSettings, owner.merchant_id).locale == expected
+
+
 def test_deny_stores_nothing_and_says_so_with_stripes_words_escaped(
     app, db, login, sandbox_server
 ):

@@ -118,3 +118,14 @@ def test_forged_and_cut_tokens_are_refused(app, client, send):
         url = links.unsubscribe_link(send.id)
     for path in (_path(url)[:-3], "/u/eyJzIjoxfQ.forged", "/r/eyJzIjoxfQ.forged"):
         assert client.get(path).status_code == 404
+
+
+def test_the_sample_emails_links_explain_themselves_and_record_nothing(client, db):
+    from portal.models import EmailSend
+
+    button = client.get("/r/sample")
+    leave = client.get("/unsubscribe/sample")
+    assert button.status_code == 200 and "back to their saved" in button.get_data(as_text=True)
+    assert leave.status_code == 200 and "no more emails" in leave.get_data(as_text=True)
+    assert db.query(EmailSend).count() == 0
+    assert client.get("/r/sampl").status_code == 404  # any other token is still checked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -72,6 +73,41 @@ def test_a_consenting_shopper_gets_one_complete_email(kit, client, db):
         "checkout_session",
         "one_click",
     ]
+
+
+def test_the_email_uses_the_saved_design_records_its_version_and_the_shoppers_language(
+    kit, client, db, login
+):
+    from factories import PASSWORD
+
+    from portal.mail.content import DEFAULT_CONTENT
+    from portal.models import Merchant
+    from portal.services import email_design
+
+    merchant = db.get(Merchant, kit.merchant_id)
+    settings = db.get(SendingSettings, kit.merchant_id)
+    first = email_design.save(merchant, None, 0, email_design.default_design(settings, 0))
+    design = email_design.Design(
+        dataclasses.replace(DEFAULT_CONTENT, headline="Your beans miss you, {customer_name}"),
+        None,
+        "#7a3e12",
+    )
+    second = email_design.save(merchant, None, 0, design)
+    db.commit()
+    session_id = kit.checkout("Fleur@Example.com", locale="fr")
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    html = received.message.get_body(("html",)).get_content()
+    text = received.message.get_body(("plain",)).get_content()
+    assert "Your beans miss you, there" in text and "Your beans miss you, there" in html
+    assert "#7a3e12" in html
+    assert "36,00\u00a0$US" in text or "36,00\u202f$US" in text, text  # Babel's French
+    send = db.scalars(select(EmailSend)).one()
+    assert send.email_version_id == second.id != first.id
+    login(client, "owner@bean.example", PASSWORD)
+    page = client.get(f"/carts/{kit.case(session_id).id}").get_data(as_text=True)
+    assert "Version 2, saved" in page
 
 
 def test_no_consent_no_email_and_the_decision_is_recorded(kit, db):

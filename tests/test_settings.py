@@ -30,6 +30,7 @@ VALID = {
     "frequency_cap_hours": "48",
     "holdout_percent": "10",
     "test_mode": "team",
+    "locale": "fr_FR",
 }
 
 
@@ -82,6 +83,7 @@ def test_saving_valid_settings_stores_them_and_the_policy_follows(client, db, ow
     row = stored(db, owner.merchant_id)
     assert (row.sender_name, row.reply_to) == ("Acme Tea", "help@acme.example")
     assert row.postal_address == "1 Leaf Lane\nPortland, OR 97201"
+    assert row.locale == "fr_FR"
     got = policy(db, owner.merchant_id)
     assert got.steps == (
         rules.Step(timedelta(minutes=30)),
@@ -303,3 +305,13 @@ def test_promotion_codes_come_from_a_coupon_picked_from_the_merchants_stripe_cou
     assert saved.status_code == 302
     row = stored(db, owner.merchant_id)
     assert row.coupon_id == "BACK10" and row.steps[1]["promotion"] is True
+
+
+@pytest.mark.parametrize("locale", ["", "xx_YY", "fr-FR", "en_US\n", "x" * 300])
+def test_amounts_and_dates_take_a_locale_from_the_list_only(client, owner, db, locale):
+    response = post_form(client, "/settings", {**VALID, "locale": locale})
+    assert response.status_code == 400
+    assert "Choose a language and region from the list." in response.get_data(as_text=True)
+    assert db.get(SendingSettings, owner.merchant_id) is None or (
+        db.get(SendingSettings, owner.merchant_id).locale == "en_US"
+    )

@@ -1,13 +1,14 @@
 """One recovery email as the bytes that go on the wire (SPEC 5), free of Flask and the database.
 
 `compose` checks every header value and refuses, never repairs, an unsafe one; it writes the
-multipart/alternative message directly: 7-bit, CRLF, quoted-printable bodies, RFC 2047 words for
-non-ASCII header text. (The standard library's EmailMessage parses each header it is given and
+multipart/alternative message directly: 7-bit, CRLF, quoted-printable (or base64) bodies, RFC
+2047 words for non-ASCII header text. (The standard library's EmailMessage parses each header it is given and
 re-folds it on output; that cost more than everything else in composing an email.)
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import uuid
@@ -141,21 +142,24 @@ def _headers(out: Outgoing, sender: str, recipient: str) -> list[str]:
 
 
 def _part(subtype: str, body: str) -> str:
-    # Quoted-printable keeps the body 7-bit: no relay re-encodes it (which would break DKIM).
-    lines = body.replace(CRLF, "\n").replace("\r", "\n")
-    encoded = (
-        binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii").replace("\n", CRLF)
-    )
+    # A 7-bit encoding, so no relay re-encodes the body (which would break DKIM): quoted-
+    # printable for mostly-Latin text, base64 when shorter (a CJK character costs 9 bytes in
+    # quoted-printable, 4 in base64), which keeps long emails under Gmail's clipping size.
+    raw = body.replace(CRLF, "\n").replace("\r", "\n").encode("utf-8")
+    encoded, name = binascii.b2a_qp(raw, istext=True).decode("ascii"), "quoted-printable"
+    if len(encoded) > len(raw) * 4 // 3 + len(raw) // 57 + 4:  # longer than base64 would be
+        encoded, name = base64.encodebytes(raw).decode("ascii"), "base64"
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}{encoded}"
+        f"Content-Transfer-Encoding: {name}{CRLF}{CRLF}{encoded.replace(chr(10), CRLF)}"
     )
 
 
 def compose(out: Outgoing) -> Composed:
     """A multipart/alternative message (text, then HTML) from checked header values only: else
     HeaderInjection or ValueError naming the field, so a caller's bug or an attack stays visible."""
-    # "=_" never occurs in quoted-printable output ("=" is written "=3D"), so the boundary cannot.
+    # "=_" never occurs in quoted-printable ("=" is written "=3D") or base64 output, so the
+    # boundary cannot.
     sender, recipient = _address("sender_address", out.sender_address), _address("to", out.to)
     boundary = f"=_{uuid.uuid4().hex}"
     head = "\r\n".join(

@@ -8,16 +8,24 @@ attributes), into plain text first, and the HTML template escapes everything it 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from portal.mail import layout
+from portal.mail.content import (
+    PLACEHOLDERS,
+    Content,
+    fill as _fill,
+)
 
 from portal.mail.values import (
     DEFAULT_COLOR,
+    DEFAULT_LOCALE,
     EMAIL,
     clean_lines,
     format_date,
@@ -33,19 +41,11 @@ from portal.mail.values import (
 
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
-PLACEHOLDERS = (
-    "merchant_name",
-    "customer_name",
-    "cart_total",
-    "recovery_link_expires",
-    "promotion_code",
-)
 SUBJECT_MAX = 200
+ITEM_NAME_MAX = 100  # a longer product name is cut: it reads better, and keeps the email small
+# After the preheader, invisible spacers keep clients from showing the body's first words.
+PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
 ANONYMOUS_CUSTOMER = "there"  # reads right in "Hi {customer_name},"
-
-
-# One pass over a text: an escaped brace, or a single-braced name (anything up to the close).
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -68,34 +68,6 @@ class Brand:
 
 
 @dataclass(frozen=True)
-class Content:
-    """The merchant-editable texts, with placeholders; blank lines separate `body` paragraphs."""
-
-    subject: str
-    preheader: str
-    headline: str
-    body: str
-    button_label: str
-    footer: str
-
-
-DEFAULT_CONTENT = Content(
-    subject="You left something in your cart at {merchant_name}",
-    preheader="We saved your cart, so you can pick up right where you left off.",
-    headline="Still thinking it over?",
-    body=(
-        "Hi {customer_name},\n\n"
-        "You left a few things in your cart at {merchant_name}. We kept them for you, "
-        "so finishing your order takes just a click.\n\n"
-        "Your cart comes to {cart_total}."
-    ),
-    button_label="Return to your cart",
-    footer="You're receiving this email because you asked {merchant_name} to keep you "
-    "updated when you checked out.",
-)
-
-
-@dataclass(frozen=True)
 class EmailContext:
     brand: Brand
     content: Content
@@ -107,6 +79,8 @@ class EmailContext:
     recovery_expires_at: datetime
     unsubscribe_url: str
     promotion_code: str | None = None
+    locale: str = DEFAULT_LOCALE  # amounts and dates are written as this language does
+    zone: str = "UTC"  # the recovery link's expiry date is the date in this time zone
 
 
 @dataclass(frozen=True)
@@ -119,103 +93,96 @@ class RenderedEmail:
 
 def render(ctx: EmailContext) -> RenderedEmail:
     """The complete email for `ctx`: a one-line subject of at most 200 characters, and HTML and
-    text parts carrying the same content, links written out, every outside value escaped."""
+    text parts carrying the same content, links written out, every outside value escaped. The
+    HTML's layout is compiled once per design (layout.py); this fills in the send's values."""
     values = _placeholder_values(ctx)
     subject = truncate(one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
     preheader = one_line(_fill(ctx.content.preheader, values))
-    view = _view(ctx, values, subject, preheader)
+    items = _items(ctx)
+    brand = _brand_links(ctx.brand)
+    slots = {
+        **values,
+        **{name: value or "" for name, value in brand.items()},
+        "subject": subject,
+        "preheader": Markup(escape(preheader)) + PREHEADER_PAD,
+        "items_title": items_title(ctx.items),
+        "cart_rows": layout.item_rows(items, values["cart_total"]),
+        "recovery_link": ctx.recovery_link,
+        "unsubscribe_url": ctx.unsubscribe_url,
+    }
+    html = layout.fill(layout.compile_layout(_design(ctx)), slots)
+    view = {**_text_view(ctx, values), "items": items, "subject": subject}
     return RenderedEmail(
         subject=subject,
         preheader=preheader,
-        html=_env().get_template("recovery.html").render(view),
-        text=_env().get_template("recovery.txt").render(view),
+        html=html,
+        text=_env().get_template("recovery.txt").render(view, items_title=slots["items_title"]),
     )
 
 
-def check_placeholders(text: str) -> list[str]:
-    """The unknown placeholder names used in `text` (as written between the braces, each once,
-    in order of appearance); [] when every placeholder is known. "{{" and "}}" are literal braces."""
-    unknown: list[str] = []
-    for match in _TOKEN.finditer(text):
-        name = match.group(1)
-        if name is not None and name not in PLACEHOLDERS and name not in unknown:
-            unknown.append(name)
-    return unknown
-
-
-def _fill(text: str, values: dict[str, str]) -> str:
-    """`text` with each known {name} replaced by its value, "{{"/"}}" turned into single braces
-    and anything else left exactly as written. Values are plain strings: nothing is evaluated."""
-
-    def replace(match: re.Match) -> str:
-        token, name = match.group(0), match.group(1)
-        if name is None:
-            return token[0]
-        return values.get(name, token)
-
-    return _TOKEN.sub(replace, text)
-
-
-def sample_context(
-    brand: Brand, content: Content = DEFAULT_CONTENT, *, base_url: str = "https://example.com"
-) -> EmailContext:
-    """A realistic cart (three items, one bought twice) for previews and test sends."""
-    base = base_url.rstrip("/")
-    items = (
-        LineItem("Linen shirt, sand, size M", 1, 4800, "usd"),
-        LineItem("Stoneware mug", 2, 3600, "usd"),
-        LineItem("Organic cotton tote bag", 1, 2200, "usd"),
-    )
-    return EmailContext(
-        brand=brand,
-        content=content,
-        customer_name="Alex",
-        items=items,
-        total=sum(item.amount for item in items),
-        currency="usd",
-        recovery_link=f"{base}/r/sample",
-        recovery_expires_at=datetime.now(timezone.utc) + timedelta(days=30),
-        unsubscribe_url=f"{base}/unsubscribe/sample",
+def items_title(items: tuple[LineItem, ...]) -> str:
+    """The line above the cart: it reads right for one thing and for many."""
+    count = sum(max(item.quantity, 1) for item in items)
+    return (
+        "You left this in your cart"
+        if count == 1
+        else f"You left these {count} items in your cart"
     )
 
 
 def _placeholder_values(ctx: EmailContext) -> dict[str, str]:
-    # Outside values go through _one_line: a name from Stripe must not add lines to a subject.
+    # Outside values go through one_line: a name from Stripe must not add lines to a subject.
     return {
         "merchant_name": one_line(ctx.brand.merchant_name),
         "customer_name": one_line(ctx.customer_name or "") or ANONYMOUS_CUSTOMER,
-        "cart_total": format_money(ctx.total, ctx.currency),
-        "recovery_link_expires": format_date(ctx.recovery_expires_at),
+        "cart_total": format_money(ctx.total, ctx.currency, ctx.locale),
+        "recovery_link_expires": format_date(ctx.recovery_expires_at, ctx.locale, ctx.zone),
         "promotion_code": one_line(ctx.promotion_code or ""),
     }
 
 
-def _view(ctx: EmailContext, values: dict[str, str], subject: str, preheader: str) -> dict:
-    """Everything the templates show, already decided: they only lay it out."""
-    brand, content = ctx.brand, ctx.content
-    color = safe_color(brand.color)
-    items = [
-        {
-            "name": one_line(item.name),
-            "quantity": item.quantity,
-            "amount": format_money(item.amount, item.currency),
-            "image_url": safe_image_url(item.image_url),
-        }
-        for item in ctx.items
-    ]
-    support = one_line(brand.support_email or "")
-    return {
-        "subject": subject,
-        "preheader": preheader,
-        "merchant_name": values["merchant_name"],
-        "logo_url": safe_image_url(brand.logo_url),
-        "shop_url": safe_link(brand.shop_url),
+def _design(ctx: EmailContext) -> tuple[tuple[str, object], ...]:
+    """What the compiled layout depends on, and nothing that changes per send: texts keep
+    markers where a send's values go (and only a placeholder of the fixed list becomes one).
+    Hashable, so the layout is compiled once per design."""
+    content = ctx.content
+    marks = {name: layout.MARKS[name] for name in PLACEHOLDERS}
+    color = safe_color(ctx.brand.color)
+    links = _brand_links(ctx.brand)
+    view = {
+        # Present or not shapes the layout; the values go in per send (they sit in attributes).
+        **{name: layout.MARKS[name] if value else None for name, value in links.items()},
+        "merchant_name": layout.MARKS["merchant_name"],
         "color": color,
         "button_text_color": text_color_on(color),
+        "headline": one_line(_fill(content.headline, marks)),
+        "paragraphs": _frozen(paragraphs(_fill(content.body, marks))),
+        "has_items": bool(ctx.items),
+        "button_label": one_line(_fill(content.button_label, marks)),
+        "promotion": bool(ctx.promotion_code),
+        "footer": _frozen(paragraphs(_fill(content.footer, marks))),
+        "address_lines": tuple(clean_lines(ctx.brand.postal_address)),
+    }
+    return tuple(sorted(view.items()))
+
+
+def _brand_links(brand: Brand) -> dict[str, str | None]:
+    """The brand's logo, shop link and support address where a client may be given them."""
+    support = one_line(brand.support_email or "")
+    return {
+        "logo_url": safe_image_url(brand.logo_url),
+        "shop_url": safe_link(brand.shop_url),
+        "support_email": support if EMAIL.fullmatch(support) else None,
+    }
+
+
+def _text_view(ctx: EmailContext, values: dict[str, str]) -> dict:
+    """The plain-text part's view: the same content as the HTML, filled for this send."""
+    brand, content = ctx.brand, ctx.content
+    return {
+        "merchant_name": values["merchant_name"],
         "headline": one_line(_fill(content.headline, values)),
         "paragraphs": paragraphs(_fill(content.body, values)),
-        "items": items,
-        "show_images": any(item["image_url"] for item in items),
         "total": values["cart_total"],
         "button_label": one_line(_fill(content.button_label, values)),
         "recovery_link": ctx.recovery_link,
@@ -223,17 +190,33 @@ def _view(ctx: EmailContext, values: dict[str, str], subject: str, preheader: st
         "expires": values["recovery_link_expires"],
         "footer": paragraphs(_fill(content.footer, values)),
         "address_lines": clean_lines(brand.postal_address),
-        "support_email": support if EMAIL.fullmatch(support) else None,
+        "support_email": _brand_links(brand)["support_email"],
         "unsubscribe_url": ctx.unsubscribe_url,
     }
 
 
+def _items(ctx: EmailContext) -> list[dict]:
+    return [
+        {
+            "name": truncate(one_line(item.name), ITEM_NAME_MAX),
+            "quantity": item.quantity,
+            "amount": format_money(item.amount, item.currency, ctx.locale),
+            "image_url": safe_image_url(item.image_url),
+        }
+        for item in ctx.items
+    ]
+
+
+def _frozen(blocks: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(lines) for lines in blocks)
+
+
 @cache
 def _env() -> Environment:
-    # Autoescape by file name: HTML escaped, the text part left as written.
+    # The text part only: autoescape off, values were cleaned above.
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        autoescape=False,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -3,6 +3,7 @@
 from portal.models.account import Invitation, InvitationStatus, Merchant, Role, User
 from portal.models.checkout import CheckoutSession, SessionStatus
 from portal.models.consent import ConsentChange, ConsentStatus, Contact
+from portal.models.email_design import EmailVersion, TestSend, TestSendStatus
 from portal.models.events import EventStatus, StripeEvent
 from portal.models.recovery import CaseStatus, RecoveryCase
 from portal.models.sending import (
@@ -23,6 +24,7 @@ __all__ = [
     "ConsentStatus",
     "Contact",
     "EmailSend",
+    "EmailVersion",
     "EventStatus",
     "Invitation",
     "InvitationStatus",
@@ -37,6 +39,8 @@ __all__ = [
     "StripeEvent",
     "TermsAcceptance",
     "TestModeSends",
+    "TestSend",
+    "TestSendStatus",
     "ThrottleHit",
     "User",
 ]

@@ -47,6 +47,7 @@ class CheckoutSession(Base):
     customer: Mapped[str | None] = mapped_column(String(255))  # customer or customer_account
     email: Mapped[str | None] = mapped_column(String(254))  # lower-cased
     customer_name: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(16))  # the shopper's language ("auto": none)
     consent_promotions: Mapped[str | None] = mapped_column(String(16))  # opt_in | opt_out
     recovery_url: Mapped[str | None] = mapped_column(Text)
     recovery_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

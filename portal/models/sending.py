@@ -47,6 +47,8 @@ class SendingSettings(Base):
         String(255)
     )  # the coupon promotion steps draw on
     promotion_daily_cap: Mapped[int] = mapped_column(default=50, server_default="50")
+    # How amounts and dates are written when the checkout did not set a language (Babel's id).
+    locale: Mapped[str] = mapped_column(String(16), default="en_US", server_default="en_US")
 
 
 class SendStatus(StrEnum):
@@ -70,6 +72,8 @@ class EmailSend(Base):
         Index("ix_email_sends_merchant_to", "merchant_id", "to_address"),
         Index("ix_email_sends_due", "status", "next_attempt_at"),
     )
+    # The claim's INSERT computes email_version_id in SQL: RETURNING brings it back at once.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
@@ -85,6 +89,10 @@ class EmailSend(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promotion_code: Mapped[str | None] = mapped_column(String(64))  # minted for this send
+    # The design it was rendered from; None: the built-in default (no version saved yet).
+    email_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_versions.id", ondelete="SET NULL")
+    )
 
 
 class OutboxMessage(Base):

@@ -9,7 +9,14 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 
 from portal import db
-from portal.models import CaseStatus, CheckoutSession, EmailSend, RecoveryCase, SendStatus
+from portal.models import (
+    CaseStatus,
+    CheckoutSession,
+    EmailSend,
+    EmailVersion,
+    RecoveryCase,
+    SendStatus,
+)
 from portal.services.rules import Reason
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
@@ -116,6 +123,16 @@ def recent(scoped: Select, recovered_only: bool = False, limit: int = 200) -> li
     if recovered_only:
         stmt = stmt.where(RecoveryCase.recovered_at.is_not(None))
     return list(db.session.scalars(stmt))
+
+
+def versions_of(sends: list[EmailSend]) -> dict[int, EmailVersion]:
+    """The saved designs these sends were rendered from, by id (a send without one used the
+    built-in default)."""
+    ids = {send.email_version_id for send in sends if send.email_version_id}
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(EmailVersion).where(EmailVersion.id.in_(ids)))
+    return {version.id: version for version in rows}
 
 
 def sends(case: RecoveryCase) -> list[EmailSend]:

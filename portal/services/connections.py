@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
+from portal.mail.values import email_locale
 from portal.models import Merchant, SendingSettings, StripeAccount
 from portal import sealing
 
@@ -92,6 +93,22 @@ def _adopt_defaults(sending: SendingSettings, profile: dict) -> None:
         sending.brand_color = color.lower()
     if not sending.postal_address and profile.get("support_address"):
         sending.postal_address = profile["support_address"]
+    locale = _english_locale(profile.get("country"))
+    if locale and sending.locale in (None, _default_locale()):
+        sending.locale = locale
+
+
+def _english_locale(country) -> str | None:
+    """The locale English takes in `country` ("en_GB" for "GB") if Babel knows exactly that
+    one, else None: the emails' words are English, their amounts and dates the country's."""
+    if not isinstance(country, str) or not re.fullmatch(r"[A-Za-z]{2}", country):
+        return None
+    locale = f"en_{country.upper()}"
+    return locale if email_locale(locale) == locale else None
+
+
+def _default_locale() -> str:
+    return SendingSettings.__table__.c.locale.default.arg
 
 
 def _default_brand_color() -> str:

@@ -7,9 +7,17 @@ from email.utils import parseaddr
 
 from flask import current_app
 
-from portal.models import CheckoutSession, EmailSend, Merchant, SendingSettings, StripeAccount
+from portal import db
+from portal.models import (
+    CheckoutSession,
+    EmailSend,
+    EmailVersion,
+    Merchant,
+    SendingSettings,
+    StripeAccount,
+)
 from portal.mail import rendering, values
-from portal.services import links
+from portal.services import email_design, links
 from portal.mail.mime import Composed, Outgoing, compose
 
 
@@ -26,16 +34,27 @@ def new_message_id() -> str:
 
 
 def brand(
-    merchant: Merchant, settings: SendingSettings, account: StripeAccount | None
+    merchant: Merchant,
+    settings: SendingSettings,
+    account: StripeAccount | None,
+    design: email_design.Design,
 ) -> rendering.Brand:
     return rendering.Brand(
         merchant_name=merchant.name,
         postal_address=settings.postal_address or merchant.name,
-        color=settings.brand_color,
-        logo_url=settings.logo_url,
+        color=design.brand_color,
+        logo_url=design.logo_url,
         support_email=account.support_email if account else None,
         shop_url=account.shop_url if account else None,
     )
+
+
+def design_for(send: EmailSend, settings: SendingSettings) -> email_design.Design:
+    """The design `send` records (a retry keeps it), or the step's default when it has none."""
+    version = (
+        db.session.get(EmailVersion, send.email_version_id) if send.email_version_id else None
+    )
+    return email_design.design_of(version, settings, send.step)
 
 
 def recovery_message(
@@ -48,9 +67,10 @@ def recovery_message(
 ) -> Composed:
     """The full message for `send`: rendered once, through the one renderer."""
     unsubscribe = links.unsubscribe_link(send.id)
+    design = design_for(send, settings)
     context = rendering.EmailContext(
-        brand=brand(merchant, settings, account),
-        content=rendering.DEFAULT_CONTENT,
+        brand=brand(merchant, settings, account, design),
+        content=design.content,
         customer_name=session.customer_name,
         items=tuple(rendering.LineItem(**item) for item in items),
         total=session.amount_total or sum(i["amount"] for i in items),
@@ -59,6 +79,8 @@ def recovery_message(
         recovery_expires_at=session.recovery_expires_at,
         unsubscribe_url=unsubscribe,
         promotion_code=send.promotion_code,
+        locale=values.email_locale(session.locale, settings.locale),
+        zone=settings.timezone,
     )
     return message_for(
         rendering.render(context),
@@ -99,4 +121,11 @@ def message_for(
     )
 
 
-__all__ = ["brand", "message_for", "new_message_id", "platform_sender", "recovery_message"]
+__all__ = [
+    "brand",
+    "design_for",
+    "message_for",
+    "new_message_id",
+    "platform_sender",
+    "recovery_message",
+]

@@ -17,6 +17,7 @@ from portal.mail import delivery
 from portal.services import (
     case_context,
     consent,
+    email_design,
     promotions,
     recovery_email,
     rules,
@@ -103,6 +104,9 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
         to_address=to,
         status=SendStatus.CLAIMED,
         message_id=recovery_email.new_message_id(),
+        # The design in use now is the one this email gets, whenever its delivery succeeds.
+        # (a subquery of the claim's INSERT: no round trip of its own)
+        email_version_id=email_design.current_id_query(case.merchant_id, step),
         attempts=1,
         created_at=now,
     )

@@ -49,6 +49,13 @@ def _id(value) -> str | None:
     return value.get("id") if isinstance(value, dict) else value
 
 
+def _locale(value) -> str | None:
+    """The language the shopper saw Checkout in ("fr-CA", "auto"), cut to the column's length."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[: CheckoutSession.locale.type.length]
+
+
 def fields(snap: Snapshot) -> dict:
     """The mirror's columns from a snapshot (everything but the ordering and history)."""
     obj = snap.obj
@@ -68,6 +75,7 @@ def fields(snap: Snapshot) -> dict:
         customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
         email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
         customer_name=details.get("name") or None,
+        locale=_locale(obj.get("locale")),
         recovered_from=obj.get("recovered_from"),
         consent_promotions=(obj.get("consent") or {}).get("promotions"),
         recovery_url=recovery.get("url"),
@@ -81,6 +89,7 @@ PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
 OPTIONAL_STRINGS = (
     "customer",
     "customer_name",
+    "locale",
     "recovered_from",
     "recovery_url",
     "payment_link",

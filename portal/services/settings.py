@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from portal import db
 from portal.mail.mime import CONTROL
+from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
 from portal.services import connections, rules, terms
 
@@ -49,6 +50,7 @@ class Values:
     holdout_percent: int = 0
     test_mode: str = TestModeSends.RECORD
     coupon_id: str | None = None  # the Stripe coupon promotion codes are minted from
+    locale: str = DEFAULT_LOCALE  # amounts and dates when the checkout names no language
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def values_of(settings: SendingSettings) -> Values:
         holdout_percent=settings.holdout_percent,
         test_mode=settings.test_mode,
         coupon_id=settings.coupon_id,
+        locale=settings.locale,
     )
 
 
@@ -145,6 +148,7 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     settings.holdout_percent = values.holdout_percent
     settings.test_mode = values.test_mode
     settings.coupon_id = values.coupon_id or None
+    settings.locale = values.locale
     return []
 
 
@@ -179,6 +183,8 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         found.append(("sender_name", f"Use at most {MAX_SENDER_NAME} characters."))
     if values.reply_to and not is_reply_to_address(values.reply_to):
         found.append(("reply_to", "Enter one email address, like help@example.com (ASCII only)."))
+    if values.locale not in locale_ids():
+        found.append(("locale", "Choose a language and region from the list."))
     address = values.postal_address
     if CONTROL.search(address.replace("\r", "").replace("\n", "").replace("\t", "")):
         found.append(("postal_address", "Use plain text: this contains a control character."))
@@ -189,6 +195,12 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
             ("postal_address", "Recovery emails are on: they must show a postal address.")
         )
     return found
+
+
+@cache
+def locale_ids() -> frozenset[str]:
+    """The locales a merchant may choose: those the settings page offers."""
+    return frozenset(ident for ident, _ in locale_choices())
 
 
 def is_reply_to_address(value: str) -> bool:

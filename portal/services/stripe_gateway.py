@@ -113,8 +113,9 @@ def retrieve_own_account(api_key: str) -> dict:
 
 def _profile(account: dict) -> dict:
     """{"id", "name", "email", "shop_url", "support_email", "support_address",
-    "primary_color"}: the defaults for the emails (missing fields are None; the name falls back
-    to the id). Icon and logo are File ids in Stripe, not addresses: they are left out."""
+    "primary_color", "country"}: the defaults for the emails (missing fields are None; the name
+    falls back to the id). Icon and logo are File ids in Stripe, not addresses: they are left
+    out."""
     profile = account.get("business_profile") or {}
     branding = (account.get("settings") or {}).get("branding") or {}
     return {
@@ -125,6 +126,7 @@ def _profile(account: dict) -> dict:
         "support_email": profile.get("support_email"),
         "support_address": _address_lines(profile.get("support_address")),
         "primary_color": branding.get("primary_color"),
+        "country": account.get("country"),
     }
 
 

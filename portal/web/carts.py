@@ -30,11 +30,13 @@ def index():
 @login_required
 def show(case_id: int):
     case = get_owned_or_404(RecoveryCase, case_id)
+    sends = carts.sends(case)
     return render_template(
         "carts/show.html",
         case=case,
         describe=carts.describe,
-        sends=carts.sends(case),
+        sends=sends,
+        versions=carts.versions_of(sends),
         send_status=carts.SEND_STATUS,
         recovering=carts.recovering_session(case),
     )

@@ -13,6 +13,15 @@ bp = Blueprint("links", __name__)
 csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST has no CSRF token
 
 
+@bp.get("/r/sample")
+@bp.get("/unsubscribe/sample")
+def sample():
+    """Where the links of the editor's preview and test emails lead: nothing to recover or
+    leave, so say what a shopper's click would do instead of calling the link broken."""
+    unsubscribe = request.path.startswith("/unsubscribe/")
+    return render_template("links/sample.html", unsubscribe=unsubscribe)
+
+
 @bp.get("/r/<token>")
 def recover(token: str):
     send_id = links.read_recovery(token)

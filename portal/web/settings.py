@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from portal import db
+from portal.mail.values import locale_choices
 from portal.models import TestModeSends
 from portal.services import connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
@@ -56,6 +57,7 @@ class SettingsForm(FlaskForm):
     sender_name = StringField("Sender name", filters=[strip], validators=[one_line])
     reply_to = EmailField("Reply-to address", filters=[strip])
     postal_address = TextAreaField("Postal address", filters=[strip])
+    locale = SelectField("Amounts and dates", validate_choice=False)
     # Unknown names and modes are refused by the service, which says so in words.
     timezone = SelectField("Time zone", validate_choice=False)
     quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
@@ -78,6 +80,7 @@ class SettingsForm(FlaskForm):
     def __init__(self, *args, coupons: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = _zone_choices()
+        self.locale.choices = [SelectChoice(ident, name) for ident, name in locale_choices()]
         self.coupon_id.choices = [SelectChoice("", "No coupon")] + [
             SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
         ]
@@ -101,6 +104,7 @@ class SettingsForm(FlaskForm):
             holdout_percent=self.holdout_percent.data,
             test_mode=self.test_mode.data or "",
             coupon_id=self.coupon_id.data or None,
+            locale=self.locale.data or "",
         )
         return values, rows
 
@@ -216,6 +220,7 @@ def _page(form: SettingsForm | None, refused: bool = False, failed: bool = False
         failed=failed,
         fixes=FIXES,
         test_mode_words=TEST_MODE_WORDS,
+        locale_name=dict(locale_choices()).get(current.locale, current.locale),
     )
 
 

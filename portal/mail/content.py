@@ -1,0 +1,136 @@
+"""The merchant-editable texts of a recovery email: the defaults of each step, the fixed list of
+placeholders, and the checks a design must pass before it is saved. Pure.
+
+Placeholders are filled by a small routine of our own (never `str.format`, which would let
+`{merchant_name.__class__}` reach attributes): a value is a plain string, nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+PLACEHOLDERS = (
+    "merchant_name",
+    "customer_name",
+    "cart_total",
+    "recovery_link_expires",
+    "promotion_code",
+)
+# Each field: its name in words, its longest length, whether it may be empty. The limits keep a
+# whole email well under the 102 KB at which Gmail clips a message.
+FIELDS = {
+    "subject": ("subject", 150, True),
+    "preheader": ("preheader", 200, False),
+    "headline": ("headline", 150, True),
+    "body": ("body", 2000, True),
+    "button_label": ("button label", 40, True),
+    "footer": ("footer", 600, False),
+}
+ONE_LINE = frozenset({"subject", "preheader", "headline", "button_label"})
+# One pass over a text: an escaped brace, or a single-braced name (anything up to the close).
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Content:
+    """The merchant-editable texts, with placeholders; blank lines separate `body` paragraphs."""
+
+    subject: str
+    preheader: str
+    headline: str
+    body: str
+    button_label: str
+    footer: str
+
+
+DEFAULT_CONTENT = Content(
+    subject="You left something in your cart at {merchant_name}",
+    preheader="We saved your cart, so you can pick up right where you left off.",
+    headline="Still thinking it over?",
+    body=(
+        "Hi {customer_name},\n\n"
+        "We saved your cart at {merchant_name}, so finishing your order takes just a click."
+    ),
+    button_label="Return to your cart",
+    footer="You're receiving this email because you asked {merchant_name} to keep you "
+    "updated when you checked out.",
+)
+
+# The follow-ups' defaults: the same design, words that fit a second and a last reminder.
+FOLLOW_UP_CONTENT = (
+    replace(
+        DEFAULT_CONTENT,
+        subject="Your cart at {merchant_name} is still waiting",
+        preheader="Everything you picked is still there, one click away.",
+        headline="Your cart is still here",
+        body="Hi {customer_name},\n\n"
+        "The things you picked at {merchant_name} are still in your cart. "
+        "Come back whenever you're ready.",
+    ),
+    replace(
+        DEFAULT_CONTENT,
+        subject="Last reminder: your cart at {merchant_name}",
+        preheader="After this, we won't remind you again.",
+        headline="One last reminder",
+        body="Hi {customer_name},\n\n"
+        "This is our last note about your cart at {merchant_name}. "
+        "If you still want it, it's one click away.",
+    ),
+)
+
+
+def default_content(step: int) -> Content:
+    """The built-in texts of step `step` (0: the first email; 1 and 2: the follow-ups)."""
+    return DEFAULT_CONTENT if step <= 0 else FOLLOW_UP_CONTENT[min(step, 2) - 1]
+
+
+def check_placeholders(text: str) -> list[str]:
+    """The unknown placeholder names used in `text` (as written between the braces, each once,
+    in order of appearance); [] when every placeholder is known. "{{" and "}}" are literal braces."""
+    unknown: list[str] = []
+    for match in _TOKEN.finditer(text):
+        name = match.group(1)
+        if name is not None and name not in PLACEHOLDERS and name not in unknown:
+            unknown.append(name)
+    return unknown
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """`text` with each known {name} replaced by its value, "{{"/"}}" turned into single braces
+    and anything else left exactly as written. Values are plain strings: nothing is evaluated."""
+
+    def substitute(match: re.Match) -> str:
+        token, name = match.group(0), match.group(1)
+        if name is None:
+            return token[0]
+        return values.get(name, token)
+
+    return _TOKEN.sub(substitute, text)
+
+
+def problems(content: Content) -> list[tuple[str, str]]:
+    """What keeps `content` from being saved, as (field name, message in words), in the order
+    of the form; [] when it may be saved. Every field is checked, so all are reported at once."""
+    found = []
+    for name, (label, limit, required) in FIELDS.items():
+        text = getattr(content, name)
+        unknown = check_placeholders(text)
+        if required and not text.strip():
+            found.append((name, f"Enter the {label}."))
+        elif len(text) > limit:
+            found.append((name, f"Use at most {limit} characters (this has {len(text)})."))
+        elif name in ONE_LINE and any(ch in text for ch in "\r\n"):
+            found.append((name, "Keep this to one line."))
+        elif unknown:
+            found.append((name, _unknown_words(unknown)))
+    return found
+
+
+def _unknown_words(unknown: list[str]) -> str:
+    names = ", ".join("{%s}" % name for name in unknown)
+    known = ", ".join("{%s}" % name for name in PLACEHOLDERS)
+    noun = "placeholder" if len(unknown) == 1 else "placeholders"
+    return (
+        f"Unknown {noun} {names}: use one of {known} (to show a brace itself, write {{{{ or }}}})."
+    )

@@ -1,0 +1,130 @@
+"""The merchant's recovery email design: each step's texts, logo and brand colour, kept as
+versions. Every save writes a new version and none is ever changed, so a send can record the
+version it was rendered from and the cart's page can show it. Callers commit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+from sqlalchemy import ScalarSelect, Select, func, select
+
+from portal import db
+from portal.mail import content as texts
+from portal.mail.values import safe_image_url
+from portal.models import EmailVersion, Merchant, SendingSettings, User
+
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+LOGO_URL_MAX = 500
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the editor edits for one step: the texts (with placeholders) and the look."""
+
+    content: texts.Content
+    logo_url: str | None
+    brand_color: str
+
+
+def current(merchant_id: int, step: int) -> EmailVersion | None:
+    """The latest saved version of `step`'s email, or None while the built-in default is used."""
+    ident = current_id(merchant_id, step)
+    return db.session.get(EmailVersion, ident) if ident else None
+
+
+def current_id(merchant_id: int, step: int) -> int | None:
+    """The id of `step`'s latest version, or None while the built-in default is used."""
+    return db.session.scalar(_latest(merchant_id, step))
+
+
+def current_id_query(merchant_id: int, step: int) -> ScalarSelect:
+    """`current_id` as a scalar subquery, to be part of a larger statement."""
+    return _latest(merchant_id, step).scalar_subquery()
+
+
+def _latest(merchant_id: int, step: int) -> Select:
+    return (
+        select(EmailVersion.id)
+        .where(EmailVersion.merchant_id == merchant_id, EmailVersion.step == step)
+        .order_by(EmailVersion.number.desc())
+        .limit(1)
+    )
+
+
+def versions(merchant_id: int, step: int, limit: int = 20) -> list[EmailVersion]:
+    """The latest `limit` versions of `step`'s email, newest first."""
+    return list(
+        db.session.scalars(
+            select(EmailVersion)
+            .where(EmailVersion.merchant_id == merchant_id, EmailVersion.step == step)
+            .order_by(EmailVersion.number.desc())
+            .limit(limit)
+        )
+    )
+
+
+def design_of(version: EmailVersion | None, settings: SendingSettings, step: int) -> Design:
+    """The design a version holds; with no version, the step's default texts in the look
+    adopted from the merchant's Stripe branding (or the portal's default colour)."""
+    if version is None:
+        return default_design(settings, step)
+    content = texts.Content(**{f.name: getattr(version, f.name) for f in fields(texts.Content)})
+    return Design(content, version.logo_url, version.brand_color)
+
+
+def default_design(settings: SendingSettings, step: int) -> Design:
+    return Design(texts.default_content(step), settings.logo_url, settings.brand_color)
+
+
+def problems(design: Design) -> list[tuple[str, str]]:
+    """What keeps `design` from being saved, as (field, message in words); [] when it may be."""
+    found = texts.problems(design.content)
+    logo = design.logo_url or ""
+    if len(logo) > LOGO_URL_MAX:
+        found.append(("logo_url", f"Use an address of at most {LOGO_URL_MAX} characters."))
+    elif logo and safe_image_url(logo) is None:
+        found.append(
+            ("logo_url", "Use the https:// address of an image (PNG or JPEG), or leave it empty.")
+        )
+    if not _HEX_COLOR.fullmatch(design.brand_color or ""):
+        found.append(
+            ("brand_color", "Use a colour written as # and six hex digits, e.g. #4f46e5.")
+        )
+    return found
+
+
+def save(
+    merchant: Merchant, user: User | None, step: int, design: Design, *, reset: bool = False
+) -> EmailVersion:
+    """A new version of `step`'s email holding `design` (checked by `problems` first). Two
+    saves at once cannot take the same number: the unique key refuses the second."""
+    number = db.session.scalar(
+        select(func.coalesce(func.max(EmailVersion.number), 0)).where(
+            EmailVersion.merchant_id == merchant.id, EmailVersion.step == step
+        )
+    )
+    version = EmailVersion(
+        merchant_id=merchant.id,
+        step=step,
+        number=number + 1,
+        **{f.name: getattr(design.content, f.name) for f in fields(texts.Content)},
+        logo_url=design.logo_url or None,
+        brand_color=design.brand_color.lower(),
+        created_by_id=user.id if user else None,
+        is_reset=reset,
+    )
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def reset(merchant: Merchant, user: User | None, settings: SendingSettings, step: int):
+    """Back to the built-in texts and the Stripe branding's look, as a new version (so the
+    history keeps what was there before)."""
+    return save(merchant, user, step, default_design(settings, step), reset=True)
+
+
+def step_count(settings: SendingSettings) -> int:
+    """How many emails the merchant's sequence sends (the first and each follow-up that is on)."""
+    return max(len(settings.steps or []), 1)

@@ -1,0 +1,112 @@
+"""Test emails from the editor: the design as it stands in the editor, rendered with the sample
+cart, sent to the signed-in user's own address by a worker through the one delivery path.
+Rate-limited per merchant: a test email is still an email, and this one goes where the user says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields, replace
+from datetime import timedelta
+
+from flask import current_app
+
+from portal import db
+from portal.db import utcnow
+from portal.mail import content as texts
+from portal.mail import delivery
+from portal.mail.mime import HeaderInjection
+from portal.mail.smtp import DeliveryStatus
+from portal.models import Merchant, TestSend, TestSendStatus, User
+from portal.services import connections, email_preview, recovery_email, settings, throttle
+from portal.services.email_design import Design
+
+LIMIT = 5  # test emails per merchant...
+WINDOW = timedelta(minutes=10)  # ...in this long
+SUBJECT_PREFIX = "[Test] "
+
+
+def allowed(merchant: Merchant) -> bool:
+    """Whether the merchant may send another test email now."""
+    return throttle.count(_key(merchant.id), WINDOW) < LIMIT
+
+
+def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSend | None:
+    """A queued test email of `design` (checked by email_design.problems first) to `user`, or
+    None when the merchant has sent LIMIT in the last WINDOW. The caller commits, then queues
+    `deliver(test_send.id)`."""
+    if not allowed(merchant):
+        return None
+    throttle.hit(_key(merchant.id))
+    test = TestSend(
+        merchant_id=merchant.id,
+        user_id=user.id,
+        step=step,
+        to_address=user.email,
+        design=_stored(design),
+        status=TestSendStatus.QUEUED,
+    )
+    db.session.add(test)
+    db.session.flush()
+    return test
+
+
+def deliver(test_send_id: int) -> str | None:
+    """Render, compose and send one queued test email, and record the server's answer; safe
+    to run twice (a test that is no longer queued is left alone). Commits: the answer must be
+    kept whatever the caller does next. Returns the new status, or None if nothing was done."""
+    test = db.session.get(TestSend, test_send_id)
+    if test is None or test.status != TestSendStatus.QUEUED:
+        return None
+    test.status, test.detail = _send(test)
+    test.finished_at = utcnow()
+    db.session.commit()
+    return test.status
+
+
+def fail(test_send_id: int, reason: str) -> None:
+    """Record that a queued test email will not be sent (e.g. the queue could not take it)."""
+    test = db.session.get(TestSend, test_send_id)
+    if test is not None and test.status == TestSendStatus.QUEUED:
+        test.status, test.detail, test.finished_at = TestSendStatus.FAILED, reason, utcnow()
+
+
+def _send(test: TestSend) -> tuple[TestSendStatus, str]:
+    merchant = db.session.get(Merchant, test.merchant_id)
+    sending = settings.settings_for(merchant.id)
+    design = _design(test.design)
+    sample = email_preview.Sample(
+        current_app.config["PUBLIC_URL"], email_preview.has_promotion(sending, test.step)
+    )
+    account = connections.connected_account(merchant)
+    rendered = email_preview.preview(merchant, sending, account, design, sample)
+    rendered = replace(rendered, subject=SUBJECT_PREFIX + rendered.subject)
+    try:
+        message = recovery_email.message_for(
+            rendered,
+            test.to_address,
+            recovery_email.new_message_id(),
+            merchant,
+            sending,
+            unsubscribe_url=None,  # a test has no list to leave
+        )
+    except (HeaderInjection, ValueError) as exc:
+        return TestSendStatus.FAILED, f"not composed: {exc}"
+    result = delivery.send(message, merchant.id)
+    answer = result.detail or ""
+    if result.code is not None:
+        answer = f"{result.code} {answer}".strip()
+    status = TestSendStatus.SENT if result.status == DeliveryStatus.SENT else TestSendStatus.FAILED
+    return status, answer[:2000]
+
+
+def _stored(design: Design) -> dict:
+    return {**asdict(design.content), "logo_url": design.logo_url, "color": design.brand_color}
+
+
+def _design(stored: dict) -> Design:
+    content = texts.Content(**{f.name: str(stored.get(f.name, "")) for f in fields(texts.Content)})
+    return Design(content, stored.get("logo_url") or None, str(stored.get("color", "")))
+
+
+def _key(merchant_id: int) -> str:
+    return f"test-send:{merchant_id}"
