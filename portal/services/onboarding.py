@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal.models import Merchant
-from portal.services import connections, terms
+from portal.services import connections, email_design, terms
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ def checklist(merchant: Merchant) -> list[Step]:
             "email",
             "Design your recovery email",
             "Edit the subject, text and branding, preview it and send yourself a test. Until "
-            "you do, a clear default email with your name, cart and address goes out.",
+            "you save it, a clear default email with your name, cart and address goes out.",
             "editor.index",
+            done=email_design.current_id(merchant.id, 0) is not None,
             optional=True,
         ),
         Step(

@@ -1,0 +1,281 @@
+"""The email editor: each step's texts and look, a live preview from the one renderer with the
+sample cart, test emails to the signed-in user, and the versions saved. Everyone on the team may
+edit, preview and send themselves a test; only the owner saves or resets.
+
+Steps are 1-based in URLs ("/email/1" is the first email) and 0-based in the services."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
+from wtforms import StringField, TextAreaField
+
+from portal import db, jobs
+from portal.extensions import rq
+from portal.mail import content as texts
+from portal.models import TestSend, TestSendStatus, User
+from portal.services import connections, email_design, email_preview, settings, test_sends
+from portal.tenancy import current_merchant, owned, owner_required
+from portal.web.forms import strip
+
+bp = Blueprint("editor", __name__)
+HISTORY = 10  # versions listed under the editor
+RECENT_TESTS = 5  # test emails listed under the editor
+# What each placeholder becomes, as the menu beside each text field says.
+PLACEHOLDER_WORDS = {
+    "merchant_name": "your shop's name",
+    "customer_name": "the shopper's name (“there” when Stripe has none)",
+    "cart_total": "the cart's total, e.g. $123.00",
+    "recovery_link_expires": "the date the link back to the cart stops working",
+    "promotion_code": "the shopper's promotion code (emails with one only)",
+}
+STATUS_WORDS = {
+    TestSendStatus.QUEUED: "Queued",
+    TestSendStatus.SENT: "Sent",
+    TestSendStatus.FAILED: "Failed",
+}
+# The field lengths the browser enforces too (the server checks them again).
+LIMITS = {
+    **{name: limit for name, (_label, limit, _required) in texts.FIELDS.items()},
+    "logo_url": email_design.LOGO_URL_MAX,
+    "brand_color": 7,
+}
+
+
+def _unix_lines(value):
+    # Browsers post CRLF from a textarea; the stored texts and their lengths use LF.
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+class EditorForm(FlaskForm):
+    subject = StringField("Subject", filters=[strip])
+    preheader = StringField("Preheader", filters=[strip])
+    headline = StringField("Headline", filters=[strip])
+    body = TextAreaField("Body", filters=[_unix_lines, strip])
+    button_label = StringField("Button label", filters=[strip])
+    footer = TextAreaField("Footer", filters=[_unix_lines, strip])
+    logo_url = StringField("Logo URL", filters=[strip])
+    brand_color = StringField("Brand colour", filters=[strip])
+
+    def design(self) -> email_design.Design:
+        """The design as typed; checked by email_design.problems, never here."""
+        content = texts.Content(**{f.name: self[f.name].data or "" for f in fields(texts.Content)})
+        return email_design.Design(
+            content, self.logo_url.data or None, self.brand_color.data or ""
+        )
+
+    def show(self, problems: list[tuple[str, str]]) -> None:
+        """Put each problem beside its field."""
+        for name, message in problems:
+            self[name].errors = [*self[name].errors, message]
+
+
+def _form_for(design: email_design.Design) -> EditorForm:
+    """The form filled from a stored design, whatever the request posted."""
+    data = {f.name: getattr(design.content, f.name) for f in fields(texts.Content)}
+    data.update(logo_url=design.logo_url or "", brand_color=design.brand_color or "")
+    return EditorForm(formdata=None, data=data)
+
+
+def _step_index(step: int) -> int:
+    """The services' 0-based step for the URL's 1-based `step`; 404 beyond the sequence."""
+    if not 1 <= step <= email_design.step_count(settings.settings_for(current_merchant().id)):
+        abort(404)
+    return step - 1
+
+
+@bp.route("/email")
+@login_required
+def index():
+    return redirect(url_for("editor.edit", step=1))
+
+
+@bp.route("/email/<int:step>", methods=["GET", "POST"])
+@login_required
+def edit(step: int):
+    index = _step_index(step)
+    if request.method == "POST":  # members may edit and preview, only the owner save
+        return _save(index)
+    merchant = current_merchant()
+    version = email_design.current(merchant.id, index)
+    design = email_design.design_of(version, settings.settings_for(merchant.id), index)
+    return _page(index, _form_for(design))
+
+
+@owner_required
+def _save(index: int):
+    form = EditorForm()
+    design = form.design()
+    if not form.validate_on_submit() or email_design.problems(design):
+        return _page(index, form, failed=True), 400
+    version = email_design.save(current_merchant(), current_user, index, design)
+    db.session.commit()
+    flash(f"Saved as version {version.number}.", "success")
+    return redirect(url_for("editor.edit", step=index + 1))
+
+
+@bp.route("/email/<int:step>/reset", methods=["POST"])
+@owner_required
+def reset(step: int):
+    index = _step_index(step)
+    merchant = current_merchant()
+    sending = settings.settings_for(merchant.id)
+    version = email_design.reset(merchant, current_user, sending, index)
+    db.session.commit()
+    flash(f"Back to the default email, saved as version {version.number}.", "success")
+    return redirect(url_for("editor.edit", step=step))
+
+
+@bp.route("/email/<int:step>/preview", methods=["POST"])
+@login_required
+def preview(step: int):
+    """The preview of the posted values, nothing saved: just the preview region for htmx, the
+    whole page for a browser without JavaScript (its Preview button)."""
+    index = _step_index(step)
+    form = EditorForm()
+    if request.headers.get("HX-Request"):
+        return render_template("editor/_preview.html", **_preview_context(index, form))
+    return _page(index, form)
+
+
+@bp.route("/email/<int:step>/test", methods=["POST"])
+@login_required
+def send_test(step: int):
+    """Queue a test email of the posted values (checked as a save would be, not saved) to the
+    signed-in user; 400 when the values have problems, 429 over the merchant's limit."""
+    index = _step_index(step)
+    form = EditorForm()
+    design = form.design()
+    if email_design.problems(design):
+        return _test_answer(
+            index, form, "Nothing was sent: first correct the problems the preview lists.", 400
+        )
+    queued = test_sends.request(current_merchant(), current_user, index, design)
+    if queued is None:
+        return _test_answer(index, form, _limit_words(), 429)
+    db.session.commit()
+    refused = _enqueue(queued.id)
+    if refused:
+        return _test_answer(index, form, refused, 503)
+    return _test_answer(index, form, f"Test email queued for {current_user.email}.", 200)
+
+
+@bp.route("/email/tests")
+@login_required
+def tests():
+    """The recent test emails (htmx polls this while one is queued)."""
+    step = request.args.get("step", 1, type=int)
+    return render_template("editor/_tests.html", **_tests_context(_step_index(step)))
+
+
+def _enqueue(test_send_id: int) -> str | None:
+    """Hand the test email to the worker; what to tell the user when Redis refuses it."""
+    try:
+        rq.queue("mail").enqueue(jobs.send_test_email, test_send_id, result_ttl=60)
+    except RedisError as exc:
+        test_sends.fail(test_send_id, f"could not be queued: {exc}")
+        db.session.commit()
+        return "The test email could not be queued just now: please try again in a minute."
+    return None
+
+
+def _limit_words() -> str:
+    minutes = int(test_sends.WINDOW.total_seconds() // 60)
+    return (
+        f"Nothing was sent: your team can send {test_sends.LIMIT} test emails every "
+        f"{minutes} minutes. Please try again in a few minutes."
+    )
+
+
+def _test_answer(index: int, form: EditorForm, notice: str, status: int):
+    """The test emails' list for htmx, the whole page (the edits kept) otherwise."""
+    if request.headers.get("HX-Request"):
+        context = _tests_context(index, notice, refused=status != 200)
+        return render_template("editor/_tests.html", **context), status
+    return _page(index, form, notice=notice, refused=status != 200), status
+
+
+def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=False) -> str:
+    merchant = current_merchant()
+    sending = settings.settings_for(merchant.id)
+    versions = email_design.versions(merchant.id, index, HISTORY)
+    context = {
+        **_tests_context(index, notice, refused),
+        **_preview_context(index, form),
+        "step_count": email_design.step_count(sending),
+        "delay_minutes": _delay_minutes(sending, index),
+        "failed": failed,
+        "versions": versions,
+        "authors": _authors(versions),
+        "placeholders": PLACEHOLDER_WORDS,
+        "limits": LIMITS,
+    }
+    return render_template("editor/edit.html", **context)
+
+
+def _delay_minutes(sending, index: int) -> int | None:
+    """How long after expiry the step's email goes out, as the sending settings say."""
+    steps = sending.steps or []
+    return steps[index].get("delay_minutes") if index < len(steps) else None
+
+
+def _preview_context(index: int, form: EditorForm) -> dict:
+    """The form's values rendered with the sample cart, or the problems that stop it (each is
+    also put beside its field)."""
+    merchant = current_merchant()
+    sending = settings.settings_for(merchant.id)
+    design = form.design()
+    problems = email_design.problems(design)
+    form.show(problems)
+    promotion = email_preview.has_promotion(sending, index)
+    rendered = None
+    if not problems:
+        sample = email_preview.Sample(current_app.config["PUBLIC_URL"], promotion)
+        account = connections.connected_account(merchant)
+        rendered = email_preview.preview(merchant, sending, account, design, sample)
+    return {
+        "form": form,
+        "step": index + 1,
+        "problems": problems,
+        "rendered": rendered,
+        "sender": sending.sender_name or merchant.name,
+        "promotion": promotion,
+    }
+
+
+def _tests_context(index: int, notice: str | None = None, refused: bool = False) -> dict:
+    recent = db.session.scalars(
+        owned(TestSend).order_by(TestSend.id.desc()).limit(RECENT_TESTS)
+    ).all()
+    return {
+        "step": index + 1,
+        "recent_tests": recent,
+        "polling": any(t.status == TestSendStatus.QUEUED for t in recent),
+        "status_words": STATUS_WORDS,
+        "notice": notice,
+        "refused": refused,
+        "limit": test_sends.LIMIT,
+        "window_minutes": int(test_sends.WINDOW.total_seconds() // 60),
+    }
+
+
+def _authors(versions) -> dict[int, str]:
+    """Who saved each version, by user id: their name, or their address when they gave none."""
+    ids = {v.created_by_id for v in versions if v.created_by_id}
+    if not ids:
+        return {}
+    users = db.session.scalars(owned(User).where(User.id.in_(ids)))
+    return {user.id: user.name or user.email for user in users}

@@ -1,0 +1,56 @@
+// The email editor's small helpers; the page works without them.
+// - A placeholder picked from a field's menu is inserted at that field's cursor.
+// - The colour picker and the brand colour's text box stay in step.
+// - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
+(function () {
+  "use strict";
+  var HEX = /^#[0-9a-fA-F]{6}$/;
+  document.documentElement.classList.add("js");  // hints that only hold with this script
+  var SHOWN_ERRORS = [400, 429, 503];
+
+  function changed(field) {
+    // htmx refreshes the preview on the form's "input" events.
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function insert(field, text) {
+    var start = field.selectionStart == null ? field.value.length : field.selectionStart;
+    var end = field.selectionEnd == null ? start : field.selectionEnd;
+    field.setRangeText(text, start, end, "end");
+    field.focus();
+    changed(field);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-insert]");
+    var field = button && document.getElementById(button.dataset.field);
+    if (!field) return;
+    insert(field, button.dataset.insert);
+    var menu = button.closest("details");
+    if (menu) menu.open = false;
+  });
+
+  function pairColour(picker) {
+    var text = document.getElementById(picker.dataset.colorFor);
+    if (!text) return;
+    if (HEX.test(text.value)) picker.value = text.value.toLowerCase();
+    picker.hidden = false;
+    picker.addEventListener("input", function () {
+      text.value = picker.value;
+      changed(text);
+    });
+    text.addEventListener("input", function () {
+      if (HEX.test(text.value)) picker.value = text.value.toLowerCase();
+    });
+  }
+
+  document.querySelectorAll("input[data-color-for]").forEach(pairColour);
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (SHOWN_ERRORS.indexOf(detail.xhr.status) >= 0 && detail.target.closest(".editor")) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+})();

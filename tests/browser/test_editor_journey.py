@@ -1,0 +1,150 @@
+"""The email editor in headless Chromium: the preview follows the typing in both frames, a
+placeholder goes in from its menu, the page fits 1280 and 375 px, and a test email goes
+through the real queue and worker to an SMTP server, its status followed on the page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from rq import Queue
+from sqlalchemy import select
+
+from factories import PASSWORD, make_owner
+from portal import db, worker
+from portal.extensions import rq
+from portal.models import EmailVersion
+from smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+FRAMES = ("iframe.frame-desktop", "iframe.frame-mobile")
+
+
+@pytest.fixture
+def sink():
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def portal(app, live_server, redis_conn, sink, monkeypatch) -> str:
+    """The portal on loopback, queueing on the test Redis and sending to the SMTP sink."""
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    monkeypatch.setitem(app.config, "PUBLIC_URL", live_server)
+    monkeypatch.setitem(app.config, "SMTP_URL", sink.url())
+    make_owner("Bean Shop", "owner@bean.example")
+    return live_server
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("owner@bean.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Bean Shop").wait_for()
+
+
+def _shoot(page, name: str) -> None:
+    """Full-page screenshots at 1280 and 375 px; the page never scrolls sideways."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+        # Chromium paints an iframe only where the viewport has been: make it the whole page.
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": width, "height": height})
+        _frames_show(page, "Return to your cart")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / f"editor-{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def _frames_show(page, text: str) -> None:
+    for frame in FRAMES:
+        expect(page.frame_locator(frame).locator("body")).to_contain_text(text)
+
+
+def test_edit_with_the_preview_following_then_save(portal, page):
+    _sign_in(page, portal)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Email").click()
+    page.get_by_role("heading", name="Recovery email").wait_for()
+    _frames_show(page, "Still thinking it over?")
+
+    page.get_by_label("Headline").fill("Fresh beans for Alex")
+    _frames_show(page, "Fresh beans for Alex")  # both previews changed, nothing submitted
+    assert page.url == f"{portal}/email/1"
+    page.get_by_label("Headline").press("End")
+    page.get_by_label("Headline").type(", total ")
+    headline = page.locator(".field").filter(has=page.get_by_label("Headline"))
+    headline.get_by_text("Insert placeholder").click()
+    headline.get_by_role("button", name="{cart_total}").click()
+    assert (
+        page.get_by_label("Headline").input_value() == "Fresh beans for Alex, total {cart_total}"
+    )
+    _frames_show(page, "Fresh beans for Alex, total $121.00")
+
+    page.get_by_role("link", name="Plain text").click()
+    expect(page.locator("pre.plain-text")).to_contain_text("Fresh beans for Alex, total $121.00")
+    expect(page.locator(FRAMES[0])).to_be_hidden()
+    page.get_by_role("link", name="HTML", exact=True).click()
+    expect(page.locator(FRAMES[0])).to_be_visible()
+
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved as version 1.").wait_for()
+    _frames_show(page, "Fresh beans for Alex, total $121.00")
+    db.session.remove()  # a fresh look at what the browser saved
+    saved = db.session.scalars(select(EmailVersion.headline)).all()
+    assert saved == ["Fresh beans for Alex, total {cart_total}"]
+    _shoot(page, "saved")
+
+
+def test_a_test_email_reaches_sent_and_the_smtp_server(app, portal, redis_conn, sink, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    page.get_by_label("Subject").fill("A note from {merchant_name}")
+    page.get_by_role("button", name="Send test email").click()
+    tests = page.locator("#tests")
+    expect(tests).to_contain_text("Test email queued for owner@bean.example.")
+    expect(tests.locator(".test-status")).to_have_text("Queued")
+    expect(page.locator(".inbox-subject")).to_have_text("A note from Bean Shop")  # refreshed
+    _shoot(page, "test-queued")
+
+    queues = [Queue(name, connection=redis_conn) for name in ("events", "mail", "default")]
+    assert worker.run(app, redis_conn, queues, burst=True)
+    expect(tests.locator(".test-status")).to_have_text("Sent", timeout=10_000)  # polled
+    expect(tests).to_contain_text("250 2.0.0 OK queued as 1")
+    expect(tests.locator("li")).to_have_count(1)  # the pending preview sent no second one
+    [received] = sink.wait_for(1)
+    message = received.message
+    assert received.rcpt_tos == ("owner@bean.example",)
+    assert message["Subject"] == "[Test] A note from Bean Shop"
+    assert message.get_body(("html",)) and message.get_body(("plain",))
+    assert page.get_by_label("Subject").input_value() == "A note from {merchant_name}"
+
+
+def test_without_javascript_the_preview_button_and_the_tabs_still_work(portal, browser):
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 375, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    body = page.locator(".field").filter(has=page.get_by_label("Body"))
+    body.get_by_text("Insert placeholder").click()
+    expect(body.get_by_text("Type one as shown, braces included")).to_be_visible()
+    page.get_by_label("Headline").fill("No script needed")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_url(f"{portal}/email/1/preview")
+    _frames_show(page, "No script needed")
+    assert page.get_by_label("Headline").input_value() == "No script needed"
+    page.get_by_role("link", name="Plain text").click()
+    expect(page.locator("pre.plain-text")).to_contain_text("No script needed")
+    expect(page.locator(FRAMES[1])).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    db.session.remove()
+    assert db.session.scalars(select(EmailVersion)).all() == []  # previewing saves nothing
+    context.close()
