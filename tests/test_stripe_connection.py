@@ -6,7 +6,7 @@ import requests
 import stripe
 
 from factories import make_owner
-from portal.models import Merchant, StripeAccount
+from portal.models import Merchant, SendingSettings, StripeAccount
 from portal.services import connections, demo, onboarding, stripe_gateway, terms
 
 
@@ -34,6 +34,7 @@ def test_demo_connects_a_sandbox_account_with_products_and_is_idempotent(app, db
     assert (account.method, account.livemode, account.is_connected) == ("oauth", True, True)
     assert terms.has_accepted_current(merchant) and merchant.recovery_enabled
     assert f"/shop/{account.account_id}" in first.output and demo.EMAIL in first.output
+    assert db.get(SendingSettings, merchant.id).reply_to == "hello@demo-coffee.example"
     prices = _platform(sandbox_server).v1.prices.list(
         options={"stripe_account": account.account_id}
     )
