@@ -68,6 +68,29 @@ def test_compose_is_multipart_alternative_text_then_html():
     assert parts[1].get_content().strip() == OUT.html
 
 
+def test_the_envelope_sender_may_differ_from_the_from_address(sink, mailers):
+    # Mail From a merchant's own domain bounces to the platform: the envelope says so.
+    msg = compose(outgoing(envelope_sender="bounces@platform.example"))
+    assert (msg.sender, parsed(msg)["From"].addresses[0].addr_spec) == (
+        "bounces@platform.example",
+        "hello@merchant.example",
+    )
+    assert compose(OUT).sender == "hello@merchant.example"
+    assert mailers(sink.url()).send(msg).status == DeliveryStatus.SENT
+    assert sink.messages[0].mail_from == "bounces@platform.example"
+    with pytest.raises(ValueError, match="envelope_sender"):
+        compose(outgoing(envelope_sender="not an address"))
+
+
+def test_bodies_that_are_shorter_in_base64_are_sent_in_base64():
+    japanese = outgoing(text="日本語のメールです。" * 50, html="<p>" + "ひらがな" * 100 + "</p>")
+    for part in parsed(compose(japanese)).iter_parts():
+        assert part["Content-Transfer-Encoding"] == "base64"
+    assert parsed(compose(japanese)).get_body(("plain",)).get_content().startswith("日本語")
+    latin = parsed(compose(OUT))
+    assert {p["Content-Transfer-Encoding"] for p in latin.iter_parts()} == {"quoted-printable"}
+
+
 def test_compose_headers_round_trip_and_stay_7bit():
     wire = compose(OUT).as_bytes()
     msg = message_from_bytes(wire, policy=policy.default)

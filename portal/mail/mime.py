@@ -35,6 +35,9 @@ class Outgoing:
     reply_to: str | None = None
     list_unsubscribe_url: str | None = None  # https: List-Unsubscribe + One-Click (RFC 8058)
     headers: tuple[tuple[str, str], ...] = ()
+    # The SMTP envelope's sender (where bounces go), when it is not the From address: mail From a
+    # merchant's own domain still bounces to the platform.
+    envelope_sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,4 +175,5 @@ def compose(out: Outgoing) -> Composed:
         for kind, text in (("plain", out.text), ("html", out.html))
     )
     data = f"{head}\r\n\r\n{parts}--{boundary}--\r\n".encode("ascii")
-    return Composed(sender, recipient, out.subject, data)
+    envelope = _address("envelope_sender", out.envelope_sender) if out.envelope_sender else sender
+    return Composed(envelope, recipient, out.subject, data)
