@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -52,6 +54,8 @@ class Config:
     STRIPE_API_BASE: str = "https://api.stripe.com"
     STRIPE_CONNECT_BASE: str = "https://connect.stripe.com"
     PROXY_COUNT: str = "0"  # reverse proxies in front of gunicorn whose X-Forwarded-* we trust
+    DNS_RESOLVER: str = ""  # host:port of the resolver for sending-domain checks; "": the system's
+    SPF_INCLUDE: str = ""  # the SPF record the operator's mail relay publishes, for include:
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -97,6 +101,7 @@ class Config:
             problems.append(
                 "PROXY_COUNT must be a whole number (0 when nothing proxies the portal)"
             )
+        problems += _dns_problems(self)
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -137,6 +142,43 @@ def _valid_fernet_keys(value: str) -> bool:
         return all(len(base64.urlsafe_b64decode(k.strip())) == 32 for k in value.split(","))
     except (binascii.Error, ValueError):
         return False
+
+
+# What follows "include:" in an SPF record: a DNS name, which (unlike a host name) may hold "_".
+_SPF_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})+")
+
+
+def resolver_address(value: str) -> tuple[str, int] | None:
+    """(IP address, port) of a DNS_RESOLVER value ("127.0.0.1:5353", "[::1]:53", "10.0.0.2"),
+    None when empty; ValueError when it is not an IP address with an optional port."""
+    if not value:
+        return None
+    host, port = value, "53"
+    if value.startswith("["):  # [IPv6]:port
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port {port!r}")
+    return str(ipaddress.ip_address(host)), int(port)
+
+
+def _dns_problems(config: Config) -> list[str]:
+    problems = []
+    try:
+        resolver_address(config.DNS_RESOLVER)
+    except ValueError:
+        problems.append(
+            "DNS_RESOLVER must be an IP address and port, such as 127.0.0.1:5353 or [::1]:53 "
+            "(leave it empty to use the system's resolvers)"
+        )
+    if config.SPF_INCLUDE and not _SPF_NAME.fullmatch(config.SPF_INCLUDE):
+        problems.append(
+            "SPF_INCLUDE must be the domain name your mail relay asks senders to include, "
+            "such as _spf.relay.example (without the include: prefix)"
+        )
+    return problems
 
 
 def load(instance_path: str, overrides: dict | None = None) -> dict:

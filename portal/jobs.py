@@ -17,7 +17,15 @@ from rq import Callback, Queue
 from portal import db
 from portal.db import utcnow
 from portal.extensions import rq
-from portal.services import events, recovery, sending, test_sends, throttle
+from portal.services import (
+    domain_watch,
+    domains,
+    events,
+    recovery,
+    sending,
+    test_sends,
+    throttle,
+)
 
 log = logging.getLogger(__name__)
 THROTTLE_RETENTION = timedelta(days=1)  # longer than any throttle window in use
@@ -98,6 +106,24 @@ def process_case(case_id: int) -> str:
     return recovery.process(case_id)
 
 
+def check_domain(domain_id: int) -> str | None:
+    """Re-check one sending domain's DNS records (and tell the owner once if it broke)."""
+    return domain_watch.recheck(domain_id, utcnow())
+
+
+def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
+    """Queue a re-check of each domain unchecked for an hour; a job id per domain and hour
+    keeps a slow DNS from piling up copies of the same check."""
+    now = utcnow()
+    due = domains.due_for_recheck(now)[:limit]
+    for domain_id in due:
+        queue.enqueue(
+            check_domain, domain_id, job_id=f"domain-{domain_id}-{now:%Y%m%d%H}", result_ttl=60
+        )
+    db.session.rollback()  # only read: end the snapshot
+    return len(due)
+
+
 def send_test_email(test_send_id: int) -> str | None:
     """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
     return test_sends.deliver(test_send_id)
@@ -135,6 +161,11 @@ def tick() -> dict:
     except RedisError as exc:  # the rest of the sweep needs no Redis: do it anyway
         log.warning("tick: could not queue due cases: %s", exc)
         queued = 0
+    try:
+        domains_queued = enqueue_domain_checks(rq.queue("default"))
+    except RedisError as exc:
+        log.warning("tick: could not queue domain checks: %s", exc)
+        domains_queued = 0
     retried = sending.retry_deferred()
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
@@ -142,6 +173,7 @@ def tick() -> dict:
     return {
         "events_applied": applied,
         "cases_queued": queued,
+        "domains_queued": domains_queued,
         "sends_retried": retried,
         "claims_expired": unknown,
         "throttle_hits_pruned": pruned,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from portal.config import Config, ConfigError, load
+from portal.config import Config, ConfigError, load, resolver_address
 
 GOOD_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
@@ -92,3 +92,43 @@ def test_production_never_defaults_to_the_sandbox(monkeypatch, tmp_path):
         settings["STRIPE_API_BASE"] == "https://api.stripe.com"
         and settings["STRIPE_SECRET_KEY"] == ""
     )
+
+
+def test_dns_resolver_and_spf_include_are_optional(tmp_path):
+    settings = load(str(tmp_path), {"PORTAL_ENV": "development"})
+    assert settings["DNS_RESOLVER"] == "" and settings["SPF_INCLUDE"] == ""
+    settings = load(
+        str(tmp_path),
+        {
+            "PORTAL_ENV": "development",
+            "DNS_RESOLVER": "127.0.0.1:5353",
+            "SPF_INCLUDE": "_spf.portal.example",
+        },
+    )
+    assert (settings["DNS_RESOLVER"], settings["SPF_INCLUDE"]) == (
+        "127.0.0.1:5353",
+        "_spf.portal.example",
+    )
+
+
+@pytest.mark.parametrize(
+    "value, address",
+    [
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("[::1]:53", ("::1", 53)),
+        ("10.0.0.2", ("10.0.0.2", 53)),
+    ],
+)
+def test_dns_resolver_is_an_ip_address_and_port(value, address):
+    assert resolver_address(value) == address
+
+
+@pytest.mark.parametrize("value", ["dns.example:53", "127.0.0.1:0", "127.0.0.1:99999", "1.2.3:53"])
+def test_a_malformed_dns_resolver_is_refused_by_name(tmp_path, value):
+    with pytest.raises(ConfigError, match="DNS_RESOLVER must be an IP address and port"):
+        load(str(tmp_path), {"PORTAL_ENV": "development", "DNS_RESOLVER": value})
+
+
+def test_a_malformed_spf_include_is_refused_by_name(tmp_path):
+    with pytest.raises(ConfigError, match="SPF_INCLUDE must be"):
+        load(str(tmp_path), {"PORTAL_ENV": "development", "SPF_INCLUDE": "include:_spf.x.example"})

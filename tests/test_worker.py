@@ -49,6 +49,7 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
     assert job.return_value() == {
         "events_applied": 0,
         "cases_queued": 0,
+        "domains_queued": 0,
         "sends_retried": 0,
         "claims_expired": 0,
         "throttle_hits_pruned": 1,

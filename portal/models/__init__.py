@@ -13,6 +13,7 @@ from portal.models.sending import (
     SendStatus,
     TestModeSends,
 )
+from portal.models.sending_domain import DomainStatus, SendingDomain
 from portal.models.stripe_account import StripeAccount
 from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
@@ -23,6 +24,7 @@ __all__ = [
     "ConsentChange",
     "ConsentStatus",
     "Contact",
+    "DomainStatus",
     "EmailSend",
     "EmailVersion",
     "EventStatus",
@@ -33,6 +35,7 @@ __all__ = [
     "RecoveryCase",
     "Role",
     "SendStatus",
+    "SendingDomain",
     "SendingSettings",
     "SessionStatus",
     "StripeAccount",

@@ -16,8 +16,8 @@ from portal.mail import delivery
 from portal.mail.mime import Outgoing, compose
 from portal.mail.smtp import DeliveryStatus
 from portal.mail.values import format_date, one_line
-from portal.models import Invitation, User
-from portal.services import invitations, password_reset
+from portal.models import Invitation, SendingDomain, User
+from portal.services import domains, invitations, password_reset
 from portal.services.recovery_email import new_message_id, platform_sender
 
 PRODUCT = "Cart Recovery"
@@ -49,6 +49,21 @@ def send_password_reset(user: User, token: str) -> bool:
         "lifetime": _duration(password_reset.LIFETIME),
     }
     return _send(user.email, f"Reset your {PRODUCT} password", "password_reset", values)
+
+
+def send_domain_broken(domain: SendingDomain, owner: User, problem: str) -> bool:
+    """Tell the owner that their sending domain stopped verifying and that emails now go from
+    the platform's address; whether the server took the message."""
+    name = domains.display(domain.domain)
+    values = {
+        "merchant": one_line(owner.merchant.name),
+        "domain": name,
+        "from_address": domain.from_address,
+        "problem": one_line(problem),
+        "link": _public("/domain"),
+    }
+    subject = f"Your sending domain {name} stopped working"
+    return _send(owner.email, subject, "domain_broken", values)
 
 
 def _send(to: str, subject: str, template: str, values: dict) -> bool:

@@ -20,6 +20,7 @@ from portal.models import (
     Merchant,
     RecoveryCase,
     Role,
+    SendingDomain,
     SendingSettings,
     StripeAccount,
     User,
@@ -39,6 +40,7 @@ class Context:
     account: StripeAccount | None
     policy: rules.Policy
     contact: Contact | None = None  # the shopper's consent-ledger entry with this merchant
+    domain: SendingDomain | None = None  # the merchant's own sending domain, if any
 
 
 def load(case_id: int) -> Context | None:
@@ -47,7 +49,7 @@ def load(case_id: int) -> Context | None:
     row = db.session.execute(_load_statement(), {"case_id": case_id}).first()
     if row is None:
         return None
-    case, session, merchant, settings, account, contact, terms_accepted = row
+    case, session, merchant, settings, account, contact, domain, terms_accepted = row
     settings = settings or settings_for(merchant.id)
     return Context(
         case,
@@ -57,6 +59,7 @@ def load(case_id: int) -> Context | None:
         account,
         policy_for(merchant, settings, account, terms_accepted),
         contact,
+        domain,
     )
 
 
@@ -73,6 +76,7 @@ def _load_statement():
             SendingSettings,
             StripeAccount,
             Contact,
+            SendingDomain,
             accepted,
         )
         .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
@@ -84,6 +88,7 @@ def _load_statement():
             (Contact.merchant_id == RecoveryCase.merchant_id)
             & (Contact.email == CheckoutSession.email),
         )
+        .outerjoin(SendingDomain, SendingDomain.merchant_id == RecoveryCase.merchant_id)
         .where(RecoveryCase.id == bindparam("case_id"))
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import replace
 from email.utils import parseaddr
 
 from flask import current_app
@@ -13,12 +15,16 @@ from portal.models import (
     EmailSend,
     EmailVersion,
     Merchant,
+    SendingDomain,
     SendingSettings,
     StripeAccount,
 )
-from portal.mail import rendering, values
-from portal.services import email_design, links
+from portal.mail import dkim, rendering, values
+from portal.sealing import SecretError
+from portal.services import domains, email_design, links
 from portal.mail.mime import Composed, Outgoing, compose
+
+log = logging.getLogger(__name__)
 
 
 def platform_sender() -> tuple[str, str]:
@@ -64,8 +70,10 @@ def recovery_message(
     settings: SendingSettings,
     account: StripeAccount | None,
     items: list[dict],
+    domain: SendingDomain | None = None,
 ) -> Composed:
-    """The full message for `send`: rendered once, through the one renderer."""
+    """The full message for `send`: rendered once, through the one renderer; From the
+    merchant's own domain, DKIM-signed, when that domain is verified."""
     unsubscribe = links.unsubscribe_link(send.id)
     design = design_for(send, settings)
     context = rendering.EmailContext(
@@ -89,6 +97,7 @@ def recovery_message(
         merchant,
         settings,
         unsubscribe,
+        domain,
     )
 
 
@@ -99,14 +108,19 @@ def message_for(
     merchant: Merchant,
     settings: SendingSettings,
     unsubscribe_url: str | None,
+    domain: SendingDomain | None = None,
 ) -> Composed:
-    """MIME for rendered content, from the platform address in the merchant's name."""
+    """MIME for rendered content in the merchant's name: From the merchant's verified domain
+    and DKIM-signed (the envelope, where bounces go, stays the platform's); otherwise, or
+    while the domain fails, from the platform's address, with the merchant's Reply-To."""
     _, address = platform_sender()
-    return compose(
+    signer = _signer(domain)
+    composed = compose(
         Outgoing(
             # A name saved before names were checked must not stop sending: it is made one line.
             sender_name=values.one_line(settings.sender_name or merchant.name),
-            sender_address=address,
+            sender_address=domain.from_address if signer else address,
+            envelope_sender=address if signer else None,
             to=to,
             subject=rendered.subject,
             text=rendered.text,
@@ -119,6 +133,17 @@ def message_for(
             else None,
         )
     )
+    return replace(composed, data=signer.sign(composed.data)) if signer else composed
+
+
+def _signer(domain: SendingDomain | None) -> dkim.Signer | None:
+    """The verified domain's signer; None (the platform sender) when there is none, or when its
+    key cannot be read: an email unsigned from the platform beats no email."""
+    try:
+        return domains.signer_for(domain)
+    except (SecretError, ValueError) as exc:
+        log.error("sending domain %s: cannot sign (%s); using the platform sender", domain.id, exc)
+        return None
 
 
 __all__ = [

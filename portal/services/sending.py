@@ -122,7 +122,7 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
 def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
     try:
         message = recovery_email.recovery_message(
-            send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items
+            send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items, ctx.domain
         )
     except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
         return DeliveryResult(DeliveryStatus.FAILED, None, f"not composed: {exc}")

@@ -17,7 +17,14 @@ from portal.mail import delivery
 from portal.mail.mime import HeaderInjection
 from portal.mail.smtp import DeliveryStatus
 from portal.models import Merchant, TestSend, TestSendStatus, User
-from portal.services import connections, email_preview, recovery_email, settings, throttle
+from portal.services import (
+    connections,
+    domains,
+    email_preview,
+    recovery_email,
+    settings,
+    throttle,
+)
 from portal.services.email_design import Design
 
 LIMIT = 5  # test emails per merchant...
@@ -88,6 +95,7 @@ def _send(test: TestSend) -> tuple[TestSendStatus, str]:
             merchant,
             sending,
             unsubscribe_url=None,  # a test has no list to leave
+            domain=domains.current(merchant),  # signed as real emails are, once verified
         )
     except (HeaderInjection, ValueError) as exc:
         return TestSendStatus.FAILED, f"not composed: {exc}"

@@ -1,0 +1,260 @@
+"""A merchant's custom sending domain (SPEC 4): its DKIM key, the DNS records to publish, their
+checks, and the signer mail uses once the domain is verified.
+
+The DKIM record alone decides the status: mail From the merchant's domain passes DMARC through
+the signature (d= is that domain) while the envelope sender stays the platform's, so SPF and
+DMARC are checked and explained, never held against the domain. A DNS outage ("unreachable")
+is never taken for a broken record.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+import idna
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from portal import db, sealing
+from portal.mail import dkim
+from portal.models import DomainStatus, Merchant, SendingDomain
+from portal.services.domain_dns import (  # noqa: F401  (re-exported: pages use them as domains.*)
+    SUGGESTED_DMARC,
+    Check,
+    CheckState,
+    check,
+    resolver_from,
+)
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(\.{_ATEXT})*")
+
+
+class DomainError(ValueError):
+    """The domain or From local part cannot be used; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One DNS record to publish, exactly as it goes into the merchant's DNS."""
+
+    kind: str  # "dkim" | "spf" | "dmarc"
+    host: str  # the full name
+    value: str  # "" when there is nothing to publish (SPF without SPF_INCLUDE)
+    explanation: str
+    required: bool = False  # only DKIM decides whether the domain is verified
+    type: str = "TXT"
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: DomainStatus
+    broke: bool  # this check moved the domain from verified to failing
+    checks: list[Check]
+
+
+def normalize(text: str, platform_domain: str | None = None) -> str:
+    """The A-label form (lower case, no trailing dot) of a domain a person typed, else
+    DomainError saying what to change. `platform_domain` (default: MAIL_FROM's) is refused."""
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("Enter a domain, for example shop.example.")
+    if "@" in text:
+        raise DomainError("Enter only the part after the @, for example shop.example.")
+    if "/" in text:
+        raise DomainError("Enter the domain alone, without https:// or a path.")
+    if _is_ip(text):
+        raise DomainError("Enter a domain name, not an IP address.")
+    try:
+        mapped = idna.uts46_remap(text, std3_rules=True, transitional=False)
+    except idna.IDNAError:
+        raise DomainError("A domain holds only letters, digits, hyphens and dots.") from None
+    domain = ".".join(_alabel(label) for label in mapped.removesuffix(".").split("."))
+    if len(domain) > 253:
+        raise DomainError("This domain is longer than the 253 characters DNS allows.")
+    if platform_domain is None:
+        platform_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
+    _refuse_reserved(domain, platform_domain.lower())
+    return domain
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text.rsplit(".", 1)[-1].isdigit()  # 10.1 or 1.2.3: no domain ends in a number
+    return True
+
+
+def _alabel(label: str) -> str:
+    if not label:
+        raise DomainError("A domain cannot have an empty part (two dots in a row).")
+    if label.startswith("-") or label.endswith("-"):
+        raise DomainError(f"“{label}”: a part of a domain cannot start or end with a hyphen.")
+    ace = label if label.isascii() else "xn--" + label.encode("punycode").decode()
+    if len(ace) > 63:
+        raise DomainError(f"“{label}” is longer than the 63 characters a part may have.")
+    try:
+        return idna.alabel(label).decode("ascii").lower()
+    except idna.IDNAError:
+        raise DomainError(f"“{label}” is not a valid part of a domain name.") from None
+
+
+def _refuse_reserved(domain: str, platform: str) -> None:
+    if domain == "localhost" or domain.endswith(".localhost"):
+        raise DomainError("localhost cannot send email to anyone: enter your own domain.")
+    if "." not in domain:
+        raise DomainError("Enter the full domain, with its ending, for example shop.example.")
+    if platform and (domain == platform or domain.endswith("." + platform)):
+        raise DomainError("That is this platform's own domain: enter your business's domain.")
+
+
+def display(domain: str) -> str:
+    """The domain as people read it (U-labels: bücher.example), for pages."""
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return domain
+
+
+def current(merchant: Merchant) -> SendingDomain | None:
+    return db.session.scalar(select(SendingDomain).filter_by(merchant_id=merchant.id))
+
+
+def create(merchant: Merchant, domain_text: str, local_part: str = "hello") -> SendingDomain:
+    """A pending domain for `merchant` with a new 2048-bit DKIM key (sealed with ENCRYPTION_KEY)
+    and selector, in place of its previous one; DomainError for a bad input. Caller commits."""
+    domain, local_part = normalize(domain_text), _local_part(local_part)
+    pem, public_key = dkim.new_key()
+    selector = _new_selector(domain)  # before the old row goes: its selector stays taken
+    previous = current(merchant)
+    if previous is not None:
+        db.session.delete(previous)
+        db.session.flush()  # merchant_id is unique: the old row goes before the new one
+    row = SendingDomain(
+        merchant_id=merchant.id,
+        domain=domain,
+        local_part=local_part,
+        selector=selector,
+        private_key_sealed=sealing.seal(pem.decode(), current_app.config["ENCRYPTION_KEY"]),
+        public_key=public_key,
+        status=DomainStatus.PENDING,
+        checks={},
+    )
+    db.session.add(row)
+    return row
+
+
+def _local_part(text: str) -> str:
+    text = (text or "").strip()
+    if not (text.isascii() and len(text) <= 64 and _DOT_ATOM.fullmatch(text)):
+        raise DomainError(
+            "The part before the @ may hold letters, digits, dots, - _ and + "
+            "(64 at most, no dot at either end), for example hello."
+        )
+    return text
+
+
+def _new_selector(domain: str) -> str:
+    """cr + year and month + 4 hex digits (cr202612a7f3), unused for `domain` by any merchant:
+    a record still published for an old key must not stand in for the new one."""
+    taken = set(db.session.scalars(select(SendingDomain.selector).filter_by(domain=domain)))
+    while True:
+        selector = f"cr{db.utcnow():%Y%m}{secrets.token_hex(2)}"
+        if selector not in taken:
+            return selector
+
+
+def records(row: SendingDomain, spf_include: str) -> list[Record]:
+    """The DKIM, SPF and DMARC records to publish, written for the last check: an SPF record
+    found is extended (never doubled), a DMARC record found is kept."""
+    found = {kind: c.found for kind, c in last_checks(row).items()}
+    dkim_record = Record(
+        "dkim",
+        f"{row.selector}._domainkey.{row.domain}",
+        f"v=DKIM1; k=rsa; p={row.public_key}",
+        "Required: it publishes the key that signs your emails; once it is found they go out "
+        f"from {row.from_address}. A DNS host may split the value into strings: that is fine.",
+        required=True,
+    )
+    spf = _spf_record(row.domain, spf_include, found.get("spf", ()))
+    dmarc, why = SUGGESTED_DMARC, "Recommended: Gmail and Yahoo ask bulk senders for one. "
+    why += "p=none only asks receivers for reports: it changes nothing about delivery."
+    if found.get("dmarc"):
+        dmarc, why = found["dmarc"][0], "You publish DMARC already: keep your record."
+    return [dkim_record, spf, Record("dmarc", f"_dmarc.{row.domain}", dmarc, why)]
+
+
+def _spf_record(domain: str, include: str, found: tuple[str, ...]) -> Record:
+    if not include:
+        why = "Not needed: your emails pass DMARC through DKIM. Keep any SPF record you have."
+        return Record("spf", domain, "", why)
+    term = f"include:{include}"
+    value, why = f"v=spf1 {term} ~all", "Recommended: it names our servers as senders for "
+    why += "your domain. A domain has one SPF record only."
+    if len(found) == 1:  # add the include to the one there is
+        words = found[0].split()
+        value = " ".join(words if term in words else [words[0], term, *words[1:]])
+        why = f"You have an SPF record: replace it with this one, which adds {term}. "
+        why += "Do not publish a second SPF record: with two, SPF fails."
+    return Record("spf", domain, value, why)
+
+
+def verify(row: SendingDomain, now: datetime, resolver=None) -> Verification:
+    """Check `row`'s records, store the result and move its status on the DKIM record alone:
+    pending or failing -> verified when it is right, verified -> failing when it is missing or
+    wrong (`broke`); an unreachable DNS changes nothing. The caller commits."""
+    config = current_app.config
+    checks = check(row, resolver or resolver_from(config), config.get("SPF_INCLUDE", ""))
+    row.checks = {c.kind: asdict(c) for c in checks}
+    row.checked_at, state, broke = now, checks[0].state, False
+    if state == CheckState.OK and row.status != DomainStatus.VERIFIED:
+        row.status, row.verified_at = DomainStatus.VERIFIED, now
+        row.failing_since = row.owner_notified_at = None  # so that a later break is told too
+    elif state in (CheckState.MISSING, CheckState.WRONG) and row.status == DomainStatus.VERIFIED:
+        row.status, row.failing_since, broke = DomainStatus.FAILING, now, True
+    return Verification(DomainStatus(row.status), broke, checks)
+
+
+def last_checks(row: SendingDomain) -> dict[str, Check]:
+    """The last check's results by kind, as stored ({} before the first check)."""
+    stored = (row.checks or {}).items()
+    return {
+        k: Check(k, CheckState(c["state"]), c["message"], tuple(c["found"])) for k, c in stored
+    }
+
+
+def due_for_recheck(now: datetime, every: timedelta = timedelta(hours=1)) -> list[int]:
+    """Ids of the domains unchecked for `every` (or ever), the longest waiting first."""
+    column = SendingDomain.checked_at
+    query = select(SendingDomain.id).where(or_(column.is_(None), column < now - every))
+    return list(db.session.scalars(query.order_by(column.asc().nulls_first(), SendingDomain.id)))
+
+
+def claim_owner_notice(row: SendingDomain, now: datetime) -> bool:
+    """True for one caller only per break of a failing domain, the one to email the owner: it
+    sets owner_notified_at in the database. Commit before sending the email."""
+    result = db.session.execute(
+        update(SendingDomain)
+        .where(SendingDomain.id == row.id, SendingDomain.owner_notified_at.is_(None))
+        .where(SendingDomain.status == DomainStatus.FAILING)
+        .values(owner_notified_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        row.owner_notified_at = now
+    return result.rowcount == 1
+
+
+def signer_for(row: SendingDomain | None) -> dkim.Signer | None:
+    """The DKIM signer of a verified domain; None when there is no verified domain (mail then
+    goes from the platform's sender, with the merchant's Reply-To)."""
+    if row is None or row.status != DomainStatus.VERIFIED:
+        return None
+    pem = sealing.open_sealed(row.private_key_sealed, current_app.config["ENCRYPTION_KEY"])
+    return dkim.Signer(row.domain, row.selector, pem.encode())
