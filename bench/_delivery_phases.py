@@ -73,6 +73,7 @@ class Phase:
     outcomes: dict = field(default_factory=dict)
     rounds: list = field(default_factory=list)  # (emails, seconds) per round
     samples: list = field(default_factory=list)  # (emails so far, VmRSS MB), largest worker
+    signed: int = 0  # messages the sink received with a DKIM signature
     stripe_calls: int = 0  # the portal's send-time Stripe calls, and their wall time
     stripe_seconds: float = 0.0
     worker_peak: float = 0.0  # the largest worker's VmHWM, MB
@@ -95,6 +96,8 @@ def harvest(sink, phase: Phase, spool=None) -> int:
     del sink.messages[:n]
     for received in batch:
         phase.recipients.update(received.rcpt_tos)
+        if received.data.startswith(b"DKIM-Signature:"):
+            phase.signed += 1
         if spool is not None:
             spool.write(struct.pack("!I", len(received.data)) + received.data)
     phase.received += n

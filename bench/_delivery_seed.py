@@ -249,3 +249,24 @@ def due_case_ids(app) -> list[int]:
                 .order_by(RecoveryCase.id)
             )
         )
+
+
+def seed_domain(app, merchant_id: int) -> None:
+    """The merchant's own sending domain with a fresh DKIM key, marked verified (no DNS here:
+    what is measured is signing, and From the domain, per email)."""
+    from portal import db
+    from portal.models import DomainStatus, Merchant
+    from portal.services import domains
+
+    with app.app_context():
+        row = domains.create(db.session.get(Merchant, merchant_id), "bench-shop.example")
+        row.status = DomainStatus.VERIFIED
+        db.session.commit()
+
+
+def set_signing(database_url: str, on: bool) -> None:
+    """Turn the merchant's domain on (verified: signed) or off (pending: the platform sender)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE sending_domains SET status = %s", ("verified" if on else "pending",))

@@ -25,6 +25,11 @@ side runs. `--stripe-latency-ms N` has the sandbox answer each API call N ms lat
 `--latency-ms`), as Stripe does over the network (100-200 ms): a worker then mostly waits.
 Checks: each sink got exactly N messages, one per shopper; every send row is `sent`.
 
+`--dkim`: the merchant also has a verified sending domain (a fresh 2048-bit key, marked
+verified without DNS), and each round sends half its cases with it on (From the domain,
+DKIM-signed) and half with it off (the platform sender), the order swapped every round; the
+last line adds "signed_emails_per_s" and "signed_ratio" (signed over unsigned, target >= 0.8).
+
 Memory: each worker's VmRSS every --sample-every emails (the largest worker at each count) and
 its VmHWM at the end. `--emails 100000` is the long memory check (its setup alone takes long).
 The last line printed is one JSON object.
@@ -44,7 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # for smtp_sink
 import _common as common  # noqa: E402  (bench/ is on sys.path: it holds this script)
 from _delivery_phases import Baseline, Phase, Workers  # noqa: E402
-from _delivery_seed import PLATFORM_KEY, due_case_ids, seed_cases, start_sandbox  # noqa: E402
+from _delivery_seed import (  # noqa: E402
+    PLATFORM_KEY,
+    due_case_ids,
+    seed_cases,
+    seed_domain,
+    set_signing,
+    start_sandbox,
+)
 
 TARGET_RATIO = 0.4  # with the sandbox answering at once (--stripe-latency-ms 0)
 PUBLIC_URL = "https://portal.bench.example"  # https: the messages carry List-Unsubscribe
@@ -97,6 +109,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="run the timed loop under cProfile and print where the time goes",
     )
     parser.add_argument("--profile-lines", type=int, default=45, help="entries per profile table")
+    parser.add_argument(
+        "--dkim",
+        action="store_true",
+        help="the merchant has a verified sending domain: each round sends half its cases "
+        "DKIM-signed From that domain and half unsigned from the platform, in turns",
+    )
     parser.epilog = (
         "Defaults finish in well under a minute. Setup costs three sandbox calls per "
         "session, so large --emails runs spend much of their time there. With "
@@ -127,8 +145,11 @@ def slope_per_1000(samples: list[tuple[int, float]], every: int) -> float | None
 # --- checks, profile, report ----------------------------------------------------------------
 
 
-def check(database_url: str, emails: list[str], portal: Phase, baseline: Phase) -> dict:
-    """What the database and the sinks hold, and whether it is what it should be."""
+def check(
+    database_url: str, emails: list[str], portal: Phase, baseline: Phase, signed: Phase | None
+) -> dict:
+    """What the database and the sinks hold, and whether it is what it should be (with
+    --dkim: every signed-round email signed, no unsigned-round email signed)."""
     import psycopg
 
     with psycopg.connect(database_url) as conn:
@@ -141,16 +162,20 @@ def check(database_url: str, emails: list[str], portal: Phase, baseline: Phase) 
             ).fetchall()
         )
     n, expected = len(emails), set(emails)
+    sent = portal.received + (signed.received if signed else 0)
+    recipients = portal.recipients | (signed.recipients if signed else set())
     facts = {
         "sends": sends,
         "cases": cases,
-        "portal_received": portal.received,
+        "portal_received": sent,
         "baseline_received": baseline.received,
-        "portal_recipients_ok": portal.recipients == expected,
+        "portal_recipients_ok": recipients == expected,
+        "signing_ok": portal.signed == 0 and (signed is None or signed.signed == signed.received),
         "baseline_recipients_ok": baseline.recipients == expected,
     }
     facts["ok"] = (
-        portal.received == baseline.received == n
+        sent == baseline.received == n
+        and facts["signing_ok"]
         and sends == {"sent": n}
         and facts["portal_recipients_ok"]
         and facts["baseline_recipients_ok"]
@@ -279,14 +304,27 @@ def report(args, portal: Phase, baseline: Phase, facts: dict, setup_s: float) ->
     }
 
 
+def _halves(ids: list[int], number: int, portal: Phase, signed: Phase | None) -> list[tuple]:
+    """A round's work as (case ids, phase, signing on): all of it unsigned, or with --dkim half
+    unsigned and half signed, the order swapped each round so that neither always goes first."""
+    if signed is None:
+        return [(ids, portal, False)]
+    first, second = ids[: len(ids) // 2], ids[len(ids) // 2 :]
+    if number % 2:
+        return [(first, signed, True), (second, portal, False)]
+    return [(first, portal, False), (second, signed, True)]
+
+
 def run_rounds(
     env: dict, case_ids: list[int], args: argparse.Namespace, tmp: Path, sandbox_pid: int
-) -> tuple[Phase, Phase, list]:
-    """Both sides, in turns: a share of the cases through the portal's workers, then the same
-    messages through the bare loop; (portal, baseline, the workers' profile files)."""
+) -> tuple[Phase, Phase, Phase | None, list]:
+    """Both sides, in turns: a share of the cases through the portal's workers (with --dkim,
+    half of it signed), then the same messages through the bare loop; (portal unsigned,
+    baseline, portal signed or None, the workers' profile files)."""
     from smtp_sink import SmtpSink
 
     portal, baseline = Phase("portal"), Phase("baseline")
+    signed = Phase("signed") if args.dkim else None
     size = -(-len(case_ids) // args.rounds)
     with SmtpSink() as sink, Baseline() as bare:
         workers = Workers(
@@ -296,17 +334,21 @@ def run_rounds(
             tmp if args.profile else None,
         )
         try:
-            for start in range(0, len(case_ids), size):
+            for number, start in enumerate(range(0, len(case_ids), size)):
                 spool_path = tmp / f"round-{start}.spool"
                 with open(spool_path, "wb") as spool:
-                    workers.run(case_ids[start : start + size], portal, sink, spool, sandbox_pid)
+                    turns = _halves(case_ids[start : start + size], number, portal, signed)
+                    for ids, phase, on in turns:
+                        if args.dkim:
+                            set_signing(env["DATABASE_URL"], on)
+                        workers.run(ids, phase, sink, spool, sandbox_pid)
                 bare.run(spool_path, baseline, args.sample_every)
                 spool_path.unlink()
             workers.close(portal)
         finally:
             workers.kill()
         baseline.outcomes = {"connections": bare.sink.connections}
-    return portal, baseline, workers.profiles
+    return portal, baseline, signed, workers.profiles
 
 
 def measure(
@@ -323,16 +365,33 @@ def measure(
     }
     app = common.make_app(env)
     seeded = time.perf_counter()
-    _, emails = seed_cases(app, sandbox_base, args.emails, args.seed_threads, secrets.token_hex(3))
+    merchant_id, emails = seed_cases(
+        app, sandbox_base, args.emails, args.seed_threads, secrets.token_hex(3)
+    )
+    if args.dkim:
+        seed_domain(app, merchant_id)
     case_ids = due_case_ids(app)
     setup_s = time.perf_counter() - seeded
     app.extensions["db_engine"].dispose()
     print(f"{len(case_ids)} due cases for {len(emails)} shoppers; sandbox at {sandbox_base}")
-    portal, baseline, profiles = run_rounds(env, case_ids, args, tmp, sandbox_pid)
-    facts = check(env["DATABASE_URL"], emails, portal, baseline)
+    portal, baseline, signed, profiles = run_rounds(env, case_ids, args, tmp, sandbox_pid)
+    facts = check(env["DATABASE_URL"], emails, portal, baseline, signed)
     if profiles:
         print_profile(profiles, len(case_ids), args.profile_lines)
-    return report(args, portal, baseline, facts, setup_s)
+    result = report(args, portal, baseline, facts, setup_s)
+    return {**result, **signed_figures(portal, signed)} if signed else result
+
+
+def signed_figures(portal: Phase, signed: Phase) -> dict:
+    """The signed rounds beside the unsigned ones of the same run (printed and returned)."""
+    ratio = signed.per_s / portal.per_s if portal.per_s else 0.0
+    print(
+        f"DKIM: {signed.received} emails signed From the merchant's domain in {signed.seconds:.2f}"
+        f" s = {signed.per_s:.1f} emails/s vs {portal.per_s:.1f}/s unsigned in the same run: "
+        f"signed/unsigned {ratio:.3f} (target >= 0.8); per round "
+        + ", ".join(f"{n / s:.1f}" for n, s in signed.rounds if s)
+    )
+    return {"signed_emails_per_s": round(signed.per_s, 1), "signed_ratio": round(ratio, 3)}
 
 
 def show_log_tail(log: Path, lines: int = 15) -> None:
