@@ -70,6 +70,8 @@ def normalize(text: str, platform_domain: str | None = None) -> str:
         raise DomainError("Enter the domain alone, without https:// or a path.")
     if _is_ip(text):
         raise DomainError("Enter a domain name, not an IP address.")
+    if len(text) > 253:  # before IDNA, which refuses long input with its own reason
+        raise DomainError("This domain is longer than the 253 characters DNS allows.")
     try:
         mapped = idna.uts46_remap(text, std3_rules=True, transitional=False)
     except idna.IDNAError:
@@ -199,7 +201,9 @@ def _spf_record(domain: str, include: str, found: tuple[str, ...]) -> Record:
     why += "your domain. A domain has one SPF record only."
     if len(found) == 1:  # add the include to the one there is
         words = found[0].split()
-        value = " ".join(words if term in words else [words[0], term, *words[1:]])
+        if term.lower() in {word.lstrip("+").lower() for word in words}:
+            return Record("spf", domain, found[0], "Your SPF record names our servers: keep it.")
+        value = " ".join([words[0], term, *words[1:]])
         why = f"You have an SPF record: replace it with this one, which adds {term}. "
         why += "Do not publish a second SPF record: with two, SPF fails."
     return Record("spf", domain, value, why)
@@ -227,6 +231,15 @@ def last_checks(row: SendingDomain) -> dict[str, Check]:
     return {
         k: Check(k, CheckState(c["state"]), c["message"], tuple(c["found"])) for k, c in stored
     }
+
+
+def remove(merchant: Merchant) -> bool:
+    """Forget the merchant's sending domain and its key (mail goes from the platform's sender
+    again); whether there was one. The caller commits."""
+    row = current(merchant)
+    if row is not None:
+        db.session.delete(row)
+    return row is not None
 
 
 def due_for_recheck(now: datetime, every: timedelta = timedelta(hours=1)) -> list[int]:
