@@ -15,6 +15,13 @@ from portal.models.sending import (
 )
 from portal.models.sending_domain import DomainStatus, SendingDomain
 from portal.models.stripe_account import StripeAccount
+from portal.models.subscriptions import (
+    CsvImport,
+    CsvImportChunk,
+    CsvImportReject,
+    ErasedAddress,
+    ImportStatus,
+)
 from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
 
@@ -24,11 +31,16 @@ __all__ = [
     "ConsentChange",
     "ConsentStatus",
     "Contact",
+    "CsvImport",
+    "CsvImportChunk",
+    "CsvImportReject",
     "DomainStatus",
     "EmailSend",
     "EmailVersion",
+    "ErasedAddress",
     "EventStatus",
     "Invitation",
+    "ImportStatus",
     "InvitationStatus",
     "Merchant",
     "OutboxMessage",

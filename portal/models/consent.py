@@ -21,7 +21,11 @@ class Contact(Base):
     expressed, and only a newer change replaces it."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("merchant_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "email"),
+        # The subscriptions page lists one status at a time, in address order (keyset pages).
+        Index("ix_contacts_merchant_status_email", "merchant_id", "status", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
