@@ -480,3 +480,35 @@ def test_an_expiry_stamped_ahead_of_our_clock_is_scheduled_from_our_clock(kit, d
     case = kit.case(session_id)
     assert case.session.expired_at > before + timedelta(hours=4)
     assert before + timedelta(minutes=58) < case.next_action_at < before + timedelta(minutes=61)
+
+
+def test_an_erased_address_is_never_emailed_again_even_after_a_new_checkout(kit, db, client):
+    from portal.models import EmailSend, Merchant
+    from portal.services import subscriptions
+
+    first = kit.checkout("Erin@Example.com")
+    kit.action(first, "expire")
+    kit.settle()
+    assert [m.message["To"] for m in kit.sink.messages] == ["erin@example.com"]
+    unsubscribe_url = kit.sink.messages[0].message["List-Unsubscribe"].strip("<>")
+
+    def erase() -> bool:
+        merchant = db.get(Merchant, kit.merchant_id)
+        erased = subscriptions.erase(merchant, "ERIN@example.com", kit.app.config["SECRET_KEY"])
+        db.commit()
+        return erased
+
+    assert kit.run(erase)
+    second = kit.checkout("erin@example.com")  # she consents again on a new cart
+    kit.action(second, "expire")
+    kit.settle()
+    assert len(kit.sink.messages) == 1  # nothing more
+    assert kit.case(second).reason == "suppressed"
+    assert db.scalars(select(EmailSend.to_address)).all() == [
+        next(a for a in db.scalars(select(EmailSend.to_address)) if a.startswith("erased:"))
+    ]
+    # Her old email's unsubscribe link neither shows nor records the erased address.
+    page = client.get(_path(unsubscribe_url)).get_data(as_text=True)
+    assert "erin@example.com" not in page and "erased:" not in page
+    client.post(_path(unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
+    assert not [a for a in db.scalars(select(Contact.email)) if a.startswith("erased:")]

@@ -30,7 +30,7 @@ REASONS = {
     Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
     Reason.RECOVERY_URL_EXPIRED: "The recovery link expired first",
     Reason.UNSUBSCRIBED: "The address is unsubscribed",
-    Reason.SUPPRESSED: "The address bounced before",
+    Reason.SUPPRESSED: "The address bounced before, or was erased on request",
     Reason.LATER_SESSION: "The shopper started a later checkout",
     Reason.COMPLETED_ELSEWHERE: "The shopper bought in a later checkout",
     Reason.HOLDOUT: "Kept un-emailed (holdout group)",

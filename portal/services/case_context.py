@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, or_, select
+from flask import current_app
+from sqlalchemy import bindparam, exists, or_, select
 
 from portal import db
 from portal.models import (
@@ -17,6 +18,7 @@ from portal.models import (
     ConsentStatus,
     Contact,
     EmailSend,
+    ErasedAddress,
     Merchant,
     RecoveryCase,
     Role,
@@ -25,7 +27,7 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import rules, stripe_gateway, terms
+from portal.services import rules, stripe_gateway, subscriptions, terms
 from portal.services.settings import policy_for, settings_for
 
 
@@ -41,6 +43,7 @@ class Context:
     policy: rules.Policy
     contact: Contact | None = None  # the shopper's consent-ledger entry with this merchant
     domain: SendingDomain | None = None  # the merchant's own sending domain, if any
+    erased: bool = False  # the merchant erased this address on request: never email it
 
 
 def load(case_id: int) -> Context | None:
@@ -49,8 +52,12 @@ def load(case_id: int) -> Context | None:
     row = db.session.execute(_load_statement(), {"case_id": case_id}).first()
     if row is None:
         return None
-    case, session, merchant, settings, account, contact, domain, terms_accepted = row
+    case, session, merchant, settings, account, contact, domain, terms_accepted, erasures = row
     settings = settings or settings_for(merchant.id)
+    # Only a merchant who ever erased an address pays for a lookup (by keyed hash).
+    erased = bool(erasures and session.email) and subscriptions.is_erased(
+        merchant.id, session.email, current_app.config["SECRET_KEY"]
+    )
     return Context(
         case,
         session,
@@ -60,6 +67,7 @@ def load(case_id: int) -> Context | None:
         policy_for(merchant, settings, account, terms_accepted),
         contact,
         domain,
+        erased,
     )
 
 
@@ -78,6 +86,7 @@ def _load_statement():
             Contact,
             SendingDomain,
             accepted,
+            exists().where(ErasedAddress.merchant_id == RecoveryCase.merchant_id),
         )
         .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
         .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
@@ -111,7 +120,7 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         ),
         recovered=case.recovered_at is not None,
         unsubscribed=contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED,
-        suppressed=contact is not None and contact.suppressed_at is not None,
+        suppressed=ctx.erased or (contact is not None and contact.suppressed_at is not None),
         later_session=later_session,
         steps_done=steps_done,
         last_other_email_at=last_other,

@@ -23,6 +23,7 @@ from portal.web import (
     outbox,
     password,
     settings,
+    subscriptions,
     team,
     terms,
     webhooks,
@@ -52,6 +53,7 @@ def register(app: Flask) -> None:
         outbox,
         password,
         settings,
+        subscriptions,
         team,
         terms,
     ):

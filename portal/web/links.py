@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
-from portal.services import links, shopper
+from portal.services import links, shopper, subscriptions
 
 bp = Blueprint("links", __name__)
 csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST has no CSRF token
@@ -41,6 +41,10 @@ def unsubscribe_page(token: str):
     if target is None:
         return _invalid()
     merchant, email = target
+    if email.startswith(subscriptions.ERASED_PREFIX):  # erased on request: never emailed again
+        return render_template(
+            "links/unsubscribe.html", merchant=merchant, email="your address", done=True
+        )
     if request.method == "GET":  # link scanners follow links: GET only asks
         return render_template(
             "links/unsubscribe.html", merchant=merchant, email=email, done=False

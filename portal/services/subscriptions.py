@@ -1,0 +1,291 @@
+"""The merchant's subscriptions: addresses and their consent, one customer's whole record, manual
+changes, and the privacy requests (export everything about an address, or erase it)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from portal import db
+from portal.mail.values import EMAIL
+from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
+from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
+from portal.models import Merchant, OutboxMessage, RecoveryCase, User
+from portal.services import carts, consent
+
+# An erased send keeps this instead of the address (its counts stay right; nobody can read it).
+ERASED_PREFIX = "erased:"
+
+STATUS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIBED: "Unsubscribed"}
+# Each source of a change in words, and who such a change always comes from.
+SOURCES = {
+    "checkout_session": ("Checkout", "The shopper"),
+    "csv": ("CSV upload", "A CSV upload"),
+    "unsubscribe_link": ("Unsubscribe link", "The shopper"),
+    "one_click": ("One-click unsubscribe", "The shopper's mail app"),
+    "manual": ("Changed by hand", "A former team member"),  # who: the user, while there is one
+    "bounce": ("Bounce", "The mail server"),
+    "complaint": ("Complaint", "The mail server"),
+}
+COUNT_CAP = 1000  # counting past this reads the whole index: the tabs say "1000+" instead
+CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
+ERASED_EMAIL = "erased@erased.invalid"  # in place of an erased address in Stripe events
+
+
+class SubscriptionError(ValueError):
+    """A change that cannot be made; the message is for the person."""
+
+
+def normalize(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+def source_words(source: str) -> str:
+    return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
+
+
+def page(
+    merchant: Merchant,
+    status: str | None = None,
+    query: str = "",
+    after: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Contact], str | None]:
+    """One page of the merchant's contacts in address order, after the address `after`, and
+    the cursor of the next page (None: this is the last). Served by the (merchant_id, [status,]
+    email) indexes at any size: the search is a prefix written as a range, never a scan."""
+    stmt = select(Contact).where(Contact.merchant_id == merchant.id)
+    if status:
+        stmt = stmt.where(Contact.status == status)
+    if prefix := normalize(query):
+        # The range uses the index; LIKE (escaped) keeps out anything the range lets in.
+        escaped = re.sub(r"([\\%_])", r"\\\1", prefix)
+        stmt = stmt.where(
+            Contact.email >= prefix,
+            Contact.email < prefix[:-1] + chr(ord(prefix[-1]) + 1),
+            Contact.email.like(escaped + "%", escape="\\"),
+        )
+    if after:
+        stmt = stmt.where(Contact.email > after)
+    rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
+
+
+def counts(merchant: Merchant) -> dict[str | None, int]:
+    """How many contacts each tab holds (None: all), each counted up to COUNT_CAP + 1 only, so
+    that a page view reads at most a few thousand index entries whatever the list's size."""
+    found = {}
+    for status in (None, *STATUS):
+        stmt = select(Contact.id).where(Contact.merchant_id == merchant.id)
+        if status:
+            stmt = stmt.where(Contact.status == status)
+        capped = stmt.limit(COUNT_CAP + 1).subquery()
+        found[status] = db.session.scalar(select(func.count()).select_from(capped))
+    return found
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    status: str
+    source: str  # in words
+    who: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    contact: Contact | None
+    history: list[HistoryLine]  # newest first
+    checkouts: list[tuple[CheckoutSession, RecoveryCase | None]]  # newest first
+    sends: list[EmailSend]  # newest first
+
+
+def customer(merchant: Merchant, email: str) -> Customer | None:
+    """All the merchant holds about one address (compared case-insensitively), newest first;
+    None when it holds nothing."""
+    email = normalize(email)
+    contact = _contact(merchant, email)
+    changes = _ledger(merchant, email)
+    checkouts = _checkouts(merchant, email, CUSTOMER_LIMIT)
+    sends = _sends(merchant, email, CUSTOMER_LIMIT)
+    if contact is None and not (changes or checkouts or sends):
+        return None
+    history = [
+        HistoryLine(c.status, source_words(c.source), w, c.occurred_at)
+        for c, w in zip(changes, _who(merchant, changes))
+    ]
+    return Customer(email, contact, history, checkouts, sends)
+
+
+def _contact(merchant: Merchant, email: str) -> Contact | None:
+    where = (Contact.merchant_id == merchant.id, Contact.email == email)
+    return db.session.scalar(select(Contact).where(*where))
+
+
+def _ledger(merchant: Merchant, email: str) -> list[ConsentChange]:
+    stmt = select(ConsentChange).where(
+        ConsentChange.merchant_id == merchant.id, ConsentChange.email == email
+    )
+    order = (ConsentChange.occurred_at.desc(), ConsentChange.id.desc())
+    return list(db.session.scalars(stmt.order_by(*order)))
+
+
+def _checkouts(merchant: Merchant, email: str, limit: int | None):
+    stmt = (
+        select(CheckoutSession, RecoveryCase)
+        .outerjoin(RecoveryCase, RecoveryCase.checkout_session_id == CheckoutSession.id)
+        .where(CheckoutSession.merchant_id == merchant.id, CheckoutSession.email == email)
+        .order_by(CheckoutSession.created_at.desc(), CheckoutSession.id.desc())
+    )
+    return [tuple(row) for row in db.session.execute(stmt.limit(limit)).all()]
+
+
+def _sends(merchant: Merchant, email: str, limit: int | None) -> list[EmailSend]:
+    stmt = select(EmailSend).where(
+        EmailSend.merchant_id == merchant.id, EmailSend.to_address == email
+    )
+    order = (EmailSend.created_at.desc(), EmailSend.id.desc())
+    return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+def _who(merchant: Merchant, changes: list[ConsentChange]) -> list[str]:
+    """Who made each change: the team member's address for manual ones (source_ref
+    "user:<id>:<time>"), else who such a source always is."""
+    ids = {_user_id(c) for c in changes} - {None}
+    stmt = select(User.id, User.email).where(User.merchant_id == merchant.id, User.id.in_(ids))
+    users = dict(db.session.execute(stmt).all()) if ids else {}
+    return [users.get(_user_id(c)) or SOURCES.get(c.source, ("", "—"))[1] for c in changes]
+
+
+def _user_id(change: ConsentChange) -> int | None:
+    kind, _, rest = change.source_ref.partition(":")
+    number = rest.partition(":")[0]
+    return (
+        int(number) if change.source == "manual" and kind == "user" and number.isdigit() else None
+    )
+
+
+def change(merchant: Merchant, user: User, email: str, status: str, now: datetime) -> bool:
+    """Record a manual subscribe or unsubscribe by `user` in the ledger; whether it became the
+    address's status (a change dated later, e.g. by a CSV row, still wins)."""
+    email = normalize(email)
+    if len(email) > 254 or not EMAIL.fullmatch(email):
+        raise SubscriptionError("Enter a complete email address, like name@example.com.")
+    if status not in STATUS:
+        raise SubscriptionError("Choose Subscribed or Unsubscribed.")
+    ref = f"user:{user.id}:{now.isoformat()}"
+    consent.record([consent.Change(merchant.id, email, status, "manual", ref, now)])
+    db.session.flush()
+    return _contact(merchant, email).status == status
+
+
+def export_person(merchant: Merchant, email: str) -> dict:
+    """Everything this merchant holds about one address, as JSON-able values (times ISO 8601
+    UTC): its status, every ledger entry, every checkout with its case, every email sent."""
+    email = normalize(email)
+    contact = _contact(merchant, email)
+    sends = _sends(merchant, email, None)
+    return {
+        "email": email,
+        "merchant": merchant.name,
+        "contact": contact and _pick(contact, CONTACT_KEYS),
+        "consent_history": [_pick(c, CHANGE_KEYS) for c in reversed(_ledger(merchant, email))],
+        "checkout_sessions": [
+            _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}
+            for s, case in _checkouts(merchant, email, None)
+        ],
+        "emails_sent": [
+            _pick(s, SEND_KEYS) | {"status": carts.SEND_STATUS.get(s.status, s.status)}
+            for s in sends
+        ],
+    }
+
+
+CONTACT_KEYS = ("status", "updated_at", "source", "suppressed_at", "suppressed_reason")
+CHANGE_KEYS = ("status", "source", "source_ref", "occurred_at", "recorded_at")
+SESSION_KEYS = (
+    *("session_id", "livemode", "status", "amount_total", "currency", "customer_name"),
+    *("consent_promotions", "created_at", "expired_at", "completed_at"),
+)
+CASE_KEYS = ("status", "reason", "recovered_at", "recovered_amount", "recovered_currency")
+SEND_KEYS = ("case_id", "step", "created_at", "sent_at", "clicked_at")
+
+
+def _pick(row, keys: tuple[str, ...]) -> dict:
+    values = {key: getattr(row, key) for key in keys}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def _case_json(case: RecoveryCase, sends: list[EmailSend]) -> dict:
+    own = sorted((s for s in sends if s.case_id == case.id), key=lambda s: s.step)
+    return _pick(case, CASE_KEYS) | {"id": case.id, "decision": carts.describe(case, own)}
+
+
+def email_hash(email: str, secret: str) -> str:
+    """The keyed hash erasure keeps of an address (HMAC-SHA256, hex): the same for any case."""
+    return hmac.new(secret.encode(), normalize(email).encode(), hashlib.sha256).hexdigest()
+
+
+def is_erased(merchant_id: int, email: str, secret: str) -> bool:
+    """Whether this merchant erased the address: it must never be emailed again."""
+    key = (merchant_id, email_hash(email, secret))
+    return db.session.get(ErasedAddress, key) is not None
+
+
+def erase(merchant: Merchant, email: str, secret: str) -> bool:
+    """Forget an address for this merchant and keep only its keyed hash (is_erased). Its
+    checkouts and emails stay as anonymous rows, so carts and the dashboard still count them.
+    Whether the merchant held anything about it. Idempotent."""
+    email, hashed = normalize(email), email_hash(email, secret)
+    held = customer(merchant, email) is not None
+    for statement in _forgetting(merchant.id, email, hashed):
+        db.session.execute(statement)
+    _scrub_events(merchant.id, email)
+    if db.session.get(ErasedAddress, (merchant.id, hashed)) is None:
+        db.session.add(ErasedAddress(merchant_id=merchant.id, email_hash=hashed))
+    db.session.flush()
+    return held
+
+
+def _forgetting(m: int, email: str, hashed: str) -> tuple:
+    """What takes the address out of the ledger, checkouts, emails sent, the outbox and CSV
+    rejects; an email row keeps the hash in its place (its address column is required)."""
+    imports = select(CsvImport.id).where(CsvImport.merchant_id == m)
+    return (
+        delete(Contact).where(Contact.merchant_id == m, Contact.email == email),
+        delete(ConsentChange).where(ConsentChange.merchant_id == m, ConsentChange.email == email),
+        update(CheckoutSession)
+        .where(CheckoutSession.merchant_id == m, CheckoutSession.email == email)
+        .values(email=None, customer_name=None),
+        update(EmailSend)
+        .where(EmailSend.merchant_id == m, EmailSend.to_address == email)
+        .values(
+            to_address=f"{ERASED_PREFIX}{hashed}",
+            last_error=func.replace(EmailSend.last_error, email, "[erased]"),
+        ),
+        delete(OutboxMessage).where(
+            OutboxMessage.merchant_id == m, OutboxMessage.to_address == email
+        ),
+        delete(CsvImportReject).where(
+            CsvImportReject.import_id.in_(imports), func.lower(CsvImportReject.value) == email
+        ),
+    )
+
+
+def _scrub_events(merchant_id: int, email: str) -> None:
+    """Replace the address in the raw bodies of applied Stripe events (pending ones still have
+    to be applied: the engine skips erased addresses when they are)."""
+    stmt = select(StripeEvent).where(
+        StripeEvent.merchant_id == merchant_id,
+        StripeEvent.status != EventStatus.PENDING,
+        func.lower(StripeEvent.payload).contains(email, autoescape=True),
+    )
+    pattern = re.compile(re.escape(email), re.IGNORECASE)
+    for event in db.session.scalars(stmt):
+        event.payload = pattern.sub(ERASED_EMAIL, event.payload)

@@ -1,0 +1,128 @@
+"""Subscriptions: the merchant's addresses and their consent, one customer's record, manual
+changes, and the privacy requests (export an address's data, erase it)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
+from flask import request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField
+from wtforms.validators import DataRequired
+
+from portal import db
+from portal.db import utcnow
+from portal.services import carts, subscriptions
+from portal.tenancy import current_merchant, owner_required
+
+bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
+
+
+class StatusForm(FlaskForm):
+    email = HiddenField()
+    status = HiddenField()
+
+
+class EraseForm(FlaskForm):
+    email = HiddenField()
+    confirm = BooleanField(
+        "I understand this cannot be undone",
+        validators=[DataRequired("Tick the box to confirm: erasing cannot be undone.")],
+    )
+
+
+@bp.route("")
+@login_required
+def index():
+    status = request.args.get("status")
+    status = status if status in subscriptions.STATUS else None
+    query = subscriptions.normalize(request.args.get("q"))[:254]
+    rows, cursor = subscriptions.page(
+        current_merchant(), status, query, request.args.get("after") or None
+    )
+    return render_template(
+        "subscriptions/index.html",
+        rows=rows,
+        cursor=cursor,
+        status=status,
+        query=query,
+        counts=subscriptions.counts(current_merchant()),
+        after=request.args.get("after"),
+        cap=subscriptions.COUNT_CAP,
+        status_words=subscriptions.STATUS,
+        source_words=subscriptions.source_words,
+    )
+
+
+@bp.route("/customer")
+@login_required
+def customer():
+    return _customer_page(request.args.get("email"), EraseForm())
+
+
+def _customer_page(email: str | None, erase_form: EraseForm, code: int = 200):
+    found = subscriptions.customer(current_merchant(), email or "")
+    if found is None:
+        abort(404)
+    page = render_template(
+        "subscriptions/customer.html",
+        customer=found,
+        status_form=StatusForm(),
+        erase_form=erase_form,
+        status_words=subscriptions.STATUS,
+        send_status=carts.SEND_STATUS,
+        describe=carts.describe,
+    )
+    return page, code
+
+
+@bp.post("/customer/status")
+@login_required
+def change_status():
+    # Any team member may do what a support request asks; the ledger names who did it.
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        applied = subscriptions.change(
+            current_merchant(), current_user, form.email.data, form.status.data, utcnow()
+        )
+    except subscriptions.SubscriptionError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    db.session.commit()
+    if applied:
+        flash(f"{subscriptions.STATUS[form.status.data]}: recorded as changed by you.", "success")
+    else:
+        flash("Recorded, but a change dated later still decides the status.", "info")
+    email = subscriptions.normalize(form.email.data)
+    return redirect(url_for("subscriptions.customer", email=email), code=303)
+
+
+@bp.route("/customer/export.json")
+@login_required
+def export():
+    email = subscriptions.normalize(request.args.get("email"))
+    if subscriptions.customer(current_merchant(), email) is None:
+        abort(404)
+    body = json.dumps(subscriptions.export_person(current_merchant(), email), indent=2)
+    name = "".join(ch if ch.isalnum() or ch in ".-_@" else "_" for ch in email)
+    disposition = f'attachment; filename="customer-{name}.json"'
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": disposition}
+    )
+
+
+@bp.post("/customer/erase")
+@owner_required
+def erase():
+    form = EraseForm()
+    if not form.validate_on_submit():
+        return _customer_page(form.email.data, form, 400)
+    secret = current_app.config["SECRET_KEY"]
+    subscriptions.erase(current_merchant(), form.email.data, secret)
+    db.session.commit()
+    flash("The address was erased. Only a keyed hash remains, so it is never emailed again.")
+    return redirect(url_for("subscriptions.index"), code=303)

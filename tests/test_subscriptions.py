@@ -1,0 +1,299 @@
+"""The subscriptions pages: the list (keyset pages, status tabs, prefix search), a customer's
+record, manual changes, and the privacy requests, each scoped to the signed-in merchant."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from factories import PASSWORD, make_member, make_owner
+from helpers import csrf_token
+from portal import db as portal_db
+from portal.models import (
+    CheckoutSession,
+    ConsentChange,
+    Contact,
+    EmailSend,
+    ErasedAddress,
+    RecoveryCase,
+    StripeEvent,
+)
+from portal.services import consent, subscriptions
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+SECRET = "test-secret"
+
+
+def _contacts(merchant_id: int, emails, status="subscribed", source="checkout_session"):
+    rows = [
+        dict(merchant_id=merchant_id, email=e, status=status, updated_at=T0, source=source)
+        for e in emails
+    ]
+    portal_db.session.execute(insert(Contact), rows)
+    portal_db.session.commit()
+
+
+def _ledger(merchant_id, email, status, source, ref, when):
+    consent.record([consent.Change(merchant_id, email, status, source, ref, when)])
+    portal_db.session.commit()
+
+
+def _cart(merchant_id, email, session_id, sent=True, name="Ola Nordmann"):
+    """An expired checkout with its case and, when `sent`, one email sent for it."""
+    session = CheckoutSession(
+        merchant_id=merchant_id,
+        session_id=session_id,
+        livemode=True,
+        created_at=T0,
+        expired_at=T0 + timedelta(hours=24),
+        status="expired",
+        payment_status="unpaid",
+        amount_total=2750,
+        currency="eur",
+        email=email,
+        customer_name=name,
+        consent_promotions="opt_in",
+        state_at=T0,
+    )
+    portal_db.session.add(session)
+    portal_db.session.flush()
+    case = RecoveryCase(merchant_id=merchant_id, checkout_session_id=session.id, status="done")
+    portal_db.session.add(case)
+    portal_db.session.flush()
+    if sent:
+        portal_db.session.add(
+            EmailSend(
+                merchant_id=merchant_id,
+                case_id=case.id,
+                step=0,
+                to_address=email,
+                status="sent",
+                message_id=f"<{session_id}@portal.example>",
+                sent_at=T0 + timedelta(hours=25),
+            )
+        )
+    portal_db.session.commit()
+    return case
+
+
+def _listing(client, **params) -> str:
+    response = client.get("/subscriptions", query_string=params)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _addresses(html: str) -> list[str]:
+    return re.findall(r'<a class="address" href="[^"]+">([^<]+)</a>', html)
+
+
+def _next(html: str) -> str | None:
+    found = re.search(r'href="([^"]+)" rel="next"', html)
+    return found and found.group(1).replace("&amp;", "&")
+
+
+@pytest.fixture
+def owner(client, login):
+    user = make_owner("Bean Shop", "owner@bean.example")
+    login(client, "owner@bean.example", PASSWORD)
+    return user
+
+
+def test_pages_have_no_gaps_or_repeats_even_when_rows_arrive_between_them(client, owner):
+    emails = [f"shopper{n:03d}@example.com" for n in range(120)]
+    _contacts(owner.merchant_id, emails)
+    first = client.get("/subscriptions").get_data(as_text=True)
+    seen = _addresses(first)
+    assert len(seen) == 50 and seen == sorted(seen)
+    _contacts(owner.merchant_id, ["aaa-before@example.com", "shopper050a@example.com"])
+    url = _next(first)
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += _addresses(html)
+        url = _next(html)
+    # Rows added behind the cursor are not shown again; those ahead of it are found once.
+    assert len(seen) == len(set(seen)) == 121
+    assert set(seen) == set(emails) | {"shopper050a@example.com"}
+
+
+def test_status_tabs_filter_and_count(client, owner):
+    _contacts(owner.merchant_id, ["a@example.com", "b@example.com"])
+    _contacts(owner.merchant_id, ["c@example.com"], status="unsubscribed", source="csv")
+    html = _listing(client, status="unsubscribed")
+    assert _addresses(html) == ["c@example.com"] and "CSV upload" in html
+    assert _addresses(_listing(client, status="subscribed")) == ["a@example.com", "b@example.com"]
+    assert len(_addresses(_listing(client, status="nonsense"))) == 3  # unknown: all
+    assert re.search(r"Subscribed <span class=\"count\">2</span>", html)
+
+
+def test_prefix_search_ignores_case_and_treats_wildcards_literally(client, owner):
+    _contacts(owner.merchant_id, ["ola@example.com", "olav@example.com", "kari@ola.example"])
+    _contacts(owner.merchant_id, ["o_a@example.com", "o%z@example.com"])
+    assert _addresses(_listing(client, q="  OLA")) == ["ola@example.com", "olav@example.com"]
+    assert _addresses(_listing(client, q="o_")) == ["o_a@example.com"]
+    assert _addresses(_listing(client, q="o%")) == ["o%z@example.com"]
+    assert "No address starts with" in _listing(client, q="zzz")
+
+
+def test_list_query_count_does_not_grow_with_the_list(app, client, owner):
+    def queries_for_a_page() -> int:
+        count = 0
+
+        def counter(*_args):
+            nonlocal count
+            count += 1
+
+        engine = app.extensions["db_engine"]
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            assert client.get("/subscriptions").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+        return count
+
+    _contacts(owner.merchant_id, [f"few{n}@example.com" for n in range(10)])
+    few = queries_for_a_page()
+    _contacts(owner.merchant_id, [f"many{n:05d}@example.com" for n in range(5000)])
+    assert queries_for_a_page() == few
+    assert "1000+" in client.get("/subscriptions").get_data(as_text=True)  # a capped count
+
+
+def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
+    m = owner.merchant_id
+    _ledger(m, "ola@example.com", "subscribed", "checkout_session", "cs_live_1", T0)
+    _ledger(m, "ola@example.com", "unsubscribed", "one_click", "x", T0 + timedelta(days=1))
+    _cart(m, "ola@example.com", "cs_live_1")
+    html = client.get("/subscriptions/customer?email=%20OLA@Example.com").get_data(as_text=True)
+    history = html.split("<h2>History</h2>")[1].split("</section>")[0]
+    assert history.index("One-click unsubscribe") < history.index("Checkout")  # newest first
+    assert "The shopper" in history and "one_click" not in history
+    assert "€27.50" in html and "Expired" in html and "Sent" in html
+    assert client.get("/subscriptions/customer?email=nobody@example.com").status_code == 404
+    assert client.get("/subscriptions/customer").status_code == 404
+
+
+def test_a_manual_change_is_recorded_as_manual_with_the_user(client, owner, login):
+    _contacts(owner.merchant_id, ["ola@example.com"])
+    member = make_member(owner.merchant_id, "kim@bean.example")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(client, member.email, PASSWORD)  # any team member may change consent
+    page = "/subscriptions/customer?email=ola@example.com"
+    data = {"email": "Ola@Example.com", "status": "unsubscribed"}
+    response = client.post(
+        "/subscriptions/customer/status", data={**data, "csrf_token": csrf_token(client, page)}
+    )
+    assert response.status_code == 303 and response.location.endswith(page)
+    change = portal_db.session.scalars(select(ConsentChange)).one()
+    assert (change.source, change.status) == ("manual", "unsubscribed")
+    assert change.source_ref.startswith(f"user:{member.id}:")
+    html = client.get(page).get_data(as_text=True)
+    assert "Changed by hand" in html and "kim@bean.example" in html
+    assert "Unsubscribed" in html
+
+
+def test_a_manual_change_refuses_a_bad_address(client, owner):
+    page = "/subscriptions"
+    bad = {"email": "not-an-address", "status": "subscribed"}
+    response = client.post(
+        "/subscriptions/customer/status", data={**bad, "csrf_token": csrf_token(client, page)}
+    )
+    assert response.status_code == 303
+    assert portal_db.session.scalar(select(func.count()).select_from(ConsentChange)) == 0
+    with pytest.raises(subscriptions.SubscriptionError):
+        subscriptions.change(owner.merchant, owner, "a@example.com", "maybe", T0)
+
+
+def test_another_merchants_addresses_never_show(client, owner):
+    other = make_owner("Other Shop", "owner@other.example")
+    _contacts(other.merchant_id, ["theirs@example.com"])
+    _cart(other.merchant_id, "theirs@example.com", "cs_live_theirs")
+    _contacts(owner.merchant_id, ["ours@example.com"])
+    assert _addresses(_listing(client)) == ["ours@example.com"]
+    assert _addresses(_listing(client, q="theirs")) == []
+    for path in ("/subscriptions/customer", "/subscriptions/customer/export.json"):
+        assert client.get(path, query_string={"email": "theirs@example.com"}).status_code == 404
+
+
+def test_export_holds_everything_about_the_address_and_nothing_else(client, owner):
+    m = owner.merchant_id
+    other = make_owner("Other Shop", "owner@other.example")
+    _ledger(m, "ola@example.com", "subscribed", "checkout_session", "cs_live_1", T0)
+    _cart(m, "ola@example.com", "cs_live_1")
+    _cart(m, "kari@example.com", "cs_live_2")
+    _cart(other.merchant_id, "ola@example.com", "cs_live_other", name="Other Name")
+    response = client.get("/subscriptions/customer/export.json?email=ola@example.com")
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    data = json.loads(response.get_data(as_text=True))
+    assert data["contact"]["status"] == "subscribed"
+    assert [c["source_ref"] for c in data["consent_history"]] == ["cs_live_1"]
+    [checkout] = data["checkout_sessions"]
+    assert checkout["session_id"] == "cs_live_1" and checkout["customer_name"] == "Ola Nordmann"
+    assert checkout["amount_total"] == 2750 and checkout["consent_promotions"] == "opt_in"
+    assert checkout["recovery_case"]["decision"] == "Emailed"
+    assert [(e["status"], e["step"]) for e in data["emails_sent"]] == [("Sent", 0)]
+    text = response.get_data(as_text=True)
+    assert "cs_live_other" not in text and "kari" not in text and "Other Name" not in text
+
+
+def test_erase_keeps_only_the_hash_and_the_address_is_gone(app, client, owner):
+    m = owner.merchant_id
+    _ledger(m, "ola@example.com", "subscribed", "checkout_session", "cs_live_1", T0)
+    _cart(m, "ola@example.com", "cs_live_1")
+    body = '{"customer_details": {"email": "Ola@Example.com"}}'
+    portal_db.session.add(
+        StripeEvent(
+            event_id="evt_1", source="connect", merchant_id=m, type="checkout.session.expired",
+            livemode=True, created_at=T0, payload=body, status="processed",
+        )
+    )  # fmt: skip
+    portal_db.session.commit()
+    page = "/subscriptions/customer?email=ola@example.com"
+    token = csrf_token(client, page)
+    refused = client.post(
+        "/subscriptions/customer/erase", data={"email": "ola@example.com", "csrf_token": token}
+    )
+    assert refused.status_code == 400 and "Tick the box" in refused.get_data(as_text=True)
+    done = client.post(
+        "/subscriptions/customer/erase",
+        data={"email": "ola@example.com", "confirm": "y", "csrf_token": token},
+    )
+    assert done.status_code == 303 and done.location.endswith("/subscriptions")
+    s = portal_db.session
+    s.expire_all()
+    assert s.scalar(select(func.count()).select_from(Contact)) == 0
+    assert s.scalar(select(func.count()).select_from(ConsentChange)) == 0
+    checkout = s.scalars(select(CheckoutSession)).one()
+    assert checkout.email is None and checkout.customer_name is None
+    assert s.scalars(select(EmailSend)).one().to_address.startswith("erased:")
+    assert "ola" not in s.scalars(select(StripeEvent)).one().payload.lower()
+    assert s.scalars(select(ErasedAddress)).one().merchant_id == m
+    secret = app.config["SECRET_KEY"]
+    with app.app_context():
+        assert subscriptions.is_erased(m, " OLA@example.com", secret)
+        assert not subscriptions.is_erased(m, "kari@example.com", secret)
+    assert client.get(page).status_code == 404
+    assert _addresses(_listing(client, q="ola")) == []
+
+
+def test_only_the_owner_erases(client, owner, login):
+    _contacts(owner.merchant_id, ["ola@example.com"])
+    member = make_member(owner.merchant_id, "kim@bean.example")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(client, member.email, PASSWORD)
+    page = "/subscriptions/customer?email=ola@example.com"
+    html = client.get(page).get_data(as_text=True)
+    assert "Only the owner can erase" in html
+    data = {"email": "ola@example.com", "confirm": "y", "csrf_token": csrf_token(client, page)}
+    assert client.post("/subscriptions/customer/erase", data=data).status_code == 403
+    assert portal_db.session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_posts_need_the_csrf_token(client, owner):
+    _contacts(owner.merchant_id, ["ola@example.com"])
+    data = {"email": "ola@example.com", "status": "unsubscribed", "confirm": "y"}
+    assert client.post("/subscriptions/customer/status", data=data).status_code == 400
+    assert client.post("/subscriptions/customer/erase", data=data).status_code == 400
+    assert portal_db.session.scalar(select(Contact.status)) == "subscribed"
