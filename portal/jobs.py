@@ -18,6 +18,7 @@ from portal import db
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.services import (
+    csv_imports,
     domain_watch,
     domains,
     events,
@@ -127,6 +128,12 @@ def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
 def send_test_email(test_send_id: int) -> str | None:
     """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
     return test_sends.deliver(test_send_id)
+
+
+def process_csv_import(import_id: int) -> str:
+    """Apply an uploaded subscription CSV from where it stopped (a done import is left alone);
+    the service commits each batch with its cursor, so a second run resumes, never repeats."""
+    return csv_imports.process(import_id)
 
 
 def enqueue_due_cases(connection: Redis, queue: Queue) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
@@ -13,8 +15,14 @@ from portal.models.account import new_session_token
 from portal.mail.mime import CONTROL
 
 _hasher = PasswordHasher()
-# Verified against when the address is unknown, so both paths take the same time.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown addresses (so they take as long as known ones).
+    Made on first use, not at import: hashing takes argon2's 64 MiB, which every worker process
+    would otherwise carry as its peak memory without ever logging anyone in."""
+    return _hasher.hash("not a real password")
 
 
 class AccountError(ValueError):
@@ -61,7 +69,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user if the password matches; None otherwise, in constant-ish time."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerifyMismatchError, InvalidHashError):
         return None
     if user is None:

@@ -24,6 +24,7 @@ from portal.web import (
     password,
     settings,
     subscriptions,
+    subscriptions_csv,
     team,
     terms,
     webhooks,
@@ -54,6 +55,7 @@ def register(app: Flask) -> None:
         password,
         settings,
         subscriptions,
+        subscriptions_csv,
         team,
         terms,
     ):

@@ -1,0 +1,378 @@
+"""Subscription CSV in Stripe's format: export, upload, the job that applies it in batches
+(last-write-wins, re-uploads changing nothing, resuming after a crash), and the pages."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from factories import PASSWORD, make_member, make_owner
+from helpers import csrf_token
+from portal.extensions import rq
+from portal.models import (
+    ConsentChange,
+    Contact,
+    CsvImport,
+    CsvImportChunk,
+    CsvImportReject,
+    ImportStatus,
+)
+from portal.services import consent, consent_csv, consent_export, csv_imports
+from portal.services.consent import Change
+
+HEADER = "Email address,Subscription status,Updated at\r\n"
+T1 = datetime(2023, 10, 23, 20, 58, 2, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _queue(redis_conn, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+
+
+@pytest.fixture
+def owner(db):
+    return make_owner("Bean Shop", "owner@bean.example")
+
+
+def run_import(owner, text: str | bytes, name: str = "subs.csv") -> CsvImport:
+    """Store a file as the page does, then run the job."""
+    data = text.encode() if isinstance(text, str) else text
+    imp = csv_imports.start_import(owner.merchant, owner, name, io.BytesIO(data))
+    csv_imports.db.session.commit()
+    csv_imports.process(imp.id)
+    return csv_imports.db.session.get(CsvImport, imp.id)
+
+
+def held(db) -> dict:
+    db.expire_all()
+    rows = {c.email: (c.status, c.updated_at) for c in db.scalars(select(Contact))}
+    db.rollback()
+    return rows
+
+
+def ledger(db) -> list:
+    rows = sorted(
+        (c.email, c.status, c.source, c.source_ref) for c in db.scalars(select(ConsentChange))
+    )
+    db.rollback()
+    return rows
+
+
+def rejects(db, imp) -> list[tuple[int, str]]:
+    rows = db.scalars(
+        select(CsvImportReject)
+        .where(CsvImportReject.import_id == imp.id)
+        .order_by(CsvImportReject.line)
+    )
+    return [(r.line, r.reason) for r in rows]
+
+
+def export_text(owner) -> str:
+    return "".join(consent_export.export_chunks(owner.merchant))
+
+
+def record(owner, email, status, when, ref="cs_1"):
+    consent.record([Change(owner.merchant_id, email, status, "checkout_session", ref, when)])
+    csv_imports.db.session.commit()
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def test_export_is_stripes_format_in_address_order(owner, db):
+    record(owner, "b@example.com", "unsubscribed", T1, "cs_b")
+    record(owner, "a@example.com", "subscribed", T1 + timedelta(microseconds=5), "cs_a")
+    assert export_text(owner) == (
+        HEADER
+        + "a@example.com,Subscribed,2023-10-23T20:58:02+00:00\r\n"
+        + "b@example.com,Unsubscribed,2023-10-23T20:58:02+00:00\r\n"
+    )
+
+
+def test_export_pages_by_key_over_many_batches(owner, db, monkeypatch):
+    monkeypatch.setattr(consent_export, "EXPORT_BATCH", 3)
+    run_import(owner, HEADER + "".join(f"u{n:02}@example.com,Subscribed,\r\n" for n in range(10)))
+    chunks = list(consent_export._keyset_chunks(owner.merchant))  # the portable path
+    lines = "".join(chunks).splitlines()
+    assert lines[1:] == sorted(lines[1:]) and len(lines) == 11 and len(chunks) == 4
+    # PostgreSQL's COPY path writes exactly the same text.
+    assert "".join(consent_export.export_chunks(owner.merchant)) == "".join(chunks)
+
+
+def test_both_export_paths_write_the_same_cells(owner, db):
+    rows = ["=cmd@example.com,Subscribed,2023-10-23T20:58:02Z", "zoé@exämple.com,Unsubscribed,"]
+    run_import(owner, HEADER + "\r\n".join(rows) + "\r\n")
+    fast = "".join(consent_export.export_chunks(owner.merchant))
+    assert fast == "".join(consent_export._keyset_chunks(owner.merchant))
+    assert "'=cmd@example.com,Subscribed,2023-10-23T20:58:02+00:00\r\n" in fast
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-"])
+def test_export_protects_formula_cells_and_reads_them_back(owner, db, start):
+    email = f"{start}cmd@example.com"
+    record(owner, email, "subscribed", T1)
+    text = export_text(owner)
+    assert f"'{email},Subscribed" in text
+    imp = run_import(owner, text)
+    assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (1, 0, 1, 0)
+    assert consent_csv.safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert consent_csv.safe_cell("\tx") == "'\tx"
+
+
+def test_download_then_upload_changes_nothing(owner, db):
+    for n in range(20):
+        when = T1 + timedelta(hours=n, microseconds=n * 1000)
+        record(owner, f"p{n}@example.com", ["subscribed", "unsubscribed"][n % 2], when, f"cs{n}")
+    before, ledger_before = held(db), ledger(db)
+    imp = run_import(owner, export_text(owner))
+    assert (imp.status, imp.rows_read, imp.applied, imp.skipped_older) == ("done", 20, 0, 20)
+    assert held(db) == before and ledger(db) == ledger_before
+
+
+# --- last-write-wins ----------------------------------------------------------------------
+
+
+def test_rows_apply_only_when_newer_in_both_directions(owner, db):
+    record(owner, "old@example.com", "subscribed", T1, "cs_old")
+    record(owner, "new@example.com", "subscribed", T1, "cs_new")
+    imp = run_import(
+        owner,
+        HEADER
+        + "old@example.com,Unsubscribed,2023-10-23T20:00:00Z\r\n"  # older than the checkout
+        + "new@example.com,Unsubscribed,2023-10-24T00:00:00Z\r\n",
+    )
+    assert (imp.applied, imp.skipped_older) == (1, 1)
+    assert held(db)["old@example.com"][0] == "subscribed"
+    assert held(db)["new@example.com"] == (
+        "unsubscribed",
+        datetime(2023, 10, 24, tzinfo=timezone.utc),
+    )
+    # A checkout consent newer than the CSV row wins afterwards.
+    record(owner, "new@example.com", "subscribed", datetime(2023, 10, 25, tzinfo=timezone.utc))
+    assert held(db)["new@example.com"][0] == "subscribed"
+    assert ("new@example.com", "unsubscribed", "csv", f"{imp.sha256[:16]}:3") in ledger(db)
+    assert not any(e[0] == "old@example.com" and e[2] == "csv" for e in ledger(db))
+
+
+def test_within_a_file_the_newest_row_of_an_address_wins(owner, db):
+    imp = run_import(
+        owner,
+        HEADER
+        + "dup@example.com,Subscribed,2023-10-23T00:00:00Z\r\n"
+        + "DUP@example.com ,Unsubscribed,2023-10-25T00:00:00Z\r\n"
+        + "dup@example.com,Subscribed,2023-10-24T00:00:00Z\r\n",
+    )
+    assert held(db)["dup@example.com"][0] == "unsubscribed"
+    assert (imp.applied, imp.skipped_older) == (1, 2)
+
+
+def test_the_same_file_uploaded_twice_changes_nothing_even_undated_rows(owner, db):
+    text = HEADER + "a@example.com,Subscribed,\r\nb@example.com,Unsubscribed,1698094682\r\n"
+    first = run_import(owner, text)
+    before, ledger_before = held(db), ledger(db)
+    second = run_import(owner, text, name="again.csv")
+    assert (first.applied, second.applied, second.skipped_older) == (2, 0, 2)
+    assert held(db) == before and ledger(db) == ledger_before
+    assert before["b@example.com"] == (
+        "unsubscribed",
+        datetime.fromtimestamp(1698094682, timezone.utc),
+    )
+    assert before["a@example.com"][1] == first.created_at
+
+
+# --- reading files ------------------------------------------------------------------------
+
+
+def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
+    imp = run_import(
+        owner,
+        "Email address,Subscription status,Updated at,Name\n"
+        "not-an-address,Subscribed,,x\n"  # 2
+        "a@example.com,maybe,,x\n"  # 3
+        "b@example.com,Subscribed,yesterday\n"  # 4
+        "c@example.com\n"  # 5
+        '"multi\nline@example.com",Subscribed,\n'  # 6-7
+        "d@example.com,Subscribed,2023-13-45\n"  # 8
+        "\n"  # 9: blank, ignored
+        "e@example.com,UNSUBSCRIBED,2023-10-23 20:58:02,extra,cells\n"  # 10
+        ",Subscribed,\n"  # 11
+        "a b@example.com,Subscribed,\n"  # 12
+        "f@example,Subscribed,\n",  # 13
+    )
+    assert rejects(db, imp) == [
+        (2, "not an email address"),
+        (3, "unknown status “maybe”: use Subscribed or Unsubscribed"),
+        (4, "unreadable date “yesterday”: use ISO 8601 or a Unix time"),
+        (5, "missing cell: Subscription status"),
+        (6, "not an email address"),
+        (8, "unreadable date “2023-13-45”: use ISO 8601 or a Unix time"),
+        (11, "no email address"),
+        (12, "not an email address"),
+        (13, "not an email address"),
+    ]
+    assert (imp.rows_read, imp.applied, imp.rejected) == (10, 1, 9)
+    assert held(db) == {"e@example.com": ("unsubscribed", T1)}
+
+
+def test_bom_crlf_quotes_header_case_and_dates(owner, db):
+    data = (
+        "\ufeff  subscription STATUS ,Other, email ADDRESS,updated at\r\n"
+        '"Subscribed","a, b","a@example.com","2023-10-23T22:58:02+02:00"\r\n'
+        'Unsubscribed,"two\r\nlines",b@example.com,1698094682\r\n'
+        "subscribed,,c@example.com,2023-10-23T20:58:02Z\r\n"
+        "Subscribed,,bad,\r\n"
+    ).encode()
+    imp = run_import(owner, data)
+    assert rejects(db, imp) == [(6, "not an email address")]
+    assert held(db) == {
+        "a@example.com": ("subscribed", T1),
+        "b@example.com": ("unsubscribed", T1),
+        "c@example.com": ("subscribed", T1),
+    }
+
+
+def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):
+    imp = run_import(owner, "Email address,Subscription status\nA@Example.com,Subscribed\n")
+    assert held(db) == {"a@example.com": ("subscribed", imp.created_at)}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"  \r\n", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV text file"),
+        ("Email,Status\n".encode("utf-16"), "not a CSV text file"),
+        (b"name,status\nx@example.com,Subscribed\n", "no “Email address” column"),
+        (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
+        (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not a CSV"),
+    ],
+)
+def test_unreadable_files_are_refused_and_nothing_stored(owner, db, data, message):
+    with pytest.raises(consent_csv.RefusedFile, match=message):
+        csv_imports.start_import(owner.merchant, owner, "x.csv", io.BytesIO(data))
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(CsvImport)) == 0
+    assert db.scalar(select(func.count()).select_from(CsvImportChunk)) == 0
+
+
+def test_an_oversized_file_is_refused(owner, db, monkeypatch):
+    monkeypatch.setattr(csv_imports, "CSV_MAX_BYTES", 100)
+    monkeypatch.setattr(csv_imports, "CHUNK_BYTES", 64)
+    with pytest.raises(consent_csv.RefusedFile, match="over the 0 MB limit"):
+        csv_imports.start_import(owner.merchant, owner, "x.csv", io.BytesIO(HEADER.encode() * 5))
+
+
+# --- batches, crashes, resuming ----------------------------------------------------------
+
+
+def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, monkeypatch):
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
+    monkeypatch.setattr(csv_imports, "CHUNK_BYTES", 50)  # lines cross chunk boundaries
+    rows = [f"r{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10)]
+    rows[5] = "bad,Subscribed,\r\n"  # line 7, in the second batch
+    imp = csv_imports.start_import(
+        owner.merchant, owner, "x.csv", io.BytesIO((HEADER + "".join(rows)).encode())
+    )
+    db.commit()
+    real, calls = csv_imports.apply_rows, []
+
+    def crash_on_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker died")
+        return real(*args)
+
+    monkeypatch.setattr(csv_imports, "apply_rows", crash_on_second)
+    with pytest.raises(RuntimeError):
+        csv_imports.process(imp.id)
+    db.rollback()
+    assert len(held(db)) == 4 and rejects(db, imp) == []
+    imp = db.get(CsvImport, imp.id)
+    assert (imp.status, imp.rows_read, imp.next_line) == ("running", 4, 6)
+    assert csv_imports.process(imp.id) == ImportStatus.DONE
+    assert csv_imports.process(imp.id) == ImportStatus.DONE  # a second run changes nothing
+    db.expire_all()
+    imp = db.get(CsvImport, imp.id)
+    assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (10, 9, 0, 1)
+    assert rejects(db, imp) == [(7, "not an email address")]
+    assert len(held(db)) == 9 and len([e for e in ledger(db) if e[2] == "csv"]) == 9
+
+
+# --- pages --------------------------------------------------------------------------------
+
+
+def upload(client, data: bytes, name: str = "subs.csv"):
+    token = csrf_token(client, "/subscriptions/import")
+    return client.post(
+        "/subscriptions/import",
+        data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_conn):
+    login(client, "owner@bean.example", PASSWORD)
+    response = upload(
+        client, (HEADER + "a@example.com,Subscribed,\r\nnope,Subscribed,\r\n").encode()
+    )
+    assert response.status_code == 303
+    page = response.headers["Location"]
+    assert "Waiting to start" in client.get(page).get_data(as_text=True)
+    import_id = int(page.rsplit("/", 1)[1])
+    assert redis_conn.llen("rq:queue:default") == 1
+    csv_imports.process(import_id)
+    html = client.get(page).get_data(as_text=True)
+    assert "Finished" in html and "not an email address" in html and "hx-get" not in html
+    fragment = client.get(f"{page}/progress").get_data(as_text=True)
+    assert 'data-figure="applied">1<' in fragment
+    rejected = client.get(f"{page}/rejects.csv")
+    assert rejected.get_data(as_text=True) == (
+        "Line,Email address,Reason\r\n3,nope,not an email address\r\n"
+    )
+    export = client.get("/subscriptions/export.csv")
+    assert export.mimetype == "text/csv"
+    assert export.headers["Content-Disposition"].startswith('attachment; filename="subscriptions-')
+    assert export.get_data(as_text=True).startswith(HEADER + "a@example.com,Subscribed,")
+
+
+def test_a_refused_file_shows_the_reason_on_the_upload_page(client, owner, login):
+    login(client, "owner@bean.example", PASSWORD)
+    response = upload(client, b"\x00\x01\x02binary", "photo.png")
+    assert response.status_code == 400
+    assert "not a CSV text file" in response.get_data(as_text=True)
+    response = client.post("/subscriptions/import", data={"file": (io.BytesIO(b"x"), "x.csv")})
+    assert response.status_code == 400  # no CSRF token
+
+
+def test_while_running_the_page_polls_and_works_without_javascript(client, owner, login, db):
+    login(client, "owner@bean.example", PASSWORD)
+    page = upload(client, (HEADER + "a@example.com,Subscribed,\r\n").encode()).headers["Location"]
+    html = client.get(page).get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in html and '<meta http-equiv="refresh"' in html
+    assert ">Refresh</a>" in html and "<progress" in html
+
+
+def test_a_member_downloads_but_cannot_upload(client, owner, login, db):
+    make_member(owner.merchant_id, "member@bean.example")
+    login(client, "member@bean.example", PASSWORD)
+    assert client.get("/subscriptions/export.csv").status_code == 200
+    assert "Only the account’s owner" in client.get("/subscriptions/import").get_data(as_text=True)
+    token = csrf_token(client, "/subscriptions/import")
+    response = client.post(
+        "/subscriptions/import",
+        data={"csrf_token": token, "file": (io.BytesIO(HEADER.encode()), "x.csv")},
+    )
+    assert response.status_code == 403
+
+
+def test_another_merchants_import_is_not_found(client, owner, login, db):
+    imp = run_import(owner, HEADER + "a@example.com,Subscribed,\r\n")
+    make_owner("Other Shop", "other@shop.example")
+    login(client, "other@shop.example", PASSWORD)
+    for path in ("", "/progress", "/rejects.csv"):
+        assert client.get(f"/subscriptions/imports/{imp.id}{path}").status_code == 404
+    assert client.get("/subscriptions/export.csv").get_data(as_text=True) == HEADER
