@@ -128,3 +128,21 @@ def dns_server_fixture():
     importing it: `from dns_server import dns_server_fixture  # noqa: F401`."""
     with DnsServer() as server:
         yield server
+
+
+def dkim_lookup(server: DnsServer):
+    """dkimpy's `dnsfunc`: the key lookup of DKIM verification, asking `server` with dnspython."""
+    import dns.resolver
+
+    from portal.services import domains
+
+    resolver = domains.resolver_from({"DNS_RESOLVER": server.address})
+
+    def lookup(name: bytes, timeout: float = 5) -> bytes | None:
+        try:
+            answer = resolver.resolve(name.decode(), "TXT")
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        return b"".join(next(iter(answer)).strings)
+
+    return lookup

@@ -4,12 +4,11 @@ the sandbox, the real worker, a real SMTP sink and a real DNS server on loopback
 from __future__ import annotations
 
 import dkim as dkimpy
-import dns.resolver
 import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from dns_server import dns_server_fixture  # noqa: F401  (the `dns_server` fixture)
+from dns_server import dkim_lookup, dns_server_fixture  # noqa: F401  (the fixture)
 from portal import jobs
 from portal.db import utcnow
 from portal.extensions import rq
@@ -34,20 +33,6 @@ def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch, dns_ser
     monkeypatch.setitem(app.config, "DNS_RESOLVER", dns_server.address)
     monkeypatch.setitem(app.config, "SPF_INCLUDE", SPF)
     return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
-
-
-def dnsfunc(server):
-    """dkimpy's key lookup through dnspython, asking the loopback DNS server."""
-    resolver = domains.resolver_from({"DNS_RESOLVER": server.address})
-
-    def lookup(name: bytes, timeout: float = 5) -> bytes | None:
-        try:
-            answer = resolver.resolve(name.decode(), "TXT")
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return None
-        return b"".join(next(iter(answer)).strings)
-
-    return lookup
 
 
 def dkim_name(row: SendingDomain) -> str:
@@ -86,10 +71,10 @@ def test_mail_from_a_verified_domain_is_signed_and_verifies_after_smtp(kit, veri
     for name in ("from", "to", "subject", "date", "message-id", "reply-to", "list-unsubscribe"):
         assert name in signed
     assert "list-unsubscribe-post" in signed and "content-type" in signed
-    assert dkimpy.verify(received.data, dnsfunc=dnsfunc(dns_server))
+    assert dkimpy.verify(received.data, dnsfunc=dkim_lookup(dns_server))
     # The check can fail: a header added after signing breaks the signature.
     tampered = received.data.replace(b"\r\nSubject:", b"\r\nSubject: Win a prize\r\nSubject:", 1)
-    assert not dkimpy.verify(tampered, dnsfunc=dnsfunc(dns_server))
+    assert not dkimpy.verify(tampered, dnsfunc=dkim_lookup(dns_server))
 
 
 def test_a_broken_record_falls_back_at_once_and_the_owner_is_told_once(
@@ -160,4 +145,4 @@ def test_a_test_email_is_signed_like_a_real_one(kit, verified, dns_server, db):
     (received,) = kit.sink.messages
     assert received.message["From"].addresses[0].addr_spec == "orders@bean.example"
     assert received.message["Subject"].startswith("[Test] ")
-    assert dkimpy.verify(received.data, dnsfunc=dnsfunc(dns_server))
+    assert dkimpy.verify(received.data, dnsfunc=dkim_lookup(dns_server))

@@ -14,7 +14,7 @@ import dns.resolver
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from dns_server import dns_server_fixture  # noqa: F401  (the `dns_server` fixture)
+from dns_server import dkim_lookup, dns_server_fixture  # noqa: F401  (the fixture)
 from factories import make_owner
 from portal import sealing
 from portal.db import utcnow
@@ -326,20 +326,6 @@ def test_domains_unchecked_for_the_period_are_due(ctx, db):
 # DKIM signatures
 
 
-def dnsfunc(server):
-    """dkimpy's key lookup, asking the loopback DNS server with dnspython."""
-    resolver = domains.resolver_from({"DNS_RESOLVER": server.address})
-
-    def lookup(name: bytes, timeout: float = 5) -> bytes | None:
-        try:
-            answer = resolver.resolve(name.decode(), "TXT")
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return None
-        return b"".join(next(iter(answer)).strings)
-
-    return lookup
-
-
 def message(n: int = 0, reply_to: str | None = "help@shop.example") -> bytes:
     return compose(
         Outgoing(
@@ -370,7 +356,7 @@ def test_pending_domains_have_no_signer(ctx, row):
 def test_every_signed_message_verifies_against_the_published_key(signer, dns_server):
     for n in range(5):
         signed = signer.sign(message(n, reply_to=None if n % 2 else "help@shop.example"))
-        assert dkimpy.verify(signed, dnsfunc=dnsfunc(dns_server)), n
+        assert dkimpy.verify(signed, dnsfunc=dkim_lookup(dns_server)), n
     header = signed.split(b"\r\n\r\n", 1)[0].decode()
     tags = dkimpy.util.parse_tag_value(header.split(":", 1)[1].split("\r\nFrom:")[0].encode())
     assert (tags[b"a"], tags[b"c"], tags[b"d"]) == (
@@ -388,7 +374,7 @@ def test_a_signed_message_still_verifies_after_an_smtp_hop(signer, dns_server):
     with SmtpSink() as sink, smtplib.SMTP("127.0.0.1", sink.port, timeout=5) as client:
         client.sendmail("bounces@portal.example", ["shopper0@example.com"], signed)
         received = sink.wait_for(1)[0].data
-    assert dkimpy.verify(received, dnsfunc=dnsfunc(dns_server))
+    assert dkimpy.verify(received, dnsfunc=dkim_lookup(dns_server))
 
 
 @pytest.mark.parametrize(
@@ -404,14 +390,14 @@ def test_a_signed_message_still_verifies_after_an_smtp_hop(signer, dns_server):
 )
 def test_a_message_changed_after_signing_fails_verification(signer, dns_server, tamper):
     signed = signer.sign(message(reply_to=None))
-    assert dkimpy.verify(signed, dnsfunc=dnsfunc(dns_server))
+    assert dkimpy.verify(signed, dnsfunc=dkim_lookup(dns_server))
     assert tamper(signed) != signed
-    assert not dkimpy.verify(tamper(signed), dnsfunc=dnsfunc(dns_server))
+    assert not dkimpy.verify(tamper(signed), dnsfunc=dkim_lookup(dns_server))
 
 
 def test_a_signature_for_a_key_not_published_fails(signer, dns_server, row):
     dns_server.set_txt(f"{row.selector}._domainkey.shop.example", f"v=DKIM1; p={OTHER_KEY}")
-    assert not dkimpy.verify(signer.sign(message()), dnsfunc=dnsfunc(dns_server))
+    assert not dkimpy.verify(signer.sign(message()), dnsfunc=dkim_lookup(dns_server))
 
 
 def test_the_parsed_key_is_reused_by_later_signers(ctx, row):

@@ -21,49 +21,61 @@ class Step:
     optional: bool = False
 
 
+# (key, title, what it does, the page where it is done, optional)
+STEPS = (
+    (
+        "connect",
+        "Connect Stripe",
+        "Link your Stripe account with Connect, or paste an API key if you self-host.",
+        "connect.index",
+        False,
+    ),
+    (
+        "terms",
+        "Accept the cart-recovery terms",
+        "Recovery emails are sent on your behalf only after you accept the terms.",
+        "terms.show",
+        False,
+    ),
+    (
+        "email",
+        "Design your recovery email",
+        "Edit the subject, text and branding, preview it and send yourself a test. Until "
+        "you save it, a clear default email with your name, cart and address goes out.",
+        "editor.index",
+        True,
+    ),
+    (
+        "domain",
+        "Add a custom sending domain",
+        "Send from your own address, such as hello@yourshop.example, signed with DKIM: Gmail "
+        "and Yahoo trust it more. Until then, emails go from the platform's address with "
+        "your reply-to.",
+        "domain.index",
+        True,
+    ),
+    (
+        "enable",
+        "Turn on recovery emails",
+        "From then on, every abandoned checkout of a consenting shopper gets an email.",
+        "settings.edit",
+        False,
+    ),
+)
+
+
 def checklist(merchant: Merchant) -> list[Step]:
     """The steps in the order a merchant takes them, each with its real state."""
+    done = {
+        "connect": lambda: connections.connected_account(merchant) is not None,
+        "terms": lambda: terms.has_accepted_current(merchant),
+        "email": lambda: email_design.current_id(merchant.id, 0) is not None,
+        "domain": lambda: _domain_verified(merchant),
+        "enable": lambda: merchant.recovery_enabled,
+    }
     return [
-        Step(
-            "connect",
-            "Connect Stripe",
-            "Link your Stripe account with Connect, or paste an API key if you self-host.",
-            "connect.index",
-            done=connections.connected_account(merchant) is not None,
-        ),
-        Step(
-            "terms",
-            "Accept the cart-recovery terms",
-            "Recovery emails are sent on your behalf only after you accept the terms.",
-            "terms.show",
-            done=terms.has_accepted_current(merchant),
-        ),
-        Step(
-            "email",
-            "Design your recovery email",
-            "Edit the subject, text and branding, preview it and send yourself a test. Until "
-            "you save it, a clear default email with your name, cart and address goes out.",
-            "editor.index",
-            done=email_design.current_id(merchant.id, 0) is not None,
-            optional=True,
-        ),
-        Step(
-            "domain",
-            "Add a custom sending domain",
-            "Send from your own address, such as hello@yourshop.example, signed with DKIM: Gmail "
-            "and Yahoo trust it more. Until then, emails go from the platform's address with "
-            "your reply-to.",
-            "domain.index",
-            done=_domain_verified(merchant),
-            optional=True,
-        ),
-        Step(
-            "enable",
-            "Turn on recovery emails",
-            "From then on, every abandoned checkout of a consenting shopper gets an email.",
-            "settings.edit",
-            done=merchant.recovery_enabled,
-        ),
+        Step(key, title, detail, endpoint, done=done[key](), optional=optional)
+        for key, title, detail, endpoint, optional in STEPS
     ]
 
 

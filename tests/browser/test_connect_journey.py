@@ -3,9 +3,7 @@ first day, from sign-up to the first recovery email in the outbox, with no CLI a
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,9 +12,9 @@ import stripe
 from helpers import abandon_in_shop
 from portal.extensions import rq
 from recovery_kit import Kit
+import screens
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 SAMPLES = ("Linen tote bag", "Hand-thrown mug", "Beeswax candle")
 
 
@@ -67,13 +65,7 @@ def _connect_new(page, business: str) -> str:
 
 
 def _shoot(page, name: str) -> None:
-    """Screenshots at 1280 and 375 px; the page never scrolls sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth") == width, (name, width)
-        page.screenshot(path=str(ARTIFACTS / f"connect-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1200, "height": 800})
+    screens.shoot(page, f"connect-{name}", after_size=(1200, 800))
 
 
 def test_connect_a_new_account_whose_shop_has_the_sample_products(portal, sandbox_server, page):

@@ -4,7 +4,6 @@ the rejected rows appear with their line numbers; the page fits 1280 and 375 px.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from factories import PASSWORD, make_owner
 from portal import worker
 from portal.extensions import rq
 from portal.services import csv_imports
+import screens
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 ROWS = 3000
 
 
@@ -54,12 +53,7 @@ def _file(tmp_path: Path) -> Path:
 
 
 def _shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
-        page.screenshot(path=str(ARTIFACTS / f"csv-import-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screens.shoot(page, f"csv-import-{name}")
 
 
 def test_upload_watch_the_progress_reach_the_end_and_see_rejects(

@@ -5,8 +5,6 @@ value, some 400 characters without a space, wraps) and works without JavaScript.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -16,9 +14,9 @@ from dns_server import dns_server_fixture  # noqa: F401  (the `dns_server` fixtu
 from factories import PASSWORD, make_owner
 from portal import db
 from portal.models import SendingDomain
+import screens
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 SPF = "_spf.portal.example"
 
 
@@ -45,21 +43,11 @@ def page(browser, portal):
 
 
 def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("owner@bean.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Bean Shop").wait_for()
+    screens.sign_in(page, base, "owner@bean.example", PASSWORD, "Bean Shop")
 
 
 def _shoot(page, name: str) -> None:
-    """Full-page screenshots at 1280 and 375 px; the page never scrolls sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
-        page.screenshot(path=str(ARTIFACTS / f"domain-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screens.shoot(page, f"domain-{name}")
 
 
 def _stored() -> SendingDomain:

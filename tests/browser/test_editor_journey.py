@@ -4,8 +4,6 @@ through the real queue and worker to an SMTP server, its status followed on the 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,9 +15,9 @@ from portal import db, worker
 from portal.extensions import rq
 from portal.models import EmailVersion
 from smtp_sink import SmtpSink
+import screens
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 FRAMES = ("iframe.frame-desktop", "iframe.frame-mobile")
 
 
@@ -40,26 +38,19 @@ def portal(app, live_server, redis_conn, sink, monkeypatch) -> str:
 
 
 def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("owner@bean.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Bean Shop").wait_for()
+    screens.sign_in(page, base, "owner@bean.example", PASSWORD, "Bean Shop")
 
 
 def _shoot(page, name: str) -> None:
-    """Full-page screenshots at 1280 and 375 px; the page never scrolls sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
-        # Chromium paints an iframe only where the viewport has been: make it the whole page.
-        height = page.evaluate("document.documentElement.scrollHeight")
-        page.set_viewport_size({"width": width, "height": height})
-        _frames_show(page, "Return to your cart")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(ARTIFACTS / f"editor-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screens.shoot(page, f"editor-{name}", before=_whole_page_painted)
+
+
+def _whole_page_painted(page, width: int) -> None:
+    # Chromium paints an iframe only where the viewport has been: make it the whole page.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": width, "height": height})
+    _frames_show(page, "Return to your cart")
+    page.wait_for_timeout(300)
 
 
 def _frames_show(page, text: str) -> None:

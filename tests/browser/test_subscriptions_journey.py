@@ -4,9 +4,7 @@ customer page fit 1280 and 375 px (a long address wraps)."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,9 +12,9 @@ from playwright.sync_api import expect
 from factories import PASSWORD, make_owner
 from portal import db
 from portal.services import consent
+import screens
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 LONG = "ola.nordmann.with.a.very.long.address.that.never.breaks@subdomain.example-shop.com"
 
 
@@ -34,13 +32,7 @@ def portal(app, live_server) -> str:
 
 
 def _shoot(page, name: str) -> None:
-    """Full-page screenshots at 1280 and 375 px; the page never scrolls sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
-        page.screenshot(path=str(ARTIFACTS / f"subscriptions-{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    screens.shoot(page, f"subscriptions-{name}")
 
 
 def test_search_open_unsubscribe_and_read_the_history(portal, page):
