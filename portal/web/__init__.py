@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -9,25 +11,26 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter
 
 from portal import db
-from portal.web import filters
-from portal.web import (
-    auth,
-    carts,
-    connect,
-    domain,
-    editor,
-    health,
-    home,
-    invitations,
-    links,
-    outbox,
-    password,
-    settings,
-    subscriptions,
-    subscriptions_csv,
-    team,
-    terms,
-    webhooks,
+from portal.web import filters, webhooks
+
+# The page areas, one blueprint (`bp`) per module of this package.
+BLUEPRINTS = (
+    "auth",
+    "carts",
+    "connect",
+    "domain",
+    "editor",
+    "health",
+    "home",
+    "invitations",
+    "links",
+    "outbox",
+    "password",
+    "settings",
+    "subscriptions",
+    "subscriptions_csv",
+    "team",
+    "terms",
 )
 
 
@@ -41,25 +44,8 @@ class IdConverter(IntegerConverter):
 
 def register(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
-    for module in (
-        auth,
-        carts,
-        connect,
-        domain,
-        editor,
-        health,
-        home,
-        invitations,
-        links,
-        outbox,
-        password,
-        settings,
-        subscriptions,
-        subscriptions_csv,
-        team,
-        terms,
-    ):
-        app.register_blueprint(module.bp)
+    for name in BLUEPRINTS:
+        app.register_blueprint(import_module(f"portal.web.{name}").bp)
     # Webhooks are answered beside Flask, not through it (see web/webhooks.py).
     app.wsgi_app = DispatcherMiddleware(
         app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)}
