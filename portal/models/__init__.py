@@ -5,7 +5,7 @@ from portal.models.checkout import CheckoutSession, SessionStatus
 from portal.models.consent import ConsentChange, ConsentStatus, Contact
 from portal.models.email_design import EmailVersion, TestSend, TestSendStatus
 from portal.models.events import EventStatus, StripeEvent
-from portal.models.recovery import CaseStatus, RecoveryCase
+from portal.models.recovery import CaseEvent, CaseStatus, DryRun, DryRunStatus, RecoveryCase
 from portal.models.sending import (
     EmailSend,
     OutboxMessage,
@@ -26,6 +26,7 @@ from portal.models.terms import TermsAcceptance
 from portal.models.throttle import ThrottleHit
 
 __all__ = [
+    "CaseEvent",
     "CaseStatus",
     "CheckoutSession",
     "ConsentChange",
@@ -35,6 +36,8 @@ __all__ = [
     "CsvImportChunk",
     "CsvImportReject",
     "DomainStatus",
+    "DryRun",
+    "DryRunStatus",
     "EmailSend",
     "EmailVersion",
     "ErasedAddress",

@@ -53,6 +53,7 @@ class CheckoutSession(Base):
     recovery_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recovered_from: Mapped[str | None] = mapped_column(String(255), index=True)
     payment_link: Mapped[str | None] = mapped_column(String(255))
+    payment_intent: Mapped[str | None] = mapped_column(String(255))  # for a Dashboard link
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state_at: Mapped[datetime] = mapped_column(UTCDateTime)

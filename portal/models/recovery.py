@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -28,7 +28,36 @@ class RecoveryCase(Base):
     """An expired session the portal may email about; credited when its recovery is paid."""
 
     __tablename__ = "recovery_cases"
-    __table_args__ = (Index("ix_recovery_cases_due", "status", "next_action_at"),)
+    __table_args__ = (
+        Index("ix_recovery_cases_due", "status", "next_action_at"),
+        # The dashboard's figures and the sessions list read one merchant's cases by expiry:
+        # on PostgreSQL from the index alone.
+        Index(
+            "ix_recovery_cases_merchant_expired",
+            "merchant_id",
+            "expired_at",
+            "id",
+            postgresql_include=[
+                "reason",
+                "holdout",
+                "emailed_at",
+                "clicked_at",
+                "purchased_at",
+                "recovered_at",
+                "recovered_amount",
+                "recovered_currency",
+            ],
+        ),
+        # Recovered payments, newest first (keyset pages).
+        Index(
+            "ix_recovery_cases_merchant_recovered",
+            "merchant_id",
+            "recovered_at",
+            "id",
+            postgresql_where=text("recovered_at IS NOT NULL"),
+            sqlite_where=text("recovered_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(
@@ -49,9 +78,65 @@ class RecoveryCase(Base):
     attempts: Mapped[int] = mapped_column(
         default=0, server_default="0"
     )  # consecutive failed re-checks with Stripe
+    # Kept beside the facts they summarise, so that the dashboard reads one row per case:
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the session's expiry
+    # None: a rule stopped the case before the holdout draw (not eligible); True: held out;
+    # False: in the emailed group.
+    holdout: Mapped[bool | None]
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first email a server took
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first click of any email
+    # The shopper paid after the expiry, through the recovery link or a new checkout with the
+    # same address or customer (what the holdout comparison counts, for both groups alike).
+    purchased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     session: Mapped[CheckoutSession] = relationship()
 
     @property
     def is_credited(self) -> bool:
         return self.recovered_at is not None
+
+
+class CaseEvent(Base):
+    """One step of a case's decision trace that no other row keeps: each decision the engine
+    took and each re-check with Stripe, with what it found. Appended, never updated."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("recovery_cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # decided | rechecked | recheck_failed
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DryRunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DryRun(Base):
+    """A replay of the rules over a merchant's past sessions under candidate settings: counts
+    of what would have been sent and skipped, by reason. Nothing is sent."""
+
+    __tablename__ = "dry_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    settings: Mapped[dict] = mapped_column(JSON)  # the candidate settings, as the form gave them
+    status: Mapped[str] = mapped_column(String(16), default=DryRunStatus.QUEUED)
+    total: Mapped[int] = mapped_column(default=0)  # sessions in the period
+    done: Mapped[int] = mapped_column(default=0)  # sessions replayed so far
+    cursor: Mapped[int] = mapped_column(default=0)  # the last case id replayed
+    results: Mapped[dict] = mapped_column(JSON, default=dict)  # outcome -> count
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,7 +27,7 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import rules, stripe_gateway, subscriptions, terms
+from portal.services import rules, stripe_gateway, subscriptions, terms, trace
 from portal.services.settings import policy_for, settings_for
 
 
@@ -166,8 +166,30 @@ def cart_items(ctx: Context) -> list[dict]:
     return stripe_gateway.line_items(ctx.account, ctx.session.session_id, ctx.session.livemode)
 
 
-def record(case: RecoveryCase, decision: rules.Decision) -> None:
-    """Record a decision on the case: the trace a merchant reads, and the schedule."""
+# Decisions only taken past the holdout draw: the case was eligible, in one group or the other.
+PAST_DRAW = (
+    rules.Reason.HOLDOUT,
+    rules.Reason.FREQUENCY_CAP,
+    rules.Reason.RECOVERY_URL_EXPIRED,
+    rules.Reason.SEQUENCE_FINISHED,
+)
+
+
+def record(case: RecoveryCase, decision: rules.Decision, now: datetime) -> None:
+    """Record a decision on the case: the trace a merchant reads, the holdout group it fell in
+    (once, at the draw), and the schedule."""
+    trace.note(
+        case,
+        trace.DECIDED,
+        now,
+        action=str(decision.action),
+        reason=decision.reason and str(decision.reason),
+        step=decision.step,
+        at=decision.at,
+    )
+    scheduled = decision.action in (rules.Action.SEND, rules.Action.WAIT)
+    if case.holdout is None and (scheduled or decision.reason in PAST_DRAW):
+        case.holdout = decision.reason == rules.Reason.HOLDOUT
     if decision.action in (rules.Action.SEND, rules.Action.WAIT):
         case.status, case.next_action_at = CaseStatus.SCHEDULED, decision.at
     else:

@@ -18,6 +18,7 @@ from portal.models import (
     SendStatus,
     SessionStatus,
 )
+from portal.services import purchases
 from portal.services.rules import Reason
 
 
@@ -27,6 +28,12 @@ def sync(mirrors: list[CheckoutSession]) -> None:
     db.session.flush()  # mirrors need their ids
     expired = [m for m in mirrors if m.status == SessionStatus.EXPIRED]
     _open_missing_cases(expired)
+    _credit_recoveries(expired, mirrors)
+    purchases.refresh(mirrors)
+
+
+def _credit_recoveries(expired: list[CheckoutSession], mirrors: list[CheckoutSession]) -> None:
+    """Refresh the credit of each case whose session, or one of whose recoveries, changed."""
     originals = {m.session_id for m in expired} | {
         m.recovered_from for m in mirrors if m.recovered_from
     }
@@ -67,6 +74,7 @@ def _open_missing_cases(expired: list[CheckoutSession]) -> None:
         dict(
             merchant_id=m.merchant_id,
             checkout_session_id=m.id,
+            expired_at=m.expired_at or m.state_at,
             status=CaseStatus.NEW,
             next_action_at=now,
         )

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal import db
 from portal.db import utcnow
 from portal.models import CaseStatus, RecoveryCase, SendStatus
-from portal.services import case_context, rules, sending, stripe_gateway
+from portal.services import case_context, rules, sending, stripe_gateway, trace
 from portal.services.case_context import Context
 
 RECHECK_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
@@ -55,9 +55,10 @@ def process(case_id: int, now: datetime | None = None) -> str:
             items = [] if gate else case_context.cart_items(ctx)
         except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
             return _recheck_later(ctx.case, now)
+        trace.note(ctx.case, trace.RECHECKED, now, later=known.later_session, step=decision.step)
         decision = rules.Decision(rules.Action.SKIP, gate) if gate else decision
     if decision.action != rules.Action.SEND:
-        case_context.record(ctx.case, decision)
+        case_context.record(ctx.case, decision, now)
         db.session.commit()
         return str(decision.reason or decision.action)
     return _send_and_schedule(ctx, known, decision, items, now)
@@ -75,7 +76,9 @@ def _send_and_schedule(
         steps_done=known.steps_done | {decision.step},
         suppressed=known.suppressed or send.status == SendStatus.BOUNCED,
     )
-    case_context.record(ctx.case, rules.decide(after, ctx.policy, now))
+    if send.status == SendStatus.SENT:
+        ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
+    case_context.record(ctx.case, rules.decide(after, ctx.policy, now), now)
     db.session.commit()
     return str(send.status)
 
@@ -85,5 +88,6 @@ def _recheck_later(case: RecoveryCase, now: datetime) -> str:
     delay = RECHECK_DELAYS[min(case.attempts, len(RECHECK_DELAYS) - 1)]
     case.attempts += 1
     case.status, case.next_action_at = CaseStatus.SCHEDULED, now + delay
+    trace.note(case, trace.RECHECK_FAILED, now, retry_at=case.next_action_at)
     db.session.commit()
     return "stripe_unavailable"

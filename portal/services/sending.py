@@ -86,6 +86,8 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
         return
     send.attempts += 1
     record(send, _deliver(send, ctx, items), now)
+    if send.status == SendStatus.SENT:
+        ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
 
 
 def _stops(known: rules.Facts, ctx: Context) -> rules.Reason | None:

@@ -81,6 +81,7 @@ def fields(snap: Snapshot) -> dict:
         recovery_url=recovery.get("url"),
         recovery_expires_at=_ts(recovery.get("expires_at")),
         payment_link=_id(obj.get("payment_link")),
+        payment_intent=_id(obj.get("payment_intent")),
     )
 
 
@@ -93,6 +94,7 @@ OPTIONAL_STRINGS = (
     "recovered_from",
     "recovery_url",
     "payment_link",
+    "payment_intent",
     "email",
 )
 

@@ -26,6 +26,7 @@ def follow(send_id: int, now: datetime) -> Click | None:
     session: CheckoutSession = case.session
     merchant = db.session.get(Merchant, send.merchant_id)
     send.clicked_at = send.clicked_at or now
+    case.clicked_at = case.clicked_at or now
     alive = session.recovery_url and (
         session.recovery_expires_at is None or session.recovery_expires_at > now
     )
