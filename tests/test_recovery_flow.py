@@ -282,12 +282,24 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     assert login(client, "owner@bean.example", PASSWORD).status_code == 302
     listing = client.get("/carts/").get_data(as_text=True)
     assert "The shopper did not agree to marketing emails" in listing
-    assert 'class="badge">Recovered</span> $36.00' in listing
+    assert 'class="badge">Recovered</span></a> $36.00' in listing
     recovered = client.get("/carts/?show=recovered").get_data(as_text=True)
     assert "kim@example.com" in recovered and "lou@example.com" not in recovered
     case = kit.case(bought)
     detail = client.get(f"/carts/{case.id}").get_data(as_text=True)
-    assert "step 1" in detail and case.recovered_session_id in detail
+    assert "Email 1" in detail and case.recovered_session_id in detail
+    # The timeline tells the story in order: expiry, re-check, email, click, payment.
+    story = [
+        "Checkout expired unpaid",
+        "Re-checked with Stripe: no later checkout",
+        "Email 1 sent to kim@example.com",
+        "Shopper clicked the link in email 1",
+        "Paid $36.00: recovered",
+    ]
+    places = [detail.index(line) for line in story]
+    assert places == sorted(places)
+    payment = client.get(f"/payments/{case.id}").get_data(as_text=True)
+    assert 'class="badge">Recovered</span>' in payment and "after email 1" in payment
     make_owner(email="other@example.com")
     other = client.application.test_client()
     login(other, "other@example.com", PASSWORD)

@@ -126,6 +126,7 @@ def upgrade() -> None:
             "ix_recovery_cases_merchant_recovered",
             ["merchant_id", "recovered_at", "id"],
             unique=False,
+            postgresql_include=["recovered_amount", "recovered_currency"],
             postgresql_where=sa.text("recovered_at IS NOT NULL"),
             sqlite_where=sa.text("recovered_at IS NOT NULL"),
         )

@@ -54,6 +54,7 @@ class RecoveryCase(Base):
             "merchant_id",
             "recovered_at",
             "id",
+            postgresql_include=["recovered_amount", "recovered_currency"],
             postgresql_where=text("recovered_at IS NOT NULL"),
             sqlite_where=text("recovered_at IS NOT NULL"),
         ),

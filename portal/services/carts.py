@@ -6,7 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import contains_eager
 
 from portal import db
 from portal.models import (
@@ -117,12 +118,48 @@ def summary(merchant_id: int, since: datetime) -> Summary:
     return Summary(expired or 0, emailed or 0, sum(n for _, n, _ in rows), revenue)
 
 
-def recent(scoped: Select, recovered_only: bool = False, limit: int = 200) -> list[RecoveryCase]:
-    """The newest cases of `scoped` (the merchant's own cases: tenancy.owned(RecoveryCase))."""
-    stmt = scoped.join(RecoveryCase.session).order_by(RecoveryCase.id.desc()).limit(limit)
-    if recovered_only:
-        stmt = stmt.where(RecoveryCase.recovered_at.is_not(None))
-    return list(db.session.scalars(stmt))
+PAGE_SIZE = 50
+# The list's filters: ?show= -> (words, condition on the case).
+FILTERS = {
+    "waiting": ("Waiting", RecoveryCase.status.in_(CaseStatus.active())),
+    "emailed": ("Emailed", RecoveryCase.emailed_at.is_not(None)),
+    "stopped": ("Not emailed", RecoveryCase.status == CaseStatus.SKIPPED),
+    "recovered": ("Recovered", RecoveryCase.recovered_at.is_not(None)),
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    cases: list[RecoveryCase]  # latest expiry first, each with its session loaded
+    next_before: int | None  # the id to ask the next page `before`; None: this is the last
+
+
+def page(merchant_id: int, show: str = "", reason: str = "", before: int | None = None) -> Page:
+    """One page of the merchant's expired sessions, latest expiry first, keyset by (expiry,
+    id): sessions that expire meanwhile join the top, never shift a later page. `show` is a
+    FILTERS key and `reason` a decision's code (REASONS); anything else is ignored."""
+    stmt = (
+        select(RecoveryCase)
+        .options(contains_eager(RecoveryCase.session))
+        .join(RecoveryCase.session)
+        .where(RecoveryCase.merchant_id == merchant_id)
+        .order_by(RecoveryCase.expired_at.desc(), RecoveryCase.id.desc())
+        .limit(PAGE_SIZE + 1)
+    )
+    if show in FILTERS:
+        stmt = stmt.where(FILTERS[show][1])
+    if reason in REASONS:
+        stmt = stmt.where(RecoveryCase.reason == reason)
+    anchor = before and db.session.scalar(
+        select(RecoveryCase.expired_at).where(
+            RecoveryCase.id == before, RecoveryCase.merchant_id == merchant_id
+        )
+    )
+    if anchor:
+        stmt = stmt.where(tuple_(RecoveryCase.expired_at, RecoveryCase.id) < (anchor, before))
+    cases = list(db.session.scalars(stmt).unique())
+    more = len(cases) > PAGE_SIZE
+    return Page(cases[:PAGE_SIZE], cases[PAGE_SIZE - 1].id if more else None)
 
 
 def versions_of(sends: list[EmailSend]) -> dict[int, EmailVersion]:

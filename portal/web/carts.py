@@ -1,4 +1,5 @@
-"""Abandoned carts: every expired session with its decision, and the recovered payments."""
+"""Abandoned carts: every expired session with its decision (filters, keyset pages), and one
+session's whole timeline."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from portal.models import RecoveryCase
-from portal.services import carts
-from portal.tenancy import get_owned_or_404, owned
+from portal.services import carts, payments, timeline
+from portal.tenancy import current_merchant, get_owned_or_404
 
 bp = Blueprint("carts", __name__, url_prefix="/carts")
 
@@ -15,14 +16,19 @@ bp = Blueprint("carts", __name__, url_prefix="/carts")
 @bp.route("/")
 @login_required
 def index():
-    recovered_only = request.args.get("show") == "recovered"
-    cases = carts.recent(owned(RecoveryCase), recovered_only)
+    show, reason = request.args.get("show", ""), request.args.get("reason", "")
+    before = request.args.get("before", type=int)
+    page = carts.page(current_merchant().id, show, reason, before)
     return render_template(
         "carts/index.html",
-        cases=cases,
+        page=page,
         describe=carts.describe,
-        sends=carts.sends_of([case.id for case in cases]),
-        recovered_only=recovered_only,
+        sends=carts.sends_of([case.id for case in page.cases]),
+        show=show if show in carts.FILTERS else "",
+        reason=reason if reason in carts.REASONS else "",
+        filters=carts.FILTERS,
+        reasons=carts.REASONS,
+        paging=before is not None,
     )
 
 
@@ -31,6 +37,7 @@ def index():
 def show(case_id: int):
     case = get_owned_or_404(RecoveryCase, case_id)
     sends = carts.sends(case)
+    recovering = carts.recovering_session(case)
     return render_template(
         "carts/show.html",
         case=case,
@@ -38,5 +45,7 @@ def show(case_id: int):
         sends=sends,
         versions=carts.versions_of(sends),
         send_status=carts.SEND_STATUS,
-        recovering=carts.recovering_session(case),
+        recovering=recovering,
+        entries=timeline.build(case, sends, timeline.events(case), recovering),
+        stripe_url=payments.dashboard_url(recovering),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g
@@ -17,6 +17,7 @@ from portal.services import terms
 def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(when)
+    app.add_template_filter(duration)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
@@ -47,6 +48,19 @@ def when(moment: datetime | None, empty: str = "—") -> str:
         return empty
     local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def duration(delta: timedelta) -> str:
+    """A span in words, its two largest units: "2 days 4 hours", "12 minutes", "under a minute"."""
+    seconds = max(int(delta.total_seconds()), 0)
+    units = (("day", 86400), ("hour", 3600), ("minute", 60))
+    parts = []
+    for name, size in units:
+        count, seconds = divmod(seconds, size)
+        if count or parts:
+            parts.append(f"{count} {name}{'' if count == 1 else 's'}" if count else "")
+    words = [p for p in parts[:2] if p]
+    return " ".join(words) or "under a minute"
 
 
 def terms_paused() -> bool:

@@ -1,0 +1,152 @@
+"""A case's whole story in time order, in words: the checkout, its expiry, each decision and
+the rule that stopped it, each re-check with what Stripe said, each email and click, and the
+payment. Built from the trace (trace.py) and the rows that already keep the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal import db
+from portal.models import CaseEvent, CheckoutSession, EmailSend, RecoveryCase, SendStatus
+from portal.mail.values import format_money
+from portal.services import trace
+from portal.services.carts import REASONS
+from portal.services.rules import Reason
+
+LATER = {
+    None: "Re-checked with Stripe: no later checkout by this shopper. Cleared to send.",
+    "open": "Re-checked with Stripe: the shopper has a newer checkout open. Not emailed.",
+    "expired": "Re-checked with Stripe: the shopper started a newer checkout. Not emailed.",
+    "complete": "Re-checked with Stripe: the shopper paid in a newer checkout. Not emailed.",
+}
+FINISHED = {
+    Reason.RECOVERED: "Finished: the cart was recovered",
+    Reason.SEQUENCE_FINISHED: "Finished: every email of the sequence was sent",
+    Reason.RECOVERY_URL_EXPIRED: "Finished: the recovery link expired before the next email",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    title: str
+    detail: str = ""
+    tone: str = ""  # "" | "ok" | "bad": how the entry is marked
+    due: datetime | None = None  # for a scheduled email: when it is due
+    # Stripe's times have whole seconds, ours do not: within one second, Stripe's checkout and
+    # expiry come first (0, 1), then ours by their time (2), then the recovery (5, 6).
+    rank: int = 2
+
+
+def events(case: RecoveryCase) -> list[CaseEvent]:
+    return list(
+        db.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+        )
+    )
+
+
+def build(
+    case: RecoveryCase,
+    sends: list[EmailSend],
+    recorded: list[CaseEvent],
+    recovering: CheckoutSession | None,
+) -> list[Entry]:
+    """Every entry of the case's story, oldest first."""
+    s = case.session
+    entries = [Entry(s.created_at, "Checkout started", _cart(s), rank=0)]
+    if s.expired_at:
+        entries.append(Entry(s.expired_at, "Checkout expired unpaid", rank=1))
+    entries += [_recorded(event) for event in recorded]
+    if not recorded and case.reason and case.reason != Reason.RECOVERED:
+        entries.append(_decision_only(case))  # decided before the trace was kept
+    for send in sends:
+        entries += _send_entries(send)
+    entries += _outcome(case, recovering)
+    return sorted(entries, key=lambda e: (e.at.replace(microsecond=0), e.rank, e.at))
+
+
+def _cart(s: CheckoutSession) -> str:
+    if s.amount_total is None or not s.currency:
+        return s.email or "An anonymous shopper"
+    who = s.email or "an anonymous shopper"
+    return f"{format_money(s.amount_total, s.currency)} by {who}"
+
+
+def _recorded(event: CaseEvent) -> Entry:
+    d = event.detail or {}
+    if event.kind == trace.RECHECKED:
+        later = d.get("later")
+        return Entry(event.at, LATER.get(later, LATER[None]), tone="" if later is None else "bad")
+    if event.kind == trace.RECHECK_FAILED:
+        return Entry(
+            event.at,
+            "Stripe did not answer the re-check: nothing sent, trying again later",
+            "We never send without Stripe's answer.",
+            "bad",
+        )
+    return _decided(event.at, d)
+
+
+def _decided(at: datetime, d: dict) -> Entry:
+    step = (d.get("step") or 0) + 1
+    action, reason = d.get("action"), d.get("reason")
+    if action == "send":
+        return Entry(at, f"Email {step} due now: checking with Stripe before sending")
+    if action == "wait":
+        due = datetime.fromisoformat(d["at"]) if d.get("at") else at
+        return Entry(at, f"Email {step} scheduled", "", "", due)
+    if action == "skip":
+        return Entry(at, f"Stopped: {REASONS.get(reason, reason)}", f"Rule: {reason}", "bad")
+    return Entry(at, FINISHED.get(reason, f"Finished ({reason})"), "", "ok")
+
+
+def _decision_only(case: RecoveryCase) -> Entry:
+    at = case.expired_at or case.created_at
+    words = REASONS.get(case.reason) or FINISHED.get(case.reason, case.reason)
+    return Entry(at, f"Decision: {words}", f"Rule: {case.reason}")
+
+
+SEND_END = {
+    SendStatus.BOUNCED: ("bounced: the address will not be emailed again", "bad"),
+    SendStatus.FAILED: ("could not be sent", "bad"),
+    SendStatus.UNKNOWN: ("was interrupted while sending: it may not have arrived", "bad"),
+    SendStatus.DEFERRED: ("was deferred by the mail server: retrying", ""),
+}
+
+
+def _send_entries(send: EmailSend) -> list[Entry]:
+    n = send.step + 1
+    out = []
+    if send.sent_at:
+        out.append(Entry(send.sent_at, f"Email {n} sent to {send.to_address}", tone="ok"))
+    elif send.status in SEND_END:
+        words, tone = SEND_END[send.status]
+        out.append(Entry(send.created_at, f"Email {n} {words}", send.last_error or "", tone))
+    else:
+        out.append(Entry(send.created_at, f"Email {n} is being sent to {send.to_address}"))
+    if send.clicked_at:
+        out.append(Entry(send.clicked_at, f"Shopper clicked the link in email {n}", tone="ok"))
+    return out
+
+
+def _outcome(case: RecoveryCase, recovering: CheckoutSession | None) -> list[Entry]:
+    if case.recovered_at is None:
+        if case.purchased_at:
+            return [Entry(case.purchased_at, "The shopper paid in another checkout", rank=6)]
+        return []
+    out = []
+    if recovering is not None:
+        out.append(
+            Entry(
+                recovering.created_at, "Shopper reopened the cart from the recovery link", rank=5
+            )
+        )
+    known = case.recovered_amount is not None and case.recovered_currency
+    amount = format_money(case.recovered_amount, case.recovered_currency) if known else ""
+    paid = f"Paid {amount}: recovered".replace("  ", " ")
+    out.append(Entry(case.recovered_at, paid, tone="ok", rank=6))
+    return out

@@ -1,0 +1,51 @@
+"""Recovered payments: the list (period, keyset pages) and one payment with its story."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+
+from portal.db import utcnow
+from portal.models import RecoveryCase
+from portal.services import carts, payments
+from portal.tenancy import current_merchant, get_owned_or_404
+
+bp = Blueprint("payments", __name__, url_prefix="/payments")
+
+
+@bp.route("/")
+@login_required
+def index():
+    merchant = current_merchant()
+    days = payments.PERIODS.get(request.args.get("days", ""))
+    since = utcnow() - timedelta(days=days) if days else None
+    before = request.args.get("before", type=int)
+    return render_template(
+        "payments/index.html",
+        page=payments.page(merchant.id, since, before),
+        totals=payments.totals(merchant.id, since),
+        days=days,
+        periods=payments.PERIODS,
+        paging=before is not None,
+    )
+
+
+@bp.route("/<id:case_id>")
+@login_required
+def show(case_id: int):
+    case = get_owned_or_404(RecoveryCase, case_id)
+    if case.recovered_at is None:
+        abort(404)
+    sends = carts.sends(case)
+    recovering = carts.recovering_session(case)
+    return render_template(
+        "payments/show.html",
+        case=case,
+        sends=sends,
+        send=payments.bringing_send(case, sends),
+        versions=carts.versions_of(sends),
+        recovering=recovering,
+        stripe_url=payments.dashboard_url(recovering),
+    )
