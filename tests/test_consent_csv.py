@@ -20,7 +20,7 @@ from portal.models import (
     CsvImportReject,
     ImportStatus,
 )
-from portal.services import consent, consent_csv, consent_export, csv_imports
+from portal.services import consent, consent_csv, consent_export, csv_imports, subscriptions
 from portal.services.consent import Change
 
 HEADER = "Email address,Subscription status,Updated at\r\n"
@@ -181,6 +181,28 @@ def test_the_same_file_uploaded_twice_changes_nothing_even_undated_rows(owner, d
         datetime.fromtimestamp(1698094682, timezone.utc),
     )
     assert before["a@example.com"][1] == first.created_at
+
+
+def test_an_erased_address_is_not_created_again(owner, db, app):
+    record(owner, "gone@example.com", "subscribed", T1, "cs_gone")
+    with app.app_context():
+        subscriptions.erase(owner.merchant, "gone@example.com", app.config["SECRET_KEY"])
+        db.commit()
+        imp = run_import(  # the job runs in an app context: the hash is keyed with its secret
+            owner,
+            HEADER
+            + "GONE@example.com ,Subscribed,2030-01-01T00:00:00Z\r\n"
+            + "kept@example.com,Subscribed,\r\n"
+            + "gone@example.com,Unsubscribed,\r\n",
+        )
+    assert rejects(db, imp) == [
+        (2, "This address was erased on request"),
+        (4, "This address was erased on request"),
+    ]
+    assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (3, 1, 0, 2)
+    assert list(held(db)) == ["kept@example.com"]
+    assert [e[0] for e in ledger(db)] == ["kept@example.com"]
+    assert "gone" not in "".join(r.value for r in db.scalars(select(CsvImportReject)))
 
 
 # --- reading files ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Subscription CSV in Stripe's format (SPEC section 6): the export, streamed in constant memory;
-the reading of uploaded files (their header, each row checked with a reason in words); and the
-applying of many dated rows at once, last-write-wins, set-based on PostgreSQL.
+"""Subscription CSV in Stripe's format (SPEC section 6): the cells of the export; the reading of
+uploaded files (their header, each row checked with a reason in words, read a batch at a time);
+and the applying of many dated rows at once, last-write-wins (set-based on PostgreSQL, in
+consent_csv_pg; here a portable path for the other databases).
 
 The import's lifecycle (storing the file, the job and its batches) is in csv_imports."""
 
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 
 from portal import db
 from portal.db import utcnow
 from portal.models import ConsentChange, ConsentStatus, Contact
+from portal.services import consent_csv_pg
 
 HEADER = ("Email address", "Subscription status", "Updated at")
 CSV_MAX_BYTES = 100 * 1024 * 1024
@@ -77,9 +79,9 @@ def read_header(cells: list[str]) -> Columns:
     )
 
 
-@dataclass(frozen=True)
-class Row:
-    """A valid row: the normalised address, its status and when (None: the upload's time)."""
+class Row(NamedTuple):
+    """A valid row: the normalised address, its status and when (None: the upload's time).
+    A tuple, in this order, because a file may hold millions of them."""
 
     line: int
     email: str
@@ -144,43 +146,41 @@ def parse_date(text: str) -> datetime:
     return when.astimezone(timezone.utc)
 
 
-def records(lines: Iterable[str], first_line: int) -> Iterator[tuple[int, int, list[str] | str]]:
-    """(line number where a record starts, the line after it, its cells) for each CSV record of
-    `lines`, quoted newlines included; a record the csv module cannot read gives its error."""
-    reader = csv.reader(lines)
-    start = first_line
-    while True:
+@dataclass
+class Batch:
+    """Up to a batch's worth of data rows read from a file: the valid rows, the rejects, how many
+    rows were read (blank lines are none) and the file's line number after the last one."""
+
+    rows: list[Row] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    read: int = 0
+    end_line: int = 0
+    complete: bool = True  # False: the file ended before the batch was full
+
+
+def read_batch(reader, first_line: int, columns: Columns, size: int) -> Batch:
+    """The next `size` data rows of a csv.reader whose line 1 is the file's line `first_line`
+    (CSV records may span lines: quoted newlines); a record the csv module cannot read is
+    rejected with its error. Per row, only the csv module and parse_row run."""
+    batch = Batch()
+    rows, rejects, read = batch.rows, batch.rejects, 0
+    while read < size:
+        line = first_line + reader.line_num
         try:
             cells = next(reader)
         except StopIteration:
-            return
+            batch.complete = False
+            break
         except csv.Error as exc:
-            cells = f"unreadable CSV: {exc}"
-        after = first_line + reader.line_num
-        yield start, after, cells
-        start = after
-
-
-# One statement: move each contact whose held status is older (or create it), and add a ledger
-# entry for exactly those. The batch holds one row per address (ON CONFLICT needs that).
-APPLY_SQL = """
-WITH moved AS (
-    INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
-    SELECT %(merchant_id)s, email, status, occurred_at, %(source)s FROM csv_batch
-    ON CONFLICT (merchant_id, email) DO UPDATE
-        SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
-        WHERE excluded.updated_at > c.updated_at
-    RETURNING c.email
-), logged AS (
-    INSERT INTO consent_changes
-        (merchant_id, email, status, source, source_ref, occurred_at, recorded_at)
-    SELECT %(merchant_id)s, b.email, b.status, %(source)s, %(ref)s || b.line, b.occurred_at,
-        %(now)s
-    FROM csv_batch b JOIN moved USING (email)
-    ON CONFLICT DO NOTHING
-)
-SELECT count(*) FROM moved
-"""
+            rejects.append(Reject(line, "", f"unreadable CSV: {exc}"))
+        else:
+            if not any(cells):
+                continue  # a blank line is no row
+            parsed = parse_row(cells, columns, line)
+            (rows if type(parsed) is Row else rejects).append(parsed)
+        read += 1
+    batch.read, batch.end_line = read, first_line + reader.line_num
+    return batch
 
 
 def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
@@ -190,33 +190,8 @@ def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
     if not rows:
         return 0
     if db.session.get_bind().dialect.name == "postgresql":
-        return _apply_postgresql(merchant_id, ref_prefix, rows)
+        return consent_csv_pg.apply_rows(merchant_id, ref_prefix, SOURCE, rows)
     return _apply_rows(merchant_id, ref_prefix, rows)
-
-
-def _apply_postgresql(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    # Addresses were validated: no tab, newline or backslash, so COPY's text format needs no
-    # escaping, and one write of the whole batch is far cheaper than a row at a time.
-    connection = db.session.connection().connection.driver_connection
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE csv_batch (email text, status text, "
-            "occurred_at timestamptz, line integer) ON COMMIT DROP"
-        )
-        with cursor.copy("COPY csv_batch FROM STDIN") as copy:
-            copy.write(
-                "".join(
-                    f"{r.email}\t{r.status}\t{r.occurred_at.isoformat()}\t{r.line}\n" for r in rows
-                )
-            )
-        cursor.execute("ANALYZE csv_batch")  # else the join below may nest loops over 5,000
-        cursor.execute(
-            APPLY_SQL,
-            {"merchant_id": merchant_id, "source": SOURCE, "ref": ref_prefix, "now": utcnow()},
-        )
-        moved = cursor.fetchone()[0]
-        cursor.execute("DROP TABLE csv_batch")  # the next batch may share this transaction
-    return moved
 
 
 def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:

@@ -5,7 +5,8 @@ a batch and a second run resumes where the first stopped.
 Rows apply last-write-wins: a row moves an address only when its date is strictly newer than
 the status held (an equal or older one counts as skipped), and only a row that moved an address
 enters the ledger (source "csv", ref "<sha256[:16]>:<line>"). Undated rows are dated with the
-first upload of the same content, so uploading a file again changes nothing."""
+first upload of the same content, so uploading a file again changes nothing. A row for an
+address the merchant erased on request is rejected: the file never brings it back."""
 
 from __future__ import annotations
 
@@ -14,29 +15,33 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import func, insert, select
+from flask import current_app
+from sqlalchemy import exists, func, insert, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CsvImport, CsvImportChunk, CsvImportReject, ImportStatus, Merchant, User
+from portal.models import CsvImport, CsvImportChunk, CsvImportReject, ErasedAddress
+from portal.models import ImportStatus, Merchant, User
+from portal.services import subscriptions
 from portal.services.consent_csv import (
-    apply_rows,
     CSV_MAX_BYTES,
+    LOOKUP_SIZE,
+    Batch,
     Columns,
     RefusedFile,
     Reject,
     Row,
-    parse_row,
+    apply_rows,
+    read_batch,
     read_header,
-    records,
 )
 
 CHUNK_BYTES = 1024 * 1024  # every stored chunk but the last holds exactly this many bytes
-BATCH_ROWS = 5000  # rows applied and committed together
+BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
+ERASED = "This address was erased on request"
 NOT_TEXT = (
     "This file is not a CSV text file (it holds binary data, like an image or a spreadsheet). "
     "Save it as “CSV UTF-8” and upload that."
@@ -123,8 +128,8 @@ def process(import_id: int) -> str:
             CsvImport.merchant_id == imp.merchant_id, CsvImport.sha256 == imp.sha256
         )
     )
-    for batch in _batches(imp, _columns(imp.id)):
-        if not _apply_batch(imp, batch, undated):
+    for start, batch, end in _batches(imp, _columns(imp.id)):
+        if not _apply_batch(imp, (start, end), batch, undated):
             db.session.rollback()
             return imp.status
         db.session.commit()
@@ -142,101 +147,129 @@ def _columns(import_id: int) -> Columns:
     return _check_header(first.split(b"\n", 1)[0].decode("utf-8-sig"))
 
 
-@dataclass
-class Batch:
-    start_offset: int
-    rows: list[Row] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    read: int = 0
-    end_offset: int = 0
-    end_line: int = 0
+class _Lines:
+    """The stored file's lines from byte `offset` on, decoded a chunk at a time (a line is split
+    on LF bytes, never inside a UTF-8 character); `offset_after(n)` is the byte after the first
+    n lines handed out, when the n-th was in the latest chunk read."""
 
+    def __init__(self, import_id: int, offset: int) -> None:
+        self.import_id, self.offset = import_id, offset
+        self.block, self.block_start, self.block_first = b"", offset, 0
 
-class _Cursor:
-    offset = 0
+    def __iter__(self) -> Iterator[str]:
+        number, skip = divmod(self.offset, CHUNK_BYTES)
+        carry = b""
+        while (data := self._chunk(number)) is not None:
+            block = carry + data[skip:]
+            cut = block.rfind(b"\n") + 1
+            carry, skip, number = block[cut:], 0, number + 1
+            if cut:
+                yield from self._next_block(block[:cut])
+        if carry:
+            yield from self._next_block(carry)
 
+    def _next_block(self, block: bytes) -> io.StringIO:
+        self.block_first += self.block.count(b"\n")  # only the file's last line has no LF
+        self.block_start += len(self.block)
+        self.block = block
+        text = block.decode("utf-8-sig" if self.block_start == 0 else "utf-8")
+        return io.StringIO(text, newline="\n")  # lines end at LF only, which they keep
 
-def _batches(imp: CsvImport, columns: Columns) -> Iterator[Batch]:
-    """The file from the import's cursor on, in batches of BATCH_ROWS data rows (the last may
-    be smaller, or empty: it still moves the cursor to the end)."""
-    cursor, batch = _Cursor(), Batch(imp.next_offset)
-    lines, next_line = _lines(imp.id, imp.next_offset, cursor), imp.next_line
-    if imp.next_offset == 0:  # the header is not a data row
-        next(lines)
-        next_line = 2
-    for line, next_line, cells in records(lines, next_line):
-        if isinstance(cells, str):
-            batch.rejects.append(Reject(line, "", cells))
-        elif not any(cells):
-            continue  # a blank line is no row
-        else:
-            parsed = parse_row(cells, columns, line)
-            (batch.rows if isinstance(parsed, Row) else batch.rejects).append(parsed)
-        batch.read += 1
-        if batch.read >= BATCH_ROWS:
-            batch.end_offset, batch.end_line = cursor.offset, next_line
-            yield batch
-            batch = Batch(cursor.offset)
-    batch.end_offset, batch.end_line = cursor.offset, next_line
-    yield batch
-
-
-def _lines(import_id: int, offset: int, cursor: _Cursor) -> Iterator[str]:
-    """The stored file's lines from byte `offset`, decoded; `cursor.offset` is the byte after
-    the last line handed out (a line is split on LF bytes, never inside a UTF-8 character)."""
-    cursor.offset = offset
-    number, skip = divmod(offset, CHUNK_BYTES)
-    carry = b""
-    while True:
-        data = db.session.scalar(
+    def _chunk(self, number: int) -> bytes | None:
+        return db.session.scalar(
             select(CsvImportChunk.data).where(
-                CsvImportChunk.import_id == import_id, CsvImportChunk.number == number
+                CsvImportChunk.import_id == self.import_id, CsvImportChunk.number == number
             )
         )
-        if data is None:
-            break
-        parts = (carry + data[skip:]).split(b"\n")
-        carry, skip, number = parts.pop(), 0, number + 1
-        for part in parts:
-            start, cursor.offset = cursor.offset, cursor.offset + len(part) + 1
-            yield part.decode("utf-8-sig" if start == 0 else "utf-8") + "\n"
-    if carry:
-        start, cursor.offset = cursor.offset, cursor.offset + len(carry)
-        yield carry.decode("utf-8-sig" if start == 0 else "utf-8")
+
+    def offset_after(self, lines: int) -> int:
+        taken = lines - self.block_first
+        parts = self.block.split(b"\n", taken)[:taken]
+        return min(
+            self.block_start + sum(map(len, parts)) + taken, self.block_start + len(self.block)
+        )
 
 
-def _apply_batch(imp: CsvImport, batch: Batch, undated: datetime) -> bool:
-    """Apply one batch with its rejects, counters and cursor (the caller commits them at once);
-    False when another run has moved the cursor since (this run then stops)."""
+def _batches(imp: CsvImport, columns: Columns) -> Iterator[tuple[int, Batch, int]]:
+    """(start offset, batch, end offset) for the file from the import's cursor on, in batches
+    of BATCH_ROWS data rows (the last may be smaller, or empty: it still moves the cursor to
+    the end)."""
+    lines = _Lines(imp.id, imp.next_offset)
+    source, first_line, header = iter(lines), imp.next_line, 0
+    if imp.next_offset == 0:  # the header is not a data row
+        next(source, None)
+        first_line, header = 2, 1
+    reader, start = csv.reader(source), imp.next_offset
+    while True:
+        batch = read_batch(reader, first_line, columns, BATCH_ROWS)
+        end = lines.offset_after(header + reader.line_num)
+        yield start, batch, end
+        if not batch.complete:
+            return
+        start = end
+
+
+def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: datetime) -> bool:
+    """Apply one batch, the file's bytes `span`, with its rejects, counters and cursor (the
+    caller commits them at once); False when another run has moved the cursor since (this run
+    then stops)."""
     db.session.refresh(imp, with_for_update=True)
-    if imp.next_offset != batch.start_offset:
+    if imp.next_offset != span[0]:
         return False
-    rows = newest_per_address(batch.rows, undated)
+    valid, erased = _not_erased(imp.merchant_id, batch.rows)
+    rows = newest_per_address(valid, undated)
     moved = apply_rows(imp.merchant_id, f"{imp.sha256[:16]}:", rows)
-    if batch.rejects:
+    if batch.rejects or erased:
         db.session.execute(
             insert(CsvImportReject),
             [
                 {"import_id": imp.id, "line": r.line, "value": r.value[:320], "reason": r.reason}
-                for r in batch.rejects
+                for r in batch.rejects + erased
             ],
         )
     imp.rows_read += batch.read
     imp.applied += moved
-    imp.skipped_older += len(batch.rows) - moved
-    imp.rejected += len(batch.rejects)
-    imp.next_offset, imp.next_line = batch.end_offset, batch.end_line
+    imp.skipped_older += len(valid) - moved
+    imp.rejected += len(batch.rejects) + len(erased)
+    imp.next_offset, imp.next_line = span[1], batch.end_line
     return True
+
+
+def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reject]]:
+    """The rows whose address the merchant did not erase, and a reject for each other one (its
+    value left empty: the address must not be kept again). One lookup when it never erased one."""
+    if not rows or not db.session.scalar(
+        select(exists().where(ErasedAddress.merchant_id == merchant_id))
+    ):
+        return rows, []
+    secret = current_app.config["SECRET_KEY"]
+    hashes = [subscriptions.email_hash(row.email, secret) for row in rows]
+    found = set()
+    for at in range(0, len(hashes), LOOKUP_SIZE):
+        found.update(
+            db.session.scalars(
+                select(ErasedAddress.email_hash).where(
+                    ErasedAddress.merchant_id == merchant_id,
+                    ErasedAddress.email_hash.in_(hashes[at : at + LOOKUP_SIZE]),
+                )
+            )
+        )
+    if not found:
+        return rows, []
+    kept = [row for row, hashed in zip(rows, hashes) if hashed not in found]
+    gone = [Reject(r.line, "", ERASED) for r, h in zip(rows, hashes) if h in found]
+    return kept, gone
 
 
 def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
     """One row per address, dated (undated ones: `undated`): the newest; on a tie the first."""
     best: dict[str, Row] = {}
     for row in rows:
-        when = row.occurred_at or undated
+        if row.occurred_at is None:
+            row = row._replace(occurred_at=undated)
         held = best.get(row.email)
-        if held is None or when > held.occurred_at:
-            best[row.email] = Row(row.line, row.email, row.status, when)
+        if held is None or row.occurred_at > held.occurred_at:
+            best[row.email] = row
     return list(best.values())
 
 

@@ -1,0 +1,58 @@
+"""The applying of a batch of subscription CSV rows on PostgreSQL, set-based: the rows are sent
+with one COPY into a temporary table, then one statement moves every address whose held status
+is older (or creates it) and adds a ledger entry for exactly those."""
+
+from __future__ import annotations
+
+from portal import db
+from portal.db import utcnow
+
+# The batch holds one row per address (ON CONFLICT needs that). Only a row strictly newer than
+# the status held moves its address; the ledger gets an entry for exactly the rows that moved.
+# The ledger's key (merchant, email, "csv", "<sha256[:16]>:<line>") should never repeat (a
+# contact's date never goes back; erasing an address deletes its ledger), but were it to, the
+# entry is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
+APPLY_SQL = """
+WITH moved AS (
+    INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
+    SELECT %(merchant_id)s, email, status, occurred_at, %(source)s FROM csv_batch
+    ON CONFLICT (merchant_id, email) DO UPDATE
+        SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
+        WHERE excluded.updated_at > c.updated_at
+    RETURNING c.email
+), logged AS (
+    INSERT INTO consent_changes
+        (merchant_id, email, status, source, source_ref, occurred_at, recorded_at)
+    SELECT %(merchant_id)s, b.email, b.status, %(source)s, %(ref)s || b.line, b.occurred_at,
+        %(now)s
+    FROM csv_batch b JOIN moved USING (email)
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM moved
+"""
+# A row as a line of COPY's text format: (line, email, status, occurred_at), the date as str()
+# writes it (ISO 8601 with a space and the offset), which PostgreSQL reads exactly.
+COPY_LINE = "%d\t%s\t%s\t%s\n"
+
+
+def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> int:
+    """consent_csv.apply_rows on PostgreSQL (rows are consent_csv.Row, dated, one per address):
+    how many addresses moved. The caller commits."""
+    # Addresses were validated: no tab, newline or backslash, so COPY's text format needs no
+    # escaping, and one write of the whole batch is far cheaper than a row at a time.
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE csv_batch (line integer, email text, status text, "
+            "occurred_at timestamptz) ON COMMIT DROP"
+        )
+        with cursor.copy("COPY csv_batch FROM STDIN") as copy:
+            copy.write("".join(map(COPY_LINE.__mod__, rows)))
+        cursor.execute("ANALYZE csv_batch")  # else the join below may nest loops
+        cursor.execute(
+            APPLY_SQL,
+            {"merchant_id": merchant_id, "source": source, "ref": ref_prefix, "now": utcnow()},
+        )
+        moved = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE csv_batch")  # the next batch may share this transaction
+    return moved
