@@ -21,6 +21,7 @@ from portal.services import (
     csv_imports,
     domain_watch,
     domains,
+    dry_run,
     events,
     recovery,
     sending,
@@ -134,6 +135,13 @@ def process_csv_import(import_id: int) -> str:
     """Apply an uploaded subscription CSV from where it stopped (a done import is left alone);
     the service commits each batch with its cursor, so a second run resumes, never repeats."""
     return csv_imports.process(import_id)
+
+
+def run_dry_run(dry_run_id: int) -> str:
+    """Replay the rules for a dry run from where it stopped (a finished one is left alone);
+    the service commits each batch with its cursor, so a second run resumes, never recounts.
+    Nothing is sent and no case changes."""
+    return dry_run.process(dry_run_id)
 
 
 def enqueue_due_cases(connection: Redis, queue: Queue) -> int:

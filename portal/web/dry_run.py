@@ -1,14 +1,208 @@
-"""(being written)"""
+"""Dry runs: try candidate sending settings on past carts. The form starts a background replay
+of the rules (nothing is sent); its page follows the job, then compares what would have been
+sent and skipped, by reason, with what actually happened."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-from flask_login import login_required
+from datetime import datetime, timedelta
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, RadioField
+from wtforms import SelectChoice, SelectField
+from wtforms.validators import InputRequired, Optional
+
+from portal import db, jobs
+from portal.extensions import rq
+from portal.models import DryRun, DryRunStatus
+from portal.services import carts, dry_run, replay
+from portal.services.rules import MAX_STEPS, Reason
+from portal.tenancy import current_merchant, get_owned_or_404
+from portal.web.filters import merchant_zone
+from portal.web.settings import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
+DEFAULT_DAYS = 30
+STATUS_WORDS = {
+    DryRunStatus.QUEUED: "Waiting to start",
+    DryRunStatus.RUNNING: "Replaying past carts",
+    DryRunStatus.DONE: "Finished",
+    DryRunStatus.FAILED: "Failed",
+}
+# Every outcome of a cart, in the order the results list them.
+OUTCOMES = {
+    replay.EMAILED: "Emailed",
+    **{str(reason): words for reason, words in carts.REASONS.items()},
+    replay.RECOVERED: "Bought before any email was due",
+    str(Reason.SEQUENCE_FINISHED): "Every email failed or bounced",
+    replay.WAITING: "Not due yet, or still being decided",
+}
 
 
-@bp.route("/")
+class StepForm(Form):
+    delay = IntegerField("After expiry", validators=[Optional()])
+    unit = SelectField("Unit", choices=UNITS, default="minutes")
+
+
+class DryRunForm(FlaskForm):
+    since = DateField("From", validators=[InputRequired("Choose the first day.")])
+    until = DateField("To", validators=[InputRequired("Choose the last day.")])
+    steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
+    quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    frequency_cap_hours = IntegerField(
+        "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
+    )
+    holdout_percent = IntegerField(
+        "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
+    )
+    test_mode = RadioField(
+        "Test-mode carts",
+        choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
+        validate_choice=False,
+    )
+    as_enabled = BooleanField("Treat recovery emails as on")
+
+    def candidate(self) -> tuple[dry_run.Candidate, list[int]]:
+        """The typed settings, and the form row each step came from (empty rows left out)."""
+        rows = [i for i, row in enumerate(self.steps) if row.delay.data is not None]
+        hours = {name: self[name].data for name in ("quiet_start", "quiet_end")}
+        return dry_run.Candidate(
+            steps=tuple(_minutes(self.steps[i]) for i in rows),
+            quiet_start=int(hours["quiet_start"]) if hours["quiet_start"] else None,
+            quiet_end=int(hours["quiet_end"]) if hours["quiet_end"] else None,
+            frequency_cap_hours=self.frequency_cap_hours.data,
+            holdout_percent=self.holdout_percent.data,
+            test_mode=self.test_mode.data or "",
+            as_enabled=self.as_enabled.data,
+        ), rows
+
+    def show(self, problems: list[tuple[str, str]], rows: list[int]) -> None:
+        """Put each problem beside its field ("steps.<i>": the delay of that step's row)."""
+        for name, message in problems:
+            if name.startswith("steps."):
+                field = self.steps[rows[int(name.removeprefix("steps."))]].delay
+            else:
+                field = self.steps if name == "steps" else self[name]
+            field.errors = [*field.errors, message]
+
+
+@bp.context_processor
+def _words() -> dict:
+    return {"period": period_words}
+
+
+def period_words(run: DryRun) -> str:
+    """The run's period as the merchant chose it: "2026-06-01 to 2026-06-30"."""
+    zone = merchant_zone()
+    first, after = run.since.astimezone(zone).date(), run.until.astimezone(zone).date()
+    return f"{first:%Y-%m-%d} to {after - timedelta(days=1):%Y-%m-%d}"
+
+
+def _minutes(row) -> int:
+    return row.delay.data * (60 if row.unit.data == "hours" else 1)
+
+
+def _today():
+    return datetime.now(merchant_zone()).date()
+
+
+def _form_data(candidate: dry_run.Candidate) -> dict:
+    """What the form shows first: the last 30 days, and the stored settings."""
+    today = _today()
+    steps = [
+        {"delay": m // 60, "unit": "hours"} if m and m % 60 == 0 else {"delay": m}
+        for m in candidate.steps
+    ]
+    return {
+        **vars(candidate),
+        "since": today - timedelta(days=DEFAULT_DAYS - 1),
+        "until": today,
+        "steps": steps,
+        "quiet_start": "" if candidate.quiet_start is None else str(candidate.quiet_start),
+        "quiet_end": "" if candidate.quiet_end is None else str(candidate.quiet_end),
+    }
+
+
+def _page(form: DryRunForm, failed: bool = False, refused: str | None = None) -> str:
+    return render_template(
+        "dry_run/index.html",
+        form=form,
+        failed=failed,
+        refused=refused,
+        runs=dry_run.recent(current_merchant()),
+        status_words=STATUS_WORDS,
+        max_days=dry_run.MAX_DAYS,
+    )
+
+
+@bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
-    return "dry_run"
+    if request.method == "POST":
+        return _start()
+    return _page(DryRunForm(formdata=None, data=_form_data(dry_run.current(current_merchant()))))
+
+
+def _start():
+    """Check the form, then queue the dry run; a refusal shows why, beside the field."""
+    form = DryRunForm()
+    if not form.validate_on_submit():
+        return _page(form, failed=True), 400
+    candidate, rows = form.candidate()
+    problems = dry_run.problems(candidate, form.since.data, form.until.data, _today())
+    if problems:
+        form.show(problems, rows)
+        return _page(form, failed=True), 400
+    try:
+        run = dry_run.start(
+            current_merchant(), current_user, candidate, form.since.data, form.until.data
+        )
+    except dry_run.Refused as refusal:
+        db.session.rollback()
+        return _page(form, refused=str(refusal)), 409
+    db.session.commit()
+    _enqueue(run)
+    return redirect(url_for(".show", run_id=run.id), 303)
+
+
+def _enqueue(run: DryRun) -> None:
+    """Hand the dry run to the worker; when Redis refuses, the dry run says so."""
+    try:
+        rq.queue("default").enqueue(jobs.run_dry_run, run.id, job_timeout=3600, result_ttl=60)
+    except RedisError:
+        run.status = DryRunStatus.FAILED
+        run.error = "The dry run could not be queued just now: please start it again."
+        db.session.commit()
+
+
+@bp.route("/<id:run_id>")
+@login_required
+def show(run_id: int):
+    return render_template("dry_run/show.html", **_context(run_id))
+
+
+@bp.route("/<id:run_id>/progress")
+@login_required
+def progress(run_id: int):
+    """The progress and the results alone (htmx polls this while the job runs)."""
+    return render_template("dry_run/_progress.html", **_context(run_id))
+
+
+def _context(run_id: int) -> dict:
+    run = get_owned_or_404(DryRun, run_id)
+    results = run.results or {}
+    kinds = set(results.get("would", {})) | set(results.get("actual", {}))
+    return {
+        "run": run,
+        "running": run.status in dry_run.ACTIVE,
+        "candidate": dry_run.Candidate.of(run.settings),
+        "results": results,
+        "rows": [k for k in OUTCOMES if k in kinds] + sorted(kinds - set(OUTCOMES)),
+        "outcomes": OUTCOMES,
+        "examples": dry_run.examples(run),
+        "status_words": STATUS_WORDS,
+        "test_mode_words": TEST_MODE_WORDS,
+    }
