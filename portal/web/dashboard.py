@@ -1,9 +1,14 @@
-"""(being written)"""
+"""The dashboard: a period's figures beside the period before it, the funnel of its carts, a
+daily chart and, when a holdout runs, what the emails add."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, render_template, request
 from flask_login import login_required
+
+from portal.db import utcnow
+from portal.services import dashboard, dashboard_chart, dashboard_words
+from portal.tenancy import current_merchant
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -11,4 +16,14 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.route("/")
 @login_required
 def index():
-    return "dashboard"
+    """The signed-in merchant's figures for the last `?days=` days (7, 30 or 90)."""
+    days = dashboard.parse_days(request.args.get("days"))
+    board = dashboard.build(current_merchant().id, days, utcnow())
+    charts = [dashboard_chart.chart(board.daily, size) for size in dashboard_chart.SIZES]
+    return render_template(
+        "dashboard/index.html",
+        board=board,
+        charts=charts if board.has_history else [],
+        periods=dashboard.PERIODS,
+        words=dashboard_words,
+    )

@@ -54,3 +54,19 @@ def test_abandon_email_click_pay_recovered(
     assert row.locator(".badge").inner_text() == "Recovered"
     assert "Emailed, then bought" in row.inner_text() and "€27.50" in row.inner_text()
     merchant.screenshot(path="test-artifacts/carts.png", full_page=True)
+
+    # From the dashboard to the recovered payment and the cart's story.
+    merchant.get_by_role("link", name="Dashboard").click()
+    merchant.get_by_role("link", name="Recovered revenue").click()
+    row = merchant.get_by_role("row").filter(has_text="ola@example.com")
+    assert row.locator(".badge").inner_text() == "Recovered"
+    row.get_by_role("link", name="Details").click()
+    heading = merchant.get_by_role("heading", level=1)
+    assert (
+        "€27.50" in heading.inner_text() and heading.locator(".badge").inner_text() == "Recovered"
+    )
+    assert "after email 1" in merchant.locator(".lead").inner_text()
+    merchant.screenshot(path="test-artifacts/payment.png", full_page=True)
+    merchant.get_by_role("link", name=re.compile("^cs_live_")).click()
+    timeline = merchant.locator(".timeline").inner_text()
+    assert "Email 1 sent to ola@example.com" in timeline and "Paid €27.50: recovered" in timeline
