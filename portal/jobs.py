@@ -24,6 +24,7 @@ from portal.services import (
     dry_run,
     events,
     recovery,
+    rollups,
     sending,
     test_sends,
     throttle,
@@ -184,6 +185,7 @@ def tick() -> dict:
     retried = sending.retry_deferred()
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
+    folded = rollups.fold()
     db.session.commit()
     return {
         "events_applied": applied,
@@ -192,4 +194,5 @@ def tick() -> dict:
         "sends_retried": retried,
         "claims_expired": unknown,
         "throttle_hits_pruned": pruned,
+        "counts_folded": folded,
     }

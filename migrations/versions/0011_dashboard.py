@@ -87,10 +87,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("email_sends", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_email_sends_merchant_created",
-            ["merchant_id", "created_at"],
-            unique=False,
-            postgresql_include=["status", "clicked_at"],
+            "ix_email_sends_merchant_created", ["merchant_id", "created_at"], unique=False
         )
 
     with op.batch_alter_table("recovery_cases", schema=None) as batch_op:
@@ -111,22 +108,11 @@ def upgrade() -> None:
             "ix_recovery_cases_merchant_expired",
             ["merchant_id", "expired_at", "id"],
             unique=False,
-            postgresql_include=[
-                "reason",
-                "holdout",
-                "emailed_at",
-                "clicked_at",
-                "purchased_at",
-                "recovered_at",
-                "recovered_amount",
-                "recovered_currency",
-            ],
         )
         batch_op.create_index(
             "ix_recovery_cases_merchant_recovered",
             ["merchant_id", "recovered_at", "id"],
             unique=False,
-            postgresql_include=["recovered_amount", "recovered_currency"],
             postgresql_where=sa.text("recovered_at IS NOT NULL"),
             sqlite_where=sa.text("recovered_at IS NOT NULL"),
         )
@@ -163,16 +149,6 @@ def downgrade() -> None:
         )
         batch_op.drop_index(
             "ix_recovery_cases_merchant_expired",
-            postgresql_include=[
-                "reason",
-                "holdout",
-                "emailed_at",
-                "clicked_at",
-                "purchased_at",
-                "recovered_at",
-                "recovered_amount",
-                "recovered_currency",
-            ],
         )
         batch_op.drop_column("purchased_at")
         batch_op.drop_column("clicked_at")
@@ -181,9 +157,7 @@ def downgrade() -> None:
         batch_op.drop_column("expired_at")
 
     with op.batch_alter_table("email_sends", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_email_sends_merchant_created", postgresql_include=["status", "clicked_at"]
-        )
+        batch_op.drop_index("ix_email_sends_merchant_created")
 
     with op.batch_alter_table("consent_changes", schema=None) as batch_op:
         batch_op.drop_index(

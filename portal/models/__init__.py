@@ -14,6 +14,7 @@ from portal.models.sending import (
     TestModeSends,
 )
 from portal.models.sending_domain import DomainStatus, SendingDomain
+from portal.models.stats import StatBucket, StatDelta
 from portal.models.stripe_account import StripeAccount
 from portal.models.subscriptions import (
     CsvImport,
@@ -53,6 +54,8 @@ __all__ = [
     "SendingDomain",
     "SendingSettings",
     "SessionStatus",
+    "StatBucket",
+    "StatDelta",
     "StripeAccount",
     "StripeEvent",
     "TermsAcceptance",

@@ -30,23 +30,13 @@ class RecoveryCase(Base):
     __tablename__ = "recovery_cases"
     __table_args__ = (
         Index("ix_recovery_cases_due", "status", "next_action_at"),
-        # The dashboard's figures and the sessions list read one merchant's cases by expiry:
-        # on PostgreSQL from the index alone.
+        # The carts list reads one merchant's cases by expiry (keyset pages); so does the
+        # dashboard on SQLite (PostgreSQL keeps counts: models/stats.py).
         Index(
             "ix_recovery_cases_merchant_expired",
             "merchant_id",
             "expired_at",
             "id",
-            postgresql_include=[
-                "reason",
-                "holdout",
-                "emailed_at",
-                "clicked_at",
-                "purchased_at",
-                "recovered_at",
-                "recovered_amount",
-                "recovered_currency",
-            ],
         ),
         # Recovered payments, newest first (keyset pages).
         Index(
@@ -54,7 +44,6 @@ class RecoveryCase(Base):
             "merchant_id",
             "recovered_at",
             "id",
-            postgresql_include=["recovered_amount", "recovered_currency"],
             postgresql_where=text("recovered_at IS NOT NULL"),
             sqlite_where=text("recovered_at IS NOT NULL"),
         ),

@@ -71,13 +71,8 @@ class EmailSend(Base):
         UniqueConstraint("case_id", "step"),
         Index("ix_email_sends_merchant_to", "merchant_id", "to_address"),
         Index("ix_email_sends_due", "status", "next_attempt_at"),
-        # The dashboard counts a period's emails, bounces and clicks from this index alone.
-        Index(
-            "ix_email_sends_merchant_created",
-            "merchant_id",
-            "created_at",
-            postgresql_include=["status", "clicked_at"],
-        ),
+        # A period's emails, on SQLite (PostgreSQL keeps counts: models/stats.py).
+        Index("ix_email_sends_merchant_created", "merchant_id", "created_at"),
     )
     # The claim's INSERT computes email_version_id in SQL: RETURNING brings it back at once.
     __mapper_args__ = {"eager_defaults": True}

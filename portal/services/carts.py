@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import contains_eager
 
 from portal import db
@@ -80,42 +79,6 @@ def _emails_in_words(sends: list[EmailSend]) -> str:
     if last.status == SendStatus.FAILED and (last.last_error or "").startswith("not composed"):
         outcome = "could not be composed: nothing was sent"
     return f"Emailed; a follow-up {outcome}" if delivered else f"The email {outcome}"
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A merchant's last days at a glance."""
-
-    expired: int
-    emailed: int
-    recovered: int
-    revenue: dict[str, int]  # currency -> minor units, never summed across currencies
-
-
-def summary(merchant_id: int, since: datetime) -> Summary:
-    """Carts that expired, emails a server took, and recoveries paid, since `since`."""
-    expired = db.session.scalar(
-        select(func.count())
-        .select_from(RecoveryCase)
-        .join(RecoveryCase.session)
-        .where(RecoveryCase.merchant_id == merchant_id, CheckoutSession.expired_at >= since)
-    )
-    emailed = db.session.scalar(
-        select(func.count()).where(
-            EmailSend.merchant_id == merchant_id,
-            EmailSend.status == SendStatus.SENT,
-            EmailSend.sent_at >= since,
-        )
-    )
-    rows = db.session.execute(
-        select(
-            RecoveryCase.recovered_currency, func.count(), func.sum(RecoveryCase.recovered_amount)
-        )
-        .where(RecoveryCase.merchant_id == merchant_id, RecoveryCase.recovered_at >= since)
-        .group_by(RecoveryCase.recovered_currency)
-    ).all()
-    revenue = {currency: int(total or 0) for currency, _, total in rows if currency}
-    return Summary(expired or 0, emailed or 0, sum(n for _, n, _ in rows), revenue)
 
 
 PAGE_SIZE = 50

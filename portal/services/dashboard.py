@@ -2,8 +2,9 @@
 the period before it: carts by expiry (the funnel, recovered revenue, the holdout groups), the
 emails claimed, and the unsubscribes made from them.
 
-Three queries, each answered on PostgreSQL from one index alone (migration 0011), each reading
-the current and the previous period together."""
+On PostgreSQL the carts and emails come from the counts kept per quarter hour (rollups.py: one
+small query, whatever the number of carts); on SQLite from the rows. Unsubscribes are counted
+from their index. Each query reads the current and the previous period together."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Date, DateTime, Select, cast, exists, func, select, true
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, exists, func, select, true
 
 from portal import db
 from portal.models import ConsentChange, EmailSend, RecoveryCase, SendStatus
+from portal.services import rollups
 from portal.services.dashboard_lift import Lift, lift
 from portal.services.settings import settings_for
 
@@ -40,12 +41,6 @@ class Period:
 
     def dates(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range(self.days)]
-
-    def days_with_bounds(self) -> list[tuple[date, datetime, datetime]]:
-        """Each local day of both periods with its first instant and the next day's, in UTC."""
-        days = [self.first + timedelta(days=n) for n in range(-self.days, self.days + 1)]
-        starts = [_midnight(day, self.zone) for day in days]
-        return list(zip(days[:-1], starts[:-1], starts[1:]))
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -133,11 +128,12 @@ def build(merchant_id: int, days: int, now: datetime) -> Dashboard:
     """Every figure of the dashboard for `merchant_id`, its current and previous period."""
     settings = settings_for(merchant_id)
     period = period_for(days, settings.timezone, now)
-    by_day = cohorts_by_day(merchant_id, period)
+    kept = kept_rows(merchant_id, period)
+    by_day = cohorts_by_day(merchant_id, period, kept)
     current, previous = Cohort(), Cohort()
     for day, cohort in by_day.items():
         (current if day >= period.first else previous).add(cohort)
-    mail, previous_mail = mail_counts(merchant_id, period)
+    mail, previous_mail = mail_counts(merchant_id, period, kept)
     shows_lift = settings.holdout_percent > 0 or current.held_out > 0
     return Dashboard(
         period,
@@ -185,44 +181,40 @@ def _case_counts() -> list:
     return [*counts, func.sum(case.recovered_amount).filter(recovered)]
 
 
-def cohorts_by_day(merchant_id: int, period: Period) -> dict[date, Cohort]:
-    """The carts that expired in both periods, by local day of expiry."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    stmt = _by_day_postgres if postgres else _by_instant
+def kept_rows(merchant_id: int, period: Period) -> list[dict] | None:
+    """Both periods' counts by local day as PostgreSQL keeps them (None on SQLite)."""
+    if not rollups.kept():
+        return None
+    return rollups.by_day(merchant_id, period.previous_start, period.end, period.zone.key)
+
+
+def cohorts_by_day(
+    merchant_id: int, period: Period, kept: list[dict] | None = None
+) -> dict[date, Cohort]:
+    """The carts that expired in both periods, by local day of expiry (`kept`: kept_rows')."""
+    kept = kept if kept is not None else kept_rows(merchant_id, period)
+    if kept is not None:
+        return _cohorts_kept(kept)
     found: dict[date, Cohort] = defaultdict(Cohort)
-    for key, currency, *counts, amount in db.session.execute(stmt(merchant_id, period)):
-        day = key if postgres else key.astimezone(period.zone).date()
+    for moment, currency, *counts, amount in db.session.execute(_by_instant(merchant_id, period)):
         cohort = Cohort(**dict(zip(COUNTED, counts)))
         if currency and amount is not None:
             cohort.revenue[currency] = int(amount)
-        found[day].add(cohort)
+        found[moment.astimezone(period.zone).date()].add(cohort)
     return dict(found)
 
 
-def _by_day_postgres(merchant_id: int, period: Period) -> Select:
-    """One small range of the index per local day, its bounds computed here (daylight saving
-    included): no per-row time zone arithmetic, no sort, each day aggregated by currency."""
-    bounds = period.days_with_bounds()
-    days = (
-        func.unnest(
-            cast([day for day, _, _ in bounds], ARRAY(Date)),
-            cast([start for _, start, _ in bounds], ARRAY(DateTime(timezone=True))),
-            cast([end for _, _, end in bounds], ARRAY(DateTime(timezone=True))),
-        )
-        .table_valued("day", "since", "until")
-        .render_derived(name="days")
-    )
-    counts = (
-        select(RecoveryCase.recovered_currency, *_case_counts())
-        .where(
-            RecoveryCase.merchant_id == merchant_id,
-            RecoveryCase.expired_at >= days.c.since,
-            RecoveryCase.expired_at < days.c.until,
-        )
-        .group_by(RecoveryCase.recovered_currency)
-        .lateral("counts")
-    )
-    return select(days.c.day, counts).select_from(days.join(counts, true()))
+def _cohorts_kept(rows: list[dict]) -> dict[date, Cohort]:
+    """From the counts PostgreSQL keeps per quarter hour (rollups.py): a few hundred rows a
+    period, whatever the number of carts."""
+    found: dict[date, Cohort] = defaultdict(Cohort)
+    for row in rows:
+        cohort = Cohort(**{name: int(row[name]) for name in COUNTED})
+        if row["currency"] and row["revenue"]:
+            cohort.revenue[row["currency"]] = int(row["revenue"])
+        if cohort.expired or cohort.revenue:
+            found[row["day"]].add(cohort)
+    return dict(found)
 
 
 def _by_instant(merchant_id: int, period: Period) -> Select:
@@ -239,9 +231,42 @@ def _by_instant(merchant_id: int, period: Period) -> Select:
     )
 
 
-def mail_counts(merchant_id: int, period: Period) -> tuple[Mail, Mail]:
+def mail_counts(
+    merchant_id: int, period: Period, kept: list[dict] | None = None
+) -> tuple[Mail, Mail]:
     """Emails claimed (and unsubscribes made) in the current and in the previous period."""
-    sends, changes = EmailSend, ConsentChange
+    kept = kept if kept is not None else kept_rows(merchant_id, period)
+    if kept is not None:
+        emails = _emails_kept(kept, period)
+    else:
+        emails = _emails_counted(merchant_id, period)
+    changes = ConsentChange
+    unsubscribed = db.session.execute(
+        select(
+            func.count().filter(changes.occurred_at >= period.start),
+            func.count().filter(changes.occurred_at < period.start),
+        ).where(
+            changes.merchant_id == merchant_id,
+            changes.source.in_(UNSUBSCRIBE_SOURCES),
+            changes.occurred_at >= period.previous_start,
+            changes.occurred_at < period.end,
+        )
+    ).one()
+    return Mail(*emails[:3], unsubscribed[0]), Mail(*emails[3:], unsubscribed[1])
+
+
+def _emails_kept(rows: list[dict], period: Period) -> list[int]:
+    """(sent, clicked, bounced) of the current period, then of the previous one."""
+    totals = [0] * 6
+    for row in rows:
+        at = 0 if row["day"] >= period.first else 3
+        for i, name in enumerate(("mail_sent", "mail_clicked", "mail_bounced")):
+            totals[at + i] += int(row[name])
+    return totals
+
+
+def _emails_counted(merchant_id: int, period: Period) -> list[int]:
+    sends = EmailSend
     current = sends.created_at >= period.start
     sent, bounced = sends.status == SendStatus.SENT, sends.status == SendStatus.BOUNCED
     clicked = sends.clicked_at.is_not(None)
@@ -255,15 +280,4 @@ def mail_counts(merchant_id: int, period: Period) -> tuple[Mail, Mail]:
             sends.created_at < period.end,
         )
     ).one()
-    unsubscribed = db.session.execute(
-        select(
-            func.count().filter(changes.occurred_at >= period.start),
-            func.count().filter(changes.occurred_at < period.start),
-        ).where(
-            changes.merchant_id == merchant_id,
-            changes.source.in_(UNSUBSCRIBE_SOURCES),
-            changes.occurred_at >= period.previous_start,
-            changes.occurred_at < period.end,
-        )
-    ).one()
-    return Mail(*row[:3], unsubscribed[0]), Mail(*row[3:], unsubscribed[1])
+    return list(row)

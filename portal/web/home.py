@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
-from portal.services import carts, onboarding
+from portal.services import dashboard, onboarding
 from portal.tenancy import current_merchant
 
 bp = Blueprint("home", __name__)
@@ -25,13 +23,14 @@ def index():
     done, total = onboarding.progress(steps)
     # A step links to its page once the portal has one (some pages are still to come).
     pages = {s.key: url_for(s.endpoint) for s in steps if s.endpoint in current_app.view_functions}
-    since = utcnow() - timedelta(days=SUMMARY_DAYS)
+    board = dashboard.build(merchant.id, SUMMARY_DAYS, utcnow())
     return render_template(
         "home/index.html",
         steps=steps,
         done=done,
         total=total,
         pages=pages,
-        summary=carts.summary(merchant.id, since),
+        summary=board.current,
+        mail=board.mail,
         days=SUMMARY_DAYS,
     )
