@@ -78,7 +78,8 @@ def _send_and_schedule(
     )
     if send.status == SendStatus.SENT:
         ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
-    case_context.record(ctx.case, rules.decide(after, ctx.policy, now), now)
+    # Traced after the send it follows (`now` is when the look began; a test's may be ahead).
+    case_context.record(ctx.case, rules.decide(after, ctx.policy, now), max(now, utcnow()))
     db.session.commit()
     return str(send.status)
 

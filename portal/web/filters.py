@@ -42,12 +42,13 @@ def merchant_zone() -> ZoneInfo:
     return g.merchant_zone
 
 
-def when(moment: datetime | None, empty: str = "—") -> str:
-    """`moment` in the merchant's time zone, the zone named: "2026-12-01 14:07 EST"."""
+def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> str:
+    """`moment` in the merchant's time zone, the zone named: "2026-12-01 14:07 EST" (with
+    `seconds`: "2026-12-01 14:07:09 EST", for steps that follow each other closely)."""
     if moment is None:
         return empty
     local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
 
 
 def duration(delta: timedelta) -> str:
