@@ -386,9 +386,18 @@ def test_stripe_unreachable_at_send_time_means_wait_never_send_blind(kit, db, ap
     assert (
         case.status == "scheduled" and case.next_action_at > utcnow() and kit.sink.messages == []
     )
+    retry_at = case.next_action_at
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
-    assert kit.run(recovery.process, case_id, now=case.next_action_at) == "sent"
+    assert kit.run(recovery.process, case_id, now=retry_at) == "sent"
     assert len(kit.sink.messages) == 1
+    # The trace keeps both looks: Stripe silent (and when to look again), then Stripe's answer.
+    from portal.models import CaseEvent
+
+    trace = [(e.kind, e.detail) for e in db.query(CaseEvent).filter_by(case_id=case_id)]
+    assert [kind for kind, _ in trace] == ["recheck_failed", "rechecked", "decided"]
+    assert trace[0][1]["retry_at"] == retry_at.isoformat()
+    assert trace[1][1] == {"later": None, "step": 0}
+    assert trace[2][1]["reason"] == "sequence_finished"
 
 
 def test_an_unsubscribe_made_while_a_cart_was_open_stands_when_that_cart_expires(kit, db, client):
@@ -524,3 +533,33 @@ def test_an_erased_address_is_never_emailed_again_even_after_a_new_checkout(kit,
     assert "erin@example.com" not in page and "erased:" not in page
     client.post(_path(unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
     assert not [a for a in db.scalars(select(Contact.email)) if a.startswith("erased:")]
+
+
+def test_the_holdout_is_drawn_once_past_every_rule_and_a_later_purchase_counts(kit, db):
+    """Eligible carts fall in the emailed group or the held-out one (by the session's own draw);
+    a cart stopped by a rule before the draw is in neither. A held-out shopper who buys again
+    in a new checkout is counted as having bought, as is an emailed one."""
+    from portal.services.rules import in_holdout
+
+    db.get(SendingSettings, kit.merchant_id).holdout_percent = 50
+    db.get(SendingSettings, kit.merchant_id).frequency_cap_hours = 0
+    db.commit()
+    carts = [kit.checkout(f"h{i}@example.com") for i in range(8)]
+    quiet = kit.checkout("no-consent@example.com", consent=False)
+    for session_id in [*carts, quiet]:
+        kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.case(quiet).holdout is None and kit.case(quiet).reason == "no_consent"
+    held = [s for s in carts if in_holdout(s, 0.5)]
+    assert held and len(held) < len(carts)  # both groups present with these ids
+    for session_id in carts:
+        case = kit.case(session_id)
+        assert case.holdout is (session_id in held)
+        assert (case.emailed_at is None) is (session_id in held)
+    buyer = held[0]
+    again = kit.checkout(f"h{carts.index(buyer)}@example.com")
+    kit.action(again, "pay", email=f"h{carts.index(buyer)}@example.com")
+    kit.settle()
+    bought = kit.case(buyer)
+    assert bought.purchased_at is not None and bought.recovered_at is None
+    assert all(kit.case(s).purchased_at is None for s in carts if s != buyer)
