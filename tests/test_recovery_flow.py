@@ -560,6 +560,7 @@ def test_the_holdout_is_drawn_once_past_every_rule_and_a_later_purchase_counts(k
     again = kit.checkout(f"h{carts.index(buyer)}@example.com")
     kit.action(again, "pay", email=f"h{carts.index(buyer)}@example.com")
     kit.settle()
+    db.commit()  # a fresh read (on SQLite an open transaction would not see the purchase)
     bought = kit.case(buyer)
     assert bought.purchased_at is not None and bought.recovered_at is None
     assert all(kit.case(s).purchased_at is None for s in carts if s != buyer)

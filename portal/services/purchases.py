@@ -1,4 +1,4 @@
-"""Whether the shopper of an expired session paid afterwards, by any checkout of the same
+"""Whether the shopper of an expired session paid afterwards, in any checkout of the same
 merchant with the same address or customer: what the holdout comparison counts, alike for the
 emailed group and the held-out one (a held-out shopper has no recovery link to follow).
 
@@ -62,15 +62,12 @@ def _shoppers(mirrors: list[CheckoutSession]) -> dict[tuple, list]:
 def _first_purchase(
     expired: CheckoutSession, case: RecoveryCase, sessions: list
 ) -> datetime | None:
-    """The earliest payment by the same shopper in a session started after `expired`, within
-    the window after its expiry (None when there is none)."""
+    """The earliest payment by the same shopper in another session, made after `expired` was
+    started and within the window after its expiry (None when there is none). Stripe's times
+    have whole seconds: a payment of the same second as the start counts."""
     start = case.expired_at or expired.state_at
-    paid = [
-        s.completed_at or s.state_at
-        for s, _ in sessions
-        if s.id != expired.id and s.created_at > expired.created_at and s.is_paid
-    ]
-    times = [t for t in paid if t <= start + WINDOW]
+    paid = [s.completed_at or s.state_at for s, _ in sessions if s.id != expired.id and s.is_paid]
+    times = [t for t in paid if expired.created_at <= t <= start + WINDOW]
     if case.recovered_at is not None:
         times.append(case.recovered_at)
     return min(times, default=None)
