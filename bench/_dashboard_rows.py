@@ -119,7 +119,7 @@ STATEMENTS = (
     """INSERT INTO recovery_cases (merchant_id, checkout_session_id, status, reason,
     next_action_at, created_at, recovered_session_id, recovered_amount, recovered_currency,
     recovered_at, recovered_step, attempts, expired_at, holdout, emailed_at, clicked_at,
-    purchased_at)
+    purchased_at, livemode)
     SELECT %(m)s, sid,
     CASE WHEN recovered THEN 'done' WHEN fate <> 'emailed' THEN 'skipped'
       WHEN recent THEN 'scheduled' ELSE 'done' END,
@@ -138,7 +138,7 @@ STATEMENTS = (
       WHEN fate IN ('emailed', 'frequency_cap', 'recovery_url_expired') THEN FALSE END,
     CASE WHEN s0 = 'sent' THEN expired_at + interval '1 hour 2 seconds'
       WHEN s1 = 'sent' THEN expired_at + interval '25 hours 2 seconds' END,
-    LEAST(clicked0, clicked1), recovered_at
+    LEAST(clicked0, clicked1), recovered_at, fate IS DISTINCT FROM 'test_mode'
     FROM cp ORDER BY i""",
     # The recovering sessions: complete, paid, recovered_from the expired session.
     """INSERT INTO checkout_sessions (merchant_id, session_id, livemode, created_at, expires_at,

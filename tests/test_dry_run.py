@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
 from helpers import post_form
@@ -334,3 +334,25 @@ def test_form_errors_show_beside_their_field(client, db, owner, login, changes, 
     tag = re.search(rf'<(?:input|select)[^>]*\bid="{field}"[^>]*>', html).group(0)
     assert 'aria-invalid="true"' in tag
     assert db.scalar(select(func.count(DryRun.id))) == 0
+
+
+def test_a_run_given_up_while_its_job_still_works_stays_given_up(db, owner, monkeypatch):
+    seed(db, owner.merchant_id)
+    monkeypatch.setattr(dry_run, "BATCH", 4)
+    real, calls = dry_run._next_ids, []
+
+    def give_up_before_second_batch(run):
+        calls.append(1)
+        if len(calls) == 2:  # meanwhile, the run was marked failed (its job seemed lost)
+            with db.get_bind().connect() as other:
+                other.execute(update(DryRun).where(DryRun.id == run.id).values(status="failed"))
+                other.commit()
+        return real(run)
+
+    monkeypatch.setattr(dry_run, "_next_ids", give_up_before_second_batch)
+    started = dry_run.start(owner.merchant, None, dry_run.Candidate(), T0.date(), NOW.date())
+    db.commit()
+    assert jobs.run_dry_run(started.id) == DryRunStatus.FAILED
+    db.rollback()
+    given_up = db.get(DryRun, started.id)
+    assert given_up.status == DryRunStatus.FAILED and given_up.done == 4

@@ -31,7 +31,8 @@ def _postgres_only(app):
 def _independent(db, merchant_id: int) -> Counter:
     """Every count, by (UTC day, currency), from the rows themselves."""
     found = Counter()
-    for c in db.scalars(select(RecoveryCase).where(RecoveryCase.merchant_id == merchant_id)):
+    live = RecoveryCase.livemode.is_(True)
+    for c in db.scalars(select(RecoveryCase).where(RecoveryCase.merchant_id == merchant_id, live)):
         money = c.recovered_currency or "" if c.recovered_at else ""
         day = c.expired_at.date()
         facts = {
@@ -53,7 +54,8 @@ def _independent(db, merchant_id: int) -> Counter:
             found[(c.recovered_at.date(), c.recovered_currency, "paid_amount")] += (
                 c.recovered_amount or 0
             )
-    for e in db.scalars(select(EmailSend).where(EmailSend.merchant_id == merchant_id)):
+    sends = select(EmailSend).join(RecoveryCase, RecoveryCase.id == EmailSend.case_id)
+    for e in db.scalars(sends.where(EmailSend.merchant_id == merchant_id, live)):
         day = e.created_at.date()
         found[(day, "", "mail_sent")] += e.status == "sent"
         found[(day, "", "mail_clicked")] += e.clicked_at is not None
@@ -76,7 +78,7 @@ def _seed(db, merchant_id: int, rng: random.Random, n: int = 120) -> list[Recove
         s = CheckoutSession(
             merchant_id=merchant_id,
             session_id=f"cs_test_{merchant_id}_{i}",
-            livemode=True,
+            livemode=i % 10 != 0,
             created_at=expired - timedelta(hours=1),
             status="expired",
             payment_status="unpaid",
@@ -84,7 +86,12 @@ def _seed(db, merchant_id: int, rng: random.Random, n: int = 120) -> list[Recove
         )
         db.add(s)
         db.flush()
-        case = RecoveryCase(merchant_id=merchant_id, checkout_session_id=s.id, expired_at=expired)
+        case = RecoveryCase(
+            merchant_id=merchant_id,
+            checkout_session_id=s.id,
+            expired_at=expired,
+            livemode=i % 10 != 0,  # test-mode carts stay out of the counts
+        )
         db.add(case)
         cases.append(case)
     db.flush()
@@ -162,7 +169,13 @@ def test_payment_totals_from_kept_counts_match_the_rows_at_any_boundary(db):
     db.commit()
     rollups.fold()
     db.commit()
-    paid = list(db.scalars(select(RecoveryCase).where(RecoveryCase.recovered_at.is_not(None))))
+    paid = list(
+        db.scalars(
+            select(RecoveryCase).where(
+                RecoveryCase.recovered_at.is_not(None), RecoveryCase.livemode.is_(True)
+            )
+        )
+    )
     for since in (None, T0 + timedelta(days=9, minutes=7, seconds=3), T0 + timedelta(days=20)):
         expected = Counter()
         for c in paid:

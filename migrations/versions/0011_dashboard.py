@@ -92,6 +92,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("recovery_cases", schema=None) as batch_op:
         batch_op.add_column(
+            sa.Column("livemode", sa.Boolean(), server_default=sa.true(), nullable=False)
+        )
+        batch_op.add_column(
             sa.Column("expired_at", portal.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("holdout", sa.Boolean(), nullable=True))
@@ -122,13 +125,28 @@ def upgrade() -> None:
 
 # Existing cases get the summary columns from the rows they summarise.
 BACKFILL = (
+    """UPDATE recovery_cases SET livemode = (SELECT s.livemode FROM checkout_sessions s
+    WHERE s.id = recovery_cases.checkout_session_id)""",
     """UPDATE recovery_cases SET expired_at = (SELECT COALESCE(s.expired_at, s.state_at)
     FROM checkout_sessions s WHERE s.id = recovery_cases.checkout_session_id)""",
     """UPDATE recovery_cases SET emailed_at = (SELECT MIN(e.sent_at) FROM email_sends e
     WHERE e.case_id = recovery_cases.id AND e.status = 'sent')""",
     """UPDATE recovery_cases SET clicked_at = (SELECT MIN(e.clicked_at) FROM email_sends e
     WHERE e.case_id = recovery_cases.id)""",
-    "UPDATE recovery_cases SET purchased_at = recovered_at",
+    # A later purchase by the same address or customer (without the live code's 30-day bound,
+    # which these portable statements cannot write), or the recovery itself.
+    """UPDATE recovery_cases SET purchased_at = (
+    SELECT MIN(COALESCE(p.completed_at, p.state_at))
+    FROM checkout_sessions o, checkout_sessions p
+    WHERE o.id = recovery_cases.checkout_session_id AND p.merchant_id = o.merchant_id
+    AND p.id <> o.id AND (p.email = o.email OR p.customer = o.customer)
+    AND p.status = 'complete' AND COALESCE(p.async_result, '') <> 'failed'
+    AND (p.payment_status IN ('paid', 'no_payment_required') OR p.async_result = 'succeeded')
+    AND COALESCE(p.completed_at, p.state_at) >= o.created_at)""",
+    """UPDATE recovery_cases SET purchased_at = recovered_at WHERE recovered_at IS NOT NULL
+    AND (purchased_at IS NULL OR purchased_at > recovered_at)""",
+    # The holdout group where the case shows it; a case that a later rule stopped after it was
+    # scheduled cannot be told from one stopped before: left out of both groups.
     """UPDATE recovery_cases SET holdout = CASE WHEN reason = 'holdout' THEN TRUE
     WHEN emailed_at IS NOT NULL OR status = 'scheduled'
     OR reason IN ('frequency_cap', 'recovery_url_expired', 'sequence_finished') THEN FALSE END""",
@@ -155,6 +173,7 @@ def downgrade() -> None:
         batch_op.drop_column("emailed_at")
         batch_op.drop_column("holdout")
         batch_op.drop_column("expired_at")
+        batch_op.drop_column("livemode")
 
     with op.batch_alter_table("email_sends", schema=None) as batch_op:
         batch_op.drop_index("ix_email_sends_merchant_created")

@@ -90,13 +90,13 @@ COUNTS = (
     "emailed_group_bought, revenue, paid, paid_amount, mail_sent, mail_clicked, mail_bounced"
 )
 SUMS = ", ".join(f"sum({c.strip()})" for c in COUNTS.split(","))
-# What one row counts, with `sign` +1 (its new state) or -1 (its old state, undone): a case counts
+# What one live-mode row counts, with `sign` +1 (its new state) or -1 (its old state, undone): a case counts
 # towards the carts of its expiry's quarter hour and, once paid, the payments of its payment's.
 CASE_PARTS = f"""
 CREATE FUNCTION stat_case_parts(
-    sign int, merchant int, expired_at timestamptz, holdout bool, emailed_at timestamptz,
-    clicked_at timestamptz, purchased_at timestamptz, recovered_at timestamptz, amount bigint,
-    money varchar)
+    sign int, merchant int, live bool, expired_at timestamptz, holdout bool,
+    emailed_at timestamptz, clicked_at timestamptz, purchased_at timestamptz,
+    recovered_at timestamptz, amount bigint, money varchar)
 RETURNS TABLE (merchant_id int, bucket timestamptz, currency varchar, {COUNTS.replace(",", " bigint,")} bigint)
 LANGUAGE sql IMMUTABLE AS $$
     SELECT merchant, date_bin('15 minutes', expired_at, timestamptz '2000-01-01 00:00+00'),
@@ -108,29 +108,34 @@ LANGUAGE sql IMMUTABLE AS $$
         sign * (holdout IS FALSE AND purchased_at IS NOT NULL)::int,
         CASE WHEN recovered_at IS NULL THEN 0 ELSE sign * coalesce(amount, 0) END,
         0, 0, 0, 0, 0
-    WHERE expired_at IS NOT NULL
+    WHERE live AND expired_at IS NOT NULL
     UNION ALL
     SELECT merchant, date_bin('15 minutes', recovered_at, timestamptz '2000-01-01 00:00+00'),
         coalesce(money, ''), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sign, sign * coalesce(amount, 0),
         0, 0, 0
-    WHERE recovered_at IS NOT NULL
+    WHERE live AND recovered_at IS NOT NULL
 $$"""
 # An email counts towards the emails claimed in its claim's quarter hour.
 SEND_PARTS = f"""
 CREATE FUNCTION stat_send_parts(
-    sign int, merchant int, created_at timestamptz, status varchar, clicked_at timestamptz)
+    sign int, merchant int, live bool, created_at timestamptz, status varchar,
+    clicked_at timestamptz)
 RETURNS TABLE (merchant_id int, bucket timestamptz, currency varchar, {COUNTS.replace(",", " bigint,")} bigint)
 LANGUAGE sql IMMUTABLE AS $$
     SELECT merchant, date_bin('15 minutes', created_at, timestamptz '2000-01-01 00:00+00'), '',
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, sign * (status = 'sent')::int,
         sign * (clicked_at IS NOT NULL)::int, sign * (status = 'bounced')::int
-    WHERE created_at IS NOT NULL
+    WHERE live AND created_at IS NOT NULL
 $$"""
 CASE_ARGS = (
-    "{r}.merchant_id, {r}.expired_at, {r}.holdout, {r}.emailed_at, {r}.clicked_at, "
+    "{r}.merchant_id, {r}.livemode, {r}.expired_at, {r}.holdout, {r}.emailed_at, {r}.clicked_at, "
     "{r}.purchased_at, {r}.recovered_at, {r}.recovered_amount, {r}.recovered_currency"
 )
-SEND_ARGS = "{r}.merchant_id, {r}.created_at, {r}.status, {r}.clicked_at"
+# An email's mode is its case's (a test-mode cart's copy to the team stays out of the figures).
+SEND_ARGS = (
+    "{r}.merchant_id, (SELECT livemode FROM recovery_cases WHERE id = {r}.case_id), "
+    "{r}.created_at, {r}.status, {r}.clicked_at"
+)
 NONZERO = " OR ".join(f"sum({c.strip()}) <> 0" for c in COUNTS.split(","))
 
 

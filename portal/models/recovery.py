@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -69,6 +69,9 @@ class RecoveryCase(Base):
         default=0, server_default="0"
     )  # consecutive failed re-checks with Stripe
     # Kept beside the facts they summarise, so that the dashboard reads one row per case:
+    livemode: Mapped[bool] = mapped_column(
+        default=True, server_default=true()
+    )  # the session's mode: test-mode carts stay out of the figures
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the session's expiry
     # None: a rule stopped the case before the holdout draw (not eligible); True: held out;
     # False: in the emailed group.

@@ -75,6 +75,7 @@ def _open_missing_cases(expired: list[CheckoutSession]) -> None:
             merchant_id=m.merchant_id,
             checkout_session_id=m.id,
             expired_at=m.expired_at or m.state_at,
+            livemode=m.livemode,
             status=CaseStatus.NEW,
             next_action_at=now,
         )

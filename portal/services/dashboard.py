@@ -224,6 +224,7 @@ def _by_instant(merchant_id: int, period: Period) -> Select:
         select(expired, RecoveryCase.recovered_currency, *_case_counts())
         .where(
             RecoveryCase.merchant_id == merchant_id,
+            RecoveryCase.livemode.is_(True),
             expired >= period.previous_start,
             expired < period.end,
         )
@@ -274,8 +275,11 @@ def _emails_counted(merchant_id: int, period: Period) -> list[int]:
         select(
             *(func.count().filter(c & current) for c in (sent, clicked, bounced)),
             *(func.count().filter(c & ~current) for c in (sent, clicked, bounced)),
-        ).where(
+        )
+        .join(RecoveryCase, RecoveryCase.id == sends.case_id)
+        .where(
             sends.merchant_id == merchant_id,
+            RecoveryCase.livemode.is_(True),
             sends.created_at >= period.previous_start,
             sends.created_at < period.end,
         )

@@ -149,7 +149,9 @@ def process(run_id: int) -> str:
             db.session.rollback()
             return run.status
         db.session.commit()
-    run.status, run.finished_at = DryRunStatus.DONE, utcnow()
+    db.session.refresh(run, with_for_update=True)
+    if run.status == DryRunStatus.RUNNING:  # not given up meanwhile
+        run.status, run.finished_at = DryRunStatus.DONE, utcnow()
     db.session.commit()
     return run.status
 
@@ -198,10 +200,10 @@ def policy_of(run: DryRun) -> rules.Policy:
 
 def _replay_batch(run: DryRun, ids: list[int], policy: rules.Policy) -> bool:
     """Count one batch with the cursor (the caller commits them at once); False when another
-    run has moved the cursor since these ids were read."""
+    run has moved the cursor since these ids were read, or the run was given up meanwhile."""
     after = run.cursor
     db.session.refresh(run, with_for_update=True)
-    if run.cursor != after:
+    if run.cursor != after or run.status != DryRunStatus.RUNNING:
         return False
     outcomes = replay.outcomes(
         run.merchant_id, ids, policy, (run.since, run.until), run.created_at

@@ -58,8 +58,8 @@ def _anchor(merchant_id: int, before: int | None) -> tuple[datetime, int] | None
 
 
 def totals(merchant_id: int, since: datetime | None) -> dict[str, tuple[int, int]]:
-    """Per currency (never summed across currencies): (payments, amount in minor units) paid
-    at or after `since`. On PostgreSQL from the counts kept per quarter hour, and the rows of
+    """Per currency (never summed across currencies): (payments, amount in minor units) of
+    live-mode payments made at or after `since`. On PostgreSQL from the counts kept per quarter hour, and the rows of
     the quarter hour `since` falls in."""
     if not rollups.kept():
         return _counted(merchant_id, since, None)
@@ -81,7 +81,11 @@ def _counted(
             func.count(),
             func.coalesce(func.sum(RecoveryCase.recovered_amount), 0),
         )
-        .where(RecoveryCase.merchant_id == merchant_id, RecoveryCase.recovered_at.is_not(None))
+        .where(
+            RecoveryCase.merchant_id == merchant_id,
+            RecoveryCase.livemode.is_(True),
+            RecoveryCase.recovered_at.is_not(None),
+        )
         .group_by(RecoveryCase.recovered_currency)
     )
     if since is not None:

@@ -29,44 +29,56 @@ def refresh(mirrors: list[CheckoutSession]) -> None:
     ]
     if not touched:
         return
-    groups = _shoppers(touched)
-    for sessions in groups.values():
-        for session, case in sessions:
-            if case is not None:
-                found = _first_purchase(session, case, sessions)
-                if found != case.purchased_at:
-                    case.purchased_at = found
+    rows = _sessions_of(touched)
+    rows = _sessions_of([session for session, _ in rows])  # the cases' own other keys too
+    by_key = defaultdict(dict)
+    for session, _ in rows:
+        for key in _keys(session):
+            by_key[key][session.id] = session
+    for session, case in rows:
+        if case is not None:
+            same = {s.id: s for key in _keys(session) for s in by_key[key].values()}
+            found = _first_purchase(session, case, list(same.values()))
+            if found != case.purchased_at:
+                case.purchased_at = found
 
 
-def _shoppers(mirrors: list[CheckoutSession]) -> dict[tuple, list]:
-    """Every session (with its case, if any) of the shoppers of `mirrors`, grouped by shopper
-    (merchant and address, or merchant and customer), in one query."""
+def _keys(session: CheckoutSession) -> list[tuple]:
+    """What tells a shopper apart: the address, and the customer when there is one."""
+    keys = [(session.merchant_id, "email", session.email)] if session.email else []
+    if session.customer:
+        keys.append((session.merchant_id, "customer", session.customer))
+    return keys
+
+
+def _sessions_of(mirrors: list[CheckoutSession]) -> list[tuple]:
+    """Every session sharing an address or a customer with one of `mirrors` (same merchant),
+    each with its case if it has one, in one query."""
     merchants = {m.merchant_id for m in mirrors}
     emails = {m.email for m in mirrors if m.email}
     customers = {m.customer for m in mirrors if m.customer}
     keys = [CheckoutSession.email.in_(emails)] if emails else []
     keys += [CheckoutSession.customer.in_(customers)] if customers else []
-    rows = db.session.execute(
-        select(CheckoutSession, RecoveryCase)
-        .outerjoin(RecoveryCase, RecoveryCase.checkout_session_id == CheckoutSession.id)
-        .where(CheckoutSession.merchant_id.in_(merchants), or_(*keys))
-    ).all()
-    groups = defaultdict(list)
-    for session, case in rows:
-        for key in (("email", session.email), ("customer", session.customer)):
-            if key[1] and key[1] in (emails if key[0] == "email" else customers):
-                groups[(session.merchant_id, *key)].append((session, case))
-    return groups
+    if not keys:
+        return []
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            select(CheckoutSession, RecoveryCase)
+            .outerjoin(RecoveryCase, RecoveryCase.checkout_session_id == CheckoutSession.id)
+            .where(CheckoutSession.merchant_id.in_(merchants), or_(*keys))
+        )
+    ]
 
 
 def _first_purchase(
-    expired: CheckoutSession, case: RecoveryCase, sessions: list
+    expired: CheckoutSession, case: RecoveryCase, sessions: list[CheckoutSession]
 ) -> datetime | None:
     """The earliest payment by the same shopper in another session, made after `expired` was
     started and within the window after its expiry (None when there is none). Stripe's times
     have whole seconds: a payment of the same second as the start counts."""
     start = case.expired_at or expired.state_at
-    paid = [s.completed_at or s.state_at for s, _ in sessions if s.id != expired.id and s.is_paid]
+    paid = [s.completed_at or s.state_at for s in sessions if s.id != expired.id and s.is_paid]
     times = [t for t in paid if expired.created_at <= t <= start + WINDOW]
     if case.recovered_at is not None:
         times.append(case.recovered_at)

@@ -45,12 +45,12 @@ REBUILD = (
     text(f"""
 INSERT INTO stat_buckets (merchant_id, bucket, currency, {_COLS})
 SELECT p.merchant_id, p.bucket, p.currency, {_SUMS} FROM (
-    SELECT p.* FROM recovery_cases c, stat_case_parts(1, c.merchant_id, c.expired_at,
-        c.holdout, c.emailed_at, c.clicked_at, c.purchased_at, c.recovered_at,
+    SELECT p.* FROM recovery_cases c, stat_case_parts(1, c.merchant_id, c.livemode,
+        c.expired_at, c.holdout, c.emailed_at, c.clicked_at, c.purchased_at, c.recovered_at,
         c.recovered_amount, c.recovered_currency) p
     UNION ALL
-    SELECT p.* FROM email_sends e,
-        stat_send_parts(1, e.merchant_id, e.created_at, e.status, e.clicked_at) p
+    SELECT p.* FROM email_sends e JOIN recovery_cases c ON c.id = e.case_id,
+        stat_send_parts(1, e.merchant_id, c.livemode, e.created_at, e.status, e.clicked_at) p
 ) p GROUP BY p.merchant_id, p.bucket, p.currency"""),
 )
 

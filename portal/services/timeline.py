@@ -22,6 +22,26 @@ LATER = {
     "expired": "Re-checked with Stripe: the shopper started a newer checkout. Not emailed.",
     "complete": "Re-checked with Stripe: the shopper paid in a newer checkout. Not emailed.",
 }
+# Why each rule exists, for the merchant reading a stopped cart.
+WHY = {
+    Reason.TEST_MODE: "Test-mode checkouts are recorded, not emailed (see Settings).",
+    Reason.NOT_CONNECTED: "Emails need your Stripe account connected.",
+    Reason.TERMS_NOT_ACCEPTED: "Emails wait until the current cart-recovery terms are accepted.",
+    Reason.MERCHANT_DISABLED: "Recovery emails were turned off in Settings.",
+    Reason.NO_CONSENT: "Stripe's rule: only shoppers who agreed to promotional emails at "
+    "checkout may get a recovery email.",
+    Reason.NO_EMAIL: "The checkout has no complete address to write to.",
+    Reason.NO_RECOVERY_URL: "Recovery was not turned on for this checkout in Stripe, so there "
+    "is no link to send.",
+    Reason.RECOVERY_URL_EXPIRED: "Stripe's link for this cart expires before the email would go.",
+    Reason.UNSUBSCRIBED: "The address had unsubscribed from your marketing emails.",
+    Reason.SUPPRESSED: "Emails to this address bounced, or it was erased on request.",
+    Reason.LATER_SESSION: "Only a shopper's latest cart is emailed.",
+    Reason.COMPLETED_ELSEWHERE: "There is nothing to recover: the shopper paid.",
+    Reason.HOLDOUT: "The holdout share set in Settings keeps some carts un-emailed, to "
+    "measure what the emails add.",
+    Reason.FREQUENCY_CAP: "Settings allow one recovery email per address in a while.",
+}
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",
     Reason.SEQUENCE_FINISHED: "Finished: every email of the sequence was sent",
@@ -100,14 +120,14 @@ def _decided(at: datetime, d: dict) -> Entry:
         due = datetime.fromisoformat(d["at"]) if d.get("at") else at
         return Entry(at, f"Email {step} scheduled", "", "", due)
     if action == "skip":
-        return Entry(at, f"Stopped: {REASONS.get(reason, reason)}", f"Rule: {reason}", "bad")
-    return Entry(at, FINISHED.get(reason, f"Finished ({reason})"), "", "ok")
+        return Entry(at, f"Stopped: {REASONS.get(reason, reason)}", WHY.get(reason, ""), "bad")
+    return Entry(at, FINISHED.get(reason, "Finished"), "", "ok")
 
 
 def _decision_only(case: RecoveryCase) -> Entry:
     at = case.expired_at or case.created_at
     words = REASONS.get(case.reason) or FINISHED.get(case.reason, case.reason)
-    return Entry(at, f"Decision: {words}", f"Rule: {case.reason}")
+    return Entry(at, f"Decision: {words}", WHY.get(case.reason, ""))
 
 
 SEND_END = {

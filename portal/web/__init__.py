@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -43,6 +43,13 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map) -> None:
         super().__init__(url_map, min=1, max=db.MAX_ID)
+
+
+def query_id(name: str) -> int | None:
+    """A row id from the query string (a page's cursor), as IdConverter checks a path's: 1 to
+    db.MAX_ID, None otherwise (a missing, malformed or out-of-range value starts at the top)."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 1 <= value <= db.MAX_ID else None
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from portal.models import RecoveryCase
 from portal.services import carts, payments, timeline
+from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
 bp = Blueprint("carts", __name__, url_prefix="/carts")
@@ -17,7 +18,7 @@ bp = Blueprint("carts", __name__, url_prefix="/carts")
 @login_required
 def index():
     show, reason = request.args.get("show", ""), request.args.get("reason", "")
-    before = request.args.get("before", type=int)
+    before = query_id("before")
     page = carts.page(current_merchant().id, show, reason, before)
     return render_template(
         "carts/index.html",

@@ -10,6 +10,7 @@ from flask_login import login_required
 from portal.db import utcnow
 from portal.models import RecoveryCase
 from portal.services import carts, payments
+from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
@@ -21,7 +22,7 @@ def index():
     merchant = current_merchant()
     days = payments.PERIODS.get(request.args.get("days", ""))
     since = utcnow() - timedelta(days=days) if days else None
-    before = request.args.get("before", type=int)
+    before = query_id("before")
     return render_template(
         "payments/index.html",
         page=payments.page(merchant.id, since, before),
