@@ -172,6 +172,17 @@ def test_carts_list_pages_and_filters(db, client, merchant):
     assert _ids(client.get("/carts/?show=emailed").get_data(as_text=True), "carts") == [
         cases[7].id
     ]
+    from portal.models import RecoveryCase
+
+    clicked = db.get(RecoveryCase, cases[9].id)  # the pages' requests ended the earlier session
+    clicked.clicked_at, clicked.holdout = T0, False
+    db.commit()
+    assert _ids(client.get("/carts/?show=clicked").get_data(as_text=True), "carts") == [
+        cases[9].id
+    ]
+    assert _ids(client.get("/carts/?show=eligible").get_data(as_text=True), "carts") == [
+        cases[9].id
+    ]
     assert client.get("/carts/?show=<script>&before=abc").status_code == 200
     for before in ("-1", "0", "2147483648", "99999999999999999999"):  # out of any id's range
         for page in ("/carts/", "/payments/"):

@@ -66,7 +66,14 @@ def describe(case: RecoveryCase, sends: list[EmailSend] = ()) -> str:
         return "Waiting to send" if case.next_action_at else "Deciding"
     if sends:
         return _emails_in_words(sends)
-    return REASONS.get(case.reason or "", case.reason or case.status)
+    return REASONS.get(case.reason or "") or OTHER_ENDS.get(case.reason or "", "Finished")
+
+
+# Ends that stop no email (not in the "not emailed because" filter).
+OTHER_ENDS = {
+    Reason.RECOVERED: "Paid, then the delayed payment failed: not recovered",
+    Reason.SEQUENCE_FINISHED: "Every email of the sequence was sent",
+}
 
 
 def _emails_in_words(sends: list[EmailSend]) -> str:
@@ -85,7 +92,9 @@ PAGE_SIZE = 50
 # The list's filters: ?show= -> (words, condition on the case).
 FILTERS = {
     "waiting": ("Waiting", RecoveryCase.status.in_(CaseStatus.active())),
+    "eligible": ("Could be emailed", RecoveryCase.holdout.is_not(None)),
     "emailed": ("Emailed", RecoveryCase.emailed_at.is_not(None)),
+    "clicked": ("Clicked", RecoveryCase.clicked_at.is_not(None)),
     "stopped": ("Not emailed", RecoveryCase.status == CaseStatus.SKIPPED),
     "recovered": ("Recovered", RecoveryCase.recovered_at.is_not(None)),
 }
