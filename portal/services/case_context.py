@@ -27,7 +27,7 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import rules, stripe_gateway, subscriptions, terms, trace
+from portal.services import erasure, rules, stripe_gateway, terms, trace
 from portal.services.settings import policy_for, settings_for
 
 
@@ -55,7 +55,7 @@ def load(case_id: int) -> Context | None:
     case, session, merchant, settings, account, contact, domain, terms_accepted, erasures = row
     settings = settings or settings_for(merchant.id)
     # Only a merchant who ever erased an address pays for a lookup (by keyed hash).
-    erased = bool(erasures and session.email) and subscriptions.is_erased(
+    erased = bool(erasures and session.email) and erasure.is_erased(
         merchant.id, session.email, current_app.config["SECRET_KEY"]
     )
     return Context(

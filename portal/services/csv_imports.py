@@ -18,17 +18,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-from flask import current_app
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import func, insert, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CsvImport, CsvImportChunk, CsvImportReject, ErasedAddress
+from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
-from portal.services import subscriptions
+from portal.services import erasure
 from portal.services.consent_csv import (
     CSV_MAX_BYTES,
-    LOOKUP_SIZE,
     Batch,
     Columns,
     RefusedFile,
@@ -238,27 +236,11 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
 def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reject]]:
     """The rows whose address the merchant did not erase, and a reject for each other one (its
     value left empty: the address must not be kept again). One lookup when it never erased one."""
-    if not rows or not db.session.scalar(
-        select(exists().where(ErasedAddress.merchant_id == merchant_id))
-    ):
+    gone = erasure.erased_among(merchant_id, (row.email for row in rows)) if rows else ()
+    if not gone:
         return rows, []
-    secret = current_app.config["SECRET_KEY"]
-    hashes = [subscriptions.email_hash(row.email, secret) for row in rows]
-    found = set()
-    for at in range(0, len(hashes), LOOKUP_SIZE):
-        found.update(
-            db.session.scalars(
-                select(ErasedAddress.email_hash).where(
-                    ErasedAddress.merchant_id == merchant_id,
-                    ErasedAddress.email_hash.in_(hashes[at : at + LOOKUP_SIZE]),
-                )
-            )
-        )
-    if not found:
-        return rows, []
-    kept = [row for row, hashed in zip(rows, hashes) if hashed not in found]
-    gone = [Reject(r.line, "", ERASED) for r, h in zip(rows, hashes) if h in found]
-    return kept, gone
+    kept = [row for row in rows if row.email not in gone]
+    return kept, [Reject(row.line, "", ERASED) for row in rows if row.email in gone]
 
 
 def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:

@@ -12,13 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, or_, select
 
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
-from portal.models import ErasedAddress, RecoveryCase, SessionStatus
-from portal.services import rules, subscriptions
+from portal.models import RecoveryCase, SessionStatus
+from portal.services import erasure, rules
 
 EMAILED, WAITING, RECOVERED = "emailed", "waiting", str(rules.Reason.RECOVERED)
 MAX_LOOKS = 4 * rules.MAX_STEPS + 4  # per case: each send or deferral is one look
@@ -183,7 +182,9 @@ def _world(merchant_id: int, rows: list, since: datetime) -> _World:
         )
         .group_by(EmailSend.to_address)
     )
-    return _World(shoppers, ledger, suppressed, _erased(merchant_id, emails), dict(prior.all()))
+    return _World(
+        shoppers, ledger, suppressed, erasure.erased_among(merchant_id, emails), dict(prior.all())
+    )
 
 
 def _consent(merchant_id: int, emails: set[str]) -> tuple[dict, dict]:
@@ -202,14 +203,6 @@ def _consent(merchant_id: int, emails: set[str]) -> tuple[dict, dict]:
         if contact.suppressed_at is not None:
             suppressed[contact.email] = contact.suppressed_at
     return ledger, suppressed
-
-
-def _erased(merchant_id: int, emails: set[str]) -> set[str]:
-    """The addresses the merchant erased on request (a lookup each only if it ever erased one)."""
-    if not db.session.scalar(select(exists().where(ErasedAddress.merchant_id == merchant_id))):
-        return set()
-    secret = current_app.config["SECRET_KEY"]
-    return {e for e in emails if subscriptions.is_erased(merchant_id, e, secret)}
 
 
 def _keys(session: CheckoutSession) -> list[str]:

@@ -3,8 +3,6 @@ changes, and the privacy requests (export everything about an address, or erase 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +15,7 @@ from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
 from portal.services import carts, consent
+from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
 ERASED_PREFIX = "erased:"
@@ -227,19 +226,8 @@ def _case_json(case: RecoveryCase, sends: list[EmailSend]) -> dict:
     return _pick(case, CASE_KEYS) | {"id": case.id, "decision": carts.describe(case, own)}
 
 
-def email_hash(email: str, secret: str) -> str:
-    """The keyed hash erasure keeps of an address (HMAC-SHA256, hex): the same for any case."""
-    return hmac.new(secret.encode(), normalize(email).encode(), hashlib.sha256).hexdigest()
-
-
-def is_erased(merchant_id: int, email: str, secret: str) -> bool:
-    """Whether this merchant erased the address: it must never be emailed again."""
-    key = (merchant_id, email_hash(email, secret))
-    return db.session.get(ErasedAddress, key) is not None
-
-
 def erase(merchant: Merchant, email: str, secret: str) -> bool:
-    """Forget an address for this merchant and keep only its keyed hash (is_erased). Its
+    """Forget an address for this merchant and keep only its keyed hash (erasure.is_erased). Its
     checkouts and emails stay as anonymous rows, so carts and the dashboard still count them.
     Whether the merchant held anything about it. Idempotent."""
     email, hashed = normalize(email), email_hash(email, secret)
