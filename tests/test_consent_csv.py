@@ -315,7 +315,10 @@ def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, mon
     assert len(held(db)) == 4 and rejects(db, imp) == []
     imp = db.get(CsvImport, imp.id)
     assert (imp.status, imp.rows_read, imp.next_line) == ("running", 4, 6)
+    chunks = select(func.count()).select_from(CsvImportChunk)
+    assert db.scalar(chunks) > 0  # kept while the import may resume
     assert csv_imports.process(imp.id) == ImportStatus.DONE
+    assert db.scalar(chunks) == 0  # applied: the file is dropped (erasure must not miss it)
     assert csv_imports.process(imp.id) == ImportStatus.DONE  # a second run changes nothing
     db.expire_all()
     imp = db.get(CsvImport, imp.id)

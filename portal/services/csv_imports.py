@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from portal import db
 from portal.db import utcnow
@@ -131,9 +131,16 @@ def process(import_id: int) -> str:
             db.session.rollback()
             return imp.status
         db.session.commit()
-    imp.status, imp.finished_at = ImportStatus.DONE, utcnow()
+    finish(imp, ImportStatus.DONE)
     db.session.commit()
     return imp.status
+
+
+def finish(imp: CsvImport, status: str, error: str | None = None) -> None:
+    """End an import and drop its file: what it applied is in the ledger, its rejects are kept,
+    and an address erased later must not live on in an old upload. The caller commits."""
+    imp.status, imp.finished_at, imp.error = status, utcnow(), error or imp.error
+    db.session.execute(delete(CsvImportChunk).where(CsvImportChunk.import_id == imp.id))
 
 
 def _columns(import_id: int) -> Columns:

@@ -101,8 +101,8 @@ def _enqueue(imp: CsvImport) -> None:
             jobs.process_csv_import, imp.id, job_timeout=3600, result_ttl=60
         )
     except RedisError:
-        imp.status = ImportStatus.FAILED
-        imp.error = "The import could not be queued just now: please upload the file again."
+        error = "The import could not be queued just now: please upload the file again."
+        csv_imports.finish(imp, ImportStatus.FAILED, error)
         db.session.commit()
 
 
