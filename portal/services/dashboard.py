@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, select, true
 
 from portal import db
 from portal.models import ConsentChange, EmailSend, RecoveryCase, SendStatus
-from portal.services import rollups
+from portal.services import rollups, settings
 from portal.services.dashboard_lift import Lift, lift
-from portal.services.settings import settings_for
 
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -107,10 +106,7 @@ def parse_days(value: str | None) -> int:
 
 def period_for(days: int, zone_name: str, now: datetime) -> Period:
     """The last `days` local days up to and including today (today so far), in `zone_name`."""
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = settings.zone(zone_name)
     last = now.astimezone(zone).date()
     first = last - timedelta(days=days - 1)
     return Period(
@@ -126,15 +122,15 @@ def period_for(days: int, zone_name: str, now: datetime) -> Period:
 
 def build(merchant_id: int, days: int, now: datetime) -> Dashboard:
     """Every figure of the dashboard for `merchant_id`, its current and previous period."""
-    settings = settings_for(merchant_id)
-    period = period_for(days, settings.timezone, now)
+    chosen = settings.settings_for(merchant_id)
+    period = period_for(days, chosen.timezone, now)
     kept = kept_rows(merchant_id, period)
     by_day = cohorts_by_day(merchant_id, period, kept)
     current, previous = Cohort(), Cohort()
     for day, cohort in by_day.items():
         (current if day >= period.first else previous).add(cohort)
     mail, previous_mail = mail_counts(merchant_id, period, kept)
-    shows_lift = settings.holdout_percent > 0 or current.held_out > 0
+    shows_lift = chosen.holdout_percent > 0 or current.held_out > 0
     return Dashboard(
         period,
         current,
@@ -142,7 +138,7 @@ def build(merchant_id: int, days: int, now: datetime) -> Dashboard:
         mail,
         previous_mail,
         [(day, by_day.get(day, Cohort())) for day in period.dates()],
-        settings.holdout_percent,
+        chosen.holdout_percent,
         _lift_of(current) if shows_lift else None,
         bool(by_day) or _has_history(merchant_id),
     )

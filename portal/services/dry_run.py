@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -102,7 +101,7 @@ def problems(candidate: Candidate, first: date, last: date, today: date) -> list
 
 def period(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
     """From the start of `first` to the end of `last`, in the merchant's time zone."""
-    tz = ZoneInfo(zone)
+    tz = settings.zone(zone)
     since = datetime.combine(first, time(), tzinfo=tz)
     until = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
     return since, until

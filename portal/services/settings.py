@@ -9,7 +9,7 @@ from datetime import timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from functools import cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -260,6 +260,14 @@ def _limit_problems(values: Values) -> list[Problem]:
 def time_zones() -> frozenset[str]:
     """The IANA time zone names the settings accept."""
     return frozenset(available_timezones())
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The named time zone; UTC for a name this machine does not know."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def missing_to_enable(merchant: Merchant) -> list[Missing]:

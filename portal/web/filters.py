@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Flask, g
 from flask_login import current_user
@@ -11,7 +11,7 @@ from flask_login import current_user
 from portal import db
 from portal.mail.values import format_money
 from portal.models import SendingSettings
-from portal.services import terms
+from portal.services import settings, terms
 
 
 def register(app: Flask) -> None:
@@ -33,12 +33,9 @@ def merchant_zone() -> ZoneInfo:
     if "merchant_zone" not in g:
         name = "UTC"
         if current_user.is_authenticated:
-            settings = db.session.get(SendingSettings, current_user.merchant_id)
-            name = settings.timezone if settings is not None else "UTC"
-        try:
-            g.merchant_zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            g.merchant_zone = ZoneInfo("UTC")
+            stored = db.session.get(SendingSettings, current_user.merchant_id)
+            name = stored.timezone if stored is not None else "UTC"
+        g.merchant_zone = settings.zone(name)
     return g.merchant_zone
 
 
