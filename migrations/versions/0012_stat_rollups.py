@@ -17,62 +17,41 @@ branch_labels = None
 depends_on = None
 
 
+def _counted_columns(table: str) -> list:
+    """What both tables hold after their key: the quarter hour, the currency and the counts."""
+    big = {"revenue", "paid_amount"}
+    return [
+        sa.Column("bucket", portal.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        *(
+            sa.Column(name, sa.BigInteger() if name in big else sa.Integer(), nullable=False)
+            for name in (
+                "expired eligible emailed clicked recovered held_out held_out_bought "
+                "emailed_group emailed_group_bought revenue paid paid_amount mail_sent "
+                "mail_clicked mail_bounced"
+            ).split()
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f(f"fk_{table}_merchant_id_merchants"),
+            ondelete="CASCADE",
+        ),
+    ]
+
+
 def upgrade() -> None:
     op.create_table(
         "stat_buckets",
         sa.Column("merchant_id", sa.Integer(), nullable=False),
-        sa.Column("bucket", portal.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("expired", sa.Integer(), nullable=False),
-        sa.Column("eligible", sa.Integer(), nullable=False),
-        sa.Column("emailed", sa.Integer(), nullable=False),
-        sa.Column("clicked", sa.Integer(), nullable=False),
-        sa.Column("recovered", sa.Integer(), nullable=False),
-        sa.Column("held_out", sa.Integer(), nullable=False),
-        sa.Column("held_out_bought", sa.Integer(), nullable=False),
-        sa.Column("emailed_group", sa.Integer(), nullable=False),
-        sa.Column("emailed_group_bought", sa.Integer(), nullable=False),
-        sa.Column("revenue", sa.BigInteger(), nullable=False),
-        sa.Column("paid", sa.Integer(), nullable=False),
-        sa.Column("paid_amount", sa.BigInteger(), nullable=False),
-        sa.Column("mail_sent", sa.Integer(), nullable=False),
-        sa.Column("mail_clicked", sa.Integer(), nullable=False),
-        sa.Column("mail_bounced", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            name=op.f("fk_stat_buckets_merchant_id_merchants"),
-            ondelete="CASCADE",
-        ),
+        *_counted_columns("stat_buckets"),
         sa.PrimaryKeyConstraint("merchant_id", "bucket", "currency", name=op.f("pk_stat_buckets")),
     )
     op.create_table(
         "stat_deltas",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("merchant_id", sa.Integer(), nullable=False),
-        sa.Column("bucket", portal.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("expired", sa.Integer(), nullable=False),
-        sa.Column("eligible", sa.Integer(), nullable=False),
-        sa.Column("emailed", sa.Integer(), nullable=False),
-        sa.Column("clicked", sa.Integer(), nullable=False),
-        sa.Column("recovered", sa.Integer(), nullable=False),
-        sa.Column("held_out", sa.Integer(), nullable=False),
-        sa.Column("held_out_bought", sa.Integer(), nullable=False),
-        sa.Column("emailed_group", sa.Integer(), nullable=False),
-        sa.Column("emailed_group_bought", sa.Integer(), nullable=False),
-        sa.Column("revenue", sa.BigInteger(), nullable=False),
-        sa.Column("paid", sa.Integer(), nullable=False),
-        sa.Column("paid_amount", sa.BigInteger(), nullable=False),
-        sa.Column("mail_sent", sa.Integer(), nullable=False),
-        sa.Column("mail_clicked", sa.Integer(), nullable=False),
-        sa.Column("mail_bounced", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"],
-            ["merchants.id"],
-            name=op.f("fk_stat_deltas_merchant_id_merchants"),
-            ondelete="CASCADE",
-        ),
+        *_counted_columns("stat_deltas"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_deltas")),
     )
     with op.batch_alter_table("stat_deltas", schema=None) as batch_op:
