@@ -43,8 +43,8 @@ class ConsentChange(Base):
 
     __tablename__ = "consent_changes"
     __table_args__ = (
+        # Also the index of every lookup by address: it begins with (merchant_id, email).
         UniqueConstraint("merchant_id", "email", "source", "source_ref"),
-        Index("ix_consent_changes_merchant_email", "merchant_id", "email"),
         # The dashboard counts a period's unsubscribes made from emails (a partial index: the
         # many rows of CSV uploads and checkouts never enter it).
         Index(
