@@ -109,10 +109,14 @@ def test_export_pages_by_key_over_many_batches(owner, db, monkeypatch):
 
 def test_both_export_paths_write_the_same_cells(owner, db):
     rows = ["=cmd@example.com,Subscribed,2023-10-23T20:58:02Z", "zoé@exämple.com,Unsubscribed,"]
+    # "+a" sorts after "*b", but its protected cell "'+a" would sort before: the order is the
+    # addresses', not the cells'.
+    rows += ["+a@example.com,Subscribed,", "*b@example.com,Subscribed,"]
     run_import(owner, HEADER + "\r\n".join(rows) + "\r\n")
     fast = "".join(consent_export.export_chunks(owner.merchant))
     assert fast == "".join(consent_export._keyset_chunks(owner.merchant))
     assert "'=cmd@example.com,Subscribed,2023-10-23T20:58:02+00:00\r\n" in fast
+    assert fast.index("*b@example.com") < fast.index("'+a@example.com")
 
 
 @pytest.mark.parametrize("start", ["=", "+", "-"])
@@ -439,3 +443,34 @@ def test_a_hostile_cell_of_dots_is_checked_at_once(cell):
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, when",
+    [
+        ("2023-10-23T20:58:02+00:00", T1),
+        ("2023-10-23T22:58:02+02:00", T1),
+        ("2023-10-23T20:58:02Z", T1),
+        ("2023-10-23 20:58:02", T1),
+        ("1698094682", T1),
+        ("1698094682.5", T1 + timedelta(microseconds=500_000)),
+        ("2023-10-23T20:58:02.123457-00:30", T1 + timedelta(minutes=30, microseconds=123457)),
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=timezone.utc)),
+    ],
+)
+def test_dates_are_read_to_the_microsecond(owner, db, text, when):
+    run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
+    assert held(db) == {"a@example.com": ("subscribed", when)}
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+01:00", "-62135596801", "253402300800", "9" * 13, "1e9", "1."]
+)
+def test_dates_outside_the_years_1_to_9999_or_unreadable_are_rejected(owner, db, text):
+    imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
+    assert [reason for _, reason in rejects(db, imp)] == [
+        f"unreadable date “{text}”: use ISO 8601 or a Unix time"
+    ]

@@ -15,7 +15,7 @@ from portal.db import utcnow
 APPLY_SQL = """
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
-    SELECT %(merchant_id)s, email, status, occurred_at, %(source)s FROM csv_batch
+    SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
         WHERE excluded.updated_at > c.updated_at
@@ -23,16 +23,17 @@ WITH moved AS (
 ), logged AS (
     INSERT INTO consent_changes
         (merchant_id, email, status, source, source_ref, occurred_at, recorded_at)
-    SELECT %(merchant_id)s, b.email, b.status, %(source)s, %(ref)s || b.line, b.occurred_at,
+    SELECT %(merchant_id)s, b.email, b.status, %(source)s, %(ref)s || b.line, to_timestamp(b.at),
         %(now)s
     FROM csv_batch b JOIN moved USING (email)
     ON CONFLICT DO NOTHING
 )
 SELECT count(*) FROM moved
 """
-# A row as a line of COPY's text format: (line, email, status, occurred_at), the date as str()
-# writes it (ISO 8601 with a space and the offset), which PostgreSQL reads exactly.
-COPY_LINE = "%d\t%s\t%s\t%s\n"
+# A row as a line of COPY's text format: (line, email, status, Unix seconds), the seconds as
+# repr() writes a float: the shortest text PostgreSQL reads back as the same double, which
+# to_timestamp() rounds to the microsecond the row said.
+COPY_LINE = "%d\t%s\t%s\t%r\n"
 
 
 def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> int:
@@ -44,7 +45,7 @@ def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> in
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE csv_batch (line integer, email text, status text, "
-            "occurred_at timestamptz) ON COMMIT DROP"
+            "at double precision) ON COMMIT DROP"
         )
         with cursor.copy("COPY csv_batch FROM STDIN") as copy:
             copy.write("".join(map(COPY_LINE.__mod__, rows)))
