@@ -25,7 +25,14 @@ from portal.models import (
     CsvImportReject,
     ImportStatus,
 )
-from portal.services import consent, consent_csv, consent_export, csv_imports, subscriptions
+from portal.services import (
+    consent,
+    consent_csv,
+    consent_export,
+    csv_files,
+    csv_imports,
+    subscriptions,
+)
 from portal.services.consent import Change
 
 HEADER = "Email address,Subscription status,Updated at\r\n"
@@ -265,6 +272,12 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
     }
 
 
+def test_lines_ending_with_a_carriage_return_alone_are_read(owner, db):
+    imp = run_import(owner, "Email address,Subscription status\ra@example.com,Subscribed\rbad,x\r")
+    assert held(db).keys() == {"a@example.com"}
+    assert rejects(db, imp) == [(3, "not an email address")]
+
+
 def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):
     imp = run_import(owner, "Email address,Subscription status\nA@Example.com,Subscribed\n")
     assert held(db) == {"a@example.com": ("subscribed", imp.created_at)}
@@ -276,10 +289,13 @@ def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):
         (b"", "empty"),
         (b"  \r\n", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV text file"),
-        ("Email,Status\n".encode("utf-16"), "not a CSV text file"),
+        ("Email,Status\n".encode("utf-16"), "in UTF-16"),
+        (b"\xef\xbb\xbf", "empty"),
+        (b"Email address;Subscription status\nx@example.com;Subscribed\n", "by semicolons"),
+        (b"Email address\tSubscription status\n", "by tabs"),
         (b"name,status\nx@example.com,Subscribed\n", "no “Email address” column"),
         (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
-        (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not a CSV"),
+        (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not in UTF-8"),
     ],
 )
 def test_unreadable_files_are_refused_and_nothing_stored(owner, db, data, message):
@@ -291,8 +307,8 @@ def test_unreadable_files_are_refused_and_nothing_stored(owner, db, data, messag
 
 
 def test_an_oversized_file_is_refused(owner, db, monkeypatch):
-    monkeypatch.setattr(csv_imports, "CSV_MAX_BYTES", 100)
-    monkeypatch.setattr(csv_imports, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(csv_files, "CSV_MAX_BYTES", 100)
+    monkeypatch.setattr(csv_files, "CHUNK_BYTES", 64)
     with pytest.raises(consent_csv.RefusedFile, match="over the 0 MB limit"):
         csv_imports.start_import(owner.merchant, owner, "x.csv", io.BytesIO(HEADER.encode() * 5))
 
@@ -302,7 +318,7 @@ def test_an_oversized_file_is_refused(owner, db, monkeypatch):
 
 def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, monkeypatch):
     monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
-    monkeypatch.setattr(csv_imports, "CHUNK_BYTES", 50)  # lines cross chunk boundaries
+    monkeypatch.setattr(csv_files, "CHUNK_BYTES", 50)  # lines cross chunk boundaries
     rows = [f"r{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10)]
     rows[5] = "bad,Subscribed,\r\n"  # line 7, in the second batch
     imp = csv_imports.start_import(

@@ -10,10 +10,6 @@ address the merchant erased on request is rejected: the file never brings it bac
 
 from __future__ import annotations
 
-import codecs
-import csv
-import hashlib
-import io
 from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
@@ -24,28 +20,20 @@ from portal import db
 from portal.db import utcnow
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
-from portal.services import erasure
+from portal.services import csv_files, erasure
 from portal.services.consent_csv import (
-    CSV_MAX_BYTES,
     Batch,
     Columns,
     Records,
-    RefusedFile,
     Reject,
     Row,
     apply_rows,
     read_batch,
-    read_header,
 )
 
-CHUNK_BYTES = 1024 * 1024  # every stored chunk but the last holds exactly this many bytes
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "This address was erased on request"
-NOT_TEXT = (
-    "This file is not a CSV text file (it holds binary data, like an image or a spreadsheet). "
-    "Save it as “CSV UTF-8” and upload that."
-)
 
 
 def start_import(
@@ -59,58 +47,8 @@ def start_import(
     with db.session.begin_nested():  # a refusal rolls back the chunks already written
         db.session.add(imp)
         db.session.flush()
-        imp.size_bytes, imp.sha256 = _store(imp.id, stream)
+        imp.size_bytes, imp.sha256 = csv_files.store(imp.id, stream)
     return imp
-
-
-def _store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
-    """Write the stream as chunks; (size, sha256). Checks the header and that it is all UTF-8."""
-    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
-    size = number = 0
-    while chunk := _read_full(stream, CHUNK_BYTES):
-        size += len(chunk)
-        if size > CSV_MAX_BYTES:
-            raise RefusedFile(f"The file is over the {CSV_MAX_BYTES // 2**20} MB limit.")
-        text = _decode(decoder, chunk, final=False)
-        if number == 0:
-            _check_header(text)
-        digest.update(chunk)
-        db.session.execute(
-            insert(CsvImportChunk), {"import_id": import_id, "number": number, "data": chunk}
-        )
-        number += 1
-    if size == 0:
-        raise RefusedFile("The file is empty.")
-    _decode(decoder, b"", final=True)
-    return size, digest.hexdigest()
-
-
-def _read_full(stream: BinaryIO, size: int) -> bytes:
-    # A stream may return less than asked before its end: chunks must be full (see CHUNK_BYTES).
-    parts, left = [], size
-    while left and (part := stream.read(left)):
-        parts.append(part)
-        left -= len(part)
-    return b"".join(parts)
-
-
-def _decode(decoder, chunk: bytes, final: bool) -> str:
-    if b"\x00" in chunk:
-        raise RefusedFile(NOT_TEXT)
-    try:
-        return decoder.decode(chunk, final)
-    except UnicodeDecodeError as exc:
-        raise RefusedFile(NOT_TEXT) from exc
-
-
-def _check_header(text: str) -> Columns:
-    if not text.strip():
-        raise RefusedFile("The file is empty.")
-    try:
-        cells = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    except (csv.Error, StopIteration) as exc:
-        raise RefusedFile("The first line of the file is not a CSV header.") from exc
-    return read_header(cells)
 
 
 def process(import_id: int) -> str:
@@ -128,7 +66,7 @@ def process(import_id: int) -> str:
             CsvImport.merchant_id == imp.merchant_id, CsvImport.sha256 == imp.sha256
         )
     )
-    for start, batch, end in _batches(imp, _columns(imp.id)):
+    for start, batch, end in _batches(imp, csv_files.columns(imp.id)):
         if not _apply_batch(imp, (start, end), batch, undated):
             db.session.rollback()
             return imp.status
@@ -150,63 +88,11 @@ def finish(imp: CsvImport, status: str, error: str | None = None) -> None:
     db.session.execute(delete(CsvImportChunk).where(CsvImportChunk.import_id == imp.id))
 
 
-def _columns(import_id: int) -> Columns:
-    first = db.session.scalar(
-        select(CsvImportChunk.data).where(
-            CsvImportChunk.import_id == import_id, CsvImportChunk.number == 0
-        )
-    )
-    return _check_header(first.split(b"\n", 1)[0].decode("utf-8-sig"))
-
-
-class _Lines:
-    """The stored file's lines from byte `offset` on, decoded a chunk at a time (a line is split
-    on LF bytes, never inside a UTF-8 character); `offset_after(n)` is the byte after the first
-    n lines handed out, when the n-th was in the latest chunk read."""
-
-    def __init__(self, import_id: int, offset: int) -> None:
-        self.import_id, self.offset = import_id, offset
-        self.block, self.block_start, self.block_first = b"", offset, 0
-
-    def __iter__(self) -> Iterator[str]:
-        number, skip = divmod(self.offset, CHUNK_BYTES)
-        carry = b""
-        while (data := self._chunk(number)) is not None:
-            block = carry + data[skip:]
-            cut = block.rfind(b"\n") + 1
-            carry, skip, number = block[cut:], 0, number + 1
-            if cut:
-                yield from self._next_block(block[:cut])
-        if carry:
-            yield from self._next_block(carry)
-
-    def _next_block(self, block: bytes) -> io.StringIO:
-        self.block_first += self.block.count(b"\n")  # only the file's last line has no LF
-        self.block_start += len(self.block)
-        self.block = block
-        text = block.decode("utf-8-sig" if self.block_start == 0 else "utf-8")
-        return io.StringIO(text, newline="\n")  # lines end at LF only, which they keep
-
-    def _chunk(self, number: int) -> bytes | None:
-        return db.session.scalar(
-            select(CsvImportChunk.data).where(
-                CsvImportChunk.import_id == self.import_id, CsvImportChunk.number == number
-            )
-        )
-
-    def offset_after(self, lines: int) -> int:
-        taken = lines - self.block_first
-        parts = self.block.split(b"\n", taken)[:taken]
-        return min(
-            self.block_start + sum(map(len, parts)) + taken, self.block_start + len(self.block)
-        )
-
-
 def _batches(imp: CsvImport, columns: Columns) -> Iterator[tuple[int, Batch, int]]:
     """(start offset, batch, end offset) for the file from the import's cursor on, in batches
     of BATCH_ROWS data rows (the last may be smaller, or empty: it still moves the cursor to
     the end)."""
-    lines = _Lines(imp.id, imp.next_offset)
+    lines = csv_files.Lines(imp.id, imp.next_offset)
     source, first_line, header = iter(lines), imp.next_line, 0
     if imp.next_offset == 0:  # the header is not a data row
         next(source, None)

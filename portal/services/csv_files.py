@@ -1,0 +1,157 @@
+"""An uploaded subscription CSV as the portal keeps it: checked and written to the database in
+chunks as it arrives (never the whole file in memory), then read back line by line from any
+byte offset, for an import that resumes where it stopped.
+
+A file is refused, with a message a person can act on, when it is empty, too big, binary, in
+another encoding than UTF-8, separated by semicolons or tabs, or lacks a required column. Lines
+ending with a carriage return alone (an old Mac format) are stored ending with LF."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from sqlalchemy import insert, select
+
+from portal import db
+from portal.models import CsvImportChunk
+from portal.services.consent_csv import CSV_MAX_BYTES, HEADER, Columns, RefusedFile, read_header
+
+CHUNK_BYTES = 1024 * 1024  # every stored chunk but the last holds exactly this many bytes
+SAVE_AS = "Save it as “CSV UTF-8 (Comma delimited)” and upload that."
+NOT_TEXT = (
+    f"This is not a CSV text file: it holds binary data, like an image or a spreadsheet. {SAVE_AS}"
+)
+UTF16 = f"This file is in UTF-16 (what Excel calls “Unicode Text”), not UTF-8. {SAVE_AS}"
+NOT_UTF8 = (
+    "This file is not in UTF-8: it was probably saved in an older encoding, such as Excel's "
+    f"plain “CSV (Comma delimited)”. {SAVE_AS}"
+)
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
+
+
+def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
+    """Write the stream as the import's chunks; (size, sha256 of the bytes received).
+    RefusedFile when the file cannot be imported (see the module's docstring)."""
+    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    size = number = 0
+    cr_lines = False
+    while chunk := _read_full(stream, CHUNK_BYTES):
+        size += len(chunk)
+        if size > CSV_MAX_BYTES:
+            raise RefusedFile(f"The file is over the {CSV_MAX_BYTES // 2**20} MB limit.")
+        digest.update(chunk)
+        if number == 0:
+            if chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                raise RefusedFile(UTF16)
+            cr_lines = b"\r" in chunk and b"\n" not in chunk
+        if cr_lines:  # the same number of bytes: every chunk stays CHUNK_BYTES long
+            chunk = chunk.replace(b"\r", b"\n")
+        text = _decode(decoder, chunk, final=False)
+        if number == 0:
+            check_header(text)
+        db.session.execute(
+            insert(CsvImportChunk), {"import_id": import_id, "number": number, "data": chunk}
+        )
+        number += 1
+    if size == 0:
+        raise RefusedFile("The file is empty.")
+    _decode(decoder, b"", final=True)
+    return size, digest.hexdigest()
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    # A stream may return less than asked before its end: chunks must be full (see CHUNK_BYTES).
+    parts, left = [], size
+    while left and (part := stream.read(left)):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _decode(decoder, chunk: bytes, final: bool) -> str:
+    if b"\x00" in chunk:
+        raise RefusedFile(NOT_TEXT)
+    try:
+        return decoder.decode(chunk, final)
+    except UnicodeDecodeError as exc:
+        raise RefusedFile(NOT_UTF8) from exc
+
+
+def check_header(text: str) -> Columns:
+    """The columns named by the first line of `text` (the start of a file, BOM allowed)."""
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise RefusedFile("The file is empty.")
+    try:
+        cells = next(csv.reader(io.StringIO(text, newline="\n")))
+    except (csv.Error, StopIteration) as exc:
+        raise RefusedFile("The first line of the file is not a CSV header.") from exc
+    try:
+        return read_header(cells)
+    except RefusedFile:
+        first = text.split("\n", 1)[0]
+        for mark, name in OTHER_SEPARATORS.items():
+            names = [cell.strip().strip('"').lower() for cell in first.split(mark)]
+            if HEADER[0].lower() in names:
+                raise RefusedFile(
+                    f"The columns of this file are separated by {name}, not commas. {SAVE_AS}"
+                ) from None
+        raise
+
+
+def columns(import_id: int) -> Columns:
+    """The columns of a stored file, from its first line."""
+    first = db.session.scalar(
+        select(CsvImportChunk.data).where(
+            CsvImportChunk.import_id == import_id, CsvImportChunk.number == 0
+        )
+    )
+    return check_header(first.split(b"\n", 1)[0].decode("utf-8-sig"))
+
+
+class Lines:
+    """The stored file's lines from byte `offset` on, decoded a chunk at a time (a line is split
+    on LF bytes, never inside a UTF-8 character); `offset_after(n)` is the byte after the first
+    n lines handed out, when the n-th was in the latest chunk read."""
+
+    def __init__(self, import_id: int, offset: int) -> None:
+        self.import_id, self.offset = import_id, offset
+        self.block, self.block_start, self.block_first = b"", offset, 0
+
+    def __iter__(self) -> Iterator[str]:
+        number, skip = divmod(self.offset, CHUNK_BYTES)
+        carry = b""
+        while (data := self._chunk(number)) is not None:
+            block = carry + data[skip:]
+            cut = block.rfind(b"\n") + 1
+            carry, skip, number = block[cut:], 0, number + 1
+            if cut:
+                yield from self._next_block(block[:cut])
+        if carry:
+            yield from self._next_block(carry)
+
+    def _next_block(self, block: bytes) -> io.StringIO:
+        self.block_first += self.block.count(b"\n")  # only the file's last line has no LF
+        self.block_start += len(self.block)
+        self.block = block
+        text = block.decode("utf-8-sig" if self.block_start == 0 else "utf-8")
+        return io.StringIO(text, newline="\n")  # lines end at LF only, which they keep
+
+    def _chunk(self, number: int) -> bytes | None:
+        return db.session.scalar(
+            select(CsvImportChunk.data).where(
+                CsvImportChunk.import_id == self.import_id, CsvImportChunk.number == number
+            )
+        )
+
+    def offset_after(self, lines: int) -> int:
+        taken = lines - self.block_first
+        parts = self.block.split(b"\n", taken)[:taken]
+        return min(
+            self.block_start + sum(map(len, parts)) + taken, self.block_start + len(self.block)
+        )
