@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token
+from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import (
     ConsentChange,
@@ -270,6 +271,29 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
         "b@example.com": ("unsubscribed", T1),
         "c@example.com": ("subscribed", T1),
     }
+
+
+def test_a_row_dated_in_the_future_is_rejected_and_an_unsubscribe_still_wins(owner, db):
+    soon = datetime.now(timezone.utc) + timedelta(minutes=3)  # within the clocks' slack
+    imp = run_import(
+        owner,
+        f"{HEADER}a@example.com,Subscribed,9999-12-31T00:00:00Z\n"
+        f"b@example.com,Subscribed,{soon.isoformat()}\n",
+    )
+    assert rejects(db, imp) == [
+        (
+            2,
+            "dated in the future (9999-12-31 00:00 UTC): a row may not be dated after its "
+            "upload. A local time needs its offset, e.g. 2023-10-23T20:58:02+02:00",
+        )
+    ]
+    assert held(db).keys() == {"b@example.com"}
+    record(owner, "a@example.com", "subscribed", T1)
+    consent.record(
+        [Change(owner.merchant_id, "a@example.com", "unsubscribed", "one_click", "e1", utcnow())]
+    )
+    db.commit()
+    assert held(db)["a@example.com"][0] == "unsubscribed"
 
 
 def test_lines_ending_with_a_carriage_return_alone_are_read(owner, db):

@@ -6,12 +6,14 @@ Rows apply last-write-wins: a row moves an address only when its date is strictl
 the status held (an equal or older one counts as skipped), and only a row that moved an address
 enters the ledger (source "csv", ref "<sha256[:16]>:<line>"). Undated rows are dated with the
 first upload of the same content, so uploading a file again changes nothing. A row for an
-address the merchant erased on request is rejected: the file never brings it back."""
+address the merchant erased on request is rejected: the file never brings it back. So is a row
+dated over five minutes after the upload: it would outrank every real change until its date,
+even a shopper's unsubscribe."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
 from sqlalchemy import delete, func, insert, select, text
@@ -34,6 +36,7 @@ from portal.services.consent_csv import (
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "This address was erased on request"
+FUTURE_SLACK = timedelta(minutes=5)  # clocks differ: a row this far ahead of the upload is kept
 
 
 def start_import(
@@ -115,20 +118,22 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
     if imp.next_offset != span[0]:
         return False
     valid, erased = _not_erased(imp.merchant_id, batch.rows)
+    valid, future = _not_future(valid, imp.created_at)
+    refused = batch.rejects + erased + future
     rows = newest_per_address(valid, undated)
     moved = apply_rows(imp.merchant_id, f"{imp.sha256[:16]}:", rows)
-    if batch.rejects or erased:
+    if refused:
         db.session.execute(
             insert(CsvImportReject),
             [
                 {"import_id": imp.id, "line": r.line, "value": r.value[:320], "reason": r.reason}
-                for r in batch.rejects + erased
+                for r in refused
             ],
         )
     imp.rows_read += batch.read
     imp.applied += moved
     imp.skipped_older += len(valid) - moved
-    imp.rejected += len(batch.rejects) + len(erased)
+    imp.rejected += len(refused)
     imp.next_offset, imp.next_line = span[1], batch.end_line
     return True
 
@@ -141,6 +146,29 @@ def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reje
         return rows, []
     kept = [row for row in rows if row.email not in gone]
     return kept, [Reject(row.line, "", ERASED) for row in rows if row.email in gone]
+
+
+def _not_future(rows: list[Row], uploaded: datetime) -> tuple[list[Row], list[Reject]]:
+    """The rows dated at most FUTURE_SLACK after the upload, and a reject for each other one:
+    a date in the future would outrank every real change until then, even a shopper's
+    unsubscribe (the latest date wins)."""
+    latest = (uploaded + FUTURE_SLACK).timestamp()
+    if all(row.occurred_at is None or row.occurred_at <= latest for row in rows):
+        return rows, []
+    kept = [row for row in rows if row.occurred_at is None or row.occurred_at <= latest]
+    return kept, [
+        Reject(row.line, row.email, _future_reason(row.occurred_at))
+        for row in rows
+        if row.occurred_at is not None and row.occurred_at > latest
+    ]
+
+
+def _future_reason(seconds: float) -> str:
+    when = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"dated in the future ({when}): a row may not be dated after its upload. A local "
+        "time needs its offset, e.g. 2023-10-23T20:58:02+02:00"
+    )
 
 
 def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
