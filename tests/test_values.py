@@ -271,3 +271,46 @@ def test_the_mirror_stores_the_checkout_language_and_follows_newer_events(db):
     db.expire_all()
     assert db.get(CheckoutSession, mirror.id).locale == "es-419"
     assert email_locale(db.get(CheckoutSession, mirror.id).locale) == "es_419"
+
+
+def _fields(**event_fields) -> dict:
+    event = se.expired("cs_live_Fields", "acct_1ExampleMerchant01", **event_fields)
+    created = datetime.fromtimestamp(event["created"], timezone.utc)
+    snap = sessions.Snapshot(1, event["type"], created, event["data"]["object"])
+    return sessions.checked(sessions.fields(snap))
+
+
+@pytest.mark.parametrize("email", ["a\x00b@example.com", "a\x01@example.com", "a\r\nb@x.io"])
+def test_an_address_with_a_control_character_counts_as_none(email):
+    assert _fields(email=email)["email"] is None
+    assert _fields(email=" Shopper@Example.com ")["email"] == "shopper@example.com"
+
+
+def test_the_shoppers_name_is_kept_on_one_line_and_cut_to_its_column():
+    event = se.expired("cs_live_Name", "acct_1ExampleMerchant01")
+    event["data"]["object"]["customer_details"]["name"] = "Jenny\r\nBcc: x\x00" + "y" * 300
+    snap = sessions.Snapshot(1, event["type"], datetime.now(timezone.utc), event["data"]["object"])
+    name = sessions.checked(sessions.fields(snap))
+    assert name["customer_name"].startswith("Jenny Bcc: x y") and len(name["customer_name"]) == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://buy.stripe.com/r/live_abc", True),
+        ("http://127.0.0.1:12111/r/abc", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,hi", False),
+        ("https:///no-host", False),
+        ("http://[::1", False),
+    ],
+)
+def test_only_a_web_address_is_kept_as_the_recovery_url(url, kept):
+    recovery = {"enabled": True, "allow_promotion_codes": False, "url": url, "expires_at": None}
+    values = _fields(after_expiration={"recovery": recovery})
+    assert values["recovery_url"] == (url if kept else None)
+
+
+def test_a_string_longer_than_its_column_fails_the_event_by_name():
+    with pytest.raises(ValueError, match="recovered_from longer than 255 characters"):
+        _fields(recovered_from="cs_" + "x" * 300)

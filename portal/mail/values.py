@@ -39,7 +39,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z]{2,8}(?:_[A-Za-z0-9]{1,8}){0,3}")
 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
-EMAIL = re.compile(r"[^@\s<>\"'()?&]+@[^@\s<>\"'()?&]+\.[^@\s<>\"'()?&]+")
+# An address: no spaces, control characters, quotes or brackets on either side of the @.
+_ADDRESS_CHAR = r"[^@\s<>\"'()?&\x00-\x1f\x7f-\x9f]"
+EMAIL = re.compile(rf"{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+")
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 

@@ -29,9 +29,10 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EMAIL_MAX = 254
 # An address: a local part and a domain holding a dot with a character on each side, of any
-# characters but spaces and these. One run per part (not dot-separated atoms, whose class would
-# include the dot): a hostile cell of dots then never makes the matching backtrack for ages.
-_CHAR = r"[^\s@\"(),:;<>\[\]\\]"
+# characters but spaces, control characters and these. One run per part (not dot-separated
+# atoms, whose class would include the dot): a hostile cell of dots then never makes the
+# matching backtrack for ages.
+_CHAR = r"[^\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f]"
 EMAIL_RE = re.compile(rf"{_CHAR}+@{_CHAR}+\.{_CHAR}+")
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
 # The Unix times of 0001-01-01 and 10000-01-01 UTC: the years a datetime can hold.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
 
 from portal import db
+from portal.mail.mime import CONTROL
 from portal.models import CheckoutSession
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,34 @@ def _locale(value) -> str | None:
     return value[: CheckoutSession.locale.type.length]
 
 
+def _email(value) -> str | None:
+    """The address lower-cased; None for none, or for one holding a control character (it
+    could not go into a mail header, and PostgreSQL refuses NUL)."""
+    if not isinstance(value, str) or not value.strip() or CONTROL.search(value):
+        return None
+    return value.strip().lower()
+
+
+def _name(value):
+    """The shopper's name on one line (it may go into a mail header), cut to the column."""
+    if not isinstance(value, str):
+        return value  # None, or a wrong type that checked() reports
+    name = " ".join(CONTROL.sub(" ", value).split())
+    return name[: CheckoutSession.customer_name.type.length] or None
+
+
+def _web_url(value):
+    """A recovery URL the link may redirect to: http(s) with a host; None for any other
+    (a javascript: or data: URL must never be a redirect's target)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parts = urlsplit(value)
+        return value if parts.scheme in ("https", "http") and parts.hostname else None
+    except ValueError:  # e.g. an unclosed [ in the host
+        return None
+
+
 def fields(snap: Snapshot) -> dict:
     """The mirror's columns from a snapshot (everything but the ordering and history)."""
     obj = snap.obj
@@ -73,12 +103,12 @@ def fields(snap: Snapshot) -> dict:
         if isinstance(obj.get("currency"), str) and obj["currency"]
         else None,
         customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
-        email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
-        customer_name=details.get("name") or None,
+        email=_email(email),
+        customer_name=_name(details.get("name")),
         locale=_locale(obj.get("locale")),
         recovered_from=obj.get("recovered_from"),
         consent_promotions=(obj.get("consent") or {}).get("promotions"),
-        recovery_url=recovery.get("url"),
+        recovery_url=_web_url(recovery.get("url")),
         recovery_expires_at=_ts(recovery.get("expires_at")),
         payment_link=_id(obj.get("payment_link")),
         payment_intent=_id(obj.get("payment_intent")),
@@ -99,6 +129,14 @@ OPTIONAL_STRINGS = (
 )
 
 
+# The longest string each column holds (the others: 2,000 characters).
+_LIMITS = {
+    name: CheckoutSession.__table__.c[name].type.length
+    for name in OPTIONAL_STRINGS
+    if getattr(CheckoutSession.__table__.c[name].type, "length", None)
+}
+
+
 def checked(values: dict) -> dict:
     """The fields if each has the type and range Stripe documents; ValueError naming the first
     that does not (a malformed event then fails into retries instead of corrupting the mirror)."""
@@ -113,10 +151,11 @@ def checked(values: dict) -> dict:
     ):
         problems.append(f"amount_total {amount!r}")
     for name in OPTIONAL_STRINGS:
-        if values[name] is not None and (
-            not isinstance(values[name], str) or len(values[name]) > 2000
-        ):
-            problems.append(f"{name} of type {type(values[name]).__name__}")
+        value, limit = values[name], _LIMITS.get(name, 2000)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{name} of type {type(value).__name__}")
+        elif value is not None and len(value) > limit:
+            problems.append(f"{name} longer than {limit} characters")
     if problems:
         raise ValueError("malformed checkout.session: " + ", ".join(problems))
     return values

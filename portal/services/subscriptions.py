@@ -4,12 +4,14 @@ changes, and the privacy requests (export everything about an address, or erase 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
 from portal import db
+from portal.mail.mime import CONTROL
 from portal.mail.values import EMAIL
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
@@ -61,18 +63,25 @@ def page(
     stmt = select(Contact).where(Contact.merchant_id == merchant.id)
     if status:
         stmt = stmt.where(Contact.status == status)
-    if prefix := normalize(query):
+    if prefix := CONTROL.sub("", normalize(query)):
         # The range uses the index; LIKE (escaped) keeps out anything the range lets in.
         escaped = re.sub(r"([\\%_])", r"\\\1", prefix)
-        stmt = stmt.where(
-            Contact.email >= prefix,
-            Contact.email < prefix[:-1] + chr(ord(prefix[-1]) + 1),
-            Contact.email.like(escaped + "%", escape="\\"),
-        )
+        stmt = stmt.where(Contact.email >= prefix, Contact.email.like(escaped + "%", escape="\\"))
+        if (end := _after_prefix(prefix)) is not None:
+            stmt = stmt.where(Contact.email < end)
     if after:
         stmt = stmt.where(Contact.email > after)
     rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least string above every one that starts with `prefix` (its last character moved on
+    by one, skipping the surrogates, which no text holds); None when there is none."""
+    last = ord(prefix[-1]) + 1
+    if last > sys.maxunicode:
+        return None
+    return prefix[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
 def counts(merchant: Merchant) -> dict[str | None, int]:
