@@ -40,3 +40,70 @@ def test_database_down_is_named(app, client, monkeypatch):
     body = response.get_json()
     assert response.status_code == 503
     assert body["redis"] == "ok" and body["database"].startswith("failed: OperationalError")
+
+
+def test_healthz_keeps_the_failures_details_for_the_logs(app, client, monkeypatch):
+    from portal.web import health
+
+    port, logged = _closed_port(), []
+    monkeypatch.setattr(health.log, "warning", lambda *args: logged.append(args[0] % args[1:]))
+    monkeypatch.setattr(rq, "connection", Redis(port=port, socket_connect_timeout=1))
+    body = client.get("/healthz").get_json()
+    assert body["redis"] == "failed: ConnectionError" and str(port) not in str(body)
+    assert str(port) in " ".join(logged)
+
+
+def _figures(text: str) -> dict[str, float]:
+    """name{labels} -> value, from Prometheus' text format."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def test_metrics_show_the_waiting_work_in_prometheus_text(client, db, redis_conn, monkeypatch):
+    from rq import Queue
+
+    from factories import make_owner
+    from portal.models import CsvImport, StripeEvent
+    from portal.db import utcnow
+
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    owner = make_owner("Metric Shop", "metric@example.com")
+    for n, status in enumerate(("pending", "pending", "failed", "processed")):
+        db.add(
+            StripeEvent(
+                event_id=f"evt_m{n}",
+                source="connect",
+                type="checkout.session.expired",
+                livemode=True,
+                created_at=utcnow(),
+                payload="{}",
+                status=status,
+            )
+        )
+    db.add(CsvImport(merchant_id=owner.merchant_id, filename="a.csv", sha256="", size_bytes=1))
+    db.commit()
+    Queue("mail", connection=redis_conn).enqueue("portal.jobs.tick")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=")
+    figures = _figures(response.get_data(as_text=True))
+    assert figures['portal_up{part="database"}'] == figures['portal_up{part="redis"}'] == 1
+    assert figures['portal_webhook_events{status="pending"}'] == 2
+    assert figures['portal_webhook_events{status="failed"}'] == 1
+    assert figures["portal_oldest_pending_event_age_seconds"] >= 0
+    assert figures['portal_csv_imports{status="queued"}'] == 1
+    assert figures['portal_queue_jobs{queue="mail"}'] == 1
+    assert figures['portal_queue_jobs{queue="events"}'] == 0
+    assert "portal_workers" in figures
+
+
+def test_metrics_say_when_redis_is_down(client, monkeypatch):
+    monkeypatch.setattr(rq, "connection", Redis(port=_closed_port(), socket_connect_timeout=1))
+    response = client.get("/metrics")
+    figures = _figures(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert figures['portal_up{part="redis"}'] == 0 and figures['portal_up{part="database"}'] == 1
+    assert not any(name.startswith("portal_queue") for name in figures)
