@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -80,9 +81,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# SQLite fails a transaction at once (busy_timeout cannot help) when it read, another
+# connection then committed, and it tries to write. Work that means to write (a form, a
+# webhook, a job) therefore takes the write lock at BEGIN and waits its turn; a page that only
+# reads keeps a plain BEGIN and never blocks the writers (WAL).
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+READING_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
 def _sqlite_begin(conn) -> None:
     if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -100,6 +109,22 @@ def init_app(app) -> None:
     app.extensions["db_engine"] = engine
     session.configure(bind=engine)
     app.teardown_appcontext(lambda _exc: session.remove())
+    if engine.dialect.name == "sqlite":
+        app.before_request(_note_write_intent)
+        app.teardown_request(_forget_write_intent)
+
+
+def _note_write_intent() -> None:
+    from flask import g, request
+
+    g.write_intent = write_intent.set(request.method not in READING_METHODS)
+
+
+def _forget_write_intent(_exc) -> None:
+    from flask import g
+
+    if (token := g.pop("write_intent", None)) is not None:
+        write_intent.reset(token)
 
 
 def alembic_config(url: str):

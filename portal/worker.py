@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
-from portal import jobs
+from portal import db, jobs
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30
@@ -51,8 +51,12 @@ class AppWorker(SimpleWorker):
 
     def execute_job(self, job, queue):
         # A job's own errors never get here: a Redis error did, while RQ recorded the outcome.
-        with self.app.app_context(), _ending_work_on_redis_loss():
-            return super().execute_job(job, queue)
+        intent = db.write_intent.set(True)  # jobs write: on SQLite, wait for the lock at BEGIN
+        try:
+            with self.app.app_context(), _ending_work_on_redis_loss():
+                return super().execute_job(job, queue)
+        finally:
+            db.write_intent.reset(intent)
 
     def heartbeat(self, timeout=None, pipeline=None):
         # RQ's first Redis call after each job and on each pass of its dequeue loop.
