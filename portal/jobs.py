@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 
 from portal import db
 from portal.db import utcnow
@@ -130,6 +130,36 @@ def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
 def send_test_email(test_send_id: int) -> str | None:
     """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
     return test_sends.deliver(test_send_id)
+
+
+# A job that resumes from its own cursor (an import, a dry run) is tried again when it fails:
+# 10 s, 1 min and 5 min later; after the last try it is given up in words on its page.
+RESUMABLE_RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+def enqueue_resumable(queue: Queue, job, object_id: int) -> None:
+    """Queue `job` (process_csv_import or run_dry_run) for `object_id`, retried, then given up."""
+    queue.enqueue(
+        job,
+        object_id,
+        job_timeout=3600,
+        result_ttl=60,
+        retry=RESUMABLE_RETRY,
+        on_failure=Callback(_give_up_after_last_try),
+    )
+
+
+def _give_up_after_last_try(job, connection, exc_type, exc_value, _traceback) -> None:
+    # RQ calls this after each failed try, before it schedules the next one.
+    if job.retries_left:
+        return
+    db.session.rollback()  # the failed try's transaction
+    reason = f"{exc_type.__name__}: {exc_value}"[:300]
+    if job.func_name.endswith(".process_csv_import"):
+        csv_imports.give_up(job.args[0], reason)
+    elif job.func_name.endswith(".run_dry_run"):
+        dry_run.give_up(job.args[0], reason)
+    db.session.commit()
 
 
 def process_csv_import(import_id: int) -> str:

@@ -519,3 +519,40 @@ def test_dates_outside_the_years_1_to_9999_or_unreadable_are_rejected(owner, db,
     assert [reason for _, reason in rejects(db, imp)] == [
         f"unreadable date “{text}”: use ISO 8601 or a Unix time"
     ]
+
+
+def test_an_import_whose_tries_all_fail_ends_failed_in_words(
+    app, owner, db, redis_conn, monkeypatch
+):
+    from rq import Queue, Retry
+
+    from portal import jobs
+    from portal.worker import AppWorker
+
+    # Tries without waits, so that one burst of a real worker runs them all.
+    monkeypatch.setattr(jobs, "RESUMABLE_RETRY", Retry(max=2))
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 2)
+    real, tries = csv_imports.apply_rows, []
+
+    def fail_after_first_batch(*args):
+        tries.append(1)
+        if len(tries) > 1:
+            raise RuntimeError("database is locked")
+        return real(*args)
+
+    monkeypatch.setattr(csv_imports, "apply_rows", fail_after_first_batch)
+    rows = "".join(f"r{n}@example.com,Subscribed,\r\n" for n in range(5))
+    imp = csv_imports.start_import(
+        owner.merchant, owner, "x.csv", io.BytesIO((HEADER + rows).encode())
+    )
+    db.commit()
+    queue = Queue("default", connection=redis_conn)
+    jobs.enqueue_resumable(queue, jobs.process_csv_import, imp.id)
+    AppWorker([queue], app=app, connection=redis_conn).work(burst=True)
+    db.expire_all()
+    imp = db.get(CsvImport, imp.id)
+    assert len(tries) == 4  # the first batch, then three failing tries of the second
+    assert imp.status == ImportStatus.FAILED and imp.rows_read == 2
+    assert imp.error.startswith("The import stopped after 2 rows, and the tries that followed")
+    assert "RuntimeError: database is locked" in imp.error
+    assert held(db).keys() == {"r0@example.com", "r1@example.com"}

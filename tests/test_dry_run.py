@@ -356,3 +356,16 @@ def test_a_run_given_up_while_its_job_still_works_stays_given_up(db, owner, monk
     db.rollback()
     given_up = db.get(DryRun, started.id)
     assert given_up.status == DryRunStatus.FAILED and given_up.done == 4
+
+
+def test_a_run_keeps_the_time_zone_it_was_made_in(client, db, owner, login):
+    settings.settings_for(owner.merchant_id).timezone = "Asia/Tokyo"
+    db.commit()
+    made = run(owner.merchant)
+    first = (T0 - timedelta(days=2)).date().isoformat()
+    settings.settings_for(owner.merchant_id).timezone = "America/New_York"
+    db.commit()
+    login(client, owner.email, PASSWORD)
+    page = client.get(f"/dry-runs/{made.id}").get_data(as_text=True)
+    assert f"Dry run of {first} to " in page and "(Asia/Tokyo time)" in page
+    assert "New York" not in page.split("<h1>", 1)[1].split("</p>", 1)[0]

@@ -138,6 +138,19 @@ def test_prefix_search_ignores_case_and_treats_wildcards_literally(client, owner
     assert "No address starts with" in _listing(client, q="zzz")
 
 
+@pytest.mark.parametrize("query", ["\U0010ffff", "a\U0010ffff", "\ud7ff", "x\x00y"])
+def test_a_search_for_any_character_answers(client, owner, query):
+    # The last character moved on by one was past Unicode, a surrogate, or held NUL: 500s.
+    _contacts(owner.merchant_id, ["ola@example.com"])
+    assert _addresses(_listing(client, q=query)) == []
+
+
+def test_a_form_address_opened_on_its_own_gets_a_page_in_words(client, owner):
+    response = client.get("/subscriptions/customer/erase")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    assert "Nothing to show here" in response.get_data(as_text=True)
+
+
 def test_list_query_count_does_not_grow_with_the_list(app, client, owner):
     def queries_for_a_page() -> int:
         count = 0

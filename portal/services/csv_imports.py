@@ -84,6 +84,21 @@ def process(import_id: int) -> str:
     return imp.status
 
 
+def give_up(import_id: int, reason: str) -> None:
+    """End an import whose job failed its last try, saying so on its page (what it applied is
+    kept, and the same file uploaded again applies only the rest). The caller commits."""
+    imp = db.session.get(CsvImport, import_id)
+    if imp is None or imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        return
+    finish(
+        imp,
+        ImportStatus.FAILED,
+        f"The import stopped after {imp.rows_read:,} rows, and the tries that followed failed "
+        f"too ({reason}). The rows counted above are applied: upload the same file again to "
+        "apply the rest (rows already applied are skipped).",
+    )
+
+
 def finish(imp: CsvImport, status: str, error: str | None = None) -> None:
     """End an import and drop its file: what it applied is in the ledger, its rejects are kept,
     and an address erased later must not live on in an old upload. The caller commits."""

@@ -155,6 +155,17 @@ def process(run_id: int) -> str:
     return run.status
 
 
+def give_up(run_id: int, reason: str) -> None:
+    """End a dry run whose job failed its last try, saying so on its page. The caller commits."""
+    run = db.session.get(DryRun, run_id)
+    if run is not None and run.status in ACTIVE:
+        run.status, run.finished_at = DryRunStatus.FAILED, utcnow()
+        run.error = (
+            f"Stopped: the replay failed, and so did the tries after it ({reason}). "
+            "Start it again."
+        )
+
+
 def _in_period(run: DryRun):
     return (
         RecoveryCase.merchant_id == run.merchant_id,

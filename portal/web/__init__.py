@@ -86,6 +86,12 @@ def _register_error_pages(app: Flask) -> None:
     def not_found(_error):
         return render_template("errors/404.html"), 404
 
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        # e.g. a form's address reloaded, or typed in: the portal's page, and the Allow header.
+        allow = [(name, value) for name, value in error.get_headers() if name == "Allow"]
+        return render_template("errors/405.html"), 405, allow
+
     @app.errorhandler(OperationalError)
     def database_unavailable(_error):
         db.session.rollback()

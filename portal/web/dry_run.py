@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Optional
 from portal import db, jobs
 from portal.extensions import rq
 from portal.models import DryRun, DryRunStatus
-from portal.services import carts, dry_run, replay
+from portal.services import carts, dry_run, replay, settings
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
@@ -91,14 +91,20 @@ class DryRunForm(FlaskForm):
 
 @bp.context_processor
 def _words() -> dict:
-    return {"period": period_words}
+    return {"period": period_words, "run_zone": run_zone}
 
 
 def period_words(run: DryRun) -> str:
-    """The run's period as the merchant chose it: "2026-06-01 to 2026-06-30"."""
-    zone = merchant_zone()
+    """The run's period as the merchant chose it: "2026-06-01 to 2026-06-30", in the time zone
+    the run was made in (the merchant's may have changed since)."""
+    zone = run_zone(run)
     first, after = run.since.astimezone(zone).date(), run.until.astimezone(zone).date()
     return f"{first:%Y-%m-%d} to {after - timedelta(days=1):%Y-%m-%d}"
+
+
+def run_zone(run: DryRun):
+    """The time zone a run was made in: its days and quiet hours are that zone's."""
+    return settings.zone(run.settings.get("timezone"))
 
 
 def _minutes(row) -> int:
@@ -171,7 +177,7 @@ def _start():
 def _enqueue(run: DryRun) -> None:
     """Hand the dry run to the worker; when Redis refuses, the dry run says so."""
     try:
-        rq.queue("default").enqueue(jobs.run_dry_run, run.id, job_timeout=3600, result_ttl=60)
+        jobs.enqueue_resumable(rq.queue("default"), jobs.run_dry_run, run.id)
     except RedisError:
         run.status = DryRunStatus.FAILED
         run.error = "The dry run could not be queued just now: please start it again."
