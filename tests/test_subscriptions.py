@@ -184,8 +184,21 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
     assert history.index("One-click unsubscribe") < history.index("Checkout")  # newest first
     assert "The shopper" in history and "one_click" not in history
     assert "€27.50" in html and "Expired" in html and "Sent" in html
-    assert client.get("/subscriptions/customer?email=nobody@example.com").status_code == 404
     assert client.get("/subscriptions/customer").status_code == 404
+    assert client.get("/subscriptions/customer?email=not-an-address").status_code == 404
+
+
+def test_an_address_not_held_yet_can_be_unsubscribed_by_hand(client, owner):
+    listing = _listing(client, q="Nobody@Example.com")
+    assert "Open nobody@example.com</a> to unsubscribe or erase it by hand" in listing
+    page = "/subscriptions/customer?email=nobody@example.com"
+    html = client.get(page).get_data(as_text=True)
+    assert "Never asked" in html and "Nothing is held about this address yet" in html
+    assert 'value="unsubscribed">Unsubscribe</button>' in html
+    data = {"email": "nobody@example.com", "status": "unsubscribed"}
+    data["csrf_token"] = csrf_token(client, page)
+    assert client.post("/subscriptions/customer/status", data=data).status_code == 303
+    assert "Unsubscribed" in client.get(page).get_data(as_text=True)
 
 
 def test_a_manual_change_is_recorded_as_manual_with_the_user(client, owner, login):
@@ -226,8 +239,13 @@ def test_another_merchants_addresses_never_show(client, owner):
     _contacts(owner.merchant_id, ["ours@example.com"])
     assert _addresses(_listing(client)) == ["ours@example.com"]
     assert _addresses(_listing(client, q="theirs")) == []
-    for path in ("/subscriptions/customer", "/subscriptions/customer/export.json"):
-        assert client.get(path, query_string={"email": "theirs@example.com"}).status_code == 404
+    theirs = {"email": "theirs@example.com"}
+    assert (
+        client.get("/subscriptions/customer/export.json", query_string=theirs).status_code == 404
+    )
+    html = client.get("/subscriptions/customer", query_string=theirs).get_data(as_text=True)
+    assert "Never asked" in html and "Nothing is held about this address yet" in html
+    assert "cs_live_theirs" not in html and "No checkouts with this address" in html
 
 
 def test_export_holds_everything_about_the_address_and_nothing_else(client, owner):
@@ -287,8 +305,18 @@ def test_erase_keeps_only_the_hash_and_the_address_is_gone(app, client, owner):
     with app.app_context():
         assert erasure.is_erased(m, " OLA@example.com", secret)
         assert not erasure.is_erased(m, "kari@example.com", secret)
-    assert client.get(page).status_code == 404
+    after = client.get(page).get_data(as_text=True)
+    assert "This address was erased on request" in after and "Unsubscribe</button>" not in after
     assert _addresses(_listing(client, q="ola")) == []
+    for bad in ("", "x" * 300 + "@example.com"):
+        refused = client.post(
+            "/subscriptions/customer/erase",
+            data={"email": bad, "confirm": "y", "csrf_token": token},
+            follow_redirects=True,
+        )
+        assert "That is not a complete email address: nothing was erased." in refused.get_data(
+            as_text=True
+        )
 
 
 def test_only_the_owner_erases(client, owner, login):

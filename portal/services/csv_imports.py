@@ -36,6 +36,7 @@ from portal.services.consent_csv import (
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "This address was erased on request"
+REJECT_VALUE_LIMIT = 320  # characters of a rejected cell kept to show it
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ: a row this far ahead of the upload is kept
 
 
@@ -141,7 +142,12 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
         db.session.execute(
             insert(CsvImportReject),
             [
-                {"import_id": imp.id, "line": r.line, "value": r.value[:320], "reason": r.reason}
+                {
+                    "import_id": imp.id,
+                    "line": r.line,
+                    "value": r.value[:REJECT_VALUE_LIMIT],
+                    "reason": r.reason,
+                }
                 for r in refused
             ],
         )

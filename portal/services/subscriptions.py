@@ -46,6 +46,12 @@ def normalize(email: str | None) -> str:
     return (email or "").strip().lower()
 
 
+def is_address(email: str | None) -> bool:
+    """Whether `email`, normalised, is a complete address (name@example.com)."""
+    email = normalize(email)
+    return len(email) <= 254 and EMAIL.fullmatch(email) is not None
+
+
 def source_words(source: str) -> str:
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
 
@@ -183,7 +189,7 @@ def change(merchant: Merchant, user: User, email: str, status: str, now: datetim
     """Record a manual subscribe or unsubscribe by `user` in the ledger; whether it became the
     address's status (a change dated later, e.g. by a CSV row, still wins)."""
     email = normalize(email)
-    if len(email) > 254 or not EMAIL.fullmatch(email):
+    if not is_address(email):
         raise SubscriptionError("Enter a complete email address, like name@example.com.")
     if status not in STATUS:
         raise SubscriptionError("Choose Subscribed or Unsubscribed.")

@@ -18,6 +18,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(when)
     app.add_template_filter(duration)
+    app.add_template_filter(count)
+    app.add_template_filter(size)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
@@ -46,6 +48,21 @@ def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> 
         return empty
     local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
     return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
+
+
+def count(number: int | None) -> str:
+    """A whole number with its thousands set apart: "1,001,000"."""
+    return f"{number or 0:,}"
+
+
+def size(byte_count: int | None) -> str:
+    """A file's size in words: "812 bytes", "14 KB", "44.1 MB"."""
+    byte_count = byte_count or 0
+    if byte_count < 1024:
+        return f"{byte_count} byte{'' if byte_count == 1 else 's'}"
+    if byte_count < 1024**2:
+        return f"{byte_count / 1024:.0f} KB"
+    return f"{byte_count / 1024**2:.1f} MB"
 
 
 def duration(delta: timedelta) -> str:

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired
 
 from portal import db
 from portal.db import utcnow
-from portal.services import carts, subscriptions
+from portal.services import carts, erasure, subscriptions
 from portal.tenancy import current_merchant, owner_required
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
@@ -51,6 +51,7 @@ def index():
         counts=subscriptions.counts(current_merchant()),
         after=request.args.get("after"),
         cap=subscriptions.COUNT_CAP,
+        whole_address=subscriptions.is_address(query),
         status_words=subscriptions.STATUS,
         source_words=subscriptions.source_words,
     )
@@ -64,11 +65,16 @@ def customer():
 
 def _customer_page(email: str | None, erase_form: EraseForm, code: int = 200):
     found = subscriptions.customer(current_merchant(), email or "")
+    if found is None and subscriptions.is_address(email):
+        # Nothing held yet: the page still lets a person's "never email me" be recorded.
+        found = subscriptions.Customer(subscriptions.normalize(email), None, [], [], [])
     if found is None:
         abort(404)
+    secret = current_app.config["SECRET_KEY"]
     page = render_template(
         "subscriptions/customer.html",
         customer=found,
+        erased=erasure.is_erased(current_merchant().id, found.email, secret),
         status_form=StatusForm(),
         erase_form=erase_form,
         status_words=subscriptions.STATUS,
@@ -119,10 +125,14 @@ def export():
 @owner_required
 def erase():
     form = EraseForm()
+    if not subscriptions.is_address(form.email.data):
+        flash("That is not a complete email address: nothing was erased.", "error")
+        return redirect(url_for("subscriptions.index"), code=303)
     if not form.validate_on_submit():
         return _customer_page(form.email.data, form, 400)
     secret = current_app.config["SECRET_KEY"]
     subscriptions.erase(current_merchant(), form.email.data, secret)
     db.session.commit()
-    flash("The address was erased. Only a keyed hash remains, so it is never emailed again.")
+    email = subscriptions.normalize(form.email.data)
+    flash(f"{email} was erased. Only a keyed hash remains, so it is never emailed again.")
     return redirect(url_for("subscriptions.index"), code=303)

@@ -26,6 +26,7 @@ from portal.extensions import csrf, rq
 from portal.models import CsvImport, ImportStatus
 from portal.services import consent_csv, consent_export, csv_imports
 from portal.tenancy import current_merchant, get_owned_or_404, owner_required
+from portal.web.filters import merchant_zone
 
 bp = Blueprint("subscriptions_csv", __name__)
 SHOWN_REJECTS = 100
@@ -44,7 +45,7 @@ STATUS_WORDS = {
 def export():
     """Every address's status in Stripe's CSV format, streamed as it is read."""
     merchant = current_merchant()
-    name = f"subscriptions-{utcnow():%Y-%m-%d}.csv"
+    name = f"subscriptions-{utcnow().astimezone(merchant_zone()):%Y-%m-%d}.csv"
     return Response(
         stream_with_context(consent_export.export_chunks(merchant)),
         mimetype="text/csv",
@@ -79,7 +80,8 @@ def start():
         csrf.protect()
         upload = request.files.get("file")
     except RequestEntityTooLarge:
-        return _upload_page(f"The file is over the {UPLOAD_LIMIT // 2**20} MB limit.", 413)
+        limit = consent_csv.CSV_MAX_BYTES // 2**20
+        return _upload_page(f"The file is over the {limit} MB limit.", 413)
     if upload is None or not upload.filename:
         return _upload_page("Choose a CSV file to upload.", 400)
     try:
@@ -125,6 +127,7 @@ def _progress_context(import_id: int) -> dict:
         "rejects": csv_imports.rejects(imp, limit=SHOWN_REJECTS),
         "shown_rejects": SHOWN_REJECTS,
         "status_words": STATUS_WORDS,
+        "value_limit": csv_imports.REJECT_VALUE_LIMIT,
     }
 
 

@@ -74,7 +74,7 @@ def test_upload_watch_the_progress_reach_the_end_and_see_rejects(
     page.evaluate(
         """window.seen = [];
         document.body.addEventListener('htmx:afterSwap', () => window.seen.push(
-            Number(document.querySelector('[data-figure=rows_read]').textContent)));"""
+            Number(document.querySelector('[data-figure=rows_read]').textContent.replace(/,/g, ''))));"""
     )
 
     queues = [Queue(name, connection=redis_conn) for name in ("events", "mail", "default")]
@@ -82,8 +82,8 @@ def test_upload_watch_the_progress_reach_the_end_and_see_rejects(
 
     expect(page.get_by_role("heading", name="Finished")).to_be_visible()
     figures = page.locator(".figures")
-    expect(figures.locator("[data-figure=rows_read]")).to_have_text(str(ROWS))
-    expect(figures.locator("[data-figure=applied]")).to_have_text(str(ROWS - 2))
+    expect(figures.locator("[data-figure=rows_read]")).to_have_text(f"{ROWS:,}")
+    expect(figures.locator("[data-figure=applied]")).to_have_text(f"{ROWS - 2:,}")
     expect(figures.locator("[data-figure=rejected]")).to_have_text("2")
     seen = page.evaluate("window.seen")  # still there: the page never reloaded
     assert seen[-1] == ROWS and any(0 < n < ROWS for n in seen), seen
