@@ -166,8 +166,13 @@ def test_deny_stores_nothing_and_says_so_with_stripes_words_escaped(
     crafted = {"error": "access_denied", "error_description": "<b>bold</b>", "state": state}
     page = _callback(client, "/connect/callback?" + urlencode(crafted))
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
-    page = _callback(client, "/connect/callback?error=invalid_scope&state=whatever")
+    state = parse_qs(urlsplit(_start(client)).query)["state"][0]
+    page = _callback(client, f"/connect/callback?error=invalid_scope&state={state}")
     assert "Stripe could not connect your account (invalid_scope)" in page
+    # Without this session's state, a link's words are not shown as Stripe's.
+    crafted["state"] = "whatever"
+    page = _callback(client, "/connect/callback?" + urlencode(crafted))
+    assert "does not match a connection started here" in _text(page) and "bold" not in page
     assert _stored(db) == []
 
 

@@ -153,14 +153,14 @@ def _refused(message: str):
 @bp.get("/callback")
 @owner_required
 def callback():
-    problem = _state_problem(request.args.get("state", ""))
+    # Stripe's own words are shown only with this session's state: anyone can craft a link.
+    if problem := _state_problem(request.args.get("state", "")):
+        return _refused(problem)
     if "error" in request.args:
         said = request.args.get("error_description", "")[:300] or request.args["error"][:100]
         if request.args["error"] == "access_denied":
             return _refused(f"You cancelled connecting Stripe ({said}). Nothing was saved.")
         return _refused(f"Stripe could not connect your account ({said}). Nothing was saved.")
-    if problem:
-        return _refused(problem)
     if not request.args.get("code"):
         return _refused("Stripe sent no authorization code. Nothing was saved.")
     return _connect_oauth(request.args["code"])
