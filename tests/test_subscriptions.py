@@ -260,6 +260,7 @@ def test_export_holds_everything_about_the_address_and_nothing_else(client, owne
     data = json.loads(response.get_data(as_text=True))
     assert data["contact"]["status"] == "subscribed"
     assert [c["source_ref"] for c in data["consent_history"]] == ["cs_live_1"]
+    assert data["consent_history"][0]["source_in_words"] == "Checkout"
     [checkout] = data["checkout_sessions"]
     assert checkout["session_id"] == "cs_live_1" and checkout["customer_name"] == "Ola Nordmann"
     assert checkout["amount_total"] == 2750 and checkout["consent_promotions"] == "opt_in"

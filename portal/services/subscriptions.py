@@ -16,7 +16,7 @@ from portal.mail.values import EMAIL
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
-from portal.services import carts, consent
+from portal.services import consent
 from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -124,10 +124,10 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     """All the merchant holds about one address (compared case-insensitively), newest first;
     None when it holds nothing."""
     email = normalize(email)
-    contact = _contact(merchant, email)
-    changes = _ledger(merchant, email)
-    checkouts = _checkouts(merchant, email, CUSTOMER_LIMIT)
-    sends = _sends(merchant, email, CUSTOMER_LIMIT)
+    contact = held_contact(merchant, email)
+    changes = ledger_of(merchant, email)
+    checkouts = checkouts_of(merchant, email, CUSTOMER_LIMIT)
+    sends = sends_to(merchant, email, CUSTOMER_LIMIT)
     if contact is None and not (changes or checkouts or sends):
         return None
     history = [
@@ -137,12 +137,12 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     return Customer(email, contact, history, checkouts, sends)
 
 
-def _contact(merchant: Merchant, email: str) -> Contact | None:
+def held_contact(merchant: Merchant, email: str) -> Contact | None:
     where = (Contact.merchant_id == merchant.id, Contact.email == email)
     return db.session.scalar(select(Contact).where(*where))
 
 
-def _ledger(merchant: Merchant, email: str) -> list[ConsentChange]:
+def ledger_of(merchant: Merchant, email: str) -> list[ConsentChange]:
     stmt = select(ConsentChange).where(
         ConsentChange.merchant_id == merchant.id, ConsentChange.email == email
     )
@@ -150,7 +150,7 @@ def _ledger(merchant: Merchant, email: str) -> list[ConsentChange]:
     return list(db.session.scalars(stmt.order_by(*order)))
 
 
-def _checkouts(merchant: Merchant, email: str, limit: int | None):
+def checkouts_of(merchant: Merchant, email: str, limit: int | None):
     stmt = (
         select(CheckoutSession, RecoveryCase)
         .outerjoin(RecoveryCase, RecoveryCase.checkout_session_id == CheckoutSession.id)
@@ -160,7 +160,7 @@ def _checkouts(merchant: Merchant, email: str, limit: int | None):
     return [tuple(row) for row in db.session.execute(stmt.limit(limit)).all()]
 
 
-def _sends(merchant: Merchant, email: str, limit: int | None) -> list[EmailSend]:
+def sends_to(merchant: Merchant, email: str, limit: int | None) -> list[EmailSend]:
     stmt = select(EmailSend).where(
         EmailSend.merchant_id == merchant.id, EmailSend.to_address == email
     )
@@ -196,49 +196,7 @@ def change(merchant: Merchant, user: User, email: str, status: str, now: datetim
     ref = f"user:{user.id}:{now.isoformat()}"
     consent.record([consent.Change(merchant.id, email, status, "manual", ref, now)])
     db.session.flush()
-    return _contact(merchant, email).status == status
-
-
-def export_person(merchant: Merchant, email: str) -> dict:
-    """Everything this merchant holds about one address, as JSON-able values (times ISO 8601
-    UTC): its status, every ledger entry, every checkout with its case, every email sent."""
-    email = normalize(email)
-    contact = _contact(merchant, email)
-    sends = _sends(merchant, email, None)
-    return {
-        "email": email,
-        "merchant": merchant.name,
-        "contact": contact and _pick(contact, CONTACT_KEYS),
-        "consent_history": [_pick(c, CHANGE_KEYS) for c in reversed(_ledger(merchant, email))],
-        "checkout_sessions": [
-            _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}
-            for s, case in _checkouts(merchant, email, None)
-        ],
-        "emails_sent": [
-            _pick(s, SEND_KEYS) | {"status": carts.SEND_STATUS.get(s.status, s.status)}
-            for s in sends
-        ],
-    }
-
-
-CONTACT_KEYS = ("status", "updated_at", "source", "suppressed_at", "suppressed_reason")
-CHANGE_KEYS = ("status", "source", "source_ref", "occurred_at", "recorded_at")
-SESSION_KEYS = (
-    *("session_id", "livemode", "status", "amount_total", "currency", "customer_name"),
-    *("consent_promotions", "created_at", "expired_at", "completed_at"),
-)
-CASE_KEYS = ("status", "reason", "recovered_at", "recovered_amount", "recovered_currency")
-SEND_KEYS = ("case_id", "step", "created_at", "sent_at", "clicked_at")
-
-
-def _pick(row, keys: tuple[str, ...]) -> dict:
-    values = {key: getattr(row, key) for key in keys}
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-
-
-def _case_json(case: RecoveryCase, sends: list[EmailSend]) -> dict:
-    own = sorted((s for s in sends if s.case_id == case.id), key=lambda s: s.step)
-    return _pick(case, CASE_KEYS) | {"id": case.id, "decision": carts.describe(case, own)}
+    return held_contact(merchant, email).status == status
 
 
 def erase(merchant: Merchant, email: str, secret: str) -> bool:

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired
 
 from portal import db
 from portal.db import utcnow
-from portal.services import carts, erasure, subscriptions
+from portal.services import carts, erasure, privacy_export, subscriptions
 from portal.tenancy import current_merchant, owner_required
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
@@ -113,7 +113,7 @@ def export():
     email = subscriptions.normalize(request.args.get("email"))
     if subscriptions.customer(current_merchant(), email) is None:
         abort(404)
-    body = json.dumps(subscriptions.export_person(current_merchant(), email), indent=2)
+    body = json.dumps(privacy_export.export_person(current_merchant(), email), indent=2)
     name = "".join(ch if ch.isalnum() or ch in ".-_@" else "_" for ch in email)
     disposition = f'attachment; filename="customer-{name}.json"'
     return Response(

@@ -1,0 +1,59 @@
+"""A person's data, as the privacy export gives it: everything one merchant holds about one
+address, as JSON-able values (times ISO 8601 UTC), each code beside its words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from portal.models import EmailSend, Merchant, RecoveryCase
+from portal.services import carts
+from portal.services.subscriptions import checkouts_of, held_contact, ledger_of, normalize
+from portal.services.subscriptions import sends_to, source_words
+
+
+def export_person(merchant: Merchant, email: str) -> dict:
+    """Everything this merchant holds about one address, as JSON-able values (times ISO 8601
+    UTC): its status, every ledger entry, every checkout with its case, every email sent."""
+    email = normalize(email)
+    contact = held_contact(merchant, email)
+    sends = sends_to(merchant, email, None)
+    return {
+        "email": email,
+        "merchant": merchant.name,
+        "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact.source),
+        "consent_history": [
+            _pick(c, CHANGE_KEYS) | _words(c.source) for c in reversed(ledger_of(merchant, email))
+        ],
+        "checkout_sessions": [
+            _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}
+            for s, case in checkouts_of(merchant, email, None)
+        ],
+        "emails_sent": [
+            _pick(s, SEND_KEYS) | {"status": carts.SEND_STATUS.get(s.status, s.status)}
+            for s in sends
+        ],
+    }
+
+
+CONTACT_KEYS = ("status", "updated_at", "source", "suppressed_at", "suppressed_reason")
+CHANGE_KEYS = ("status", "source", "source_ref", "occurred_at", "recorded_at")
+SESSION_KEYS = (
+    *("session_id", "livemode", "status", "amount_total", "currency", "customer_name"),
+    *("consent_promotions", "created_at", "expired_at", "completed_at"),
+)
+CASE_KEYS = ("status", "reason", "recovered_at", "recovered_amount", "recovered_currency")
+SEND_KEYS = ("case_id", "step", "created_at", "sent_at", "clicked_at")
+
+
+def _pick(row, keys: tuple[str, ...]) -> dict:
+    values = {key: getattr(row, key) for key in keys}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def _words(source: str) -> dict:
+    return {"source_in_words": source_words(source)}  # "CSV upload", beside the code "csv"
+
+
+def _case_json(case: RecoveryCase, sends: list[EmailSend]) -> dict:
+    own = sorted((s for s in sends if s.case_id == case.id), key=lambda s: s.step)
+    return _pick(case, CASE_KEYS) | {"id": case.id, "decision": carts.describe(case, own)}
