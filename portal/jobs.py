@@ -132,19 +132,21 @@ def send_test_email(test_send_id: int) -> str | None:
     return test_sends.deliver(test_send_id)
 
 
-# A job that resumes from its own cursor (an import, a dry run) is tried again when it fails:
-# 10 s, 1 min and 5 min later; after the last try it is given up in words on its page.
-RESUMABLE_RETRY = Retry(max=3, interval=[10, 60, 300])
+# A job that is safe to run again (an import and a dry run resume from their cursor, a test
+# email is sent only while queued) is tried again when it fails: 10 s, 1 min and 5 min later.
+# After the last try it is given up in words on its page.
+RETRY = Retry(max=3, interval=[10, 60, 300])
 
 
-def enqueue_resumable(queue: Queue, job, object_id: int) -> None:
-    """Queue `job` (process_csv_import or run_dry_run) for `object_id`, retried, then given up."""
+def enqueue_retried(queue: Queue, job, object_id: int) -> None:
+    """Queue `job` (process_csv_import, run_dry_run or send_test_email) for `object_id`, tried
+    again when it fails, then given up."""
     queue.enqueue(
         job,
         object_id,
         job_timeout=3600,
         result_ttl=60,
-        retry=RESUMABLE_RETRY,
+        retry=RETRY,
         on_failure=Callback(_give_up_after_last_try),
     )
 
@@ -155,10 +157,13 @@ def _give_up_after_last_try(job, connection, exc_type, exc_value, _traceback) ->
         return
     db.session.rollback()  # the failed try's transaction
     reason = f"{exc_type.__name__}: {exc_value}"[:300]
-    if job.func_name.endswith(".process_csv_import"):
+    name = job.func_name.rsplit(".", 1)[-1]
+    if name == "process_csv_import":
         csv_imports.give_up(job.args[0], reason)
-    elif job.func_name.endswith(".run_dry_run"):
+    elif name == "run_dry_run":
         dry_run.give_up(job.args[0], reason)
+    elif name == "send_test_email":
+        test_sends.fail(job.args[0], f"the worker could not send it ({reason})")
     db.session.commit()
 
 

@@ -530,7 +530,7 @@ def test_an_import_whose_tries_all_fail_ends_failed_in_words(
     from portal.worker import AppWorker
 
     # Tries without waits, so that one burst of a real worker runs them all.
-    monkeypatch.setattr(jobs, "RESUMABLE_RETRY", Retry(max=2))
+    monkeypatch.setattr(jobs, "RETRY", Retry(max=2))
     monkeypatch.setattr(csv_imports, "BATCH_ROWS", 2)
     real, tries = csv_imports.apply_rows, []
 
@@ -547,7 +547,7 @@ def test_an_import_whose_tries_all_fail_ends_failed_in_words(
     )
     db.commit()
     queue = Queue("default", connection=redis_conn)
-    jobs.enqueue_resumable(queue, jobs.process_csv_import, imp.id)
+    jobs.enqueue_retried(queue, jobs.process_csv_import, imp.id)
     AppWorker([queue], app=app, connection=redis_conn).work(burst=True)
     db.expire_all()
     imp = db.get(CsvImport, imp.id)

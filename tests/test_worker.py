@@ -152,3 +152,30 @@ def test_sigterm_stops_a_worker_waiting_for_redis_at_once(outage):
     )
     process.terminate()
     assert process.wait(timeout=3) == 0, log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("job_name", "service", "function"),
+    [
+        ("portal.jobs.process_csv_import", "csv_imports", "give_up"),
+        ("portal.jobs.run_dry_run", "dry_run", "give_up"),
+        ("portal.jobs.send_test_email", "test_sends", "fail"),
+    ],
+)
+def test_a_job_is_given_up_on_its_page_only_after_its_last_try(
+    app, monkeypatch, job_name, service, function
+):
+    from types import SimpleNamespace
+
+    from portal import jobs
+
+    calls = []
+    monkeypatch.setattr(getattr(jobs, service), function, lambda *args: calls.append(args))
+    error = RuntimeError("database is locked")
+    with app.app_context():
+        for retries_left in (2, 1, 0):
+            job = SimpleNamespace(func_name=job_name, args=(7,), retries_left=retries_left)
+            jobs._give_up_after_last_try(job, None, RuntimeError, error, None)
+    assert (
+        len(calls) == 1 and calls[0][0] == 7 and "RuntimeError: database is locked" in calls[0][1]
+    )

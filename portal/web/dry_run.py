@@ -177,7 +177,7 @@ def _start():
 def _enqueue(run: DryRun) -> None:
     """Hand the dry run to the worker; when Redis refuses, the dry run says so."""
     try:
-        jobs.enqueue_resumable(rq.queue("default"), jobs.run_dry_run, run.id)
+        jobs.enqueue_retried(rq.queue("default"), jobs.run_dry_run, run.id)
     except RedisError:
         run.status = DryRunStatus.FAILED
         run.error = "The dry run could not be queued just now: please start it again."

@@ -184,7 +184,7 @@ def tests():
 def _enqueue(test_send_id: int) -> str | None:
     """Hand the test email to the worker; what to tell the user when Redis refuses it."""
     try:
-        rq.queue("mail").enqueue(jobs.send_test_email, test_send_id, result_ttl=60)
+        jobs.enqueue_retried(rq.queue("mail"), jobs.send_test_email, test_send_id)
     except RedisError as exc:
         test_sends.fail(test_send_id, f"could not be queued: {exc}")
         db.session.commit()

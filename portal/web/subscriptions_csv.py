@@ -99,7 +99,7 @@ def start():
 def _enqueue(imp: CsvImport) -> None:
     """Hand the import to the worker; when Redis refuses, the import says so (upload again)."""
     try:
-        jobs.enqueue_resumable(rq.queue("default"), jobs.process_csv_import, imp.id)
+        jobs.enqueue_retried(rq.queue("default"), jobs.process_csv_import, imp.id)
     except RedisError:
         error = "The import could not be queued just now: please upload the file again."
         csv_imports.finish(imp, ImportStatus.FAILED, error)
