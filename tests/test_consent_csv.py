@@ -213,8 +213,8 @@ def test_an_erased_address_is_not_created_again(owner, db, app):
             + "gone@example.com,Unsubscribed,\r\n",
         )
     assert rejects(db, imp) == [
-        (2, "This address was erased on request"),
-        (4, "This address was erased on request"),
+        (2, "this address was erased on request"),
+        (4, "this address was erased on request"),
     ]
     assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (3, 1, 0, 2)
     assert list(held(db)) == ["kept@example.com"]

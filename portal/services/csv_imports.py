@@ -35,7 +35,7 @@ from portal.services.consent_csv import (
 
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
-ERASED = "This address was erased on request"
+ERASED = "this address was erased on request"
 REJECT_VALUE_LIMIT = 320  # characters of a rejected cell kept to show it
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ: a row this far ahead of the upload is kept
 

@@ -16,7 +16,7 @@ from portal.mail.values import EMAIL
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
-from portal.services import consent
+from portal.services import consent, erasure
 from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -185,12 +185,20 @@ def _user_id(change: ConsentChange) -> int | None:
     )
 
 
-def change(merchant: Merchant, user: User, email: str, status: str, now: datetime) -> bool:
+def change(
+    merchant: Merchant, user: User, email: str, status: str, now: datetime, secret: str
+) -> bool:
     """Record a manual subscribe or unsubscribe by `user` in the ledger; whether it became the
-    address's status (a change dated later, e.g. by a CSV row, still wins)."""
+    address's status (a change dated later, e.g. by a CSV row, still wins). An address the
+    merchant erased is refused: nothing is recorded about it again."""
     email = normalize(email)
     if not is_address(email):
         raise SubscriptionError("Enter a complete email address, like name@example.com.")
+    if erasure.is_erased(merchant.id, email, secret):
+        raise SubscriptionError(
+            f"{email} was erased on request: it is never emailed again, and nothing more is "
+            "recorded about it."
+        )
     if status not in STATUS:
         raise SubscriptionError("Choose Subscribed or Unsubscribed.")
     ref = f"user:{user.id}:{now.isoformat()}"

@@ -93,10 +93,18 @@ def change_status():
         abort(400)
     try:
         applied = subscriptions.change(
-            current_merchant(), current_user, form.email.data, form.status.data, utcnow()
+            current_merchant(),
+            current_user,
+            form.email.data,
+            form.status.data,
+            utcnow(),
+            current_app.config["SECRET_KEY"],
         )
     except subscriptions.SubscriptionError as exc:
         flash(str(exc), "error")
+        if subscriptions.is_address(form.email.data):
+            email = subscriptions.normalize(form.email.data)
+            return redirect(url_for("subscriptions.customer", email=email), code=303)
         return redirect(url_for("subscriptions.index"), code=303)
     db.session.commit()
     if applied:

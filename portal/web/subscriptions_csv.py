@@ -128,6 +128,7 @@ def _progress_context(import_id: int) -> dict:
         "shown_rejects": SHOWN_REJECTS,
         "status_words": STATUS_WORDS,
         "value_limit": csv_imports.REJECT_VALUE_LIMIT,
+        "erased_reason": csv_imports.ERASED,
     }
 
 
