@@ -411,6 +411,9 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     assert export.mimetype == "text/csv"
     assert export.headers["Content-Disposition"].startswith('attachment; filename="subscriptions-')
     assert export.get_data(as_text=True).startswith(HEADER + "a@example.com,Subscribed,")
+    # The address's history names who uploaded which file, and the line.
+    customer = client.get("/subscriptions/customer?email=a@example.com").get_data(as_text=True)
+    assert "owner@bean.example: “subs.csv”, line 2" in customer
 
 
 def test_a_refused_file_shows_the_reason_on_the_upload_page(client, owner, login):

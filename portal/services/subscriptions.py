@@ -170,11 +170,40 @@ def sends_to(merchant: Merchant, email: str, limit: int | None) -> list[EmailSen
 
 def _who(merchant: Merchant, changes: list[ConsentChange]) -> list[str]:
     """Who made each change: the team member's address for manual ones (source_ref
-    "user:<id>:<time>"), else who such a source always is."""
+    "user:<id>:<time>"), who uploaded the file and its line for CSV ones (source_ref
+    "<sha256[:16]>:<line>"), else who such a source always is."""
     ids = {_user_id(c) for c in changes} - {None}
     stmt = select(User.id, User.email).where(User.merchant_id == merchant.id, User.id.in_(ids))
     users = dict(db.session.execute(stmt).all()) if ids else {}
-    return [users.get(_user_id(c)) or SOURCES.get(c.source, ("", "—"))[1] for c in changes]
+    uploads = _uploads(merchant, {c.source_ref[:16] for c in changes if c.source == "csv"})
+    return [
+        users.get(_user_id(c))
+        or (c.source == "csv" and _upload_words(uploads, c.source_ref))
+        or SOURCES.get(c.source, ("", "—"))[1]
+        for c in changes
+    ]
+
+
+def _uploads(merchant: Merchant, prefixes: set[str]) -> dict[str, tuple[str, str | None]]:
+    """The first upload of each file (by its hash's first 16 digits): (file name, uploader)."""
+    if not prefixes:
+        return {}
+    stmt = (
+        select(CsvImport.sha256, CsvImport.filename, User.email)
+        .outerjoin(User, User.id == CsvImport.user_id)
+        .where(CsvImport.merchant_id == merchant.id)
+        .where(func.substr(CsvImport.sha256, 1, 16).in_(prefixes))
+        .order_by(CsvImport.id.desc())
+    )
+    return {sha[:16]: (name, email) for sha, name, email in db.session.execute(stmt)}
+
+
+def _upload_words(uploads: dict, ref: str) -> str | None:
+    prefix, _, line = ref.partition(":")
+    if prefix not in uploads:
+        return None
+    name, email = uploads[prefix]
+    return f"{email or 'A former team member'}: “{name}”, line {line}"
 
 
 def _user_id(change: ConsentChange) -> int | None:
