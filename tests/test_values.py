@@ -314,3 +314,12 @@ def test_only_a_web_address_is_kept_as_the_recovery_url(url, kept):
 def test_a_string_longer_than_its_column_fails_the_event_by_name():
     with pytest.raises(ValueError, match="recovered_from longer than 255 characters"):
         _fields(recovered_from="cs_" + "x" * 300)
+
+
+@pytest.mark.parametrize("session_id", [None, "", 42, "cs_" + "x" * 300])
+def test_a_session_without_a_usable_id_fails_by_name(db, session_id):
+    event = se.expired("cs_live_X", "acct_1ExampleMerchant01")
+    event["data"]["object"]["id"] = session_id
+    snap = sessions.Snapshot(1, event["type"], datetime.now(timezone.utc), event["data"]["object"])
+    with pytest.raises(ValueError, match="malformed checkout.session: id"):
+        sessions.apply([snap])

@@ -161,10 +161,21 @@ def checked(values: dict) -> dict:
     return values
 
 
+def _session_id(obj) -> str:
+    """The session's id; ValueError naming it when it is missing or longer than its column."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(value, str) or not value or len(value) > _ID_LENGTH:
+        raise ValueError(f"malformed checkout.session: id {str(value)[:40]!r}")
+    return value
+
+
+_ID_LENGTH = CheckoutSession.session_id.type.length
+
+
 def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
     """Upsert the mirror for each snapshot unless a newer one was applied; returns every mirror
     touched. A session id held by another merchant is left alone (tenant isolation)."""
-    ids = {s.obj["id"] for s in snapshots}
+    ids = {_session_id(s.obj) for s in snapshots}
     known = {
         m.session_id: m
         for m in db.session.scalars(
