@@ -250,3 +250,17 @@ def test_links_asked_for_at_once_all_go_out_over_smtp(app, db, monkeypatch):
             delivery.close_all()
     assert sorted(r.rcpt_tos[0] for r in received) == sorted(emails)
     assert all(LINK.search(r.message.get_body(("plain",)).get_content()) for r in received)
+
+
+def test_in_development_without_smtp_the_link_is_in_the_log(app, client, db, monkeypatch):
+    make_owner(name="Acme Tea", email="ada@example.com")
+    logged = []
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "development")
+    monkeypatch.setattr(app.logger, "warning", lambda *args: logged.append(args[0] % args[1:]))
+    forgot(client, "ada@example.com")
+    [message] = sent(db)
+    assert any(reset_link(message) in line and "ada@example.com" in line for line in logged)
+    logged.clear()
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "testing")  # anywhere else: never logged
+    forgot(client, "ada@example.com")
+    assert logged == []

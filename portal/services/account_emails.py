@@ -3,7 +3,7 @@
 Both go out from the platform's address through the one delivery path, with links on
 PUBLIC_URL (never the Host a request came with: a forged Host must not reach an email). They
 are kept out of every merchant's development outbox (merchant_id None): a teammate reading it
-must not find another person's link.
+must not find another person's link. In development without SMTP, the log shows the link.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def _send(to: str, subject: str, template: str, values: dict) -> bool:
         )
     )
     result = delivery.send(message, None)
+    config = current_app.config
+    if not config["SMTP_URL"] and config["PORTAL_ENV"] == "development" and "link" in values:
+        # No merchant's outbox shows it (see above): on a developer's own machine, the log does.
+        current_app.logger.warning("Development: %s email to %s: %s", template, to, values["link"])
     if result.status not in (DeliveryStatus.SENT, DeliveryStatus.UNKNOWN):
         current_app.logger.warning("%s email not sent: %s", template, result.detail)
         return False
