@@ -7,7 +7,7 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from portal.db import utcnow
-from portal.services import dashboard, dashboard_chart, dashboard_words
+from portal.services import dashboard, dashboard_chart, dashboard_words, onboarding
 from portal.tenancy import current_merchant
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -26,4 +26,11 @@ def index():
         charts=charts if board.has_history else [],
         periods=dashboard.PERIODS,
         words=dashboard_words,
+        set_up=_set_up() if not board.has_history else True,
     )
+
+
+def _set_up() -> bool:
+    """Whether every required step of the home page's checklist is done."""
+    done, required = onboarding.progress(onboarding.checklist(current_merchant()))
+    return done == required
