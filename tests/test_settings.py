@@ -315,3 +315,12 @@ def test_amounts_and_dates_take_a_locale_from_the_list_only(client, owner, db, l
     assert db.get(SendingSettings, owner.merchant_id) is None or (
         db.get(SendingSettings, owner.merchant_id).locale == "en_US"
     )
+
+
+def test_the_zone_list_holds_place_names_and_keeps_a_stored_alias():
+    from portal.web.settings import _zone_choices
+
+    listed = {choice.value for choice in _zone_choices()}
+    assert {"UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland"} <= listed
+    assert not listed & {"Etc/GMT+5", "Factory", "localtime", "US/Eastern", "EST5EDT", "GB"}
+    assert "US/Eastern" in {choice.value for choice in _zone_choices("US/Eastern")}

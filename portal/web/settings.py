@@ -79,7 +79,7 @@ class SettingsForm(FlaskForm):
 
     def __init__(self, *args, coupons: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.timezone.choices = _zone_choices()
+        self.timezone.choices = _zone_choices(self.timezone.data)
         self.locale.choices = [SelectChoice(ident, name) for ident, name in locale_choices()]
         self.coupon_id.choices = [SelectChoice("", "No coupon")] + [
             SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
@@ -142,19 +142,29 @@ def _coupons() -> list[dict] | None:
         return None
 
 
-def _zone_choices() -> list[SelectChoice]:
-    """UTC first, then every zone grouped by its region ("Europe", "America"...), "Other" last."""
-    names = sorted(
-        settings.time_zones() - {"UTC"}, key=lambda n: (_region(n) == "Other", _region(n), n)
-    )
+# The regions of the zone database's place names. Other names (US/Eastern, GB, EST5EDT,
+# Etc/GMT+5, which means UTC-5, Factory, localtime) are old aliases or traps: not listed,
+# though a stored one stays valid and is shown.
+REGIONS = frozenset(
+    ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe")
+) | {"Indian", "Pacific"}
+
+
+def _zone_choices(current: str | None = None) -> list[SelectChoice]:
+    """UTC first, then the place names grouped by region ("Europe", "America"...), with the
+    stored zone kept even when it is an old alias."""
+    names = {n for n in settings.time_zones() if n.split("/", 1)[0] in REGIONS and "/" in n}
+    if current and current != "UTC" and current in settings.time_zones():
+        names.add(current)
     return [SelectChoice("UTC")] + [
-        SelectChoice(name, name.replace("_", " "), optgroup=_region(name)) for name in names
+        SelectChoice(name, name.replace("_", " "), optgroup=_region(name))
+        for name in sorted(names, key=lambda n: (_region(n) == "Other", _region(n), n))
     ]
 
 
 def _region(name: str) -> str:
     region = name.split("/", 1)[0] if "/" in name else "Other"
-    return "Other" if region == "Etc" else region
+    return region if region in REGIONS else "Other"
 
 
 def _minutes(row) -> int:
