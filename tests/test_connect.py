@@ -365,6 +365,8 @@ def test_a_key_stripe_does_not_know_is_refused_beside_the_field(app, db, login, 
         ("", "whsec_0123456789", "api_key", "Paste your restricted key"),
         ("rk_live_0123456789abcdef", "secret", "webhook_secret", "starts with whsec_"),
         ("rk_live_0123456789abcdef", "", "webhook_secret", "Paste the endpoint"),
+        ("sk_live_bogus", "whsec_0123456789", "api_key", "cut short"),
+        ("rk_live_0123456789abcdef", "whsec_x", "webhook_secret", "cut short"),
     ],
 )
 def test_bad_formats_are_refused_beside_their_field(

@@ -345,3 +345,8 @@ def test_posts_need_the_csrf_token(client, owner):
     assert client.post("/subscriptions/customer/status", data=data).status_code == 400
     assert client.post("/subscriptions/customer/erase", data=data).status_code == 400
     assert portal_db.session.scalar(select(Contact.status)) == "subscribed"
+
+
+def test_the_list_answers_with_a_trailing_slash_too(client, owner):
+    response = client.get("/subscriptions/?q=ola")
+    assert response.status_code == 301 and response.location.endswith("/subscriptions?q=ola")

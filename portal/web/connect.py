@@ -58,6 +58,11 @@ def _key_format(_form, field) -> None:
     if field.data.startswith("pk_"):
         raise ValidationError("This is a publishable key: paste a restricted key (rk_live_…).")
     if not KEY_FORMAT.fullmatch(field.data):
+        if re.match(r"(rk|sk)_(live|test)_", field.data):
+            raise ValidationError(
+                "This key is cut short or holds other characters than letters and digits: "
+                "copy it again from your Stripe Dashboard, whole."
+            )
         raise ValidationError(
             "A restricted key starts with rk_live_ (rk_test_, sk_live_ or sk_test_ also work)."
         )
@@ -65,6 +70,11 @@ def _key_format(_form, field) -> None:
 
 def _secret_format(_form, field) -> None:
     if not SECRET_FORMAT.fullmatch(field.data):
+        if field.data.startswith("whsec_"):
+            raise ValidationError(
+                "This secret is cut short or holds unexpected characters: copy it again from "
+                "your endpoint's page in the Stripe Dashboard, whole."
+            )
         raise ValidationError("A webhook signing secret starts with whsec_.")
 
 

@@ -33,6 +33,12 @@ class EraseForm(FlaskForm):
     )
 
 
+@bp.route("/")
+def with_slash():
+    """The list's address as the other sections write theirs (/carts/, /team/...)."""
+    return redirect(url_for(".index", **request.args), code=301)
+
+
 @bp.route("")
 @login_required
 def index():
