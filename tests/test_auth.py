@@ -339,3 +339,16 @@ def test_sign_ups_are_limited_per_source(app, db, monkeypatch):
     assert "Too many sign-ups from your network" in answers[2].get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(Merchant)) == 2
     assert post_form(_from(app, "203.0.113.8"), "/signup", SIGNUP).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"), [("Asia/Tokyo", "Asia/Tokyo"), ("Mars/Olympus", "UTC"), ("", "UTC")]
+)
+def test_signup_starts_the_account_in_the_browsers_time_zone(client, db, sent, kept):
+    from portal.models import SendingSettings
+
+    response = post_form(client, "/signup", {**SIGNUP, "timezone": sent})
+    assert response.status_code == 302
+    user = db.scalar(select(User))
+    stored = db.get(SendingSettings, user.merchant_id)
+    assert (stored.timezone if stored else "UTC") == kept

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal import db
-from portal.services import accounts, login_limits
+from portal.services import accounts, login_limits, settings
 from portal.web.forms import CONTROL, one_line, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
 
@@ -31,6 +31,7 @@ class SignupForm(FlaskForm):
         "Repeat password",
         validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
     )
+    timezone = HiddenField()  # the browser's, filled in by static/timezone.js
 
 
 class LoginForm(FlaskForm):
@@ -58,6 +59,8 @@ def signup():
     except accounts.AccountError as exc:
         form.email.errors.append(str(exc))
         return render_template("auth/signup.html", form=form), 400
+    if form.timezone.data in settings.time_zones():  # anything else: UTC, as without it
+        settings.settings_for(user.merchant_id).timezone = form.timezone.data
     response = signed_in(user, remember=False, target=url_for("home.index"))
     flash(f"Welcome! Your account for {user.merchant.name} is ready.", "success")
     return response

@@ -164,3 +164,15 @@ def test_from_sign_up_to_the_first_recovery_email(
     email.get_by_role("link", name="Return to your cart").wait_for()
     text = email.locator("body").inner_text()
     assert any(name in text for name in SAMPLES)  # the cart's line item, from the account
+
+
+def test_sign_up_takes_the_browsers_time_zone(portal, browser):
+    context = browser.new_context(timezone_id="America/Sao_Paulo")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        _sign_up(page, portal, "Zone Shop", "zone@example.com")
+        page.goto(f"{portal}/settings")
+        assert page.locator("#timezone").input_value() == "America/Sao_Paulo"
+    finally:
+        context.close()
