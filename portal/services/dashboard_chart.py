@@ -15,14 +15,22 @@ from pygal.style import Style
 from portal.services.dashboard import Cohort
 
 SERIES = (("Carts expired", "expired"), ("Emailed", "emailed"), ("Recovered", "recovered"))
+# Each line its own stroke too: where the counts are equal the lines lie on each other, and the
+# dashes of the ones below still show through.
+STROKES = (
+    {"width": 2.5},
+    {"width": 2.5, "dasharray": "8, 5"},
+    {"width": 2.5, "dasharray": "2, 4"},
+)
 # The stylesheet's colours: muted ink, the accent, and the colour of success.
 COLOURS = ("#8b93a7", "#4f46e5", "#0f7b4b")
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
 # Drawn at the size they are shown, so that a phone's labels are as large as a desktop's.
-SIZES = {"wide": (900, 300, 10), "narrow": (360, 280, 4)}  # width, height, date labels
+# width, height, date labels, legend's font size (a phone's three names fit on one line)
+SIZES = {"wide": (900, 300, 10, 14), "narrow": (360, 300, 4, 12)}
 
 
-def _style() -> Style:
+def _style(legend_size: int) -> Style:
     return Style(
         background="transparent",
         plot_background="transparent",
@@ -33,10 +41,26 @@ def _style() -> Style:
         font_family=FONT,
         label_font_size=13,
         major_label_font_size=13,
-        legend_font_size=14,
+        legend_font_size=legend_size,
         value_font_size=12,
         tooltip_font_size=13,
+        # Solid guides: dashes belong to the lines (see STROKES).
+        guide_stroke_dasharray="1, 0",
+        major_guide_stroke_dasharray="1, 0",
+        guide_stroke_color="#e3e6ee",
+        major_guide_stroke_color="#e3e6ee",
     )
+
+
+def whole_steps(top: int) -> list[int]:
+    """The y axis's labels: whole carts in steps of 1, 2 or 5 times a power of ten, at most
+    five steps, from 0 to at least `top`."""
+    top, scale = max(top, 1), 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if step * 4 >= top:
+                return list(range(0, -(-top // step) * step + 1, step))
+        scale *= 10
 
 
 def label(day: date) -> str:
@@ -53,11 +77,11 @@ def chart(daily: list[tuple[date, Cohort]], size: str) -> Markup:
 # several milliseconds a drawing; a dashboard viewed again draws nothing).
 @lru_cache(maxsize=256)
 def _drawn(counts: tuple[tuple, ...], size: str) -> Markup:
-    width, height, labels = SIZES[size]
+    width, height, labels, legend_size = SIZES[size]
     drawing = pygal.Line(
         js=[],
         disable_xml_declaration=True,
-        style=_style(),
+        style=_style(legend_size),
         width=width,
         height=height,
         legend_at_bottom=True,
@@ -76,8 +100,9 @@ def _drawn(counts: tuple[tuple, ...], size: str) -> Markup:
         spacing=12,
     )
     drawing.x_labels = [label(row[0]) for row in counts]
+    drawing.y_labels = whole_steps(max((max(row[1:]) for row in counts), default=0))
     for i, (name, _) in enumerate(SERIES, start=1):
-        drawing.add(name, [row[i] for row in counts])
+        drawing.add(name, [row[i] for row in counts], stroke_style=STROKES[i - 1])
     return _accessible(drawing.render(is_unicode=True), counts, size)
 
 
