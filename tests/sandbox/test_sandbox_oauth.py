@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,6 +37,9 @@ def test_authorize_page_lists_accounts(sandbox):
     page = requests.get(_authorize_url(sandbox), timeout=5)
     assert page.status_code == 200
     assert "Existing Shop" in page.text and account in page.text and "Create a new" in page.text
+    # A new account is preselected: an existing one may be another merchant's.
+    assert re.search(r'value="new" checked', page.text)
+    assert not re.search(rf'value="{account}" checked', page.text)
 
 
 def test_unknown_client_id_shows_error(sandbox):
