@@ -9,16 +9,8 @@ import re
 import secrets
 import time
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, redirect, render_template, request
+from flask import session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import OperationalError
@@ -52,30 +44,29 @@ PERMISSIONS = (
 METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
 KEY_FORMAT = re.compile(r"(rk|sk)_(live|test)_[0-9A-Za-z]{8,}")
 SECRET_FORMAT = re.compile(r"whsec_[0-9A-Za-z+/=]{8,}")
+CUT_SHORT = "{} is cut short or holds unexpected characters: copy it again, whole, from Stripe."
 
 
 def _key_format(_form, field) -> None:
     if field.data.startswith("pk_"):
         raise ValidationError("This is a publishable key: paste a restricted key (rk_live_…).")
     if not KEY_FORMAT.fullmatch(field.data):
-        if re.match(r"(rk|sk)_(live|test)_", field.data):
-            raise ValidationError(
-                "This key is cut short or holds other characters than letters and digits: "
-                "copy it again from your Stripe Dashboard, whole."
-            )
+        cut = re.match(r"(rk|sk)_(live|test)_", field.data)
         raise ValidationError(
-            "A restricted key starts with rk_live_ (rk_test_, sk_live_ or sk_test_ also work)."
+            CUT_SHORT.format("This key")
+            if cut
+            else "A restricted key starts with rk_live_ (rk_test_, sk_live_ or sk_test_ also work)."
         )
 
 
 def _secret_format(_form, field) -> None:
     if not SECRET_FORMAT.fullmatch(field.data):
-        if field.data.startswith("whsec_"):
-            raise ValidationError(
-                "This secret is cut short or holds unexpected characters: copy it again from "
-                "your endpoint's page in the Stripe Dashboard, whole."
-            )
-        raise ValidationError("A webhook signing secret starts with whsec_.")
+        cut = field.data.startswith("whsec_")
+        raise ValidationError(
+            CUT_SHORT.format("This secret")
+            if cut
+            else "A webhook signing secret starts with whsec_."
+        )
 
 
 class DirectForm(FlaskForm):
