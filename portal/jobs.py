@@ -156,7 +156,9 @@ def _give_up_after_last_try(job, connection, exc_type, exc_value, _traceback) ->
     if job.retries_left:
         return
     db.session.rollback()  # the failed try's transaction
-    reason = f"{exc_type.__name__}: {exc_value}"[:300]
+    # The driver's own words, first line only: SQLAlchemy's would add the statement and values.
+    cause = getattr(exc_value, "orig", None) or exc_value
+    reason = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"[:300]
     name = job.func_name.rsplit(".", 1)[-1]
     if name == "process_csv_import":
         csv_imports.give_up(job.args[0], reason)

@@ -179,3 +179,22 @@ def test_a_job_is_given_up_on_its_page_only_after_its_last_try(
     assert (
         len(calls) == 1 and calls[0][0] == 7 and "RuntimeError: database is locked" in calls[0][1]
     )
+
+
+def test_a_database_error_is_given_up_in_its_drivers_words_only(app, monkeypatch):
+    import sqlite3
+    from types import SimpleNamespace
+
+    from sqlalchemy.exc import OperationalError
+
+    from portal import jobs
+
+    calls = []
+    monkeypatch.setattr(jobs.csv_imports, "give_up", lambda *args: calls.append(args))
+    error = OperationalError(
+        "INSERT INTO contacts ...", {"email": "a@example.com"}, sqlite3.OperationalError("locked")
+    )
+    job = SimpleNamespace(func_name="portal.jobs.process_csv_import", args=(7,), retries_left=0)
+    with app.app_context():
+        jobs._give_up_after_last_try(job, None, OperationalError, error, None)
+    assert calls == [(7, "OperationalError: locked")]
