@@ -22,7 +22,7 @@ JSON object. Targets: import_ratio <= 4, export_ratio <= 3, peak RSS < 150 MB.
 
 Figures here (2 CPUs, PostgreSQL 15 with its default settings), 1,000,000 rows: bare COPY
 0.65 s; import 26.8 s (ratio 41: NOT at target); export 1.10 s (ratio 1.68); peak RSS 142 MB;
-floor 17.2 s (26x the bare COPY). The code before this version, in the same session: import
+floor 17.2 s (26x the bare COPY). The previous version of the code, on this machine: import
 33.6 s (ratio 48), export 2.10 s (ratio 3.0). The import target cannot be met while a file's rows land in
 these two tables: writing them alone costs 26 bare COPYs, about 8 us a row for each table
 (the row, its indexes, the foreign key's check). The import adds about 11 s to that: storing the
