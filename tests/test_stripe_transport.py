@@ -198,7 +198,10 @@ def test_https_goes_through_the_environments_proxy_with_connect_and_its_credenti
 
         def refuse():
             while True:
-                connection, _ = proxy.accept()
+                try:
+                    connection, _ = proxy.accept()
+                except OSError:  # the test is over: its proxy socket is closed
+                    return
                 with connection:
                     requests_seen.append(connection.recv(4096).decode())
                     connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
