@@ -108,6 +108,7 @@ def test_connecting_an_existing_account_stores_it_and_fills_the_emails_defaults(
     page = _connect(client, sandbox_server, account=account_id)
     assert "Stripe is connected: Leaf &amp; Co." in page
     assert account_id in page and "Leaf &amp; Co" in page and ">Live<" in page
+    assert "Next step: Accept the cart-recovery terms" in _text(page)  # where setup goes on
     (account,) = _stored(db)
     assert (account.merchant_id, account.account_id, account.method) == (
         owner.merchant_id,

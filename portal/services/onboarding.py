@@ -84,6 +84,11 @@ def _domain_verified(merchant: Merchant) -> bool:
     return row is not None and row.status == DomainStatus.VERIFIED
 
 
+def next_step(merchant: Merchant) -> Step | None:
+    """The first required step still to do, in the checklist's order; None when all are done."""
+    return next((s for s in checklist(merchant) if not (s.done or s.optional)), None)
+
+
 def progress(steps: list[Step]) -> tuple[int, int]:
     """(required steps done, required steps in all)."""
     required = [s for s in steps if not s.optional]

@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, ValidationError
 
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
-from portal.services import connections, settings, stripe_gateway
+from portal.services import connections, onboarding, settings, stripe_gateway
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
 from portal.web.forms import strip
@@ -101,6 +101,7 @@ def _page(form: DirectForm | None = None, status: int = 200):
         events=DIRECT_EVENTS,
         permissions=PERMISSIONS,
         method_words=METHOD_WORDS,
+        next_step=onboarding.next_step(merchant) if connected else None,
     ), status
 
 
