@@ -97,7 +97,7 @@ def test_payments_list_orders_newest_first_and_totals_each_currency(db, client, 
     assert "Recovered in EUR" in html and "Recovered in USD" in html
 
 
-def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant):
+def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant, app, monkeypatch):
     from portal.models import CheckoutSession, EmailSend
 
     case = _case(db, merchant, 1, paid_at=T0 + timedelta(hours=5), amount=4200)
@@ -137,6 +137,10 @@ def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant):
     assert "after email 1" in html and case.session.session_id in html
     assert "https://dashboard.stripe.com/test/payments/pi_3Example" in html
     assert "4 hours 59 minutes after the cart expired" in html  # T0+1 min to T0+5 h
+    # Against the offline sandbox there is no Dashboard to send the merchant to.
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:12111")
+    html = client.get(f"/payments/{case.id}").get_data(as_text=True)
+    assert "dashboard.stripe.com" not in html and "the offline sandbox has no Dashboard" in html
 
 
 def test_other_merchants_ids_are_404_and_their_rows_never_listed(db, client, merchant, app):
