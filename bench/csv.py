@@ -30,7 +30,7 @@ alone costs 23-28 bare COPYs, about 8 us a row for each table (the row, its inde
 key's check). The import adds 10-13 s to that: storing the file (0.4 s), reading and checking it
 in Python (about 4.5 s), and per batch a COPY into a temporary table and the upsert's
 comparison of dates.
-`list_p95_ms`: p95 of `subscriptions.page` (the list's query) over the imported addresses, 20
+`list_p95_ms`: p95 of `contact_list.page` (the list's query) over the imported addresses, 20
 times each: the first page, a page half-way down, one status, an address prefix.
 The default of 1,000,000 rows takes about a minute; `--rows 200000` about 15 s.
 """
@@ -182,14 +182,14 @@ def export_all(app, merchant_id: int) -> tuple[float, int]:
 
 
 def list_pages(app, merchant_id: int, rounds: int = 20) -> dict[str, float]:
-    """p95 milliseconds of the subscriptions list's query (`subscriptions.page`, what the page
+    """p95 milliseconds of the subscriptions list's query (`contact_list.page`, what the page
     shows) over the N imported addresses: the first page, a page half-way down, one status
     and an address prefix."""
     from sqlalchemy import func, select
 
     from portal import db
     from portal.models import Contact, Merchant
-    from portal.services import subscriptions
+    from portal.services import contact_list
 
     with app.app_context():
         merchant = db.session.get(Merchant, merchant_id)
@@ -207,7 +207,7 @@ def list_pages(app, merchant_id: int, rounds: int = 20) -> dict[str, float]:
             times = []
             for _ in range(rounds):
                 began = time.perf_counter()
-                subscriptions.page(merchant, **arguments)
+                contact_list.page(merchant, **arguments)
                 times.append((time.perf_counter() - began) * 1000)
                 db.session.rollback()
             figures[name] = round(sorted(times)[int(0.95 * (rounds - 1))], 2)

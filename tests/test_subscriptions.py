@@ -350,3 +350,29 @@ def test_posts_need_the_csrf_token(client, owner):
 def test_the_list_answers_with_a_trailing_slash_too(client, owner):
     response = client.get("/subscriptions/?q=ola")
     assert response.status_code == 301 and response.location.endswith("/subscriptions?q=ola")
+
+
+def test_a_shopper_who_unsubscribed_themselves_is_subscribed_again_only_when_they_asked(
+    client, owner
+):
+    _ledger(owner.merchant_id, "ola@example.com", "unsubscribed", "one_click", "e1", T0)
+    page = "/subscriptions/customer?email=ola@example.com"
+    html = client.get(page).get_data(as_text=True)
+    assert "They asked me to subscribe them again" in html
+    data = {"email": "ola@example.com", "status": "subscribed"}
+    data["csrf_token"] = csrf_token(client, page)
+    refused = client.post("/subscriptions/customer/status", data=data, follow_redirects=True)
+    assert "unsubscribed themselves: subscribe them again only when they ask" in refused.get_data(
+        as_text=True
+    )
+    assert _status(owner, "ola@example.com") == "unsubscribed"
+    asked = client.post("/subscriptions/customer/status", data={**data, "asked_again": "y"})
+    assert asked.status_code == 303 and _status(owner, "ola@example.com") == "subscribed"
+
+
+def _status(owner, email: str) -> str:
+    portal_db.session.expire_all()
+    contact = portal_db.session.scalar(
+        select(Contact).where(Contact.merchant_id == owner.merchant_id, Contact.email == email)
+    )
+    return contact.status

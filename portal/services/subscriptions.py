@@ -4,14 +4,12 @@ changes, and the privacy requests (export everything about an address, or erase 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
 from portal import db
-from portal.mail.mime import CONTROL
 from portal.mail.values import EMAIL
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
@@ -33,7 +31,6 @@ SOURCES = {
     "bounce": ("Bounce", "The mail server"),
     "complaint": ("Complaint", "The mail server"),
 }
-COUNT_CAP = 1000  # counting past this reads the whole index: the tabs say "1000+" instead
 CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
 ERASED_EMAIL = "erased@erased.invalid"  # in place of an erased address in Stripe events
 
@@ -54,53 +51,6 @@ def is_address(email: str | None) -> bool:
 
 def source_words(source: str) -> str:
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
-
-
-def page(
-    merchant: Merchant,
-    status: str | None = None,
-    query: str = "",
-    after: str | None = None,
-    limit: int = 50,
-) -> tuple[list[Contact], str | None]:
-    """One page of the merchant's contacts in address order, after the address `after`, and
-    the cursor of the next page (None: this is the last). Served by the (merchant_id, [status,]
-    email) indexes at any size: the search is a prefix written as a range, never a scan."""
-    stmt = select(Contact).where(Contact.merchant_id == merchant.id)
-    if status:
-        stmt = stmt.where(Contact.status == status)
-    if prefix := CONTROL.sub("", normalize(query)):
-        # The range uses the index; LIKE (escaped) keeps out anything the range lets in.
-        escaped = re.sub(r"([\\%_])", r"\\\1", prefix)
-        stmt = stmt.where(Contact.email >= prefix, Contact.email.like(escaped + "%", escape="\\"))
-        if (end := _after_prefix(prefix)) is not None:
-            stmt = stmt.where(Contact.email < end)
-    if after:
-        stmt = stmt.where(Contact.email > after)
-    rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
-
-
-def _after_prefix(prefix: str) -> str | None:
-    """The least string above every one that starts with `prefix` (its last character moved on
-    by one, skipping the surrogates, which no text holds); None when there is none."""
-    last = ord(prefix[-1]) + 1
-    if last > sys.maxunicode:
-        return None
-    return prefix[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
-
-
-def counts(merchant: Merchant) -> dict[str | None, int]:
-    """How many contacts each tab holds (None: all), each counted up to COUNT_CAP + 1 only, so
-    that a page view reads at most a few thousand index entries whatever the list's size."""
-    found = {}
-    for status in (None, *STATUS):
-        stmt = select(Contact.id).where(Contact.merchant_id == merchant.id)
-        if status:
-            stmt = stmt.where(Contact.status == status)
-        capped = stmt.limit(COUNT_CAP + 1).subquery()
-        found[status] = db.session.scalar(select(func.count()).select_from(capped))
-    return found
 
 
 @dataclass(frozen=True)
@@ -214,12 +164,32 @@ def _user_id(change: ConsentChange) -> int | None:
     )
 
 
+# The sources by which the shopper, not the merchant, said no.
+SELF_UNSUBSCRIBES = frozenset(("unsubscribe_link", "one_click", "complaint"))
+
+
+def unsubscribed_themselves(contact: Contact | None) -> bool:
+    """Whether the address's current "no" came from the shopper."""
+    return (
+        contact is not None
+        and contact.status == ConsentStatus.UNSUBSCRIBED
+        and contact.source in SELF_UNSUBSCRIBES
+    )
+
+
 def change(
-    merchant: Merchant, user: User, email: str, status: str, now: datetime, secret: str
+    merchant: Merchant,
+    user: User,
+    email: str,
+    status: str,
+    now: datetime,
+    secret: str,
+    asked_again: bool = False,
 ) -> bool:
     """Record a manual subscribe or unsubscribe by `user` in the ledger; whether it became the
     address's status (a change dated later, e.g. by a CSV row, still wins). An address the
-    merchant erased is refused: nothing is recorded about it again."""
+    merchant erased is refused: nothing is recorded about it again. So is subscribing again a
+    shopper who unsubscribed themselves, unless `asked_again` (the person says they asked)."""
     email = normalize(email)
     if not is_address(email):
         raise SubscriptionError("Enter a complete email address, like name@example.com.")
@@ -230,6 +200,15 @@ def change(
         )
     if status not in STATUS:
         raise SubscriptionError("Choose Subscribed or Unsubscribed.")
+    if (
+        status == ConsentStatus.SUBSCRIBED
+        and not asked_again
+        and unsubscribed_themselves(held_contact(merchant, email))
+    ):
+        raise SubscriptionError(
+            f"{email} unsubscribed themselves: subscribe them again only when they ask you to, "
+            "and tick the box that says so."
+        )
     ref = f"user:{user.id}:{now.isoformat()}"
     consent.record([consent.Change(merchant.id, email, status, "manual", ref, now)])
     db.session.flush()

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired
 
 from portal import db
 from portal.db import utcnow
-from portal.services import carts, erasure, privacy_export, subscriptions
+from portal.services import carts, contact_list, erasure, privacy_export, subscriptions
 from portal.tenancy import current_merchant, owner_required
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
@@ -23,6 +23,7 @@ bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
 class StatusForm(FlaskForm):
     email = HiddenField()
     status = HiddenField()
+    asked_again = BooleanField("They asked me to subscribe them again")
 
 
 class EraseForm(FlaskForm):
@@ -45,7 +46,7 @@ def index():
     status = request.args.get("status")
     status = status if status in subscriptions.STATUS else None
     query = subscriptions.normalize(request.args.get("q"))[:254]
-    rows, cursor = subscriptions.page(
+    rows, cursor = contact_list.page(
         current_merchant(), status, query, request.args.get("after") or None
     )
     return render_template(
@@ -54,9 +55,9 @@ def index():
         cursor=cursor,
         status=status,
         query=query,
-        counts=subscriptions.counts(current_merchant()),
+        counts=contact_list.counts(current_merchant()),
         after=request.args.get("after"),
-        cap=subscriptions.COUNT_CAP,
+        cap=contact_list.COUNT_CAP,
         whole_address=subscriptions.is_address(query),
         status_words=subscriptions.STATUS,
         source_words=subscriptions.source_words,
@@ -81,6 +82,7 @@ def _customer_page(email: str | None, erase_form: EraseForm, code: int = 200):
         "subscriptions/customer.html",
         customer=found,
         erased=erasure.is_erased(current_merchant().id, found.email, secret),
+        themselves=subscriptions.unsubscribed_themselves(found.contact),
         status_form=StatusForm(),
         erase_form=erase_form,
         status_words=subscriptions.STATUS,
@@ -105,6 +107,7 @@ def change_status():
             form.status.data,
             utcnow(),
             current_app.config["SECRET_KEY"],
+            asked_again=form.asked_again.data,
         )
     except subscriptions.SubscriptionError as exc:
         flash(str(exc), "error")
