@@ -61,21 +61,13 @@ class _Collector:
 
 def _database_figures(engine: Engine) -> Iterator[GaugeMetricFamily]:
     with Session(engine) as session:
-        events = GaugeMetricFamily(
+        yield _by_status(
+            session,
+            StripeEvent,
+            WAITING_EVENTS,
             "portal_webhook_events",
             "Webhook events waiting to be applied (pending) or failed for good (failed)",
-            labels=["status"],
         )
-        counts = dict(
-            session.execute(
-                select(StripeEvent.status, func.count())
-                .where(StripeEvent.status.in_(WAITING_EVENTS))
-                .group_by(StripeEvent.status)
-            ).all()
-        )
-        for status in WAITING_EVENTS:
-            events.add_metric([str(status)], counts.get(status, 0))
-        yield events
         oldest = session.scalar(
             select(func.min(StripeEvent.received_at)).where(
                 StripeEvent.status == EventStatus.PENDING
@@ -90,20 +82,23 @@ def _database_figures(engine: Engine) -> Iterator[GaugeMetricFamily]:
             (CsvImport, "portal_csv_imports", "Subscription CSV imports"),
             (DryRun, "portal_dry_runs", "Dry runs"),
         ):
-            yield _active(session, model, name, f"{what} queued or running")
+            yield _by_status(session, model, ACTIVE, name, f"{what} queued or running")
 
 
-def _active(session: Session, model, name: str, documentation: str) -> GaugeMetricFamily:
+def _by_status(
+    session: Session, model, statuses: tuple, name: str, documentation: str
+) -> GaugeMetricFamily:
+    """How many rows of `model` are in each of `statuses` (0 for none), one label each."""
     family = GaugeMetricFamily(name, documentation, labels=["status"])
     counts = dict(
         session.execute(
             select(model.status, func.count())
-            .where(model.status.in_(ACTIVE))
+            .where(model.status.in_(statuses))
             .group_by(model.status)
         ).all()
     )
-    for status in ACTIVE:
-        family.add_metric([status], counts.get(status, 0))
+    for status in statuses:
+        family.add_metric([str(status)], counts.get(status, 0))
     return family
 
 
