@@ -35,13 +35,23 @@ def _message(title: str, message: str, status: int = 200, link: str | None = Non
     return render_template("message.html", title=title, message=message, link=link), status
 
 
+def _shopper_details(body: dict) -> dict:
+    """What the shopper typed; on a recovered session, what they typed in the one it copies
+    (the page is filled in again for them, as a shopper coming back would expect)."""
+    if body["customer_details"]:
+        return body["customer_details"]
+    original = store().find(body["recovered_from"]) if body.get("recovered_from") else None
+    return (original.obj["customer_details"] or {}) if original else {}
+
+
 def _render(record, error: str | None = None, status: int = 200):
     body = record.obj
     if body["status"] == "complete":
         return _message("Payment complete", "Thanks! This checkout session is paid.")
     if body["status"] == "expired":
         return _message("Checkout expired", "This checkout session has expired.", 410)
-    email = (body["customer_details"] or {}).get("email") or body["customer_email"] or ""
+    details = _shopper_details(body)
+    email = details.get("email") or body["customer_email"] or ""
     consent = (body.get("consent") or {}).get("promotions")
     return render_template(
         "checkout.html",
@@ -50,7 +60,7 @@ def _render(record, error: str | None = None, status: int = 200):
         money=money,
         when=when,
         email=email,
-        name=(body["customer_details"] or {}).get("name") or "",
+        name=details.get("name") or "",
         collects=lifecycle.collects_promotions(body),
         consented=consent == "opt_in",
         error=error,

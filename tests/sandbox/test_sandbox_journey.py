@@ -43,6 +43,8 @@ def test_journey_with_consent_through_sdk(sandbox, receiver, kit):
     recovery_url = body.after_expiration.recovery.url
     page = requests.get(recovery_url, timeout=5)
     assert page.status_code == 200 and "Keep me updated" in page.text
+    # The shopper coming back finds what they typed before filled in again.
+    assert 'value="Sam@Example.com"' in page.text and 'value="Sam"' in page.text
     new_id = page.url.rsplit("/", 1)[1]
     recovered = client.v1.checkout.sessions.retrieve(new_id, options=options)
     assert recovered.recovered_from == session.id and recovered.status == "open"
