@@ -20,7 +20,15 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+# bench/ holds csv.py, and a script's own folder comes first on sys.path: there, `import csv`
+# anywhere (the portal's CSV code too) would load that script instead of the standard library's
+# module. So bench/ moves to the end, after the standard library's csv is loaded and cached.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import csv  # noqa: E402,F401  (the standard library's, cached for every later import)
+
+sys.path.append(str(HERE))
+REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 

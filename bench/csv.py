@@ -49,14 +49,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-# This file is named csv.py: with its own folder first on sys.path, `import csv` anywhere would
-# import it instead of the standard library's module. Load the real one first, then the rest.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-import csv  # noqa: E402,F401  (the standard library's, cached for every later import)
-
-sys.path[:0] = [str(HERE.parent)]
-sys.path.append(str(HERE))
+# This file is named csv.py: _common, found first in this folder, loads the standard library's
+# csv module before anything imports it (see there).
 import _common as common  # noqa: E402
 
 TARGETS = {"import_ratio": 4.0, "export_ratio": 3.0, "peak_rss_mb": 150.0}

@@ -44,13 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# bench/ holds csv.py: with it first on sys.path, `import csv` would import that file instead of
-# the standard library's. Keep it last, and the repo root first (for `portal`).
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path[:0] = [str(HERE.parent)]
-sys.path.append(str(HERE))
-import _common as common  # noqa: E402
+import _common as common  # noqa: E402  (first: it keeps bench/csv.py from shadowing csv)
 import _dashboard_seed as seeding  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/12")

@@ -254,7 +254,7 @@ def run_rounds(
     try:
         base = Server(
             "baseline",
-            "trivial_app:app",
+            "_trivial_app:app",
             ["--pythonpath", str(common.REPO / "bench")],
             env,
             args,

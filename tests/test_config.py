@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from portal import create_app
@@ -132,3 +136,20 @@ def test_a_malformed_dns_resolver_is_refused_by_name(tmp_path, value):
 def test_a_malformed_spf_include_is_refused_by_name(tmp_path):
     with pytest.raises(ConfigError, match="SPF_INCLUDE must be"):
         load(str(tmp_path), {"PORTAL_ENV": "development", "SPF_INCLUDE": "include:_spf.x.example"})
+
+
+def test_the_flask_cli_names_a_missing_setting_in_one_line(tmp_path):
+    # The autouse fixture has removed every setting from this environment.
+    repo = Path(__file__).resolve().parent.parent
+    flask = Path(sys.executable).with_name("flask")
+    done = subprocess.run(
+        [str(flask), "--app", str(repo / "wsgi.py"), "events", "failed"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        "Error: The portal cannot start: SECRET_KEY, ENCRYPTION_KEY, PUBLIC_URL must be set"
+    )

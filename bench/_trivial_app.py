@@ -1,7 +1,7 @@
 """The baseline for bench/ingest.py: a bare Flask app whose webhook route only answers 200.
 
 Served by gunicorn with the same settings as the portal (`gunicorn --pythonpath bench
-trivial_app:app`), it shows what the server, the client and Flask cost on their own.
+_trivial_app:app`), it shows what the server, the client and Flask cost on their own.
 Running this file directly only prints a note (`make bench` runs every bench/*.py).
 """
 
@@ -20,4 +20,4 @@ def connect():
 
 
 if __name__ == "__main__":
-    print("bench/trivial_app.py is the baseline app that bench/ingest.py serves; nothing to run.")
+    print("bench/_trivial_app.py is the baseline app that bench/ingest.py serves; nothing to run.")
