@@ -57,6 +57,7 @@ bench: install
 	@set -e
 	shopt -s nullglob
 	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+	echo "== bench/delivery.py --dkim"; $(BIN)/python bench/delivery.py --dkim
 
 clean:
 	rm -rf $(VENV) instance/portal.sqlite3* test-artifacts
