@@ -350,6 +350,11 @@ def test_posts_need_the_csrf_token(client, owner):
 def test_the_list_answers_with_a_trailing_slash_too(client, owner):
     response = client.get("/subscriptions/?q=ola")
     assert response.status_code == 301 and response.location.endswith("/subscriptions?q=ola")
+    # Nothing else of the query string reaches url_for: no method, scheme or host of its choosing.
+    for query in ("_method=POST", "_external=1", "_scheme=https", "_anchor=x"):
+        response = client.get(f"/subscriptions/?q=ola&{query}", headers={"Host": "evil.example"})
+        assert response.status_code == 301
+        assert response.location == "/subscriptions?q=ola", query
 
 
 def test_a_shopper_who_unsubscribed_themselves_is_subscribed_again_only_when_they_asked(

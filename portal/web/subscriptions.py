@@ -37,7 +37,9 @@ class EraseForm(FlaskForm):
 @bp.route("/")
 def with_slash():
     """The list's address as the other sections write theirs (/carts/, /team/...)."""
-    return redirect(url_for(".index", **request.args), code=301)
+    # Only the list's own parameters: others would steer url_for (_external, _scheme, _method).
+    kept = {name: request.args[name] for name in ("q", "status", "after") if name in request.args}
+    return redirect(url_for(".index", **kept), code=301)
 
 
 @bp.route("")
