@@ -18,6 +18,7 @@ from portal.models import (
     RecoveryCase,
     StripeAccount,
     StripeEvent,
+    User,
 )
 from portal.services import events
 
@@ -183,11 +184,28 @@ def test_deauthorization_disconnects_but_not_after_a_later_reconnect(client, db)
 def test_a_session_of_another_merchant_is_never_touched(client, db):
     make_connected(ACCT, email="a@example.com")
     make_connected("acct_1Other", email="b@example.com")
+    # The other merchant names the session first (a direct-mode merchant signs its own events,
+    # and a session id is in the checkout's address), then claims a recovery of it.
+    deliver(client, [se.expired("cs_live_A", "acct_1Other", created=T0 - 10)])
     deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])
     deliver(
-        client, [se.completed("cs_live_A", "acct_1Other", created=T0 + 10)]
-    )  # forged or confused
-    assert state(db)["mirrors"]["cs_live_A"][0] == "expired"
+        client,
+        [se.completed("cs_live_B", "acct_1Other", recovered_from="cs_live_A", created=T0 + 10)],
+    )
+    deliver(client, [se.completed("cs_live_A", "acct_1Other", created=T0 + 20)])
+    db.expire_all()
+    held = sorted(
+        (m.merchant_id, m.session_id, m.status) for m in db.scalars(select(CheckoutSession))
+    )
+    owner_a = db.scalar(select(User.merchant_id).where(User.email == "a@example.com"))
+    mine = db.scalars(
+        select(CheckoutSession).where(
+            CheckoutSession.merchant_id == owner_a, CheckoutSession.session_id == "cs_live_A"
+        )
+    ).one()
+    assert mine.status == "expired" and len(held) == 3  # the other's two are its own
+    case = db.scalars(select(RecoveryCase).where(RecoveryCase.merchant_id == owner_a)).one()
+    assert case.session.id == mine.id and case.recovered_session_id is None
 
 
 def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(

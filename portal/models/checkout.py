@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
@@ -25,15 +25,17 @@ class CheckoutSession(Base):
 
     __tablename__ = "checkout_sessions"
     __table_args__ = (
+        # Unique per merchant, not overall: a direct-mode merchant signs its own events, and a
+        # session id is no secret (it is in the checkout's address), so one merchant must not
+        # be able to claim another's session by naming it first. Also the index by merchant.
+        UniqueConstraint("merchant_id", "session_id"),
         Index("ix_checkout_sessions_merchant_email", "merchant_id", "email"),
         Index("ix_checkout_sessions_merchant_customer", "merchant_id", "customer"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    merchant_id: Mapped[int] = mapped_column(
-        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
-    )
-    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(255))
     livemode: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

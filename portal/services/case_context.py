@@ -27,7 +27,7 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import erasure, rules, stripe_gateway, terms, trace
+from portal.services import erasure, rules, sessions, stripe_gateway, terms, trace
 from portal.services.settings import policy_for, settings_for
 
 
@@ -161,9 +161,14 @@ def later_session(ctx: Context) -> str | None:
     )
 
 
-def cart_items(ctx: Context) -> list[dict]:
-    """The cart's line items as Stripe has them (raises when Stripe cannot say)."""
-    return stripe_gateway.line_items(ctx.account, ctx.session.session_id, ctx.session.livemode)
+def confirm_with_stripe(ctx: Context) -> tuple[list[dict], bool]:
+    """The cart's line items as Stripe has them, with the session's address, consent and
+    recovery link replaced by Stripe's (sessions.confirm); and whether the address changed.
+    Raises when Stripe cannot say."""
+    stripes, items = stripe_gateway.session_and_cart(
+        ctx.account, ctx.session.session_id, ctx.session.livemode
+    )
+    return items, sessions.confirm(ctx.session, stripes)
 
 
 # Decisions only taken past the holdout draw: the case was eligible, in one group or the other.

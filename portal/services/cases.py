@@ -33,29 +33,34 @@ def sync(mirrors: list[CheckoutSession]) -> None:
 
 
 def _credit_recoveries(expired: list[CheckoutSession], mirrors: list[CheckoutSession]) -> None:
-    """Refresh the credit of each case whose session, or one of whose recoveries, changed."""
-    originals = {m.session_id for m in expired} | {
-        m.recovered_from for m in mirrors if m.recovered_from
+    """Refresh the credit of each case whose session, or one of whose recoveries, changed. A
+    session is the merchant's own: ids are unique per merchant only."""
+    originals = {(m.merchant_id, m.session_id) for m in expired} | {
+        (m.merchant_id, m.recovered_from) for m in mirrors if m.recovered_from
     }
     if not originals:
         return
     rows = db.session.execute(
         select(RecoveryCase, CheckoutSession)
         .join(RecoveryCase.session)
-        .where(CheckoutSession.session_id.in_(originals))
+        .where(CheckoutSession.session_id.in_({session_id for _, session_id in originals}))
     ).all()
-    cases = {session.session_id: case for case, session in rows}
+    cases = {
+        (s.merchant_id, s.session_id): case
+        for case, s in rows
+        if (s.merchant_id, s.session_id) in originals
+    }
     recovering = defaultdict(list)
     for session in db.session.scalars(
-        select(CheckoutSession).where(CheckoutSession.recovered_from.in_(list(cases)))
+        select(CheckoutSession).where(
+            CheckoutSession.recovered_from.in_({session_id for _, session_id in cases})
+        )
     ):
-        recovering[session.recovered_from].append(session)
-    winners = {
-        session_id: _winner(case, recovering[session_id]) for session_id, case in cases.items()
-    }
-    sends = _sends([case.id for session_id, case in cases.items() if winners[session_id]])
-    for session_id, case in cases.items():
-        credit(case, winners[session_id], sends.get(case.id, []))
+        recovering[session.merchant_id, session.recovered_from].append(session)
+    winners = {key: _winner(case, recovering[key]) for key, case in cases.items()}
+    sends = _sends([case.id for key, case in cases.items() if winners[key]])
+    for key, case in cases.items():
+        credit(case, winners[key], sends.get(case.id, []))
 
 
 def _open_missing_cases(expired: list[CheckoutSession]) -> None:

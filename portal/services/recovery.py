@@ -34,7 +34,7 @@ def due_case_ids(now: datetime, limit: int = 500) -> list[int]:
     )
 
 
-def process(case_id: int, now: datetime | None = None) -> str:
+def process(case_id: int, now: datetime | None = None, *, looked_again: bool = False) -> str:
     """Look at one case: record a skip or a wait, or re-check with Stripe, send the next email
     and schedule the one after; returns what happened. Safe to run twice or concurrently: the
     send row's unique key allows one send. Commits: what it learnt and did holds before the
@@ -50,18 +50,39 @@ def process(case_id: int, now: datetime | None = None) -> str:
         # writes overtook meanwhile could not write afterwards ("database is locked").
         db.session.commit()
         try:
-            known = replace(known, later_session=case_context.later_session(ctx))
-            gate = rules.stop_reason(known, ctx.policy)  # what Stripe said may stop it now
-            items = [] if gate else case_context.cart_items(ctx)
-        except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+            known, items, moved = _recheck(ctx, known)
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError, ValueError):
             return _recheck_later(ctx.case, now)
+        if moved:  # Stripe holds another address: what was loaded for the old one is moot
+            db.session.commit()
+            return "address_changed" if looked_again else process(case_id, now, looked_again=True)
         trace.note(ctx.case, trace.RECHECKED, now, later=known.later_session, step=decision.step)
-        decision = rules.Decision(rules.Action.SKIP, gate) if gate else decision
+        decision = rules.decide(known, ctx.policy, now)
     if decision.action != rules.Action.SEND:
         case_context.record(ctx.case, decision, now)
         db.session.commit()
         return str(decision.reason or decision.action)
     return _send_and_schedule(ctx, known, decision, items, now)
+
+
+def _recheck(ctx: Context, known: rules.Facts) -> tuple[rules.Facts, list[dict], bool]:
+    """Stripe's word just before a send: the shopper's later sessions, then, unless those stop
+    the case, the session itself (its address, consent and recovery link are taken from
+    Stripe, never from a webhook alone) and its cart. Also whether the address changed.
+    Raises when Stripe cannot say."""
+    known = replace(known, later_session=case_context.later_session(ctx))
+    if rules.stop_reason(known, ctx.policy):
+        return known, [], False
+    items, moved = case_context.confirm_with_stripe(ctx)
+    held = ctx.session
+    known = replace(
+        known,
+        email=held.email,
+        consent=held.consent_promotions,
+        recovery_url=held.recovery_url,
+        recovery_expires_at=held.recovery_expires_at,
+    )
+    return known, items, moved
 
 
 def _send_and_schedule(

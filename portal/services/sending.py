@@ -74,8 +74,9 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
         db.session.commit()  # no transaction is held across a call to Stripe (see recovery.py)
         try:
             reason = _stops(replace(known, later_session=case_context.later_session(ctx)), ctx)
-            items = [] if reason else case_context.cart_items(ctx)
-        except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+            # The address was confirmed with Stripe when the send was claimed.
+            items = [] if reason else case_context.confirm_with_stripe(ctx)[0]
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError, ValueError):
             send.next_attempt_at = (
                 now + DEFER_DELAYS[0]
             )  # Stripe must answer first: look again soon

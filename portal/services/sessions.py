@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -13,7 +12,6 @@ from portal import db
 from portal.mail.mime import CONTROL
 from portal.models import CheckoutSession
 
-log = logging.getLogger(__name__)
 
 # Within one second, an async payment outcome is newer than the completion it follows.
 RANK = {
@@ -115,6 +113,24 @@ def fields(snap: Snapshot) -> dict:
     )
 
 
+# What a send takes from Stripe's own copy of the session over any webhook's: events sent to a
+# direct-mode merchant's endpoint are signed with that merchant's secret, so it could have
+# written the link (an open redirect on our domain), the address or the consent.
+CONFIRMED_AT_SEND = ("email", "consent_promotions", "recovery_url", "recovery_expires_at")
+
+
+def confirm(mirror: CheckoutSession, stripes: dict) -> bool:
+    """Replace the mirror's address, consent and recovery link with Stripe's (fetched at send
+    time); True when the address changed (what was loaded for the old one no longer holds).
+    Checked like any snapshot: ValueError for a malformed answer."""
+    snap = Snapshot(mirror.merchant_id, "", mirror.created_at, stripes)
+    theirs = checked(fields(snap))
+    changed = theirs["email"] != mirror.email
+    for name in CONFIRMED_AT_SEND:
+        setattr(mirror, name, theirs[name])
+    return changed
+
+
 STATUSES = {"open", "complete", "expired"}
 PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
 OPTIONAL_STRINGS = (
@@ -174,37 +190,35 @@ _ID_LENGTH = CheckoutSession.session_id.type.length
 
 def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
     """Upsert the mirror for each snapshot unless a newer one was applied; returns every mirror
-    touched. A session id held by another merchant is left alone (tenant isolation)."""
+    touched. Mirrors are per merchant: an id another merchant holds is never theirs to change
+    (tenant isolation; a session id is no secret)."""
     ids = {_session_id(s.obj) for s in snapshots}
     known = {
-        m.session_id: m
+        _key(m): m
         for m in db.session.scalars(
             select(CheckoutSession).where(CheckoutSession.session_id.in_(ids))
         )
     }
-    touched: dict[str, CheckoutSession] = {}
-    new: dict[str, CheckoutSession] = {}
+    touched: dict[tuple[int, str], CheckoutSession] = {}
+    new: dict[tuple[int, str], CheckoutSession] = {}
     for snap in sorted(snapshots, key=lambda s: s.order):
-        mirror = known.get(snap.obj["id"])
-        if mirror is not None and mirror.merchant_id != snap.merchant_id:
-            log.warning(
-                "session %s belongs to merchant %s, not %s: ignored",
-                snap.obj["id"],
-                mirror.merchant_id,
-                snap.merchant_id,
-            )
-            continue
+        key = (snap.merchant_id, snap.obj["id"])
+        mirror = known.get(key)
         if mirror is None:  # built apart from the session, inserted below with the other new ones
-            mirror = known[snap.obj["id"]] = new[snap.obj["id"]] = CheckoutSession(
+            mirror = known[key] = new[key] = CheckoutSession(
                 merchant_id=snap.merchant_id, session_id=snap.obj["id"]
             )
         _update(mirror, snap)
-        touched[mirror.session_id] = mirror
+        touched[key] = mirror
     touched.update(_insert(list(new.values())))
     return list(touched.values())
 
 
-def _insert(mirrors: list[CheckoutSession]) -> dict[str, CheckoutSession]:
+def _key(mirror: CheckoutSession) -> tuple[int, str]:
+    return mirror.merchant_id, mirror.session_id
+
+
+def _insert(mirrors: list[CheckoutSession]) -> dict[tuple[int, str], CheckoutSession]:
     """Insert new mirrors in one executemany (a short statement the driver parses once; an ORM
     flush would send one placeholder per value of every row) and load them back with their ids."""
     if not mirrors:
@@ -213,14 +227,13 @@ def _insert(mirrors: list[CheckoutSession]) -> dict[str, CheckoutSession]:
     db.session.execute(
         insert(CheckoutSession), [{c: getattr(m, c) for c in columns} for m in mirrors]
     )
-    return {
-        m.session_id: m
-        for m in db.session.scalars(
-            select(CheckoutSession).where(
-                CheckoutSession.session_id.in_([m.session_id for m in mirrors])
-            )
+    added = {_key(m) for m in mirrors}
+    loaded = db.session.scalars(
+        select(CheckoutSession).where(
+            CheckoutSession.session_id.in_([m.session_id for m in mirrors])
         )
-    }
+    )
+    return {_key(m): m for m in loaded if _key(m) in added}
 
 
 def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
@@ -231,7 +244,10 @@ def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
         mirror.expired_at = mirror.expired_at or snap.event_created
     if mirror.state_at is not None and snap.order < (mirror.state_at, mirror.state_rank):
         return
-    for name, value in checked(fields(snap)).items():
+    values = checked(fields(snap))
+    if mirror.recovery_url:  # Stripe gives a session one link; a send may have confirmed it
+        del values["recovery_url"], values["recovery_expires_at"]
+    for name, value in values.items():
         setattr(mirror, name, value)
     mirror.async_result = ASYNC_RESULT.get(snap.event_type, mirror.async_result)
     mirror.state_at, mirror.state_rank = snap.order

@@ -215,6 +215,22 @@ def line_items(account: StripeAccount, session_id: str, livemode: bool = True) -
     return [_line_item(item) for item in page["data"]]
 
 
+def session_and_cart(
+    account: StripeAccount, session_id: str, livemode: bool = True
+) -> tuple[dict, list[dict]]:
+    """Stripe's own copy of the session and its cart (as `line_items` gives it), in one call
+    with the items expanded; a second call only for a cart longer than the expanded list."""
+    body = _get(
+        account_client(account, livemode),
+        f"/v1/checkout/sessions/{quote(session_id, safe='')}",
+        expand=["line_items", "line_items.data.price.product"],
+    )
+    listed = body.get("line_items")
+    if not isinstance(listed, dict) or listed.get("has_more") or "data" not in listed:
+        return body, line_items(account, session_id, livemode)
+    return body, [_line_item(item) for item in listed["data"]]
+
+
 def _line_item(item: dict) -> dict:
     product = (item.get("price") or {}).get("product")
     product = product if isinstance(product, dict) else {}  # not expanded: an id, no details

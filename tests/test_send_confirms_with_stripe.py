@@ -1,0 +1,76 @@
+"""Just before a send, the session's address, consent and recovery link are Stripe's own, not a
+webhook's: events to a direct-mode merchant's endpoint are signed with that merchant's secret,
+so a webhook alone could name any link (an open redirect on the portal's domain) or address."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+import stripe_events as se
+from portal.extensions import rq
+from portal.models import CheckoutSession
+from recovery_kit import make_kit
+from smtp_sink import SmtpSink
+
+EVIL = "https://evil.example/phish"
+
+
+@pytest.fixture
+def kit(app, sandbox_server, redis_conn, live_server, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    with SmtpSink() as sink:
+        yield make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
+
+
+def _forged(kit, session_id: str, created: int, **fields) -> dict:
+    recovery = {"enabled": True, "allow_promotion_codes": False, "url": EVIL}
+    recovery["expires_at"] = int(time.time()) + 30 * 86400
+    return se.expired(
+        session_id,
+        kit.account,
+        created=created,
+        after_expiration={"recovery": recovery},
+        **fields,
+    )
+
+
+def _post(client, app, event: dict) -> None:
+    secret = app.config["STRIPE_CONNECT_WEBHOOK_SECRET"]
+    assert se.post(client, event, secret=secret).status_code == 200
+
+
+def test_the_link_and_address_are_stripes_whatever_a_webhook_said(kit, client, db, app):
+    session_id = kit.checkout("sam@example.com")
+    # A forged event, newer than the real one to come: another address and another link.
+    later = int(time.time()) + 3600
+    _post(client, app, _forged(kit, session_id, later, email="victim@elsewhere.example"))
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    assert received.message["To"] == "sam@example.com"
+    text = received.message.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("https://portal.example/r/"))
+    clicked = client.get(urlsplit(link).path)
+    stripes = kit.client.v1.checkout.sessions.retrieve(session_id)
+    assert clicked.status_code == 303
+    assert clicked.headers["Location"] == stripes.after_expiration.recovery.url != EVIL
+    # A forged event after the send changes the link no more.
+    _post(client, app, _forged(kit, session_id, later + 60))
+    kit.drain()
+    db.expire_all()
+    mirror = db.scalars(select(CheckoutSession)).one()
+    assert mirror.recovery_url == stripes.after_expiration.recovery.url
+    assert client.get(urlsplit(link).path).headers["Location"] != EVIL
+
+
+def test_no_email_goes_out_when_stripe_says_the_shopper_did_not_consent(kit, client, db, app):
+    session_id = kit.checkout("sam@example.com", consent=False)
+    _post(client, app, _forged(kit, session_id, int(time.time()) + 3600))  # says opt_in
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.sink.messages == []
+    assert kit.case(session_id).reason == "no_consent"
