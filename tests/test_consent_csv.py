@@ -470,7 +470,18 @@ def test_the_address_check_accepts_what_the_dot_atom_form_did():
             assert consent_csv.is_email(text) is bool(DOT_ATOMS.fullmatch(text)), text
 
 
-@pytest.mark.parametrize("email", ["a\x00b@example.com", "a\x1f@example.com", "a@b\x7f.io"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a\x00b@example.com",
+        "a\x1f@example.com",
+        "a@b\x7f.io",
+        "\u202e@x.com",  # right-to-left override
+        "\uffff@x.com",  # a noncharacter
+        "pay\u200bpal@example.com",  # zero-width space
+        "a@example.com\ufeff",
+    ],
+)
 def test_an_address_with_a_control_character_is_refused(email):
     assert not consent_csv.is_email(email)
 

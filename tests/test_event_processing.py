@@ -334,3 +334,10 @@ def test_a_cases_send_history_reads_its_own_steps_and_its_merchants_emails_to_th
         "cs_live_B": (frozenset(), at(100)),
         "cs_live_C": (frozenset({0}), None),
     }
+
+
+def test_a_checkout_address_the_csv_would_refuse_never_enters_the_list(client, db):
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_bad", ACCT, email="bad@@example", created=T0)])
+    deliver(client, [se.expired("cs_live_good", ACCT, email="ok@example.com", created=T0)])
+    assert state(db)["contacts"] == {"ok@example.com": "subscribed"}

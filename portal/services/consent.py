@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, tuple_
 
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, SessionStatus
+from portal.services import consent_csv
 
 FROM_CHECKOUT = {"opt_in": ConsentStatus.SUBSCRIBED, "opt_out": ConsentStatus.UNSUBSCRIBED}
 
@@ -99,6 +100,7 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
         if (
             status
             and m.email
+            and consent_csv.is_email(m.email)  # what the list holds, its CSV must take back
             and when
             and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED)
         ):

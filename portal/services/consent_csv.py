@@ -29,10 +29,14 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EMAIL_MAX = 254
 # An address: a local part and a domain holding a dot with a character on each side, of any
-# characters but spaces, control characters and these. One run per part (not dot-separated
-# atoms, whose class would include the dot): a hostile cell of dots then never makes the
-# matching backtrack for ages.
-_CHAR = r"[^\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f]"
+# characters but spaces, control characters, invisible format characters (a right-to-left
+# override, a zero-width space: an address that reads as another), noncharacters and these.
+# One run per part (not dot-separated atoms, whose class would include the dot): a hostile cell
+# of dots then never makes the matching backtrack for ages.
+_CHAR = (
+    r"[^\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f\xad"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufdd0-\ufdef\ufff0-\uffff]"
+)
 EMAIL_RE = re.compile(rf"{_CHAR}+@{_CHAR}+\.{_CHAR}+")
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
 # The Unix times of 0001-01-01 and 10000-01-01 UTC: the years a datetime can hold.
