@@ -15,6 +15,7 @@ from portal.models import Merchant, SendingSettings
 from portal.services import rules, settings, terms
 
 VALID = {
+    "business_name": "Acme Tea",
     "sender_name": "Acme Tea",
     "reply_to": "help@acme.example",
     "postal_address": "1 Leaf Lane\r\nPortland, OR 97201",
@@ -99,6 +100,15 @@ def test_saving_valid_settings_stores_them_and_the_policy_follows(client, db, ow
     assert "create one in your Stripe Dashboard (or connect Stripe first)" in page
 
 
+def test_the_business_name_is_changed_on_settings(client, db, owner):
+    assert value_of(client.get("/settings").get_data(as_text=True), "business_name") == "Acme Tea"
+    assert (
+        post_form(client, "/settings", {**VALID, "business_name": " Acme Tea Co. "}).status_code
+        == 302
+    )
+    assert db.get(Merchant, owner.merchant_id).name == "Acme Tea Co."
+
+
 def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
     data = {**VALID, "quiet_start": "", "quiet_end": "", "reply_to": ""}
     data.update({"steps-1-delay": "", "steps-2-delay": "", "steps-0-delay": "0"})
@@ -113,6 +123,9 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
     [
         ({"sender_name": "Acme\r\nBcc: x@evil.example"}, "sender_name", "line break"),
         ({"sender_name": "A" * 101}, "sender_name", "at most 100"),
+        ({"business_name": "  "}, "business_name", "in every email: enter it"),
+        ({"business_name": "A" * 201}, "business_name", "at most 200"),
+        ({"business_name": "Acme\u2028Tea"}, "business_name", "line break"),
         ({"reply_to": "help@acme.example\r\nBcc: x@evil.example"}, "reply_to", "one email"),
         ({"reply_to": "Help <help@acme.example>"}, "reply_to", "one email"),
         ({"reply_to": "a@b.example, c@d.example"}, "reply_to", "one email"),

@@ -65,6 +65,12 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
     return owner
 
 
+def rename_business(merchant: Merchant, name: str) -> None:
+    """The business name every email and page shows (checked by the form: one line, at most
+    200 characters). The caller commits."""
+    merchant.name = name
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user if the password matches; None otherwise, in constant-ish time."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))

@@ -19,12 +19,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal import db
 from portal.mail.values import locale_choices
 from portal.models import TestModeSends
-from portal.services import connections, settings, stripe_gateway
+from portal.services import accounts, connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web.filters import money
@@ -54,6 +54,15 @@ class StepForm(Form):
 
 
 class SettingsForm(FlaskForm):
+    business_name = StringField(
+        "Business name",
+        filters=[strip],
+        validators=[
+            DataRequired("Your business name is in every email: enter it."),
+            Length(max=200, message="Use at most 200 characters."),
+            one_line,
+        ],
+    )
     sender_name = StringField("Sender name", filters=[strip], validators=[one_line])
     reply_to = EmailField("Reply-to address", filters=[strip])
     postal_address = TextAreaField("Postal address", filters=[strip])
@@ -192,9 +201,10 @@ def _form_data(values: settings.Values) -> dict:
 
 def _stored_form(coupons: list[dict] | None) -> SettingsForm:
     """The form filled from the stored settings, whatever the request posted."""
-    stored = settings.values_of(settings.settings_for(current_merchant().id))
-    form = SettingsForm(formdata=None, data=_form_data(stored), coupons=_with_current(coupons))
-    return form
+    merchant = current_merchant()
+    stored = settings.values_of(settings.settings_for(merchant.id))
+    data = {**_form_data(stored), "business_name": merchant.name}
+    return SettingsForm(formdata=None, data=data, coupons=_with_current(coupons))
 
 
 def _with_current(coupons: list[dict] | None) -> list[dict]:
@@ -254,6 +264,7 @@ def _save():
     if problems:
         form.show(problems, rows)
         return _page(form, failed=True), 400
+    accounts.rename_business(current_merchant(), form.business_name.data)
     db.session.commit()
     flash("Settings saved.", "success")
     return redirect(url_for("settings.edit"))

@@ -96,7 +96,8 @@ def test_connect_an_existing_account_then_disconnect_and_deny(portal, sandbox_se
     page.get_by_text("Stripe is connected: Harbour Books.").wait_for()
     assert page.locator("#account-id").inner_text() == account_id
 
-    page.get_by_role("button", name="Disconnect Stripe").click()
+    page.get_by_text("Disconnect Stripe", exact=True).click()  # asks first
+    page.get_by_role("button", name="Yes, disconnect Stripe").click()
     page.get_by_text("Stripe is disconnected").wait_for()
     page.get_by_role("button", name="Connect with Stripe").click()
     page.get_by_role("button", name="Deny").click()
