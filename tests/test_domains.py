@@ -21,7 +21,7 @@ from portal.db import utcnow
 from portal.mail import dkim
 from portal.mail.mime import Outgoing, compose
 from portal.models import DomainStatus, Merchant, SendingDomain
-from portal.services import domains
+from portal.services import domains, onboarding
 from portal.services.domains import CheckState, DomainError
 from smtp_sink import SmtpSink
 
@@ -120,6 +120,20 @@ def test_a_new_domain_has_a_sealed_2048_bit_key_and_a_fresh_selector(ctx, row):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert base64.b64decode(row.public_key) == spki
+
+
+def test_the_checklist_says_what_a_domain_not_yet_verified_waits_for(ctx, db, row):
+    def domain_step():
+        merchant = db.get(Merchant, row.merchant_id)
+        return next(s for s in onboarding.checklist(merchant) if s.key == "domain")
+
+    assert (domain_step().done, domain_step().underway) == (False, "Waiting for DNS")
+    row.status = DomainStatus.FAILING
+    db.commit()
+    assert (domain_step().done, domain_step().underway) == (False, "Needs attention")
+    row.status = DomainStatus.VERIFIED
+    db.commit()
+    assert domain_step().done
 
 
 def test_a_new_domain_replaces_the_old_one_with_a_new_key_and_selector(ctx, db, row):

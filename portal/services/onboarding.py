@@ -19,6 +19,7 @@ class Step:
     endpoint: str
     done: bool = False
     optional: bool = False
+    underway: str | None = None  # begun, not done: what it waits for, in words
 
 
 # (key, title, what it does, the page where it is done, optional)
@@ -73,8 +74,17 @@ def checklist(merchant: Merchant) -> list[Step]:
         "domain": lambda: _domain_verified(merchant),
         "enable": lambda: merchant.recovery_enabled,
     }
+    underway = {"domain": lambda: _domain_underway(merchant)}
     return [
-        Step(key, title, detail, endpoint, done=done[key](), optional=optional)
+        Step(
+            key,
+            title,
+            detail,
+            endpoint,
+            done=done[key](),
+            optional=optional,
+            underway=underway.get(key, lambda: None)(),
+        )
         for key, title, detail, endpoint, optional in STEPS
     ]
 
@@ -82,6 +92,18 @@ def checklist(merchant: Merchant) -> list[Step]:
 def _domain_verified(merchant: Merchant) -> bool:
     row = domains.current(merchant)
     return row is not None and row.status == DomainStatus.VERIFIED
+
+
+# A domain added but not (or no longer) verified, as the checklist says it.
+DOMAIN_UNDERWAY = {
+    DomainStatus.PENDING: "Waiting for DNS",
+    DomainStatus.FAILING: "Needs attention",
+}
+
+
+def _domain_underway(merchant: Merchant) -> str | None:
+    row = domains.current(merchant)
+    return DOMAIN_UNDERWAY.get(row.status) if row is not None else None
 
 
 def next_step(merchant: Merchant) -> Step | None:
