@@ -136,6 +136,22 @@ def test_a_field_too_long_is_refused_and_the_browser_is_told_the_limit(client, d
     assert versions(db, owner.merchant_id) == []
 
 
+@pytest.mark.parametrize(
+    ("field", "text", "says"),
+    [
+        ("subject", "Hi\u2028there", "Keep this to one line."),
+        ("subject", "Hi\x0bthere", "Keep this to one line."),
+        ("subject", "Hi\x00there", "Remove the invisible control character"),
+        ("body", "Your cart\x07 waits", "Remove the invisible control character"),
+    ],
+)
+def test_a_control_character_is_refused_beside_its_field(client, db, owner, field, text, says):
+    response = post_form(client, "/email/1", {**VALID, field: text})
+    assert response.status_code == 400
+    assert error_beside(response.get_data(as_text=True), field).startswith(says)
+    assert versions(db, owner.merchant_id) == []
+
+
 def test_a_bad_colour_and_a_javascript_logo_are_refused(client, db, owner):
     data = {**VALID, "brand_color": "red;x", "logo_url": "javascript:alert(1)"}
     response = post_form(client, "/email/1", data)

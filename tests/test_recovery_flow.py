@@ -55,9 +55,12 @@ def test_a_consenting_shopper_gets_one_complete_email(kit, client, db):
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.step, send.to_address) == ("sent", 0, "sam@example.com")
 
+    checked = client.head(_path(link))  # a link checker's HEAD leads there, and is no click
+    assert checked.status_code == 303 and db.scalars(select(EmailSend)).one().clicked_at is None
     clicked = client.get(_path(link))
     case = kit.case(session_id)
     assert clicked.status_code == 303 and clicked.headers["Location"] == case.session.recovery_url
+    db.expire_all()
     assert db.scalars(select(EmailSend)).one().clicked_at is not None
 
     confirm = client.get(_path(unsubscribe_url))

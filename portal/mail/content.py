@@ -28,6 +28,10 @@ FIELDS = {
     "footer": ("footer", 600, False),
 }
 ONE_LINE = frozenset({"subject", "preheader", "headline", "button_label"})
+LINE_BREAK = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]")
+# Control characters but tab and line ends: never meant, some unsendable (a NUL cannot even be
+# stored). Line ends are a one-line field's own message.
+INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # One pass over a text: an escaped brace, or a single-braced name (anything up to the close).
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -120,8 +124,10 @@ def problems(content: Content) -> list[tuple[str, str]]:
             found.append((name, f"Enter the {label}."))
         elif len(text) > limit:
             found.append((name, f"Use at most {limit} characters (this has {len(text)})."))
-        elif name in ONE_LINE and any(ch in text for ch in "\r\n"):
+        elif name in ONE_LINE and LINE_BREAK.search(text):
             found.append((name, "Keep this to one line."))
+        elif INVISIBLE.search(text):
+            found.append((name, "Remove the invisible control character (paste as plain text)."))
         elif unknown:
             found.append((name, _unknown_words(unknown)))
     return found

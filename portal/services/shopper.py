@@ -17,16 +17,18 @@ class Click:
     shop_url: str | None
 
 
-def follow(send_id: int, now: datetime) -> Click | None:
-    """Record the first click of a send's link; where to send the shopper (None: unknown send)."""
+def follow(send_id: int, now: datetime, record: bool = True) -> Click | None:
+    """Record the first click of a send's link (unless `record` is False: a HEAD request, as
+    link checkers send, is no shopper's click); where the link leads (None: unknown send)."""
     send = db.session.get(EmailSend, send_id)
     if send is None:
         return None
     case = db.session.get(RecoveryCase, send.case_id)
     session: CheckoutSession = case.session
     merchant = db.session.get(Merchant, send.merchant_id)
-    send.clicked_at = send.clicked_at or now
-    case.clicked_at = case.clicked_at or now
+    if record:
+        send.clicked_at = send.clicked_at or now
+        case.clicked_at = case.clicked_at or now
     alive = session.recovery_url and (
         session.recovery_expires_at is None or session.recovery_expires_at > now
     )

@@ -76,7 +76,7 @@ def _security_headers(response):
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("errors/csrf.html", reason=error.description), 400
+        return render_template("errors/csrf.html"), 400
 
     @app.errorhandler(403)
     def forbidden(_error):

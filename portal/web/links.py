@@ -25,7 +25,8 @@ def sample():
 @bp.get("/r/<token>")
 def recover(token: str):
     send_id = links.read_recovery(token)
-    click = shopper.follow(send_id, utcnow()) if send_id is not None else None
+    record = request.method != "HEAD"
+    click = shopper.follow(send_id, utcnow(), record) if send_id is not None else None
     if click is None:
         return _invalid()
     db.session.commit()
