@@ -202,6 +202,9 @@ def test_the_timeline_names_the_gate_and_what_stripe_said(db, client, merchant):
     at = T0 + timedelta(minutes=2)
     trace.note(case, trace.DECIDED, at, action="wait", step=0, at=T0 + timedelta(hours=2))
     trace.note(case, trace.RECHECK_FAILED, at + timedelta(hours=2), retry_at=at)
+    trace.note(
+        case, trace.RECHECK_FAILED, at + timedelta(hours=2), retry_at=at, why="permission_missing"
+    )
     trace.note(case, trace.RECHECKED, at + timedelta(hours=3), later="complete", step=0)
     trace.note(case, trace.DECIDED, at + timedelta(hours=3), action="skip", reason="later_session")
     db.commit()
@@ -211,6 +214,8 @@ def test_the_timeline_names_the_gate_and_what_stripe_said(db, client, merchant):
         "Checkout expired unpaid",
         "Email 1 scheduled",
         "Stripe did not answer the re-check",
+        "Stripe refused the re-check: your key lacks a permission",
+        "Give the key the permissions listed on the Connect Stripe page.",
         "the shopper paid in a newer checkout",
         "Stopped: The shopper started a later checkout",
     ]

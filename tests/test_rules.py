@@ -68,6 +68,13 @@ TABLE = [
         Decision("skip", "no_recovery_url"),
     ),
     (
+        "Stripe had no such session at send time",
+        {"known_to_stripe": False},
+        {},
+        NOW,
+        Decision("skip", "unknown_to_stripe"),
+    ),
+    (
         "rule 3: recovery URL expired",
         {"recovery_expires_at": NOW - H},
         {},

@@ -8,11 +8,13 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import stripe
 from sqlalchemy import select
 
 import stripe_events as se
 from portal.extensions import rq
 from portal.models import CheckoutSession
+from factories import PASSWORD
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
 
@@ -74,3 +76,31 @@ def test_no_email_goes_out_when_stripe_says_the_shopper_did_not_consent(kit, cli
     kit.settle()
     assert kit.sink.messages == []
     assert kit.case(session_id).reason == "no_consent"
+
+
+def test_a_session_stripe_does_not_know_is_skipped_in_words(kit, client, db, app, login):
+    forged = "cs_live_" + "f" * 58  # named in a signed event, never created in Stripe
+    _post(client, app, _forged(kit, forged, int(time.time()), email="sam@example.com"))
+    kit.settle()
+    assert kit.sink.messages == []
+    case = kit.case(forged)
+    assert (case.status, case.reason) == ("skipped", "unknown_to_stripe")
+    login(client, "owner@bean.example", PASSWORD)
+    page = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    assert "Stripe does not know this checkout" in page
+    assert "had no such checkout for your account" in page
+
+
+def test_stripes_refusals_are_told_apart_from_no_answer():
+    from portal.services import stripe_gateway
+
+    assert stripe_gateway.refusal(stripe.AuthenticationError("no", http_status=401)) == (
+        "key_refused"
+    )
+    assert stripe_gateway.refusal(stripe.PermissionError("no", http_status=403)) == (
+        "permission_missing"
+    )
+    missing = stripe.InvalidRequestError("No such checkout.session", "id", http_status=404)
+    assert stripe_gateway.refusal(missing) == "not_found"
+    assert stripe_gateway.refusal(stripe.APIConnectionError("timed out")) is None
+    assert stripe_gateway.refusal(stripe.APIError("oops", http_status=500)) is None

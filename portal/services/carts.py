@@ -28,6 +28,7 @@ REASONS = {
     Reason.NO_CONSENT: "The shopper did not agree to marketing emails",
     Reason.NO_EMAIL: "No complete email address",
     Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
+    Reason.UNKNOWN_TO_STRIPE: "Stripe does not know this checkout",
     Reason.RECOVERY_URL_EXPIRED: "The recovery link expired first",
     Reason.UNSUBSCRIBED: "The address is unsubscribed",
     Reason.SUPPRESSED: "The address bounced before, or was erased on request",

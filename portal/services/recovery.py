@@ -51,8 +51,12 @@ def process(case_id: int, now: datetime | None = None, *, looked_again: bool = F
         db.session.commit()
         try:
             known, items, moved = _recheck(ctx, known)
-        except (stripe_gateway.StripeError, stripe_gateway.GatewayError, ValueError):
-            return _recheck_later(ctx.case, now)
+        except (stripe_gateway.StripeError, stripe_gateway.GatewayError, ValueError) as error:
+            why = stripe_gateway.refusal(error)
+            if why != "not_found":
+                return _recheck_later(ctx.case, now, why)
+            # No such session for this merchant's key: whatever a webhook said, nothing to send.
+            known, items, moved = replace(known, known_to_stripe=False), [], False
         if moved:  # Stripe holds another address: what was loaded for the old one is moot
             db.session.commit()
             return "address_changed" if looked_again else process(case_id, now, looked_again=True)
@@ -105,11 +109,12 @@ def _send_and_schedule(
     return str(send.status)
 
 
-def _recheck_later(case: RecoveryCase, now: datetime) -> str:
-    """Stripe did not answer: never send blind, look again later."""
+def _recheck_later(case: RecoveryCase, now: datetime, why: str | None = None) -> str:
+    """Stripe did not answer, or refused (`why`: stripe_gateway.refusal): never send blind,
+    look again later."""
     delay = RECHECK_DELAYS[min(case.attempts, len(RECHECK_DELAYS) - 1)]
     case.attempts += 1
     case.status, case.next_action_at = CaseStatus.SCHEDULED, now + delay
-    trace.note(case, trace.RECHECK_FAILED, now, retry_at=case.next_action_at)
+    trace.note(case, trace.RECHECK_FAILED, now, retry_at=case.next_action_at, why=why)
     db.session.commit()
     return "stripe_unavailable"

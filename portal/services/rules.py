@@ -38,6 +38,7 @@ class Reason(StrEnum):
     NO_CONSENT = "no_consent"
     NO_EMAIL = "no_email"
     NO_RECOVERY_URL = "no_recovery_url"
+    UNKNOWN_TO_STRIPE = "unknown_to_stripe"  # the send-time re-check found no such session
     RECOVERY_URL_EXPIRED = "recovery_url_expired"
     UNSUBSCRIBED = "unsubscribed"
     SUPPRESSED = "suppressed"
@@ -90,6 +91,7 @@ class Facts:
     later_session: str | None = None  # status of the shopper's most telling later session
     steps_done: frozenset[int] = field(default_factory=frozenset)  # steps with a send row
     last_other_email_at: datetime | None = None  # latest email to the address from another case
+    known_to_stripe: bool = True  # False when the send-time re-check found no such session
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def stop_reason(facts: Facts, policy: Policy) -> Reason | None:
         (Reason.NO_CONSENT, facts.consent != "opt_in"),
         (Reason.NO_EMAIL, not is_valid_email(facts.email)),
         (Reason.NO_RECOVERY_URL, not facts.recovery_url),
+        (Reason.UNKNOWN_TO_STRIPE, not facts.known_to_stripe),
         (Reason.UNSUBSCRIBED, facts.unsubscribed),
         (Reason.SUPPRESSED, facts.suppressed),
         (Reason.COMPLETED_ELSEWHERE, facts.later_session == SessionStatus.COMPLETE),

@@ -215,6 +215,16 @@ def line_items(account: StripeAccount, session_id: str, livemode: bool = True) -
     return [_line_item(item) for item in page["data"]]
 
 
+# Stripe's answers that turn a call down for good, until the merchant acts: as words for a trace.
+REFUSALS = {401: "key_refused", 403: "permission_missing", 404: "not_found"}
+
+
+def refusal(error: Exception) -> str | None:
+    """Why Stripe turned a call down, when it answered ("key_refused", "permission_missing",
+    "not_found"); None when it did not answer, failed on its side, or was not called."""
+    return REFUSALS.get(getattr(error, "http_status", None))
+
+
 def session_and_cart(
     account: StripeAccount, session_id: str, livemode: bool = True
 ) -> tuple[dict, list[dict]]:

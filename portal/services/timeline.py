@@ -34,6 +34,8 @@ WHY = {
     Reason.NO_RECOVERY_URL: "Recovery was not turned on for this checkout in Stripe, so there "
     "is no link to send.",
     Reason.RECOVERY_URL_EXPIRED: "Stripe's link for this cart expires before the email would go.",
+    Reason.UNKNOWN_TO_STRIPE: "Stripe, asked just before the email, had no such checkout for "
+    "your account, whatever the webhook said.",
     Reason.UNSUBSCRIBED: "The address had unsubscribed from your marketing emails.",
     Reason.SUPPRESSED: "Emails to this address bounced, or it was erased on request.",
     Reason.LATER_SESSION: "Only a shopper's latest cart is emailed.",
@@ -41,6 +43,18 @@ WHY = {
     Reason.HOLDOUT: "The holdout share set in Settings keeps some carts un-emailed, to "
     "measure what the emails add.",
     Reason.FREQUENCY_CAP: "Settings allow one recovery email per address in a while.",
+}
+# A failed re-check: what happened, and what the merchant can do about it.
+REFUSED = {
+    None: ("Stripe did not answer the re-check", "We never send without Stripe's answer."),
+    "key_refused": (
+        "Stripe refused the re-check: your Stripe key or connection was refused",
+        "Connect Stripe again (or paste a new key) on the Connect Stripe page.",
+    ),
+    "permission_missing": (
+        "Stripe refused the re-check: your key lacks a permission",
+        "Give the key the permissions listed on the Connect Stripe page.",
+    ),
 }
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",
@@ -102,12 +116,8 @@ def _recorded(event: CaseEvent) -> Entry:
         later = d.get("later")
         return Entry(event.at, LATER.get(later, LATER[None]), tone="" if later is None else "bad")
     if event.kind == trace.RECHECK_FAILED:
-        return Entry(
-            event.at,
-            "Stripe did not answer the re-check: nothing sent, trying again later",
-            "We never send without Stripe's answer.",
-            "bad",
-        )
+        what, why = REFUSED.get(d.get("why"), REFUSED[None])
+        return Entry(event.at, f"{what}: nothing sent, trying again later", why, "bad")
     return _decided(event.at, d)
 
 
