@@ -183,6 +183,8 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
     history = html.split("<h2>History</h2>")[1].split("</section>")[0]
     assert history.index("One-click unsubscribe") < history.index("Checkout")  # newest first
     assert "The shopper" in history and "one_click" not in history
+    case_id = portal_db.session.scalar(select(RecoveryCase.id))
+    assert f'<a href="/carts/{case_id}">Checkout: agreed to marketing emails</a>' in history
     assert "€27.50" in html and "Expired" in html and "Sent" in html
     assert client.get("/subscriptions/customer").status_code == 404
     assert client.get("/subscriptions/customer?email=not-an-address").status_code == 404

@@ -53,12 +53,20 @@ def source_words(source: str) -> str:
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
 
 
+# A checkout's answer in words: the box a shopper ticks, or leaves unticked, is what it records.
+CHECKOUT_ANSWERS = {
+    ConsentStatus.SUBSCRIBED: "Checkout: agreed to marketing emails",
+    ConsentStatus.UNSUBSCRIBED: "Checkout: declined marketing emails",
+}
+
+
 @dataclass(frozen=True)
 class HistoryLine:
     status: str
     source: str  # in words
     who: str
     occurred_at: datetime
+    cart_id: int | None = None  # the cart's page, for a change a checkout made
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,22 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     sends = sends_to(merchant, email, CUSTOMER_LIMIT)
     if contact is None and not (changes or checkouts or sends):
         return None
+    carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
-        HistoryLine(c.status, source_words(c.source), w, c.occurred_at)
+        HistoryLine(c.status, _source(c), w, c.occurred_at, _cart(c, carts))
         for c, w in zip(changes, _who(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends)
+
+
+def _source(change: ConsentChange) -> str:
+    if change.source == "checkout_session":
+        return CHECKOUT_ANSWERS.get(change.status, source_words(change.source))
+    return source_words(change.source)
+
+
+def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
+    return carts.get(change.source_ref) if change.source == "checkout_session" else None
 
 
 def held_contact(merchant: Merchant, email: str) -> Contact | None:
