@@ -72,6 +72,8 @@ def test_a_consenting_shopper_gets_one_complete_email(kit, client, db):
     assert one_click.status_code == 200
     db.expire_all()
     assert db.scalars(select(Contact)).one().status == "unsubscribed"
+    again = client.get(_path(unsubscribe_url)).get_data(as_text=True)
+    assert "You are already unsubscribed" in again and "<form" not in again
     assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id)).all() == [
         "checkout_session",
         "one_click",

@@ -7,6 +7,7 @@ from flask import Blueprint, redirect, render_template, request
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
+from portal.models import ConsentStatus
 from portal.services import links, shopper, subscriptions
 
 bp = Blueprint("links", __name__)
@@ -47,8 +48,10 @@ def unsubscribe_page(token: str):
             "links/unsubscribe.html", merchant=merchant, email="your address", done=True
         )
     if request.method == "GET":  # link scanners follow links: GET only asks
+        contact = subscriptions.held_contact(merchant, email)
+        done = contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED
         return render_template(
-            "links/unsubscribe.html", merchant=merchant, email=email, done=False
+            "links/unsubscribe.html", merchant=merchant, email=email, done=done, already=done
         )
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     shopper.unsubscribe(
