@@ -57,6 +57,21 @@ def accept(client, path: str, name: str = "Nia", password: str = NEW_PASSWORD):
     return post_form(client, path, data)
 
 
+def test_without_a_mail_server_the_team_page_says_where_the_link_goes(
+    app, client, login, db, monkeypatch
+):
+    def words() -> str:
+        return " ".join(client.get("/team/").get_data(as_text=True).split())
+
+    signed_in_owner(client, login)
+    monkeypatch.setitem(app.config, "SMTP_URL", "")
+    assert "so the invitation email is not sent. Ask whoever runs" in words()
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "development")
+    assert "Its link is written to the portal’s log" in words()
+    monkeypatch.setitem(app.config, "SMTP_URL", "smtp://mail.example:587")
+    assert "is not sent" not in words()
+
+
 def test_an_invitation_makes_a_signed_in_member(app, client, login, db):
     owner = signed_in_owner(client, login, name="Acme Tea", email="ada@example.com")
     db.execute(update(User).where(User.id == owner.id).values(name="Ada"))
