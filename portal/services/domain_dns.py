@@ -116,7 +116,7 @@ def _only(kind: str, texts: list[str] | None, marker: str) -> str | Check:
 
 def _check_spf(texts: list[str] | None, include: str) -> Check:
     if not include:
-        return Check("spf", CheckState.NOT_NEEDED, "Nothing to add for SPF.")
+        return Check("spf", CheckState.NOT_NEEDED, "Not needed with this platform’s mail relay.")
     spf = _only("spf", texts, "v=spf1")
     if isinstance(spf, Check):
         return spf
