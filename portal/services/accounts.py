@@ -71,6 +71,12 @@ def rename_business(merchant: Merchant, name: str) -> None:
     merchant.name = name
 
 
+def rename_user(user: User, name: str) -> None:
+    """The person's own name, as the team page and invitations show it (checked by the form:
+    one line, at most 200 characters). The caller commits."""
+    user.name = name
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user if the password matches; None otherwise, in constant-ish time."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))

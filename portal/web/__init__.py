@@ -15,6 +15,7 @@ from portal.web import filters, webhooks
 
 # The page areas, one blueprint (`bp`) per module of this package.
 BLUEPRINTS = (
+    "account",
     "auth",
     "carts",
     "connect",
