@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token
@@ -170,8 +170,16 @@ def test_list_query_count_does_not_grow_with_the_list(app, client, owner):
     _contacts(owner.merchant_id, [f"few{n}@example.com" for n in range(10)])
     few = queries_for_a_page()
     _contacts(owner.merchant_id, [f"many{n:05d}@example.com" for n in range(5000)])
-    assert queries_for_a_page() == few
-    assert "1,000+" in client.get("/subscriptions").get_data(as_text=True)  # a capped count
+    on_postgres = portal_db.session.get_bind().dialect.name == "postgresql"
+    # Past the cap, PostgreSQL's planner is asked for an estimate: one statement per such tab.
+    assert few <= queries_for_a_page() <= few + (3 if on_postgres else 0)
+    if on_postgres:
+        portal_db.session.execute(text("ANALYZE contacts"))
+        portal_db.session.commit()
+    tabs = client.get("/subscriptions").get_data(as_text=True).split('class="status-tabs"')[1]
+    all_tab = re.search(r'<span class="count">([^<]*)</span>', tabs).group(1)
+    # 5,010 held: an estimate in words, rounded to two figures, or the cap where there is none
+    assert all_tab == ("about 5,000" if on_postgres else "1,000+")
 
 
 def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import sys
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal import db
 from portal.mail.mime import CONTROL
@@ -50,14 +50,30 @@ def _after_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
-def counts(merchant: Merchant) -> dict[str | None, int]:
-    """How many contacts each tab holds (None: all), each counted up to COUNT_CAP + 1 only, so
-    that a page view reads at most a few thousand index entries whatever the list's size."""
+def counts(merchant: Merchant) -> dict[str | None, str]:
+    """How many contacts each tab holds (None: all), in words: exact up to COUNT_CAP (each tab
+    counts at most COUNT_CAP + 1 index entries, so a page view stays cheap whatever the list's
+    size); past it, "about N" from PostgreSQL's planner estimate (an import of many rows
+    refreshes its statistics), else "1,000+"."""
     found = {}
     for status in (None, *STATUS):
         stmt = select(Contact.id).where(Contact.merchant_id == merchant.id)
         if status:
             stmt = stmt.where(Contact.status == status)
         capped = stmt.limit(COUNT_CAP + 1).subquery()
-        found[status] = db.session.scalar(select(func.count()).select_from(capped))
+        held = db.session.scalar(select(func.count()).select_from(capped))
+        found[status] = f"{held:,}" if held <= COUNT_CAP else _beyond_cap(stmt)
     return found
+
+
+def _beyond_cap(stmt) -> str:
+    """A count past COUNT_CAP in words: the planner's estimate rounded to two significant
+    figures ("about 410,000") when it has one above the cap, else "1,000+"."""
+    estimate = 0
+    if db.session.get_bind().dialect.name == "postgresql":
+        sql = stmt.compile(db.session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = db.session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate <= COUNT_CAP:
+        return f"{COUNT_CAP:,}+"
+    return f"about {round(estimate, 2 - len(str(estimate))):,}"

@@ -59,7 +59,6 @@ def index():
         query=query,
         counts=contact_list.counts(current_merchant()),
         after=request.args.get("after"),
-        cap=contact_list.COUNT_CAP,
         whole_address=subscriptions.is_address(query),
         status_words=subscriptions.STATUS,
         source_words=subscriptions.source_words,
