@@ -38,7 +38,7 @@ def test_abandon_email_click_pay_recovered(
     merchant.get_by_label("Password").fill(PASSWORD)
     merchant.get_by_role("button", name="Log in").click()
     merchant.get_by_role("link", name="Outbox").click()
-    merchant.get_by_role("link", name=re.compile("Bean Shop")).click()
+    merchant.locator("main").get_by_role("link", name=re.compile("Bean Shop")).click()
     button = merchant.frame_locator("iframe").get_by_role("link", name="Return to your cart")
     recovery_link = button.get_attribute("href")
     assert recovery_link.startswith(f"{live_server}/r/")
