@@ -33,12 +33,17 @@ def send_invitation(invitation: Invitation, token: str) -> bool:
         "name": invitation.name,
         "inviter": who,
         "merchant": merchant,
-        "link": _public(f"/invite/{token}"),
+        "link": invitation_link(token),
         "expires": format_date(invitation.expires_at),
         "days": invitations.LIFETIME.days,
     }
     subject = f"{who} invited you to join {merchant} on {PRODUCT}"
     return _send(invitation.email, subject, "invitation", values)
+
+
+def invitation_link(token: str) -> str:
+    """The address an invitation's email links to (on PUBLIC_URL)."""
+    return _public(f"/invite/{token}")
 
 
 def send_password_reset(user: User, token: str) -> bool:

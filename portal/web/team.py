@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
@@ -47,7 +47,16 @@ def invite():
         form.email.errors.append(str(exc))
         return _page(form), 400
     db.session.commit()  # before the email goes out: its link must name a saved invitation
-    if account_emails.send_invitation(invitation, token):
+    if not current_app.config["SMTP_URL"]:
+        # Nothing can email it: the one who invites is shown the link, once, to pass on.
+        account_emails.send_invitation(invitation, token)
+        link = account_emails.invitation_link(token)
+        flash(
+            f"Invitation created. No mail server is set up, so send {invitation.email} this "
+            f"link yourself (it works once, for {invitations.LIFETIME.days} days): {link}",
+            "success",
+        )
+    elif account_emails.send_invitation(invitation, token):
         flash("Invitation sent. It is listed below until it is accepted.", "success")
     else:
         invitations.revoke(current_merchant(), invitation)
