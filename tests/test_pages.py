@@ -61,3 +61,11 @@ def test_a_new_terms_version_shows_a_banner_until_the_owner_accepts_it(
     terms.accept(owner.merchant, owner, "127.0.0.1")
     db.commit()
     assert "terms have changed" not in client.get("/").get_data(as_text=True)
+
+
+def test_an_address_heading_wraps_at_its_at_and_dots_and_stays_escaped():
+    from portal.web.filters import address_breaks
+
+    assert str(address_breaks("sam.rivera@example.com")) == "sam<wbr>.rivera@<wbr>example<wbr>.com"
+    assert str(address_breaks('<b>"x"@y.z')) == "&lt;b&gt;&#34;x&#34;@<wbr>y<wbr>.z"
+    assert str(address_breaks(None)) == ""

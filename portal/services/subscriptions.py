@@ -56,7 +56,7 @@ def source_words(source: str) -> str:
 # A checkout's answer in words: the box a shopper ticks, or leaves unticked, is what it records.
 CHECKOUT_ANSWERS = {
     ConsentStatus.SUBSCRIBED: "Checkout: agreed to marketing emails",
-    ConsentStatus.UNSUBSCRIBED: "Checkout: declined marketing emails",
+    ConsentStatus.UNSUBSCRIBED: "Checkout: left the marketing box unticked",
 }
 
 

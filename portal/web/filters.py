@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, g
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from portal import db
 from portal.mail.values import format_money
@@ -20,6 +21,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(duration)
     app.add_template_filter(count)
     app.add_template_filter(size)
+    app.add_template_filter(address_breaks)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
@@ -27,6 +29,13 @@ def register(app: Flask) -> None:
 
 def money(amount, currency) -> str:
     return format_money(amount, currency) if amount is not None and currency else "—"
+
+
+def address_breaks(text: str | None) -> Markup:
+    """An email address (escaped) that a narrow screen wraps after its @ and before its dots
+    ("sam.rivera@" / "example.com"), not in the middle of a word."""
+    escaped = str(escape(text or ""))  # no entity holds an @ or a dot
+    return Markup(escaped.replace("@", "@<wbr>").replace(".", "<wbr>."))
 
 
 def merchant_zone() -> ZoneInfo:
