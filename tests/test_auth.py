@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -352,3 +354,16 @@ def test_signup_starts_the_account_in_the_browsers_time_zone(client, db, sent, k
     user = db.scalar(select(User))
     stored = db.get(SendingSettings, user.merchant_id)
     assert (stored.timezone if stored else "UTC") == kept
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/password/forgot"])
+def test_a_text_field_sent_as_a_file_is_refused_in_words(client, path):
+    token = csrf_token(client, path)
+    data = {
+        "csrf_token": token,
+        "password": "whatever it is",
+        "email": (io.BytesIO(b"a@example.com"), "email.txt"),
+    }
+    response = client.post(path, data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "It carried a file where this page takes only text." in response.get_data(as_text=True)
