@@ -8,12 +8,14 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 import stripe
 from sqlalchemy import select
 
 import stripe_events as se
 from portal.extensions import rq
-from portal.models import CheckoutSession
+from portal import sealing
+from portal.models import CheckoutSession, StripeAccount
 from factories import PASSWORD
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
@@ -104,3 +106,40 @@ def test_stripes_refusals_are_told_apart_from_no_answer():
     assert stripe_gateway.refusal(missing) == "not_found"
     assert stripe_gateway.refusal(stripe.APIConnectionError("timed out")) is None
     assert stripe_gateway.refusal(stripe.APIError("oops", http_status=500)) is None
+
+
+def test_a_test_mode_session_claimed_live_by_a_webhook_is_not_emailed(kit, client, db, app):
+    # The merchant in direct mode with a test key: its own key reads its own test sessions.
+    keys = requests.get(
+        f"{kit.sandbox.base}/_sandbox/accounts/{kit.account}?format=json", timeout=5
+    ).json()["keys"]
+    account = db.scalars(select(StripeAccount)).one()
+    account.method = "direct"
+    account.api_key_sealed = sealing.seal(keys["rk_test"], app.config["ENCRYPTION_KEY"])
+    db.commit()
+    test_client = stripe.StripeClient(
+        keys["rk_test"], base_addresses={"api": kit.sandbox.base, "connect": kit.sandbox.base}
+    )
+    price = test_client.v1.prices.create(
+        {"currency": "usd", "unit_amount": 500, "product_data": {"name": "Test beans"}}
+    )
+    session = test_client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://shop.example/ok",
+            "consent_collection": {"promotions": "auto"},
+            "after_expiration": {"recovery": {"enabled": True}},
+        }
+    )
+    assert session.livemode is False
+    kit.action(session.id, "shopper", email="target@example.com", promotions_consent="true")
+    kit.action(session.id, "expire")
+    real = test_client.v1.checkout.sessions.retrieve(session.id).to_dict()
+    forged = se.expired(session.id, kit.account, created=int(time.time()) + 3600)
+    forged["data"]["object"] = {**real, "livemode": True}
+    forged["livemode"] = True
+    _post(client, app, forged)
+    kit.settle()
+    assert kit.sink.messages == []
+    assert kit.case(session.id).reason == "test_mode"

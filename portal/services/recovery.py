@@ -71,7 +71,7 @@ def process(case_id: int, now: datetime | None = None, *, looked_again: bool = F
 
 def _recheck(ctx: Context, known: rules.Facts) -> tuple[rules.Facts, list[dict], bool]:
     """Stripe's word just before a send: the shopper's later sessions, then, unless those stop
-    the case, the session itself (its address, consent and recovery link are taken from
+    the case, the session itself (its mode, address, consent and recovery link are taken from
     Stripe, never from a webhook alone) and its cart. Also whether the address changed.
     Raises when Stripe cannot say."""
     known = replace(known, later_session=case_context.later_session(ctx))
@@ -81,6 +81,7 @@ def _recheck(ctx: Context, known: rules.Facts) -> tuple[rules.Facts, list[dict],
     held = ctx.session
     known = replace(
         known,
+        livemode=held.livemode,
         email=held.email,
         consent=held.consent_promotions,
         recovery_url=held.recovery_url,

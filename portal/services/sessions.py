@@ -115,13 +115,20 @@ def fields(snap: Snapshot) -> dict:
 
 # What a send takes from Stripe's own copy of the session over any webhook's: events sent to a
 # direct-mode merchant's endpoint are signed with that merchant's secret, so it could have
-# written the link (an open redirect on our domain), the address or the consent.
-CONFIRMED_AT_SEND = ("email", "consent_promotions", "recovery_url", "recovery_expires_at")
+# written the link (an open redirect on our domain), the address, the consent, or live mode
+# for a test-mode session (whose shoppers are never emailed).
+CONFIRMED_AT_SEND = (
+    "livemode",
+    "email",
+    "consent_promotions",
+    "recovery_url",
+    "recovery_expires_at",
+)
 
 
 def confirm(mirror: CheckoutSession, stripes: dict) -> bool:
-    """Replace the mirror's address, consent and recovery link with Stripe's (fetched at send
-    time); True when the address changed (what was loaded for the old one no longer holds).
+    """Replace the mirror's mode, address, consent and recovery link with Stripe's (fetched at
+    send time); True when the address changed (what was loaded for the old one no longer holds).
     Checked like any snapshot: ValueError for a malformed answer."""
     snap = Snapshot(mirror.merchant_id, "", mirror.created_at, stripes)
     theirs = checked(fields(snap))
