@@ -4,7 +4,7 @@ A direct-mode merchant signs its own webhook events, and a session id is no secr
 checkout page's address): with one key for all merchants, whoever stored an id first owned it,
 so a merchant could take another's cart by naming it in an event of its own. The new key,
 (merchant, session id), also serves every lookup by merchant, so the index on merchant_id alone
-goes.
+goes. Downgrading fails once two merchants hold the same session id (delete one copy first).
 
 Revision ID: 0014
 Revises: 0013
