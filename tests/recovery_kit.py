@@ -39,9 +39,12 @@ class Kit:
         consent: bool = True,
         customer: str | None = None,
         locale: str | None = None,
+        client: stripe.StripeClient | None = None,
     ) -> str:
-        """A live session with recovery on; the shopper types `email` and ticks (or not) the box."""
-        price = self.client.v1.prices.create(
+        """A live session with recovery on (or one of `client`'s mode: a test key's makes a
+        test-mode one); the shopper types `email` and ticks (or not) the box."""
+        client = client or self.client
+        price = client.v1.prices.create(
             {
                 "currency": "usd",
                 "unit_amount": 1800,
@@ -59,7 +62,7 @@ class Kit:
             params["customer"] = customer
         if locale:
             params["locale"] = locale
-        session = self.client.v1.checkout.sessions.create(params)
+        session = client.v1.checkout.sessions.create(params)
         if email:
             self.action(
                 session.id, "shopper", email=email, promotions_consent=str(consent).lower()

@@ -120,26 +120,14 @@ def test_a_test_mode_session_claimed_live_by_a_webhook_is_not_emailed(kit, clien
     test_client = stripe.StripeClient(
         keys["rk_test"], base_addresses={"api": kit.sandbox.base, "connect": kit.sandbox.base}
     )
-    price = test_client.v1.prices.create(
-        {"currency": "usd", "unit_amount": 500, "product_data": {"name": "Test beans"}}
-    )
-    session = test_client.v1.checkout.sessions.create(
-        {
-            "mode": "payment",
-            "line_items": [{"price": price.id, "quantity": 1}],
-            "success_url": "https://shop.example/ok",
-            "consent_collection": {"promotions": "auto"},
-            "after_expiration": {"recovery": {"enabled": True}},
-        }
-    )
-    assert session.livemode is False
-    kit.action(session.id, "shopper", email="target@example.com", promotions_consent="true")
-    kit.action(session.id, "expire")
-    real = test_client.v1.checkout.sessions.retrieve(session.id).to_dict()
-    forged = se.expired(session.id, kit.account, created=int(time.time()) + 3600)
+    session_id = kit.checkout("target@example.com", client=test_client)
+    assert test_client.v1.checkout.sessions.retrieve(session_id).livemode is False
+    kit.action(session_id, "expire")
+    real = test_client.v1.checkout.sessions.retrieve(session_id).to_dict()
+    forged = se.expired(session_id, kit.account, created=int(time.time()) + 3600)
     forged["data"]["object"] = {**real, "livemode": True}
     forged["livemode"] = True
     _post(client, app, forged)
     kit.settle()
     assert kit.sink.messages == []
-    assert kit.case(session.id).reason == "test_mode"
+    assert kit.case(session_id).reason == "test_mode"
