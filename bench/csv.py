@@ -31,7 +31,8 @@ key's check). The import adds 10-13 s to that: storing the file (0.4 s), reading
 in Python (about 4.5 s), and per batch a COPY into a temporary table and the upsert's
 comparison of dates.
 `list_p95_ms`: p95 of `contact_list.page` (the list's query) over the imported addresses, 20
-times each: the first page, a page half-way down, one status, an address prefix.
+times each: the first page, a page half-way down, one status, an address prefix; and of
+`contact_list.counts` (the tabs' figures), 5.1 ms at 1,000,000 rows.
 The default of 1,000,000 rows takes about a minute; `--rows 200000` about 15 s.
 """
 
@@ -176,9 +177,9 @@ def export_all(app, merchant_id: int) -> tuple[float, int]:
 
 
 def list_pages(app, merchant_id: int, rounds: int = 20) -> dict[str, float]:
-    """p95 milliseconds of the subscriptions list's query (`contact_list.page`, what the page
-    shows) over the N imported addresses: the first page, a page half-way down, one status
-    and an address prefix."""
+    """p95 milliseconds of the subscriptions list's queries over the N imported addresses:
+    `contact_list.page` (what the page shows) for the first page, a page half-way down, one
+    status and an address prefix; and `contact_list.counts` (its tabs' figures)."""
     from sqlalchemy import func, select
 
     from portal import db
@@ -196,12 +197,17 @@ def list_pages(app, merchant_id: int, rounds: int = 20) -> dict[str, float]:
             "unsubscribed": {"status": "unsubscribed"},
             "prefix": {"query": "customer0123"},
         }
+        calls = {
+            name: lambda a=arguments: contact_list.page(merchant, **a)
+            for name, arguments in cases.items()
+        }
+        calls["counts"] = lambda: contact_list.counts(merchant)
         figures = {}
-        for name, arguments in cases.items():
+        for name, call in calls.items():
             times = []
             for _ in range(rounds):
                 began = time.perf_counter()
-                contact_list.page(merchant, **arguments)
+                call()
                 times.append((time.perf_counter() - began) * 1000)
                 db.session.rollback()
             figures[name] = round(sorted(times)[int(0.95 * (rounds - 1))], 2)
