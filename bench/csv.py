@@ -7,7 +7,7 @@ database, with one merchant:
   the file as a stream (stored in 1 MB chunks), commit, then `csv_imports.process` (batches of
   20,000 rows read in Python (plain lines split on commas, others by the csv module) and
   checked, applied set-based after one COPY, each committed with its cursor), in this process;
-- `export_s`: `consent_csv.export_chunks` (what GET /subscriptions/export.csv streams) of the
+- `export_s`: `consent_export.export_chunks` (what GET /subscriptions/export.csv streams) of the
   N contacts imported, written to /dev/null;
 - `copy_s` (the baseline): psycopg `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same file
   into a bare unindexed table of three text columns, in the same run.

@@ -15,7 +15,8 @@ weighs on both sides alike:
 - the portal: --workers worker processes, each started fresh like `flask worker` and kept for
   every round, each case dealt to them in turn and run in its own app context like an RQ job:
   `recovery.process(case_id)`: rules, the send-time re-check (`checkout.sessions.list`) and the
-  line items (`line_items.list`) over real HTTP to the sandbox, claim, render, compose, SMTP
+  session with its cart (`checkout.sessions.retrieve`, line items expanded) over real HTTP to
+  the sandbox, claim, render, compose, SMTP
   through the worker's one reused connection, to a sink in this process;
 - the baseline: the same messages, parsed from what the sink received (untimed), sent with
   `smtplib.SMTP.send_message` over one connection per round to a second sink in this process.

@@ -127,7 +127,7 @@ def test_both_export_paths_write_the_same_cells(owner, db):
     assert fast.index("*b@example.com") < fast.index("'+a@example.com")
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "'"])
 def test_export_protects_formula_cells_and_reads_them_back(owner, db, start):
     email = f"{start}cmd@example.com"
     record(owner, email, "subscribed", T1)
@@ -246,7 +246,11 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
         (3, "unknown status “maybe”: use Subscribed or Unsubscribed"),
         (4, "unreadable date “yesterday”: use ISO 8601 or a Unix time"),
         (5, "missing cell: Subscription status"),
-        (6, "not an email address"),
+        (
+            6,
+            "not an email address (a quoted cell carries this row on to line 7: check for a "
+            "quote that is not closed)",
+        ),
         (8, "unreadable date “2023-13-45”: use ISO 8601 or a Unix time"),
         (11, "no email address"),
         (12, "not an email address"),
@@ -517,7 +521,7 @@ def test_a_hostile_cell_of_dots_is_checked_at_once(cell):
         ("1698094682", T1),
         ("1698094682.5", T1 + timedelta(microseconds=500_000)),
         ("2023-10-23T20:58:02.123457-00:30", T1 + timedelta(minutes=30, microseconds=123457)),
-        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=timezone.utc)),
+        ("1970-01-01T00:00:00Z", datetime(1970, 1, 1, tzinfo=timezone.utc)),
     ],
 )
 def test_dates_are_read_to_the_microsecond(owner, db, text, when):
@@ -525,10 +529,8 @@ def test_dates_are_read_to_the_microsecond(owner, db, text, when):
     assert held(db) == {"a@example.com": ("subscribed", when)}
 
 
-@pytest.mark.parametrize(
-    "text", ["0001-01-01T00:00:00+01:00", "-62135596801", "253402300800", "9" * 13, "1e9", "1."]
-)
-def test_dates_outside_the_years_1_to_9999_or_unreadable_are_rejected(owner, db, text):
+@pytest.mark.parametrize("text", ["-62135596801", "253402300800", "9" * 14, "1e9", "1."])
+def test_dates_after_the_year_9999_or_unreadable_are_rejected(owner, db, text):
     imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
     assert [reason for _, reason in rejects(db, imp)] == [
         f"unreadable date “{text}”: use ISO 8601 or a Unix time"

@@ -1,9 +1,9 @@
-"""Subscription CSV in Stripe's format (SPEC section 6): the cells of the export; the reading of
-uploaded files (their header, each row checked with a reason in words, read a batch at a time);
-and the applying of many dated rows at once, last-write-wins (set-based on PostgreSQL, in
-consent_csv_pg; here a portable path for the other databases).
+"""Subscription CSV in Stripe's format (SPEC section 6): the cells of the export, and the reading
+of uploaded files (their header, each row checked with a reason in words, read a batch at a
+time).
 
-The import's lifecycle (storing the file, the job and its batches) is in csv_imports."""
+The applying of the rows read is in consent_csv_apply; the import's lifecycle (storing the
+file, the job and its batches) in csv_imports."""
 
 from __future__ import annotations
 
@@ -14,12 +14,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 from collections.abc import Iterator
 
-from sqlalchemy import insert, select, update
-
-from portal import db
-from portal.db import utcnow
-from portal.models import ConsentChange, ConsentStatus, Contact
-from portal.services import consent_csv_pg
+from portal.models import ConsentStatus
 
 HEADER = ("Email address", "Subscription status", "Updated at")
 CSV_MAX_BYTES = 100 * 1024 * 1024
@@ -27,6 +22,7 @@ STATUS_WORDS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIB
 STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 EMAIL_MAX = 254
 # An address: a local part and a domain holding a dot with a character on each side, of any
 # characters but spaces, control characters, invisible format characters (a right-to-left
@@ -39,11 +35,12 @@ _CHAR = (
 )
 EMAIL_RE = re.compile(rf"{_CHAR}+@{_CHAR}+\.{_CHAR}+")
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
-# The Unix times of 0001-01-01 and 10000-01-01 UTC: the years a datetime can hold.
-FIRST_SECOND, AFTER_LAST_SECOND = -62_135_596_800, 253_402_300_800
+# No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
+# time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
+# is past the last second a datetime can hold.
+FIRST_SECOND, AFTER_LAST_SECOND = 0, 253_402_300_800
 FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses a longer field
-SOURCE = "csv"  # the ledger's source for every row applied from a file
-LOOKUP_SIZE = 500  # addresses per IN (...) on SQLite
+EARLY = "before 1970"
 
 
 class RefusedFile(ValueError):
@@ -51,8 +48,9 @@ class RefusedFile(ValueError):
 
 
 def safe_cell(value: str) -> str:
-    """The value, with a leading ' when a spreadsheet would run it as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """The value, with a leading ' when a spreadsheet would run it as a formula, or when it
+    begins with a ' (which an upload reads as a spreadsheet's mark and drops)."""
+    return "'" + value if value.startswith(PROTECTED_STARTS) else value
 
 
 def iso_utc(when: datetime) -> str:
@@ -131,13 +129,26 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
     try:
         when = unix_time(text) if text else None
     except ValueError:
-        return Reject(line, raw, f"unreadable date “{text[:40]}”: use ISO 8601 or a Unix time")
+        return Reject(line, raw, _date_reason(text))
     return Row(line, email, status, when)
 
 
+def _date_reason(text: str) -> str:
+    shown = f"“{text[:40]}”"
+    if text.isdecimal() and len(text) == 13:
+        return f"unreadable date {shown}: a Unix time in milliseconds? Give it in seconds"
+    try:
+        unix_time(text)
+    except ValueError as error:
+        if str(error) == EARLY:
+            return f"date {shown} is before 1970: give the date the address said yes or no"
+    return f"unreadable date {shown}: use ISO 8601 or a Unix time"
+
+
 def _unescape(value: str) -> str:
-    # Our export protects formula cells with a leading ': reading it back must give the address.
-    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
+    # A leading ' is a spreadsheet's mark for text (our export adds it before a formula's
+    # first character): reading the cell back must give the address.
+    return value[1:] if value[:1] == "'" else value
 
 
 def is_email(value: str) -> bool:
@@ -147,7 +158,7 @@ def is_email(value: str) -> bool:
 
 def unix_time(text: str) -> float:
     """Seconds since 1970 UTC from ISO 8601 (offset or Z; none means UTC) or a Unix time;
-    ValueError when it is neither or outside the years 1 to 9999. A float, not a datetime: a
+    ValueError when it is neither, before 1970 (its message: EARLY) or after 9999. A float, not a datetime: a
     file holds a million of them, and a float is what the database is sent."""
     # isdecimal() is \d's test: the common whole Unix time skips the pattern.
     if (text.isdecimal() and len(text) <= 12) or ("." in text and TIMESTAMP_RE.fullmatch(text)):
@@ -155,7 +166,9 @@ def unix_time(text: str) -> float:
     else:
         when = datetime.fromisoformat(text)
         seconds = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
-    if not FIRST_SECOND <= seconds < AFTER_LAST_SECOND:
+    if seconds < FIRST_SECOND:
+        raise ValueError(EARLY)
+    if seconds >= AFTER_LAST_SECOND:
         raise ValueError(text)
     return seconds
 
@@ -223,72 +236,42 @@ def read_batch(records: Records, columns: Columns, size: int) -> Batch:
             batch.complete = False
             break
         if type(cells) is not list:
-            rejects.append(Reject(line, "", f"unreadable CSV: {cells}"))
+            rejects.append(Reject(line, "", unreadable(cells)))
         elif not any(cells):
             continue  # a blank line is no row
+        elif type(parsed := parse_row(cells, columns, line)) is Row:
+            rows.append(parsed)
+        elif not "".join(cells).strip():
+            continue  # nor is a line of spaces
         else:
-            parsed = parse_row(cells, columns, line)
-            (rows if type(parsed) is Row else rejects).append(parsed)
+            rejects.append(_spanning(parsed, records.first_line + records.lines_read - 1))
         read += 1
     batch.read, batch.end_line = read, records.first_line + records.lines_read
     return batch
 
 
-def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    """Move each address to its row's status when the row is strictly newer than the status
-    held (or the address is new), with a ledger entry `ref_prefix + line` for each; returns how
-    many moved. One row per address. The caller commits."""
-    if not rows:
-        return 0
-    if db.session.get_bind().dialect.name == "postgresql":
-        return consent_csv_pg.apply_rows(merchant_id, ref_prefix, SOURCE, rows)
-    return _apply_rows(merchant_id, ref_prefix, rows)
+# What the csv module says about a record it cannot read, in words a person can act on.
+CSV_ERRORS = {
+    "new-line character seen in unquoted field": (
+        "a carriage return (CR) inside the row: save the file with ordinary line endings"
+    ),
+    "field larger than field limit": f"a cell longer than {FIELD_LIMIT:,} characters",
+}
 
 
-def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    held = {}  # address -> (contact id, updated_at)
-    emails = [r.email for r in rows]
-    for start in range(0, len(emails), LOOKUP_SIZE):
-        held.update(
-            (email, (id_, when))
-            for id_, email, when in db.session.execute(
-                select(Contact.id, Contact.email, Contact.updated_at).where(
-                    Contact.merchant_id == merchant_id,
-                    Contact.email.in_(emails[start : start + LOOKUP_SIZE]),
-                )
-            )
-        )
-    rows = [
-        r._replace(occurred_at=datetime.fromtimestamp(r.occurred_at, timezone.utc)) for r in rows
-    ]
-    moved = [r for r in rows if r.email not in held or r.occurred_at > held[r.email][1]]
-    fields = [dict(status=r.status, updated_at=r.occurred_at, source=SOURCE) for r in moved]
-    new = [
-        dict(f, merchant_id=merchant_id, email=r.email)
-        for r, f in zip(moved, fields)
-        if r.email not in held
-    ]
-    old = [dict(f, id=held[r.email][0]) for r, f in zip(moved, fields) if r.email in held]
-    if new:
-        db.session.execute(insert(Contact), new)
-    if old:
-        db.session.execute(update(Contact), old)
-    if moved:
-        db.session.execute(insert(ConsentChange), _ledger(merchant_id, ref_prefix, moved))
-    return len(moved)
+def unreadable(error: csv.Error) -> str:
+    text = str(error)
+    words = next((w for start, w in CSV_ERRORS.items() if text.startswith(start)), text)
+    return f"unreadable CSV: {words}"
 
 
-def _ledger(merchant_id: int, ref_prefix: str, rows: list[Row]) -> list[dict]:
-    now = utcnow()
-    return [
-        dict(
-            merchant_id=merchant_id,
-            email=r.email,
-            status=r.status,
-            source=SOURCE,
-            source_ref=f"{ref_prefix}{r.line}",
-            occurred_at=r.occurred_at,
-            recorded_at=now,
-        )
-        for r in rows
-    ]
+def _spanning(reject: Reject, last_line: int) -> Reject:
+    """A rejected record that ran over several lines says so: most often a quote left open."""
+    if last_line <= reject.line:
+        return reject
+    return Reject(
+        reject.line,
+        reject.value,
+        f"{reject.reason} (a quoted cell carries this row on to line {last_line}: check for a "
+        "quote that is not closed)",
+    )

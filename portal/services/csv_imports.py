@@ -29,9 +29,9 @@ from portal.services.consent_csv import (
     Records,
     Reject,
     Row,
-    apply_rows,
     read_batch,
 )
+from portal.services.consent_csv_apply import apply_rows
 
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
@@ -193,7 +193,8 @@ def _future_reason(seconds: float) -> str:
 
 
 def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
-    """One row per address, dated (undated ones: `undated`): the newest; on a tie the first."""
+    """One row per address, dated (undated ones: `undated`): the newest; on a tie the last in
+    the file, as a later line is most often a later change (the whole batch shares `undated`)."""
     at = undated.timestamp()
     rows = [row if row.occurred_at is not None else row._replace(occurred_at=at) for row in rows]
     if len({row.email for row in rows}) == len(rows):
@@ -201,7 +202,7 @@ def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
     best: dict[str, Row] = {}
     for row in rows:
         held = best.get(row.email)
-        if held is None or row.occurred_at > held.occurred_at:
+        if held is None or row.occurred_at >= held.occurred_at:
             best[row.email] = row
     return list(best.values())
 

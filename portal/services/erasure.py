@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from portal import db
-from portal.models import ErasedAddress
+from portal.models import CsvImportReject, ErasedAddress
 
 LOOKUP_SIZE = 500  # hashes per query
 
@@ -46,3 +47,17 @@ def erased_among(merchant_id: int, emails: Iterable[str]) -> set[str]:
             )
         )
     return {by_hash[hashed] for hashed in found}
+
+
+def rejects_holding(merchant_id: int, email: str, imports) -> list[int]:
+    """The rejected CSV rows of `imports` (a select of the merchant's import ids) that hold
+    `email` as written, whatever its case or what surrounds it ("'=A@x.com ", "a@x.com,2020"),
+    but not inside a longer address ("other@x.com" does not hold "er@x.com")."""
+    whole = re.compile(rf"(?<![\w.+-]){re.escape(email)}(?![\w.-])", re.IGNORECASE)
+    found = db.session.execute(
+        select(CsvImportReject.id, CsvImportReject.value).where(
+            CsvImportReject.import_id.in_(imports),
+            func.lower(CsvImportReject.value).contains(email, autoescape=True),
+        )
+    )
+    return [id_ for id_, value in found if whole.search(value)]

@@ -8,21 +8,24 @@ from datetime import datetime
 from portal.models import EmailSend, Merchant, RecoveryCase
 from portal.services import carts
 from portal.services.subscriptions import checkouts_of, held_contact, ledger_of, normalize
-from portal.services.subscriptions import sends_to, source_words
+from portal.services.subscriptions import sends_to, source_words, who_of
 
 
 def export_person(merchant: Merchant, email: str) -> dict:
     """Everything this merchant holds about one address, as JSON-able values (times ISO 8601
-    UTC): its status, every ledger entry, every checkout with its case, every email sent."""
+        UTC): its status, every ledger entry (with who made it, in words: a team member, an upload
+    and its line, the shopper), every checkout with its case, every email sent."""
     email = normalize(email)
     contact = held_contact(merchant, email)
     sends = sends_to(merchant, email, None)
+    changes = list(reversed(ledger_of(merchant, email)))
     return {
         "email": email,
         "merchant": merchant.name,
         "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact.source),
         "consent_history": [
-            _pick(c, CHANGE_KEYS) | _words(c.source) for c in reversed(ledger_of(merchant, email))
+            _pick(c, CHANGE_KEYS) | _words(c.source) | {"by": who}
+            for c, who in zip(changes, who_of(merchant, changes))
         ],
         "checkout_sessions": [
             _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}

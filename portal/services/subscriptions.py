@@ -10,11 +10,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from portal import db
-from portal.mail.values import EMAIL
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
-from portal.services import consent, erasure
+from portal.services import consent, consent_csv, erasure
 from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -44,9 +43,9 @@ def normalize(email: str | None) -> str:
 
 
 def is_address(email: str | None) -> bool:
-    """Whether `email`, normalised, is a complete address (name@example.com)."""
-    email = normalize(email)
-    return len(email) <= 254 and EMAIL.fullmatch(email) is not None
+    """Whether `email`, normalised, is a complete address (name@example.com), by the rule of
+    the CSV upload: every address the list holds can be changed, erased and uploaded again."""
+    return consent_csv.is_email(normalize(email))
 
 
 def source_words(source: str) -> str:
@@ -91,7 +90,7 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
         HistoryLine(c.status, _source(c), w, c.occurred_at, _cart(c, carts))
-        for c, w in zip(changes, _who(merchant, changes))
+        for c, w in zip(changes, who_of(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends)
 
@@ -137,7 +136,7 @@ def sends_to(merchant: Merchant, email: str, limit: int | None) -> list[EmailSen
     return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
 
 
-def _who(merchant: Merchant, changes: list[ConsentChange]) -> list[str]:
+def who_of(merchant: Merchant, changes: list[ConsentChange]) -> list[str]:
     """Who made each change: the team member's address for manual ones (source_ref
     "user:<id>:<time>"), who uploaded the file and its line for CSV ones (source_ref
     "<sha256[:16]>:<line>"), else who such a source always is."""
@@ -269,7 +268,7 @@ def _forgetting(m: int, email: str, hashed: str) -> tuple:
             OutboxMessage.merchant_id == m, OutboxMessage.to_address == email
         ),
         delete(CsvImportReject).where(
-            CsvImportReject.import_id.in_(imports), func.lower(CsvImportReject.value) == email
+            CsvImportReject.id.in_(erasure.rejects_holding(m, email, imports))
         ),
     )
 

@@ -143,7 +143,8 @@ def export():
 @owner_required
 def erase():
     form = EraseForm()
-    if not subscriptions.is_address(form.email.data):
+    held = subscriptions.customer(current_merchant(), form.email.data or "") is not None
+    if not (held or subscriptions.is_address(form.email.data)):
         flash("That is not a complete email address: nothing was erased.", "error")
         return redirect(url_for("subscriptions.index"), code=303)
     if not form.validate_on_submit():

@@ -1,0 +1,187 @@
+"""Hostile and odd subscription CSV rows, and what the rest of the list does with what they
+leave: one address rule for the upload and the forms, erasure reaching rejected rows, dates
+before 1970, ties within a file, quotes left open, stray carriage returns."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from factories import PASSWORD, make_owner
+from helpers import csrf_token
+from portal import db as portal_db
+from portal.extensions import rq
+from portal.models import CsvImport, CsvImportReject
+from portal.services import csv_imports, subscriptions
+from portal.services.consent_csv import unix_time
+
+HEADER = "Email address,Subscription status,Updated at\r\n"
+
+
+@pytest.fixture(autouse=True)
+def _queue(redis_conn, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+
+
+@pytest.fixture
+def owner(client, login):
+    user = make_owner("Bean Shop", "owner@bean.example")
+    login(client, "owner@bean.example", PASSWORD)
+    return user
+
+
+def run_import(owner, text: str) -> CsvImport:
+    imp = csv_imports.start_import(owner.merchant, owner, "subs.csv", io.BytesIO(text.encode()))
+    portal_db.session.commit()
+    csv_imports.process(imp.id)
+    return portal_db.session.get(CsvImport, imp.id)
+
+
+def rejects(imp: CsvImport) -> list[tuple[int, str, str]]:
+    rows = portal_db.session.scalars(
+        select(CsvImportReject)
+        .where(CsvImportReject.import_id == imp.id)
+        .order_by(CsvImportReject.line)
+    )
+    return [(r.line, r.value, r.reason) for r in rows]
+
+
+def status_of(owner, email: str) -> str | None:
+    portal_db.session.expire_all()
+    contact = subscriptions.held_contact(owner.merchant, email)
+    return contact and contact.status
+
+
+def post(client, path: str, **data):
+    page = "/subscriptions/customer?email=x@example.com"
+    data["csrf_token"] = csrf_token(client, page)
+    return client.post(path, data=data, follow_redirects=True)
+
+
+@pytest.mark.parametrize(
+    "date", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00-01:00", "1969-12-31T23:59:59Z"]
+)
+def test_a_date_before_1970_is_rejected_and_the_pages_still_work(client, owner, date):
+    imp = run_import(owner, f"{HEADER}old@example.com,Subscribed,{date}\r\n")
+    assert rejects(imp) == [
+        (
+            2,
+            "old@example.com",
+            f"date “{date}” is before 1970: give the date the address said yes or no",
+        )
+    ]
+    assert client.get("/subscriptions").status_code == 200
+    assert client.get("/subscriptions/customer?email=old@example.com").status_code == 200
+
+
+def test_the_epoch_itself_is_a_date():
+    assert unix_time("1970-01-01T00:00:00Z") == 0.0
+
+
+def test_a_unix_time_in_milliseconds_is_named(owner):
+    imp = run_import(owner, f"{HEADER}ms@example.com,Subscribed,1698094682000\r\n")
+    [(_, _, reason)] = rejects(imp)
+    assert "in milliseconds? Give it in seconds" in reason
+
+
+@pytest.mark.parametrize("email", ["o'brien@example.com", "a&b@example.com", "q?b@example.com"])
+def test_an_address_the_upload_takes_can_be_changed_and_erased_by_hand(client, owner, email):
+    run_import(owner, f"{HEADER}{email},Subscribed,2021-01-01T00:00:00Z\r\n")
+    assert status_of(owner, email) == "subscribed"
+    changed = post(client, "/subscriptions/customer/status", email=email, status="unsubscribed")
+    assert "Unsubscribed: recorded as changed by you." in changed.get_data(as_text=True)
+    assert status_of(owner, email) == "unsubscribed"
+    erased = post(client, "/subscriptions/customer/erase", email=email, confirm="y")
+    assert "was erased" in erased.get_data(as_text=True)
+    assert status_of(owner, email) is None
+
+
+@pytest.mark.parametrize(
+    "email", ["a,b@example.com", "semi;x@example.com", "rtl\u202egro@example.com", "z\u200b@x.com"]
+)
+def test_the_forms_refuse_what_the_upload_refuses(client, owner, email):
+    refused = post(client, "/subscriptions/customer/status", email=email, status="subscribed")
+    assert "Enter a complete email address" in refused.get_data(as_text=True)
+    assert status_of(owner, email) is None
+
+
+def test_erasing_an_address_removes_every_rejected_row_that_holds_it(client, owner):
+    imp = run_import(
+        owner,
+        "Email address,Updated at,Subscription status\r\n"
+        "er@example.com,2020-01-01\r\n"  # a missing cell: the row is kept as written
+        "'=er@example.com,2020-01-01,Maybe\r\n"
+        " ER@EXAMPLE.COM ,2020-01-01,Maybe\r\n"
+        "other@example.com,2020-01-01,Maybe\r\n"  # holds er@example.com, but is not it
+        "er@example.com.au,2020-01-01,Maybe\r\n",
+    )
+    assert len(rejects(imp)) == 5
+    post(client, "/subscriptions/customer/erase", email="er@example.com", confirm="y")
+    portal_db.session.expire_all()
+    assert [value for _, value, _ in rejects(imp)] == ["other@example.com", "er@example.com.au"]
+
+
+def test_a_leading_apostrophe_is_a_spreadsheets_text_mark(app, client, owner):
+    run_import(owner, f"{HEADER}'plain@example.com,Subscribed,\r\n")
+    assert status_of(owner, "plain@example.com") == "subscribed"
+    post(client, "/subscriptions/customer/erase", email="plain@example.com", confirm="y")
+    with app.app_context():  # the job keys the erased addresses' hashes with the app's secret
+        imp = run_import(owner, f"{HEADER}'plain@example.com,Subscribed,\r\n")
+    assert [reason for _, _, reason in rejects(imp)] == ["this address was erased on request"]
+    assert status_of(owner, "'plain@example.com") is None
+
+
+@pytest.mark.parametrize("date", ["", "2023-10-23T20:58:02Z"])
+def test_on_a_tie_within_a_file_the_later_line_wins(owner, date):
+    imp = run_import(
+        owner,
+        f"{HEADER}e1@example.com,Subscribed,{date}\r\ne1@example.com,Unsubscribed,{date}\r\n",
+    )
+    assert status_of(owner, "e1@example.com") == "unsubscribed"
+    assert (imp.applied, imp.skipped_older) == (1, 1)
+
+
+def test_a_quote_left_open_says_where_the_row_ran_to(owner):
+    imp = run_import(
+        owner,
+        HEADER
+        + "x1@example.com,Subscribed,\r\n"
+        + '"x2@example.com,Subscribed,\r\n'
+        + "x3@example.com,Subscribed,\r\n"
+        + "x4@example.com,Subscribed,\r\n",
+    )
+    [(line, _, reason)] = rejects(imp)
+    assert line == 3
+    assert reason.endswith(
+        "(a quoted cell carries this row on to line 5: check for a quote that is not closed)"
+    )
+
+
+def test_a_carriage_return_inside_a_row_is_explained_in_words(owner):
+    imp = run_import(owner, f"{HEADER}t1@example.com,Subscribed,\rt2@example.com,Subscribed,\r\n")
+    [(_, _, reason)] = rejects(imp)
+    assert reason == (
+        "unreadable CSV: a carriage return (CR) inside the row: save the file with ordinary "
+        "line endings"
+    )
+    assert "universal-newline" not in reason
+
+
+def test_a_line_of_spaces_is_no_row(owner):
+    imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,\r\n   \r\n , ,\r\n")
+    assert rejects(imp) == []
+    assert (imp.rows_read, imp.applied) == (1, 1)
+
+
+def test_the_privacy_export_says_who_made_each_change(client, owner):
+    run_import(owner, f"{HEADER}ola@example.com,Subscribed,2021-01-01T00:00:00Z\r\n")
+    post(client, "/subscriptions/customer/status", email="ola@example.com", status="unsubscribed")
+    response = client.get("/subscriptions/customer/export.json?email=ola@example.com")
+    history = json.loads(response.get_data(as_text=True))["consent_history"]
+    assert [(c["source_in_words"], c["by"]) for c in history] == [
+        ("CSV upload", "owner@bean.example: “subs.csv”, line 2"),
+        ("Changed by hand", "owner@bean.example"),
+    ]
