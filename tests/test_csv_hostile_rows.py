@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from factories import PASSWORD, make_owner
 from helpers import csrf_token
 from portal import db as portal_db
 from portal.extensions import rq
-from portal.models import CsvImport, CsvImportReject
+from portal.models import Contact, CsvImport, CsvImportReject, SendingSettings
 from portal.services import csv_imports, subscriptions
 from portal.services.consent_csv import unix_time
 
@@ -185,3 +186,23 @@ def test_the_privacy_export_says_who_made_each_change(client, owner):
         ("CSV upload", "owner@bean.example: “subs.csv”, line 2"),
         ("Changed by hand", "owner@bean.example"),
     ]
+
+
+def test_a_date_held_from_before_this_check_still_shows_west_of_utc(client, owner):
+    """Rows of year 1 may be held from uploads made before 1970 was the floor."""
+    portal_db.session.add(
+        SendingSettings(merchant_id=owner.merchant_id, timezone="America/New_York")
+    )
+    portal_db.session.add(
+        Contact(
+            merchant_id=owner.merchant_id,
+            email="old@example.com",
+            status="subscribed",
+            updated_at=datetime(1, 1, 1, tzinfo=timezone.utc),
+            source="csv",
+        )
+    )
+    portal_db.session.commit()
+    listing = client.get("/subscriptions")
+    assert listing.status_code == 200 and "-01-01 00:00 UTC" in listing.get_data(as_text=True)
+    assert client.get("/subscriptions/customer?email=old@example.com").status_code == 200

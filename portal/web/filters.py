@@ -55,7 +55,11 @@ def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> 
     `seconds`: "2026-12-01 14:07:09 EST", for steps that follow each other closely)."""
     if moment is None:
         return empty
-    local = moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(merchant_zone())
+    moment = moment.replace(tzinfo=moment.tzinfo or timezone.utc)
+    try:
+        local = moment.astimezone(merchant_zone())
+    except OverflowError:  # a moment at the very edge of the years a datetime can hold
+        local = moment.astimezone(timezone.utc)
     return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
 
 
