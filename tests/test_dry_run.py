@@ -369,3 +369,27 @@ def test_a_run_keeps_the_time_zone_it_was_made_in(client, db, owner, login):
     page = client.get(f"/dry-runs/{made.id}").get_data(as_text=True)
     assert f"Dry run of {first} to " in page and "(Asia/Tokyo time)" in page
     assert "New York" not in page.split("<h1>", 1)[1].split("</p>", 1)[0]
+
+
+def test_the_dry_run_form_shows_every_problem_at_once(client, db, owner, login):
+    login(client, owner.email, PASSWORD)
+    today = NOW.date()
+    response = post_form(
+        client,
+        "/dry-runs/",
+        _form(
+            frequency_cap_hours="",
+            holdout_percent="99",
+            since=today.isoformat(),
+            until=(today - timedelta(days=3)).isoformat(),
+            quiet_end="x",
+        ),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for message in (
+        "Enter a number of hours.",
+        "Choose from 0 to 50 %.",
+        "Start the period on or before its last day.",
+    ):
+        assert message in page

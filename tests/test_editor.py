@@ -304,7 +304,7 @@ def test_a_test_email_is_queued_for_the_user_and_sent_by_the_job(
     with app.app_context():
         assert jobs.send_test_email(test.id) == "sent"
     listing = client.get("/email/tests?step=1").get_data(as_text=True)
-    assert "Sent" in listing and "250 kept in the development outbox" in listing
+    assert "Sent" in listing and "No mail server is set up, so it waits in the" in listing
     assert "every 2s" not in listing  # nothing queued: the polling stops
     sent = db.scalars(select(OutboxMessage)).one()
     assert sent.to_address == "owner@example.com" and sent.subject.startswith("[Test] ")
@@ -363,3 +363,19 @@ def test_another_merchant_sees_and_changes_none_of_it(client, app, db, owner, lo
     assert [v.number for v in versions(db, rival.merchant_id)] == [1, 2]
     assert [v.headline for v in versions(db, owner.merchant_id)] == ["Acme own words"]
     assert len(sent_tests(db, owner.merchant_id)) == 1
+
+
+def test_the_test_emails_answer_is_beside_its_button(client, db, owner, redis_conn):
+    """On a phone the list of tests is far below the button: the answer is put beside it, out
+    of band with htmx, and on the page itself without JavaScript."""
+    fragment = post_form(client, "/email/1/test", VALID, page="/email/1", headers=HTMX)
+    text = fragment.get_data(as_text=True)
+    notice = re.search(r'<p id="test-notice" hx-swap-oob="true"[^>]*>(.*?)</p>', text, re.S)
+    assert notice and "Test email queued for owner@example.com." in notice.group(1)
+    page = post_form(client, "/email/1/test", VALID, page="/email/1").get_data(as_text=True)
+    button = page.index("Send test email</button>")
+    beside = page.index('<p id="test-notice"', button)
+    assert page.index("Test email queued for owner@example.com.", beside) < page.index(
+        'id="tests"'
+    )
+    assert page.count('id="test-notice"') == 1

@@ -337,3 +337,26 @@ def test_the_zone_list_holds_place_names_and_keeps_a_stored_alias():
     assert {"UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland"} <= listed
     assert not listed & {"Etc/GMT+5", "Factory", "localtime", "US/Eastern", "EST5EDT", "GB"}
     assert "US/Eastern" in {choice.value for choice in _zone_choices("US/Eastern")}
+
+
+def test_every_problem_shows_at_once_even_with_a_required_field_empty(client, db, owner):
+    bad = {
+        **VALID,
+        "business_name": "",
+        "reply_to": "not-an-email",
+        "steps-0-delay": "120",
+        "steps-0-unit": "hours",
+        "frequency_cap_hours": "",
+        "holdout_percent": "80",
+        "quiet_start": "abc",
+    }
+    response = post_form(client, "/settings", bad)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert error_beside(page, "business_name") == "Your business name is in every email: enter it."
+    assert error_beside(page, "reply_to").startswith("Enter one email address")
+    assert error_beside(page, "steps-0-delay") == "Choose from 0 minutes to 72 hours after expiry."
+    assert error_beside(page, "frequency_cap_hours") == "Enter a number of hours."
+    assert error_beside(page, "holdout_percent").startswith("Choose from 0 to")
+    assert error_beside(page, "quiet_start")
+    assert stored(db, owner.merchant_id) is None

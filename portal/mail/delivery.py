@@ -14,6 +14,8 @@ from portal.mail.mime import Composed
 _mailers: dict[tuple[str, int], Mailer] = {}
 _lock = threading.Lock()
 
+OUTBOX_DETAIL = "kept in the development outbox"  # what a send says when no server is set up
+
 
 def mailer_for(url: str) -> Mailer:
     """This thread's mailer for `url`: one SMTP connection, reused from message to message. One
@@ -39,7 +41,7 @@ def send(message: Composed, merchant_id: int | None) -> DeliveryResult:
             raw=message.as_string(),
         )
     )
-    return DeliveryResult(DeliveryStatus.SENT, 250, "kept in the development outbox")
+    return DeliveryResult(DeliveryStatus.SENT, 250, OUTBOX_DETAIL)
 
 
 def close_all() -> None:

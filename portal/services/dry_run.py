@@ -74,9 +74,12 @@ def current(merchant: Merchant) -> Candidate:
     )
 
 
-def problems(candidate: Candidate, first: date, last: date, today: date) -> list[tuple[str, str]]:
+def problems(
+    candidate: Candidate, first: date | None, last: date | None, today: date
+) -> list[tuple[str, str]]:
     """Every reason these settings or this period cannot be tried, each naming its field
-    ("since", "until", "steps.<i>" or a setting's name); the settings page's own checks."""
+    ("since", "until", "steps.<i>" or a setting's name); the settings page's own checks. A day
+    that is None was not a date (the form says so): only the other is checked."""
     values = settings.Values(
         steps=tuple(settings.StepValues(minutes) for minutes in candidate.steps),
         quiet_start=candidate.quiet_start,
@@ -90,8 +93,10 @@ def problems(candidate: Candidate, first: date, last: date, today: date) -> list
         for name, message in settings.problems(values)
         if name in FIELDS or name.startswith("steps")
     ]
-    if last > today:
+    if last is not None and last > today:
         found.append(("until", "Choose a day up to today."))
+    if first is None or last is None:
+        return found
     if first > last:
         found.append(("since", "Start the period on or before its last day."))
     elif (last - first).days + 1 > MAX_DAYS:

@@ -246,10 +246,11 @@ def _step_problems(steps: tuple[StepValues, ...]) -> list[Problem]:
 
 
 def _limit_problems(values: Values) -> list[Problem]:
-    found = []
-    if not 0 <= values.frequency_cap_hours <= MAX_FREQUENCY_CAP_HOURS:
+    found = []  # a limit that is None was not a number: the form has said so beside it
+    cap, holdout = values.frequency_cap_hours, values.holdout_percent
+    if cap is not None and not 0 <= cap <= MAX_FREQUENCY_CAP_HOURS:
         found.append(("frequency_cap_hours", f"Choose from 0 to {MAX_FREQUENCY_CAP_HOURS} hours."))
-    if not 0 <= values.holdout_percent <= MAX_HOLDOUT_PERCENT:
+    if holdout is not None and not 0 <= holdout <= MAX_HOLDOUT_PERCENT:
         found.append(("holdout_percent", f"Choose from 0 to {MAX_HOLDOUT_PERCENT} %."))
     if values.test_mode not in tuple(TestModeSends):
         found.append(("test_mode", "Choose what becomes of test-mode carts."))

@@ -21,6 +21,7 @@ from portal.services import carts, dry_run, replay, settings
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
+from portal.web.forms import hour
 from portal.web.settings import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
@@ -68,11 +69,10 @@ class DryRunForm(FlaskForm):
     def candidate(self) -> tuple[dry_run.Candidate, list[int]]:
         """The typed settings, and the form row each step came from (empty rows left out)."""
         rows = [i for i, row in enumerate(self.steps) if row.delay.data is not None]
-        hours = {name: self[name].data for name in ("quiet_start", "quiet_end")}
         return dry_run.Candidate(
             steps=tuple(_minutes(self.steps[i]) for i in rows),
-            quiet_start=int(hours["quiet_start"]) if hours["quiet_start"] else None,
-            quiet_end=int(hours["quiet_end"]) if hours["quiet_end"] else None,
+            quiet_start=hour(self.quiet_start.data),
+            quiet_end=hour(self.quiet_end.data),
             frequency_cap_hours=self.frequency_cap_hours.data,
             holdout_percent=self.holdout_percent.data,
             test_mode=self.test_mode.data or "",
@@ -155,11 +155,11 @@ def index():
 def _start():
     """Check the form, then queue the dry run; a refusal shows why, beside the field."""
     form = DryRunForm()
-    if not form.validate_on_submit():
-        return _page(form, failed=True), 400
+    typed = form.validate_on_submit()
     candidate, rows = form.candidate()
+    # Every problem at once: the service's too, even when a field of the form's own is wrong.
     problems = dry_run.problems(candidate, form.since.data, form.until.data, _today())
-    if problems:
+    if problems or not typed:
         form.show(problems, rows)
         return _page(form, failed=True), 400
     try:

@@ -26,6 +26,7 @@ from wtforms import StringField, TextAreaField
 from portal import db, jobs
 from portal.extensions import rq
 from portal.mail import content as texts
+from portal.mail import delivery
 from portal.models import TestSend, TestSendStatus, User
 from portal.services import connections, email_design, email_preview, settings, test_sends
 from portal.tenancy import current_merchant, owned, owner_required
@@ -204,7 +205,7 @@ def _test_answer(index: int, form: EditorForm, notice: str, status: int):
     """The test emails' list for htmx, the whole page (the edits kept) otherwise."""
     if request.headers.get("HX-Request"):
         context = _tests_context(index, notice, refused=status != 200)
-        return render_template("editor/_tests.html", **context), status
+        return render_template("editor/_tests.html", **context, oob=True), status
     return _page(index, form, notice=notice, refused=status != 200), status
 
 
@@ -265,6 +266,7 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
         "recent_tests": recent,
         "polling": any(t.status == TestSendStatus.QUEUED for t in recent),
         "status_words": STATUS_WORDS,
+        "outbox_detail": delivery.OUTBOX_DETAIL,
         "notice": notice,
         "refused": refused,
         "limit": test_sends.LIMIT,

@@ -16,3 +16,9 @@ def one_line(form, field) -> None:
     if isinstance(field.data, str) and (found := CONTROL.search(field.data)):
         what = "a line break" if found.group() in "\r\n\x85\u2028\u2029" else "a control character"
         raise ValidationError(f"Use one line of plain text: this contains {what}.")
+
+
+def hour(value: str | None) -> int | None:
+    """An hour chosen from a list ("7"), or None for none or what is not a number (the list's
+    own check then says so beside it)."""
+    return int(value) if isinstance(value, str) and value.isdecimal() else None

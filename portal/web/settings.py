@@ -28,7 +28,7 @@ from portal.services import accounts, connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web.filters import money
-from portal.web.forms import one_line, strip
+from portal.web.forms import hour, one_line, strip
 
 bp = Blueprint("settings", __name__)
 
@@ -106,8 +106,8 @@ class SettingsForm(FlaskForm):
             reply_to=self.reply_to.data or None,
             postal_address=self.postal_address.data or "",
             timezone=self.timezone.data or "",
-            quiet_start=_hour(self.quiet_start.data),
-            quiet_end=_hour(self.quiet_end.data),
+            quiet_start=hour(self.quiet_start.data),
+            quiet_end=hour(self.quiet_end.data),
             steps=steps,
             frequency_cap_hours=self.frequency_cap_hours.data,
             holdout_percent=self.holdout_percent.data,
@@ -178,10 +178,6 @@ def _region(name: str) -> str:
 
 def _minutes(row) -> int:
     return row.delay.data * (60 if row.unit.data == "hours" else 1)
-
-
-def _hour(value: str | None) -> int | None:
-    return int(value) if value else None
 
 
 def _form_data(values: settings.Values) -> dict:
@@ -256,12 +252,14 @@ def edit():
 def _save():
     coupons = _coupons()
     form = SettingsForm(coupons=_with_current(coupons))
-    if not form.validate_on_submit():
-        return _page(form, failed=True), 400
+    typed = form.validate_on_submit()
     values, rows = form.values()
     known = {c["id"] for c in coupons} if coupons is not None else None
-    problems = settings.update(current_merchant(), values, known)
-    if problems:
+    # Every problem at once: the service's too, even when a field of the form's own is wrong.
+    problems = settings.problems(values, current_merchant().recovery_enabled, known)
+    if typed and not problems:
+        problems = settings.update(current_merchant(), values, known)
+    if problems or not typed:
         form.show(problems, rows)
         return _page(form, failed=True), 400
     accounts.rename_business(current_merchant(), form.business_name.data)
