@@ -367,3 +367,32 @@ def test_a_text_field_sent_as_a_file_is_refused_in_words(client, path):
     response = client.post(path, data=data, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "It carried a file where this page takes only text." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path, data, messages",
+    [
+        (
+            "/signup",
+            {"business_name": "", "email": "", "password": "", "confirm": ""},
+            [
+                "Enter your business name.",
+                "Enter an email address.",
+                "Choose a password.",
+                "Type the password again.",
+            ],
+        ),
+        ("/signup", {**SIGNUP, "email": "ada@"}, ["Enter a complete email address"]),
+        (
+            "/login",
+            {"email": "", "password": ""},
+            ["Enter an email address.", "Enter your password."],
+        ),
+        ("/password/forgot", {"email": "nope"}, ["Enter a complete email address"]),
+    ],
+)
+def test_empty_or_wrong_fields_are_explained_in_words(client, db, path, data, messages):
+    page = post_form(client, path, data).get_data(as_text=True)
+    for message in messages:
+        assert message in page
+    assert "This field is required" not in page and "Invalid email address" not in page

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -461,17 +460,28 @@ def test_another_merchants_import_is_not_found(client, owner, login, db):
 
 # --- the address check ---------------------------------------------------------------------
 
-# The dot-atom form the check had first: the same language, but it backtracked exponentially.
-_ATOM = r"[^\s@\"(),:;<>\[\]\\]+"
-DOT_ATOMS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})+")
+
+def by_parts(text: str) -> bool:
+    """The address rule written plainly, part by part (too slow for a million rows)."""
+    local, at, domain = text.rpartition("@")
+    labels = domain.split(".")
+    return (
+        bool(at)
+        and all(part and " " not in part and "@" not in part for part in local.split("."))
+        and len(labels) >= 2
+        and all(
+            label and not label.startswith("-") and not label.endswith("-") for label in labels
+        )
+        and " " not in domain
+    )
 
 
-def test_the_address_check_accepts_what_the_dot_atom_form_did():
-    # Every string of up to 7 characters over an alphabet that exercises each part of the form.
+def test_the_address_check_is_the_rule_written_part_by_part():
+    # Every string of up to 7 characters over an alphabet that exercises each part of the rule.
     for size in range(1, 8):
-        for chars in itertools.product("a.@ ", repeat=size):
+        for chars in itertools.product("a.@ -", repeat=size):
             text = "".join(chars)
-            assert consent_csv.is_email(text) is bool(DOT_ATOMS.fullmatch(text)), text
+            assert consent_csv.is_email(text) is by_parts(text), text
 
 
 @pytest.mark.parametrize(

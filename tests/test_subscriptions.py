@@ -200,7 +200,9 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
 
 def test_an_address_not_held_yet_can_be_unsubscribed_by_hand(client, owner):
     listing = _listing(client, q="Nobody@Example.com")
-    assert "Open nobody@example.com</a> to unsubscribe or erase it by hand" in listing
+    assert "Open nobody@example.com</a> to subscribe, unsubscribe or erase it by hand" in listing
+    filtered = _listing(client, q="nobody@example.com", status="unsubscribed")
+    assert "No unsubscribed address starts with “nobody@example.com”." in filtered
     page = "/subscriptions/customer?email=nobody@example.com"
     html = client.get(page).get_data(as_text=True)
     assert "Never asked" in html and "Nothing is held about this address yet" in html

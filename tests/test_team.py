@@ -208,10 +208,10 @@ def test_an_invitation_refused_once_the_address_signed_up_on_its_own(app, client
 def test_invitation_form_refuses_bad_values_beside_the_field(client, login, db):
     signed_in_owner(client, login)
     for data, message in (
-        ({"email": "not an address"}, "Invalid email address"),
+        ({"email": "not an address"}, "Enter a complete email address, like name@example.com."),
         ({"email": "a@example.com", "name": "Nia\r\nBcc: x@evil.example"}, "one line"),
         ({"email": "zoë@example.com"}, "plain ASCII"),
-        ({"email": ""}, "This field is required"),
+        ({"email": ""}, "Enter an email address."),
     ):
         response = post_form(client, "/team/invitations", data, page="/team/")
         page = response.get_data(as_text=True)

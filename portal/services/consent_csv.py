@@ -24,16 +24,18 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 EMAIL_MAX = 254
-# An address: a local part and a domain holding a dot with a character on each side, of any
-# characters but spaces, control characters, invisible format characters (a right-to-left
-# override, a zero-width space: an address that reads as another), noncharacters and these.
-# One run per part (not dot-separated atoms, whose class would include the dot): a hostile cell
-# of dots then never makes the matching backtrack for ages.
-_CHAR = (
-    r"[^\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f\xad"
-    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufdd0-\ufdef\ufff0-\uffff]"
+# An address: dot-separated atoms, an @, then a domain of two or more dot-separated labels,
+# none starting or ending with a hyphen. An atom is any run of characters but dots, spaces,
+# control characters, invisible format characters (a right-to-left override, a zero-width
+# space: an address that reads as another), noncharacters and these specials. With the dot
+# outside the atoms' class, each character can be matched one way only: a hostile cell of dots
+# never makes the matching backtrack for ages.
+_ATOM = (
+    r"[^.\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f\xad"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufdd0-\ufdef\ufff0-\uffff]+"
 )
-EMAIL_RE = re.compile(rf"{_CHAR}+@{_CHAR}+\.{_CHAR}+")
+_LABEL = rf"(?!-){_ATOM}(?<!-)"
+EMAIL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
 # No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
 # time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
@@ -152,7 +154,8 @@ def _unescape(value: str) -> str:
 
 
 def is_email(value: str) -> bool:
-    """A plausible address: one @, a dotted domain, no spaces or quotes, at most 254 chars."""
+    """A plausible address: one @, a dotted domain, no empty part between dots, no spaces or
+    quotes, at most 254 characters."""
     return len(value) <= EMAIL_MAX and EMAIL_RE.fullmatch(value) is not None
 
 

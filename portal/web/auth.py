@@ -8,11 +8,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal import db
 from portal.services import accounts, login_limits, settings
-from portal.web.forms import CONTROL, one_line, strip
+from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, PASSWORD_AGAIN, one_line, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
 
 bp = Blueprint("auth", __name__)
@@ -20,25 +20,27 @@ bp = Blueprint("auth", __name__)
 
 class SignupForm(FlaskForm):
     business_name = StringField(
-        "Business name", filters=[strip], validators=[DataRequired(), Length(max=200), one_line]
+        "Business name",
+        filters=[strip],
+        validators=[DataRequired("Enter your business name."), NAME_LENGTH, one_line],
     )
-    name = StringField("Your name", filters=[strip], validators=[Length(max=200), one_line])
-    email = EmailField(
-        "Work email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
+    email = EmailField("Work email", filters=[strip], validators=list(EMAIL_RULES))
+    password = PasswordField(
+        "Password", validators=[DataRequired("Choose a password."), PASSWORD_RULE]
     )
-    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
         "Repeat password",
-        validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
+        validators=[PASSWORD_AGAIN, EqualTo("password", "The passwords differ.")],
     )
     timezone = HiddenField()  # the browser's, filled in by static/timezone.js
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(
-        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
+    email = EmailField("Email", filters=[strip], validators=list(EMAIL_RULES))
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=256)]
     )
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     remember = BooleanField("Keep me signed in on this device")
 
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from portal.mail.mime import CONTROL
+
+
+# An address typed into a form: required, complete, of a length mail allows; in words.
+EMAIL_RULES = (
+    DataRequired("Enter an email address."),
+    Email("Enter a complete email address, like name@example.com."),
+    Length(max=254, message="Use at most 254 characters."),
+)
+NAME_LENGTH = Length(max=200, message="Use at most 200 characters.")
+PASSWORD_AGAIN = DataRequired("Type the password again.")
 
 
 def strip(value):

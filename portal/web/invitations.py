@@ -5,23 +5,25 @@ from __future__ import annotations
 from flask import Blueprint, flash, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo
 
 from portal import db
 from portal.models import InvitationStatus
 from portal.services import accounts, invitations
-from portal.web.forms import one_line, strip
+from portal.web.forms import NAME_LENGTH, PASSWORD_AGAIN, one_line, strip
 from portal.web.signin import PASSWORD_RULE, signed_in
 
 bp = Blueprint("invitations", __name__)
 
 
 class AcceptForm(FlaskForm):
-    name = StringField("Your name", filters=[strip], validators=[Length(max=200), one_line])
-    password = PasswordField("Choose a password", validators=[DataRequired(), PASSWORD_RULE])
+    name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
+    password = PasswordField(
+        "Choose a password", validators=[DataRequired("Choose a password."), PASSWORD_RULE]
+    )
     confirm = PasswordField(
         "Repeat password",
-        validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
+        validators=[PASSWORD_AGAIN, EqualTo("password", "The passwords differ.")],
     )
 
 

@@ -5,28 +5,28 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo
 
 from portal import db
 from portal.services import account_emails, accounts, password_reset
 from portal.services.password_reset import Admission, LinkProblem
-from portal.web.forms import strip
+from portal.web.forms import EMAIL_RULES, PASSWORD_AGAIN, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField(
-        "Email", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
-    )
+    email = EmailField("Email", filters=[strip], validators=list(EMAIL_RULES))
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."), PASSWORD_RULE]
+    )
     confirm = PasswordField(
         "Repeat new password",
-        validators=[DataRequired(), EqualTo("password", "The passwords differ.")],
+        validators=[PASSWORD_AGAIN, EqualTo("password", "The passwords differ.")],
     )
 
 

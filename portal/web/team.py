@@ -6,22 +6,19 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
-from wtforms.validators import DataRequired, Email, Length
 
 from portal import db
 from portal.models import Invitation, User
 from portal.services import account_emails, accounts, invitations
 from portal.tenancy import current_merchant, get_owned_or_404, owned, owner_required
-from portal.web.forms import one_line, strip
+from portal.web.forms import EMAIL_RULES, NAME_LENGTH, one_line, strip
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(
-        "Email address", filters=[strip], validators=[DataRequired(), Email(), Length(max=254)]
-    )
-    name = StringField("Name (optional)", filters=[strip], validators=[Length(max=200), one_line])
+    email = EmailField("Email address", filters=[strip], validators=list(EMAIL_RULES))
+    name = StringField("Name (optional)", filters=[strip], validators=[NAME_LENGTH, one_line])
 
 
 @bp.route("/")
