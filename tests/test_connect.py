@@ -162,9 +162,10 @@ def test_deny_stores_nothing_and_says_so_with_stripes_words_escaped(
 ):
     client, _ = _owner(app, login)
     page = _connect(client, sandbox_server, decision="deny")
-    assert "You cancelled connecting Stripe (The user denied your request)" in page
+    assert "You cancelled connecting Stripe. Nothing was saved." in page
+    assert "The user denied your request" not in page
     state = parse_qs(urlsplit(_start(client)).query)["state"][0]
-    crafted = {"error": "access_denied", "error_description": "<b>bold</b>", "state": state}
+    crafted = {"error": "server_error", "error_description": "<b>bold</b>", "state": state}
     page = _callback(client, "/connect/callback?" + urlencode(crafted))
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
     state = parse_qs(urlsplit(_start(client)).query)["state"][0]

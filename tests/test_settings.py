@@ -97,7 +97,7 @@ def test_saving_valid_settings_stores_them_and_the_policy_follows(client, db, ow
     page = client.get("/settings").get_data(as_text=True)
     assert "Settings saved." in page and value_of(page, "reply_to") == "help@acme.example"
     assert value_of(page, "steps-1-delay") == "24" and value_of(page, "steps-0-delay") == "30"
-    assert "create one in your Stripe Dashboard (or connect Stripe first)" in page
+    assert "connect Stripe first, then pick one here" in page  # this merchant is not connected
 
 
 def test_the_business_name_is_changed_on_settings(client, db, owner):

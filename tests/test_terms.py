@@ -67,6 +67,8 @@ def test_owner_accepts_once_with_user_ip_version_and_time(client, login, db):
     assert row.accepted_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") in page
     assert "Accept these terms" not in page
     assert not terms.needs_acceptance(db.get(Merchant, owner.merchant_id))
+    # The page then points to what is left to set up (this merchant has no Stripe yet).
+    assert 'Next step: <a href="/connect">Connect Stripe</a>' in page
 
 
 def test_a_members_post_is_403_and_stores_nothing(client, login, db):

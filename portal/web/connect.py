@@ -159,9 +159,9 @@ def callback():
     if problem := _state_problem(request.args.get("state", "")):
         return _refused(problem)
     if "error" in request.args:
+        if request.args["error"] == "access_denied":  # Stripe's words add nothing to these
+            return _refused("You cancelled connecting Stripe. Nothing was saved.")
         said = request.args.get("error_description", "")[:300] or request.args["error"][:100]
-        if request.args["error"] == "access_denied":
-            return _refused(f"You cancelled connecting Stripe ({said}). Nothing was saved.")
         return _refused(f"Stripe could not connect your account ({said}). Nothing was saved.")
     if not request.args.get("code"):
         return _refused("Stripe sent no authorization code. Nothing was saved.")

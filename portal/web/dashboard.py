@@ -26,11 +26,11 @@ def index():
         charts=charts if board.has_history else [],
         periods=dashboard.PERIODS,
         words=dashboard_words,
-        set_up=_set_up() if not board.has_history else True,
+        to_do=[] if board.has_history else _to_do(),
     )
 
 
-def _set_up() -> bool:
-    """Whether every required step of the home page's checklist is done."""
-    done, required = onboarding.progress(onboarding.checklist(current_merchant()))
-    return done == required
+def _to_do() -> list[str]:
+    """The required steps of the home page's checklist still to do, in words ("connect Stripe")."""
+    steps = onboarding.checklist(current_merchant())
+    return [s.title[0].lower() + s.title[1:] for s in steps if not (s.done or s.optional)]

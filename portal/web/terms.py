@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import db
-from portal.services import terms
+from portal.services import onboarding, terms
 from portal.tenancy import current_merchant, owner_required
 
 bp = Blueprint("terms", __name__)
@@ -22,6 +22,7 @@ def show():
         effective=terms.effective_date(version),
         text=terms.text_template(version),
         standing=terms.standing(current_merchant()),
+        next_step=onboarding.next_step(current_merchant()),
     )
 
 
