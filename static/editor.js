@@ -1,5 +1,6 @@
 // The email editor's small helpers; the page works without them.
-// - A placeholder picked from a field's menu is inserted at that field's cursor.
+// - A placeholder picked from a field's menu is inserted at that field's cursor (at its end
+//   when the cursor was never put in it).
 // - The colour picker and the brand colour's text box stay in step.
 // - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
 (function () {
@@ -13,9 +14,21 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  // Fields the cursor has been in: a field never clicked has its cursor at the very start,
+  // where a placeholder is seldom meant to go; it then goes at the end, after a space.
+  var visited = new WeakSet();
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches("input, textarea")) visited.add(event.target);
+  });
+
   function insert(field, text) {
-    var start = field.selectionStart == null ? field.value.length : field.selectionStart;
-    var end = field.selectionEnd == null ? start : field.selectionEnd;
+    var start = field.value.length, end = start;
+    if (visited.has(field) && field.selectionStart != null) {
+      start = field.selectionStart;
+      end = field.selectionEnd == null ? start : field.selectionEnd;
+    } else if (start && !/\s$/.test(field.value)) {
+      text = " " + text;
+    }
     field.setRangeText(text, start, end, "end");
     field.focus();
     changed(field);

@@ -55,6 +55,8 @@ def test_a_reset_link_by_email_sets_a_new_password_and_signs_in(app, client, log
     owner = make_owner(name="Acme Tea", email="ada@example.com")
     answer = forgot(client, "ADA@example.com ")
     assert answer.status_code == 200 and NEUTRAL in answer.get_data(as_text=True)
+    # No mail server here (testing): the page says the email does not leave the portal.
+    assert "No mail server is set up on this portal" in answer.get_data(as_text=True)
     [message] = sent(db)
     assert message["To"].addresses[0].addr_spec == "ada@example.com"
     assert message["From"].addresses[0].addr_spec == "no-reply@localhost"
