@@ -119,6 +119,21 @@ def save(
     return version
 
 
+def same_as_current(merchant_id: int, step: int, design: Design) -> EmailVersion | None:
+    """The version in use for `step` when it already holds exactly `design` (as `save` would
+    store it): saving again would only add a copy to the history."""
+    version = current(merchant_id, step)
+    if version is None:
+        return None
+    stored = Design(design.content, design.logo_url or None, design.brand_color.lower())
+    held = Design(
+        texts.Content(**{f.name: getattr(version, f.name) for f in fields(texts.Content)}),
+        version.logo_url,
+        version.brand_color,
+    )
+    return version if held == stored else None
+
+
 def reset(merchant: Merchant, user: User | None, settings: SendingSettings, step: int):
     """Back to the built-in texts and the Stripe branding's look, as a new version (so the
     history keeps what was there before)."""

@@ -122,6 +122,9 @@ def _save(index: int):
     design = form.design()
     if not form.validate_on_submit() or email_design.problems(design):
         return _page(index, form, failed=True), 400
+    if same := email_design.same_as_current(current_merchant().id, index, design):
+        flash(f"Nothing changed: version {same.number} is still the one in use.", "info")
+        return redirect(url_for("editor.edit", step=index + 1))
     version = email_design.save(current_merchant(), current_user, index, design)
     db.session.commit()
     flash(f"Saved as version {version.number}.", "success")
