@@ -57,7 +57,8 @@ def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(
     decoded = base64.urlsafe_b64decode(token.split(".")[0] + "==")
     assert b"rae" not in decoded.lower() and b"example" not in decoded and b"@" not in decoded
     page = client.get(_path(url))
-    assert page.status_code == 200 and "rae@example.com" in page.get_data(as_text=True)
+    shown = page.get_data(as_text=True).replace("<wbr>", "")  # break points in the address
+    assert page.status_code == 200 and "rae@example.com" in shown
     assert client.post(_path(url)).status_code == 200
     assert db.scalars(select(Contact.status)).one() == "unsubscribed"
 
