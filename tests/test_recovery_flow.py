@@ -288,7 +288,7 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     listing = client.get("/carts/").get_data(as_text=True)
     assert "The shopper did not agree to marketing emails" in listing
     assert 'class="badge">Recovered</span></a> $36.00' in listing
-    recovered = client.get("/carts/?show=recovered").get_data(as_text=True)
+    recovered = client.get("/carts/?show=recovered").get_data(as_text=True).replace("<wbr>", "")
     assert "kim@example.com" in recovered and "lou@example.com" not in recovered
     case = kit.case(bought)
     detail = client.get(f"/carts/{case.id}").get_data(as_text=True)
@@ -309,7 +309,7 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     other = client.application.test_client()
     login(other, "other@example.com", PASSWORD)
     assert other.get(f"/carts/{case.id}").status_code == 404
-    assert "kim@example.com" not in other.get("/carts/").get_data(as_text=True)
+    assert "kim@" not in other.get("/carts/").get_data(as_text=True)
 
 
 def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client):
@@ -479,7 +479,8 @@ def test_the_carts_page_says_emailed_only_for_emails_a_server_took(
     db.commit()
     assert kit.run(recovery.process, kit.case(carts["di@example.com"]).id) == "failed"
     assert login(client, "owner@bean.example", PASSWORD).status_code == 302
-    rows = client.get("/carts/").get_data(as_text=True).split("<tr>")[2:]
+    # Addresses carry break points (<wbr>) for narrow screens: read without them.
+    rows = client.get("/carts/").get_data(as_text=True).replace("<wbr>", "").split("<tr>")[2:]
     expected = {
         "al@example.com": "Emailed",
         "bo@example.com": "The email bounced: the address is suppressed",

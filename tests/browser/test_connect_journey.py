@@ -101,7 +101,7 @@ def test_connect_an_existing_account_then_disconnect_and_deny(portal, sandbox_se
     page.get_by_text("Stripe is disconnected").wait_for()
     page.get_by_role("button", name="Connect with Stripe").click()
     page.get_by_role("button", name="Deny").click()
-    page.get_by_text("You cancelled connecting Stripe (The user denied your request)").wait_for()
+    page.get_by_text("You cancelled connecting Stripe. Nothing was saved.").wait_for()
     assert page.get_by_text("Stripe is not connected").count() == 1
     assert page.locator("#account-id").count() == 0
 
