@@ -130,20 +130,17 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
     text = cells[date].strip() if date is not None and date < len(cells) else ""
     try:
         when = unix_time(text) if text else None
-    except ValueError:
-        return Reject(line, raw, _date_reason(text))
+    except ValueError as error:
+        return Reject(line, raw, _date_reason(text, early=str(error) == EARLY))
     return Row(line, email, status, when)
 
 
-def _date_reason(text: str) -> str:
+def _date_reason(text: str, early: bool) -> str:
     shown = f"“{text[:40]}”"
+    if early:
+        return f"date {shown} is before 1970: give the date the address said yes or no"
     if text.isdecimal() and len(text) == 13:
         return f"unreadable date {shown}: a Unix time in milliseconds? Give it in seconds"
-    try:
-        unix_time(text)
-    except ValueError as error:
-        if str(error) == EARLY:
-            return f"date {shown} is before 1970: give the date the address said yes or no"
     return f"unreadable date {shown}: use ISO 8601 or a Unix time"
 
 
@@ -161,8 +158,9 @@ def is_email(value: str) -> bool:
 
 def unix_time(text: str) -> float:
     """Seconds since 1970 UTC from ISO 8601 (offset or Z; none means UTC) or a Unix time;
-    ValueError when it is neither, before 1970 (its message: EARLY) or after 9999. A float, not a datetime: a
-    file holds a million of them, and a float is what the database is sent."""
+    ValueError when it is neither, before 1970 (its message then: EARLY) or after 9999. A
+    float, not a datetime: a file holds a million of them, and a float is what the database
+    is sent."""
     # isdecimal() is \d's test: the common whole Unix time skips the pattern.
     if (text.isdecimal() and len(text) <= 12) or ("." in text and TIMESTAMP_RE.fullmatch(text)):
         seconds = float(text)

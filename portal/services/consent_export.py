@@ -20,8 +20,9 @@ from portal.services import consent_csv
 EXPORT_BATCH = 5000  # contacts per query and per chunk of text streamed (keyset pages)
 CHUNK_BYTES = 64 * 1024  # COPY sends a message per row: they are streamed in chunks this big
 # The same cells as consent_csv.safe_cell and iso_utc, in SQL: a leading ' before a formula
-# character or a ' (an upload drops one); the UTC time to the second with "+00:00", as Stripe writes it. The order names the
-# table's column: a bare `email` there would be the first output column, the protected cell.
+# character or a ' (an upload drops one); the UTC time to the second with "+00:00", as Stripe
+# writes it. The order names the table's column: a bare `email` there would be the first
+# output column, the protected cell.
 _COPY = sql.SQL(
     "COPY (SELECT CASE WHEN left(email, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', '''') "
     "THEN '''' || email ELSE email END, "
