@@ -26,6 +26,8 @@ from portal.mail.mime import Composed, Outgoing, compose
 
 log = logging.getLogger(__name__)
 
+MISSING_ADDRESS = "[Your postal address: add it in Settings]"
+
 
 def platform_sender() -> tuple[str, str]:
     """(display name, address) of MAIL_FROM, the platform's sending address."""
@@ -47,7 +49,8 @@ def brand(
 ) -> rendering.Brand:
     return rendering.Brand(
         merchant_name=merchant.name,
-        postal_address=settings.postal_address or merchant.name,
+        # Only a preview or a test lacks one: recovery emails cannot be on without it.
+        postal_address=settings.postal_address or MISSING_ADDRESS,
         color=design.brand_color,
         logo_url=design.logo_url,
         support_email=account.support_email if account else None,
