@@ -118,7 +118,8 @@ class Config:
             REMEMBER_COOKIE_HTTPONLY=True,
             REMEMBER_COOKIE_SAMESITE="Lax",
             WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session, not an hour
-            MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+            # Every form but the CSV upload (which raises its own limit) is a few KB of text.
+            MAX_CONTENT_LENGTH=2 * 1024 * 1024,
             TESTING=self.PORTAL_ENV == "testing",
         )
         settings.update(self.extra)

@@ -11,7 +11,6 @@ from rq import Queue
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see that page."
 login_manager.session_protection = "strong"
 
 csrf = CSRFProtect()

@@ -383,6 +383,7 @@ def test_a_text_field_sent_as_a_file_is_refused_in_words(client, path):
             ],
         ),
         ("/signup", {**SIGNUP, "email": "ada@"}, ["Enter a complete email address"]),
+        ("/signup", {**SIGNUP, "email": "zoë@example.com"}, ["Use an address in plain ASCII"]),
         (
             "/login",
             {"email": "", "password": ""},
@@ -396,3 +397,41 @@ def test_empty_or_wrong_fields_are_explained_in_words(client, db, path, data, me
     for message in messages:
         assert message in page
     assert "This field is required" not in page and "Invalid email address" not in page
+
+
+def test_a_post_without_a_session_leads_back_to_the_forms_page(client, db):
+    """A session can end while a form is open: the login page then leads back to the page
+    that holds the form, not to the form's address (which only takes posts)."""
+    token = csrf_token(client, "/login")
+    back = {"Referer": "http://localhost/settings"}
+    response = client.post("/settings/enable", data={"csrf_token": token}, headers=back)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/settings"
+    elsewhere = {"Referer": "https://evil.example/settings"}
+    response = client.post("/settings/enable", data={"csrf_token": token}, headers=elsewhere)
+    assert response.headers["Location"] == "/login"
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://localhost/email/1"}
+    response = client.post("/email/1/preview", data={"csrf_token": token}, headers=htmx)
+    assert response.status_code == 401 and response.get_data() == b""
+    assert response.headers["HX-Redirect"] == "/login?next=/email/1"
+    assert client.get("/payments/?days=7").headers["Location"] == (
+        "/login?next=/payments/?days%3D7"
+    )
+
+
+def test_a_stale_form_sent_by_htmx_gets_words_not_a_page(client, login, db):
+    make_owner(email="ada@example.com")
+    login(client, "ada@example.com", PASSWORD)
+    htmx = {"HX-Request": "true"}
+    response = client.post("/email/1/preview", data={"csrf_token": "stale"}, headers=htmx)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400 and "session that has ended" in text
+    assert "<html" not in text
+
+
+def test_a_form_body_over_the_limit_gets_the_portals_page(client, login, db):
+    make_owner(email="ada@example.com")
+    login(client, "ada@example.com", PASSWORD)
+    data = {"csrf_token": csrf_token(client, "/settings"), "postal_address": "x" * 3_000_000}
+    response = client.post("/settings", data=data)
+    assert response.status_code == 413 and "Too much at once" in response.get_data(as_text=True)

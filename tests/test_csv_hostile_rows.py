@@ -206,3 +206,14 @@ def test_a_date_held_from_before_this_check_still_shows_west_of_utc(client, owne
     listing = client.get("/subscriptions")
     assert listing.status_code == 200 and "-01-01 00:00 UTC" in listing.get_data(as_text=True)
     assert client.get("/subscriptions/customer?email=old@example.com").status_code == 200
+
+
+def test_the_privacy_export_of_a_non_latin_address_downloads(client, owner):
+    email = "李@例え.jp"
+    post(client, "/subscriptions/customer/status", email=email, status="unsubscribed")
+    response = client.get("/subscriptions/customer/export.json", query_string={"email": email})
+    assert response.status_code == 200
+    assert json.loads(response.get_data(as_text=True))["email"] == email
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="customer-_@__.jp.json"')
+    assert "filename*=UTF-8''customer-%E6%9D%8E%40%E4%BE%8B%E3%81%88.jp.json" in disposition

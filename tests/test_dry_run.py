@@ -393,3 +393,12 @@ def test_the_dry_run_form_shows_every_problem_at_once(client, db, owner, login):
         "Start the period on or before its last day.",
     ):
         assert message in page
+
+
+def test_a_period_before_1970_is_refused_in_words_in_any_time_zone(client, db, owner, login):
+    settings.settings_for(owner.merchant_id).timezone = "Asia/Tokyo"
+    db.commit()
+    login(client, owner.email, PASSWORD)
+    response = post_form(client, "/dry-runs/", _form(since="0001-01-01", until="0001-01-02"))
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).count("Choose a day from 1970 on.") == 2

@@ -30,6 +30,7 @@ from portal.models import (
 from portal.services import connections, replay, rules, settings, terms
 
 BATCH = 1000  # cases replayed and committed together
+FIRST_DAY = date(1970, 1, 1)
 MAX_DAYS = 366
 EXAMPLES = 5  # example sessions kept per outcome
 STALE = timedelta(hours=1)  # the job's time limit: an active run older than this has died
@@ -95,7 +96,11 @@ def problems(
     ]
     if last is not None and last > today:
         found.append(("until", "Choose a day up to today."))
-    if first is None or last is None:
+    # No checkout is older; and a day of year 1 would leave the years a date can hold once
+    # moved into a time zone.
+    early = [name for name, day in (("since", first), ("until", last)) if day and day < FIRST_DAY]
+    found += [(name, "Choose a day from 1970 on.") for name in early]
+    if first is None or last is None or early:
         return found
     if first > last:
         found.append(("since", "Start the period on or before its last day."))

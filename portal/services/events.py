@@ -98,7 +98,9 @@ def _apply(events: list[StripeEvent], now: datetime) -> None:
     consent.record(consent.from_sessions(mirrors))
     cases.sync(mirrors)
     for event in routed:
-        if event.type == "account.application.deauthorized":
+        # Only the platform's Connect endpoint hears of its own app being removed; a direct
+        # endpoint that listens to every event may hear of some other app's removal.
+        if event.type == "account.application.deauthorized" and event.source == "connect":
             _deauthorize(event)
     for event in events:
         event.attempts += 1

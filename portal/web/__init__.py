@@ -11,7 +11,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter
 
 from portal import db
-from portal.web import filters, webhooks
+from portal.extensions import login_manager
+from portal.web import filters, signin, webhooks
 
 # The page areas, one blueprint (`bp`) per module of this package.
 BLUEPRINTS = (
@@ -62,6 +63,7 @@ def register(app: Flask) -> None:
         app.wsgi_app, {webhooks.MOUNT: webhooks.WebhookReceiver(app)}
     )
     filters.register(app)
+    login_manager.unauthorized_handler(signin.sign_in_first)
     app.before_request(_refuse_stray_files)
     app.after_request(_security_headers)
     _register_error_pages(app)
@@ -92,7 +94,9 @@ def _security_headers(response):
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return render_template("errors/csrf.html"), 400
+        # htmx puts an answer into a part of the page: then only the words, not a whole page.
+        fragment = request.headers.get("HX-Request")
+        return render_template(f"errors/csrf{'_fragment' if fragment else ''}.html"), 400
 
     @app.errorhandler(403)
     def forbidden(_error):
@@ -114,6 +118,13 @@ def _register_error_pages(app: Flask) -> None:
         # Rendered without context processors: they would load current_user from the database.
         return app.jinja_env.get_template("errors/503.html").render(), 503
 
+    @app.errorhandler(413)
+    def too_large(_error):
+        return render_template("errors/413.html"), 413
+
     @app.errorhandler(500)
     def server_error(_error):
+        # A failed write leaves the session unusable: the page's own lookups (the signed-in
+        # user, for the top bar) would fail again and leave only a bare error.
+        db.session.rollback()
         return render_template("errors/500.html"), 500

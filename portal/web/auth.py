@@ -12,7 +12,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal import db
 from portal.services import accounts, login_limits, settings
-from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, PASSWORD_AGAIN, one_line, strip
+from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, NEW_EMAIL_RULES, PASSWORD_AGAIN
+from portal.web.forms import one_line, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
 
 bp = Blueprint("auth", __name__)
@@ -25,7 +26,7 @@ class SignupForm(FlaskForm):
         validators=[DataRequired("Enter your business name."), NAME_LENGTH, one_line],
     )
     name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
-    email = EmailField("Work email", filters=[strip], validators=list(EMAIL_RULES))
+    email = EmailField("Work email", filters=[strip], validators=list(NEW_EMAIL_RULES))
     password = PasswordField(
         "Password", validators=[DataRequired("Choose a password."), PASSWORD_RULE]
     )

@@ -7,12 +7,21 @@ from wtforms.validators import DataRequired, Email, Length, ValidationError
 from portal.mail.mime import CONTROL
 
 
+def ascii_address(form, field) -> None:
+    """Refuse an address outside ASCII: the portal's mail cannot reach one (no SMTPUTF8), so a
+    person signed up with it could never get a reset link or an invitation."""
+    if isinstance(field.data, str) and not field.data.isascii():
+        raise ValidationError("Use an address in plain ASCII letters: we cannot email this one.")
+
+
 # An address typed into a form: required, complete, of a length mail allows; in words.
 EMAIL_RULES = (
     DataRequired("Enter an email address."),
     Email("Enter a complete email address, like name@example.com."),
     Length(max=254, message="Use at most 254 characters."),
 )
+# An address a new account or invitation is made for: also one the portal's mail can reach.
+NEW_EMAIL_RULES = (*EMAIL_RULES, ascii_address)
 NAME_LENGTH = Length(max=200, message="Use at most 200 characters.")
 PASSWORD_AGAIN = DataRequired("Type the password again.")
 

@@ -3,7 +3,9 @@ invitation, resetting a password), and the password rule of every form that sets
 
 from __future__ import annotations
 
-from flask import current_app, redirect, request, session
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, flash, redirect, request, session, url_for
 from flask_login import login_user
 from wtforms.validators import Length
 
@@ -36,3 +38,26 @@ def signed_in(user, remember: bool, target: str):
         secure=current_app.config["SESSION_COOKIE_SECURE"],
     )
     return response
+
+
+def sign_in_first():
+    """The answer to a request that needs a signed-in session and has none (it ended, or was
+    never there): the login page, which then leads back to the page the person was on. A form's
+    address only takes posts, so a post leads back to the page that holds the form; an htmx
+    request sends the whole tab to the login page rather than swapping it into a fragment."""
+    page = request.full_path.rstrip("?") if request.method == "GET" else _own_page()
+    login = url_for("auth.login", next=page)
+    if request.headers.get("HX-Request"):
+        return Response(status=401, headers={"HX-Redirect": login})
+    flash("Please log in to see that page.", "info")
+    return redirect(login)
+
+
+def _own_page() -> str | None:
+    """The page a form was posted from (htmx names it; browsers send the Referer to us), when
+    it is on this site; None otherwise."""
+    page = request.headers.get("HX-Current-URL") or request.referrer
+    parts = urlsplit(page or "")
+    if parts.netloc != request.host or not parts.path.startswith("/"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

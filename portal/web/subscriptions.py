@@ -4,6 +4,7 @@ changes, and the privacy requests (export an address's data, erase it)."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template
 from flask import request, url_for
@@ -132,8 +133,13 @@ def export():
     if subscriptions.customer(current_merchant(), email) is None:
         abort(404)
     body = json.dumps(privacy_export.export_person(current_merchant(), email), indent=2)
-    name = "".join(ch if ch.isalnum() or ch in ".-_@" else "_" for ch in email)
-    disposition = f'attachment; filename="customer-{name}.json"'
+    name = f"customer-{email}.json"
+    ascii_name = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in ".-_@") else "_" for ch in name
+    )
+    # A header carries Latin-1 only: the plain name for every browser, the address as it is
+    # (RFC 6266's filename*) for those that read it.
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     return Response(
         body, mimetype="application/json", headers={"Content-Disposition": disposition}
     )
