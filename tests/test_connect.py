@@ -369,6 +369,8 @@ def test_a_key_stripe_does_not_know_is_refused_beside_the_field(app, db, login, 
         ("rk_live_0123456789abcdef", "", "webhook_secret", "Paste the endpoint"),
         ("sk_live_bogus", "whsec_0123456789", "api_key", "cut short"),
         ("rk_live_0123456789abcdef", "whsec_x", "webhook_secret", "cut short"),
+        ("rk_test_" + "A" * 70_000, "whsec_0123456789", "api_key", "longer than any Stripe"),
+        ("rk_live_0123456789abcdef", "whsec_" + "B" * 300, "webhook_secret", "longer than any"),
     ],
 )
 def test_bad_formats_are_refused_beside_their_field(

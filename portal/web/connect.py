@@ -12,17 +12,14 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, request
 from flask import session, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import OperationalError
-from wtforms import PasswordField
-from wtforms.validators import InputRequired, ValidationError
 
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
 from portal.services import connections, onboarding, settings, stripe_gateway
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
-from portal.web.forms import strip
+from portal.web.direct_form import DirectForm
 
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 
@@ -42,45 +39,6 @@ PERMISSIONS = (
     ("Account (your own details)", "Read"),
 )
 METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
-KEY_FORMAT = re.compile(r"(rk|sk)_(live|test)_[0-9A-Za-z]{8,}")
-SECRET_FORMAT = re.compile(r"whsec_[0-9A-Za-z+/=]{8,}")
-CUT_SHORT = "{} is cut short or holds unexpected characters: copy it again, whole, from Stripe."
-
-
-def _key_format(_form, field) -> None:
-    if field.data.startswith("pk_"):
-        raise ValidationError("This is a publishable key: paste a restricted key (rk_live_…).")
-    if not KEY_FORMAT.fullmatch(field.data):
-        cut = re.match(r"(rk|sk)_(live|test)_", field.data)
-        raise ValidationError(
-            CUT_SHORT.format("This key")
-            if cut
-            else "A restricted key starts with rk_live_ (rk_test_, sk_live_ or sk_test_ also work)."
-        )
-
-
-def _secret_format(_form, field) -> None:
-    if not SECRET_FORMAT.fullmatch(field.data):
-        cut = field.data.startswith("whsec_")
-        raise ValidationError(
-            CUT_SHORT.format("This secret")
-            if cut
-            else "A webhook signing secret starts with whsec_."
-        )
-
-
-class DirectForm(FlaskForm):
-    # Password fields: a key typed in is never sent back in a page, even beside an error.
-    api_key = PasswordField(
-        "Restricted API key",
-        filters=[strip],
-        validators=[InputRequired("Paste your restricted key."), _key_format],
-    )
-    webhook_secret = PasswordField(
-        "Webhook signing secret",
-        filters=[strip],
-        validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
-    )
 
 
 def _page(form: DirectForm | None = None, status: int = 200):
@@ -217,6 +175,8 @@ def _reason(exc: Exception) -> str:
         return "Stripe could not be reached."
     text = str(getattr(exc, "user_message", None) or exc).strip()
     text = re.sub(r"^Request req_\w+: ", "", text)  # the SDK's prefix names its request id
+    if re.search(r"<(!doctype|html)", text, re.IGNORECASE):  # a proxy's or server's error page
+        return "Stripe answered with an error page instead of its API's answer."
     return (text[:300].rstrip(".") + ".") if text else "Stripe refused."
 
 
