@@ -35,7 +35,11 @@ def test_your_name_is_saved_or_refused_beside_the_field(app, client, login, db):
     owner = _owner(client, login)
     response = post_form(client, "/account/name", {"name": " Ada L. "}, page="/account")
     assert response.status_code == 303 and db.get(User, owner.id).name == "Ada L."
-    for bad, says in (("Ada\nBcc: x", "line break"), ("A" * 201, "at most 200")):
+    for bad, says in (
+        ("Ada\nBcc: x", "line break"),
+        ("A" * 201, "at most 200"),
+        ("Zoë \u202eabc", "turns the text’s direction"),
+    ):
         refused = post_form(client, "/account/name", {"name": bad}, page="/account")
         assert refused.status_code == 400
         assert says in _error_beside(refused.get_data(as_text=True), "name")

@@ -167,6 +167,15 @@ def test_a_bad_colour_and_a_javascript_logo_are_refused(client, db, owner):
     assert versions(db, owner.merchant_id) == [] and not frames(page)  # problems, no preview
 
 
+@pytest.mark.parametrize(
+    "logo", ["https://example.com:99999/x.png", "https://user:pass@example.com/x.png"]
+)
+def test_a_logo_address_with_a_port_past_65535_or_a_password_is_refused(client, db, owner, logo):
+    response = post_form(client, "/email/1", {**VALID, "logo_url": logo})
+    assert response.status_code == 400
+    assert "https://" in error_beside(response.get_data(as_text=True), "logo_url")
+
+
 @pytest.mark.parametrize("payload", [*SHOWN_AS_TYPED, "{{ 7*7 }}"])
 def test_markup_and_template_code_come_out_escaped_everywhere(client, db, owner, payload):
     typed = {name: f"A{payload}Z" for name in TEXT_FIELDS}

@@ -195,14 +195,17 @@ def safe_link(url: str | None) -> str | None:
 
 
 def _absolute_url(url: str | None) -> SplitResult | None:
-    """The parts of `url` when it names a host and holds no space or control character."""
+    """The parts of `url` when it names a host (with no user or password, which mail clients
+    show as a warning, and a port that exists) and holds no space or control character."""
     if not url or any(unicodedata.category(ch)[0] in "CZ" for ch in url):
         return None
     try:
         parts = urlsplit(url)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
+        port = parts.port  # reading it checks it
+    except ValueError:  # e.g. an unclosed IPv6 bracket, or port 99999
         return None
-    return parts if parts.hostname else None
+    credentials = parts.username is not None or parts.password is not None
+    return parts if parts.hostname and not credentials and port != 0 else None
 
 
 def one_line(text: str) -> str:

@@ -40,8 +40,15 @@ class Snapshot:
         return self.event_created, RANK.get(self.event_type, 0)
 
 
+LAST_SECOND = 253_402_300_800  # 10000-01-01 UTC: past the years a datetime holds
+
+
 def _ts(value) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, int) else None
+    """A Unix time Stripe sent, as a datetime; None for what is not one a datetime can hold
+    (a forged event's 10**30 is no time at all, and must not fail the whole event forever)."""
+    if not isinstance(value, int) or not 0 <= value < LAST_SECOND:
+        return None
+    return datetime.fromtimestamp(value, timezone.utc)
 
 
 def _id(value) -> str | None:

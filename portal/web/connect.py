@@ -120,7 +120,8 @@ def callback():
         if request.args["error"] == "access_denied":  # Stripe's words add nothing to these
             return _refused("You cancelled connecting Stripe. Nothing was saved.")
         said = request.args.get("error_description", "")[:300] or request.args["error"][:100]
-        return _refused(f"Stripe could not connect your account ({said}). Nothing was saved.")
+        words = f" ({said})" if said.strip() else ""
+        return _refused(f"Stripe could not connect your account{words}. Nothing was saved.")
     if not request.args.get("code"):
         return _refused("Stripe sent no authorization code. Nothing was saved.")
     return _connect_oauth(request.args["code"])

@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, RadioField
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, RadioField
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired, Optional
 
@@ -21,7 +21,7 @@ from portal.services import carts, dry_run, replay, settings
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
-from portal.web.forms import hour
+from portal.web.forms import WholeNumberField, hour
 from portal.web.settings import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
@@ -43,7 +43,7 @@ OUTCOMES = {
 
 
 class StepForm(Form):
-    delay = IntegerField("After expiry", validators=[Optional()])
+    delay = WholeNumberField("After expiry", validators=[Optional()])
     unit = SelectField("Unit", choices=UNITS, default="minutes")
 
 
@@ -53,10 +53,10 @@ class DryRunForm(FlaskForm):
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
     quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
     quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
-    frequency_cap_hours = IntegerField(
+    frequency_cap_hours = WholeNumberField(
         "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
     )
-    holdout_percent = IntegerField(
+    holdout_percent = WholeNumberField(
         "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
     )
     test_mode = RadioField(
@@ -86,7 +86,8 @@ class DryRunForm(FlaskForm):
                 field = self.steps[rows[int(name.removeprefix("steps."))]].delay
             else:
                 field = self.steps if name == "steps" else self[name]
-            field.errors = [*field.errors, message]
+            if not field.errors:  # the form's own word on a field comes first, and alone
+                field.errors = [message]
 
 
 @bp.context_processor

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from wtforms import IntegerField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from portal.mail.mime import CONTROL
@@ -30,14 +33,42 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+# Marks that turn the direction of the text around: in a name shown as an email's sender, they
+# make it read as another.
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def one_line(form, field) -> None:
-    """Refuse text that holds a control character or a line break, naming it."""
-    if isinstance(field.data, str) and (found := CONTROL.search(field.data)):
+    """Refuse text that holds a control character, a line break or a direction mark, naming it."""
+    if not isinstance(field.data, str):
+        return
+    if found := CONTROL.search(field.data):
         what = "a line break" if found.group() in "\r\n\x85\u2028\u2029" else "a control character"
         raise ValidationError(f"Use one line of plain text: this contains {what}.")
+    if BIDI.search(field.data):
+        raise ValidationError(
+            "Use plain text: this contains an invisible mark that turns the text’s direction."
+        )
 
 
 def hour(value: str | None) -> int | None:
     """An hour chosen from a list ("7"), or None for none or what is not a number (the list's
     own check then says so beside it)."""
     return int(value) if isinstance(value, str) and value.isdecimal() else None
+
+
+class WholeNumberField(IntegerField):
+    """A whole number as people type one: ASCII digits, maybe a minus sign first, at most 9
+    digits. Python's int() also takes "1_2" and other scripts' digits, which would save a typo
+    as some other number; and its refusal says "Not a valid integer value"."""
+
+    def process_formdata(self, valuelist) -> None:
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        digits = text.removeprefix("-")
+        if digits.isascii() and digits.isdigit() and len(digits) <= 9:
+            self.data = int(text)
+            return
+        self.data = None
+        raise ValueError("Enter a whole number, like 24.")

@@ -12,7 +12,6 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -28,7 +27,7 @@ from portal.services import accounts, connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web.filters import money
-from portal.web.forms import hour, one_line, strip
+from portal.web.forms import WholeNumberField, hour, one_line, strip
 
 bp = Blueprint("settings", __name__)
 
@@ -48,7 +47,7 @@ FIXES = {
 
 
 class StepForm(Form):
-    delay = IntegerField("After expiry", validators=[Optional()])
+    delay = WholeNumberField("After expiry", validators=[Optional()])
     unit = SelectField("Unit", choices=UNITS, default="minutes")
     promotion = BooleanField("Include a promotion code")
 
@@ -73,10 +72,10 @@ class SettingsForm(FlaskForm):
     quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
     # More rows than MAX_STEPS are read, so that the service can refuse them by name.
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
-    frequency_cap_hours = IntegerField(
+    frequency_cap_hours = WholeNumberField(
         "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
     )
-    holdout_percent = IntegerField(
+    holdout_percent = WholeNumberField(
         "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
     )
     coupon_id = SelectField("Coupon for promotion codes", validate_choice=False)
@@ -124,7 +123,8 @@ class SettingsForm(FlaskForm):
                 field = self.steps[rows[int(name.removeprefix("steps."))]].delay
             else:
                 field = self[name]
-            field.errors = [*field.errors, message]
+            if not field.errors:  # the form's own word on a field comes first, and alone
+                field.errors = [message]
 
 
 def coupon_words(coupon: dict) -> str:
