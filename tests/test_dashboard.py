@@ -352,3 +352,25 @@ def test_a_merchant_set_up_but_without_carts_is_not_told_to_finish_setting_up(
     )
     html = client.get("/dashboard/").get_data(as_text=True)
     assert "Finish setting up" not in html and "Your setup is complete" in html
+
+
+def test_home_says_what_happens_next_once_set_up_and_before_any_cart(
+    app, client, db, login, monkeypatch
+):
+    from dataclasses import replace
+
+    from portal.services import onboarding
+
+    merchant(db)
+    login(client, "dash@example.com", PASSWORD)
+    assert "You are set up" not in client.get("/").get_data(as_text=True)
+    real = onboarding.checklist
+    monkeypatch.setattr(
+        onboarding, "checklist", lambda m: [replace(s, done=True) for s in real(m)]
+    )
+    home = client.get("/").get_data(as_text=True)
+    assert "You are set up" in home and "Nothing has expired yet." in home
+    assert "/shop/" not in home and 'on the <a href="/carts/">Carts</a> page' in home
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:12111")
+    home = client.get("/").get_data(as_text=True)  # the offline sandbox: try it in its shop
+    assert f'href="http://127.0.0.1:12111/shop/{ACCT}">Try it' in home
