@@ -140,7 +140,10 @@ def test_without_javascript_the_preview_button_and_the_tabs_still_work(portal, b
     expect(body.get_by_text("Type one as shown, braces included")).to_be_visible()
     page.get_by_label("Headline").fill("No script needed")
     page.get_by_role("button", name="Preview").click()
-    page.wait_for_url(f"{portal}/email/1/preview")
+    page.wait_for_url(f"{portal}/email/1/preview#preview-title")  # the phone shows the preview
+    assert (
+        page.evaluate("document.getElementById('preview-title').getBoundingClientRect().top") < 900
+    )
     _frames_show(page, "No script needed")
     assert page.get_by_label("Headline").input_value() == "No script needed"
     page.get_by_role("link", name="Plain text").click()
