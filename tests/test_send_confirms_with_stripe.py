@@ -131,3 +131,21 @@ def test_a_test_mode_session_claimed_live_by_a_webhook_is_not_emailed(kit, clien
     kit.settle()
     assert kit.sink.messages == []
     assert kit.case(session_id).reason == "test_mode"
+
+
+def test_the_cart_page_lists_the_items_stripe_gave_at_the_send(kit, client, db, app, login):
+    session_id = kit.checkout("sam@example.com")
+    login(client, "owner@bean.example", PASSWORD)
+    kit.action(session_id, "expire")
+    kit.drain()  # the webhook only: no look at Stripe yet, so no items
+    case = kit.case(session_id)
+    before = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    assert "its items are read from Stripe when an email is due" in before
+    kit.settle()
+    assert len(kit.sink.messages) == 1
+    page = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    assert '<span class="wrap">Single-origin beans</span> × 2' in page and "$36.00" in page
+    db.expire_all()
+    assert db.scalars(select(CheckoutSession)).one().cart == [
+        {"name": "Single-origin beans", "quantity": 2, "amount": 3600, "currency": "usd"}
+    ]

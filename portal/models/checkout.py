@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
@@ -56,6 +56,9 @@ class CheckoutSession(Base):
     recovered_from: Mapped[str | None] = mapped_column(String(255), index=True)
     payment_link: Mapped[str | None] = mapped_column(String(255))
     payment_intent: Mapped[str | None] = mapped_column(String(255))  # for a Dashboard link
+    # [{"name", "quantity", "amount", "currency"}] as Stripe listed the cart at the last look
+    # before an email (stripe_gateway.session_and_cart); None until then.
+    cart: Mapped[list | None] = mapped_column(JSON)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -168,7 +168,9 @@ def confirm_with_stripe(ctx: Context) -> tuple[list[dict], bool]:
     stripes, items = stripe_gateway.session_and_cart(
         ctx.account, ctx.session.session_id, ctx.session.livemode
     )
-    return items, sessions.confirm(ctx.session, stripes)
+    changed = sessions.confirm(ctx.session, stripes)
+    ctx.session.cart = sessions.cart_kept(items)
+    return items, changed
 
 
 # Decisions only taken past the holdout draw: the case was eligible, in one group or the other.

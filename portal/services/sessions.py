@@ -145,6 +145,28 @@ def confirm(mirror: CheckoutSession, stripes: dict) -> bool:
     return changed
 
 
+CART_ITEMS_KEPT = 100  # Stripe lists at most 100 line items per page, and a page shows them all
+CART_NAME_KEPT = 200
+
+
+def cart_kept(items: list[dict]) -> list[dict]:
+    """A cart's line items (stripe_gateway's) as a checkout keeps them: name, quantity, amount,
+    currency; names cut short, at most CART_ITEMS_KEPT items."""
+    return [
+        {
+            "name": str(item["name"])[:CART_NAME_KEPT],
+            "quantity": _whole(item["quantity"]) or 1,
+            "amount": _whole(item["amount"]),
+            "currency": item["currency"] if isinstance(item["currency"], str) else None,
+        }
+        for item in items[:CART_ITEMS_KEPT]
+    ]
+
+
+def _whole(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 STATUSES = {"open", "complete", "expired"}
 PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
 OPTIONAL_STRINGS = (
