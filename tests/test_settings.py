@@ -131,6 +131,7 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
         ({"reply_to": "a@b.example, c@d.example"}, "reply_to", "one email"),
         ({"reply_to": "hélp@acme.example"}, "reply_to", "ASCII"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone", "time zone from the list"),
+        ({"timezone": "localtime"}, "timezone", "time zone from the list"),
         ({"steps-0-delay": "73", "steps-0-unit": "hours"}, "steps-0-delay", "72 hours"),
         ({"steps-0-delay": "-1"}, "steps-0-delay", "0 minutes to 72 hours"),
         ({"steps-2-delay": "12", "steps-2-unit": "hours"}, "steps-2-delay", "later than"),

@@ -259,8 +259,8 @@ def _limit_problems(values: Values) -> list[Problem]:
 
 @cache  # reads the zone database from disk: once per process, and only when asked
 def time_zones() -> frozenset[str]:
-    """The IANA time zone names the settings accept."""
-    return frozenset(available_timezones())
+    """The IANA zone names the settings accept: none of those that name no place at all."""
+    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -295,6 +295,5 @@ def enable(merchant: Merchant) -> list[Missing]:
 
 
 def disable(merchant: Merchant) -> None:
-    """Turn recovery emails off: no recovery email goes out while they are off. The caller
-    commits."""
+    """Turn recovery emails off: none goes out while they are off. The caller commits."""
     merchant.recovery_enabled = False
