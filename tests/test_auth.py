@@ -435,3 +435,25 @@ def test_a_form_body_over_the_limit_gets_the_portals_page(client, login, db):
     data = {"csrf_token": csrf_token(client, "/settings"), "postal_address": "x" * 3_000_000}
     response = client.post("/settings", data=data)
     assert response.status_code == 413 and "Too much at once" in response.get_data(as_text=True)
+
+
+def test_a_form_from_a_session_that_ended_leads_to_log_in_and_back(client, login, db):
+    """Logged out in another tab: the open page's form token went with the session."""
+    make_owner(email="ada@example.com")
+    login(client, "ada@example.com", PASSWORD)
+    token = csrf_token(client, "/settings")
+    client.post("/logout", data={"csrf_token": token})
+    back = {"Referer": "http://localhost/settings"}
+    response = client.post("/settings/enable", data={"csrf_token": token}, headers=back)
+    assert response.status_code == 302 and response.headers["Location"] == "/login?next=/settings"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your session had ended, so nothing was saved" in page
+    # htmx (the editor's live preview): words in place, the typed page stays.
+    htmx = {"HX-Request": "true"}
+    fragment = client.post("/email/1/preview", data={"csrf_token": token}, headers=htmx)
+    assert fragment.status_code == 400 and "session that has ended" in fragment.get_data(
+        as_text=True
+    )
+    # A public form keeps the plain refusal page.
+    refused = client.post("/login", data={"csrf_token": "stale", "email": "a@b.co"})
+    assert refused.status_code == 400 and "could not be accepted" in refused.get_data(as_text=True)

@@ -87,7 +87,8 @@ def _listing(client, **params) -> str:
 
 
 def _addresses(html: str) -> list[str]:
-    return re.findall(r'<a class="address" href="[^"]+">([^<]+)</a>', html)
+    found = re.findall(r'<a class="address" href="[^"]+">(.*?)</a>', html)
+    return [shown.replace("<wbr>", "") for shown in found]  # break points for narrow columns
 
 
 def _next(html: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -69,6 +70,20 @@ def register(app: Flask) -> None:
     _register_error_pages(app)
 
 
+# The forms a visitor without a session fills in; every other one needs a signed-in session.
+PUBLIC_FORMS = frozenset(
+    {
+        "auth.login",
+        "auth.signup",
+        "auth.logout",
+        "password.forgot",
+        "password.reset",
+        "invitations.accept",
+        "links.unsubscribe_page",
+    }
+)
+SESSION_ENDED = "Your session had ended, so nothing was saved: log in, then send it again."
+
 # The one page that takes a file: it reads the body itself, after raising its size limit.
 UPLOADS = frozenset({"subscriptions_csv.start"})
 
@@ -94,8 +109,12 @@ def _security_headers(response):
 def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        # htmx puts an answer into a part of the page: then only the words, not a whole page.
+        # htmx puts an answer into a part of the page: only the words, and the page (with
+        # what was typed in it) stays.
         fragment = request.headers.get("HX-Request")
+        if not (fragment or current_user.is_authenticated or request.endpoint in PUBLIC_FORMS):
+            # The session ended (a log-out in another tab): its forms' tokens went with it.
+            return signin.sign_in_first(SESSION_ENDED)
         return render_template(f"errors/csrf{'_fragment' if fragment else ''}.html"), 400
 
     @app.errorhandler(403)

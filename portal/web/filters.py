@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,6 +15,8 @@ from portal import db
 from portal.mail.values import format_money
 from portal.models import SendingSettings
 from portal.services import settings, terms
+
+ADDRESS_RUN = 20  # characters of an address shown before a line may break
 
 
 def register(app: Flask) -> None:
@@ -32,10 +36,15 @@ def money(amount, currency) -> str:
 
 
 def address_breaks(text: str | None) -> Markup:
-    """An email address (escaped) that a narrow screen wraps after its @ and before its dots
-    ("sam.rivera@" / "example.com"), not in the middle of a word."""
-    escaped = str(escape(text or ""))  # no entity holds an @ or a dot
-    return Markup(escaped.replace("@", "@<wbr>").replace(".", "<wbr>."))
+    """An email address (escaped) that a narrow column wraps after its @ and before its dots
+    and plus signs ("sam.rivera@" / "example.com"), not in the middle of a word; a run longer
+    than ADDRESS_RUN characters may also break after each ADDRESS_RUN. A table then never needs
+    to break an address just anywhere to fit (the .addr style does not let it)."""
+    runs = re.split(r"(?<=@)|(?=[.+])", text or "")
+    pieces = (
+        run[i : i + ADDRESS_RUN] for run in runs for i in range(0, len(run) or 1, ADDRESS_RUN)
+    )
+    return Markup("<wbr>").join(escape(piece) for piece in pieces)
 
 
 def merchant_zone() -> ZoneInfo:

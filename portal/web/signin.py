@@ -40,7 +40,7 @@ def signed_in(user, remember: bool, target: str):
     return response
 
 
-def sign_in_first():
+def sign_in_first(message: str = "Please log in to see that page."):
     """The answer to a request that needs a signed-in session and has none (it ended, or was
     never there): the login page, which then leads back to the page the person was on. A form's
     address only takes posts, so a post leads back to the page that holds the form; an htmx
@@ -49,7 +49,7 @@ def sign_in_first():
     login = url_for("auth.login", next=page)
     if request.headers.get("HX-Request"):
         return Response(status=401, headers={"HX-Redirect": login})
-    flash("Please log in to see that page.", "info")
+    flash(message, "info")
     return redirect(login)
 
 
