@@ -43,3 +43,20 @@ def make_connected(account_id: str = "acct_1ExampleMerchant01", **owner) -> User
     connections.link_account(user.merchant, account_id, livemode=True, method="oauth")
     db.session.commit()
     return user
+
+
+def make_direct(keys: str, secret: str = "whsec_merchant_own", **owner) -> User:
+    """A merchant in direct mode: its own restricted key, and `secret` signing the events of
+    its own endpoint (`keys`: the app's ENCRYPTION_KEY, which seals both)."""
+    user = make_owner(**owner)
+    connections.link_account(
+        user.merchant,
+        "acct_1Direct",
+        livemode=True,
+        method="direct",
+        api_key="rk_live_x",
+        webhook_secret=secret,
+        keys=keys,
+    )
+    db.session.commit()
+    return user

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import stripe_events as se
-from factories import make_connected, make_owner
+from factories import make_connected, make_direct
 from portal.extensions import rq
 from portal.models import (
     CheckoutSession,
@@ -20,7 +20,7 @@ from portal.models import (
     StripeEvent,
     User,
 )
-from portal.services import connections, events
+from portal.services import events
 
 ACCT = "acct_1ExampleMerchant01"
 T0 = 1_790_000_000
@@ -346,17 +346,7 @@ def test_a_checkout_address_the_csv_would_refuse_never_enters_the_list(client, d
 def test_a_direct_endpoint_hearing_of_some_apps_removal_stays_connected(app, client, db):
     """A direct connection is the merchant's own key, not an OAuth grant: a self-hoster's
     endpoint that listens to every event may hear of another Connect app being removed."""
-    owner = make_owner()
-    connections.link_account(
-        owner.merchant,
-        "acct_1Direct",
-        livemode=True,
-        method="direct",
-        api_key="rk_live_x",
-        webhook_secret="whsec_merchant_own",
-        keys=app.config["ENCRYPTION_KEY"],
-    )
-    db.commit()
+    owner = make_direct(app.config["ENCRYPTION_KEY"])
     event = se.deauthorized("acct_1Direct")
     del event["account"]  # direct endpoints get no `account`
     path = f"/webhooks/stripe/direct/{owner.merchant_id}"

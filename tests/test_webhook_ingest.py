@@ -10,13 +10,12 @@ from rq import Queue
 from sqlalchemy import select
 
 import stripe_events as se
-from factories import make_owner
+from factories import make_direct, make_owner
 from portal import db as portal_db
 from portal import jobs
 from portal.db import make_engine
 from portal.extensions import connect_redis, rq
 from portal.models import EventStatus, StripeEvent
-from portal.services import connections
 from test_health import _closed_port
 
 
@@ -189,18 +188,7 @@ def _wait_for(condition, seconds: float = 5.0) -> None:
 
 
 def test_direct_endpoint_uses_the_merchants_own_secret(app, client, db):
-    owner = make_owner()
-    with app.app_context():
-        connections.link_account(
-            owner.merchant,
-            "acct_1Direct",
-            livemode=True,
-            method="direct",
-            api_key="rk_live_x",
-            webhook_secret="whsec_merchant_own",
-            keys=app.config["ENCRYPTION_KEY"],
-        )
-        db.commit()
+    owner = make_direct(app.config["ENCRYPTION_KEY"])
     path = f"/webhooks/stripe/direct/{owner.merchant_id}"
     event = se.expired("cs_live_A", "acct_1Direct")
     del event["account"]  # direct endpoints get no `account`

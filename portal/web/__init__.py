@@ -107,29 +107,11 @@ def _security_headers(response):
 
 
 def _register_error_pages(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        # htmx puts an answer into a part of the page: only the words, and the page (with
-        # what was typed in it) stays.
-        fragment = request.headers.get("HX-Request")
-        if not (fragment or current_user.is_authenticated or request.endpoint in PUBLIC_FORMS):
-            # The session ended (a log-out in another tab): its forms' tokens went with it.
-            return signin.sign_in_first(SESSION_ENDED)
-        return render_template(f"errors/csrf{'_fragment' if fragment else ''}.html"), 400
-
-    @app.errorhandler(403)
-    def forbidden(_error):
-        return render_template("errors/403.html"), 403
-
-    @app.errorhandler(404)
-    def not_found(_error):
-        return render_template("errors/404.html"), 404
-
-    @app.errorhandler(405)
-    def method_not_allowed(error):
-        # e.g. a form's address reloaded, or typed in: the portal's page, and the Allow header.
-        allow = [(name, value) for name, value in error.get_headers() if name == "Allow"]
-        return render_template("errors/405.html"), 405, allow
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(405, _method_not_allowed)
+    app.register_error_handler(500, _server_error)
+    for code in (403, 404, 413):
+        app.register_error_handler(code, _plain_page(code))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(_error):
@@ -137,13 +119,29 @@ def _register_error_pages(app: Flask) -> None:
         # Rendered without context processors: they would load current_user from the database.
         return app.jinja_env.get_template("errors/503.html").render(), 503
 
-    @app.errorhandler(413)
-    def too_large(_error):
-        return render_template("errors/413.html"), 413
 
-    @app.errorhandler(500)
-    def server_error(_error):
-        # A failed write leaves the session unusable: the page's own lookups (the signed-in
-        # user, for the top bar) would fail again and leave only a bare error.
-        db.session.rollback()
-        return render_template("errors/500.html"), 500
+def _plain_page(code: int):
+    return lambda _error: (render_template(f"errors/{code}.html"), code)
+
+
+def _csrf_error(_error):
+    # htmx puts an answer into a part of the page: only the words, and the page (with what was
+    # typed in it) stays.
+    fragment = request.headers.get("HX-Request")
+    if not (fragment or current_user.is_authenticated or request.endpoint in PUBLIC_FORMS):
+        # The session ended (a log-out in another tab): its forms' tokens went with it.
+        return signin.sign_in_first(SESSION_ENDED)
+    return render_template(f"errors/csrf{'_fragment' if fragment else ''}.html"), 400
+
+
+def _method_not_allowed(error):
+    # e.g. a form's address reloaded, or typed in: the portal's page, and the Allow header.
+    allow = [(name, value) for name, value in error.get_headers() if name == "Allow"]
+    return render_template("errors/405.html"), 405, allow
+
+
+def _server_error(_error):
+    # A failed write leaves the session unusable: the page's own lookups (the signed-in user,
+    # for the top bar) would fail again and leave only a bare error.
+    db.session.rollback()
+    return render_template("errors/500.html"), 500
