@@ -322,7 +322,7 @@ def test_another_merchants_dry_run_is_not_found(client, db, owner, login):
         ({"steps-1-delay": "30", "steps-1-unit": "minutes"}, "steps-1-delay", "later than"),
         ({"since": "2020-01-01"}, "since", "at most 366 days"),
         ({"until": "2999-01-01"}, "until", "up to today"),
-        ({"since": "not a date"}, "since", "Not a valid date"),
+        ({"since": "not a date"}, "since", "Enter a day as year-month-day"),
         ({"quiet_start": "22"}, "quiet_end", "both a start and an end"),
     ],
 )
@@ -402,3 +402,5 @@ def test_a_period_before_1970_is_refused_in_words_in_any_time_zone(client, db, o
     response = post_form(client, "/dry-runs/", _form(since="0001-01-01", until="0001-01-02"))
     assert response.status_code == 400
     assert response.get_data(as_text=True).count("Choose a day from 1970 on.") == 2
+    garbled = post_form(client, "/dry-runs/", _form(since="next tuesday"))
+    assert "Enter a day as year-month-day, like 2026-03-01." in garbled.get_data(as_text=True)

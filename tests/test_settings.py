@@ -132,6 +132,7 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
         ({"reply_to": "hélp@acme.example"}, "reply_to", "ASCII"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone", "time zone from the list"),
         ({"timezone": "localtime"}, "timezone", "time zone from the list"),
+        ({"quiet_start": "abc"}, "quiet_start", "Choose one of the list’s options."),
         ({"steps-0-delay": "73", "steps-0-unit": "hours"}, "steps-0-delay", "72 hours"),
         ({"steps-0-delay": "-1"}, "steps-0-delay", "0 minutes to 72 hours"),
         ({"steps-2-delay": "12", "steps-2-unit": "hours"}, "steps-2-delay", "later than"),
@@ -161,7 +162,10 @@ def test_each_invalid_field_is_refused_beside_it_and_nothing_is_stored(
     assert message in error_beside(page, field_id)
     assert "Nothing was saved" in page
     for name, typed in change.items():  # what the merchant typed is still there
-        if name not in ("test_mode", "timezone", "quiet_end") and "\x00" not in typed:
+        if (
+            name not in ("test_mode", "timezone", "quiet_start", "quiet_end")
+            and "\x00" not in typed
+        ):
             assert html.escape(typed.split("\r")[0]) in page
     assert stored(db, owner.merchant_id) is None
 

@@ -10,8 +10,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, DateField, FieldList, Form, FormField, RadioField
-from wtforms import SelectChoice, SelectField
+from wtforms import BooleanField, FieldList, Form, FormField, RadioField
+from wtforms import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
 from portal import db, jobs
@@ -21,7 +21,7 @@ from portal.services import carts, dry_run, replay, settings
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
-from portal.web.forms import WholeNumberField, hour
+from portal.web.forms import ChoiceField, DayField, WholeNumberField, hour
 from portal.web.settings import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
@@ -44,15 +44,15 @@ OUTCOMES = {
 
 class StepForm(Form):
     delay = WholeNumberField("After expiry", validators=[Optional()])
-    unit = SelectField("Unit", choices=UNITS, default="minutes")
+    unit = ChoiceField("Unit", choices=UNITS, default="minutes")
 
 
 class DryRunForm(FlaskForm):
-    since = DateField("From", validators=[InputRequired("Choose the first day.")])
-    until = DateField("To", validators=[InputRequired("Choose the last day.")])
+    since = DayField("From", validators=[InputRequired("Choose the first day.")])
+    until = DayField("To", validators=[InputRequired("Choose the last day.")])
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
-    quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
     frequency_cap_hours = WholeNumberField(
         "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from wtforms import IntegerField
+from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from portal.mail.mime import CONTROL
@@ -72,3 +72,24 @@ class WholeNumberField(IntegerField):
             return
         self.data = None
         raise ValueError("Enter a whole number, like 24.")
+
+
+class ChoiceField(SelectField):
+    """A list to choose from whose refusal (of a value no list offers: a crafted request)
+    says what to do."""
+
+    def pre_validate(self, form) -> None:
+        try:
+            super().pre_validate(form)
+        except ValueError as error:
+            raise ValidationError("Choose one of the list’s options.") from error
+
+
+class DayField(DateField):
+    """A day, refused in words when it is not one."""
+
+    def process_formdata(self, valuelist) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError("Enter a day as year-month-day, like 2026-03-01.") from error

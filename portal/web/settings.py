@@ -27,7 +27,7 @@ from portal.services import accounts, connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web.filters import money
-from portal.web.forms import WholeNumberField, hour, one_line, strip
+from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, strip
 
 bp = Blueprint("settings", __name__)
 
@@ -48,7 +48,7 @@ FIXES = {
 
 class StepForm(Form):
     delay = WholeNumberField("After expiry", validators=[Optional()])
-    unit = SelectField("Unit", choices=UNITS, default="minutes")
+    unit = ChoiceField("Unit", choices=UNITS, default="minutes")
     promotion = BooleanField("Include a promotion code")
 
 
@@ -68,8 +68,8 @@ class SettingsForm(FlaskForm):
     locale = SelectField("Amounts and dates", validate_choice=False)
     # Unknown names and modes are refused by the service, which says so in words.
     timezone = SelectField("Time zone", validate_choice=False)
-    quiet_start = SelectField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_end = SelectField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
     # More rows than MAX_STEPS are read, so that the service can refuse them by name.
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
     frequency_cap_hours = WholeNumberField(
