@@ -412,8 +412,12 @@ def test_a_post_without_a_session_leads_back_to_the_forms_page(client, db):
     assert response.headers["Location"] == "/login"
     htmx = {"HX-Request": "true", "HX-Current-URL": "http://localhost/email/1"}
     response = client.post("/email/1/preview", data={"csrf_token": token}, headers=htmx)
+    assert response.status_code == 400 and "session that has ended" in response.get_data(
+        as_text=True
+    )  # words in place: the page, and what was typed in it, stay
+    response = client.get("/email/tests?step=1", headers=htmx)  # a poll: the tab may go
     assert response.status_code == 401 and response.get_data() == b""
-    assert response.headers["HX-Redirect"] == "/login?next=/email/1"
+    assert response.headers["HX-Redirect"] == "/login?next=/email/tests?step%3D1"
     assert client.get("/payments/?days=7").headers["Location"] == (
         "/login?next=/payments/?days%3D7"
     )
@@ -457,3 +461,23 @@ def test_a_form_from_a_session_that_ended_leads_to_log_in_and_back(client, login
     # A public form keeps the plain refusal page.
     refused = client.post("/login", data={"csrf_token": "stale", "email": "a@b.co"})
     assert refused.status_code == 400 and "could not be accepted" in refused.get_data(as_text=True)
+
+
+def test_a_log_out_in_another_browser_ends_this_ones_forms_in_words(app, client, login, db):
+    """Logging out ends every session of the user: another browser's open form still holds a
+    valid form token, but no session any more."""
+    make_owner(email="ada@example.com")
+    other = app.test_client()
+    login(client, "ada@example.com", PASSWORD)
+    login(other, "ada@example.com", PASSWORD)
+    token = csrf_token(other, "/settings")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    back = {"Referer": "http://localhost/settings"}
+    response = other.post("/settings", data={"csrf_token": token}, headers=back)
+    assert response.headers["Location"] == "/login?next=/settings"
+    assert "Your session had ended, so nothing was saved" in other.get("/login").get_data(
+        as_text=True
+    )
+    htmx = {"HX-Request": "true"}
+    fragment = other.post("/email/1/preview", data={"csrf_token": token}, headers=htmx)
+    assert fragment.status_code == 400 and "<html" not in fragment.get_data(as_text=True)

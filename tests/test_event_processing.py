@@ -355,3 +355,12 @@ def test_a_direct_endpoint_hearing_of_some_apps_removal_stays_connected(app, cli
     db.expire_all()
     assert db.scalars(select(StripeAccount)).one().is_connected
     assert db.scalars(select(StripeEvent)).one().status == EventStatus.PROCESSED
+
+
+def test_removing_an_old_connect_grant_leaves_a_merchant_on_its_own_key(app, client, db):
+    """A merchant that moved from Connect to its own key, then removes the old grant in
+    Stripe: the platform hears of it, but the merchant no longer uses it."""
+    make_direct(app.config["ENCRYPTION_KEY"])
+    deliver(client, [se.deauthorized("acct_1Direct")])
+    db.expire_all()
+    assert db.scalars(select(StripeAccount)).one().is_connected

@@ -489,7 +489,7 @@ def test_the_carts_page_says_emailed_only_for_emails_a_server_took(
     }
     for address, words in expected.items():
         row = next(r for r in rows if address in r)
-        assert f'<td data-label="Decision">{words}</td>' in row, (address, row)
+        assert f'<td data-label="Decision" class="words">{words}</td>' in row, (address, row)
 
 
 def test_an_expiry_stamped_ahead_of_our_clock_is_scheduled_from_our_clock(kit, db):

@@ -144,7 +144,7 @@ def test_the_cart_page_lists_the_items_stripe_gave_at_the_send(kit, client, db, 
     kit.settle()
     assert len(kit.sink.messages) == 1
     page = client.get(f"/carts/{case.id}").get_data(as_text=True)
-    assert '<span class="wrap">Single-origin beans</span> × 2' in page and "$36.00" in page
+    assert '<bdi class="wrap">Single-origin beans</bdi> × 2' in page and "$36.00" in page
     db.expire_all()
     assert db.scalars(select(CheckoutSession)).one().cart == [
         {"name": "Single-origin beans", "quantity": 2, "amount": 3600, "currency": "usd"}

@@ -134,12 +134,14 @@ def _route(events: list[StripeEvent]) -> list[StripeEvent]:
 
 
 def _deauthorize(event: StripeEvent) -> None:
-    """Disconnect the merchant, unless it connected again after this event was sent. Stripe's
-    time has whole seconds: within the same second, disconnecting is the safe reading."""
+    """Disconnect the merchant, unless it connected again after this event was sent, or now
+    uses its own key (direct mode): the removed grant was no longer what it used. Stripe's time
+    has whole seconds: within the same second, disconnecting is the safe reading."""
     db.session.execute(
         update(StripeAccount)
         .where(
             StripeAccount.merchant_id == event.merchant_id,
+            StripeAccount.method == "oauth",
             StripeAccount.disconnected_at.is_(None),
             StripeAccount.connected_at < event.created_at + timedelta(seconds=1),
         )

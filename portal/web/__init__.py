@@ -82,7 +82,6 @@ PUBLIC_FORMS = frozenset(
         "links.unsubscribe_page",
     }
 )
-SESSION_ENDED = "Your session had ended, so nothing was saved: log in, then send it again."
 
 # The one page that takes a file: it reads the body itself, after raising its size limit.
 UPLOADS = frozenset({"subscriptions_csv.start"})
@@ -130,7 +129,7 @@ def _csrf_error(_error):
     fragment = request.headers.get("HX-Request")
     if not (fragment or current_user.is_authenticated or request.endpoint in PUBLIC_FORMS):
         # The session ended (a log-out in another tab): its forms' tokens went with it.
-        return signin.sign_in_first(SESSION_ENDED)
+        return signin.sign_in_first()
     return render_template(f"errors/csrf{'_fragment' if fragment else ''}.html"), 400
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, redirect, request, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session
+from flask import url_for
 from flask_login import login_user
 from wtforms.validators import Length
 
@@ -40,16 +41,24 @@ def signed_in(user, remember: bool, target: str):
     return response
 
 
-def sign_in_first(message: str = "Please log in to see that page."):
-    """The answer to a request that needs a signed-in session and has none (it ended, or was
-    never there): the login page, which then leads back to the page the person was on. A form's
-    address only takes posts, so a post leads back to the page that holds the form; an htmx
-    request sends the whole tab to the login page rather than swapping it into a fragment."""
-    page = request.full_path.rstrip("?") if request.method == "GET" else _own_page()
+SESSION_ENDED = "Your session had ended, so nothing was saved: log in, then send it again."
+
+
+def sign_in_first():
+    """The answer to a request that needs a signed-in session and has none. A page asked for
+    leads to the login page, then back to it. A form posted from a session that ended (a log-out
+    in another tab or browser) leads back to the page that holds the form (its address only
+    takes posts), saying nothing was saved; posted by htmx, it gets words in place, so the page
+    and what was typed in it stay."""
+    posted = request.method != "GET"
+    htmx = request.headers.get("HX-Request")
+    if posted and htmx:
+        return render_template("errors/csrf_fragment.html"), 400
+    page = _own_page() if posted else request.full_path.rstrip("?")
     login = url_for("auth.login", next=page)
-    if request.headers.get("HX-Request"):
+    if htmx:
         return Response(status=401, headers={"HX-Redirect": login})
-    flash(message, "info")
+    flash(SESSION_ENDED if posted else "Please log in to see that page.", "info")
     return redirect(login)
 
 

@@ -139,7 +139,7 @@ def export():
     )
     # A header carries Latin-1 only: the plain name for every browser, the address as it is
     # (RFC 6266's filename*) for those that read it.
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     return Response(
         body, mimetype="application/json", headers={"Content-Disposition": disposition}
     )
