@@ -40,7 +40,11 @@ class SignupForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField("Email", filters=[strip], validators=list(EMAIL_RULES))
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter your password."), Length(max=256)]
+        "Password",
+        validators=[
+            DataRequired("Enter your password."),
+            Length(max=256, message="Passwords here have at most 256 characters."),
+        ],
     )
     remember = BooleanField("Keep me signed in on this device")
 
