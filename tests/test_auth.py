@@ -390,6 +390,11 @@ def test_a_text_field_sent_as_a_file_is_refused_in_words(client, path):
             ["Enter an email address.", "Enter your password."],
         ),
         ("/password/forgot", {"email": "nope"}, ["Enter a complete email address"]),
+        (
+            "/login",
+            {"email": "a@example.com", "password": "x" * 257},
+            ["Passwords here have at most 256 characters."],
+        ),
     ],
 )
 def test_empty_or_wrong_fields_are_explained_in_words(client, db, path, data, messages):
@@ -397,6 +402,7 @@ def test_empty_or_wrong_fields_are_explained_in_words(client, db, path, data, me
     for message in messages:
         assert message in page
     assert "This field is required" not in page and "Invalid email address" not in page
+    assert "Field cannot be longer" not in page
 
 
 def test_a_post_without_a_session_leads_back_to_the_forms_page(client, db):
