@@ -251,6 +251,19 @@ def test_pages_ask_browsers_to_send_the_referer_to_this_site_only(client):
     assert signed_in.status_code == 302
 
 
+def test_pages_and_downloads_are_never_cached_nor_framed_by_other_sites(client, login):
+    make_owner(email="na@example.com")
+    login(client, "na@example.com", PASSWORD)
+    for path in ("/login", "/", "/settings", "/subscriptions/export.csv"):
+        headers = client.get(path).headers
+        assert headers["Cache-Control"] == "no-store", path
+        assert headers["X-Frame-Options"] == "SAMEORIGIN", path
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'self'" in policy and "script-src 'self';" in policy, path
+    static = client.get("/static/favicon.svg")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+
+
 HOSTILE = [
     "\x00",
     "a\x00b@example.com",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 
@@ -61,3 +62,37 @@ def rejects_holding(merchant_id: int, email: str, imports) -> list[int]:
         )
     )
     return [id_ for id_, value in found if whole.search(value)]
+
+
+ERASED_EMAIL = "erased@erased.invalid"  # in place of an erased address in Stripe events
+# Where a Stripe object holds a person's details beside their address (a Checkout Session's
+# customer_details and shipping_details, a charge's billing_details, an older shipping).
+PERSON_KEYS = frozenset({"customer_details", "shipping_details", "billing_details", "shipping"})
+PERSON_FIELDS = ("name", "phone", "address", "individual_name", "business_name", "tax_ids")
+
+
+def scrubbed_payload(payload: str, email: str) -> str:
+    """A Stripe event's body that held `email` (any case), with the address replaced and the
+    name, phone and postal address beside it emptied: nothing in it names the person any more.
+    A body that is not JSON has only the address replaced."""
+    pattern = re.compile(re.escape(email), re.IGNORECASE)
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return pattern.sub(ERASED_EMAIL, payload)
+    return json.dumps(_scrubbed(body, pattern), ensure_ascii=False)
+
+
+def _scrubbed(value, pattern: re.Pattern, person: bool = False):
+    if isinstance(value, str):
+        return pattern.sub(ERASED_EMAIL, value)
+    if isinstance(value, list):
+        return [_scrubbed(item, pattern) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: None
+        if person and key in PERSON_FIELDS and item is not None
+        else _scrubbed(item, pattern, key in PERSON_KEYS)
+        for key, item in value.items()
+    }

@@ -3,7 +3,6 @@ changes, and the privacy requests (export everything about an address, or erase 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +30,6 @@ SOURCES = {
     "complaint": ("Complaint", "The mail server"),
 }
 CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
-ERASED_EMAIL = "erased@erased.invalid"  # in place of an erased address in Stripe events
 
 
 class SubscriptionError(ValueError):
@@ -274,13 +272,13 @@ def _forgetting(m: int, email: str, hashed: str) -> tuple:
 
 
 def _scrub_events(merchant_id: int, email: str) -> None:
-    """Replace the address in the raw bodies of applied Stripe events (pending ones still have
-    to be applied: the engine skips erased addresses when they are)."""
+    """Take the address, and the name, phone and postal address beside it, out of the raw
+    bodies of applied Stripe events (pending ones still have to be applied: the engine skips
+    erased addresses when they are)."""
     stmt = select(StripeEvent).where(
         StripeEvent.merchant_id == merchant_id,
         StripeEvent.status != EventStatus.PENDING,
         func.lower(StripeEvent.payload).contains(email, autoescape=True),
     )
-    pattern = re.compile(re.escape(email), re.IGNORECASE)
     for event in db.session.scalars(stmt):
-        event.payload = pattern.sub(ERASED_EMAIL, event.payload)
+        event.payload = erasure.scrubbed_payload(event.payload, email)
