@@ -63,6 +63,25 @@ def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(
     assert db.scalars(select(Contact.status)).one() == "unsubscribed"
 
 
+def test_repeated_unsubscribes_add_one_history_entry_but_keep_the_status_newest(
+    app, client, db, send
+):
+    with app.test_request_context():
+        path = _path(links.unsubscribe_link(send.id))
+    for body in ({}, {"List-Unsubscribe": "One-Click"}, {"List-Unsubscribe": "One-Click"}):
+        assert client.post(path, data=body).status_code == 200
+    unsubscribes = db.scalars(
+        select(ConsentChange.source).where(ConsentChange.status == "unsubscribed")
+    ).all()
+    assert unsubscribes == ["unsubscribe_link"]
+    first = db.scalars(
+        select(ConsentChange.occurred_at).where(ConsentChange.status == "unsubscribed")
+    ).one()
+    db.expire_all()
+    contact = db.scalars(select(Contact)).one()
+    assert contact.status == "unsubscribed" and contact.updated_at > first
+
+
 def test_links_mailed_before_tokens_were_opaque_still_unsubscribe(app, client, db, send):
     token = _signed(app, "unsubscribe", {"m": send.merchant_id, "e": "rae@example.com"})
     assert client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200

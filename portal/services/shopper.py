@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from portal import db
-from portal.models import CheckoutSession, ConsentStatus, EmailSend, Merchant, RecoveryCase
+from portal.models import CheckoutSession, ConsentStatus, Contact, EmailSend, Merchant
+from portal.models import RecoveryCase
 from portal.services import consent, links
 
 
@@ -50,8 +53,26 @@ def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | 
     return (merchant, email) if merchant is not None and email else None
 
 
+SHOPPERS_OWN = ("unsubscribe_link", "one_click")
+REPEAT_WINDOW = timedelta(days=1)
+
+
 def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:
-    """Unsubscribe at once, in the ledger with its source (unsubscribe_link or one_click)."""
+    """Unsubscribe at once, in the ledger with its source (unsubscribe_link or one_click).
+    A repeat within a day of the shopper's own unsubscribe (a second click, a mail app posting
+    again, a replayed link) adds no ledger entry, so a link cannot fill the history; the
+    status's date still moves on, to outrank any older answer not yet received."""
+    held = db.session.scalar(
+        select(Contact).where(Contact.merchant_id == merchant_id, Contact.email == email)
+    )
+    if (
+        held is not None
+        and held.status == ConsentStatus.UNSUBSCRIBED
+        and held.source in SHOPPERS_OWN
+        and now - REPEAT_WINDOW <= held.updated_at <= now
+    ):
+        held.updated_at = now
+        return
     consent.record(
         [
             consent.Change(
