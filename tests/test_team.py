@@ -314,6 +314,20 @@ def test_invitations_are_limited_per_merchant(app, client, login, db, monkeypatc
     assert invite(elsewhere, "n9@example.com").status_code == 303
 
 
+def test_one_address_gets_at_most_three_invitations_a_day_from_all_merchants(
+    app, client, login, db
+):
+    signed_in_owner(client, login)
+    answers = [invite(client, "target@example.net").status_code for _ in range(3)]
+    elsewhere = app.test_client()
+    signed_in_owner(elsewhere, login)  # a second merchant cannot add to the address's share
+    refused = invite(elsewhere, "Target@Example.net")
+    assert answers == [303, 303, 303] and refused.status_code == 400
+    assert "sent 3 invitations in the last 24 hours" in refused.get_data(as_text=True)
+    assert len(outbox(db, to="target@example.net")) == 3
+    assert invite(elsewhere, "someone.else@example.net").status_code == 303
+
+
 def test_the_invitation_goes_out_over_smtp(app, client, login, db, monkeypatch):
     signed_in_owner(client, login, name="Sink Shop")
     with SmtpSink() as sink:

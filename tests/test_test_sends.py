@@ -7,17 +7,19 @@ from __future__ import annotations
 import dataclasses
 import re
 import socket
+from datetime import timedelta
 
 import pytest
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from factories import make_owner
 from portal import db as portal_db
 from portal import jobs, worker
 from portal.mail import delivery
 from portal.mail.content import default_content
-from portal.models import TestSend
+from portal.db import utcnow
+from portal.models import TestSend, ThrottleHit
 from portal.services import email_preview, settings, test_sends
 from portal.services.email_design import Design
 from smtp_sink import SmtpSink
@@ -179,7 +181,7 @@ def test_a_test_send_that_is_gone_is_no_work(app, sink):
 def test_the_sixth_request_in_ten_minutes_is_refused_for_that_merchant_only(db, owner):
     assert test_sends.LIMIT == 5
     ids = [request(owner) for _ in range(test_sends.LIMIT)]
-    assert len(set(ids)) == 5 and not test_sends.allowed(owner.merchant)
+    assert len(set(ids)) == 5 and "every 10 minutes" in test_sends.refusal(owner.merchant)
 
     assert test_sends.request(owner.merchant, owner, 0, DESIGN) is None
     db.commit()
@@ -187,3 +189,15 @@ def test_the_sixth_request_in_ten_minutes_is_refused_for_that_merchant_only(db, 
 
     other = make_owner()
     assert test_sends.request(other.merchant, other, 0, DESIGN) is not None
+
+
+def test_a_day_holds_at_most_the_daily_limit_of_test_emails(db, owner):
+    earlier = utcnow() - timedelta(hours=20)  # hits of earlier ten-minute windows today
+    for _ in range(test_sends.DAILY_LIMIT):
+        db.add(ThrottleHit(key=f"test-send:{owner.merchant_id}", at=earlier))
+    db.commit()
+    assert test_sends.request(owner.merchant, owner, 0, DESIGN) is None
+    assert "30 test emails in the last 24 hours" in test_sends.refusal(owner.merchant)
+    db.execute(update(ThrottleHit).values(at=utcnow() - timedelta(hours=25)))
+    db.commit()
+    assert test_sends.refusal(owner.merchant) is None

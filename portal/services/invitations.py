@@ -27,6 +27,9 @@ from portal.services.accounts import AccountError, email_taken, hash_password, n
 LIFETIME = timedelta(days=7)
 WINDOW = timedelta(days=1)
 MAX_PER_MERCHANT = 20  # invitations a merchant may send per WINDOW: each one is an email
+# ...and one address gets at most this many per WINDOW from all merchants together: a new
+# merchant is one sign-up away, and an invitation's subject carries the inviter's words.
+MAX_PER_ADDRESS = 3
 TAKEN = "This address already has an account on Cart Recovery, and an address can belong to "
 TAKEN += "one team only."
 
@@ -57,7 +60,8 @@ def invite(
 ) -> tuple[Invitation, str]:
     """A pending invitation to `email` and the token of its link; an earlier pending invitation
     to the same address from this merchant stops working. AccountError if the address already
-    has an account or cannot be written to (the caller commits)."""
+    has an account, cannot be written to or was sent MAX_PER_ADDRESS invitations in the last
+    WINDOW (the caller commits)."""
     email, name = normalize_email(email), (name or "").strip()
     if not email.isascii():  # mime.compose sends to plain ASCII addresses only
         raise AccountError("Use an address in plain ASCII letters: we cannot email this one.")
@@ -65,6 +69,12 @@ def invite(
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
         raise AccountError(TAKEN)
+    if throttle.count(f"invite-address:{email}", WINDOW) >= MAX_PER_ADDRESS:
+        raise AccountError(
+            f"This address was sent {MAX_PER_ADDRESS} invitations in the last 24 hours, the "
+            "most one address gets in a day. Try again tomorrow."
+        )
+    throttle.hit(f"invite-address:{email}")
     now = utcnow()
     for earlier in pending(merchant):
         if earlier.email == email:

@@ -1,6 +1,7 @@
 """Test emails from the editor: the design as it stands in the editor, rendered with the sample
 cart, sent to the signed-in user's own address by a worker through the one delivery path.
-Rate-limited per merchant: a test email is still an email, and this one goes where the user says.
+Rate-limited per merchant, per ten minutes and per day: a test email is still an email, with
+the user's text.
 """
 
 from __future__ import annotations
@@ -28,20 +29,33 @@ from portal.services import (
 from portal.services.email_design import Design
 
 LIMIT = 5  # test emails per merchant...
-WINDOW = timedelta(minutes=10)  # ...in this long
+WINDOW = timedelta(minutes=10)  # ...in this long,
+DAILY_LIMIT = 30  # and at most this many a day: the text is the user's, and so is the address
+DAY = timedelta(days=1)
 SUBJECT_PREFIX = "[Test] "
 
 
-def allowed(merchant: Merchant) -> bool:
-    """Whether the merchant may send another test email now."""
-    return throttle.count(_key(merchant.id), WINDOW) < LIMIT
+def refusal(merchant: Merchant) -> str | None:
+    """Why the merchant may not send another test email now, in words; None: it may."""
+    key = _key(merchant.id)
+    if throttle.count(key, WINDOW) >= LIMIT:
+        minutes = int(WINDOW.total_seconds() // 60)
+        return (
+            f"Nothing was sent: your team can send {LIMIT} test emails every {minutes} "
+            "minutes. Please try again in a few minutes."
+        )
+    if throttle.count(key, DAY) >= DAILY_LIMIT:
+        return (
+            f"Nothing was sent: your team has sent {DAILY_LIMIT} test emails in the last 24 "
+            "hours, the most for one day. Please try again tomorrow."
+        )
+    return None
 
 
 def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSend | None:
     """A queued test email of `design` (checked by email_design.problems first) to `user`, or
-    None when the merchant has sent LIMIT in the last WINDOW. The caller commits, then queues
-    `deliver(test_send.id)`."""
-    if not allowed(merchant):
+    None when `refusal` says why not. The caller commits, then queues `deliver(test_send.id)`."""
+    if refusal(merchant):
         return None
     throttle.hit(_key(merchant.id))
     test = TestSend(

@@ -169,7 +169,7 @@ def send_test(step: int):
         )
     queued = test_sends.request(current_merchant(), current_user, index, design)
     if queued is None:
-        return _test_answer(index, form, _limit_words(), 429)
+        return _test_answer(index, form, test_sends.refusal(current_merchant()) or "", 429)
     db.session.commit()
     refused = _enqueue(queued.id)
     if refused:
@@ -194,14 +194,6 @@ def _enqueue(test_send_id: int) -> str | None:
         db.session.commit()
         return "The test email could not be queued just now: please try again in a minute."
     return None
-
-
-def _limit_words() -> str:
-    minutes = int(test_sends.WINDOW.total_seconds() // 60)
-    return (
-        f"Nothing was sent: your team can send {test_sends.LIMIT} test emails every "
-        f"{minutes} minutes. Please try again in a few minutes."
-    )
 
 
 def _test_answer(index: int, form: EditorForm, notice: str, status: int):
@@ -273,6 +265,7 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
         "notice": notice,
         "refused": refused,
         "limit": test_sends.LIMIT,
+        "daily_limit": test_sends.DAILY_LIMIT,
         "window_minutes": int(test_sends.WINDOW.total_seconds() // 60),
     }
 
