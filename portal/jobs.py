@@ -18,11 +18,13 @@ from portal import db
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.services import (
+    account_emails,
     csv_imports,
     domain_watch,
     domains,
     dry_run,
     events,
+    password_reset,
     recovery,
     rollups,
     sending,
@@ -130,6 +132,19 @@ def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
 def send_test_email(test_send_id: int) -> str | None:
     """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
     return test_sends.deliver(test_send_id)
+
+
+def send_password_reset(address: str) -> bool:
+    """Email a reset link to the account of `address` if there is one; whether one was sent.
+    It takes the address, not an id: the page asking for the link answers the same whether or
+    not an account exists, and looking it up here keeps the lookup and the email's time out of
+    that answer. Run twice, it sends two links, each good alone."""
+    user = password_reset.account_for(address)
+    sent = user is not None and account_emails.send_password_reset(
+        user, password_reset.make_token(user)
+    )
+    db.session.commit()
+    return sent
 
 
 # A job that is safe to run again (an import and a dry run resume from their cursor, a test

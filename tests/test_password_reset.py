@@ -4,6 +4,7 @@ message the development outbox kept."""
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from email import message_from_string, policy
 
@@ -13,7 +14,9 @@ from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
 from helpers import csrf_token, post_form, run_in_threads
+from portal import worker
 from portal.db import utcnow
+from portal.extensions import connect_redis, rq
 from portal.mail import delivery
 from portal.models import OutboxMessage, User
 from portal.services import accounts, password_reset
@@ -37,8 +40,10 @@ def reset_link(message) -> str:
 
 
 def forgot(client, email: str):
-    """Ask for a link, following the redirect to the answer page."""
-    return post_form(client, "/password/forgot", {"email": email}, follow_redirects=True)
+    """Ask for a link, following the redirect to the answer page; then a worker sends it."""
+    answer = post_form(client, "/password/forgot", {"email": email}, follow_redirects=True)
+    worker.run(client.application, rq.connection, [rq.queue("mail")], burst=True)
+    return answer
 
 
 def choose(client, path: str, password: str = NEW):
@@ -234,7 +239,7 @@ def test_two_uses_of_one_link_at_once_change_the_password_once(app, client, db):
     assert set(statuses) - {302} <= losers, statuses
 
 
-def test_links_asked_for_at_once_all_go_out_over_smtp(app, db, monkeypatch):
+def test_links_asked_for_at_once_are_all_queued_and_go_out_over_smtp(app, db, monkeypatch):
     emails = [make_owner(email=f"many{n}@example.com").email for n in range(8)]
     browsers = [app.test_client() for _ in emails]
     tokens = [csrf_token(browser, "/password/forgot") for browser in browsers]
@@ -245,8 +250,9 @@ def test_links_asked_for_at_once_all_go_out_over_smtp(app, db, monkeypatch):
 
     with SmtpSink() as sink:
         monkeypatch.setitem(app.config, "SMTP_URL", sink.url())
-        try:  # the request threads share one SMTP connection: their sends must not interleave
+        try:
             assert run_in_threads(ask, len(emails)) == []
+            worker.run(app, rq.connection, [rq.queue("mail")], burst=True)
             received = sink.wait_for(len(emails))
         finally:
             delivery.close_all()
@@ -266,3 +272,14 @@ def test_in_development_without_smtp_the_link_is_in_the_log(app, client, db, mon
     monkeypatch.setitem(app.config, "PORTAL_ENV", "testing")  # anywhere else: never logged
     forgot(client, "ada@example.com")
     assert logged == []
+
+
+def test_without_redis_the_link_is_sent_by_the_request_itself(client, db, monkeypatch):
+    make_owner(email="ada@example.com")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free, and nobody listens on it once closed
+    monkeypatch.setattr(rq, "connection", connect_redis(f"redis://127.0.0.1:{port}/0"))
+    answer = post_form(client, "/password/forgot", {"email": "ada@example.com"})
+    assert answer.status_code == 303
+    assert [m["To"].addresses[0].addr_spec for m in sent(db)] == ["ada@example.com"]

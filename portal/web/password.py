@@ -7,8 +7,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
-from portal import db
-from portal.services import account_emails, accounts, password_reset
+from redis.exceptions import RedisError
+
+from portal import jobs
+from portal.extensions import rq
+from portal.services import accounts, password_reset
 from portal.services.password_reset import Admission, LinkProblem
 from portal.web.forms import EMAIL_RULES, PASSWORD_AGAIN, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
@@ -39,12 +42,19 @@ def forgot():
     if admission == Admission.REFUSED:
         refusal = "Too many requests from your network. Try again in an hour."
         return render_template("auth/forgot.html", form=form, refusal=refusal), 429
-    user = password_reset.account_for(form.email.data) if admission == Admission.SEND else None
-    if user is not None:
-        account_emails.send_password_reset(user, password_reset.make_token(user))
-        db.session.commit()
+    if admission == Admission.SEND:
+        _send_link(form.email.data)
     # The same answer whether or not the address has an account, and whether or not it was sent.
     return redirect(url_for("password.forgot_sent"), code=303)
+
+
+def _send_link(address: str) -> None:
+    """Have a worker email the link (if the address has an account): this answer then takes
+    the same time either way. Without Redis, sent from here rather than not at all."""
+    try:
+        rq.queue("mail").enqueue(jobs.send_password_reset, address, result_ttl=0)
+    except RedisError:
+        jobs.send_password_reset(address)
 
 
 @bp.get("/forgot/sent")
