@@ -11,9 +11,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from factories import PASSWORD
 from portal.db import utcnow
 from portal.extensions import rq
-from portal.models import ConsentChange, Contact, EmailSend, SendingSettings, StripeEvent
+from portal.models import ConsentChange, Contact, EmailSend, SendingSettings, StripeEvent, User
 from portal.services import events, recovery, sending
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
@@ -312,7 +313,7 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     assert "kim@" not in other.get("/carts/").get_data(as_text=True)
 
 
-def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client):
+def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client, login):
     from portal.models import SendingSettings
 
     settings = db.get(SendingSettings, kit.merchant_id)
@@ -338,6 +339,13 @@ def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client):
     assert (case.status, case.reason, case.recovered_step) == ("done", "recovered", 0)
     assert kit.later(session_id, hours=25) == "inactive"  # the third step never goes out
     assert len(kit.sink.messages) == 2
+    # The cart's page says so: the third email was scheduled, and will not go.
+    owner = db.scalars(select(User).where(User.merchant_id == kit.merchant_id)).first()
+    assert login(client, owner.email, PASSWORD).status_code == 302
+    page = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    # (in the order of this test's two clocks, see above)
+    assert "Email 3 scheduled" in page
+    assert "Email 3 will not be sent: the cart was recovered" in page
 
 
 def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):

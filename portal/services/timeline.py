@@ -100,6 +100,7 @@ def build(
     for send in sends:
         entries += _send_entries(send)
     entries += _outcome(case, recovering)
+    entries += _cancelled(case, sends, recorded)
     return sorted(entries, key=lambda e: (e.at.replace(microsecond=0), e.rank, e.at))
 
 
@@ -180,3 +181,17 @@ def _outcome(case: RecoveryCase, recovering: CheckoutSession | None) -> list[Ent
     paid = f"Paid {amount}: recovered".replace("  ", " ")
     out.append(Entry(case.recovered_at, paid, tone="ok", rank=6))
     return out
+
+
+def _cancelled(case: RecoveryCase, sends: list[EmailSend], recorded: list[CaseEvent]) -> list:
+    """The email the last decision scheduled, when the cart was paid for before it went: it
+    never will (the engine stops at a payment without recording another decision)."""
+    decisions = [e.detail or {} for e in recorded if e.kind == trace.DECIDED]
+    ended = case.recovered_at or case.purchased_at
+    if not decisions or decisions[-1].get("action") != "wait" or ended is None:
+        return []
+    step = decisions[-1].get("step") or 0
+    if any(send.step == step for send in sends):
+        return []
+    why = "the cart was recovered" if case.recovered_at else "the shopper paid in another checkout"
+    return [Entry(ended, f"Email {step + 1} will not be sent: {why}", rank=7)]
