@@ -6,11 +6,11 @@ import base64
 
 import pytest
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import stripe_events as se
 from factories import make_connected
-from portal.models import ConsentChange, Contact, EmailSend, RecoveryCase
+from portal.models import ConsentChange, Contact, EmailSend, Merchant, RecoveryCase
 from portal.services import events, links
 
 ACCT = "acct_1LinksMerchant0001"
@@ -80,6 +80,25 @@ def test_repeated_unsubscribes_add_one_history_entry_but_keep_the_status_newest(
     db.expire_all()
     contact = db.scalars(select(Contact)).one()
     assert contact.status == "unsubscribed" and contact.updated_at > first
+
+
+def test_a_shopper_who_left_the_box_unticked_is_told_so_not_that_they_unsubscribed(
+    app, client, db, send
+):
+    contact = db.scalars(select(Contact)).one()
+    contact.status, contact.source = "unsubscribed", "checkout_session"
+    db.get(Merchant, send.merchant_id).name = "Knitwear & Co."
+    db.commit()
+    with app.test_request_context():
+        path = _path(links.unsubscribe_link(send.id))
+    page = client.get(path).get_data(as_text=True)
+    assert "You are not subscribed" in page and "left the box for news and offers unticked" in page
+    assert "already unsubscribed" not in page and "<form" not in page
+    db.execute(update(Contact).values(source="unsubscribe_link"))
+    db.commit()
+    page = client.get(path).get_data(as_text=True)
+    assert "You are already unsubscribed" in page
+    assert "from Knitwear &amp; Co.</p>" in page  # one full stop after a name that has one
 
 
 def test_links_mailed_before_tokens_were_opaque_still_unsubscribe(app, client, db, send):

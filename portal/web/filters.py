@@ -26,6 +26,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(count)
     app.add_template_filter(size)
     app.add_template_filter(address_breaks)
+    app.add_template_filter(full_stop)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
@@ -45,6 +46,13 @@ def address_breaks(text: str | None) -> Markup:
         run[i : i + ADDRESS_RUN] for run in runs for i in range(0, len(run) or 1, ADDRESS_RUN)
     )
     return Markup("<wbr>").join(escape(piece) for piece in pieces)
+
+
+def full_stop(text: str | None) -> str:
+    """The text ending a sentence: a full stop added unless it ends with one already (a name
+    like "Knitwear & Co." must not end a sentence with two)."""
+    text = text or ""
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
 def merchant_zone() -> ZoneInfo:

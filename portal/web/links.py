@@ -51,7 +51,13 @@ def unsubscribe_page(token: str):
         contact = subscriptions.held_contact(merchant, email)
         done = contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED
         return render_template(
-            "links/unsubscribe.html", merchant=merchant, email=email, done=done, already=done
+            "links/unsubscribe.html",
+            merchant=merchant,
+            email=email,
+            done=done,
+            already=done,
+            # Not an unsubscribe: the box left unticked at a later checkout (Stripe's opt_out).
+            unticked=done and contact.source == "checkout_session",
         )
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     shopper.unsubscribe(
