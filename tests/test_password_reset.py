@@ -62,6 +62,7 @@ def test_a_reset_link_by_email_sets_a_new_password_and_signs_in(app, client, log
     assert answer.status_code == 200 and NEUTRAL in answer.get_data(as_text=True)
     # No mail server here (testing): the page says the email does not leave the portal.
     assert "No mail server is set up on this portal" in answer.get_data(as_text=True)
+    assert "spam folder" not in answer.get_data(as_text=True)  # nothing was emailed
     [message] = sent(db)
     assert message["To"].addresses[0].addr_spec == "ada@example.com"
     assert message["From"].addresses[0].addr_spec == "no-reply@localhost"
@@ -87,9 +88,12 @@ def test_a_reset_link_works_once(app, client, db):
     path = reset_link(sent(db)[0])
     opened_earlier = app.test_client()
     token = csrf_token(opened_earlier, path)
-    assert choose(app.test_client(), path).status_code == 302
+    signed_in = app.test_client()
+    assert choose(signed_in, path).status_code == 302
     again = app.test_client().get(path)
     assert again.status_code == 410 and "has been used" in again.get_data(as_text=True)
+    own = signed_in.get(path).get_data(as_text=True)  # not offered to log in: they are
+    assert "You are logged in as once@example.com" in own and ">Log in<" not in own
     data = {"password": "another password!", "confirm": "another password!", "csrf_token": token}
     assert opened_earlier.post(path, data=data).status_code == 410
 
