@@ -404,3 +404,16 @@ def test_a_period_before_1970_is_refused_in_words_in_any_time_zone(client, db, o
     assert response.get_data(as_text=True).count("Choose a day from 1970 on.") == 2
     garbled = post_form(client, "/dry-runs/", _form(since="next tuesday"))
     assert "Enter a day as year-month-day, like 2026-03-01." in garbled.get_data(as_text=True)
+
+
+def test_an_email_held_by_quiet_hours_past_now_is_still_to_come_not_lost(client, db, owner, login):
+    cart(owner.merchant_id, "late@example.com", hours=240 - 0.2)  # expired 12 minutes ago
+    hour = NOW.hour  # the merchant's zone is UTC: quiet hours from this hour for two hours
+    done = run(owner.merchant, steps=(0,), quiet_start=hour, quiet_end=(hour + 2) % 24)
+    assert done.results["would"] == {"waiting": 1}
+    login(client, owner.email, PASSWORD)
+    page = client.get(f"/dry-runs/{done.id}").get_data(as_text=True)
+    assert re.search(r'data-figure="skipped">(\d+)<', page).group(1) == "0"
+    assert re.search(r'data-figure="waiting">(\d+)<', page).group(1) == "1"
+    assert "it is not lost, it goes when it is due" in page
+    assert "First email due after now (for example after quiet hours)" in page

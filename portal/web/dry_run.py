@@ -38,7 +38,7 @@ OUTCOMES = {
     **{str(reason): words for reason, words in carts.REASONS.items()},
     replay.RECOVERED: "Bought before any email was due",
     str(Reason.SEQUENCE_FINISHED): "Every email failed or bounced",
-    replay.WAITING: "Not due yet, or still being decided",
+    replay.WAITING: "First email due after now (for example after quiet hours)",
 }
 
 
