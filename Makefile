@@ -60,4 +60,4 @@ bench: install
 	echo "== bench/delivery.py --dkim"; $(BIN)/python bench/delivery.py --dkim
 
 clean:
-	rm -rf $(VENV) instance/portal.sqlite3* test-artifacts
+	rm -rf $(VENV) instance/portal.sqlite3* instance/sandbox-state.json test-artifacts
