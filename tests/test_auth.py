@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
@@ -342,6 +343,10 @@ def test_a_flood_from_many_places_is_refused_but_not_on_a_device_that_logged_in_
     assert refused.status_code == 429 and "from many places" in refused.get_data(as_text=True)
     owner_browser.environ_base["REMOTE_ADDR"] = "192.0.2.45"  # the owner's laptop, elsewhere today
     assert login(owner_browser, "pa@example.com", PASSWORD).status_code == 302
+    # The cookie that says so outlives a log-out, so it does not carry the address.
+    cookie = owner_browser.get_cookie("known_device").value
+    decoded = base64.urlsafe_b64decode(cookie.split(".")[0] + "==")
+    assert b"pa@example" not in decoded and b"example.com" not in decoded
 
 
 def test_sign_ups_are_limited_per_source(app, db, monkeypatch):

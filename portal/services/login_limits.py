@@ -8,6 +8,8 @@ not from a browser that has logged in to that address before (it carries a signe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -86,17 +88,28 @@ def _devices() -> URLSafeSerializer:
 
 
 def device_token(user: User) -> str:
-    """The cookie value that marks this browser as one `user` logged in from."""
-    return _devices().dumps({"u": user.id, "e": user.email})
+    """The cookie value that marks this browser as one `user` logged in from. It names the
+    address by a keyed hash: the cookie outlives a log-out, and whoever reads it later (a
+    shared computer) must not learn the address."""
+    return _devices().dumps({"u": user.id, "h": _address_mark(user.email)})
 
 
 def is_known_device(token: str | None, email: str) -> bool:
-    """Whether the cookie says this browser logged in to `email` before."""
+    """Whether the cookie says this browser logged in to `email` before (cookies of the
+    earlier kind, which held the address itself, still count)."""
     try:
         data = _devices().loads(token) if token else None
     except BadSignature:
         return False
-    return isinstance(data, dict) and data.get("e") == normalize_email(email)
+    if not isinstance(data, dict):
+        return False
+    email = normalize_email(email)
+    return data.get("h") == _address_mark(email) or data.get("e") == email
+
+
+def _address_mark(email: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"known-device:{email}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def admit_signup(ip: str) -> str | None:
