@@ -341,13 +341,31 @@ def test_amounts_and_dates_take_a_locale_from_the_list_only(client, owner, db, l
     )
 
 
-def test_the_zone_list_holds_place_names_and_keeps_a_stored_alias():
+ALIASES = ("Asia/Calcutta", "Asia/Saigon", "America/Buenos_Aires", "Europe/Kiev", "US/Eastern")
+
+
+def test_the_zone_list_offers_each_places_current_name_and_no_alias():
     from portal.web.settings import _zone_choices
 
-    listed = {choice.value for choice in _zone_choices()}
-    assert {"UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland"} <= listed
-    assert not listed & {"Etc/GMT+5", "Factory", "localtime", "US/Eastern", "EST5EDT", "GB"}
-    assert "US/Eastern" in {choice.value for choice in _zone_choices("US/Eastern")}
+    listed = {choice.value: choice for choice in _zone_choices()}
+    current = {"UTC", "Asia/Kolkata", "Asia/Ho_Chi_Minh", "America/Argentina/Buenos_Aires"}
+    assert current | {"Europe/Kyiv", "Europe/Oslo", "America/New_York"} <= set(listed)
+    assert not set(listed) & {*ALIASES, "Etc/GMT+5", "Factory", "localtime", "EST5EDT", "GB"}
+    assert (listed["America/New_York"].label, listed["America/New_York"].optgroup) == (
+        "America/New York",
+        "America",
+    )
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_a_stored_alias_stays_accepted_and_selected(client, db, owner, alias):
+    response = post_form(client, "/settings", {**VALID, "timezone": alias})
+    assert response.status_code == 302
+    assert stored(db, owner.merchant_id).timezone == alias
+    page = client.get("/settings").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="timezone".*?</select>', page, flags=re.S)[0]
+    assert f'<option selected value="{alias}">' in select
+    assert {other for other in ALIASES if f'value="{other}"' in select} == {alias}
 
 
 def test_every_problem_shows_at_once_even_with_a_required_field_empty(client, db, owner):
