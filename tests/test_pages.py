@@ -69,3 +69,25 @@ def test_an_address_heading_wraps_at_its_at_and_dots_and_stays_escaped():
     assert str(address_breaks("sam.rivera@example.com")) == "sam<wbr>.rivera@<wbr>example<wbr>.com"
     assert str(address_breaks('<b>"x"@y.z')) == "&lt;b&gt;&#34;x&#34;@<wbr>y<wbr>.z"
     assert str(address_breaks(None)) == ""
+
+
+def test_the_menu_marks_the_page_you_are_on_and_its_section(client, db, login):
+    make_connected(ACCT, email="menu@example.com")
+    login(client, "menu@example.com", PASSWORD)
+
+    def current(path: str) -> list[tuple[str, str]]:
+        page = client.get(path, follow_redirects=True).get_data(as_text=True)
+        menu = re.search(r'<nav aria-label="Main".*?</nav>', page, flags=re.S)[0]
+        return re.findall(r'<a [^>]*aria-current="(\w+)"[^>]*>([^<]*)</a>', menu)
+
+    for path, words in [
+        ("/", "Home"),
+        ("/subscriptions", "Subscriptions"),
+        ("/settings", "Settings"),
+        ("/team", "Team"),
+        ("/outbox", "Outbox"),
+    ]:
+        assert current(path) == [("page", words)]
+    # A page inside a section (reached from Settings) marks its section, not as the page itself.
+    assert current("/dry-runs") == [("true", "Settings")]
+    assert current("/account") == []  # in no section of the menu
