@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from stripe import APIConnectionError
 
 from portal import db, jobs
@@ -22,9 +23,24 @@ from portal.models import User
 from portal.services import accounts, connections, events, stripe_gateway
 from portal.services import demo as demo_service
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations in migrations/).")
-merchants_cli = AppGroup("merchants", help="Create and manage merchants.")
-events_cli = AppGroup("events", help="Stripe events: inspect failures and replay them.")
+
+class OperatorGroup(AppGroup):
+    """Commands whose database or Redis cannot be reached say so in one line, naming the
+    variable, rather than with a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OperationalError as error:
+            first = str(error.orig or error).strip().splitlines()[0][:300]
+            raise click.ClickException(f"The database (DATABASE_URL) cannot be used: {first}")
+        except RedisError as error:
+            raise click.ClickException(f"Redis (REDIS_URL) cannot be reached: {error}")
+
+
+db_cli = OperatorGroup("db", help="Database schema (Alembic migrations in migrations/).")
+merchants_cli = OperatorGroup("merchants", help="Create and manage merchants.")
+events_cli = OperatorGroup("events", help="Stripe events: inspect failures and replay them.")
 
 
 def register(app: Flask) -> None:

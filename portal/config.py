@@ -10,6 +10,11 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from portal.mail.smtp import parse_smtp_url
+
 # Development-only values: never used when PORTAL_ENV is anything but development/testing.
 _DEV_SECRET_KEY = "development-only-secret-key-do-not-deploy"
 _DEV_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"development-only-key-32-bytes!!!").decode()
@@ -101,7 +106,7 @@ class Config:
             problems.append(
                 "PROXY_COUNT must be a whole number (0 when nothing proxies the portal)"
             )
-        problems += _dns_problems(self)
+        problems += _dns_problems(self) + _url_problems(self)
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -179,6 +184,27 @@ def _dns_problems(config: Config) -> list[str]:
             "SPF_INCLUDE must be the domain name your mail relay asks senders to include, "
             "such as _spf.relay.example (without the include: prefix)"
         )
+    return problems
+
+
+def _url_problems(config: Config) -> list[str]:
+    """The URLs a process needs only later (a first email, a first job), checked at start: a
+    mistake found at the first send would fail every send until someone reads the log."""
+    problems = []
+    if config.SMTP_URL:
+        try:
+            parse_smtp_url(config.SMTP_URL)
+        except ValueError as error:  # names SMTP_URL, never the password
+            problems.append(str(error))
+    try:
+        make_url(config.DATABASE_URL).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        problems.append(
+            "DATABASE_URL must be a PostgreSQL URL such as postgresql://user@host:5432/portal "
+            f"(or a sqlite:/// file): {str(error).splitlines()[0][:200]}"
+        )
+    if not config.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
     return problems
 
 

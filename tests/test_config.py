@@ -153,3 +153,34 @@ def test_the_flask_cli_names_a_missing_setting_in_one_line(tmp_path):
     assert done.stderr.startswith(
         "Error: The portal cannot start: SECRET_KEY, ENCRYPTION_KEY, PUBLIC_URL must be set"
     )
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("SMTP_URL", "smtp://127.0.0.1:2591x", "SMTP_URL: the port must be a number"),
+        ("SMTP_URL", "smtp://user:secret-pw@", "SMTP_URL: no host name"),
+        ("DATABASE_URL", "not-a-url", "DATABASE_URL must be a PostgreSQL URL"),
+        ("DATABASE_URL", "mysqlx://x/y", "DATABASE_URL must be a PostgreSQL URL"),
+        ("REDIS_URL", "redis//oops", "REDIS_URL must start with redis://"),
+    ],
+)
+def test_urls_needed_only_later_are_checked_at_start_by_name(tmp_path, name, value, words):
+    with pytest.raises(ConfigError, match=words) as info:
+        load(str(tmp_path), {"PORTAL_ENV": "development", name: value})
+    assert "secret-pw" not in str(info.value)
+
+
+def test_an_unreachable_database_is_one_line_from_an_operator_command(tmp_path):
+    env = {"PORTAL_ENV": "development", "PATH": "/usr/bin:/bin", "FLASK_APP": "wsgi"}
+    env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:9/none"  # nothing listens on port 9
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "events", "failed"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("Error: The database (DATABASE_URL) cannot be used:")
