@@ -71,6 +71,8 @@ def make_engine(url: str) -> Engine:
     connection fails once (503, and the pool is invalidated), then everything reconnects."""
     is_sqlite = url.startswith("sqlite")
     engine = create_engine(url, pool_recycle=3600)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_session)
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite opens transactions only before writes, so a SAVEPOINT after a SELECT would
@@ -92,6 +94,21 @@ READING_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 def _sqlite_begin(conn) -> None:
     if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+# A transaction left open this long is a process that died with its socket still held (a
+# forked child keeps it): the server ends it and frees its locks. Nothing the portal does waits
+# this long inside a transaction (no Stripe or SMTP call is made in one for long; an upload is
+# written a megabyte at a time).
+IDLE_IN_TRANSACTION = "10min"
+
+
+def _postgres_session(dbapi_connection, _record) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET outside any transaction lasts the session
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
+    dbapi_connection.autocommit = autocommit
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -6,7 +6,9 @@ answers again (a worker that exits would stop every process `make run` started w
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import threading
 import time
@@ -95,6 +97,31 @@ def _tick_forever(connection: Redis, queue: Queue, stop: threading.Event) -> Non
             log.debug("ticker: could not reach Redis: %s", exc)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_forker = {"pid": 0}
+
+
+def end_children_with_this_process() -> None:
+    """Have every process forked from this one from now on (RQ's scheduler) end when this one
+    ends, even by SIGKILL. An orphan would keep the inherited database sockets open, so the
+    server would never see a killed worker's connection go, nor end its transaction and free
+    its locks. On Linux; elsewhere nothing changes."""
+    os.register_at_fork(before=_note_forker, after_in_child=_end_with_parent)
+
+
+def _note_forker() -> None:
+    _forker["pid"] = os.getpid()
+
+
+def _end_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _forker["pid"]:  # the parent died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run(app, connection: Redis, queues: list[Queue], burst: bool = False) -> bool:
     """Work the queues until a signal stops the worker (with `burst`: until they are empty, or
     until Redis fails); returns whether any job ran. Without `burst` a Redis outage never ends
@@ -102,6 +129,7 @@ def run(app, connection: Redis, queues: list[Queue], burst: bool = False) -> boo
     if burst:
         enqueue_tick(connection, queues[-1])
         return AppWorker(queues, app=app, connection=connection).work(burst=True, **WORK_OPTIONS)
+    end_children_with_this_process()
     stop = threading.Event()
     threading.Thread(
         target=_tick_forever, args=(connection, queues[-1], stop), name="ticker", daemon=True

@@ -198,3 +198,53 @@ def test_a_database_error_is_given_up_in_its_drivers_words_only(app, monkeypatch
     with app.app_context():
         jobs._give_up_after_last_try(job, None, OperationalError, error, None)
     assert calls == [(7, "OperationalError: locked")]
+
+
+CHILD_OF_A_KILLED_WORKER = """
+import os, signal, sys, time
+from portal import worker
+worker.end_children_with_this_process()
+child = os.fork()
+if child == 0:
+    time.sleep(60)  # RQ's scheduler, say: it must not outlive the worker
+    os._exit(0)
+print(child, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_process_the_worker_forks_ends_when_the_worker_is_killed():
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_OF_A_KILLED_WORKER],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    child = int(done.stdout.split()[0])
+    for _ in range(50):  # an orphan would live for its whole minute
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_server_ends_a_transaction_a_dead_process_left_open(app):
+    from sqlalchemy import text
+
+    from portal import db as portal_db
+
+    engine = portal_db.bound_engine()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's own timeout")
+    with engine.connect() as connection:
+        shown = connection.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+    assert shown == "10min"
