@@ -28,6 +28,7 @@ from portal.services import (
     recovery,
     rollups,
     sending,
+    stalled,
     test_sends,
     throttle,
 )
@@ -220,6 +221,24 @@ def _release_case(job, connection, *args, **kwargs) -> None:
     connection.delete(f"portal:case:{job.args[0]}")
 
 
+def restart_stalled() -> int:
+    """Queue again the imports and dry runs whose worker died (stalled.claim_stalled); how
+    many. Without Redis they stay claimed: a sweep STALL later tries again."""
+    imports, runs = stalled.claim_stalled(utcnow())
+    if not imports and not runs:
+        return 0
+    db.session.commit()
+    try:
+        for import_id in imports:
+            enqueue_retried(rq.queue("default"), process_csv_import, import_id)
+        for run_id in runs:
+            enqueue_retried(rq.queue("default"), run_dry_run, run_id)
+    except RedisError as exc:
+        log.warning("tick: could not queue stalled work again: %s", exc)
+    log.info("tick: %d import(s) and %d dry run(s) restarted", len(imports), len(runs))
+    return len(imports) + len(runs)
+
+
 def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
     applies events whose job Redis lost, due cases are queued, deferred sends retried."""
@@ -234,6 +253,7 @@ def tick() -> dict:
     except RedisError as exc:
         log.warning("tick: could not queue domain checks: %s", exc)
         domains_queued = 0
+    restarted = restart_stalled()
     retried = sending.retry_deferred()
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
@@ -243,6 +263,7 @@ def tick() -> dict:
         "events_applied": applied,
         "cases_queued": queued,
         "domains_queued": domains_queued,
+        "work_restarted": restarted,
         "sends_retried": retried,
         "claims_expired": unknown,
         "throttle_hits_pruned": pruned,

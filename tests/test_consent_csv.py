@@ -11,10 +11,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from rq import Queue
 from sqlalchemy import func, select
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token
+from portal import jobs, worker
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import (
@@ -26,6 +28,7 @@ from portal.models import (
     ImportStatus,
 )
 from portal.services import (
+    stalled,
     consent,
     consent_csv,
     consent_export,
@@ -377,6 +380,38 @@ def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, mon
     assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (10, 9, 0, 1)
     assert rejects(db, imp) == [(7, "not an email address")]
     assert len(held(db)) == 9 and len([e for e in ledger(db) if e[2] == "csv"]) == 9
+
+
+def test_an_import_whose_worker_died_is_restarted_by_the_sweep_and_finishes(
+    app, owner, db, redis_conn, monkeypatch
+):
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
+    rows = "".join(f"k{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10))
+    imp = csv_imports.start_import(
+        owner.merchant, owner, "x.csv", io.BytesIO(HEADER.encode() + rows.encode())
+    )
+    db.commit()
+    real, calls = csv_imports.apply_rows, []
+
+    def killed_on_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as a SIGKILL would leave it: no failure handler runs
+        return real(*args)
+
+    monkeypatch.setattr(csv_imports, "apply_rows", killed_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        csv_imports.process(imp.id)
+    db.rollback()
+    monkeypatch.setattr(csv_imports, "apply_rows", real)
+    assert jobs.restart_stalled() == 0  # it moved a moment ago: maybe it still works
+    later = utcnow() + stalled.STALL + timedelta(seconds=1)
+    monkeypatch.setattr(jobs, "utcnow", lambda: later)
+    assert jobs.restart_stalled() == 1 and jobs.restart_stalled() == 0  # once per STALL
+    worker.run(app, redis_conn, [Queue("default", connection=redis_conn)], burst=True)
+    db.expire_all()
+    imp = db.get(CsvImport, imp.id)
+    assert (imp.status, imp.rows_read, imp.applied) == ("done", 10, 10)
 
 
 # --- pages --------------------------------------------------------------------------------

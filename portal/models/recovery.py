@@ -133,3 +133,4 @@ class DryRun(Base):
     results: Mapped[dict] = mapped_column(JSON, default=dict)  # outcome -> count
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last moved

@@ -45,6 +45,7 @@ class CsvImport(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it last moved
 
 
 class CsvImportChunk(Base):

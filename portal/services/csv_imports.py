@@ -63,7 +63,7 @@ def process(import_id: int) -> str:
     if imp is None or imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
         db.session.rollback()
         return imp.status if imp else "missing"
-    imp.status = ImportStatus.RUNNING
+    imp.status, imp.touched_at = ImportStatus.RUNNING, utcnow()
     db.session.commit()
     undated = db.session.scalar(
         select(func.min(CsvImport.created_at)).where(
@@ -156,6 +156,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
     imp.skipped_older += len(valid) - moved
     imp.rejected += len(refused)
     imp.next_offset, imp.next_line = span[1], batch.end_line
+    imp.touched_at = utcnow()
     return True
 
 

@@ -151,6 +151,7 @@ def process(run_id: int) -> str:
         return run.status if run else "missing"
     if run.status == DryRunStatus.QUEUED:
         run.status, run.total = DryRunStatus.RUNNING, _count(run)
+    run.touched_at = utcnow()
     db.session.commit()
     policy = policy_of(run)
     while ids := _next_ids(run):
@@ -232,7 +233,7 @@ def _replay_batch(run: DryRun, ids: list[int], policy: rules.Policy) -> bool:
     results["actual"], followups = _actual(ids, results.get("actual", {}))
     results["followups_actual"] = results.get("followups_actual", 0) + followups
     run.results = results  # a new dict: the JSON column sees the change
-    run.cursor, run.done = ids[-1], run.done + len(ids)
+    run.cursor, run.done, run.touched_at = ids[-1], run.done + len(ids), utcnow()
     return True
 
 
