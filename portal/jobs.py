@@ -181,7 +181,9 @@ def _give_up_after_last_try(job, connection, exc_type, exc_value, _traceback) ->
     elif name == "run_dry_run":
         dry_run.give_up(job.args[0], reason)
     elif name == "send_test_email":
-        test_sends.fail(job.args[0], f"the worker could not send it ({reason})")
+        test_sends.fail(
+            job.args[0], f"Not sent: the portal's worker failed three times ({reason})."
+        )
     db.session.commit()
 
 

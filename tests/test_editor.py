@@ -10,14 +10,14 @@ from html.parser import HTMLParser
 
 import pytest
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import post_form
 from portal import jobs
 from portal.extensions import connect_redis, rq
 from portal.mail.content import DEFAULT_CONTENT
-from portal.models import EmailVersion, OutboxMessage, TestSend
+from portal.models import EmailVersion, OutboxMessage, TestSend, ThrottleHit
 from portal.services import onboarding, settings, test_sends
 
 TEXT_FIELDS = ("subject", "preheader", "headline", "body", "button_label", "footer")
@@ -348,9 +348,15 @@ def test_when_redis_refuses_the_test_email_fails_with_a_reason(client, db, owner
     monkeypatch.setattr(rq, "connection", connect_redis("redis://127.0.0.1:1/0"))
     response = post_form(client, "/email/1/test", VALID, page="/email/1", headers=HTMX)
     assert response.status_code == 503
-    assert "could not be queued just now" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "could not be queued just now" in page
+    assert "the portal could not queue it just then" in page and "127.0.0.1" not in page
+    assert "Server’s answer" not in page  # the portal's own words, not a mail server's
     [test] = sent_tests(db, owner.merchant_id)
-    assert test.status == "failed" and test.detail.startswith("could not be queued")
+    assert test.status == "failed"
+    # Nothing was tried: it does not count against the limit.
+    assert test_sends.refusal(owner.merchant) is None
+    assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0
 
 
 def test_a_member_sends_a_test_to_their_own_address(client, app, db, owner, login, redis_conn):

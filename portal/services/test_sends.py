@@ -10,6 +10,7 @@ from dataclasses import asdict, fields, replace
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
@@ -17,7 +18,7 @@ from portal.mail import content as texts
 from portal.mail import delivery
 from portal.mail.mime import HeaderInjection
 from portal.mail.smtp import DeliveryStatus
-from portal.models import Merchant, TestSend, TestSendStatus, User
+from portal.models import Merchant, TestSend, TestSendStatus, ThrottleHit, User
 from portal.services import (
     connections,
     domains,
@@ -84,11 +85,32 @@ def deliver(test_send_id: int) -> str | None:
     return test.status
 
 
+# A failure in the portal's own words (not a mail server's answer) is stored with this mark.
+OWN_WORDS = "portal: "
+
+
 def fail(test_send_id: int, reason: str) -> None:
-    """Record that a queued test email will not be sent (e.g. the queue could not take it)."""
+    """Record that a queued test email will not be sent, in words for the user (the portal's,
+    not a mail server's: the page shows them as such)."""
     test = db.session.get(TestSend, test_send_id)
     if test is not None and test.status == TestSendStatus.QUEUED:
-        test.status, test.detail, test.finished_at = TestSendStatus.FAILED, reason, utcnow()
+        test.status, test.finished_at = TestSendStatus.FAILED, utcnow()
+        test.detail = OWN_WORDS + reason
+
+
+def not_queued(test_send_id: int) -> None:
+    """The queue could not take a test email: it failed before anything was tried, so it does
+    not count against the merchant's limit. The caller commits."""
+    fail(test_send_id, "Not sent: the portal could not queue it just then. Send it again.")
+    test = db.session.get(TestSend, test_send_id)
+    latest = db.session.scalar(
+        select(ThrottleHit)
+        .where(ThrottleHit.key == _key(test.merchant_id))
+        .order_by(ThrottleHit.id.desc())
+        .limit(1)
+    )
+    if latest is not None:
+        throttle.withdraw([latest])
 
 
 def _send(test: TestSend) -> tuple[TestSendStatus, str]:

@@ -190,7 +190,8 @@ def _enqueue(test_send_id: int) -> str | None:
     try:
         jobs.enqueue_retried(rq.queue("mail"), jobs.send_test_email, test_send_id)
     except RedisError as exc:
-        test_sends.fail(test_send_id, f"could not be queued: {exc}")
+        current_app.logger.warning("test email %s not queued: %s", test_send_id, exc)
+        test_sends.not_queued(test_send_id)
         db.session.commit()
         return "The test email could not be queued just now: please try again in a minute."
     return None
@@ -266,6 +267,7 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
         "refused": refused,
         "limit": test_sends.LIMIT,
         "daily_limit": test_sends.DAILY_LIMIT,
+        "own_words": test_sends.OWN_WORDS,
         "window_minutes": int(test_sends.WINDOW.total_seconds() // 60),
     }
 
