@@ -135,11 +135,15 @@ def send_test_email(test_send_id: int) -> str | None:
     return test_sends.deliver(test_send_id)
 
 
+RESET_RETRY = Retry(max=3, interval=[60, 300, 900])  # a reset link lasts an hour
+
+
 def send_password_reset(address: str) -> bool:
     """Email a reset link to the account of `address` if there is one; whether one was sent.
     It takes the address, not an id: the page asking for the link answers the same whether or
     not an account exists, and looking it up here keeps the lookup and the email's time out of
-    that answer. Run twice, it sends two links, each good alone."""
+    that answer. Run twice, it sends two links, each good alone. Raises
+    account_emails.Deferred when the mail server says to try later (RQ tries again)."""
     user = password_reset.account_for(address)
     sent = user is not None and account_emails.send_password_reset(
         user, password_reset.make_token(user)

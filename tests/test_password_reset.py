@@ -14,12 +14,12 @@ from sqlalchemy import func, select, update
 
 from factories import PASSWORD, make_owner
 from helpers import csrf_token, post_form, run_in_threads
-from portal import worker
+from portal import jobs, worker
 from portal.db import utcnow
 from portal.extensions import connect_redis, rq
 from portal.mail import delivery
 from portal.models import OutboxMessage, User
-from portal.services import accounts, password_reset
+from portal.services import account_emails, accounts, password_reset
 from smtp_sink import SmtpSink
 
 NEW = "a brand new password"
@@ -287,3 +287,20 @@ def test_without_redis_the_link_is_sent_by_the_request_itself(client, db, monkey
     answer = post_form(client, "/password/forgot", {"email": "ada@example.com"})
     assert answer.status_code == 303
     assert [m["To"].addresses[0].addr_spec for m in sent(db)] == ["ada@example.com"]
+
+
+def test_a_link_the_mail_server_defers_is_tried_again(app, db, monkeypatch):
+    make_owner(email="ada@example.com")
+    with SmtpSink() as sink:
+        monkeypatch.setitem(app.config, "SMTP_URL", sink.url())
+        try:
+            sink.tempfail_rcpt = 1  # "451 4.3.0 try again later", once
+            with app.app_context(), pytest.raises(account_emails.Deferred):
+                jobs.send_password_reset("ada@example.com")
+            with app.app_context():  # RQ's retry (RESET_RETRY), a minute later
+                assert jobs.send_password_reset("ada@example.com") is True
+            [received] = sink.wait_for(1)
+        finally:
+            delivery.close_all()
+    assert list(received.rcpt_tos) == ["ada@example.com"]
+    assert jobs.RESET_RETRY.max == 3

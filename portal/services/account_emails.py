@@ -46,14 +46,19 @@ def invitation_link(token: str) -> str:
     return _public(f"/invite/{token}")
 
 
+class Deferred(RuntimeError):
+    """The mail server asked to try the message again later (a 4xx answer)."""
+
+
 def send_password_reset(user: User, token: str) -> bool:
-    """Email a reset link to `user`; whether the server took the message."""
+    """Email a reset link to `user`; whether the server took the message. Deferred when the
+    server answered to try again later."""
     values = {
         "merchant": one_line(user.merchant.name),
         "link": _public(f"/password/reset/{token}"),
         "lifetime": _duration(password_reset.LIFETIME),
     }
-    return _send(user.email, f"Reset your {PRODUCT} password", "password_reset", values)
+    return _send(user.email, f"Reset your {PRODUCT} password", "password_reset", values, True)
 
 
 def send_domain_broken(domain: SendingDomain, owner: User, problem: str) -> bool:
@@ -71,7 +76,7 @@ def send_domain_broken(domain: SendingDomain, owner: User, problem: str) -> bool
     return _send(owner.email, subject, "domain_broken", values)
 
 
-def _send(to: str, subject: str, template: str, values: dict) -> bool:
+def _send(to: str, subject: str, template: str, values: dict, deferrable: bool = False) -> bool:
     name, address = platform_sender()
     env = current_app.jinja_env
     message = compose(
@@ -90,6 +95,8 @@ def _send(to: str, subject: str, template: str, values: dict) -> bool:
     if not config["SMTP_URL"] and config["PORTAL_ENV"] == "development" and "link" in values:
         # No merchant's outbox shows it (see above): on a developer's own machine, the log does.
         current_app.logger.warning("Development: %s email to %s: %s", template, to, values["link"])
+    if deferrable and result.status == DeliveryStatus.DEFERRED:
+        raise Deferred(f"{template} email deferred: {result.detail}")
     if result.status not in (DeliveryStatus.SENT, DeliveryStatus.UNKNOWN):
         current_app.logger.warning("%s email not sent: %s", template, result.detail)
         return False

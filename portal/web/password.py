@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
-from redis.exceptions import RedisError
-
 from portal import jobs
 from portal.extensions import rq
-from portal.services import accounts, password_reset
+from portal.services import account_emails, accounts, password_reset
 from portal.services.password_reset import Admission, LinkProblem
 from portal.web.forms import EMAIL_RULES, PASSWORD_AGAIN, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
@@ -50,11 +51,16 @@ def forgot():
 
 def _send_link(address: str) -> None:
     """Have a worker email the link (if the address has an account): this answer then takes
-    the same time either way. Without Redis, sent from here rather than not at all."""
+    the same time either way, and a mail server's "try later" is tried again (the link lasts
+    an hour: 1, 5 and 15 minutes later). Without Redis, sent from here once, rather than not
+    at all."""
     try:
-        rq.queue("mail").enqueue(jobs.send_password_reset, address, result_ttl=0)
+        rq.queue("mail").enqueue(
+            jobs.send_password_reset, address, result_ttl=0, retry=jobs.RESET_RETRY
+        )
     except RedisError:
-        jobs.send_password_reset(address)
+        with suppress(account_emails.Deferred):
+            jobs.send_password_reset(address)
 
 
 @bp.get("/forgot/sent")
