@@ -298,7 +298,7 @@ def test_the_service_refuses_the_same_values_without_the_page(db):
 
 
 def test_promotion_codes_come_from_a_coupon_picked_from_the_merchants_stripe_coupons(
-    client, db, login, sandbox_server
+    client, db, login, sandbox_server, monkeypatch
 ):
     import stripe
 
@@ -329,6 +329,12 @@ def test_promotion_codes_come_from_a_coupon_picked_from_the_merchants_stripe_cou
     assert saved.status_code == 302
     row = stored(db, owner.merchant_id)
     assert row.coupon_id == "BACK10" and row.steps[1]["promotion"] is True
+    # Stripe unreachable (nothing listens on port 9): the page says so, the choice stays.
+    monkeypatch.setitem(client.application.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
+    away = client.get("/settings").get_data(as_text=True)
+    assert "Stripe could not be reached just now, so your coupons cannot be listed" in away
+    assert "create one in your Stripe Dashboard" not in away
+    assert '<option selected value="BACK10">BACK10</option>' in away
 
 
 @pytest.mark.parametrize("locale", ["", "xx_YY", "fr-FR", "en_US\n", "x" * 300])

@@ -9,7 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from zoneinfo import TZPATH
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -154,6 +154,7 @@ def _coupons() -> list[dict] | None:
     try:
         return stripe_gateway.list_coupons(account)
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
+        g.coupons_unreachable = True  # the page says so, rather than that there are none
         return None
 
 
@@ -220,16 +221,8 @@ def _with_current(coupons: list[dict] | None) -> list[dict]:
     chosen = settings.settings_for(current_merchant().id).coupon_id
     listed = coupons or []
     if chosen and chosen not in {c["id"] for c in listed}:
-        listed = [
-            *listed,
-            {
-                "id": chosen,
-                "name": None,
-                "percent_off": None,
-                "amount_off": None,
-                "currency": None,
-            },
-        ]
+        unknown = dict.fromkeys(("name", "percent_off", "amount_off", "currency"))
+        listed = [*listed, {**unknown, "id": chosen}]
     return listed
 
 
