@@ -203,7 +203,8 @@ def measure(client: Client, paths: dict, args) -> dict[str, list[float]]:
 
 def serve_and_measure(args, env: dict, t: dict, logdir: Path) -> dict[str, list[float]]:
     port, log = common.free_port(), logdir / "gunicorn.log"
-    command = [str(common.VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
+    command = [str(common.VENV_BIN / "gunicorn"), "--no-control-socket"]
+    command += ["--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(args.workers), "--threads", str(args.threads)]
     command += ["--access-logfile", "-", "bench.dashboard:served_app()"]
     proc = common.start(command, env, log)

@@ -187,6 +187,7 @@ def gunicorn_args(
     """The gunicorn command line, identical for both servers but for the app."""
     return [
         str(common.VENV_BIN / "gunicorn"),
+        "--no-control-socket",  # else every gunicorn of this user shares one socket
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
