@@ -14,7 +14,7 @@ from factories import PASSWORD, make_owner
 from helpers import post_form
 from portal import jobs
 from portal.db import utcnow
-from portal.extensions import rq
+from portal.extensions import connect_redis, rq
 from portal.models import (
     CheckoutSession,
     ConsentChange,
@@ -417,3 +417,13 @@ def test_an_email_held_by_quiet_hours_past_now_is_still_to_come_not_lost(client,
     assert re.search(r'data-figure="waiting">(\d+)<', page).group(1) == "1"
     assert "it is not lost, it goes when it is due" in page
     assert "First email due after now (for example after quiet hours)" in page
+
+
+def test_a_dry_run_redis_refused_says_nothing_was_counted(client, db, owner, login, monkeypatch):
+    seed(db, owner.merchant_id)
+    login(client, owner.email, PASSWORD)
+    monkeypatch.setattr(rq, "connection", connect_redis("redis://127.0.0.1:1/0"))
+    response = post_form(client, "/dry-runs/", _form(), page="/dry-runs/")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "could not be queued just now" in page and "Nothing was counted." in page
+    assert "No cart expired in this period" not in page

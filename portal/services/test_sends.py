@@ -87,6 +87,10 @@ def deliver(test_send_id: int) -> str | None:
 
 # A failure in the portal's own words (not a mail server's answer) is stored with this mark.
 OWN_WORDS = "portal: "
+UNKNOWN_WORDS = (
+    "The mail server stopped answering while taking it, so it may have arrived: look in your "
+    "inbox before sending another."
+)
 
 
 def fail(test_send_id: int, reason: str) -> None:
@@ -136,8 +140,10 @@ def _send(test: TestSend) -> tuple[TestSendStatus, str]:
     except (HeaderInjection, ValueError) as exc:
         return TestSendStatus.FAILED, f"not composed: {exc}"
     result = delivery.send(message, merchant.id)
+    if result.status == DeliveryStatus.UNKNOWN:  # the reply was lost, not the message
+        return TestSendStatus.FAILED, OWN_WORDS + UNKNOWN_WORDS
     answer = result.detail or ""
-    if result.code is not None:
+    if result.code is not None and f"{result.code} " not in answer:  # the code, said once
         answer = f"{result.code} {answer}".strip()
     status = TestSendStatus.SENT if result.status == DeliveryStatus.SENT else TestSendStatus.FAILED
     return status, answer[:2000]
