@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 from redis import Redis
+from sqlalchemy import select
 
 from portal.db import make_engine
 from portal.extensions import rq
@@ -107,3 +108,34 @@ def test_metrics_say_when_redis_is_down(client, monkeypatch):
     assert response.status_code == 200
     assert figures['portal_up{part="redis"}'] == 0 and figures['portal_up{part="database"}'] == 1
     assert not any(name.startswith("portal_queue") for name in figures)
+
+
+def test_metrics_show_emails_waiting_for_a_retry_and_carts_waiting_for_stripe(
+    client, db, redis_conn, monkeypatch
+):
+    import stripe_events as se
+    from factories import make_connected
+    from portal.models import EmailSend, RecoveryCase
+    from portal.services import events
+
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    make_connected("acct_1MetricsShop000001")
+    for n in range(2):
+        assert (
+            se.post(client, se.expired(f"cs_live_m{n}", "acct_1MetricsShop000001")).status_code
+            == 200
+        )
+    events.drain()
+    first, second = db.scalars(select(RecoveryCase).order_by(RecoveryCase.id)).all()
+    first.status, first.attempts = "scheduled", 2  # Stripe did not answer twice
+    db.add(
+        EmailSend(
+            merchant_id=second.merchant_id, case_id=second.id, step=0, to_address="a@example.com",
+            status="deferred", message_id="<m@example.com>", attempts=1,
+        )
+    )  # fmt: skip
+    db.commit()
+    figures = _figures(client.get("/metrics").get_data(as_text=True))
+    assert figures['portal_email_sends{status="deferred"}'] == 1
+    assert figures['portal_email_sends{status="claimed"}'] == 0
+    assert figures["portal_cases_waiting_on_stripe"] == 1

@@ -4,7 +4,8 @@ counted in memory; each query is served by an index or reads a small table.
 
 Figures: whether the database and Redis answer; webhook events waiting to be applied or failed
 for good (and the age of the oldest waiting); jobs waiting, scheduled for a retry and failed
-per queue; workers alive; CSV imports and dry runs queued or running. No merchant's data: only
+per queue; workers alive; CSV imports and dry runs queued or running; recovery emails being
+sent or waiting for a retry, and carts waiting for Stripe to answer. No merchant's data: only
 totals over all of them."""
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import CsvImport, DryRun, EventStatus, StripeEvent
+from portal.models import CaseStatus, CsvImport, DryRun, EmailSend, EventStatus, RecoveryCase
+from portal.models import SendStatus, StripeEvent
 from portal.services import health
 
 WAITING_EVENTS = (EventStatus.PENDING, EventStatus.FAILED)
 ACTIVE = ("queued", "running")
+IN_FLIGHT = (SendStatus.CLAIMED, SendStatus.DEFERRED)
 
 
 def text(engine: Engine, redis: Redis, queues: list[Queue]) -> bytes:
@@ -83,6 +86,30 @@ def _database_figures(engine: Engine) -> Iterator[GaugeMetricFamily]:
             (DryRun, "portal_dry_runs", "Dry runs"),
         ):
             yield _by_status(session, model, ACTIVE, name, f"{what} queued or running")
+        yield from _delivery_figures(session)
+
+
+def _delivery_figures(session: Session) -> Iterator[GaugeMetricFamily]:
+    """What a mail server or Stripe that stopped answering shows first: emails waiting for a
+    retry, and cases whose send-time check with Stripe failed and waits to be tried again."""
+    yield _by_status(
+        session,
+        EmailSend,
+        IN_FLIGHT,
+        "portal_email_sends",
+        "Recovery emails being sent (claimed) or waiting to be retried (deferred: the mail "
+        "server said to try later, or did not answer)",
+    )
+    waiting = session.scalar(
+        select(func.count()).where(
+            RecoveryCase.status == CaseStatus.SCHEDULED, RecoveryCase.attempts > 0
+        )
+    )
+    yield GaugeMetricFamily(
+        "portal_cases_waiting_on_stripe",
+        "Carts whose check with Stripe just before sending failed, waiting to try again",
+        value=waiting or 0,
+    )
 
 
 def _by_status(
