@@ -198,7 +198,9 @@ def test_a_5xx_for_the_recipient_bounces_and_suppresses_the_address(kit, db):
     assert kit.sink.messages == []
 
 
-def test_a_worker_killed_between_claim_and_send_leaves_unknown_never_resent(kit, db, monkeypatch):
+def test_a_worker_killed_before_the_mail_server_heard_of_it_is_sent_again_once(
+    kit, db, monkeypatch
+):
     session_id = kit.checkout("gus@example.com")
     kit.action(session_id, "expire")
     kit.drain()
@@ -207,19 +209,65 @@ def test_a_worker_killed_between_claim_and_send_leaves_unknown_never_resent(kit,
     def die(*args):  # the process is killed right after the claim was committed
         raise SystemExit("killed")
 
-    monkeypatch.setattr(sending, "_deliver", die)
-    with pytest.raises(SystemExit):
+    with monkeypatch.context() as patch, pytest.raises(SystemExit):
+        patch.setattr(sending, "_compose", die)
         kit.run(recovery.process, case_id)
-    monkeypatch.undo()
     db.rollback()
     assert db.scalars(select(EmailSend.status)).one() == "claimed"
-    assert (
-        kit.run(recovery.process, case_id) == "sequence_finished"
-    )  # the step is taken: no resend
+    # The step is taken: another look sends nothing while the claim may still be alive.
+    assert kit.run(recovery.process, case_id) == "sequence_finished"
     assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "deferred" and "before the mail server heard of it" in send.last_error
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
+    kit.settle()
+    assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["gus@example.com"]]
+    db.expire_all()
+    assert db.scalars(select(EmailSend.status)).one() == "sent"
+
+
+def test_a_worker_killed_while_the_mail_server_had_it_leaves_unknown_never_resent(
+    kit, db, monkeypatch
+):
+    session_id = kit.checkout("guy@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    case_id = kit.case(session_id).id
+
+    def die(*args):  # killed during the SMTP conversation: the server may have taken it
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch, pytest.raises(SystemExit):
+        patch.setattr(sending.delivery, "send", die)
+        kit.run(recovery.process, case_id)
+    db.rollback()
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "claimed" and send.handed_at is not None
+    assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
+    db.expire_all()
     assert db.scalars(select(EmailSend.status)).one() == "unknown"
     kit.settle()
     assert kit.sink.messages == []
+
+
+def test_the_sweep_and_a_slow_worker_never_both_send_a_claim(kit, db, monkeypatch):
+    session_id = kit.checkout("ivy@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    case_id = kit.case(session_id).id
+    real = sending._hand_off
+
+    def slow_hand_off(send):  # the sweep gave the claim up before this worker got here
+        kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11))
+        return real(send)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sending, "_hand_off", slow_hand_off)
+        assert kit.run(recovery.process, case_id) == "already_claimed"
+    assert kit.sink.messages == []
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
+    kit.settle()
+    assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["ivy@example.com"]]
 
 
 def test_a_recovered_purchase_is_credited_once_to_the_email(kit, db, client):
@@ -479,8 +527,10 @@ def test_the_carts_page_says_emailed_only_for_emails_a_server_took(
     kit.drain()
     for address in ("al@example.com", "bo@example.com"):
         kit.run(recovery.process, kit.case(carts[address]).id)
-    with monkeypatch.context() as patch, pytest.raises(SystemExit):  # dies between claim and SMTP
-        patch.setattr(sending, "_deliver", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    with monkeypatch.context() as patch, pytest.raises(SystemExit):  # dies while SMTP has it
+        patch.setattr(
+            sending.delivery, "send", lambda *a: (_ for _ in ()).throw(SystemExit("killed"))
+        )
         kit.run(recovery.process, kit.case(carts["cy@example.com"]).id)
     kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11))
     db.get(SendingSettings, kit.merchant_id).reply_to = "not an address"  # saved before checks

@@ -52,9 +52,9 @@ class SendingSettings(Base):
 
 
 class SendStatus(StrEnum):
-    CLAIMED = (
-        "claimed"  # about to talk to the server; a crash leaves it so, and it becomes unknown
-    )
+    # Being sent. A claim whose worker died is sent again when it never reached the mail
+    # server (no handed_at), and becomes unknown when it did.
+    CLAIMED = "claimed"
     SENT = "sent"
     DEFERRED = "deferred"  # 4xx or no connection: tried again with backoff, for up to 24 h
     BOUNCED = "bounced"  # 5xx for the recipient: the address is suppressed
@@ -89,6 +89,8 @@ class EmailSend(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the first attempt was handed to the mail server (committed just before it).
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promotion_code: Mapped[str | None] = mapped_column(String(64))  # minted for this send
     # The design it was rendered from; None: the built-in default (no version saved yet).

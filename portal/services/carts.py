@@ -48,7 +48,7 @@ SEND_STATUS = {
 }
 _OUTCOME = {
     SendStatus.CLAIMED: "is being sent",
-    SendStatus.DEFERRED: "was deferred by the mail server: retrying",
+    SendStatus.DEFERRED: "is waiting to be tried again",
     SendStatus.BOUNCED: "bounced: the address is suppressed",
     SendStatus.FAILED: "could not be sent",
     SendStatus.UNKNOWN: "was interrupted while sending: it may not have arrived",

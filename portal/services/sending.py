@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import db
 from portal.db import utcnow
@@ -29,23 +30,50 @@ from portal.mail.mime import HeaderInjection
 
 DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 DEFER_LIMIT = timedelta(hours=24)
-CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: unknown
+CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: its worker died
+NEVER_HANDED = "the worker stopped before the mail server heard of it: it is sent again"
+MAYBE_DELIVERED = "the worker stopped while the mail server had it: it may have arrived"
 
 
 def send_step(
     ctx: Context, step: int, to: str, items: list[dict], now: datetime
 ) -> EmailSend | None:
     """Claim, compose, deliver and record one step; the send row with its outcome, or None when
-    the step was claimed before (by a retry, a second worker...). Commits the claim before the
-    SMTP server hears of the email (and the promotion code before the email carries it)."""
+    the step was claimed before (by a retry, a second worker...) or the sweep took the claim
+    back. Commits the claim, the promotion code before the email carries it, and the hand-off
+    just before the SMTP server hears of the email."""
     send = _claim(ctx.case, step, to, now)
     if send is None:
         return None
     if ctx.policy.steps[step].promotion:
         send.promotion_code = promotions.mint(ctx, now)
         db.session.commit()
-    record(send, _deliver(send, ctx, items), now)
+    message = _compose(send, ctx, items)
+    if isinstance(message, DeliveryResult):
+        record(send, message, now)
+    elif _hand_off(send):
+        record(send, delivery.send(message, ctx.merchant.id), now)
+    else:
+        return None
     return send
+
+
+def _hand_off(send: EmailSend) -> bool:
+    """Mark the claim as handed to the mail server, committed, unless the sweep took it back
+    meanwhile (expire_claims); whether this worker may send it. One statement decides, so the
+    sweep and the worker never both go on."""
+    now = utcnow()
+    handed = db.session.execute(
+        update(EmailSend)
+        .where(EmailSend.id == send.id, EmailSend.status == SendStatus.CLAIMED)
+        .values(handed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if handed.rowcount != 1:
+        return False
+    set_committed_value(send, "handed_at", now)
+    return True
 
 
 def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
@@ -86,6 +114,10 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
         send.last_error = f"cancelled before retry: {reason}"
         return
     send.attempts += 1
+    steps = ctx.policy.steps
+    if send.promotion_code is None and send.step < len(steps) and steps[send.step].promotion:
+        send.promotion_code = promotions.mint(ctx, now)  # its claim died before it had one
+        db.session.commit()
     record(send, _deliver(send, ctx, items), now)
     if send.status == SendStatus.SENT:
         ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
@@ -123,13 +155,20 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
 
 
 def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
+    message = _compose(send, ctx, items)
+    if isinstance(message, DeliveryResult):
+        return message
+    return delivery.send(message, ctx.merchant.id)
+
+
+def _compose(send: EmailSend, ctx: Context, items: list[dict]):
+    """The message for the send, or the failed result that stands for it."""
     try:
-        message = recovery_email.recovery_message(
+        return recovery_email.recovery_message(
             send, ctx.session, ctx.merchant, ctx.settings, ctx.account, items, ctx.domain
         )
     except (HeaderInjection, ValueError) as exc:  # e.g. a malformed reply-to: nothing was sent
         return DeliveryResult(DeliveryStatus.FAILED, None, f"not composed: {exc}")
-    return delivery.send(message, ctx.merchant.id)
 
 
 def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
@@ -174,15 +213,21 @@ def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
 
 
 def expire_claims(now: datetime | None = None) -> int:
-    """Claims that never got a result (the worker died mid-send) become unknown: never resent.
-    Commits, like retry_deferred: the periodic work's steps each hold on their own."""
+    """Claims that never got a result (the worker died mid-send): one the mail server never
+    heard of (not handed off) is tried again like a deferral, re-checked first; one it may
+    have taken becomes unknown, never resent. Commits, like retry_deferred: the periodic
+    work's steps each hold on their own. Returns how many claims ended."""
     now = now or utcnow()
-    result = db.session.execute(
+    stale = (EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
+    again = db.session.execute(
         update(EmailSend)
-        .where(EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
-        .values(
-            status=SendStatus.UNKNOWN, last_error="the worker stopped between claim and result"
-        )
+        .where(*stale, EmailSend.handed_at.is_(None))
+        .values(status=SendStatus.DEFERRED, next_attempt_at=now, last_error=NEVER_HANDED)
+    )
+    unknown = db.session.execute(
+        update(EmailSend)
+        .where(*stale, EmailSend.handed_at.is_not(None))
+        .values(status=SendStatus.UNKNOWN, last_error=MAYBE_DELIVERED)
     )
     db.session.commit()
-    return result.rowcount or 0
+    return (again.rowcount or 0) + (unknown.rowcount or 0)

@@ -145,7 +145,7 @@ SEND_END = {
     SendStatus.BOUNCED: ("bounced: the address will not be emailed again", "bad"),
     SendStatus.FAILED: ("could not be sent", "bad"),
     SendStatus.UNKNOWN: ("was interrupted while sending: it may not have arrived", "bad"),
-    SendStatus.DEFERRED: ("was deferred by the mail server: retrying", ""),
+    SendStatus.DEFERRED: ("is waiting to be tried again", ""),
 }
 
 
