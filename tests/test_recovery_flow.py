@@ -198,13 +198,18 @@ def test_a_5xx_for_the_recipient_bounces_and_suppresses_the_address(kit, db):
     assert kit.sink.messages == []
 
 
+def _expired_case(kit, email: str) -> int:
+    """The case of a consenting shopper's cart that expired, its event applied, not yet looked at."""
+    session_id = kit.checkout(email)
+    kit.action(session_id, "expire")
+    kit.drain()
+    return kit.case(session_id).id
+
+
 def test_a_worker_killed_before_the_mail_server_heard_of_it_is_sent_again_once(
     kit, db, monkeypatch
 ):
-    session_id = kit.checkout("gus@example.com")
-    kit.action(session_id, "expire")
-    kit.drain()
-    case_id = kit.case(session_id).id
+    case_id = _expired_case(kit, "gus@example.com")
 
     def die(*args):  # the process is killed right after the claim was committed
         raise SystemExit("killed")
@@ -229,10 +234,7 @@ def test_a_worker_killed_before_the_mail_server_heard_of_it_is_sent_again_once(
 def test_a_worker_killed_while_the_mail_server_had_it_leaves_unknown_never_resent(
     kit, db, monkeypatch
 ):
-    session_id = kit.checkout("guy@example.com")
-    kit.action(session_id, "expire")
-    kit.drain()
-    case_id = kit.case(session_id).id
+    case_id = _expired_case(kit, "guy@example.com")
 
     def die(*args):  # killed during the SMTP conversation: the server may have taken it
         raise SystemExit("killed")
@@ -251,10 +253,7 @@ def test_a_worker_killed_while_the_mail_server_had_it_leaves_unknown_never_resen
 
 
 def test_the_sweep_and_a_slow_worker_never_both_send_a_claim(kit, db, monkeypatch):
-    session_id = kit.checkout("ivy@example.com")
-    kit.action(session_id, "expire")
-    kit.drain()
-    case_id = kit.case(session_id).id
+    case_id = _expired_case(kit, "ivy@example.com")
     real = sending._hand_off
 
     def slow_hand_off(send):  # the sweep gave the claim up before this worker got here
