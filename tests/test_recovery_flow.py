@@ -199,7 +199,7 @@ def test_a_5xx_for_the_recipient_bounces_and_suppresses_the_address(kit, db):
 
 
 def _expired_case(kit, email: str) -> int:
-    """The case of a consenting shopper's cart that expired, its event applied, not yet looked at."""
+    """The case of a consenting shopper's expired cart, its event applied, not yet looked at."""
     session_id = kit.checkout(email)
     kit.action(session_id, "expire")
     kit.drain()
