@@ -323,6 +323,7 @@ def test_another_merchants_dry_run_is_not_found(client, db, owner, login):
         ({"since": "2020-01-01"}, "since", "at most 366 days"),
         ({"until": "2999-01-01"}, "until", "up to today"),
         ({"since": "not a date"}, "since", "Enter a day as year-month-day"),
+        ({"since": "２０２６-１１-０１"}, "since", "Enter a day as year-month-day"),  # full-width
         ({"quiet_start": "22"}, "quiet_end", "both a start and an end"),
     ],
 )

@@ -90,6 +90,8 @@ class DayField(DateField):
 
     def process_formdata(self, valuelist) -> None:
         try:
+            if valuelist and not str(valuelist[0]).isascii():  # "２０２６-０３-０１" reads as a day
+                raise ValueError("not plain digits")
             super().process_formdata(valuelist)
         except ValueError as error:
             raise ValueError("Enter a day as year-month-day, like 2026-03-01.") from error
