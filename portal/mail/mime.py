@@ -59,6 +59,9 @@ class Composed:
 CRLF = "\r\n"
 # C0 and C1 controls (NUL, CR, LF, NEL...), DEL, U+2028/9: never in a header (nor in a name).
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Marks that turn the direction of the text around: in a sender's name or an email's footer,
+# they make it read as something else.
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
 _UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")  # printable ASCII but <>
 _HEADER_NAME = re.compile(r"[!-9;-~]+")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from email_validator import EmailNotValidError, validate_email
 
 from portal import db
-from portal.mail.mime import CONTROL
+from portal.mail.mime import BIDI, CONTROL
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
 from portal.services import connections, rules, terms
@@ -185,16 +185,16 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         found.append(("reply_to", "Enter one email address, like help@example.com (ASCII only)."))
     if values.locale not in locale_ids():
         found.append(("locale", "Choose a language and region from the list."))
-    address = values.postal_address
+    address, problem = values.postal_address, None
     if CONTROL.search(address.replace("\r", "").replace("\n", "").replace("\t", "")):
-        found.append(("postal_address", "Use plain text: this contains a control character."))
+        problem = "Use plain text: this contains a control character."
+    elif BIDI.search(address):  # it closes every email: it must read as it is
+        problem = "Use plain text: this contains a direction mark."
     elif len(address) > MAX_POSTAL_ADDRESS:
-        found.append(("postal_address", f"Use at most {MAX_POSTAL_ADDRESS} characters."))
+        problem = f"Use at most {MAX_POSTAL_ADDRESS} characters."
     elif enabled and not address.strip():
-        found.append(
-            ("postal_address", "Recovery emails are on: they must show a postal address.")
-        )
-    return found
+        problem = "Recovery emails are on: they must show a postal address."
+    return found + ([("postal_address", problem)] if problem else [])
 
 
 @cache

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from portal.mail.mime import CONTROL
+from portal.mail.mime import BIDI, CONTROL
 
 
 def ascii_address(form, field) -> None:
@@ -31,11 +30,6 @@ PASSWORD_AGAIN = DataRequired("Type the password again.")
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
-
-
-# Marks that turn the direction of the text around: in a name shown as an email's sender, they
-# make it read as another.
-BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(form, field) -> None:
@@ -90,7 +84,9 @@ class DayField(DateField):
 
     def process_formdata(self, valuelist) -> None:
         try:
-            if valuelist and not str(valuelist[0]).isascii():  # "２０２６-０３-０１" reads as a day
+            if (
+                valuelist and not str(valuelist[0]).isascii()
+            ):  # "２０２６-０３-０１" reads as a day
                 raise ValueError("not plain digits")
             super().process_formdata(valuelist)
         except ValueError as error:
