@@ -11,14 +11,21 @@
     nav.dataset.more = left && right ? "both" : left ? "left" : right ? "right" : "none";
   }
 
-  var current = nav.querySelector("a[aria-current]");
-  if (current && nav.scrollWidth > nav.clientWidth) {
-    // The row alone scrolls, never the page (scrollIntoView would also move the page, away
-    // from a #fragment the address asked for).
-    var offset = current.getBoundingClientRect().left - nav.getBoundingClientRect().left;
-    nav.scrollLeft += offset - (nav.clientWidth - current.offsetWidth) / 2;
+  // The row alone scrolls, never the page (scrollIntoView would also move the page, away
+  // from a #fragment the address asked for): the link is put in the middle, clear of the fades.
+  function centre(link) {
+    if (nav.scrollWidth <= nav.clientWidth) return;
+    var offset = link.getBoundingClientRect().left - nav.getBoundingClientRect().left;
+    nav.scrollLeft += offset - (nav.clientWidth - link.offsetWidth) / 2;
   }
+
+  var current = nav.querySelector("a[aria-current]");
+  if (current) centre(current);
   mark();
   nav.addEventListener("scroll", mark, { passive: true });
+  // A link reached with the keyboard comes into view whole, its focus ring not under a fade.
+  nav.addEventListener("focusin", function (event) {
+    if (event.target.tagName === "A") centre(event.target);
+  });
   window.addEventListener("resize", mark);
 })();

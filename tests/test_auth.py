@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select, update
@@ -505,3 +506,14 @@ def test_a_log_out_in_another_browser_ends_this_ones_forms_in_words(app, client,
     htmx = {"HX-Request": "true"}
     fragment = other.post("/email/1/preview", data={"csrf_token": token}, headers=htmx)
     assert fragment.status_code == 400 and "<html" not in fragment.get_data(as_text=True)
+
+
+def test_a_fields_errors_are_tied_to_it_for_screen_readers(client, db):
+    page = post_form(client, "/login", {"email": "", "password": ""}).get_data(as_text=True)
+    for name in ("email", "password"):
+        field = re.search(rf'<input[^>]*id="{name}"[^>]*>', page).group()
+        assert 'aria-invalid="true"' in field and f'aria-describedby="{name}-error"' in field
+        assert f'<div class="errors" id="{name}-error">' in page
+    hinted = post_form(client, "/signup", {**SIGNUP, "password": "short", "confirm": "short"})
+    field = re.search(r'<input[^>]*id="password"[^>]*>', hinted.get_data(as_text=True)).group()
+    assert 'aria-describedby="password-error password-hint"' in field  # the error first
