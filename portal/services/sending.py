@@ -30,7 +30,7 @@ from portal.mail.mime import HeaderInjection
 
 DEFER_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 240)]
 DEFER_LIMIT = timedelta(hours=24)
-CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim older than this without a result: its worker died
+CLAIM_TIMEOUT = timedelta(minutes=10)  # a claim this old without a result: its worker died
 NEVER_HANDED = "the worker stopped before the mail server heard of it: it is sent again"
 MAYBE_DELIVERED = "the worker stopped while the mail server had it: it may have arrived"
 
