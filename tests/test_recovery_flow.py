@@ -183,6 +183,23 @@ def test_a_4xx_is_retried_until_the_server_takes_it(kit, db):
     assert (send.status, send.attempts) == ("sent", 2) and len(kit.sink.messages) == 1
 
 
+def test_two_sweeps_at_once_retry_a_deferred_email_once(kit, db):
+    kit.sink.tempfail_rcpt = 1
+    session_id = kit.checkout("eva@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    send_id = db.scalars(select(EmailSend.id)).one()
+    later = utcnow() + timedelta(minutes=2)
+    assert kit.run(sending._take_deferred, send_id, later) is not None  # a slow sweep has it
+    assert kit.run(sending._take_deferred, send_id, later) is None  # so the next one cannot
+    assert kit.run(sending.retry_deferred, now=later) == 0 and kit.sink.messages == []
+    # The slow sweep's worker died before the hand-off: the claim comes back, and goes once.
+    assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
+    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=13)) == 0
+    assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["eva@example.com"]]
+
+
 def test_a_5xx_for_the_recipient_bounces_and_suppresses_the_address(kit, db):
     kit.sink.reject_recipients.add("fay@example.com")
     first = kit.checkout("fay@example.com")

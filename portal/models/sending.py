@@ -89,7 +89,7 @@ class EmailSend(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the first attempt was handed to the mail server (committed just before it).
+    # When the attempt in hand was handed to the mail server (committed just before it).
     handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promotion_code: Mapped[str | None] = mapped_column(String(64))  # minted for this send

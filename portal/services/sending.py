@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -48,14 +48,20 @@ def send_step(
     if ctx.policy.steps[step].promotion:
         send.promotion_code = promotions.mint(ctx, now)
         db.session.commit()
+    return send if _send_claimed(send, ctx, items, now) else None
+
+
+def _send_claimed(send: EmailSend, ctx: Context, items: list[dict], now: datetime) -> bool:
+    """Compose a claimed send, hand it off and deliver it, recording the outcome; False when
+    the sweep took the claim back before the hand-off (nothing was sent)."""
     message = _compose(send, ctx, items)
-    if isinstance(message, DeliveryResult):
+    if isinstance(message, DeliveryResult):  # it could not be composed: nothing to send
         record(send, message, now)
     elif _hand_off(send):
         record(send, delivery.send(message, ctx.merchant.id), now)
     else:
-        return None
-    return send
+        return False
+    return True
 
 
 def _hand_off(send: EmailSend) -> bool:
@@ -79,20 +85,46 @@ def _hand_off(send: EmailSend) -> bool:
 def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
     """Try again the sends a server deferred, each re-checked like a first attempt: local facts,
     then Stripe (a later checkout may have started or been paid meanwhile); while Stripe cannot
-    say, wait, never send blind. Returns how many were due. Commits: each attempt's outcome
-    must hold whatever the rest of the periodic work does."""
+    say, wait, never send blind. Each is claimed again first, so that two sweeps at once never
+    both try it, and its outcome is committed at once: a crash loses at most the one in hand.
+    Returns how many were tried."""
     now = now or utcnow()
-    sends = list(
+    due = list(
         db.session.scalars(
-            select(EmailSend)
+            select(EmailSend.id)
             .where(EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now)
+            .order_by(EmailSend.next_attempt_at)
             .limit(limit)
         )
     )
-    for send in sends:
-        _retry(send, case_context.load(send.case_id), now)
+    db.session.rollback()  # only read: end the snapshot
+    tried = 0
+    for send_id in due:
+        send = _take_deferred(send_id, now)
+        if send is not None:
+            _retry(send, case_context.load(send.case_id), now)
+            db.session.commit()
+            tried += 1
+    return tried
+
+
+def _take_deferred(send_id: int, now: datetime) -> EmailSend | None:
+    """Claim a deferred send for one more try (committed), unless another sweep took it first.
+    Its next_attempt_at then holds when it was claimed: expire_claims ages the claim from it."""
+    taken = db.session.execute(
+        update(EmailSend)
+        .where(
+            EmailSend.id == send_id,
+            EmailSend.status == SendStatus.DEFERRED,
+            EmailSend.next_attempt_at <= now,
+        )
+        .values(status=SendStatus.CLAIMED, next_attempt_at=utcnow(), handed_at=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    return len(sends)
+    if taken.rowcount != 1:
+        return None
+    return db.session.get(EmailSend, send_id, populate_existing=True)
 
 
 def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
@@ -105,9 +137,8 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
             # The address was confirmed with Stripe when the send was claimed.
             items = [] if reason else case_context.confirm_with_stripe(ctx)[0]
         except (stripe_gateway.StripeError, stripe_gateway.GatewayError, ValueError):
-            send.next_attempt_at = (
-                now + DEFER_DELAYS[0]
-            )  # Stripe must answer first: look again soon
+            # Stripe must answer first: look again soon.
+            send.status, send.next_attempt_at = SendStatus.DEFERRED, now + DEFER_DELAYS[0]
             return
     if reason:
         send.status, send.next_attempt_at = SendStatus.FAILED, None
@@ -118,7 +149,8 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
     if send.promotion_code is None and send.step < len(steps) and steps[send.step].promotion:
         send.promotion_code = promotions.mint(ctx, now)  # its claim died before it had one
         db.session.commit()
-    record(send, _deliver(send, ctx, items), now)
+    if not _send_claimed(send, ctx, items, now):
+        return
     if send.status == SendStatus.SENT:
         ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
 
@@ -152,13 +184,6 @@ def _claim(case: RecoveryCase, step: int, to: str, now: datetime) -> EmailSend |
         db.session.rollback()
         return None
     return send
-
-
-def _deliver(send: EmailSend, ctx: Context, items: list[dict]) -> DeliveryResult:
-    message = _compose(send, ctx, items)
-    if isinstance(message, DeliveryResult):
-        return message
-    return delivery.send(message, ctx.merchant.id)
 
 
 def _compose(send: EmailSend, ctx: Context, items: list[dict]):
@@ -218,7 +243,9 @@ def expire_claims(now: datetime | None = None) -> int:
     have taken becomes unknown, never resent. Commits, like retry_deferred: the periodic
     work's steps each hold on their own. Returns how many claims ended."""
     now = now or utcnow()
-    stale = (EmailSend.status == SendStatus.CLAIMED, EmailSend.created_at < now - CLAIM_TIMEOUT)
+    # A first claim's age counts from its creation, a retry's from when it was taken.
+    claimed_at = func.coalesce(EmailSend.next_attempt_at, EmailSend.created_at)
+    stale = (EmailSend.status == SendStatus.CLAIMED, claimed_at < now - CLAIM_TIMEOUT)
     again = db.session.execute(
         update(EmailSend)
         .where(*stale, EmailSend.handed_at.is_(None))
