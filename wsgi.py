@@ -1,5 +1,7 @@
 """WSGI entry point: `gunicorn wsgi:app`, and FLASK_APP for the `flask` CLI."""
 
+import sys
+
 from flask.cli import NoAppException
 
 from portal import create_app
@@ -9,5 +11,11 @@ try:
     app = create_app()
 except ConfigError as problem:
     # A missing or malformed setting: the `flask` CLI prints this one line naming it (not a
-    # traceback, then a command list without the portal's commands); gunicorn stops on it.
-    raise NoAppException(f"The portal cannot start: {problem}.") from None
+    # traceback, then a command list without the portal's commands); gunicorn prints it once
+    # per worker, without a traceback, and stops ("App failed to load").
+    message = f"The portal cannot start: {problem}."
+    if "gunicorn" in sys.modules:
+        from gunicorn.errors import AppImportError
+
+        raise AppImportError(message) from None
+    raise NoAppException(message) from None

@@ -184,3 +184,21 @@ def test_an_unreachable_database_is_one_line_from_an_operator_command(tmp_path):
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("Error: The database (DATABASE_URL) cannot be used:")
+
+
+def test_gunicorn_stops_on_a_bad_setting_in_one_line_with_no_traceback():
+    env = {"PORTAL_ENV": "development", "PATH": "/usr/bin:/bin", "SMTP_URL": "smtp://h:25x"}
+    root = Path(__file__).resolve().parent.parent
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    done = subprocess.run(
+        [str(gunicorn), "--no-control-socket", "--bind", "127.0.0.1:0", "-w", "2", "wsgi:app"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in output
+    assert "The portal cannot start: SMTP_URL: the port must be a number" in output
+    assert "App failed to load" in output
