@@ -46,6 +46,10 @@ class AppWorker(SimpleWorker):
     a fresh app context so every job starts with its own database session. Its work loop ends
     when Redis is lost; `stop_requested` tells that apart from an end a signal asked for."""
 
+    # RQ retries a failed dequeue itself, waiting up to a minute between tries: after Redis
+    # comes back, jobs would wait that long. A few seconds is cheap (one PING's worth).
+    max_connection_wait_time = 5.0
+
     def __init__(self, queues, *, app, **kwargs):
         super().__init__(queues, **kwargs)
         self.app = app
