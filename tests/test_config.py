@@ -153,6 +153,7 @@ def test_the_flask_cli_names_a_missing_setting_in_one_line(tmp_path):
     assert done.stderr.startswith(
         "Error: The portal cannot start: SECRET_KEY, ENCRYPTION_KEY, PUBLIC_URL must be set"
     )
+    assert len(done.stderr.strip().splitlines()) == 1  # not followed by "No such command"
 
 
 @pytest.mark.parametrize(
