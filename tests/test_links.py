@@ -56,6 +56,8 @@ def test_the_unsubscribe_link_carries_no_address_and_unsubscribes_its_shopper(
     token = url.rsplit("/", 1)[1]
     decoded = base64.urlsafe_b64decode(token.split(".")[0] + "==")
     assert b"rae" not in decoded.lower() and b"example" not in decoded and b"@" not in decoded
+    assert client.head(_path(url)).status_code == 200  # a link scanner's HEAD only asks too
+    assert db.scalars(select(Contact.status)).all() == ["subscribed"]
     page = client.get(_path(url))
     shown = page.get_data(as_text=True).replace("<wbr>", "")  # break points in the address
     assert page.status_code == 200 and "rae@example.com" in shown

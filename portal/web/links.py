@@ -47,7 +47,7 @@ def unsubscribe_page(token: str):
         return render_template(
             "links/unsubscribe.html", merchant=merchant, email="your address", done=True
         )
-    if request.method == "GET":  # link scanners follow links: GET only asks
+    if request.method != "POST":  # link scanners follow links (GET, HEAD): those only ask
         contact = subscriptions.held_contact(merchant, email)
         done = contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED
         return render_template(

@@ -50,7 +50,7 @@ def sign_in_first():
     in another tab or browser) leads back to the page that holds the form (its address only
     takes posts), saying nothing was saved; posted by htmx, it gets words in place, so the page
     and what was typed in it stay."""
-    posted = request.method != "GET"
+    posted = request.method not in ("GET", "HEAD")
     htmx = request.headers.get("HX-Request")
     if posted and htmx:
         return render_template("errors/csrf_fragment.html"), 400
