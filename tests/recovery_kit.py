@@ -58,8 +58,8 @@ class Kit:
             "consent_collection": {"promotions": "auto"},
             "after_expiration": {"recovery": {"enabled": True}},
         }
-        if customer:
-            params["customer"] = customer
+        if customer:  # a Customer (cus_) or, with Accounts v2, an Account (acct_)
+            params["customer_account" if customer.startswith("acct_") else "customer"] = customer
         if locale:
             params["locale"] = locale
         session = client.v1.checkout.sessions.create(params)

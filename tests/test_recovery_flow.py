@@ -146,9 +146,10 @@ def test_a_then_a_completed_b_nobody_gets_an_email(kit, db):
     assert kit.sink.messages == []
 
 
-def test_an_open_later_session_webhooks_cannot_see_stops_the_email(kit, db):
-    a = kit.checkout("cy@example.com", customer="cus_1Cy")
-    kit.checkout("someone-else@example.com", customer="cus_1Cy")  # same customer, still open
+@pytest.mark.parametrize("customer", ["cus_1Cy", "acct_1CyAsCustomer"])
+def test_an_open_later_session_webhooks_cannot_see_stops_the_email(kit, db, customer):
+    a = kit.checkout("cy@example.com", customer=customer)
+    kit.checkout("someone-else@example.com", customer=customer)  # same shopper, still open
     kit.action(a, "expire")
     kit.settle()
     assert kit.sink.messages == [] and kit.case(a).reason == "later_session"

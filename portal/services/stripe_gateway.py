@@ -182,7 +182,10 @@ def later_session_status(
     customer or same email, any status): "complete", else "open"/"expired", else None."""
     client = account_client(account, livemode)
     found = set()
-    queries = ([{"customer": customer}] if customer else []) + (
+    # A customer is a Customer (cus_...) or, with Accounts v2, an Account (acct_...): Stripe
+    # filters each by its own parameter.
+    by = "customer_account" if customer and customer.startswith("acct_") else "customer"
+    queries = ([{by: customer}] if customer else []) + (
         [{"customer_details": {"email": email}}] if email else []
     )
     for query in queries:
