@@ -155,6 +155,23 @@ def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
     assert len(state(db)["ledger"]) == 2  # both changes stay in the ledger
 
 
+def test_a_test_mode_checkout_never_changes_the_subscription_list(client, db):
+    make_connected(ACCT)
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])
+    test_mode_opt_out = se.completed(
+        "cs_test_B",
+        ACCT,
+        created=T0 + 3600,
+        livemode=False,
+        consent={"promotions": "opt_out", "terms_of_service": None},
+    )
+    deliver(
+        client, [test_mode_opt_out, se.expired("cs_test_C", ACCT, livemode=False, email="t@x.io")]
+    )
+    assert state(db)["contacts"] == {"shopper@example.com": "subscribed"}
+    assert len(state(db)["ledger"]) == 1
+
+
 def test_every_expired_session_gets_a_case_and_unknown_accounts_are_unrouted(client, db):
     make_connected(ACCT)
     deliver(

@@ -102,6 +102,7 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
             and m.email
             and consent_csv.is_email(m.email)  # what the list holds, its CSV must take back
             and when
+            and m.livemode  # a test checkout, with any address, never changes the real list
             and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED)
         ):
             changes.append(
