@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -30,7 +31,9 @@ SANDBOX_DEFAULTS = {
     "STRIPE_API_BASE": SANDBOX_URL,
     "STRIPE_CONNECT_BASE": SANDBOX_URL,
 }
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL")
+# Without SMTP_URL emails would go to the development outbox and count as sent: never in production.
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "SMTP_URL")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(RuntimeError):
@@ -190,7 +193,7 @@ def _dns_problems(config: Config) -> list[str]:
 def _url_problems(config: Config) -> list[str]:
     """The URLs a process needs only later (a first email, a first job), checked at start: a
     mistake found at the first send would fail every send until someone reads the log."""
-    problems = []
+    problems = _public_url_problems(config)
     if config.SMTP_URL:
         try:
             parse_smtp_url(config.SMTP_URL)
@@ -206,6 +209,26 @@ def _url_problems(config: Config) -> list[str]:
     if not config.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
     return problems
+
+
+def _public_url_problems(config: Config) -> list[str]:
+    """Emails' links and one-click unsubscribes (RFC 8058 wants https) and the Secure cookies
+    need https in production; plain http only on this machine (a benchmark, a trial)."""
+    if not config.PUBLIC_URL:
+        return []
+    try:
+        parts = urlsplit(config.PUBLIC_URL)
+        parts.port  # raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return ["PUBLIC_URL must be the portal's address, such as https://portal.example.com"]
+    if config.is_production and parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return [
+            "PUBLIC_URL must start with https:// in production (emails' unsubscribe links and "
+            "the portal's Secure cookies need it; put a TLS-terminating proxy in front)"
+        ]
+    return []
 
 
 def load(instance_path: str, overrides: dict | None = None) -> dict:

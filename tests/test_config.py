@@ -24,13 +24,20 @@ def test_production_is_the_default_and_names_every_missing_secret(tmp_path):
     with pytest.raises(ConfigError) as info:
         create_app()
     message = str(info.value)
-    for name in ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "PORTAL_ENV=production"):
+    for name in (
+        "SECRET_KEY",
+        "ENCRYPTION_KEY",
+        "PUBLIC_URL",
+        "SMTP_URL",
+        "PORTAL_ENV=production",
+    ):
         assert name in message
 
 
 def test_production_names_only_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("ENCRYPTION_KEY", GOOD_KEY)
     monkeypatch.setenv("PUBLIC_URL", "https://portal.example.com")
+    monkeypatch.setenv("SMTP_URL", "smtp://relay.example.com:587")
     with pytest.raises(ConfigError, match=r"^SECRET_KEY must be set"):
         load(str(tmp_path))
 
@@ -40,11 +47,43 @@ def test_malformed_encryption_key_is_refused(tmp_path):
         load(str(tmp_path), {"PORTAL_ENV": "development", "ENCRYPTION_KEY": "not-a-key"})
 
 
+def test_production_emails_without_a_mail_server_are_refused_by_name(monkeypatch, tmp_path):
+    for name, value in {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": GOOD_KEY}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PUBLIC_URL", "https://portal.example.com")
+    with pytest.raises(ConfigError, match=r"^SMTP_URL must be set when PORTAL_ENV=production"):
+        load(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://portal.example.com", "PUBLIC_URL must start with https:// in production"),
+        ("portal.example.com", "PUBLIC_URL must be the portal's address"),
+        ("https://:443", "PUBLIC_URL must be the portal's address"),
+        ("https://portal.example.com:44x", "PUBLIC_URL must be the portal's address"),
+        ("http://127.0.0.1:5000", None),  # on this machine only: a benchmark, a trial
+        ("http://[::1]:5000", None),
+        ("https://portal.example.com/", None),
+    ],
+)
+def test_production_wants_https_public_url_but_on_this_machine(monkeypatch, tmp_path, url, words):
+    environ = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEY": GOOD_KEY, "SMTP_URL": "smtp://h:25"}
+    for name, value in {**environ, "PUBLIC_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    if words is None:
+        assert load(str(tmp_path))["PUBLIC_URL"] == url
+    else:
+        with pytest.raises(ConfigError, match=words):
+            load(str(tmp_path))
+
+
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
     for name, value in {
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEY": f"{GOOD_KEY},{GOOD_KEY}",
         "PUBLIC_URL": "https://portal.example.com",
+        "SMTP_URL": "smtp://relay.example.com:587",
     }.items():
         monkeypatch.setenv(name, value)
     settings = load(str(tmp_path))
@@ -89,6 +128,7 @@ def test_production_never_defaults_to_the_sandbox(monkeypatch, tmp_path):
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEY": GOOD_KEY,
         "PUBLIC_URL": "https://portal.example.com",
+        "SMTP_URL": "smtp://relay.example.com:587",
     }.items():
         monkeypatch.setenv(name, value)
     settings = load(str(tmp_path))
@@ -151,7 +191,7 @@ def test_the_flask_cli_names_a_missing_setting_in_one_line(tmp_path):
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.startswith(
-        "Error: The portal cannot start: SECRET_KEY, ENCRYPTION_KEY, PUBLIC_URL must be set"
+        "Error: The portal cannot start: SECRET_KEY, ENCRYPTION_KEY, PUBLIC_URL, SMTP_URL must be"
     )
     assert len(done.stderr.strip().splitlines()) == 1  # not followed by "No such command"
 
