@@ -253,6 +253,20 @@ def test_mail_from_5xx_fails(sink, mailers):
             554,
         ),  # not the shopper
         ("rcpt_reply", "550 Mailbox unavailable", DeliveryStatus.BOUNCED, 550),
+        (
+            "rcpt_reply",
+            "550 5.4.1 Recipient address rejected: Access denied",
+            DeliveryStatus.BOUNCED,
+            550,
+        ),
+        (
+            "rcpt_reply",
+            "554 5.7.1 <x@example.com>: Recipient rejected by policy",
+            DeliveryStatus.BOUNCED,
+            554,
+        ),
+        ("rcpt_reply", "530 5.7.0 Authentication required", DeliveryStatus.FAILED, 530),
+        ("rcpt_reply", "552 5.3.4 Message size exceeds fixed limit", DeliveryStatus.FAILED, 552),
         ("data_reply", "550 5.1.1 No such user here", DeliveryStatus.BOUNCED, 550),
         ("data_reply", "554 5.7.1 Message rejected as spam", DeliveryStatus.FAILED, 554),
         ("data_reply", "452 4.3.1 Insufficient system storage", DeliveryStatus.DEFERRED, 452),

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from portal.mail.mime import Composed
 
 _ENHANCED = re.compile(r"5\.(\d{1,3})\.\d{1,3}\b")  # RFC 3463 status code of a permanent failure
+_OUR_SETUP = re.compile(r"relay|authenticat", re.IGNORECASE)  # a refusal about us, not them
 _PORTS = {"smtp": 25, "smtps": 465}
 _OPTIONS = {"starttls": ("auto", "required", "off"), "verify": ("true", "false")}
 _ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
@@ -96,14 +97,7 @@ def _result(status: DeliveryStatus, code: int | None, detail: str) -> DeliveryRe
 def _refusal(stage: str, code: int, reply: bytes | str) -> DeliveryResult:
     """DEFERRED for 4xx; BOUNCED only for a 5xx about the recipient's address or mailbox."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    # RFC 3463: 5.1.x/5.2.x are the address/mailbox; "5.7.1 relaying denied" is not the shopper's.
-    enhanced = _ENHANCED.match(text)
-    about_recipient = (
-        enhanced.group(1) in ("1", "2")
-        if enhanced
-        else stage == "RCPT TO" or code in (550, 551, 553)
-    )
-    bounced = 500 <= code < 600 and stage in ("RCPT TO", "end of DATA") and about_recipient
+    bounced = 500 <= code < 600 and _about_recipient(stage, code, text)
     status = (
         DeliveryStatus.DEFERRED
         if 400 <= code < 500
@@ -112,6 +106,22 @@ def _refusal(stage: str, code: int, reply: bytes | str) -> DeliveryResult:
         else DeliveryStatus.FAILED
     )
     return _result(status, code, f"{stage} refused: {code} {text}")
+
+
+def _about_recipient(stage: str, code: int, text: str) -> bool:
+    """Whether a 5xx refuses the shopper's address, not our set-up or the message. At RCPT TO
+    every refusal is the recipient's (Microsoft's "550 5.4.1 access denied", a "5.7.1" policy
+    on that mailbox) but one saying our relay is wrong: relaying or authentication denied, a
+    command out of order, a mail system problem (RFC 3463 5.3.x, 5.5.x). After DATA only
+    5.1.x/5.2.x (address, mailbox) are the recipient's: "5.7.1 spam" is about the message."""
+    enhanced = _ENHANCED.match(text)
+    subject = enhanced.group(1) if enhanced else None
+    if stage == "RCPT TO":
+        ours = code in (503, 530) or subject in ("3", "5") or _OUR_SETUP.search(text)
+        return not ours
+    if stage == "end of DATA":
+        return subject in ("1", "2") if subject else code in (550, 551, 553)
+    return False
 
 
 def _setup_failure(exc: OSError) -> DeliveryResult:
