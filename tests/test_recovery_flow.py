@@ -14,7 +14,15 @@ from sqlalchemy import select
 from factories import PASSWORD
 from portal.db import utcnow
 from portal.extensions import rq
-from portal.models import ConsentChange, Contact, EmailSend, SendingSettings, StripeEvent, User
+from portal.models import (
+    ConsentChange,
+    Contact,
+    EmailSend,
+    RecoveryCase,
+    SendingSettings,
+    StripeEvent,
+    User,
+)
 from portal.services import events, recovery, sending
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
@@ -182,6 +190,63 @@ def test_a_4xx_is_retried_until_the_server_takes_it(kit, db):
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts) == ("sent", 2) and len(kit.sink.messages) == 1
+
+
+def _deferred_send(kit, db, address: str) -> EmailSend:
+    kit.sink.tempfail_rcpt = 100  # every try is answered 451
+    session_id = kit.checkout(address)
+    kit.action(session_id, "expire")
+    kit.settle()
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "deferred" and send.attempts == 1
+    return send
+
+
+def test_a_deferred_email_is_given_up_24_hours_after_its_first_try(kit, db):
+    send = _deferred_send(kit, db, "ava@example.com")
+    first = send.created_at
+    # The sweep that would come after 24 h gives up before asking the server again.
+    assert kit.run(sending.retry_deferred, now=first + timedelta(hours=24, minutes=1)) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert (send.status, send.attempts) == (
+        "failed",
+        1,
+    ) and "no retry past 24 h" in send.last_error
+    assert kit.sink.tempfail_rcpt == 99  # only the first try reached the server
+
+
+def test_a_retry_due_past_24_hours_is_not_scheduled(kit, db):
+    send = _deferred_send(kit, db, "abe@example.com")
+    first = send.created_at
+    # The try 23 h 58 min in is refused too: the next one, 5 min later, would be past 24 h.
+    assert kit.run(sending.retry_deferred, now=first + timedelta(hours=23, minutes=58)) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert (send.status, send.attempts, send.next_attempt_at) == ("failed", 2, None)
+
+
+def test_a_retry_waits_out_quiet_hours_and_stops_at_the_links_end(kit, db):
+    send = _deferred_send(kit, db, "amy@example.com")
+    retry_at = send.next_attempt_at + timedelta(seconds=1)
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.timezone = "UTC"
+    settings.quiet_start, settings.quiet_end = retry_at.hour, (retry_at.hour + 2) % 24
+    db.commit()
+    assert kit.run(sending.retry_deferred, now=retry_at) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    resume = retry_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    assert (send.status, send.attempts, send.next_attempt_at) == ("deferred", 1, resume)
+    assert kit.sink.tempfail_rcpt == 99
+    session = db.get(RecoveryCase, send.case_id).session
+    session.recovery_expires_at = resume - timedelta(minutes=1)
+    db.commit()
+    assert kit.run(sending.retry_deferred, now=resume) == 1
+    db.expire_all()
+    send = db.scalars(select(EmailSend)).one()
+    assert send.status == "failed" and send.last_error.endswith("recovery_url_expired")
+    assert kit.sink.messages == [] and kit.sink.tempfail_rcpt == 99
 
 
 def test_two_sweeps_at_once_retry_a_deferred_email_once(kit, db):
@@ -645,3 +710,14 @@ def test_the_holdout_is_drawn_once_past_every_rule_and_a_later_purchase_counts(k
     bought = kit.case(buyer)
     assert bought.purchased_at is not None and bought.recovered_at is None
     assert all(kit.case(s).purchased_at is None for s in carts if s != buyer)
+
+
+def test_a_retry_a_rule_stopped_is_told_in_words_the_servers_own_as_it_said_them():
+    from portal.services import carts
+
+    stopped = carts.error_words("cancelled before retry: completed_elsewhere")
+    assert stopped == "Not tried again. The shopper bought in a later checkout."
+    assert (
+        carts.error_words("RCPT TO refused: 550 5.1.1 gone") == "RCPT TO refused: 550 5.1.1 gone"
+    )
+    assert carts.error_words(None) == ""

@@ -17,7 +17,7 @@ from portal.models import (
     RecoveryCase,
     SendStatus,
 )
-from portal.services.rules import Reason
+from portal.services.rules import CANCELLED_BEFORE_RETRY, Reason
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
@@ -46,6 +46,17 @@ SEND_STATUS = {
     SendStatus.FAILED: "Not sent",
     SendStatus.UNKNOWN: "Interrupted",
 }
+
+
+def error_words(detail: str | None) -> str:
+    """What went wrong with one email, for the merchant: a reason stopping a retry in words;
+    the mail server's own words otherwise (its code and text, kept as it said them)."""
+    if detail and detail.startswith(CANCELLED_BEFORE_RETRY):
+        reason = detail.removeprefix(CANCELLED_BEFORE_RETRY)
+        return f"Not tried again. {REASONS.get(reason, OTHER_ENDS.get(reason, reason))}."
+    return detail or ""
+
+
 _OUTCOME = {
     SendStatus.CLAIMED: "is being sent",
     SendStatus.DEFERRED: "is waiting to be tried again",

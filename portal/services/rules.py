@@ -18,6 +18,10 @@ from email_validator import EmailNotValidError, validate_email
 from portal.models import SessionStatus, TestModeSends  # vocabulary only: no database here
 
 
+# A deferred email's last error when a rule stopped its retry: this, then the Reason.
+CANCELLED_BEFORE_RETRY = "cancelled before retry: "
+
+
 class Action(StrEnum):
     """What a decision asks of the engine."""
 

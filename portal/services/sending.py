@@ -129,6 +129,8 @@ def _take_deferred(send_id: int, now: datetime) -> EmailSend | None:
 
 def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
     known = case_context.facts(ctx)
+    if _outside_window(send, known, ctx, now):
+        return
     reason = _stops(known, ctx)
     if reason is None:
         db.session.commit()  # no transaction is held across a call to Stripe (see recovery.py)
@@ -142,7 +144,7 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
             return
     if reason:
         send.status, send.next_attempt_at = SendStatus.FAILED, None
-        send.last_error = f"cancelled before retry: {reason}"
+        send.last_error = f"{rules.CANCELLED_BEFORE_RETRY}{reason}"
         return
     send.attempts += 1
     steps = ctx.policy.steps
@@ -153,6 +155,25 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
         return
     if send.status == SendStatus.SENT:
         ctx.case.emailed_at = ctx.case.emailed_at or send.sent_at
+
+
+def _outside_window(send: EmailSend, known: rules.Facts, ctx: Context, now: datetime) -> bool:
+    """Give up a retry 24 h after the first try or once the recovery link is dead; wait out
+    quiet hours that began meanwhile (deferred, never dropped). True when not tried now."""
+    resume = rules.outside_quiet_hours(now, ctx.policy)
+    ends = [send.created_at + DEFER_LIMIT, known.recovery_expires_at or now + DEFER_LIMIT]
+    if max(resume, now) >= min(ends):
+        send.status, send.next_attempt_at = SendStatus.FAILED, None
+        send.last_error = (
+            f"{rules.CANCELLED_BEFORE_RETRY}{rules.Reason.RECOVERY_URL_EXPIRED}"
+            if min(ends) == ends[1]
+            else f"{send.last_error or ''} (no retry past 24 h)".strip()
+        )
+        return True
+    if resume > now:
+        send.status, send.next_attempt_at = SendStatus.DEFERRED, resume
+        return True
+    return False
 
 
 def _stops(known: rules.Facts, ctx: Context) -> rules.Reason | None:
@@ -199,9 +220,9 @@ def _compose(send: EmailSend, ctx: Context, items: list[dict]):
 def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
     """Mark the send with the server's answer; a bounce suppresses the address."""
     send.last_error = None if result.status == DeliveryStatus.SENT else result.detail[:2000]
-    if result.status == DeliveryStatus.DEFERRED and now - send.created_at < DEFER_LIMIT:
-        send.status = SendStatus.DEFERRED
-        send.next_attempt_at = now + DEFER_DELAYS[min(send.attempts - 1, len(DEFER_DELAYS) - 1)]
+    retry_at = now + DEFER_DELAYS[min(send.attempts - 1, len(DEFER_DELAYS) - 1)]
+    if result.status == DeliveryStatus.DEFERRED and retry_at < send.created_at + DEFER_LIMIT:
+        send.status, send.next_attempt_at = SendStatus.DEFERRED, retry_at
         return
     send.next_attempt_at = None
     send.status = {

@@ -13,7 +13,7 @@ from portal import db
 from portal.models import CaseEvent, CheckoutSession, EmailSend, RecoveryCase, SendStatus
 from portal.mail.values import format_money
 from portal.services import trace
-from portal.services.carts import REASONS
+from portal.services.carts import REASONS, error_words
 from portal.services.rules import Reason
 
 LATER = {
@@ -156,7 +156,9 @@ def _send_entries(send: EmailSend) -> list[Entry]:
         out.append(Entry(send.sent_at, f"Email {n} sent to {send.to_address}", tone="ok"))
     elif send.status in SEND_END:
         words, tone = SEND_END[send.status]
-        out.append(Entry(send.created_at, f"Email {n} {words}", send.last_error or "", tone))
+        out.append(
+            Entry(send.created_at, f"Email {n} {words}", error_words(send.last_error), tone)
+        )
     else:
         out.append(Entry(send.created_at, f"Email {n} is being sent to {send.to_address}"))
     if send.clicked_at:

@@ -46,6 +46,7 @@ def show(case_id: int):
         sends=sends,
         versions=carts.versions_of(sends),
         send_status=carts.SEND_STATUS,
+        error_words=carts.error_words,
         recovering=recovering,
         entries=timeline.build(case, sends, timeline.events(case), recovering),
         stripe_url=payments.dashboard_url(recovering),
