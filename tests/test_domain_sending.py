@@ -96,6 +96,16 @@ def test_a_broken_record_falls_back_at_once_and_the_owner_is_told_once(
     assert email.message["Reply-To"] == "help@bean.example"
     assert email.message["DKIM-Signature"] is None
 
+    kit.run(
+        lambda: (setattr(db.get(SendingSettings, kit.merchant_id), "reply_to", ""), db.commit())
+    )
+    second = kit.checkout("lee@example.com")  # no reply-to set: replies go to the domain's From
+    kit.action(second, "expire")
+    kit.settle()
+    (email,) = [m for m in kit.sink.messages if m.message["To"] == "lee@example.com"]
+    assert email.message["From"].addresses[0].addr_spec == PLATFORM
+    assert email.message["Reply-To"] == "orders@bean.example"
+
     dns_server.set_txt(dkim_name(verified), f"v=DKIM1; k=rsa; p={verified.public_key}")
     assert kit.run(jobs.check_domain, verified.id) == DomainStatus.VERIFIED
     db.expire_all()

@@ -17,7 +17,7 @@ from portal.mail.mime import Outgoing, compose
 from portal.mail.smtp import DeliveryStatus
 from portal.mail.values import format_date, one_line
 from portal.models import Invitation, SendingDomain, User
-from portal.services import domains, invitations, password_reset
+from portal.services import domains, invitations, password_reset, settings
 from portal.services.recovery_email import new_message_id, platform_sender
 
 PRODUCT = "Cart Recovery"
@@ -69,6 +69,7 @@ def send_domain_broken(domain: SendingDomain, owner: User, problem: str) -> bool
         "merchant": one_line(owner.merchant.name),
         "domain": name,
         "from_address": domain.from_address,
+        "replies": settings.settings_for(domain.merchant_id).reply_to or domain.from_address,
         "problem": one_line(problem),
         "link": _public("/domain"),
     }

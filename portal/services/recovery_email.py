@@ -115,7 +115,8 @@ def message_for(
 ) -> Composed:
     """MIME for rendered content in the merchant's name: From the merchant's verified domain
     and DKIM-signed (the envelope, where bounces go, stays the platform's); otherwise, or
-    while the domain fails, from the platform's address, with the merchant's Reply-To."""
+    while the domain fails, from the platform's address, with the merchant's Reply-To (its own,
+    else the domain's From address)."""
     _, address = platform_sender()
     signer = _signer(domain)
     composed = compose(
@@ -129,7 +130,8 @@ def message_for(
             text=rendered.text,
             html=rendered.html,
             message_id=message_id,
-            reply_to=settings.reply_to or None,
+            # While the merchant's domain is not usable, replies still reach its address.
+            reply_to=settings.reply_to or (domain.from_address if domain and not signer else None),
             # RFC 8058 one-click needs https; over plain http (development) only the body link stays.
             list_unsubscribe_url=unsubscribe_url
             if (unsubscribe_url or "").startswith("https://")

@@ -120,7 +120,10 @@ def _verdict(row: SendingDomain, result: domains.Verification) -> tuple[str, str
             "error",
         )
     if result.broke:
-        fallback = f"emails go from {_platform()} with your reply-to address until it is fixed"
+        replies = settings.settings_for(row.merchant_id).reply_to or row.from_address
+        fallback = (
+            f"emails go from {_platform()} with replies going to {replies} until it is fixed"
+        )
         return f"Not working any more: {record} {found}, so {fallback}.", "error"
     if result.status == DomainStatus.VERIFIED:
         words = f"Verified: emails go from {_from_shown(row)}, signed with DKIM."
