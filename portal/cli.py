@@ -22,6 +22,7 @@ from portal.extensions import QUEUE_NAMES, rq
 from portal.models import User
 from portal.services import accounts, connections, events, stripe_gateway
 from portal.services import demo as demo_service
+from portal.services import settings as settings_service
 
 
 class OperatorGroup(AppGroup):
@@ -146,15 +147,10 @@ def merchants_connect(email: str, account_id: str) -> None:
     try:
         info = stripe_gateway.retrieve_account(account_id)
         live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
-        connections.link_account(
-            user.merchant,
-            account_id,
-            livemode=live,
-            method="oauth",
-            display_name=info["name"],
-            shop_url=info["shop_url"],
-            support_email=info["support_email"],
-        )
+        # As Connect in the portal does: the account's name, colour and support address
+        # become the email's defaults where the merchant has not set them.
+        sending = settings_service.settings_for(user.merchant.id)
+        connections.link_profile(user.merchant, info, sending, livemode=live, method="oauth")
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError, connections.LinkError) as exc:
         raise click.ClickException(f"Cannot link {account_id}: {exc}") from exc
     db.session.commit()

@@ -72,7 +72,17 @@ def test_demo_without_a_sandbox_names_the_problem(app, monkeypatch):
 
 def test_merchants_connect_links_an_existing_account(app, db, sandbox_server):
     owner = make_owner("Tea Shop", "tea@example.com")
-    account_id = _new_account(sandbox_server)
+    account_id = (
+        _platform(sandbox_server)
+        .v1.accounts.create(
+            {
+                "type": "standard",
+                "business_profile": {"name": "Tea Shop"},
+                "settings": {"branding": {"primary_color": "#3A7D44"}},
+            }
+        )
+        .id
+    )
     result = app.test_cli_runner().invoke(
         args=["merchants", "connect", "tea@example.com", account_id]
     )
@@ -83,6 +93,8 @@ def test_merchants_connect_links_an_existing_account(app, db, sandbox_server):
         account_id,
         "Tea Shop",
     )
+    sending = db.get(SendingSettings, owner.merchant_id)  # the defaults Connect gives, as well
+    assert (sending.sender_name, sending.brand_color) == ("Tea Shop", "#3a7d44")
 
 
 def test_merchants_connect_refusals(app, db, sandbox_server):
