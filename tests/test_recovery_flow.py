@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from factories import PASSWORD
+from factories import PASSWORD, make_member
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import (
@@ -516,6 +516,12 @@ def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):
     kit.settle()
     assert [m.message["To"] for m in kit.sink.messages] == ["owner@bean.example"]
     assert kit.case(to_team).status in ("done", "scheduled")
+    make_member(kit.merchant_id, "dev@bean.example")
+    db.commit()
+    own = test_checkout("Dev@Bean.example")  # a team member tries their own checkout
+    kit.settle()
+    assert [m.message["To"] for m in kit.sink.messages][1:] == ["dev@bean.example"]
+    assert kit.case(own).status in ("done", "scheduled")
 
 
 def test_stripe_unreachable_at_send_time_means_wait_never_send_blind(kit, db, app, monkeypatch):

@@ -251,7 +251,7 @@ def test_members_see_the_settings_read_only_and_cannot_change_them(client, db, l
     assert "Only the account's owner can change these settings." in page
     assert 'action="/settings"' not in page and "Turn recovery emails on" not in page
     assert "30 minutes after expiry" in page and "24 hours after expiry" in page
-    assert "22:00 to 07:00" in page and "Send to the owner&#39;s address" in page
+    assert "22:00 to 07:00" in page and "Send to your team only" in page
     assert "Europe/Paris" in page and "10 % of eligible carts" in page
     for path in ("/settings", "/settings/enable", "/settings/disable"):
         response = post_form(member, path, {**VALID, "sender_name": "Taken over"}, page="/")

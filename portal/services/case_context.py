@@ -207,11 +207,14 @@ def record(case: RecoveryCase, decision: rules.Decision, now: datetime) -> None:
 
 
 def recipient(ctx: Context, decision: rules.Decision) -> str | None:
-    """Who gets this step: the shopper, or for a test-mode session sent to the team, the owner."""
+    """Who gets this step: the shopper; for a test-mode session sent to the team, the team
+    member who checked out (their own address), else the owner: never anyone outside it."""
     if not decision.to_team:
         return ctx.session.email
-    return db.session.scalar(
-        select(User.email)
-        .where(User.merchant_id == ctx.merchant.id, User.role == Role.OWNER)
-        .order_by(User.id)
-    )
+    team = db.session.execute(
+        select(User.email, User.role).where(User.merchant_id == ctx.merchant.id).order_by(User.id)
+    ).all()
+    shopper = (ctx.session.email or "").strip().lower()
+    if any(email == shopper for email, _ in team):
+        return shopper
+    return next((email for email, role in team if role == Role.OWNER), None)
