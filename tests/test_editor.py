@@ -133,6 +133,19 @@ def test_an_unknown_placeholder_is_refused_by_name_and_nothing_saved(client, db,
     assert versions(db, owner.merchant_id) == []
 
 
+def test_a_promotion_code_in_an_email_without_one_is_saved_with_a_warning(client, db, owner):
+    with_code = {**VALID, "body": "Use {promotion_code} for 10% off."}
+    warning = "Email 1 gets no promotion code, so {promotion_code} stays empty in it"
+    preview = post_form(client, "/email/1/preview", with_code, page="/email/1")
+    assert warning in html.unescape(preview.get_data(as_text=True))
+    saved = post_form(client, "/email/1", with_code, follow_redirects=True)
+    page = html.unescape(saved.get_data(as_text=True))
+    assert "Saved as version 1." in page and warning in page
+    assert len(versions(db, owner.merchant_id)) == 1
+    plain = post_form(client, "/email/1", {**VALID, "headline": "Hi"}, follow_redirects=True)
+    assert "stays empty" not in plain.get_data(as_text=True)
+
+
 def test_a_field_too_long_is_refused_and_the_browser_is_told_the_limit(client, db, owner):
     response = post_form(client, "/email/1", {**VALID, "headline": "x" * 151})
     assert response.status_code == 400

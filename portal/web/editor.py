@@ -43,6 +43,11 @@ PLACEHOLDER_WORDS = {
     "recovery_link_expires": "the date the link back to the cart stops working",
     "promotion_code": "the shopper's promotion code (emails with one only)",
 }
+PROMOTION_CODE = "{promotion_code}"
+EMPTY_CODE = (
+    "Email {step} gets no promotion code, so {{promotion_code}} stays empty in it: turn codes on "
+    "for this email in Sending settings, or take the placeholder out."
+)
 STATUS_WORDS = {
     TestSendStatus.QUEUED: "Queued",
     TestSendStatus.SENT: "Sent",
@@ -128,6 +133,10 @@ def _save(index: int):
     version = email_design.save(current_merchant(), current_user, index, design)
     db.session.commit()
     flash(f"Saved as version {version.number}.", "success")
+    if _uses_code(design) and not email_preview.has_promotion(
+        settings.settings_for(current_merchant().id), index
+    ):
+        flash(EMPTY_CODE.format(step=index + 1), "info")
     return redirect(url_for("editor.edit", step=index + 1))
 
 
@@ -250,7 +259,14 @@ def _preview_context(index: int, form: EditorForm) -> dict:
         "rendered": rendered,
         "sender": sending.sender_name or merchant.name,
         "promotion": promotion,
+        "empty_code": not promotion and _uses_code(design),
+        "empty_code_words": EMPTY_CODE.format(step=index + 1),
     }
+
+
+def _uses_code(design) -> bool:
+    """Whether the texts show {promotion_code}, which is empty in an email without a code."""
+    return any(PROMOTION_CODE in getattr(design.content, f.name) for f in fields(design.content))
 
 
 def _tests_context(index: int, notice: str | None = None, refused: bool = False) -> dict:
