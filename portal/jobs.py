@@ -112,6 +112,14 @@ def process_case(case_id: int) -> str:
     return recovery.process(case_id)
 
 
+def reconsider_cases(merchant_id: int) -> int:
+    """After a change of sending settings: the merchant's waiting cases decided again under
+    them (see recovery.reconsider), and those now due queued at once."""
+    changed = recovery.reconsider(merchant_id)
+    enqueue_due_cases(rq.connection, rq.queue("mail"))
+    return changed
+
+
 def check_domain(domain_id: int) -> str | None:
     """Re-check one sending domain's DNS records (and tell the owner once if it broke)."""
     return domain_watch.recheck(domain_id, utcnow())

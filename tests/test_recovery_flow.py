@@ -727,3 +727,30 @@ def test_a_retry_a_rule_stopped_is_told_in_words_the_servers_own_as_it_said_them
         carts.error_words("RCPT TO refused: 550 5.1.1 gone") == "RCPT TO refused: 550 5.1.1 gone"
     )
     assert carts.error_words(None) == ""
+
+
+def test_a_change_of_settings_moves_the_carts_already_waiting(kit, db):
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 120}]
+    db.commit()
+    waiting, other = kit.checkout("wes@example.com"), kit.checkout("wyn@example.com")
+    kit.action(waiting, "expire")
+    kit.action(other, "expire")
+    kit.settle()
+    due = kit.case(waiting).next_action_at
+    assert kit.sink.messages == [] and due > utcnow() + timedelta(minutes=110)
+    assert kit.run(recovery.reconsider, kit.merchant_id) == 0  # nothing changed: left alone
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 240}]  # later: the cart waits longer
+    db.commit()
+    assert kit.run(recovery.reconsider, kit.merchant_id) == 2
+    assert kit.case(waiting).next_action_at == due + timedelta(minutes=120)
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 0}]  # at once: due now, sent by the next sweep
+    db.commit()
+    assert kit.run(recovery.reconsider, kit.merchant_id) == 2
+    kit.settle()
+    assert sorted(list(m.rcpt_tos) for m in kit.sink.messages) == [
+        ["wes@example.com"],
+        ["wyn@example.com"],
+    ]

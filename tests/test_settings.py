@@ -69,6 +69,16 @@ def error_beside(page: str, field_id: str) -> str:
     return html.unescape(match.group(1))
 
 
+def test_saving_has_the_carts_already_waiting_decided_again(client, db, owner, redis_conn):
+    from rq import Queue
+
+    assert post_form(client, "/settings", VALID).status_code == 302
+    jobs = Queue("default", connection=redis_conn).get_jobs()
+    assert [(job.func_name, job.args) for job in jobs] == [
+        ("portal.jobs.reconsider_cases", (owner.merchant_id,))
+    ]
+
+
 def test_new_merchants_get_stripes_defaults(client, db, owner):
     page = client.get("/settings").get_data(as_text=True)
     assert value_of(page, "steps-0-delay") == "0" and value_of(page, "steps-1-delay") == ""
@@ -352,9 +362,9 @@ ALIASES = ("Asia/Calcutta", "Asia/Saigon", "America/Buenos_Aires", "Europe/Kiev"
 
 
 def test_the_zone_list_offers_each_places_current_name_and_no_alias():
-    from portal.web.settings import _zone_choices
+    from portal.web.zones import zone_choices
 
-    listed = {choice.value: choice for choice in _zone_choices()}
+    listed = {choice.value: choice for choice in zone_choices()}
     current = {"UTC", "Asia/Kolkata", "Asia/Ho_Chi_Minh", "America/Argentina/Buenos_Aires"}
     assert current | {"Europe/Kyiv", "Europe/Oslo", "America/New_York"} <= set(listed)
     assert not set(listed) & {*ALIASES, "Etc/GMT+5", "Factory", "localtime", "EST5EDT", "GB"}

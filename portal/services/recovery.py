@@ -119,3 +119,32 @@ def _recheck_later(case: RecoveryCase, now: datetime, why: str | None = None) ->
     trace.note(case, trace.RECHECK_FAILED, now, retry_at=case.next_action_at, why=why)
     db.session.commit()
     return "stripe_unavailable"
+
+
+def reconsider(merchant_id: int, now: datetime | None = None) -> int:
+    """Decide each of the merchant's waiting cases again, after its settings changed: a
+    shorter delay, or quiet hours taken away, brings an email forward (due now: the next sweep
+    sends it, re-checked as always), a longer one puts it back; a change of rule that stops a
+    case stops it now. Nothing is sent here, and a case whose time stays is left as it is.
+    Returns how many changed; commits them."""
+    now = now or utcnow()
+    waiting = db.session.scalars(
+        select(RecoveryCase.id).where(
+            RecoveryCase.merchant_id == merchant_id,
+            RecoveryCase.status == CaseStatus.SCHEDULED,
+            RecoveryCase.next_action_at > now,
+        )
+    ).all()
+    changed = 0
+    for case_id in waiting:
+        ctx = case_context.load(case_id)
+        decision = rules.decide(case_context.facts(ctx), ctx.policy, now)
+        if decision.action == rules.Action.WAIT and decision.at == ctx.case.next_action_at:
+            continue
+        if decision.action == rules.Action.SEND:
+            ctx.case.next_action_at = now  # due: the sweep re-checks with Stripe, then sends
+        else:
+            case_context.record(ctx.case, decision, now)
+        changed += 1
+    db.session.commit()
+    return changed

@@ -3,11 +3,7 @@ The owner changes them; members see them read-only."""
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
-from importlib.util import find_spec
-from pathlib import Path
-from zoneinfo import TZPATH
+import logging
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -24,18 +20,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from redis.exceptions import RedisError
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal import db
+from portal import db, jobs
+from portal.extensions import rq
 from portal.mail.values import locale_choices
 from portal.models import TestModeSends
 from portal.services import accounts, connections, settings, stripe_gateway
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
+from portal.web.zones import zone_choices
 from portal.web.filters import money
 from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, strip
 
 bp = Blueprint("settings", __name__)
+log = logging.getLogger(__name__)
 
 UNITS = [SelectChoice("minutes"), SelectChoice("hours")]
 HOURS = [SelectChoice(str(hour), f"{hour:02d}:00") for hour in range(24)]
@@ -93,7 +93,7 @@ class SettingsForm(FlaskForm):
 
     def __init__(self, *args, coupons: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.timezone.choices = _zone_choices(self.timezone.data)
+        self.timezone.choices = zone_choices(self.timezone.data)
         self.locale.choices = [SelectChoice(ident, name) for ident, name in locale_choices()]
         self.coupon_id.choices = [SelectChoice("", "No coupon")] + [
             SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
@@ -156,37 +156,6 @@ def _coupons() -> list[dict] | None:
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError):
         g.coupons_unreachable = True  # the page says so, rather than that there are none
         return None
-
-
-def _zone_choices(current: str | None = None) -> list[SelectChoice]:
-    """UTC first, then each place's current name grouped by region ("America/New York" under
-    "America"); old aliases (Asia/Calcutta, US/Eastern, Etc/GMT+5) are not offered, but a stored
-    one stays, selected, so that saving the page never changes a merchant's zone."""
-    names = set(_place_zones())
-    if current and current != "UTC" and current in settings.time_zones():
-        names.add(current)
-    regions = {name.split("/", 1)[0] for name in _place_zones()}
-    region = {n: n.split("/", 1)[0] if n.split("/", 1)[0] in regions else "Other" for n in names}
-    return [SelectChoice("UTC")] + [
-        SelectChoice(name, name.replace("_", " "), optgroup=region[name])
-        for name in sorted(names, key=lambda n: (region[n] == "Other", region[n], n))
-    ]
-
-
-@cache  # read from disk once, and only when the settings page is first shown
-def _place_zones() -> frozenset[str]:
-    """The current name of every place in the zone database's zone.tab (Asia/Kolkata,
-    Europe/Kyiv), read where ZoneInfo reads zones: this machine's database, then tzdata's."""
-    # zone.tab rather than zone1970.tab: a zone per country (Europe/Oslo, not Berlin's for Oslo)
-    tables = [Path(folder, "zone.tab") for folder in TZPATH]
-    if find_spec("tzdata"):
-        tables.append(resources.files("tzdata") / "zoneinfo" / "zone.tab")
-    for table in tables:
-        if table.is_file():
-            rows = [line.split("\t") for line in table.read_text("utf-8").splitlines()]
-            places = {row[2] for row in rows if len(row) > 2 and not row[0].startswith("#")}
-            return frozenset(places & settings.time_zones())
-    return settings.time_zones() - {"UTC"}  # no zone.tab anywhere: every accepted name
 
 
 def _minutes(row) -> int:
@@ -269,8 +238,18 @@ def _save():
         return _page(form, failed=True), 400
     accounts.rename_business(current_merchant(), form.business_name.data)
     db.session.commit()
+    _reconsider_waiting_carts()
     flash("Settings saved.", "success")
     return redirect(url_for("settings.edit"))
+
+
+def _reconsider_waiting_carts() -> None:
+    """Carts waiting for an email follow the new timing (a worker decides them again); if
+    Redis refuses, they keep the times they had."""
+    try:
+        rq.queue("default").enqueue(jobs.reconsider_cases, current_merchant().id, result_ttl=60)
+    except RedisError as exc:
+        log.warning("waiting carts keep their times: could not queue (%s)", exc)
 
 
 @bp.route("/settings/enable", methods=["POST"])
