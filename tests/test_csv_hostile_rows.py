@@ -135,14 +135,23 @@ def test_a_leading_apostrophe_is_a_spreadsheets_text_mark(app, client, owner):
     assert status_of(owner, "'plain@example.com") is None
 
 
-@pytest.mark.parametrize("date", ["", "2023-10-23T20:58:02Z"])
-def test_on_a_tie_within_a_file_the_later_line_wins(owner, date):
-    imp = run_import(
-        owner,
-        f"{HEADER}e1@example.com,Subscribed,{date}\r\ne1@example.com,Unsubscribed,{date}\r\n",
+@pytest.mark.parametrize("batch_rows", [20_000, 3])  # the same batch, or batches apart
+@pytest.mark.parametrize(
+    "date, wins", [("", "unsubscribed"), ("2023-10-23T20:58:02Z", "subscribed")]
+)
+def test_an_address_twice_gets_the_same_status_however_far_apart(
+    owner, monkeypatch, batch_rows, date, wins
+):
+    # Undated rows apply in file order: the last wins. Of two dated alike, the first: a row
+    # must be newer than the status held to change it.
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", batch_rows)
+    fill = "".join(f"f{n}@example.com,Subscribed,{date}\r\n" for n in range(5))
+    text = (
+        f"{HEADER}e1@example.com,Subscribed,{date}\r\n{fill}e1@example.com,Unsubscribed,{date}\r\n"
     )
-    assert status_of(owner, "e1@example.com") == "unsubscribed"
-    assert (imp.applied, imp.skipped_older) == (1, 1)
+    imp = run_import(owner, text)
+    assert status_of(owner, "e1@example.com") == wins
+    assert imp.applied + imp.skipped_older == 7 and imp.rejected == 0
 
 
 def test_a_quote_left_open_says_where_the_row_ran_to(owner):

@@ -194,16 +194,22 @@ def _future_reason(seconds: float) -> str:
 
 
 def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
-    """One row per address, dated (undated ones: `undated`): the newest; on a tie the last in
-    the file, as a later line is most often a later change (the whole batch shares `undated`)."""
-    at = undated.timestamp()
-    rows = [row if row.occurred_at is not None else row._replace(occurred_at=at) for row in rows]
+    """One row per address, dated, the newest; of rows with the same date the first, as a row
+    must be newer than what is held to change it: so the same row wins whichever batch the
+    others fall in. An undated row applies at `undated` plus a microsecond per line: a later
+    undated line is a later change, in every batch, and the same file uploaded again dates its
+    rows the same (it shares `undated`), so it changes nothing."""
+    base = undated.timestamp()
+    rows = [
+        row if row.occurred_at is not None else row._replace(occurred_at=base + row.line / 1e6)
+        for row in rows
+    ]
     if len({row.email for row in rows}) == len(rows):
         return rows  # the common case: no address twice
     best: dict[str, Row] = {}
     for row in rows:
         held = best.get(row.email)
-        if held is None or row.occurred_at >= held.occurred_at:
+        if held is None or row.occurred_at > held.occurred_at:
             best[row.email] = row
     return list(best.values())
 
