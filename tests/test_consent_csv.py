@@ -328,6 +328,10 @@ def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):
         (b"name,status\nx@example.com,Subscribed\n", "no “Email address” column"),
         (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
         (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not in UTF-8"),
+        (
+            b'"Customer\nnotes",Email address,Subscription status\r\nhi,q@example.com,Subscribed\r\n',
+            "holds a line break: put the header on one line",
+        ),
     ],
 )
 def test_unreadable_files_are_refused_and_nothing_stored(owner, db, data, message):
@@ -619,3 +623,40 @@ def test_an_import_whose_tries_all_fail_ends_failed_in_words(
     assert imp.error.startswith("The import stopped after 2 rows, and the tries that followed")
     assert "RuntimeError: database is locked" in imp.error
     assert held(db).keys() == {"r0@example.com", "r1@example.com"}
+
+
+def test_two_imports_at_once_sharing_addresses_never_deadlock(app, owner, db):
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("row locks of concurrent writers: PostgreSQL")
+    import threading
+
+    from portal.services import consent_csv_apply
+    from portal.services.consent_csv import Row
+
+    emails = [f"s{n:05d}@example.com" for n in range(4000)]
+    orders = {"a": emails, "b": emails[::-1]}  # the same addresses, in opposite orders
+    barrier, failures = threading.Barrier(2), []
+
+    def apply(prefix: str) -> None:
+        with app.app_context():
+            rows = [
+                Row(line, email, "subscribed", 1_700_000_000.0 + line)
+                for line, email in enumerate(orders[prefix], start=2)
+            ]
+            try:
+                consent_csv_apply.db.session.connection()
+                barrier.wait()
+                consent_csv_apply.apply_rows(owner.merchant_id, f"{prefix}:", rows)
+                consent_csv_apply.db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                failures.append(exc)
+            finally:
+                consent_csv_apply.db.session.remove()
+
+    threads = [threading.Thread(target=apply, args=(p,)) for p in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert db.scalar(select(func.count()).select_from(Contact)) == 4000

@@ -82,6 +82,13 @@ def test_the_epoch_itself_is_a_date():
     assert unix_time("1970-01-01T00:00:00Z") == 0.0
 
 
+def test_eight_digits_are_a_date_in_iso_basic_form_not_a_second_of_1970():
+    assert unix_time("20231023") == datetime(2023, 10, 23, tzinfo=timezone.utc).timestamp()
+    assert unix_time("1698094682") == 1698094682.0  # ten digits: a Unix time
+    with pytest.raises(ValueError):
+        unix_time("20231399")  # no 99th of the 13th month
+
+
 def test_a_unix_time_in_milliseconds_is_named(owner):
     imp = run_import(owner, f"{HEADER}ms@example.com,Subscribed,1698094682000\r\n")
     [(_, _, reason)] = rejects(imp)

@@ -161,8 +161,10 @@ def unix_time(text: str) -> float:
     ValueError when it is neither, before 1970 (its message then: EARLY) or after 9999. A
     float, not a datetime: a file holds a million of them, and a float is what the database
     is sent."""
-    # isdecimal() is \d's test: the common whole Unix time skips the pattern.
-    if (text.isdecimal() and len(text) <= 12) or ("." in text and TIMESTAMP_RE.fullmatch(text)):
+    # isdecimal() is \d's test: the common whole Unix time skips the pattern. Eight digits
+    # are a date (20231023, ISO 8601's basic form), not a second of 1970-1973.
+    whole = text.isdecimal() and len(text) <= 12 and len(text) != 8
+    if whole or ("." in text and TIMESTAMP_RE.fullmatch(text)):
         seconds = float(text)
     else:
         when = datetime.fromisoformat(text)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from portal import db
 from portal.db import utcnow
 
-# The batch holds one row per address (ON CONFLICT needs that). Only a row strictly newer than
+# The batch holds one row per address (ON CONFLICT needs that), taken in address order: two
+# imports at once lock the addresses they share in the same order, so neither waits on the other
+# in a cycle (a deadlock). Only a row strictly newer than
 # the status held moves its address; the ledger gets an entry for exactly the rows that moved.
 # The ledger's key (merchant, email, "csv", "<sha256[:16]>:<line>") should never repeat (a
 # contact's date never goes back; erasing an address deletes its ledger), but were it to, the
@@ -16,6 +18,7 @@ APPLY_SQL = """
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
     SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch
+    ORDER BY email
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
         WHERE excluded.updated_at > c.updated_at

@@ -87,10 +87,15 @@ def check_header(text: str) -> Columns:
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise RefusedFile("The file is empty.")
+    reader = csv.reader(io.StringIO(text, newline="\n"))
     try:
-        cells = next(csv.reader(io.StringIO(text, newline="\n")))
+        cells = next(reader)
     except (csv.Error, StopIteration) as exc:
         raise RefusedFile("The first line of the file is not a CSV header.") from exc
+    if reader.line_num > 1:  # a quoted name holds a line break: rows are read line by line
+        raise RefusedFile(
+            "A column name in the first line holds a line break: put the header on one line."
+        )
     try:
         return read_header(cells)
     except RefusedFile:
