@@ -329,6 +329,14 @@ def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):
         (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
         (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not in UTF-8"),
         (
+            HEADER.encode() + b"a@example.com,Subscribed,\n" * 3 + "\xe9,x\n".encode("latin-1"),
+            r"not in UTF-8.*\(The first such character is on line 5\.\)",
+        ),
+        (
+            HEADER.encode() + b"a@example.com,Subscribed,\n" * 400 + b"x\x00,y\n",
+            "Line 402 holds binary data",
+        ),
+        (
             b'"Customer\nnotes",Email address,Subscription status\r\nhi,q@example.com,Subscribed\r\n',
             "holds a line break: put the header on one line",
         ),

@@ -31,6 +31,7 @@ NOT_UTF8 = (
     "This file is not in UTF-8: it was probably saved in an older encoding, such as Excel's "
     f"plain “CSV (Comma delimited)”. {SAVE_AS}"
 )
+BINARY_SNIFF = 8192  # a NUL byte in a file's first bytes: an image, a spreadsheet, an archive
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
 
 
@@ -38,7 +39,7 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
     """Write the stream as the import's chunks; (size, sha256 of the bytes received).
     RefusedFile when the file cannot be imported (see the module's docstring)."""
     digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
-    size = number = 0
+    size = number = lines = 0  # lines: how many the chunks before this one ended
     cr_lines = False
     while chunk := _read_full(stream, CHUNK_BYTES):
         size += len(chunk)
@@ -51,7 +52,8 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
             cr_lines = b"\r" in chunk and b"\n" not in chunk
         if cr_lines:  # the same number of bytes: every chunk stays CHUNK_BYTES long
             chunk = chunk.replace(b"\r", b"\n")
-        text = _decode(decoder, chunk, final=False)
+        text = _decode(decoder, chunk, lines, final=False)
+        lines += chunk.count(b"\n")
         if number == 0:
             check_header(text)
         db.session.execute(
@@ -60,7 +62,7 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
         number += 1
     if size == 0:
         raise RefusedFile("The file is empty.")
-    _decode(decoder, b"", final=True)
+    _decode(decoder, b"", lines, final=True)
     return size, digest.hexdigest()
 
 
@@ -73,13 +75,21 @@ def _read_full(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _decode(decoder, chunk: bytes, final: bool) -> str:
-    if b"\x00" in chunk:
-        raise RefusedFile(NOT_TEXT)
+def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
+    """The chunk as text; RefusedFile naming the line of the first byte that is not text."""
+    if (nul := chunk.find(b"\x00")) >= 0:
+        if lines_before == 0 and nul < BINARY_SNIFF:  # at its start: a binary file
+            raise RefusedFile(NOT_TEXT)
+        line = lines_before + chunk.count(b"\n", 0, nul) + 1
+        raise RefusedFile(
+            f"Line {line} holds binary data (a NUL byte), which a CSV text file never has: "
+            f"the file may be damaged. {SAVE_AS}"
+        )
     try:
         return decoder.decode(chunk, final)
     except UnicodeDecodeError as exc:
-        raise RefusedFile(NOT_UTF8) from exc
+        line = lines_before + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+        raise RefusedFile(f"{NOT_UTF8} (The first such character is on line {line}.)") from exc
 
 
 def check_header(text: str) -> Columns:
