@@ -440,6 +440,25 @@ def upload(client, data: bytes, name: str = "subs.csv"):
     )
 
 
+def test_an_import_that_stopped_moving_says_so_and_what_happens_next(client, owner, login, db):
+    login(client, "owner@bean.example", PASSWORD)
+    imp = csv_imports.start_import(
+        owner.merchant,
+        owner,
+        "x.csv",
+        io.BytesIO((HEADER + "a@example.com,Subscribed,\r\n").encode()),
+    )
+    imp.status, imp.touched_at = "running", utcnow() - timedelta(minutes=3, seconds=5)
+    db.commit()
+    fragment = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
+    assert "No progress for 3 minutes." in fragment
+    assert "starts again by itself 5 minutes after its last progress" in fragment
+    db.get(CsvImport, imp.id).touched_at = utcnow()
+    db.commit()
+    fragment = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
+    assert "No progress" not in fragment
+
+
 def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_conn):
     login(client, "owner@bean.example", PASSWORD)
     response = upload(

@@ -24,7 +24,7 @@ from portal import db, jobs
 from portal.db import utcnow
 from portal.extensions import csrf, rq
 from portal.models import CsvImport, ImportStatus
-from portal.services import consent_csv, consent_export, csv_imports
+from portal.services import consent_csv, consent_export, csv_imports, stalled
 from portal.tenancy import current_merchant, get_owned_or_404, owner_required
 from portal.web.filters import merchant_zone
 
@@ -121,9 +121,14 @@ def progress(import_id: int):
 
 def _progress_context(import_id: int) -> dict:
     imp = get_owned_or_404(CsvImport, import_id)
+    running = imp.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    moved = imp.touched_at or imp.created_at
     return {
         "imp": imp,
-        "running": imp.status in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+        "running": running,
+        # Minutes without progress: a stopped worker's import is started again by itself.
+        "still_minutes": int((utcnow() - moved).total_seconds() // 60) if running else 0,
+        "stall_minutes": int(stalled.STALL.total_seconds() // 60),
         "rejects": csv_imports.rejects(imp, limit=SHOWN_REJECTS),
         "shown_rejects": SHOWN_REJECTS,
         "status_words": STATUS_WORDS,
