@@ -251,8 +251,8 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
         (5, "missing cell: Subscription status"),
         (
             6,
-            "not an email address (a quoted cell carries this row on to line 7: check for a "
-            "quote that is not closed)",
+            "not an email address (a quoted cell carries this row on to line 7: if it should "
+            "not, check for a quote that is not closed)",
         ),
         (8, "unreadable date “2023-13-45”: use ISO 8601 or a Unix time"),
         (11, "no email address"),

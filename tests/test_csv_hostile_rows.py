@@ -173,7 +173,8 @@ def test_a_quote_left_open_says_where_the_row_ran_to(owner):
     [(line, _, reason)] = rejects(imp)
     assert line == 3
     assert reason.endswith(
-        "(a quoted cell carries this row on to line 5: check for a quote that is not closed)"
+        "(a quoted cell carries this row on to line 5: if it should not, check for a quote that "
+        "is not closed)"
     )
 
 
@@ -233,3 +234,13 @@ def test_the_privacy_export_of_a_non_latin_address_downloads(client, owner):
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="customer-_@__.jp.json"')
     assert "filename*=UTF-8''customer-%E6%9D%8E%40%E4%BE%8B%E3%81%88.jp.json" in disposition
+
+
+def test_a_rejected_cell_is_shown_isolated_with_its_control_characters_written_out(owner, client):
+    text = HEADER + "a\u202eb@example.com,Subscribed,\r\nx\x01y@example.com,Subscribed,\r\n"
+    text += '"' + "z" * 131_073 + '",Subscribed,\r\n'  # a cell the csv module will not read
+    imp = run_import(owner, text)
+    page = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
+    assert "<bdi>a\u202eb@example.com</bdi>" in page  # its direction mark stays inside
+    assert "<bdi>x\\x01y@example.com</bdi>" in page and "\x01" not in page
+    assert '<span class="muted">not read</span>' in page

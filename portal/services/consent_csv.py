@@ -275,6 +275,6 @@ def _spanning(reject: Reject, last_line: int) -> Reject:
     return Reject(
         reject.line,
         reject.value,
-        f"{reject.reason} (a quoted cell carries this row on to line {last_line}: check for a "
-        "quote that is not closed)",
+        f"{reject.reason} (a quoted cell carries this row on to line {last_line}: if it should "
+        "not, check for a quote that is not closed)",
     )

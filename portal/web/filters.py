@@ -17,6 +17,7 @@ from portal.models import SendingSettings
 from portal.services import settings, terms
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def register(app: Flask) -> None:
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(size)
     app.add_template_filter(address_breaks)
     app.add_template_filter(full_stop)
+    app.add_template_filter(visible)
     app.add_template_global(merchant_zone)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
@@ -46,6 +48,14 @@ def address_breaks(text: str | None) -> Markup:
         run[i : i + ADDRESS_RUN] for run in runs for i in range(0, len(run) or 1, ADDRESS_RUN)
     )
     return Markup("<wbr>").join(escape(piece) for piece in pieces)
+
+
+def visible(text: str | None) -> Markup:
+    """Text as a person should see it when it may hold anything (a rejected CSV cell): each
+    control character written as \\xNN, and the whole isolated (<bdi>), so that a direction
+    mark inside cannot turn it, or the text around it, around."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
+    return Markup("<bdi>{}</bdi>").format(shown)
 
 
 def full_stop(text: str | None) -> str:
