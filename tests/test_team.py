@@ -68,7 +68,8 @@ def test_without_a_mail_server_the_inviter_is_shown_the_link_once(
     assert "invitations are not emailed" in words()
     assert invite(client, "nia@example.com", "Nia").status_code == 303
     shown = words()
-    assert "No mail server is set up, so send nia@example.com this link yourself" in shown
+    assert "Send this link to nia@example.com</h2> <p>No mail server is set up, so send" in shown
+    assert 'data-copy="invitation-link"' in shown
     [message] = outbox(db, "nia@example.com")
     assert invite_link(message) in shown  # the same link the email would carry
     assert invite_link(message) not in words()  # shown once
@@ -123,6 +124,7 @@ def test_an_invitation_link_works_once(app, client, login, db):
 def test_an_expired_invitation_is_refused(app, client, login, db, monkeypatch):
     signed_in_owner(client, login)
     invite(client, "late@example.com")
+    client.get("/team/")  # where its link was shown, once
     path = invite_link(outbox(db)[0])
     later = utcnow() + invitations.LIFETIME + timedelta(minutes=1)
     monkeypatch.setattr(invitations, "utcnow", lambda: later)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
@@ -12,6 +12,8 @@ from portal.models import Invitation, User
 from portal.services import account_emails, accounts, invitations
 from portal.tenancy import current_merchant, get_owned_or_404, owned, owner_required
 from portal.web.forms import EMAIL_RULES, NAME_LENGTH, one_line, strip
+
+LINK_KEY = "invitation_link"  # (address, link) of an invitation no mail server could send
 
 bp = Blueprint("team", __name__, url_prefix="/team")
 
@@ -47,12 +49,9 @@ def invite():
     if not current_app.config["SMTP_URL"]:
         # Nothing can email it: the one who invites is shown the link, once, to pass on.
         account_emails.send_invitation(invitation, token)
-        link = account_emails.invitation_link(token)
-        flash(
-            f"Invitation created. No mail server is set up, so send {invitation.email} this "
-            f"link yourself (it works once, for {invitations.LIFETIME.days} days): {link}",
-            "success",
-        )
+        # Shown once, on the next view of the team page, with a Copy button.
+        session[LINK_KEY] = (invitation.email, account_emails.invitation_link(token))
+        flash("Invitation created.", "success")
     elif account_emails.send_invitation(invitation, token):
         flash("Invitation sent. It is listed below until it is accepted.", "success")
     else:
@@ -98,5 +97,11 @@ def _page(form: InviteForm, refusal: str | None = None):
     members = db.session.scalars(owned(User).order_by(User.id)).all()
     pending = invitations.pending(current_merchant())
     return render_template(
-        "team/index.html", members=members, pending=pending, form=form, refusal=refusal
+        "team/index.html",
+        members=members,
+        pending=pending,
+        form=form,
+        refusal=refusal,
+        new_link=session.pop(LINK_KEY, None),
+        lifetime_days=invitations.LIFETIME.days,
     )
