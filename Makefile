@@ -45,7 +45,7 @@ run: install
 	flask demo --wait 20
 	echo; echo "  Open http://127.0.0.1:$$PORT  (Ctrl-C stops everything)"
 	echo "  Stripe sandbox: http://127.0.0.1:12111 (log: instance/sandbox.log)"; echo
-	honcho start -f Procfile
+	honcho start -f Procfile || test $$? -eq 130  # Ctrl-C (130) is how it is meant to stop
 
 test: install
 	@set -e

@@ -85,6 +85,8 @@ def _sending_settings(merchant: Merchant) -> None:
     settings.postal_address = (
         settings.postal_address or "1 Roastery Lane\nPortland, OR 97201\nUnited States"
     )
+    if settings.timezone in (None, "UTC"):  # the shop is in Portland: its times, Portland's
+        settings.timezone = "America/Los_Angeles"
     settings.sender_name = settings.sender_name or NAME
     # The email invites replies: they go to the shop, not to the platform's no-reply address.
     settings.reply_to = settings.reply_to or "hello@demo-coffee.example"
