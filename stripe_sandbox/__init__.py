@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
         api_catalog,
         api_checkout,
         checkout_pages,
+        dashboard,
         errors,
         oauth,
         sandbox_pages,
@@ -54,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
         oauth.bp,
         checkout_pages.bp,
         sandbox_pages.bp,
+        dashboard.bp,
         shop.bp,
     ):
         app.register_blueprint(blueprint)

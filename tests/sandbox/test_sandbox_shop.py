@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import requests
+import stripe
 
 
 def test_shop_starts_a_live_recoverable_checkout_and_expires_it(sandbox, kit):
@@ -43,3 +44,30 @@ def test_shop_refuses_an_empty_cart_and_unknown_accounts(sandbox, kit):
     )
     assert empty.status_code == 200 and "Pick at least one product." in empty.text
     assert requests.get(f"{sandbox.base}/shop/acct_nope", timeout=5).status_code == 404
+
+
+def test_a_direct_mode_account_and_its_webhook_endpoint_are_made_from_pages(sandbox):
+    made = requests.post(
+        f"{sandbox.base}/_sandbox/accounts/new", data={"name": "Side Shop"}, timeout=5
+    )
+    assert made.status_code == 200 and "Side Shop" in made.text and "not connected" in made.text
+    account = re.search(r"Account <code>(acct_\w+)</code>", made.text).group(1)
+    key = re.search(r"<code>(rk_live_\w+)</code>", made.text).group(1)
+    shop = requests.get(f"{sandbox.base}/shop/{account}", timeout=5)
+    assert "Ceramic mug" in shop.text and "18.00 USD" in shop.text  # ready to sell
+    target = "http://127.0.0.1:9/webhooks/stripe/direct/7"
+    added = requests.post(
+        f"{sandbox.base}/_sandbox/accounts/{account}/webhook_endpoints",
+        data={"url": target, "mode": "live"},
+        timeout=5,
+    )
+    secret = re.search(r"<code>(whsec_\w+)</code>", added.text).group(1)
+    own = stripe.StripeClient(key, base_addresses={"api": sandbox.base})
+    [endpoint] = own.v1.webhook_endpoints.list().data  # what the key itself sees
+    assert (endpoint.url, endpoint.livemode) == (target, True) and secret
+    refused = requests.post(
+        f"{sandbox.base}/_sandbox/accounts/{account}/webhook_endpoints",
+        data={"url": "ftp://x"},
+        timeout=5,
+    )
+    assert refused.status_code == 400
