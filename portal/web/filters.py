@@ -17,7 +17,8 @@ from portal.models import SendingSettings
 from portal.services import settings, terms
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, and the marks that turn text's direction (which <bdi> keeps inside).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def register(app: Flask) -> None:
@@ -52,10 +53,15 @@ def address_breaks(text: str | None) -> Markup:
 
 def visible(text: str | None) -> Markup:
     """Text as a person should see it when it may hold anything (a rejected CSV cell): each
-    control character written as \\xNN, and the whole isolated (<bdi>), so that a direction
-    mark inside cannot turn it, or the text around it, around."""
-    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text or "")
+    control character or direction mark written out (\\x01, \\u202e), the whole isolated
+    (<bdi>): nothing in it can turn it, or the text around it, around."""
+    shown = _CONTROL.sub(_written_out, text or "")
     return Markup("<bdi>{}</bdi>").format(shown)
+
+
+def _written_out(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def full_stop(text: str | None) -> str:
