@@ -42,7 +42,7 @@ HOURS = [SelectChoice(str(hour), f"{hour:02d}:00") for hour in range(24)]
 NO_QUIET_HOURS = SelectChoice("", "No quiet hours")
 TEST_MODE_WORDS = {
     TestModeSends.RECORD: "Record only, never email",
-    TestModeSends.TEAM: "Send to your team only: a team member's own checkouts to them, others to the owner",
+    TestModeSends.TEAM: "Send to your team only: a team member’s own checkouts to them, others to the owner",
 }
 # Where each missing prerequisite is fixed: /connect and /terms are pages of their own.
 FIXES = {
