@@ -67,6 +67,6 @@ def test_abandon_email_click_pay_recovered(
     )
     assert "after email 1" in merchant.locator(".lead").inner_text()
     merchant.screenshot(path="test-artifacts/payment.png", full_page=True)
-    merchant.get_by_role("link", name=re.compile("^cs_live_")).click()
+    merchant.get_by_role("link", name=re.compile("^The cart of €27.50")).click()
     timeline = merchant.locator(".timeline").inner_text()
     assert "Email 1 sent to ola@example.com" in timeline and "Paid €27.50: recovered" in timeline
