@@ -155,6 +155,16 @@ def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
     assert len(state(db)["ledger"]) == 2  # both changes stay in the ledger
 
 
+@pytest.mark.parametrize("country, kept", [("de", "DE"), ("Germany", None), (49, None)])
+def test_the_billing_country_is_kept_for_quiet_hours(client, db, country, kept):
+    make_connected(ACCT)
+    event = se.expired("cs_live_A", ACCT)
+    details = event["data"]["object"]["customer_details"]
+    details["address"] = {**(details.get("address") or {}), "country": country}
+    deliver(client, [event])
+    assert db.scalars(select(CheckoutSession.country)).one() == kept
+
+
 def test_a_test_mode_checkout_never_changes_the_subscription_list(client, db):
     make_connected(ACCT)
     deliver(client, [se.expired("cs_live_A", ACCT, created=T0)])

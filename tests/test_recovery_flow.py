@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -754,3 +754,22 @@ def test_a_change_of_settings_moves_the_carts_already_waiting(kit, db):
         ["wes@example.com"],
         ["wyn@example.com"],
     ]
+
+
+def test_quiet_hours_may_follow_the_shoppers_billing_country(kit, db):
+    from zoneinfo import ZoneInfo
+
+    session_id = kit.checkout("tomo@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    case = kit.case(session_id)
+    case.session.country = "JP"  # as the checkout's billing address said
+    expired = min(case.session.expired_at, case.created_at)
+    tokyo = expired.astimezone(ZoneInfo("Asia/Tokyo"))
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.timezone, settings.quiet_zone = "UTC", "shopper"  # 9 hours from Tokyo's clock
+    settings.quiet_start, settings.quiet_end = tokyo.hour, (tokyo.hour + 2) % 24
+    db.commit()
+    assert kit.later(session_id, hours=0) == "wait" and kit.sink.messages == []
+    resume = tokyo.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    assert kit.case(session_id).next_action_at == resume.astimezone(timezone.utc)

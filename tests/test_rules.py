@@ -204,6 +204,29 @@ TABLE = [
         T + 0.5 * H,
         Decision("wait", at=T + 10 * H, step=0),
     ),
+    # the same in the shopper's zone, when the merchant (in London) chose it
+    (
+        "quiet hours in the shopper's time zone",
+        {"shopper_timezone": "Asia/Tokyo"},
+        {"quiet_hours": (22, 7), "timezone": "Europe/London", "quiet_zone": "shopper"},
+        T + 0.5 * H,
+        Decision("wait", at=T + 10 * H, step=0),
+    ),
+    # a shopper whose country keeps several clocks: the merchant's (13:00 in London is no quiet)
+    (
+        "quiet hours in the merchant's zone when the shopper's is not known",
+        {"shopper_timezone": None},
+        {"quiet_hours": (22, 7), "timezone": "Europe/London", "quiet_zone": "shopper"},
+        T + 0.5 * H,
+        Decision("wait", at=T + H, step=0),
+    ),
+    (
+        "the shopper's zone is not used unless chosen",
+        {"shopper_timezone": "Asia/Tokyo"},
+        {"quiet_hours": (22, 7), "timezone": "Europe/London"},
+        T + 0.5 * H,
+        Decision("wait", at=T + H, step=0),
+    ),
 ]
 
 
@@ -235,3 +258,12 @@ def test_quiet_hours_across_midnight():
     early = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)  # 04:00 in Paris
     assert outside_quiet_hours(early, policy) == datetime(2026, 11, 21, 6, 0, tzinfo=timezone.utc)
     assert outside_quiet_hours(T, policy) == T
+
+
+def test_a_country_keeps_one_clock_or_is_not_guessed():
+    from portal.services.zone_table import country_zone
+
+    assert country_zone("de") == "Europe/Berlin"  # Busingen is listed too, on the same clock
+    assert (country_zone("GB"), country_zone("JP")) == ("Europe/London", "Asia/Tokyo")
+    assert country_zone("US") is None and country_zone("ES") is None  # several clocks
+    assert country_zone("XX") is None and country_zone(None) is None

@@ -79,6 +79,17 @@ def test_saving_has_the_carts_already_waiting_decided_again(client, db, owner, r
     ]
 
 
+def test_quiet_hours_may_follow_the_shoppers_clock(client, db, owner):
+    assert policy(db, owner.merchant_id).quiet_zone == "merchant"  # the default
+    assert post_form(client, "/settings", {**VALID, "quiet_zone": "shopper"}).status_code == 302
+    assert policy(db, owner.merchant_id).quiet_zone == "shopper"
+    page = client.get("/settings").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="shopper"|value="shopper"[^>]*checked', page)
+    refused = post_form(client, "/settings", {**VALID, "quiet_zone": "moon"})
+    assert refused.status_code == 400
+    assert "Choose whose time the quiet hours follow." in refused.get_data(as_text=True)
+
+
 def test_new_merchants_get_stripes_defaults(client, db, owner):
     page = client.get("/settings").get_data(as_text=True)
     assert value_of(page, "steps-0-delay") == "0" and value_of(page, "steps-1-delay") == ""

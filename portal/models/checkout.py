@@ -50,6 +50,7 @@ class CheckoutSession(Base):
     email: Mapped[str | None] = mapped_column(String(254))  # lower-cased
     customer_name: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str | None] = mapped_column(String(16))  # the shopper's language ("auto": none)
+    country: Mapped[str | None] = mapped_column(String(2))  # the billing address's, for its clock
     consent_promotions: Mapped[str | None] = mapped_column(String(16))  # opt_in | opt_out
     recovery_url: Mapped[str | None] = mapped_column(Text)
     recovery_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,10 @@ class SendingSettings(Base):
     quiet_start: Mapped[int | None]  # hour 0-23, local time
     quiet_end: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Whose clock the quiet hours follow: "merchant" (timezone) or "shopper" (their country's).
+    quiet_zone: Mapped[str] = mapped_column(
+        String(16), default="merchant", server_default="merchant"
+    )
     frequency_cap_hours: Mapped[int] = mapped_column(default=24)
     holdout_percent: Mapped[int] = mapped_column(default=0)
     test_mode: Mapped[str] = mapped_column(String(16), default=TestModeSends.RECORD)

@@ -27,7 +27,7 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import erasure, rules, sessions, stripe_gateway, terms, trace
+from portal.services import erasure, rules, sessions, stripe_gateway, terms, trace, zone_table
 from portal.services.settings import policy_for, settings_for
 
 
@@ -124,6 +124,7 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         later_session=later_session,
         steps_done=steps_done,
         last_other_email_at=last_other,
+        shopper_timezone=zone_table.country_zone(session.country),
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, exists, func, select, true
 
 from portal import db
 from portal.models import ConsentChange, EmailSend, RecoveryCase, SendStatus
-from portal.services import rollups, settings
+from portal.services import rollups, settings, zone_table
 from portal.services.dashboard_lift import Lift, lift
 
 PERIODS = (7, 30, 90)
@@ -106,7 +106,7 @@ def parse_days(value: str | None) -> int:
 
 def period_for(days: int, zone_name: str, now: datetime) -> Period:
     """The last `days` local days up to and including today (today so far), in `zone_name`."""
-    zone = settings.zone(zone_name)
+    zone = zone_table.zone(zone_name)
     last = now.astimezone(zone).date()
     first = last - timedelta(days=days - 1)
     return Period(

@@ -9,7 +9,6 @@ stopped without counting twice, and a finished dry run is never replayed."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -18,7 +17,6 @@ from sqlalchemy import func, select
 from portal import db
 from portal.db import utcnow
 from portal.models import (
-    CheckoutSession,
     DryRun,
     DryRunStatus,
     EmailSend,
@@ -27,7 +25,7 @@ from portal.models import (
     SendStatus,
     User,
 )
-from portal.services import connections, replay, rules, settings, terms
+from portal.services import connections, replay, rules, settings, terms, zone_table
 
 BATCH = 1000  # cases replayed and committed together
 FIRST_DAY = date(1970, 1, 1)
@@ -111,7 +109,7 @@ def problems(
 
 def period(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
     """From the start of `first` to the end of `last`, in the merchant's time zone."""
-    tz = settings.zone(zone)
+    tz = zone_table.zone(zone)
     since = datetime.combine(first, time(), tzinfo=tz)
     until = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
     return since, until
@@ -130,11 +128,15 @@ def start(
         raise Refused("A dry run is already running: see its results before starting another.")
     if active is not None:
         active.status, active.error = DryRunStatus.FAILED, "Stopped: it took over an hour."
-    zone = settings.settings_for(merchant.id).timezone
-    since, until = period(first, last, zone)
+    stored = settings.settings_for(merchant.id)
+    since, until = period(first, last, stored.timezone)
     run = DryRun(merchant_id=merchant.id, user_id=user.id if user else None)
     run.since, run.until = since, until
-    run.settings = {**asdict(candidate), "timezone": zone}
+    run.settings = {
+        **asdict(candidate),
+        "timezone": stored.timezone,
+        "quiet_zone": stored.quiet_zone,
+    }
     run.status, run.results = DryRunStatus.QUEUED, {}
     db.session.add(run)
     db.session.flush()
@@ -213,6 +215,7 @@ def policy_of(run: DryRun) -> rules.Policy:
         steps=tuple(rules.Step(timedelta(minutes=m)) for m in c.steps),
         quiet_hours=quiet,
         timezone=run.settings.get("timezone", "UTC"),
+        quiet_zone=run.settings.get("quiet_zone", "merchant"),
         frequency_cap=timedelta(hours=c.frequency_cap_hours),
         holdout_share=c.holdout_percent / 100,
         test_mode=c.test_mode,
@@ -270,30 +273,3 @@ def _actual(ids: list[int], counts: dict) -> tuple[dict, int]:
         )
     )
     return counts, followups or 0
-
-
-def examples(run: DryRun) -> dict[str, list[tuple[RecoveryCase, CheckoutSession]]]:
-    """A few cases of each replayed outcome, with their sessions (the run's merchant's only)."""
-    kinds = {i: kind for kind, ids in (run.results or {}).get("examples", {}).items() for i in ids}
-    found = defaultdict(list)
-    if kinds:
-        for case, session in db.session.execute(
-            select(RecoveryCase, CheckoutSession)
-            .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
-            .where(RecoveryCase.merchant_id == run.merchant_id, RecoveryCase.id.in_(kinds))
-            .order_by(RecoveryCase.id)
-        ):
-            found[kinds[case.id]].append((case, session))
-    return found
-
-
-def recent(merchant: Merchant, limit: int = 10) -> list[DryRun]:
-    """The merchant's latest dry runs, newest first."""
-    return list(
-        db.session.scalars(
-            select(DryRun)
-            .where(DryRun.merchant_id == merchant.id)
-            .order_by(DryRun.id.desc())
-            .limit(limit)
-        )
-    )

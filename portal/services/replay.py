@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import RecoveryCase, SessionStatus
-from portal.services import erasure, rules
+from portal.services import erasure, rules, zone_table
 
 EMAILED, WAITING, RECOVERED = "emailed", "waiting", str(rules.Reason.RECOVERED)
 MAX_LOOKS = 4 * rules.MAX_STEPS + 4  # per case: each send or deferral is one look
@@ -97,6 +97,7 @@ class _World:
             later_session=self.later(session, t),
             steps_done=frozenset(sim.steps),
             last_other_email_at=max(others, default=None),
+            shopper_timezone=zone_table.country_zone(session.country),
         )
 
 

@@ -73,6 +73,7 @@ class Policy:
     steps: tuple[Step, ...] = (Step(timedelta(hours=1)),)
     quiet_hours: tuple[int, int] | None = None  # (start hour, end hour), local time
     timezone: str = "UTC"
+    quiet_zone: str = "merchant"  # "shopper": quiet hours in the shopper's zone, when known
     frequency_cap: timedelta = timedelta(hours=24)
     holdout_share: float = 0.0  # 0 to 0.5
     test_mode: str = TestModeSends.RECORD
@@ -96,6 +97,7 @@ class Facts:
     steps_done: frozenset[int] = field(default_factory=frozenset)  # steps with a send row
     last_other_email_at: datetime | None = None  # latest email to the address from another case
     known_to_stripe: bool = True  # False when the send-time re-check found no such session
+    shopper_timezone: str | None = None  # the zone of the shopper's billing country, if one
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,14 @@ def stop_reason(facts: Facts, policy: Policy) -> Reason | None:
 def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
     """Send now, wait, or give up because the recovery link will be dead by then."""
     to_team = not facts.livemode
-    due = outside_quiet_hours(facts.expired_at + policy.steps[step].delay, policy)
+    zone = quiet_clock(facts, policy)
+    due = outside_quiet_hours(facts.expired_at + policy.steps[step].delay, policy, zone)
     if facts.last_other_email_at is not None:
         capped_until = facts.last_other_email_at + policy.frequency_cap
         if capped_until > max(due, now):
             if step == 0:
                 return Decision(Action.SKIP, Reason.FREQUENCY_CAP, step=step)
-            due = outside_quiet_hours(capped_until, policy)
+            due = outside_quiet_hours(capped_until, policy, zone)
     expires = facts.recovery_expires_at
     if expires is not None and max(due, now) >= expires:
         return Decision(
@@ -161,12 +164,20 @@ def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
     return Decision(Action.SEND, at=now, step=step, to_team=to_team)
 
 
-def outside_quiet_hours(moment: datetime, policy: Policy) -> datetime:
-    """`moment`, or the end of the quiet hours it falls in (deferred, never dropped)."""
+def quiet_clock(facts: Facts, policy: Policy) -> str:
+    """The zone the quiet hours are kept in: the shopper's when the merchant chose it and the
+    shopper's country keeps one clock; the merchant's otherwise."""
+    shopper = policy.quiet_zone == "shopper" and facts.shopper_timezone
+    return shopper or policy.timezone
+
+
+def outside_quiet_hours(moment: datetime, policy: Policy, zone: str | None = None) -> datetime:
+    """`moment`, or the end of the quiet hours it falls in (deferred, never dropped), in `zone`
+    (the merchant's when None)."""
     if policy.quiet_hours is None:
         return moment
     start, end = policy.quiet_hours
-    local = moment.astimezone(ZoneInfo(policy.timezone))
+    local = moment.astimezone(ZoneInfo(zone or policy.timezone))
     hour = local.hour
     quiet = (start <= hour < end) if start < end else (hour >= start or hour < end)
     if not quiet:

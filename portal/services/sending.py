@@ -160,7 +160,7 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
 def _outside_window(send: EmailSend, known: rules.Facts, ctx: Context, now: datetime) -> bool:
     """Give up a retry 24 h after the first try or once the recovery link is dead; wait out
     quiet hours that began meanwhile (deferred, never dropped). True when not tried now."""
-    resume = rules.outside_quiet_hours(now, ctx.policy)
+    resume = rules.outside_quiet_hours(now, ctx.policy, rules.quiet_clock(known, ctx.policy))
     ends = [send.created_at + DEFER_LIMIT, known.recovery_expires_at or now + DEFER_LIMIT]
     if max(resume, now) >= min(ends):
         send.status, send.next_attempt_at = SendStatus.FAILED, None

@@ -63,6 +63,13 @@ def _locale(value) -> str | None:
     return value[: CheckoutSession.locale.type.length]
 
 
+def _country(address) -> str | None:
+    """The billing address's country ("DE"), when it is two letters: quiet hours may follow it."""
+    country = address.get("country") if isinstance(address, dict) else None
+    ok = isinstance(country, str) and len(country) == 2 and country.isascii() and country.isalpha()
+    return country.upper() if ok else None
+
+
 def _email(value) -> str | None:
     """The address lower-cased; None for none, or for one holding a control character (it
     could not go into a mail header, and PostgreSQL refuses NUL)."""
@@ -111,6 +118,7 @@ def fields(snap: Snapshot) -> dict:
         email=_email(email),
         customer_name=_name(details.get("name")),
         locale=_locale(obj.get("locale")),
+        country=_country(details.get("address")),
         recovered_from=obj.get("recovered_from"),
         consent_promotions=(obj.get("consent") or {}).get("promotions"),
         recovery_url=_web_url(recovery.get("url")),

@@ -9,7 +9,6 @@ from datetime import timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -17,7 +16,7 @@ from portal import db
 from portal.mail.mime import BIDI, CONTROL
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
-from portal.services import connections, rules, terms
+from portal.services import connections, rules, terms, zone_table
 
 MAX_DELAY_MINUTES = 72 * 60  # SPEC 3: up to 72 h after expiry
 MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
@@ -35,6 +34,9 @@ class StepValues:
     promotion: bool = False  # mint a promotion code for this email
 
 
+QUIET_ZONES = ("merchant", "shopper")  # whose clock the quiet hours follow
+
+
 @dataclass(frozen=True)
 class Values:
     """Everything the settings page edits, typed; the defaults are the stored defaults."""
@@ -45,6 +47,7 @@ class Values:
     timezone: str = "UTC"
     quiet_start: int | None = None
     quiet_end: int | None = None
+    quiet_zone: str = "merchant"  # or "shopper": their billing country's clock, when it has one
     steps: tuple[StepValues, ...] = (StepValues(0),)
     frequency_cap_hours: int = 24
     holdout_percent: int = 0
@@ -98,6 +101,7 @@ def policy_for(
         steps=steps_of(settings),
         quiet_hours=quiet,
         timezone=settings.timezone,
+        quiet_zone=settings.quiet_zone,
         frequency_cap=timedelta(hours=settings.frequency_cap_hours),
         holdout_share=settings.holdout_percent / 100,
         test_mode=settings.test_mode,
@@ -117,6 +121,7 @@ def values_of(settings: SendingSettings) -> Values:
         timezone=settings.timezone,
         quiet_start=settings.quiet_start,
         quiet_end=settings.quiet_end,
+        quiet_zone=settings.quiet_zone,
         steps=steps,
         frequency_cap_hours=settings.frequency_cap_hours,
         holdout_percent=settings.holdout_percent,
@@ -141,6 +146,7 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     )
     settings.timezone = values.timezone
     settings.quiet_start, settings.quiet_end = values.quiet_start, values.quiet_end
+    settings.quiet_zone = values.quiet_zone
     settings.steps = [
         {"delay_minutes": step.delay_minutes, "promotion": step.promotion} for step in values.steps
     ]
@@ -217,7 +223,7 @@ def is_reply_to_address(value: str) -> bool:
 
 def _timing_problems(values: Values) -> list[Problem]:
     found = []
-    if values.timezone not in time_zones():
+    if values.timezone not in zone_table.time_zones():
         found.append(("timezone", "Choose a time zone from the list."))
     start, end = values.quiet_start, values.quiet_end
     for field, hour in (("quiet_start", start), ("quiet_end", end)):
@@ -228,6 +234,8 @@ def _timing_problems(values: Values) -> list[Problem]:
         found.append((field, "Choose both a start and an end, or neither."))
     elif start is not None and start == end:
         found.append(("quiet_end", "End the quiet hours at another hour than they start."))
+    if values.quiet_zone not in QUIET_ZONES:
+        found.append(("quiet_zone", "Choose whose time the quiet hours follow."))
     return found
 
 
@@ -255,20 +263,6 @@ def _limit_problems(values: Values) -> list[Problem]:
     if values.test_mode not in tuple(TestModeSends):
         found.append(("test_mode", "Choose what becomes of test-mode carts."))
     return found
-
-
-@cache  # reads the zone database from disk: once per process, and only when asked
-def time_zones() -> frozenset[str]:
-    """The IANA zone names the settings accept: none of those that name no place at all."""
-    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The named time zone; UTC for a name this machine does not know."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def missing_to_enable(merchant: Merchant) -> list[Missing]:

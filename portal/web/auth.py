@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal import db
-from portal.services import accounts, login_limits, settings
+from portal.services import accounts, login_limits, settings, zone_table
 from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, NEW_EMAIL_RULES, PASSWORD_AGAIN
 from portal.web.forms import one_line, strip
 from portal.web.signin import PASSWORD_RULE, signed_in, source
@@ -66,7 +66,7 @@ def signup():
     except accounts.AccountError as exc:
         form.email.errors.append(str(exc))
         return render_template("auth/signup.html", form=form), 400
-    if form.timezone.data in settings.time_zones():  # anything else: UTC, as without it
+    if form.timezone.data in zone_table.time_zones():  # anything else: UTC, as without it
         settings.settings_for(user.merchant_id).timezone = form.timezone.data
     response = signed_in(user, remember=False, target=url_for("home.index"))
     flash(f"Welcome! Your account for {user.merchant.name} is ready.", "success")

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Optional
 from portal import db, jobs
 from portal.extensions import rq
 from portal.models import DryRun, DryRunStatus
-from portal.services import carts, dry_run, replay, settings
+from portal.services import carts, dry_run, dry_run_views, replay, zone_table
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
@@ -105,7 +105,7 @@ def period_words(run: DryRun) -> str:
 
 def run_zone(run: DryRun):
     """The time zone a run was made in: its days and quiet hours are that zone's."""
-    return settings.zone(run.settings.get("timezone"))
+    return zone_table.zone(run.settings.get("timezone"))
 
 
 def _minutes(row) -> int:
@@ -139,7 +139,7 @@ def _page(form: DryRunForm, failed: bool = False, refused: str | None = None) ->
         form=form,
         failed=failed,
         refused=refused,
-        runs=dry_run.recent(current_merchant()),
+        runs=dry_run_views.recent(current_merchant()),
         status_words=STATUS_WORDS,
         max_days=dry_run.MAX_DAYS,
     )
@@ -209,7 +209,7 @@ def _context(run_id: int) -> dict:
         "results": results,
         "rows": [k for k in OUTCOMES if k in kinds] + sorted(kinds - set(OUTCOMES)),
         "outcomes": OUTCOMES,
-        "examples": dry_run.examples(run),
+        "examples": dry_run_views.examples(run),
         "status_words": STATUS_WORDS,
         "test_mode_words": TEST_MODE_WORDS,
     }

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from portal import db
 from portal.mail.values import format_money
 from portal.models import SendingSettings
-from portal.services import settings, terms
+from portal.services import terms, zone_table
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
 # Control characters, and the marks that turn text's direction (which <bdi> keeps inside).
@@ -79,7 +79,7 @@ def merchant_zone() -> ZoneInfo:
         if current_user.is_authenticated:
             stored = db.session.get(SendingSettings, current_user.merchant_id)
             name = stored.timezone if stored is not None else "UTC"
-        g.merchant_zone = settings.zone(name)
+        g.merchant_zone = zone_table.zone(name)
     return g.merchant_zone
 
 

@@ -44,6 +44,10 @@ TEST_MODE_WORDS = {
     TestModeSends.RECORD: "Record only, never email",
     TestModeSends.TEAM: "Send to your team only: a team member’s own checkouts to them, others to the owner",
 }
+QUIET_ZONE_WORDS = {
+    "merchant": "Your time zone",
+    "shopper": "The shopper’s: their billing country’s time (yours when it has several zones)",
+}
 # Where each missing prerequisite is fixed: /connect and /terms are pages of their own.
 FIXES = {
     "stripe": ("/connect", "Connect Stripe"),
@@ -76,6 +80,11 @@ class SettingsForm(FlaskForm):
     timezone = SelectField("Time zone", validate_choice=False)
     quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
     quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_zone = RadioField(
+        "Quiet hours follow",
+        choices=[SelectChoice(zone, words) for zone, words in QUIET_ZONE_WORDS.items()],
+        validate_choice=False,
+    )
     # More rows than MAX_STEPS are read, so that the service can refuse them by name.
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
     frequency_cap_hours = WholeNumberField(
@@ -113,6 +122,7 @@ class SettingsForm(FlaskForm):
             timezone=self.timezone.data or "",
             quiet_start=hour(self.quiet_start.data),
             quiet_end=hour(self.quiet_end.data),
+            quiet_zone=self.quiet_zone.data or "merchant",  # a form from before the choice
             steps=steps,
             frequency_cap_hours=self.frequency_cap_hours.data,
             holdout_percent=self.holdout_percent.data,
