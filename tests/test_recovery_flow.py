@@ -773,3 +773,27 @@ def test_quiet_hours_may_follow_the_shoppers_billing_country(kit, db):
     assert kit.later(session_id, hours=0) == "wait" and kit.sink.messages == []
     resume = tokyo.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
     assert kit.case(session_id).next_action_at == resume.astimezone(timezone.utc)
+
+
+def test_a_later_checkout_is_the_gate_named_before_the_holdout_or_the_cap(kit, db):
+    from portal.services import rules
+
+    # Holdout: a cart that a later purchase stops is not counted in the held-out group.
+    a = kit.checkout("hal@example.com")
+    b = kit.checkout("hal@example.com")
+    kit.action(b, "pay", email="hal@example.com")
+    kit.action(a, "expire")
+    kit.drain()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rules, "in_holdout", lambda session_id, share: True)
+        assert kit.later(a) == "completed_elsewhere"
+    assert kit.case(a).holdout is None
+    # Frequency cap: the later cart was emailed first; the earlier one is stopped by it.
+    c = kit.checkout("cap@example.com")
+    d = kit.checkout("cap@example.com")
+    kit.action(d, "expire")
+    kit.settle()
+    assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["cap@example.com"]]
+    kit.action(c, "expire")
+    kit.settle()
+    assert kit.case(c).reason == "later_session" and len(kit.sink.messages) == 1
