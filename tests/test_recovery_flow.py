@@ -797,3 +797,17 @@ def test_a_later_checkout_is_the_gate_named_before_the_holdout_or_the_cap(kit, d
     kit.action(c, "expire")
     kit.settle()
     assert kit.case(c).reason == "later_session" and len(kit.sink.messages) == 1
+
+
+def test_a_cart_learnt_of_days_late_gets_its_follow_ups_spaced_not_at_once(kit, db):
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 0}, {"delay_minutes": 60}, {"delay_minutes": 1440}]
+    db.commit()
+    session_id = kit.checkout("lia@example.com")
+    kit.action(session_id, "expire")
+    kit.drain()
+    assert kit.later(session_id, hours=72) == "sent"  # the first email, three days late
+    case = kit.case(session_id)
+    expired = min(case.session.expired_at, case.created_at)
+    # Email 2 an hour after email 1, as the settings space them, not at once.
+    assert case.next_action_at == expired + timedelta(hours=73)

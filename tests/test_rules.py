@@ -204,6 +204,14 @@ TABLE = [
         T + 0.5 * H,
         Decision("wait", at=T + 10 * H, step=0),
     ),
+    # a sequence that began 3 days late keeps its spacing: email 2 a day after email 1
+    (
+        "a late sequence keeps its spacing",
+        {"steps_done": frozenset({0}), "last_own_email_at": T + 72 * H},
+        {"steps": (Step(H), Step(24 * H))},
+        T + 73 * H,
+        Decision("wait", at=T + 95 * H, step=1),
+    ),
     # the same in the shopper's zone, when the merchant (in London) chose it
     (
         "quiet hours in the shopper's time zone",

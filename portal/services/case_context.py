@@ -105,7 +105,7 @@ def _load_statement():
 def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
     """The rules' facts from the database (and, at send time, from Stripe's re-check)."""
     session, case, contact = ctx.session, ctx.case, ctx.contact
-    steps_done, last_other = _sends(case, session.email)
+    steps_done, last_other, last_own = _sends(case, session.email)
     return rules.Facts(
         session_id=session.session_id,
         livemode=session.livemode,
@@ -124,13 +124,16 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         later_session=later_session,
         steps_done=steps_done,
         last_other_email_at=last_other,
+        last_own_email_at=last_own,
         shopper_timezone=zone_table.country_zone(session.country),
     )
 
 
-def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datetime | None]:
-    """In one query: the steps this case has claimed, and when the merchant last emailed this
-    address for another cart (the frequency cap)."""
+def _sends(
+    case: RecoveryCase, email: str | None
+) -> tuple[frozenset[int], datetime | None, datetime | None]:
+    """In one query: the steps this case has claimed, when the merchant last emailed this
+    address for another cart (the frequency cap), and when this case's latest email went."""
     # Each arm matches an index, (case_id, step) and (merchant_id, to_address), whatever the
     # planner's statistics say; with the merchant outside the OR, PostgreSQL with stale
     # statistics read every send of the merchant for each email. A case's sends are its
@@ -143,9 +146,9 @@ def _sends(case: RecoveryCase, email: str | None) -> tuple[frozenset[int], datet
         )
     ).all()
     others = [created for case_id, _, created in rows if case_id != case.id]
-    return frozenset(step for case_id, step, _ in rows if case_id == case.id), max(
-        others, default=None
-    )
+    own = [(step, created) for case_id, step, created in rows if case_id == case.id]
+    steps = frozenset(step for step, _ in own)
+    return steps, max(others, default=None), max((at for _, at in own), default=None)
 
 
 def later_session(ctx: Context) -> str | None:

@@ -108,6 +108,7 @@ def _send_and_schedule(
     after = replace(
         known,
         steps_done=known.steps_done | {decision.step},
+        last_own_email_at=send.created_at,
         suppressed=known.suppressed or send.status == SendStatus.BOUNCED,
     )
     if send.status == SendStatus.SENT:

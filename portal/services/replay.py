@@ -97,6 +97,7 @@ class _World:
             later_session=self.later(session, t),
             steps_done=frozenset(sim.steps),
             last_other_email_at=max(others, default=None),
+            last_own_email_at=max(sim.sent, default=None),
             shopper_timezone=zone_table.country_zone(session.country),
         )
 

@@ -96,6 +96,7 @@ class Facts:
     later_session: str | None = None  # status of the shopper's most telling later session
     steps_done: frozenset[int] = field(default_factory=frozenset)  # steps with a send row
     last_other_email_at: datetime | None = None  # latest email to the address from another case
+    last_own_email_at: datetime | None = None  # this case's latest email
     known_to_stripe: bool = True  # False when the send-time re-check found no such session
     shopper_timezone: str | None = None  # the zone of the shopper's billing country, if one
 
@@ -147,7 +148,13 @@ def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
     """Send now, wait, or give up because the recovery link will be dead by then."""
     to_team = not facts.livemode
     zone = quiet_clock(facts, policy)
-    due = outside_quiet_hours(facts.expired_at + policy.steps[step].delay, policy, zone)
+    due = facts.expired_at + policy.steps[step].delay
+    if step and facts.last_own_email_at is not None:
+        # A sequence that began late (an event days late, quiet hours) keeps its spacing: a
+        # follow-up never comes sooner after the email before it than the settings space them.
+        gap = policy.steps[step].delay - policy.steps[step - 1].delay
+        due = max(due, facts.last_own_email_at + gap)
+    due = outside_quiet_hours(due, policy, zone)
     if facts.last_other_email_at is not None:
         capped_until = facts.last_other_email_at + policy.frequency_cap
         if capped_until > max(due, now):
