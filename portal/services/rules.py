@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from portal.models import SessionStatus, TestModeSends  # vocabulary only: no database here
 
 
+LATE_START = timedelta(minutes=5)  # an email sent later than its time by more went out late
 # A deferred email's last error when a rule stopped its retry: this, then the Reason.
 CANCELLED_BEFORE_RETRY = "cancelled before retry: "
 
@@ -150,10 +151,10 @@ def _timing(facts: Facts, policy: Policy, step: int, now: datetime) -> Decision:
     zone = quiet_clock(facts, policy)
     due = facts.expired_at + policy.steps[step].delay
     if step and facts.last_own_email_at is not None:
-        # A sequence that began late (an event days late, quiet hours) keeps its spacing: a
-        # follow-up never comes sooner after the email before it than the settings space them.
-        gap = policy.steps[step].delay - policy.steps[step - 1].delay
-        due = max(due, facts.last_own_email_at + gap)
+        # A sequence that went out late (an event days late, quiet hours, a retried send)
+        # keeps its spacing: the follow-up moves by as much as the email before it was late.
+        late = facts.last_own_email_at - (facts.expired_at + policy.steps[step - 1].delay)
+        due += late if late > LATE_START else timedelta(0)
     due = outside_quiet_hours(due, policy, zone)
     if facts.last_other_email_at is not None:
         capped_until = facts.last_other_email_at + policy.frequency_cap
