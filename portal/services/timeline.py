@@ -25,9 +25,12 @@ LATER = {
 # Why each rule exists, for the merchant reading a stopped cart.
 WHY = {
     Reason.TEST_MODE: "Test-mode checkouts are recorded, not emailed (see Settings).",
-    Reason.NOT_CONNECTED: "Emails need your Stripe account connected.",
-    Reason.TERMS_NOT_ACCEPTED: "Emails wait until the current cart-recovery terms are accepted.",
-    Reason.MERCHANT_DISABLED: "Recovery emails were turned off in Settings.",
+    Reason.NOT_CONNECTED: "Emails need your Stripe account connected. Carts that expire after "
+    "you connect it are emailed.",
+    Reason.TERMS_NOT_ACCEPTED: "It expired while the current cart-recovery terms were not "
+    "accepted. Carts that expire after you accept them are emailed.",
+    Reason.MERCHANT_DISABLED: "Recovery emails were turned off in Settings. Carts that expire "
+    "after you turn them on are emailed.",
     Reason.NO_CONSENT: "Stripe's rule: only shoppers who agreed to promotional emails at "
     "checkout may get a recovery email.",
     Reason.NO_EMAIL: "The checkout has no complete address to write to.",
@@ -58,7 +61,7 @@ REFUSED = {
 }
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",
-    Reason.SEQUENCE_FINISHED: "Finished: every email of the sequence was sent",
+    Reason.SEQUENCE_FINISHED: "Finished: no email of the sequence is left to send",
     Reason.RECOVERY_URL_EXPIRED: "Finished: the recovery link expired before the next email",
 }
 
