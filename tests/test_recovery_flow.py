@@ -727,6 +727,10 @@ def test_a_retry_a_rule_stopped_is_told_in_words_the_servers_own_as_it_said_them
         carts.error_words("RCPT TO refused: 550 5.1.1 gone") == "RCPT TO refused: 550 5.1.1 gone"
     )
     assert carts.error_words(None) == ""
+    stopped_send = EmailSend(status="failed", last_error="cancelled before retry: unsubscribed")
+    assert carts._emails_in_words([stopped_send]) == (
+        "The email was not tried again: the address is unsubscribed"
+    )
 
 
 def test_a_change_of_settings_moves_the_carts_already_waiting(kit, db):

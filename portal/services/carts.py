@@ -97,6 +97,11 @@ def _emails_in_words(sends: list[EmailSend]) -> str:
     outcome = _OUTCOME.get(last.status, last.status)
     if last.status == SendStatus.FAILED and (last.last_error or "").startswith("not composed"):
         outcome = "could not be composed: nothing was sent"
+    elif last.status == SendStatus.FAILED and (last.last_error or "").startswith(
+        CANCELLED_BEFORE_RETRY
+    ):  # a rule stopped its retry: say which
+        reason = last.last_error.removeprefix(CANCELLED_BEFORE_RETRY)
+        outcome = f"was not tried again: {REASONS.get(reason, reason).lower()}"
     return f"Emailed; a follow-up {outcome}" if delivered else f"The email {outcome}"
 
 
