@@ -224,6 +224,12 @@ def test_a_retry_due_past_24_hours_is_not_scheduled(kit, db):
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts, send.next_attempt_at) == ("failed", 2, None)
+    from portal.services import carts
+
+    assert carts.error_words(send.last_error).startswith(
+        "Not tried again: the mail server put it off for 24 hours. Its last answer: RCPT TO"
+    )
+    assert carts._emails_in_words([send]).endswith("the mail server put it off for 24 hours")
 
 
 def test_a_retry_waits_out_quiet_hours_and_stops_at_the_links_end(kit, db):

@@ -17,7 +17,7 @@ from portal.models import (
     RecoveryCase,
     SendStatus,
 )
-from portal.services.rules import CANCELLED_BEFORE_RETRY, Reason
+from portal.services.rules import CANCELLED_BEFORE_RETRY, GAVE_UP_AFTER_A_DAY, Reason
 
 # The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
 REASONS = {
@@ -54,6 +54,9 @@ def error_words(detail: str | None) -> str:
     if detail and detail.startswith(CANCELLED_BEFORE_RETRY):
         reason = detail.removeprefix(CANCELLED_BEFORE_RETRY)
         return f"Not tried again. {REASONS.get(reason, OTHER_ENDS.get(reason, reason))}."
+    if detail and detail.startswith(GAVE_UP_AFTER_A_DAY):
+        last = detail.removeprefix(GAVE_UP_AFTER_A_DAY)
+        return f"Not tried again: the mail server put it off for 24 hours. Its last answer: {last}"
     return detail or ""
 
 
@@ -102,6 +105,10 @@ def _emails_in_words(sends: list[EmailSend]) -> str:
     ):  # a rule stopped its retry: say which
         reason = last.last_error.removeprefix(CANCELLED_BEFORE_RETRY)
         outcome = f"was not tried again: {REASONS.get(reason, reason).lower()}"
+    elif last.status == SendStatus.FAILED and (last.last_error or "").startswith(
+        GAVE_UP_AFTER_A_DAY
+    ):
+        outcome = "could not be sent: the mail server put it off for 24 hours"
     return f"Emailed; a follow-up {outcome}" if delivered else f"The email {outcome}"
 
 

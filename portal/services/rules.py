@@ -21,6 +21,8 @@ from portal.models import SessionStatus, TestModeSends  # vocabulary only: no da
 LATE_START = timedelta(minutes=5)  # an email sent later than its time by more went out late
 # A deferred email's last error when a rule stopped its retry: this, then the Reason.
 CANCELLED_BEFORE_RETRY = "cancelled before retry: "
+# ... when the mail server put it off for a day: this, then the server's last answer.
+GAVE_UP_AFTER_A_DAY = "no retry past 24 h; last answer: "
 
 
 class Action(StrEnum):

@@ -167,7 +167,7 @@ def _outside_window(send: EmailSend, known: rules.Facts, ctx: Context, now: date
         send.last_error = (
             f"{rules.CANCELLED_BEFORE_RETRY}{rules.Reason.RECOVERY_URL_EXPIRED}"
             if min(ends) == ends[1]
-            else f"{send.last_error or ''} (no retry past 24 h)".strip()
+            else f"{rules.GAVE_UP_AFTER_A_DAY}{send.last_error or 'none'}"
         )
         return True
     if resume > now:
@@ -221,9 +221,11 @@ def record(send: EmailSend, result: DeliveryResult, now: datetime) -> None:
     """Mark the send with the server's answer; a bounce suppresses the address."""
     send.last_error = None if result.status == DeliveryStatus.SENT else result.detail[:2000]
     retry_at = now + DEFER_DELAYS[min(send.attempts - 1, len(DEFER_DELAYS) - 1)]
-    if result.status == DeliveryStatus.DEFERRED and retry_at < send.created_at + DEFER_LIMIT:
-        send.status, send.next_attempt_at = SendStatus.DEFERRED, retry_at
-        return
+    if result.status == DeliveryStatus.DEFERRED:
+        if retry_at < send.created_at + DEFER_LIMIT:
+            send.status, send.next_attempt_at = SendStatus.DEFERRED, retry_at
+            return
+        send.last_error = f"{rules.GAVE_UP_AFTER_A_DAY}{send.last_error}"[:2000]
     send.next_attempt_at = None
     send.status = {
         DeliveryStatus.SENT: SendStatus.SENT,
