@@ -161,10 +161,9 @@ def reconsider(merchant_id: int, now: datetime | None = None) -> int:
         decision = rules.decide(case_context.facts(ctx), ctx.policy, now)
         if decision.action == rules.Action.WAIT and decision.at == ctx.case.next_action_at:
             continue
-        if decision.action == rules.Action.SEND:
-            ctx.case.next_action_at = now  # due: the sweep re-checks with Stripe, then sends
-        else:
-            case_context.record(ctx.case, decision, now)
+        # Recorded, so the cart's timeline says when it is now due (a due one: the next sweep
+        # re-checks it with Stripe, then sends).
+        case_context.record(ctx.case, decision, now)
         changed += 1
     db.session.commit()
     return changed
