@@ -73,16 +73,17 @@ def fill(layout: str, values: Mapping[str, str]) -> str:
     return _MARK.sub(lambda match: str(escape(values[match.group(1)])), layout)
 
 
-def item_rows(items: list[dict], total: str) -> Markup:
+def item_rows(items: list[dict], total: str, total_word: str = "Total") -> Markup:
     """The cart's table for one send, inlined with the email's classes; each item's name and
-    picture go in after inlining (as markers until then), escaped."""
+    picture go in after inlining (as markers until then), escaped. `total_word` heads the
+    total, in the email's language."""
     slots, marked = {}, []
     for index, item in enumerate(items):
         slots[f"name{index}"], slots[f"image{index}"] = item["name"], item["image_url"] or ""
         image = mark(f"image{index}") if item["image_url"] else None
         marked.append({**item, "name": mark(f"name{index}"), "image_url": image})
     show_images = any(item["image_url"] for item in items)
-    view = {"items": marked, "show_images": show_images, "total": total}
+    view = {"items": marked, "show_images": show_images, "total": total, "total_word": total_word}
     rows = _env().get_template("recovery_items.html").render(view)
     return Markup(fill(css_inline.inline_fragment(rows, _css()), slots))
 

@@ -8,7 +8,8 @@ attributes), into plain text first, and the HTML template escapes everything it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from portal.mail import layout
+from portal.mail.words import ENGLISH, Words, words_for
 from portal.mail.content import (
     PLACEHOLDERS,
     Content,
@@ -45,7 +47,8 @@ SUBJECT_MAX = 200
 ITEM_NAME_MAX = 100  # a longer product name is cut: it reads better, and keeps the email small
 # After the preheader, invisible spacers keep clients from showing the body's first words.
 PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
-ANONYMOUS_CUSTOMER = "there"  # reads right in "Hi {customer_name},"
+# "Hi {customer_name}," without a name, where the language has no word for it: "Hallo,".
+NAMELESS = re.compile(r"[ \t]*\{customer_name\}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class EmailContext:
     unsubscribe_url: str
     promotion_code: str | None = None
     locale: str = DEFAULT_LOCALE  # amounts and dates are written as this language does
+    # The email's fixed lines are in this locale's language: the merchant's, as their texts are.
+    wording: str = DEFAULT_LOCALE
     zone: str = "UTC"  # the recovery link's expiry date is the date in this time zone
 
 
@@ -94,24 +99,27 @@ class RenderedEmail:
 def render(ctx: EmailContext) -> RenderedEmail:
     """The complete email for `ctx`: a one-line subject of at most 200 characters, and HTML and
     text parts carrying the same content, links written out, every outside value escaped. The
-    HTML's layout is compiled once per design (layout.py); this fills in the send's values."""
-    values = _placeholder_values(ctx)
+    HTML's layout is compiled once per design (layout.py); this fills in the send's values.
+    The fixed lines are in the language of `ctx.wording` (English when there is no table)."""
+    words = words_for(ctx.wording)
+    ctx = _greeting(ctx, words)
+    values = _placeholder_values(ctx, words)
     subject = truncate(one_line(_fill(ctx.content.subject, values)), SUBJECT_MAX)
     preheader = one_line(_fill(ctx.content.preheader, values))
-    items = _items(ctx)
+    items = _items(ctx, words)
     brand = _brand_links(ctx.brand)
     slots = {
         **values,
         **{name: value or "" for name, value in brand.items()},
         "subject": subject,
         "preheader": Markup(escape(preheader)) + PREHEADER_PAD,
-        "items_title": items_title(ctx.items),
-        "cart_rows": layout.item_rows(items, values["cart_total"]),
+        "items_title": items_title(ctx.items, words),
+        "cart_rows": layout.item_rows(items, values["cart_total"], words.total),
         "recovery_link": ctx.recovery_link,
         "unsubscribe_url": ctx.unsubscribe_url,
     }
-    html = layout.fill(layout.compile_layout(_design(ctx)), slots)
-    view = {**_text_view(ctx, values), "items": items, "subject": subject}
+    html = layout.fill(layout.compile_layout(_design(ctx, words)), slots)
+    view = {**_text_view(ctx, values, words), "items": items, "subject": subject}
     return RenderedEmail(
         subject=subject,
         preheader=preheader,
@@ -120,28 +128,33 @@ def render(ctx: EmailContext) -> RenderedEmail:
     )
 
 
-def items_title(items: tuple[LineItem, ...]) -> str:
+def items_title(items: tuple[LineItem, ...], words: Words = ENGLISH) -> str:
     """The line above the cart: it reads right for one thing and for many."""
     count = sum(max(item.quantity, 1) for item in items)
-    return (
-        "You left this in your cart"
-        if count == 1
-        else f"You left these {count} items in your cart"
-    )
+    return words.one_item if count == 1 else words.many_items.replace("{count}", str(count))
 
 
-def _placeholder_values(ctx: EmailContext) -> dict[str, str]:
+def _greeting(ctx: EmailContext, words: Words) -> EmailContext:
+    """`ctx`, its texts without {customer_name} (and the spaces before it) when there is no
+    name to put there and the language has no word that would read right instead."""
+    if words.anonymous or one_line(ctx.customer_name or ""):
+        return ctx
+    texts = {name: NAMELESS.sub("", text) for name, text in vars(ctx.content).items()}
+    return replace(ctx, content=replace(ctx.content, **texts))
+
+
+def _placeholder_values(ctx: EmailContext, words: Words) -> dict[str, str]:
     # Outside values go through one_line: a name from Stripe must not add lines to a subject.
     return {
         "merchant_name": one_line(ctx.brand.merchant_name),
-        "customer_name": one_line(ctx.customer_name or "") or ANONYMOUS_CUSTOMER,
+        "customer_name": one_line(ctx.customer_name or "") or words.anonymous,
         "cart_total": format_money(ctx.total, ctx.currency, ctx.locale),
         "recovery_link_expires": format_date(ctx.recovery_expires_at, ctx.locale, ctx.zone),
         "promotion_code": one_line(ctx.promotion_code or ""),
     }
 
 
-def _design(ctx: EmailContext) -> tuple[tuple[str, object], ...]:
+def _design(ctx: EmailContext, words: Words) -> tuple[tuple[str, object], ...]:
     """What the compiled layout depends on, and nothing that changes per send: texts keep
     markers where a send's values go (and only a placeholder of the fixed list becomes one).
     Hashable, so the layout is compiled once per design."""
@@ -162,8 +175,22 @@ def _design(ctx: EmailContext) -> tuple[tuple[str, object], ...]:
         "promotion": bool(ctx.promotion_code),
         "footer": _frozen(paragraphs(_fill(content.footer, marks))),
         "address_lines": tuple(clean_lines(ctx.brand.postal_address)),
+        **_fixed_lines(words),
     }
     return tuple(sorted(view.items()))
+
+
+def _fixed_lines(words: Words) -> dict[str, object]:
+    """The layout's fixed lines in `words`' language, the send's values as markers."""
+    code_before, _, code_after = words.code.partition("{code}")
+    merchant = layout.MARKS["merchant_name"]
+    return {
+        "lang": words.language,
+        "code_words": (code_before, code_after),
+        "saved_until": words.saved_until.replace("{date}", layout.MARKS["recovery_link_expires"]),
+        "questions": words.questions,
+        "unsubscribe": tuple(part.replace("{merchant}", merchant) for part in words.unsubscribe),
+    }
 
 
 def _brand_links(brand: Brand) -> dict[str, str | None]:
@@ -176,7 +203,7 @@ def _brand_links(brand: Brand) -> dict[str, str | None]:
     }
 
 
-def _text_view(ctx: EmailContext, values: dict[str, str]) -> dict:
+def _text_view(ctx: EmailContext, values: dict[str, str], words: Words) -> dict:
     """The plain-text part's view: the same content as the HTML, filled for this send."""
     brand, content = ctx.brand, ctx.content
     return {
@@ -187,19 +214,22 @@ def _text_view(ctx: EmailContext, values: dict[str, str]) -> dict:
         "button_label": one_line(_fill(content.button_label, values)),
         "recovery_link": ctx.recovery_link,
         "promotion_code": values["promotion_code"],
-        "expires": values["recovery_link_expires"],
         "footer": paragraphs(_fill(content.footer, values)),
         "address_lines": clean_lines(brand.postal_address),
         "support_email": _brand_links(brand)["support_email"],
         "unsubscribe_url": ctx.unsubscribe_url,
+        "words": words,
+        "code_sentence": words.code.replace("{code}", values["promotion_code"]),
+        "saved_until": words.saved_until.replace("{date}", values["recovery_link_expires"]),
     }
 
 
-def _items(ctx: EmailContext) -> list[dict]:
+def _items(ctx: EmailContext, words: Words) -> list[dict]:
     return [
         {
             "name": truncate(one_line(item.name), ITEM_NAME_MAX),
-            "quantity": item.quantity,
+            "quantity": words.quantity.replace("{count}", str(item.quantity)),
+            "quantity_text": words.quantity_text.replace("{count}", str(item.quantity)),
             "amount": format_money(item.amount, item.currency, ctx.locale),
             "image_url": safe_image_url(item.image_url),
         }

@@ -59,6 +59,7 @@ def sample_context(
         unsubscribe_url=f"{base}/unsubscribe/sample",
         promotion_code=SAMPLE_PROMOTION_CODE if sample.with_promotion else None,
         locale=settings.locale,
+        wording=settings.locale,
         zone=settings.timezone,
     )
 

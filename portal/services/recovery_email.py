@@ -91,6 +91,7 @@ def recovery_message(
         unsubscribe_url=unsubscribe,
         promotion_code=send.promotion_code,
         locale=values.email_locale(session.locale, settings.locale),
+        wording=settings.locale,
         zone=settings.timezone,
     )
     return message_for(

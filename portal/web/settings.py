@@ -75,7 +75,7 @@ class SettingsForm(FlaskForm):
     sender_name = StringField("Sender name", filters=[strip], validators=[one_line])
     reply_to = EmailField("Reply-to address", filters=[strip])
     postal_address = TextAreaField("Postal address", filters=[strip])
-    locale = SelectField("Amounts and dates", validate_choice=False)
+    locale = SelectField("Language, amounts and dates", validate_choice=False)
     # Unknown names and modes are refused by the service, which says so in words.
     timezone = SelectField("Time zone", validate_choice=False)
     quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])

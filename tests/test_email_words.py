@@ -1,0 +1,122 @@
+"""The recovery email's fixed lines in the merchant's language: unit tests of the renderer for
+every language with a table, and one email end to end (sandbox webhooks, the real worker, SMTP
+on loopback) for a merchant writing in German."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from portal.extensions import rq
+from portal.mail.content import DEFAULT_CONTENT
+from portal.mail.rendering import render
+from portal.mail.words import ENGLISH, WORDS, words_for
+from portal.models import SendingSettings
+from recovery_kit import make_kit
+from smtp_sink import SmtpSink
+from test_rendering import Document, make_ctx
+
+ENGLISH_LINES = ("Qty", "Total", "Use code", "is available until", "Questions?", "Unsubscribe")
+
+
+def german(**changes):
+    brand = dataclasses.replace(make_ctx().brand, support_email="hilfe@bohnen.example")
+    return make_ctx(
+        **{"wording": "de_DE", "locale": "de_DE", "promotion_code": "SPAR10", "brand": brand}
+        | changes
+    )
+
+
+def test_a_german_merchants_email_has_its_fixed_lines_in_german():
+    email = render(german())
+    doc = Document(email.html)
+    assert doc.find("html")[0]["lang"] == "de"
+    text = " ".join(doc.text.split())
+    for line in (
+        "Diese 3 Artikel liegen noch in Ihrem Warenkorb",
+        "Menge: 2",
+        "Gesamt",
+        "Verwenden Sie beim Bezahlen den Code SPAR10",
+        "Ihr Warenkorb ist bis zum 21. Dezember 2026 gespeichert.",
+        "Fragen? hilfe@bohnen.example",
+    ):
+        assert line in text and line in " ".join(email.text.split()), line
+    (unsubscribe,) = [(a, words) for a, words in doc.links if words == "Abmelden"]
+    assert unsubscribe[0]["href"] == "https://portal.test/unsubscribe/u456"
+    assert "Abmelden: https://portal.test/unsubscribe/u456" in email.text
+    assert "- Stoneware mug (Menge: 2): 36,00" in email.text
+    for english in ENGLISH_LINES:  # the texts are the merchant's: English, but none of these
+        assert english not in email.text and english not in doc.text, english
+
+
+@pytest.mark.parametrize("language", sorted(set(WORDS) - {"en"}))
+def test_every_language_fills_its_lines_and_leaves_no_english_one(language):
+    ctx = german(wording=f"{language}_XX", locale="en_US")
+    email = render(ctx)
+    words = WORDS[language]
+    assert Document(email.html).find("html")[0]["lang"] == language
+    assert not re.search(r"\{(count|code|date|merchant)\}", email.html + email.text)
+    assert words.total in email.text and words.unsubscribe[1] in email.html
+    assert words.many_items.replace("{count}", "3") in email.text
+    assert "December 21, 2026" in email.text  # the date as the checkout's locale writes it
+    line = "".join(words.unsubscribe).replace("{merchant}", ctx.brand.merchant_name)
+    assert line in " ".join(Document(email.html).text.split())
+    assert f"\n{words.total}: " in email.text  # "Total" is French, Spanish and Portuguese too
+    for english in set(ENGLISH_LINES) - {"Total"}:
+        assert english not in email.text, english
+
+
+@pytest.mark.parametrize("wording", ["en_US", "ja_JP", "", "xx", None, "de-AT", "no_NO", "nn"])
+def test_a_language_without_a_table_gets_english(wording):
+    expected = {"de-AT": "de", "no_NO": "nb", "nn": "nb"}.get(wording or "", "en")
+    assert words_for(wording).language == expected
+    if expected == "en":
+        email = render(make_ctx(wording=wording or "en_US"))
+        assert "Total: $84.00" in email.text and "Unsubscribe:" in email.text
+        assert words_for(wording) is ENGLISH
+
+
+def test_without_a_name_the_greeting_drops_the_placeholder_where_no_word_reads_right():
+    content = dataclasses.replace(DEFAULT_CONTENT, headline="Hallo {customer_name}, noch da?")
+    nameless = render(german(customer_name=None, content=content))
+    assert "Hallo, noch da?" in nameless.text and "Hallo, noch da?" in nameless.html
+    named = render(german(customer_name="Anna", content=content))
+    assert "Hallo Anna, noch da?" in named.text
+    english = render(make_ctx(customer_name="  ", content=content))
+    assert "Hallo there, noch da?" in english.text
+
+
+def test_a_hostile_merchant_name_in_the_translated_unsubscribe_line_is_escaped():
+    attack = '<img src=x onerror="alert(1)">'
+    ctx = german(brand=dataclasses.replace(make_ctx().brand, merchant_name=attack))
+    email = render(ctx)
+    assert attack not in email.html and "<img src=x" not in email.html
+    assert f"keine E-Mails mehr von {attack}" in " ".join(Document(email.html).text.split())
+
+
+@pytest.fixture
+def sink():
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
+
+
+def test_a_german_merchant_sends_a_shopper_the_email_with_german_fixed_lines(kit, db):
+    db.get(SendingSettings, kit.merchant_id).locale = "de_DE"
+    db.commit()
+    session_id = kit.checkout("kunde@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    html = received.message.get_body(("html",)).get_content()
+    text = received.message.get_body(("plain",)).get_content()
+    assert 'lang="de"' in html and "Gesamt" in html and ">Abmelden</a>" in html
+    assert "Gesamt: " in text and "Abmelden: " in text and "gespeichert." in text
+    assert "Total:" not in text and "Unsubscribe:" not in text
