@@ -18,6 +18,10 @@ ACCT = "acct_1LinksMerchant0001"
 
 @pytest.fixture
 def send(app, client, db):
+    return mailed_send(client, db)
+
+
+def mailed_send(client, db) -> EmailSend:
     """A send row for a shopper's expired cart, as the pipeline leaves it."""
     make_connected(ACCT, name="Tea Shop")
     assert (

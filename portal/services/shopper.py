@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import CheckoutSession, ConsentStatus, Contact, EmailSend, Merchant
-from portal.models import RecoveryCase
+from portal.models import RecoveryCase, SendingSettings
 from portal.services import consent, links
 
 
@@ -18,6 +18,7 @@ class Click:
     recovery_url: str | None  # None when the link has expired
     merchant_name: str
     shop_url: str | None
+    wording: str | None  # the locale whose language the merchant's emails are in
 
 
 def follow(send_id: int, now: datetime, record: bool = True) -> Click | None:
@@ -40,6 +41,15 @@ def follow(send_id: int, now: datetime, record: bool = True) -> Click | None:
         session.recovery_url if alive else None,
         merchant.name,
         account.shop_url if account else None,
+        wording(merchant.id),
+    )
+
+
+def wording(merchant_id: int) -> str | None:
+    """The locale whose language the merchant's emails are in (their settings'), for the pages
+    a shopper reaches from one; None when the merchant never saved settings."""
+    return db.session.scalar(
+        select(SendingSettings.locale).where(SendingSettings.merchant_id == merchant_id)
     )
 
 

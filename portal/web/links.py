@@ -9,6 +9,7 @@ from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import ConsentStatus
 from portal.services import links, shopper, subscriptions
+from portal.web.shopper_words import Phrases
 
 bp = Blueprint("links", __name__)
 csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST has no CSRF token
@@ -32,7 +33,8 @@ def recover(token: str):
         return _invalid()
     db.session.commit()
     if click.recovery_url is None:
-        return render_template("links/expired.html", click=click), 410
+        say = Phrases(click.wording)
+        return render_template("links/expired.html", click=click, say=say), 410
     return redirect(click.recovery_url, code=303)
 
 
@@ -43,16 +45,18 @@ def unsubscribe_page(token: str):
     if target is None:
         return _invalid()
     merchant, email = target
+    say = Phrases(shopper.wording(merchant.id))
+    page = {"merchant": merchant, "say": say}
     if email.startswith(subscriptions.ERASED_PREFIX):  # erased on request: never emailed again
         return render_template(
-            "links/unsubscribe.html", merchant=merchant, email="your address", done=True
+            "links/unsubscribe.html", email=say("your_address"), done=True, **page
         )
     if request.method != "POST":  # link scanners follow links (GET, HEAD): those only ask
         contact = subscriptions.held_contact(merchant, email)
         done = contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED
         return render_template(
             "links/unsubscribe.html",
-            merchant=merchant,
+            **page,
             email=email,
             done=done,
             already=done,
@@ -64,7 +68,7 @@ def unsubscribe_page(token: str):
         merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow()
     )
     db.session.commit()
-    return render_template("links/unsubscribe.html", merchant=merchant, email=email, done=True)
+    return render_template("links/unsubscribe.html", email=email, done=True, **page)
 
 
 def _invalid():

@@ -1,0 +1,234 @@
+"""The words of the pages a shopper reaches from a recovery email (unsubscribe, an expired
+cart), in the merchant's language: the email was in it (portal.mail.words), so the page it
+leads to is too. English for a language without a table here, and for any phrase a table
+lacks."""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from portal.mail.words import ALIASES
+
+ENGLISH = {
+    "ask": "Unsubscribe from {merchant}?",
+    "no_more": "{email} will get no more emails about abandoned carts from {merchant}.",
+    "button": "Unsubscribe",
+    "done": "You are unsubscribed",
+    "already": "You are already unsubscribed",
+    "unticked": "You are not subscribed",
+    "unticked_why": (
+        "At your last checkout with {merchant} you left the box for news and offers unticked, "
+        "so {email} gets no emails about abandoned carts from them."
+    ),
+    "back": "Back to {merchant}",
+    "expired": "This cart has expired",
+    "expired_why": "The link to your cart at {merchant} is no longer valid.",
+    "visit": "Visit {merchant}",
+    "your_address": "your address",
+}
+
+PHRASES = {
+    "en": ENGLISH,
+    "de": {
+        "ask": "Keine E-Mails mehr von {merchant}?",
+        "no_more": (
+            "{email} erhält von {merchant} keine E-Mails zu abgebrochenen Warenkörben mehr."
+        ),
+        "button": "Abmelden",
+        "done": "Sie sind abgemeldet",
+        "already": "Sie sind bereits abgemeldet",
+        "unticked": "Sie sind nicht angemeldet",
+        "unticked_why": (
+            "Bei Ihrem letzten Einkauf bei {merchant} haben Sie das Feld für Neuigkeiten und "
+            "Angebote nicht angekreuzt. Daher erhält {email} von dort keine E-Mails zu "
+            "abgebrochenen Warenkörben."
+        ),
+        "back": "Zurück zu {merchant}",
+        "expired": "Dieser Warenkorb ist abgelaufen",
+        "expired_why": "Der Link zu Ihrem Warenkorb bei {merchant} ist nicht mehr gültig.",
+        "visit": "Zu {merchant}",
+        "your_address": "Ihre Adresse",
+    },
+    "fr": {
+        "ask": "Se désabonner des e-mails de {merchant}\u00a0?",
+        "no_more": (
+            "{email} ne recevra plus d’e-mails de {merchant} au sujet de paniers abandonnés."
+        ),
+        "button": "Se désabonner",
+        "done": "Votre désabonnement est confirmé",
+        "already": "Votre adresse était déjà désabonnée",
+        "unticked": "Votre adresse n’est pas abonnée",
+        "unticked_why": (
+            "Lors de votre dernier achat chez {merchant}, vous n’avez pas coché la case pour "
+            "les actualités et offres\u00a0: {email} ne reçoit donc pas d’e-mails de leur part "
+            "au sujet de paniers abandonnés."
+        ),
+        "back": "Retour à {merchant}",
+        "expired": "Ce panier a expiré",
+        "expired_why": "Le lien vers votre panier chez {merchant} n’est plus valide.",
+        "visit": "Aller sur {merchant}",
+        "your_address": "votre adresse",
+    },
+    "es": {
+        "ask": "¿Darte de baja de los correos de {merchant}?",
+        "no_more": "{email} no recibirá más correos de {merchant} sobre carritos abandonados.",
+        "button": "Darse de baja",
+        "done": "Te has dado de baja",
+        "already": "Ya te habías dado de baja",
+        "unticked": "Tu dirección no está suscrita",
+        "unticked_why": (
+            "En tu última compra en {merchant} dejaste sin marcar la casilla de novedades y "
+            "ofertas, así que {email} no recibe correos suyos sobre carritos abandonados."
+        ),
+        "back": "Volver a {merchant}",
+        "expired": "Este carrito ha caducado",
+        "expired_why": "El enlace a tu carrito en {merchant} ya no es válido.",
+        "visit": "Ir a {merchant}",
+        "your_address": "tu dirección",
+    },
+    "it": {
+        "ask": "Annullare l’iscrizione alle email di {merchant}?",
+        "no_more": "{email} non riceverà più email da {merchant} sui carrelli abbandonati.",
+        "button": "Annulla l’iscrizione",
+        "done": "Iscrizione annullata",
+        "already": "L’iscrizione era già annullata",
+        "unticked": "Il tuo indirizzo non è iscritto",
+        "unticked_why": (
+            "Al tuo ultimo acquisto da {merchant} non hai spuntato la casella per novità e "
+            "offerte, quindi {email} non riceve le loro email sui carrelli abbandonati."
+        ),
+        "back": "Torna a {merchant}",
+        "expired": "Questo carrello è scaduto",
+        "expired_why": "Il link al tuo carrello su {merchant} non è più valido.",
+        "visit": "Vai a {merchant}",
+        "your_address": "il tuo indirizzo",
+    },
+    "nl": {
+        "ask": "Afmelden voor e-mails van {merchant}?",
+        "no_more": (
+            "{email} krijgt geen e-mails meer van {merchant} over achtergelaten winkelwagens."
+        ),
+        "button": "Afmelden",
+        "done": "Je bent afgemeld",
+        "already": "Je was al afgemeld",
+        "unticked": "Je bent niet aangemeld",
+        "unticked_why": (
+            "Bij je laatste bestelling bij {merchant} heb je het vakje voor nieuws en "
+            "aanbiedingen niet aangevinkt, dus {email} krijgt van hen geen e-mails over "
+            "achtergelaten winkelwagens."
+        ),
+        "back": "Terug naar {merchant}",
+        "expired": "Deze winkelwagen is verlopen",
+        "expired_why": "De link naar je winkelwagen bij {merchant} is niet meer geldig.",
+        "visit": "Naar {merchant}",
+        "your_address": "je adres",
+    },
+    "pt": {
+        "ask": "Cancelar a inscrição nos e-mails de {merchant}?",
+        "no_more": (
+            "{email} não vai receber mais e-mails de {merchant} sobre carrinhos abandonados."
+        ),
+        "button": "Cancelar inscrição",
+        "done": "A sua inscrição foi cancelada",
+        "already": "A sua inscrição já estava cancelada",
+        "unticked": "O seu endereço não está inscrito",
+        "unticked_why": (
+            "Na sua última compra em {merchant} deixou por marcar a caixa de novidades e "
+            "ofertas, por isso {email} não recebe e-mails deles sobre carrinhos abandonados."
+        ),
+        "back": "Voltar a {merchant}",
+        "expired": "Este carrinho expirou",
+        "expired_why": "O link para o seu carrinho em {merchant} já não é válido.",
+        "visit": "Ir para {merchant}",
+        "your_address": "o seu endereço",
+    },
+    "sv": {
+        "ask": "Avregistrera dig från e-post från {merchant}?",
+        "no_more": "{email} får inga fler mejl från {merchant} om övergivna varukorgar.",
+        "button": "Avregistrera dig",
+        "done": "Du är avregistrerad",
+        "already": "Du var redan avregistrerad",
+        "unticked": "Du prenumererar inte",
+        "unticked_why": (
+            "Vid ditt senaste köp hos {merchant} kryssade du inte i rutan för nyheter och "
+            "erbjudanden, så {email} får inga mejl från dem om övergivna varukorgar."
+        ),
+        "back": "Tillbaka till {merchant}",
+        "expired": "Den här varukorgen har gått ut",
+        "expired_why": "Länken till din varukorg hos {merchant} gäller inte längre.",
+        "visit": "Gå till {merchant}",
+        "your_address": "din adress",
+    },
+    "da": {
+        "ask": "Afmeld e-mails fra {merchant}?",
+        "no_more": "{email} får ikke flere e-mails fra {merchant} om forladte kurve.",
+        "button": "Afmeld",
+        "done": "Du er afmeldt",
+        "already": "Du var allerede afmeldt",
+        "unticked": "Du er ikke tilmeldt",
+        "unticked_why": (
+            "Ved dit seneste køb hos {merchant} satte du ikke kryds i feltet for nyheder og "
+            "tilbud, så {email} får ingen e-mails fra dem om forladte kurve."
+        ),
+        "back": "Tilbage til {merchant}",
+        "expired": "Denne kurv er udløbet",
+        "expired_why": "Linket til din kurv hos {merchant} er ikke længere gyldigt.",
+        "visit": "Gå til {merchant}",
+        "your_address": "din adresse",
+    },
+    "nb": {
+        "ask": "Meld deg av e-post fra {merchant}?",
+        "no_more": "{email} får ikke flere e-poster fra {merchant} om forlatte handlekurver.",
+        "button": "Meld deg av",
+        "done": "Du er meldt av",
+        "already": "Du var allerede meldt av",
+        "unticked": "Du er ikke påmeldt",
+        "unticked_why": (
+            "Ved ditt siste kjøp hos {merchant} krysset du ikke av i feltet for nyheter og "
+            "tilbud, så {email} får ingen e-poster fra dem om forlatte handlekurver."
+        ),
+        "back": "Tilbake til {merchant}",
+        "expired": "Denne handlekurven har utløpt",
+        "expired_why": "Lenken til handlekurven din hos {merchant} er ikke lenger gyldig.",
+        "visit": "Gå til {merchant}",
+        "your_address": "adressen din",
+    },
+    "pl": {
+        "ask": "Wypisać się z e-maili od {merchant}?",
+        "no_more": (
+            "{email} nie będzie już otrzymywać od {merchant} e-maili o porzuconych koszykach."
+        ),
+        "button": "Wypisz się",
+        "done": "Wypisano Cię",
+        "already": "Już wcześniej Cię wypisano",
+        "unticked": "Twój adres nie jest zapisany",
+        "unticked_why": (
+            "Przy ostatnich zakupach w {merchant} pole dotyczące nowości i ofert pozostało "
+            "niezaznaczone, więc {email} nie otrzymuje od nich e-maili o porzuconych koszykach."
+        ),
+        "back": "Wróć do {merchant}",
+        "expired": "Ten koszyk wygasł",
+        "expired_why": "Link do Twojego koszyka w {merchant} jest już nieaktualny.",
+        "visit": "Przejdź do {merchant}",
+        "your_address": "Twój adres",
+    },
+}
+
+
+class Phrases:
+    """The shopper pages' phrases in one language, filled and escaped: `say("back",
+    merchant="Acme")` gives Markup; the page's `lang` is `language`."""
+
+    def __init__(self, locale: str | None) -> None:
+        language = (locale or "").replace("-", "_").partition("_")[0].lower()
+        language = ALIASES.get(language, language)
+        self.language = language if language in PHRASES else "en"
+        self.table = PHRASES[self.language]
+
+    def __call__(self, key: str, email: Markup | str = "", merchant: str = "") -> Markup:
+        """The phrase `key`, its text escaped, {email} and {merchant} replaced by the values
+        (escaped unless Markup); a name ending in a full stop does not get a second one."""
+        text = escape(self.table.get(key, ENGLISH[key]))
+        if merchant.endswith((".", "!", "?", "…")):
+            text = text.replace("{merchant}.", "{merchant}")
+        return text.replace("{email}", email).replace("{merchant}", merchant)
