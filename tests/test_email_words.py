@@ -9,11 +9,16 @@ import re
 
 import pytest
 
+from factories import PASSWORD, make_owner
 from portal.extensions import rq
-from portal.mail.content import DEFAULT_CONTENT
+from portal.mail.content import DEFAULT_CONTENT, problems
+from portal.mail.content import default_content as english_default
+from portal.mail.default_texts import default_content
 from portal.mail.rendering import render
 from portal.mail.words import ENGLISH, WORDS, words_for
 from portal.models import SendingSettings
+from portal.services import email_design
+from portal.services import settings as settings_service
 from recovery_kit import make_kit
 from smtp_sink import SmtpSink
 from test_rendering import Document, make_ctx
@@ -120,3 +125,31 @@ def test_a_german_merchant_sends_a_shopper_the_email_with_german_fixed_lines(kit
     assert 'lang="de"' in html and "Gesamt" in html and ">Abmelden</a>" in html
     assert "Gesamt: " in text and "Abmelden: " in text and "gespeichert." in text
     assert "Total:" not in text and "Unsubscribe:" not in text
+
+
+@pytest.mark.parametrize("language", sorted(set(WORDS) - {"en"}))
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_the_built_in_texts_exist_in_every_language_with_fixed_lines(language, step):
+    texts = default_content(step, f"{language}_XX")
+    assert texts != english_default(step) and problems(texts) == []
+    for name in ("subject", "body", "footer"):
+        assert "{merchant_name}" in getattr(texts, name), name
+    assert "{customer_name}" in texts.body
+    email = render(make_ctx(content=texts, customer_name=None, wording=language))
+    assert "{" not in email.text and " ," not in email.text
+    if step:  # a follow-up keeps the first email's button and footer
+        first = default_content(0, language)
+        assert (texts.button_label, texts.footer) == (first.button_label, first.footer)
+
+
+def test_a_merchant_writing_in_german_starts_with_german_texts(client, db, login):
+    owner = make_owner("Kaffee & Co", "inhaber@kaffee.example")
+    login(client, "inhaber@kaffee.example", PASSWORD)
+    settings = settings_service.settings_for(owner.merchant_id)
+    assert email_design.default_design(settings, 0).content == english_default(0)
+    settings.locale = "de_AT"
+    db.commit()
+    assert email_design.default_design(settings, 2).content.headline == "Eine letzte Erinnerung"
+    page = client.get("/email/1").get_data(as_text=True)
+    assert "Noch unentschlossen?" in page and "Zurück zum Warenkorb" in page
+    assert "Still thinking it over?" not in page and "Gesamt" in page

@@ -11,6 +11,7 @@ from sqlalchemy import ScalarSelect, Select, func, select
 
 from portal import db
 from portal.mail import content as texts
+from portal.mail import default_texts
 from portal.mail.values import safe_image_url
 from portal.models import EmailVersion, Merchant, SendingSettings, User
 
@@ -74,7 +75,8 @@ def design_of(version: EmailVersion | None, settings: SendingSettings, step: int
 
 
 def default_design(settings: SendingSettings, step: int) -> Design:
-    return Design(texts.default_content(step), settings.logo_url, settings.brand_color)
+    content = default_texts.default_content(step, settings.locale)
+    return Design(content, settings.logo_url, settings.brand_color)
 
 
 def problems(design: Design) -> list[tuple[str, str]]:
