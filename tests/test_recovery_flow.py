@@ -202,6 +202,18 @@ def _deferred_send(kit, db, address: str) -> EmailSend:
     return send
 
 
+def test_the_cart_page_says_when_a_deferred_email_is_tried_next(kit, db, client, login):
+    from zoneinfo import ZoneInfo
+
+    send = _deferred_send(kit, db, "ada@example.com")
+    zone = db.get(SendingSettings, kit.merchant_id).timezone
+    local = send.next_attempt_at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone))
+    login(client, "owner@bean.example", PASSWORD)
+    page = client.get(f"/carts/{send.case_id}").get_data(as_text=True)
+    assert "Email 1 is waiting to be tried again" in page
+    assert f"Next try {local:%Y-%m-%d %H:%M} {local.tzname()}" in page
+
+
 def test_a_deferred_email_is_given_up_24_hours_after_its_first_try(kit, db):
     send = _deferred_send(kit, db, "ava@example.com")
     first = send.created_at

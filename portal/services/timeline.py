@@ -73,6 +73,7 @@ class Entry:
     detail: str = ""
     tone: str = ""  # "" | "ok" | "bad": how the entry is marked
     due: datetime | None = None  # for a scheduled email: when it is due
+    next_try: datetime | None = None  # for an email the mail server put off: when it is retried
     # Stripe's times have whole seconds, ours do not: within one second, Stripe's checkout and
     # expiry come first (0, 1), then ours by their time (2), then the recovery (5, 6).
     rank: int = 2
@@ -159,9 +160,9 @@ def _send_entries(send: EmailSend) -> list[Entry]:
         out.append(Entry(send.sent_at, f"Email {n} sent to {send.to_address}", tone="ok"))
     elif send.status in SEND_END:
         words, tone = SEND_END[send.status]
-        out.append(
-            Entry(send.created_at, f"Email {n} {words}", error_words(send.last_error), tone)
-        )
+        retry = send.next_attempt_at if send.status == SendStatus.DEFERRED else None
+        detail = error_words(send.last_error)
+        out.append(Entry(send.created_at, f"Email {n} {words}", detail, tone, next_try=retry))
     else:
         out.append(Entry(send.created_at, f"Email {n} is being sent to {send.to_address}"))
     if send.clicked_at:
