@@ -42,6 +42,10 @@ OTHER_KEY = dkim.new_key()[1]
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("mail.shop.co.uk", "mail.shop.co.uk"),
         ("a" * 63 + ".example", "a" * 63 + ".example"),
+        # A shop's web address pasted whole: its host, without "www." (typed alone, it stays).
+        ("https://www.Beas-Bakery.example/", "beas-bakery.example"),
+        ("HTTP://shop.example:8080/cart?x=1", "shop.example"),
+        ("www.shop.example", "www.shop.example"),
     ],
 )
 def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
@@ -54,9 +58,9 @@ def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
         ("", "Enter a domain"),
         ("   ", "Enter a domain"),
         ("ann@shop.example", "only the part after the @"),
-        ("https://shop.example/", "without https://"),
         ("shop.example/cart", "without https://"),
-        ("https://192.0.2.10", "without https://"),
+        ("https://192.0.2.10", "not an IP address"),
+        ("https://", "Enter a domain"),
         ("shop.example:443", "letters, digits"),
         ("shop", "full domain"),
         ("a" * 64 + ".example", "63 characters"),

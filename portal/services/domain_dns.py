@@ -19,7 +19,7 @@ UNREACHABLE = "DNS did not answer in time: nothing is concluded; the next check 
 MISSING = {
     "dkim": "Not published yet.",
     "spf": "No SPF record.",
-    "dmarc": f"None: we suggest {SUGGESTED_DMARC} (it only asks receivers for reports).",
+    "dmarc": f"We suggest publishing {SUGGESTED_DMARC} (it only asks receivers for reports).",
 }
 STRICT = {  # why strict DMARC alignment deserves a word when the envelope is the platform's
     "aspf": "aspf=s asks for strict SPF alignment, which these emails never have: their "

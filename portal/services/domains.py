@@ -15,6 +15,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 import idna
 from flask import current_app
@@ -61,7 +62,7 @@ class Verification:
 def normalize(text: str, platform_domain: str | None = None) -> str:
     """The A-label form (lower case, no trailing dot) of a domain a person typed, else
     DomainError saying what to change. `platform_domain` (default: MAIL_FROM's) is refused."""
-    text = (text or "").strip()
+    text = _from_address(text or "")
     if not text:
         raise DomainError("Enter a domain, for example shop.example.")
     if "@" in text:
@@ -83,6 +84,19 @@ def normalize(text: str, platform_domain: str | None = None) -> str:
         platform_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
     _refuse_reserved(domain, platform_domain.lower())
     return domain
+
+
+def _from_address(text: str) -> str:
+    """`text` trimmed; a web address pasted whole ("https://www.shop.example/cart") gives its
+    host without "www.": the domain the shop's address is under."""
+    text = text.strip()
+    if not re.match(r"(?i)https?://", text):
+        return text
+    try:
+        host = urlsplit(text).hostname or ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket: the checks below say what is wrong
+        return text
+    return host.removeprefix("www.")
 
 
 def _is_ip(text: str) -> bool:
