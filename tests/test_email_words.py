@@ -10,6 +10,7 @@ import re
 import pytest
 
 from factories import PASSWORD, make_owner
+from helpers import post_form
 from portal.extensions import rq
 from portal.mail.content import DEFAULT_CONTENT, problems
 from portal.mail.content import default_content as english_default
@@ -90,7 +91,27 @@ def test_without_a_name_the_greeting_drops_the_placeholder_where_no_word_reads_r
     named = render(german(customer_name="Anna", content=content))
     assert "Hallo Anna, noch da?" in named.text
     english = render(make_ctx(customer_name="  ", content=content))
-    assert "Hallo there, noch da?" in english.text
+    assert "Hallo, noch da?" in english.text  # "there" follows an English greeting only
+
+
+@pytest.mark.parametrize(
+    "written, wording, reads",
+    [
+        ("Hi {customer_name}, welcome back", "en_US", "Hi there, welcome back"),
+        ("hello  {customer_name}!", "en_GB", "hello there!"),
+        ("Hi {customer_name}, welcome back", "de_DE", "Hi, welcome back"),
+        ("{customer_name}, your $84.00 order is waiting", "en_US", "Your $84.00 order is waiting"),
+        ("  {customer_name}: ¿sigues ahí?", "es_ES", "¿sigues ahí?"),
+        ("Thanks {customer_name}! Back soon", "en_US", "Thanks! Back soon"),
+        ("Write {{customer_name}} to greet", "en_US", "Write {customer_name} to greet"),
+    ],
+)
+def test_a_placeholder_with_no_name_is_written_around(written, wording, reads):
+    content = dataclasses.replace(DEFAULT_CONTENT, subject=written, headline=written)
+    email = render(make_ctx(customer_name=None, content=content, wording=wording))
+    assert email.subject == reads and email.text.startswith(reads + "\n")
+    named = render(make_ctx(customer_name="Ana", content=content, wording=wording))
+    assert "Ana" in named.subject or "{{" in written
 
 
 def test_a_hostile_merchant_name_in_the_translated_unsubscribe_line_is_escaped():
@@ -153,3 +174,27 @@ def test_a_merchant_writing_in_german_starts_with_german_texts(client, db, login
     page = client.get("/email/1").get_data(as_text=True)
     assert "Noch unentschlossen?" in page and "Zurück zum Warenkorb" in page
     assert "Still thinking it over?" not in page and "Gesamt" in page
+
+
+def test_the_editor_preview_shows_how_the_email_reads_without_a_name(client, db, login):
+    make_owner("Kaffee & Co", "inhaber@kaffee.example")
+    login(client, "inhaber@kaffee.example", PASSWORD)
+    page = client.get("/email/1").get_data(as_text=True)
+    assert "A shopper whose checkout gave no name reads:" in page
+    assert "<li>Hi there,</li>" in page  # the default greeting, the one line that changes
+    fields = {
+        "subject": "{customer_name}, your cart misses you",
+        "preheader": "",
+        "headline": "Come back",
+        "body": "We kept it.",
+        "button_label": "Back to it",
+        "footer": "",
+        "logo_url": "",
+        "brand_color": "#4f46e5",
+    }
+    preview = post_form(client, "/email/1/preview", fields, page="/email/1")
+    shown = preview.get_data(as_text=True)
+    assert "<li>Your cart misses you</li>" in shown and "<li>Hi there,</li>" not in shown
+    fields["subject"] = "Your cart misses you"
+    plain = post_form(client, "/email/1/preview", fields, page="/email/1")
+    assert "gave no name" not in plain.get_data(as_text=True)

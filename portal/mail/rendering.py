@@ -47,8 +47,14 @@ SUBJECT_MAX = 200
 ITEM_NAME_MAX = 100  # a longer product name is cut: it reads better, and keeps the email small
 # After the preheader, invisible spacers keep clients from showing the body's first words.
 PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
-# "Hi {customer_name}," without a name, where the language has no word for it: "Hallo,".
-NAMELESS = re.compile(r"[ \t]*\{customer_name\}")
+# {customer_name} when Stripe has no name (never "{{customer_name}}", a literal): after "Hi"
+# it is the language's word for anyone ("Hi there,"); opening a line it goes with the comma
+# after it ("{customer_name}, your cart" -> "Your cart"); anywhere else it goes with the
+# spaces before it ("Thanks {customer_name}!" -> "Thanks!", "Hallo {customer_name}," -> "Hallo,").
+_NAME = r"(?<!\{)\{customer_name\}(?!\})"
+GREETED = re.compile(rf"(?i)\b(hi|hello|hey|dear)[ \t]+{_NAME}")
+LEADING = re.compile(rf"^[ \t]*{_NAME}[ \t]*[,:;!]?[ \t]*(\S?)", re.MULTILINE)
+NAMELESS = re.compile(rf"[ \t]*{_NAME}")
 
 
 @dataclass(frozen=True)
@@ -135,12 +141,19 @@ def items_title(items: tuple[LineItem, ...], words: Words = ENGLISH) -> str:
 
 
 def _greeting(ctx: EmailContext, words: Words) -> EmailContext:
-    """`ctx`, its texts without {customer_name} (and the spaces before it) when there is no
-    name to put there and the language has no word that would read right instead."""
-    if words.anonymous or one_line(ctx.customer_name or ""):
+    """`ctx` as is when Stripe gave a name; else its texts without {customer_name}, each
+    written around its absence (see GREETED, LEADING and NAMELESS)."""
+    if one_line(ctx.customer_name or ""):
         return ctx
-    texts = {name: NAMELESS.sub("", text) for name, text in vars(ctx.content).items()}
+    texts = {name: _nameless(text, words) for name, text in vars(ctx.content).items()}
     return replace(ctx, content=replace(ctx.content, **texts))
+
+
+def _nameless(text: str, words: Words) -> str:
+    if words.anonymous:
+        text = GREETED.sub(lambda m: f"{m.group(1)} {words.anonymous}", text)
+    text = LEADING.sub(lambda m: m.group(1).upper(), text)
+    return NAMELESS.sub("", text)
 
 
 def _placeholder_values(ctx: EmailContext, words: Words) -> dict[str, str]:

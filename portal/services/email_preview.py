@@ -3,7 +3,7 @@ realistic sample cart, as a shopper of this merchant would get it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from portal.db import utcnow
@@ -73,6 +73,22 @@ def preview(
 ) -> rendering.RenderedEmail:
     """The step's email as a shopper would get it, for the sample cart."""
     return rendering.render(sample_context(merchant, settings, account, design, sample))
+
+
+def without_name(
+    merchant: Merchant,
+    settings: SendingSettings,
+    account: StripeAccount | None,
+    design: Design,
+    sample: Sample,
+) -> list[str]:
+    """The subject and lines of the email that read otherwise for a shopper whose checkout
+    gave no name, as that shopper reads them ([] when none does)."""
+    ctx = sample_context(merchant, settings, account, design, sample)
+    named, nameless = rendering.render(ctx), rendering.render(replace(ctx, customer_name=None))
+    pairs = [(named.subject, nameless.subject)]
+    pairs += zip(named.text.splitlines(), nameless.text.splitlines())
+    return [after for before, after in pairs if before != after]
 
 
 def has_promotion(settings: SendingSettings, step: int) -> bool:

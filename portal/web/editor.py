@@ -38,7 +38,7 @@ RECENT_TESTS = 5  # test emails listed under the editor
 # What each placeholder becomes, as the menu beside each text field says.
 PLACEHOLDER_WORDS = {
     "merchant_name": "your shop's name",
-    "customer_name": "the shopper's name (“there” when Stripe has none)",
+    "customer_name": "the shopper's name (the preview shows how it reads without one)",
     "cart_total": "the cart's total, e.g. $123.00",
     "recovery_link_expires": "the date the link back to the cart stops working",
     "promotion_code": "the shopper's promotion code (emails with one only)",
@@ -247,16 +247,17 @@ def _preview_context(index: int, form: EditorForm) -> dict:
     problems = email_design.problems(design)
     form.show(problems)
     promotion = email_preview.has_promotion(sending, index)
-    rendered = None
+    rendered, nameless = None, []
     if not problems:
         sample = email_preview.Sample(current_app.config["PUBLIC_URL"], promotion)
-        account = connections.connected_account(merchant)
-        rendered = email_preview.preview(merchant, sending, account, design, sample)
+        made = (merchant, sending, connections.connected_account(merchant), design, sample)
+        rendered, nameless = email_preview.preview(*made), email_preview.without_name(*made)
     return {
         "form": form,
         "step": index + 1,
         "problems": problems,
         "rendered": rendered,
+        "nameless": nameless,
         "sender": sending.sender_name or merchant.name,
         "promotion": promotion,
         "empty_code": not promotion and _uses_code(design),
