@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import select
 
 from factories import PASSWORD, make_member
+from helpers import post_form
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import (
@@ -494,6 +495,35 @@ def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client, log
     # (in the order of this test's two clocks, see above)
     assert "Email 3 scheduled" in page
     assert "Email 3 will not be sent: the cart was recovered" in page
+
+
+@pytest.mark.parametrize("by", ["shopper", "merchant"])
+def test_an_unsubscribe_stops_the_waiting_follow_up_at_once_on_the_carts_page(
+    kit, db, client, login, by
+):
+    settings = db.get(SendingSettings, kit.merchant_id)
+    settings.steps = [{"delay_minutes": 0}, {"delay_minutes": 60}]
+    db.commit()
+    session_id = kit.checkout("lou@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.case(session_id).status == "scheduled" and len(kit.sink.messages) == 1
+    owner = db.scalars(select(User).where(User.merchant_id == kit.merchant_id)).first()
+    if by == "shopper":
+        url = kit.sink.messages[0].message["List-Unsubscribe"].strip("<>")
+        assert client.post(_path(url)).status_code == 200
+    login(client, owner.email, PASSWORD)
+    if by == "merchant":
+        page = "/subscriptions/customer?email=lou@example.com"
+        data = {"email": "lou@example.com", "status": "unsubscribed"}
+        post_form(client, "/subscriptions/customer/status", data, page=page)
+    db.expire_all()
+    case = kit.case(session_id)
+    # No sweep or worker ran since: the request itself stopped the second email.
+    assert (case.status, case.reason) == ("skipped", "unsubscribed")
+    page = client.get(f"/carts/{case.id}").get_data(as_text=True)
+    assert "Stopped:" in page and "unsubscribed" in page
+    assert kit.later(session_id, hours=2) == "inactive" and len(kit.sink.messages) == 1
 
 
 def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import db
 from portal.db import utcnow
-from portal.models import CaseStatus, RecoveryCase, SendStatus
+from portal.models import CaseStatus, CheckoutSession, RecoveryCase, SendStatus
 from portal.services import case_context, rules, sending, stripe_gateway, trace
 from portal.services.case_context import Context
 
@@ -141,20 +141,24 @@ def _recheck_later(case: RecoveryCase, now: datetime, why: str | None = None) ->
     return "stripe_unavailable"
 
 
-def reconsider(merchant_id: int, now: datetime | None = None) -> int:
-    """Decide each of the merchant's waiting cases again, after its settings changed: a
-    shorter delay, or quiet hours taken away, brings an email forward (due now: the next sweep
-    sends it, re-checked as always), a longer one puts it back; a change of rule that stops a
-    case stops it now. Nothing is sent here, and a case whose time stays is left as it is.
+def reconsider(merchant_id: int, now: datetime | None = None, email: str | None = None) -> int:
+    """Decide each of the merchant's waiting cases (with `email`: that shopper's) again, after
+    its settings or the shopper's consent changed: a shorter delay, or quiet hours taken away,
+    brings an email forward (due now: the next sweep sends it, re-checked as always), a longer
+    one puts it back; a rule that now stops a case (an unsubscribe) stops it now, so its page
+    says so at once. Nothing is sent here, and a case whose time stays is left as it is.
     Returns how many changed; commits them."""
     now = now or utcnow()
-    waiting = db.session.scalars(
-        select(RecoveryCase.id).where(
-            RecoveryCase.merchant_id == merchant_id,
-            RecoveryCase.status == CaseStatus.SCHEDULED,
-            RecoveryCase.next_action_at > now,
+    query = select(RecoveryCase.id).where(
+        RecoveryCase.merchant_id == merchant_id,
+        RecoveryCase.status == CaseStatus.SCHEDULED,
+        RecoveryCase.next_action_at > now,
+    )
+    if email is not None:
+        query = query.join(CheckoutSession, RecoveryCase.session).where(
+            func.lower(CheckoutSession.email) == email.lower()
         )
-    ).all()
+    waiting = db.session.scalars(query).all()
     changed = 0
     for case_id in waiting:
         ctx = case_context.load(case_id)

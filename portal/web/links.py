@@ -8,7 +8,7 @@ from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import ConsentStatus
-from portal.services import links, shopper, subscriptions
+from portal.services import links, recovery, shopper, subscriptions
 from portal.web.shopper_words import Phrases
 
 bp = Blueprint("links", __name__)
@@ -68,6 +68,7 @@ def unsubscribe_page(token: str):
         merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow()
     )
     db.session.commit()
+    recovery.reconsider(merchant.id, email=email)  # its waiting emails stop now, in the timeline
     return render_template("links/unsubscribe.html", email=email, done=True, **page)
 
 

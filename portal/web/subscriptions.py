@@ -15,7 +15,14 @@ from wtforms.validators import DataRequired
 
 from portal import db
 from portal.db import utcnow
-from portal.services import carts, contact_list, erasure, privacy_export, subscriptions
+from portal.services import (
+    carts,
+    contact_list,
+    erasure,
+    privacy_export,
+    recovery,
+    subscriptions,
+)
 from portal.tenancy import current_merchant, owner_required
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions")
@@ -119,6 +126,7 @@ def change_status():
         return redirect(url_for("subscriptions.index"), code=303)
     db.session.commit()
     if applied:
+        recovery.reconsider(current_merchant().id, email=subscriptions.normalize(form.email.data))
         flash(f"{subscriptions.STATUS[form.status.data]}: recorded as changed by you.", "success")
     else:
         flash("Recorded, but a change dated later still decides the status.", "info")
