@@ -255,7 +255,7 @@ def test_the_page_shows_the_figures_in_words(client, db, login):
     assert "Up 200 % on the previous 30 days ($48.00)" in text  # usd: 144 against 48
     assert "Up from none in the previous 30 days" in text  # eur: none before
     assert "33.3 %" in text  # recovery rate: 4 of 12
-    assert 'href="/payments/"' in html and 'href="/carts/?show=recovered"' in html
+    assert 'href="/payments/"' in html and 'href="/carts/?show=recovered&amp;days=30"' in html
     assert "What the emails add" in text and "Too few carts yet to tell" in text
     assert 'role="img"' in html and "<desc " in html and "<script" not in html.split("<main")[1]
     assert "None" not in text and "held_out" not in text
@@ -374,3 +374,22 @@ def test_home_says_what_happens_next_once_set_up_and_before_any_cart(
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:12111")
     home = client.get("/").get_data(as_text=True)  # the offline sandbox: try it in its shop
     assert f'href="http://127.0.0.1:12111/shop/{ACCT}">Try it' in home
+
+
+def test_a_figures_link_lists_the_carts_it_counts(client, db, login):
+    merchant_id = merchant(db)
+    now = utcnow()
+    seed_story(client, db, merchant_id, ACCT, now)
+    yesterday = ts(now - timedelta(days=1))
+    deliver(client, se.expired("cs_test_T1", ACCT, created=yesterday, livemode=False))
+    board = dashboard.build(merchant_id, 30, now)
+    login(client, "dash@example.com", PASSWORD)
+    html = client.get("/dashboard/?days=30").get_data(as_text=True)
+    assert 'href="/carts/?days=30"' in html and "/subscriptions?status=unsubscribed" not in html
+    listed = client.get("/carts/?days=30").get_data(as_text=True)
+    assert listed.count('data-label="Expired"') == board.current.expired == 12
+    assert "the dashboard’s last 30 days" in listed and 'href="/carts/"' in listed
+    every = client.get("/carts/").get_data(as_text=True)  # both periods, and the test cart
+    assert every.count('data-label="Expired"') == 12 + 5 + 1
+    recovered = client.get("/carts/?show=recovered&days=30").get_data(as_text=True)
+    assert recovered.count('data-label="Expired"') == board.current.recovered

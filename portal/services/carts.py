@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import contains_eager
@@ -130,10 +131,18 @@ class Page:
     next_before: int | None  # the id to ask the next page `before`; None: this is the last
 
 
-def page(merchant_id: int, show: str = "", reason: str = "", before: int | None = None) -> Page:
+def page(
+    merchant_id: int,
+    show: str = "",
+    reason: str = "",
+    before: int | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> Page:
     """One page of the merchant's expired sessions, latest expiry first, keyset by (expiry,
     id): sessions that expire meanwhile join the top, never shift a later page. `show` is a
-    FILTERS key and `reason` a decision's code (REASONS); anything else is ignored."""
+    FILTERS key and `reason` a decision's code (REASONS); anything else is ignored. With a
+    `window` [start, end): only the live-mode carts that expired in it, as the dashboard
+    counts them."""
     stmt = (
         select(RecoveryCase)
         .options(contains_eager(RecoveryCase.session))
@@ -146,6 +155,12 @@ def page(merchant_id: int, show: str = "", reason: str = "", before: int | None 
         stmt = stmt.where(FILTERS[show][1])
     if reason in REASONS:
         stmt = stmt.where(RecoveryCase.reason == reason)
+    if window:
+        stmt = stmt.where(
+            RecoveryCase.livemode.is_(True),
+            RecoveryCase.expired_at >= window[0],
+            RecoveryCase.expired_at < window[1],
+        )
     anchor = before and db.session.scalar(
         select(RecoveryCase.expired_at).where(
             RecoveryCase.id == before, RecoveryCase.merchant_id == merchant_id

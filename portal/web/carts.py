@@ -7,7 +7,8 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from portal.models import RecoveryCase
-from portal.services import carts, payments, timeline
+from portal.db import utcnow
+from portal.services import carts, dashboard, payments, settings, timeline
 from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
@@ -18,8 +19,13 @@ bp = Blueprint("carts", __name__, url_prefix="/carts")
 @login_required
 def index():
     show, reason = request.args.get("show", ""), request.args.get("reason", "")
-    before = query_id("before")
-    page = carts.page(current_merchant().id, show, reason, before)
+    before, days = query_id("before"), request.args.get("days", "")
+    period = None
+    if days in {str(n) for n in dashboard.PERIODS}:  # from the dashboard: its period's carts
+        zone = settings.settings_for(current_merchant().id).timezone
+        period = dashboard.period_for(int(days), zone, utcnow())
+    window = (period.start, period.end) if period else None
+    page = carts.page(current_merchant().id, show, reason, before, window)
     return render_template(
         "carts/index.html",
         page=page,
@@ -30,6 +36,7 @@ def index():
         filters=carts.FILTERS,
         reasons=carts.REASONS,
         paging=before is not None,
+        period=period,
     )
 
 
