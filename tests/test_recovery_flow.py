@@ -526,6 +526,34 @@ def test_an_unsubscribe_stops_the_waiting_follow_up_at_once_on_the_carts_page(
     assert kit.later(session_id, hours=2) == "inactive" and len(kit.sink.messages) == 1
 
 
+@pytest.mark.parametrize(
+    "meanwhile, reason", [("unsubscribe", "unsubscribed"), ("emails_off", "merchant_disabled")]
+)
+def test_what_the_portal_learns_while_stripe_is_asked_stops_that_email(
+    kit, db, monkeypatch, meanwhile, reason
+):
+    from portal.models import Merchant
+    from portal.services import case_context, shopper
+
+    asked = case_context.later_session
+
+    def slow_stripe(ctx):  # Stripe answers; meanwhile, a request of the portal commits
+        answer = asked(ctx)
+        if meanwhile == "unsubscribe":
+            shopper.unsubscribe(kit.merchant_id, "rue@example.com", "unsubscribe_link", utcnow())
+        else:
+            db.get(Merchant, kit.merchant_id).recovery_enabled = False
+        db.commit()
+        return answer
+
+    monkeypatch.setattr(case_context, "later_session", slow_stripe)
+    session_id = kit.checkout("rue@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.sink.messages == [] and db.scalars(select(EmailSend)).all() == []
+    assert kit.case(session_id).reason == reason
+
+
 def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):
     import stripe as stripe_sdk
 

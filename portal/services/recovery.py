@@ -65,6 +65,7 @@ def process(case_id: int, now: datetime | None = None, *, looked_again: bool = F
             db.session.commit()
             return "address_changed" if looked_again else process(case_id, now, looked_again=True)
         trace.note(ctx.case, trace.RECHECKED, now, later=known.later_session, step=decision.step)
+        ctx, known = _as_now(ctx, known)
         decision = rules.decide(known, ctx.policy, now)
     elif decision.reason in ASK_STRIPE_FIRST:
         if (known := _with_later_session(ctx, known, now)) is None:
@@ -96,6 +97,17 @@ def _recheck(ctx: Context, known: rules.Facts) -> tuple[rules.Facts, list[dict],
         recovery_expires_at=held.recovery_expires_at,
     )
     return known, items, moved
+
+
+def _as_now(ctx: Context, known: rules.Facts) -> tuple[Context, rules.Facts]:
+    """The case read again after the calls to Stripe, with Stripe's answers kept: what the
+    portal learnt while they ran (an unsubscribe, a bounce, emails turned off, Stripe
+    disconnected) stops this email too, not only the next."""
+    fresh = case_context.load(ctx.case.id)  # flushes the session's answers from Stripe first
+    if fresh is None:
+        return ctx, known
+    stripes = {"later_session": known.later_session, "known_to_stripe": known.known_to_stripe}
+    return fresh, replace(case_context.facts(fresh), **stripes)
 
 
 def _send_and_schedule(
