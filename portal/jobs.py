@@ -5,6 +5,8 @@ Every job is safe to run twice: idempotency lives in database unique keys, not i
 
 from __future__ import annotations
 
+import secrets
+
 import logging
 import threading
 import time
@@ -221,7 +223,9 @@ def enqueue_due_cases(connection: Redis, queue: Queue) -> int:
             queue.enqueue(
                 process_case,
                 case_id,
-                job_id=f"case-{case_id}",
+                # A new id each time: a finished job's record, kept result_ttl seconds, would
+                # lend a job of the same id its expiry, and it could vanish before it ran.
+                job_id=f"case-{case_id}-{secrets.token_hex(4)}",
                 result_ttl=60,
                 on_success=Callback(_release_case),
                 on_failure=Callback(_release_case),
