@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -55,8 +58,24 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+T = TypeVar("T")
+
 # One session per thread (request or job); removed at the end of each app context.
 session = scoped_session(sessionmaker(expire_on_commit=False))
+
+
+def racing_unique(write: Callable[[], T], tries: int = 3) -> T:
+    """`write()` in a savepoint, tried again when a unique key refuses it: another request
+    (a double click, a second tab) took the same key between this one's read and its write;
+    read again, it sees that row. The last refusal is raised."""
+    for attempt in range(tries):
+        try:
+            with session.begin_nested():
+                return write()
+        except IntegrityError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def bound_engine() -> Engine:

@@ -103,6 +103,7 @@ def test_without_a_name_the_greeting_drops_the_placeholder_where_no_word_reads_r
         ("{customer_name}, your $84.00 order is waiting", "en_US", "Your $84.00 order is waiting"),
         ("  {customer_name}: ¿sigues ahí?", "es_ES", "¿sigues ahí?"),
         ("Thanks {customer_name}! Back soon", "en_US", "Thanks! Back soon"),
+        ("We miss you, {customer_name}. Back soon", "en_US", "We miss you. Back soon"),
         ("Write {{customer_name}} to greet", "en_US", "Write {customer_name} to greet"),
     ],
 )

@@ -50,11 +50,12 @@ PREHEADER_PAD = Markup("&#847;&zwnj;&nbsp;" * 40)
 # {customer_name} when Stripe has no name (never "{{customer_name}}", a literal): after "Hi"
 # it is the language's word for anyone ("Hi there,"); opening a line it goes with the comma
 # after it ("{customer_name}, your cart" -> "Your cart"); anywhere else it goes with the
-# spaces before it ("Thanks {customer_name}!" -> "Thanks!", "Hallo {customer_name}," -> "Hallo,").
+# spaces or comma before it ("Thanks {customer_name}!" -> "Thanks!", "Hallo {customer_name},"
+# -> "Hallo,", "We miss you, {customer_name}." -> "We miss you.").
 _NAME = r"(?<!\{)\{customer_name\}(?!\})"
 GREETED = re.compile(rf"(?i)\b(hi|hello|hey|dear)[ \t]+{_NAME}")
 LEADING = re.compile(rf"^[ \t]*{_NAME}[ \t]*[,:;!]?[ \t]*(\S?)", re.MULTILINE)
-NAMELESS = re.compile(rf"[ \t]*{_NAME}")
+NAMELESS = re.compile(rf"[ \t]*,?[ \t]*{_NAME}")
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,15 @@ def record(changes: list[Change]) -> int:
     the contact's status when the change is newer. Returns how many changes were new.
 
     New ledger rows and new contacts go in as one multi-row insert each (executemany: the
-    driver parses one short statement, not one with a placeholder per value of every row)."""
+    driver parses one short statement, not one with a placeholder per value of every row).
+    Two requests recording a new address at once (a double click) both succeed: the second
+    reads the first's rows and records against them."""
     if not changes:
         return 0
+    return db.racing_unique(lambda: _record(changes))
+
+
+def _record(changes: list[Change]) -> int:
     pairs = {(c.merchant_id, c.email) for c in changes}
     seen = set(
         db.session.execute(

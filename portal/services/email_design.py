@@ -100,7 +100,14 @@ def save(
     merchant: Merchant, user: User | None, step: int, design: Design, *, reset: bool = False
 ) -> EmailVersion:
     """A new version of `step`'s email holding `design` (checked by `problems` first). Two
-    saves at once cannot take the same number: the unique key refuses the second."""
+    saves at once (a double click) cannot take the same number: the unique key refuses the
+    second, which then takes the next one."""
+    return db.racing_unique(lambda: _new_version(merchant, user, step, design, reset))
+
+
+def _new_version(
+    merchant: Merchant, user: User | None, step: int, design: Design, reset: bool
+) -> EmailVersion:
     number = db.session.scalar(
         select(func.coalesce(func.max(EmailVersion.number), 0)).where(
             EmailVersion.merchant_id == merchant.id, EmailVersion.step == step

@@ -1,0 +1,89 @@
+"""Two requests writing the same new row at once (a double click, a second tab) both succeed:
+the unique key refuses the later write, which reads again and records against the first's
+row. Two real connections to PostgreSQL, the first held between its read and its write while
+the second commits (SQLite takes one writer at a time: it cannot race like this)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from factories import make_owner
+from portal import db as portal_db
+from portal.db import utcnow
+from portal.models import ConsentChange, Contact, EmailVersion, Merchant, SendingSettings
+from portal.services import consent, email_design
+from portal.services.settings import settings_for
+
+
+@pytest.fixture
+def racing(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a race of two connections needs PostgreSQL")
+
+
+def _race(app, monkeypatch, module, name, write) -> list[BaseException]:
+    """Run `write` in a thread that stops after `module.name` (a step between its read and its
+    write) until `write` has also run, and committed, here; the errors of both."""
+    reached, go, errors = threading.Event(), threading.Event(), []
+    original = getattr(module, name)
+
+    def held(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if threading.current_thread().name == "first" and not reached.is_set():
+            reached.set()
+            go.wait(10)
+        return result
+
+    monkeypatch.setattr(module, name, held)
+
+    def request():
+        try:
+            with app.app_context():
+                write()
+                portal_db.session.commit()
+        except BaseException as exc:  # noqa: BLE001  reported to the test
+            errors.append(exc)
+
+    first = threading.Thread(target=request, name="first")
+    first.start()
+    assert reached.wait(10)
+    request()
+    go.set()
+    first.join(10)
+    return errors
+
+
+def test_a_new_address_recorded_twice_at_once_is_one_contact_with_both_changes(
+    app, db, monkeypatch, racing
+):
+    merchant_id = make_owner("Tea", "tea@example.com").merchant_id
+    refs = iter(("first", "second"))
+
+    def unsubscribe():
+        change = consent.Change(
+            merchant_id, "new@example.com", "unsubscribed", "manual", next(refs), utcnow()
+        )
+        consent.record([change])
+
+    assert _race(app, monkeypatch, consent, "_move_contact", unsubscribe) == []
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Contact)) == 1
+    assert db.scalar(select(func.count()).select_from(ConsentChange)) == 2
+
+
+def test_an_email_saved_twice_at_once_takes_two_numbers(app, db, monkeypatch, racing):
+    merchant_id = make_owner("Tea", "tea@example.com").merchant_id
+    settings_for(merchant_id)
+    db.commit()
+
+    def save():
+        merchant = portal_db.session.get(Merchant, merchant_id)
+        settings = portal_db.session.get(SendingSettings, merchant_id)
+        email_design.save(merchant, None, 0, email_design.default_design(settings, 0))
+
+    assert _race(app, monkeypatch, email_design, "fields", save) == []
+    db.expire_all()
+    assert sorted(db.scalars(select(EmailVersion.number))) == [1, 2]
