@@ -126,8 +126,14 @@ class GroupCommitter:
         try:
             found = self._connection().execute(sql, params).fetchall()
         except BaseException as exc:
+            connection = self.connection
             self._drop_connection()  # whatever state it is in, the next batch starts afresh
             if isinstance(exc, dbapi.Error):
+                if self.engine.dialect.is_disconnect(exc, connection, None):
+                    # The server dropped connections (a restart, a kill): its pool holds more
+                    # such. A fresh pool, so that neither the next batch nor a request draws
+                    # one: one 503, not one per dead connection.
+                    self.engine.dispose()
                 raise DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
             raise
         return {row[0] for row in found}

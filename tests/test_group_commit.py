@@ -82,6 +82,32 @@ def test_a_killed_writer_connection_answers_503_once_then_reconnects(app, client
     assert len(ids) == 2
 
 
+def test_after_the_server_drops_every_connection_webhooks_get_one_503_at_most(app, client, db):
+    """PostgreSQL only: the pool holds connections the server killed too; the writer's failure
+    renews the pool, so the next webhooks do not draw them one after another."""
+    from sqlalchemy import text
+
+    engine = portal_db.bound_engine()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver connection is PostgreSQL's path")
+    assert se.post(client, se.expired("cs_live_W0", "acct_1")).status_code == 200
+    held = [engine.connect() for _ in range(4)]  # the pool keeps them when they are returned
+    for connection in held:
+        connection.execute(text("SELECT 1"))
+        connection.close()
+    with engine.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        admin.commit()
+    time.sleep(0.2)  # the server's side of the kill
+    codes = [se.post(client, se.expired(f"cs_live_W{n}", "acct_1")).status_code for n in range(8)]
+    assert codes.count(503) <= 1 and codes[-6:] == [200] * 6, codes
+
+
 # Values the database or its driver refuses, with the backends that refuse them.
 REFUSED = {
     "too long for its column": ({"event_id": "evt_" + "x" * 300}, {"postgresql"}),
