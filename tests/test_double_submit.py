@@ -11,10 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from factories import make_owner
+from helpers import run_in_threads
 from portal import db as portal_db
 from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailVersion, Merchant, SendingSettings
-from portal.services import consent, email_design
+from portal.models import TestSend, User
+from portal.services import consent, email_design, invitations, test_sends
+from portal.services.accounts import AccountError
 from portal.services.settings import settings_for
 
 
@@ -87,3 +90,45 @@ def test_an_email_saved_twice_at_once_takes_two_numbers(app, db, monkeypatch, ra
     assert _race(app, monkeypatch, email_design, "fields", save) == []
     db.expire_all()
     assert sorted(db.scalars(select(EmailVersion.number))) == [1, 2]
+
+
+def test_test_emails_requested_at_once_stay_within_the_limit(app, db, racing):
+    owner = make_owner("Tea", "tea@example.com")
+    settings_for(owner.merchant_id)
+    db.commit()
+    queued = []
+
+    def click(_n):
+        with app.app_context():
+            merchant = portal_db.session.get(Merchant, owner.merchant_id)
+            user = portal_db.session.get(User, owner.id)
+            settings = portal_db.session.get(SendingSettings, owner.merchant_id)
+            design = email_design.default_design(settings, 0)
+            test = test_sends.request(merchant, user, 0, design)
+            portal_db.session.commit()
+            queued.append(test is not None)
+
+    assert run_in_threads(click, 16) == []
+    # Never more than the limit (some over it may be refused with the ones that pass it).
+    assert 1 <= queued.count(True) <= test_sends.LIMIT and len(queued) == 16
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(TestSend)) == queued.count(True)
+
+
+def test_invitations_to_one_address_sent_at_once_stay_within_the_limit(app, db, racing):
+    owners = [make_owner(f"Shop {n}", f"owner{n}@example.com") for n in range(8)]
+    sent = []
+
+    def invite(n):
+        with app.app_context():
+            merchant = portal_db.session.get(Merchant, owners[n].merchant_id)
+            inviter = portal_db.session.get(User, owners[n].id)
+            try:
+                invitations.invite(merchant, inviter, "new@example.com")
+                portal_db.session.commit()
+                sent.append(True)
+            except AccountError:
+                sent.append(False)
+
+    assert run_in_threads(invite, 8) == []
+    assert 1 <= sent.count(True) <= invitations.MAX_PER_ADDRESS and len(sent) == 8

@@ -69,12 +69,16 @@ def invite(
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
         raise AccountError(TAKEN)
-    if throttle.count(f"invite-address:{email}", WINDOW) >= MAX_PER_ADDRESS:
+    # Counted, committed, then read (see admit): invitations sent at once stay in the limit.
+    counted = throttle.hit(f"invite-address:{email}")
+    db.session.commit()
+    if throttle.count(f"invite-address:{email}", WINDOW) > MAX_PER_ADDRESS:
+        throttle.withdraw([counted])
+        db.session.commit()
         raise AccountError(
             f"This address was sent {MAX_PER_ADDRESS} invitations in the last 24 hours, the "
             "most one address gets in a day. Try again tomorrow."
         )
-    throttle.hit(f"invite-address:{email}")
     now = utcnow()
     for earlier in pending(merchant):
         if earlier.email == email:

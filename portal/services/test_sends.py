@@ -55,10 +55,15 @@ def refusal(merchant: Merchant) -> str | None:
 
 def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSend | None:
     """A queued test email of `design` (checked by email_design.problems first) to `user`, or
-    None when `refusal` says why not. The caller commits, then queues `deliver(test_send.id)`."""
-    if refusal(merchant):
+    None when `refusal` says why not. Commits the count before reading it (as
+    invitations.admit does): of many requests at once no more than the limit's worth go, and a
+    refused one is uncounted. The caller commits the email, then queues `deliver(id)`."""
+    key = _key(merchant.id)
+    counted = throttle.hit(key)
+    db.session.commit()
+    if throttle.count(key, WINDOW) > LIMIT or throttle.count(key, DAY) > DAILY_LIMIT:
+        throttle.withdraw([counted])
         return None
-    throttle.hit(_key(merchant.id))
     test = TestSend(
         merchant_id=merchant.id,
         user_id=user.id,
