@@ -29,6 +29,9 @@ def test_the_page_needs_a_login_and_shows_who_you_are(app, client, login):
     page = client.get("/account").get_data(as_text=True)
     assert "ada@example.com" in page and "Owner: you connect Stripe" in page
     assert 'href="/account"' in client.get("/").get_data(as_text=True)  # from the top bar
+    # Typed with a slash, or a list page without one: the same page.
+    assert "ada@example.com" in client.get("/account/").get_data(as_text=True)
+    assert client.get("/carts").status_code == 200
 
 
 def test_your_name_is_saved_or_refused_beside_the_field(app, client, login, db):

@@ -57,6 +57,8 @@ def query_id(name: str) -> int | None:
 
 def register(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
+    # "/account/" typed or linked with a slash (or "/carts" without) is the same page, not a 404.
+    app.url_map.strict_slashes = False
     for name in BLUEPRINTS:
         app.register_blueprint(import_module(f"portal.web.{name}").bp)
     # Webhooks are answered beside Flask, not through it (see web/webhooks.py).
