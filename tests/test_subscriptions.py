@@ -128,6 +128,11 @@ def test_status_tabs_filter_and_count(client, owner):
     assert _addresses(_listing(client, status="subscribed")) == ["a@example.com", "b@example.com"]
     assert len(_addresses(_listing(client, status="nonsense"))) == 3  # unknown: all
     assert re.search(r"Subscribed <span class=\"count\">2</span>", html)
+    # A checkout's box, ticked or not, reads as such: a buyer who left it unticked did not
+    # unsubscribe from anything.
+    _contacts(owner.merchant_id, ["d@example.com"], status="unsubscribed")
+    listed = _listing(client)
+    assert "Checkout, box ticked" in listed and "Checkout, box left unticked" in listed
 
 
 def test_prefix_search_ignores_case_and_treats_wildcards_literally(client, owner):

@@ -46,8 +46,18 @@ def is_address(email: str | None) -> bool:
     return consent_csv.is_email(normalize(email))
 
 
-def source_words(source: str) -> str:
+def source_words(source: str, status: str | None = None) -> str:
+    """The source in words; with the status, a checkout's says which way the box was left
+    (a buyer who left it unticked reads as such, not as one who unsubscribed)."""
+    if source == "checkout_session" and status in CHECKOUT_BOX:
+        return CHECKOUT_BOX[status]
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
+
+
+CHECKOUT_BOX = {
+    ConsentStatus.SUBSCRIBED: "Checkout, box ticked",
+    ConsentStatus.UNSUBSCRIBED: "Checkout, box left unticked",
+}
 
 
 # A checkout's answer in words: the box a shopper ticks, or leaves unticked, is what it records.
