@@ -414,3 +414,20 @@ def test_the_test_emails_answer_is_beside_its_button(client, db, owner, redis_co
         'id="tests"'
     )
     assert page.count('id="test-notice"') == 1
+
+
+def test_a_save_over_a_version_saved_meanwhile_is_refused_and_keeps_the_text(client, db, owner):
+    assert 'name="base" type="hidden" value="0"' in client.get("/email/1").get_data(as_text=True)
+    mine = {**VALID, "base": "0", "headline": "My headline"}
+    theirs = {**VALID, "base": "0", "subject": "Their subject"}
+    assert post_form(client, "/email/1", theirs).status_code == 302  # another tab saves first
+    refused = post_form(client, "/email/1", mine)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "version 1 was saved while you were editing" in page
+    assert 'value="My headline"' in page and 'name="base" type="hidden" value="1"' in page
+    assert [v.subject for v in versions(db, owner.merchant_id)] == ["Their subject"]
+    again = post_form(client, "/email/1", {**mine, "base": "1"})  # saved knowingly
+    assert again.status_code == 302
+    assert [v.headline for v in versions(db, owner.merchant_id)][-1] == "My headline"
+    twice = post_form(client, "/email/1", {**mine, "base": "1"}, follow_redirects=True)
+    assert "Nothing changed: version 2 is still the one in use" in twice.get_data(as_text=True)

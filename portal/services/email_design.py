@@ -149,6 +149,28 @@ def reset(merchant: Merchant, user: User | None, settings: SendingSettings, step
     return save(merchant, user, step, default_design(settings, step), reset=True)
 
 
+CONFLICT = (
+    "Nothing was saved: version {number} was saved while you were editing. Your text is "
+    "below; compare it with version {number} in the history, then save again to replace it."
+)
+
+
+def saved_after(merchant_id: int, step: int, base: str | None) -> EmailVersion | None:
+    """The version in use for `step` when it is later than version `base` (the one an editor
+    page showed, "0": none), saved meanwhile by another tab or person; None when `base` is
+    still current, or unknown (a page from before editors said)."""
+    if not (base or "").isdigit():
+        return None
+    version = current(merchant_id, step)
+    return version if version is not None and version.number > int(base) else None
+
+
+def delay_minutes(settings: SendingSettings, step: int) -> int | None:
+    """How long after expiry the step's email goes out, as the sending settings say."""
+    steps = settings.steps or []
+    return steps[step].get("delay_minutes") if step < len(steps) else None
+
+
 def step_count(settings: SendingSettings) -> int:
     """How many emails the merchant's sequence sends (the first and each follow-up that is on)."""
     return max(len(settings.steps or []), 1)

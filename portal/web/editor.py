@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import StringField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 
 from portal import db, jobs
 from portal.extensions import rq
@@ -75,6 +75,7 @@ class EditorForm(FlaskForm):
     footer = TextAreaField("Footer", filters=[_unix_lines, strip])
     logo_url = StringField("Logo URL", filters=[strip])
     brand_color = StringField("Brand colour", filters=[strip])
+    base = HiddenField()  # the version the page showed: a save over a later one is refused
 
     def design(self) -> email_design.Design:
         """The design as typed; checked by email_design.problems, never here."""
@@ -89,10 +90,10 @@ class EditorForm(FlaskForm):
             self[name].errors = [*self[name].errors, message]
 
 
-def _form_for(design: email_design.Design) -> EditorForm:
-    """The form filled from a stored design, whatever the request posted."""
+def _form_for(design: email_design.Design, base: int = 0) -> EditorForm:
+    """The form filled from a stored design (version number `base`), whatever was posted."""
     data = {f.name: getattr(design.content, f.name) for f in fields(texts.Content)}
-    data.update(logo_url=design.logo_url or "", brand_color=design.brand_color or "")
+    data.update(logo_url=design.logo_url or "", brand_color=design.brand_color or "", base=base)
     return EditorForm(formdata=None, data=data)
 
 
@@ -118,7 +119,7 @@ def edit(step: int):
     merchant = current_merchant()
     version = email_design.current(merchant.id, index)
     design = email_design.design_of(version, settings.settings_for(merchant.id), index)
-    return _page(index, _form_for(design))
+    return _page(index, _form_for(design, version.number if version else 0))
 
 
 @owner_required
@@ -130,6 +131,10 @@ def _save(index: int):
     if same := email_design.same_as_current(current_merchant().id, index, design):
         flash(f"Nothing changed: version {same.number} is still the one in use.", "info")
         return redirect(url_for("editor.edit", step=index + 1))
+    if later := email_design.saved_after(current_merchant().id, index, form.base.data):
+        form.base.data = str(later.number)  # saving again, knowingly, replaces it
+        flash(email_design.CONFLICT.format(number=later.number), "error")
+        return _page(index, form), 409
     version = email_design.save(current_merchant(), current_user, index, design)
     db.session.commit()
     flash(f"Saved as version {version.number}.", "success")
@@ -222,7 +227,7 @@ def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=Fa
         **_tests_context(index, notice, refused),
         **_preview_context(index, form),
         "step_count": email_design.step_count(sending),
-        "delay_minutes": _delay_minutes(sending, index),
+        "delay_minutes": email_design.delay_minutes(sending, index),
         "failed": failed,
         "versions": versions,
         "authors": _authors(versions),
@@ -230,12 +235,6 @@ def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=Fa
         "limits": LIMITS,
     }
     return render_template("editor/edit.html", **context)
-
-
-def _delay_minutes(sending, index: int) -> int | None:
-    """How long after expiry the step's email goes out, as the sending settings say."""
-    steps = sending.steps or []
-    return steps[index].get("delay_minutes") if index < len(steps) else None
 
 
 def _preview_context(index: int, form: EditorForm) -> dict:
