@@ -417,3 +417,29 @@ def test_every_problem_shows_at_once_even_with_a_required_field_empty(client, db
     assert error_beside(page, "holdout_percent").startswith("Choose from 0 to")
     assert error_beside(page, "quiet_start")
     assert stored(db, owner.merchant_id) is None
+
+
+def test_a_save_from_a_page_older_than_a_change_since_is_refused_and_keeps_the_input(
+    client, db, owner
+):
+    page = client.get("/settings").get_data(as_text=True)
+    stamp = re.search(r'name="stamp" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    first = post_form(client, "/settings", {**VALID, "stamp": stamp, "sender_name": "Tab one"})
+    assert first.status_code == 302  # the other tab saves first
+    late = post_form(client, "/settings", {**VALID, "stamp": stamp, "reply_to": "b@acme.example"})
+    shown = late.get_data(as_text=True)
+    assert late.status_code == 409 and "changed since this page was opened" in shown
+    assert 'value="b@acme.example"' in shown
+    db.expire_all()
+    held = stored(db, owner.merchant_id)
+    assert (held.sender_name, held.reply_to) == ("Tab one", "help@acme.example")
+    fresh = re.search(r'name="stamp" type="hidden" value="([0-9a-f]+)"', shown).group(1)
+    again = post_form(client, "/settings", {**VALID, "stamp": fresh, "reply_to": "b@acme.example"})
+    assert again.status_code == 302 and stored(db, owner.merchant_id).reply_to == "b@acme.example"
+    # A double click: the second save of the same values is no conflict.
+    assert (
+        post_form(
+            client, "/settings", {**VALID, "stamp": stamp, "reply_to": "b@acme.example"}
+        ).status_code
+        == 302
+    )

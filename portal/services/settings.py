@@ -4,7 +4,7 @@ and the engine read them through here; a CLI or an API would save through `updat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -16,7 +16,7 @@ from portal import db
 from portal.mail.mime import BIDI, CONTROL
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
-from portal.services import connections, rules, terms, zone_table
+from portal.services import rules, zone_table
 
 MAX_DELAY_MINUTES = 72 * 60  # SPEC 3: up to 72 h after expiry
 MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
@@ -54,14 +54,6 @@ class Values:
     test_mode: str = TestModeSends.RECORD
     coupon_id: str | None = None  # the Stripe coupon promotion codes are minted from
     locale: str = DEFAULT_LOCALE  # amounts and dates when the checkout names no language
-
-
-@dataclass(frozen=True)
-class Missing:
-    """Something recovery emails need before they can be turned on."""
-
-    key: str  # "stripe", "terms" or "postal_address"
-    message: str
 
 
 def settings_for(merchant_id: int) -> SendingSettings:
@@ -138,12 +130,10 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     found = problems(values, enabled=merchant.recovery_enabled, coupons=coupons)
     if found:
         return found
-    settings = settings_for(merchant.id)
+    settings, values = settings_for(merchant.id), as_stored(values)
     settings.sender_name = values.sender_name
-    settings.reply_to = values.reply_to or None
-    settings.postal_address = "\n".join(
-        line.rstrip() for line in values.postal_address.splitlines()
-    )
+    settings.reply_to = values.reply_to
+    settings.postal_address = values.postal_address
     settings.timezone = values.timezone
     settings.quiet_start, settings.quiet_end = values.quiet_start, values.quiet_end
     settings.quiet_zone = values.quiet_zone
@@ -153,9 +143,20 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     settings.frequency_cap_hours = values.frequency_cap_hours
     settings.holdout_percent = values.holdout_percent
     settings.test_mode = values.test_mode
-    settings.coupon_id = values.coupon_id or None
+    settings.coupon_id = values.coupon_id
     settings.locale = values.locale
     return []
+
+
+def as_stored(values: Values) -> Values:
+    """`values` as `update` stores them: the address's lines trimmed, empty choices none."""
+    address = "\n".join(line.rstrip() for line in values.postal_address.splitlines())
+    return replace(
+        values,
+        postal_address=address,
+        reply_to=values.reply_to or None,
+        coupon_id=values.coupon_id or None,
+    )
 
 
 def problems(
@@ -263,31 +264,3 @@ def _limit_problems(values: Values) -> list[Problem]:
     if values.test_mode not in tuple(TestModeSends):
         found.append(("test_mode", "Choose what becomes of test-mode carts."))
     return found
-
-
-def missing_to_enable(merchant: Merchant) -> list[Missing]:
-    """What recovery emails still need before they can be turned on, in the order to do it."""
-    missing = []
-    if connections.connected_account(merchant) is None:
-        missing.append(Missing("stripe", "Your Stripe account is not connected."))
-    if not terms.has_accepted_current(merchant):
-        missing.append(Missing("terms", "The current cart-recovery terms are not accepted."))
-    if not settings_for(merchant.id).postal_address.strip():
-        missing.append(
-            Missing("postal_address", "There is no postal address for the emails' footer.")
-        )
-    return missing
-
-
-def enable(merchant: Merchant) -> list[Missing]:
-    """Turn recovery emails on, unless something is missing: then they stay as they were and
-    the missing things are returned. The caller commits."""
-    missing = missing_to_enable(merchant)
-    if not missing:
-        merchant.recovery_enabled = True
-    return missing
-
-
-def disable(merchant: Merchant) -> None:
-    """Turn recovery emails off: none goes out while they are off. The caller commits."""
-    merchant.recovery_enabled = False

@@ -22,7 +22,7 @@ from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
 from portal.web.forms import ChoiceField, DayField, WholeNumberField, hour
-from portal.web.settings import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
+from portal.web.settings_form import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
 DEFAULT_DAYS = 30
