@@ -524,6 +524,7 @@ def test_an_unsubscribe_stops_the_waiting_follow_up_at_once_on_the_carts_page(
     assert (case.status, case.reason) == ("skipped", "unsubscribed")
     page = client.get(f"/carts/{case.id}").get_data(as_text=True)
     assert "Stopped:" in page and "unsubscribed" in page
+    assert "Agreed at this checkout" in page and ">Unsubscribed</a> since" in page
     assert kit.later(session_id, hours=2) == "inactive" and len(kit.sink.messages) == 1
 
 

@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from portal.models import RecoveryCase
 from portal.db import utcnow
-from portal.services import carts, dashboard, payments, settings, timeline
+from portal.services import carts, dashboard, payments, settings, subscriptions, timeline
 from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
@@ -57,4 +57,5 @@ def show(case_id: int):
         recovering=recovering,
         entries=timeline.build(case, sends, timeline.events(case), recovering),
         stripe_url=payments.dashboard_url(recovering),
+        contact=subscriptions.held_contact(current_merchant(), case.session.email or ""),
     )
