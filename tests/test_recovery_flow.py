@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from datetime import timedelta, timezone
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from factories import PASSWORD, make_member
 from helpers import post_form
+from portal import db as portal_db
 from portal.db import utcnow
 from portal.extensions import rq
 from portal.models import (
@@ -540,13 +542,20 @@ def test_what_the_portal_learns_while_stripe_is_asked_stops_that_email(
 
     asked = case_context.later_session
 
-    def slow_stripe(ctx):  # Stripe answers; meanwhile, a request of the portal commits
+    def request():  # another request of the portal, with its own session and connection
+        with kit.app.app_context():
+            if meanwhile == "unsubscribe":
+                now = utcnow()
+                shopper.unsubscribe(kit.merchant_id, "rue@example.com", "unsubscribe_link", now)
+            else:
+                portal_db.session.get(Merchant, kit.merchant_id).recovery_enabled = False
+            portal_db.session.commit()
+
+    def slow_stripe(ctx):  # Stripe answers; meanwhile, that request commits
         answer = asked(ctx)
-        if meanwhile == "unsubscribe":
-            shopper.unsubscribe(kit.merchant_id, "rue@example.com", "unsubscribe_link", utcnow())
-        else:
-            db.get(Merchant, kit.merchant_id).recovery_enabled = False
-        db.commit()
+        other = threading.Thread(target=request)
+        other.start()
+        other.join(10)
         return answer
 
     monkeypatch.setattr(case_context, "later_session", slow_stripe)

@@ -103,7 +103,11 @@ def _as_now(ctx: Context, known: rules.Facts) -> tuple[Context, rules.Facts]:
     """The case read again after the calls to Stripe, with Stripe's answers kept: what the
     portal learnt while they ran (an unsubscribe, a bounce, emails turned off, Stripe
     disconnected) stops this email too, not only the next."""
-    fresh = case_context.load(ctx.case.id)  # flushes the session's answers from Stripe first
+    # Stripe's answers go to the database first; then every object is read again (the session
+    # keeps loaded objects across commits, and a query alone would not refresh them).
+    db.session.flush()
+    db.session.expire_all()
+    fresh = case_context.load(ctx.case.id)
     if fresh is None:
         return ctx, known
     stripes = {"later_session": known.later_session, "known_to_stripe": known.known_to_stripe}
