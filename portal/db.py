@@ -64,7 +64,7 @@ T = TypeVar("T")
 session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
-def racing_unique(write: Callable[[], T], tries: int = 3) -> T:
+def racing_unique(write: Callable[[], T], tries: int = 10) -> T:
     """`write()` in a savepoint, tried again when a unique key refuses it: another request
     (a double click, a second tab) took the same key between this one's read and its write;
     read again, it sees that row. The last refusal is raised."""

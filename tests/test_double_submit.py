@@ -16,7 +16,7 @@ from portal import db as portal_db
 from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailVersion, Merchant, SendingSettings
 from portal.models import TestSend, User
-from portal.services import consent, email_design, invitations, test_sends
+from portal.services import consent, email_design, invitations, test_sends, throttle
 from portal.services.accounts import AccountError
 from portal.services.settings import settings_for
 
@@ -132,3 +132,19 @@ def test_invitations_to_one_address_sent_at_once_stay_within_the_limit(app, db, 
 
     assert run_in_threads(invite, 8) == []
     assert 1 <= sent.count(True) <= invitations.MAX_PER_ADDRESS and len(sent) == 8
+
+
+def test_a_refused_test_email_does_not_count_against_the_next(app, db):
+    owner = make_owner("Tea", "tea@example.com")
+    settings = settings_for(owner.merchant_id)
+    db.commit()
+    design = email_design.default_design(settings, 0)
+    merchant, user = db.get(Merchant, owner.merchant_id), db.get(User, owner.id)
+    for _ in range(test_sends.LIMIT):
+        assert test_sends.request(merchant, user, 0, design) is not None
+        db.commit()
+    for _ in range(3):  # refused, and rolled back by the request that ends without a commit
+        assert test_sends.request(merchant, user, 0, design) is None
+        db.rollback()
+    key = test_sends._key(merchant.id)
+    assert throttle.count(key, test_sends.WINDOW) == test_sends.LIMIT  # the five sent only

@@ -63,6 +63,7 @@ def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSe
     db.session.commit()
     if throttle.count(key, WINDOW) > LIMIT or throttle.count(key, DAY) > DAILY_LIMIT:
         throttle.withdraw([counted])
+        db.session.commit()  # a refusal must not count against the next try
         return None
     test = TestSend(
         merchant_id=merchant.id,
