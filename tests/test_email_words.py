@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import datetime, timezone
 
 import pytest
 
@@ -69,7 +70,8 @@ def test_every_language_fills_its_lines_and_leaves_no_english_one(language):
     assert "December 21, 2026" in email.text  # the date as the checkout's locale writes it
     line = "".join(words.unsubscribe).replace("{merchant}", ctx.brand.merchant_name)
     assert line in " ".join(Document(email.html).text.split())
-    assert f"\n{words.total}: " in email.text  # "Total" is French, Spanish and Portuguese too
+    # "Total" is French, Spanish and Portuguese too; French sets its colon apart.
+    assert f"\n{words.total}{words.colon} " in email.text
     for english in set(ENGLISH_LINES) - {"Total"}:
         assert english not in email.text, english
 
@@ -199,3 +201,19 @@ def test_the_editor_preview_shows_how_the_email_reads_without_a_name(client, db,
     fields["subject"] = "Your cart misses you"
     plain = post_form(client, "/email/1/preview", fields, page="/email/1")
     assert "gave no name" not in plain.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "checkout, wording, day",
+    [
+        ("fr_FR", "fr_FR", "1er janvier 2027"),
+        ("fr_CA", "fr_FR", "1er janvier 2027"),
+        ("it_IT", "it_IT", "1° gennaio 2027"),
+        ("ja_JP", "en_US", "January 1, 2027"),  # English sentence, English date
+        ("en_US", "de_DE", "1. Januar 2027"),  # German sentence, German date
+    ],
+)
+def test_the_saved_until_date_is_written_in_its_sentences_language(checkout, wording, day):
+    expires = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
+    email = render(make_ctx(locale=checkout, wording=wording, recovery_expires_at=expires))
+    assert day in email.text

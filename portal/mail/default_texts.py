@@ -20,8 +20,8 @@ TEXTS: dict[str, tuple[tuple[str, ...], ...]] = {
             "Hallo {customer_name},\n\nwir haben Ihren Warenkorb bei {merchant_name} "
             "gespeichert. Mit einem Klick schließen Sie Ihre Bestellung ab.",
             "Zurück zum Warenkorb",
-            "Sie erhalten diese E-Mail, weil Sie beim Bezahlen zugestimmt haben, von "
-            "{merchant_name} auf dem Laufenden gehalten zu werden.",
+            "Sie erhalten diese E-Mail, weil Sie an der Kasse von {merchant_name} zugestimmt "
+            "haben, auf dem Laufenden gehalten zu werden.",
         ),
         (
             "Ihr Warenkorb bei {merchant_name} wartet noch",
@@ -47,8 +47,8 @@ TEXTS: dict[str, tuple[tuple[str, ...], ...]] = {
             "Bonjour {customer_name},\n\nNous avons gardé votre panier chez {merchant_name}\u00a0: "
             "il ne vous reste qu’un clic pour finaliser votre commande.",
             "Retour au panier",
-            "Vous recevez cet e-mail car vous avez demandé à {merchant_name} de vous tenir "
-            "informé(e) lors de votre achat.",
+            "Vous recevez cet e-mail car, sur la page de paiement de {merchant_name}, vous avez "
+            "accepté d’être tenu(e) informé(e).",
         ),
         (
             "Votre panier chez {merchant_name} vous attend toujours",
@@ -73,8 +73,8 @@ TEXTS: dict[str, tuple[tuple[str, ...], ...]] = {
             "Hola {customer_name},\n\nGuardamos tu carrito en {merchant_name}: terminar tu "
             "pedido solo te llevará un clic.",
             "Volver a tu carrito",
-            "Recibes este correo porque, al pagar, pediste a {merchant_name} que te mantuviera "
-            "al tanto.",
+            "Recibes este correo porque, en la página de pago de {merchant_name}, aceptaste que "
+            "te mantuvieran al tanto.",
         ),
         (
             "Tu carrito en {merchant_name} te sigue esperando",
@@ -99,8 +99,8 @@ TEXTS: dict[str, tuple[tuple[str, ...], ...]] = {
             "Ciao {customer_name},\n\nabbiamo salvato il tuo carrello su {merchant_name}: per "
             "completare l’ordine basta un clic.",
             "Torna al carrello",
-            "Ricevi questa email perché al momento dell’acquisto hai chiesto a {merchant_name} "
-            "di tenerti aggiornato.",
+            "Ricevi questa email perché, nella pagina di pagamento di {merchant_name}, hai "
+            "chiesto di essere tenuto aggiornato.",
         ),
         (
             "Il tuo carrello su {merchant_name} ti aspetta ancora",

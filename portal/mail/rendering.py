@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from portal.mail import layout
-from portal.mail.words import ENGLISH, Words, words_for
+from portal.mail.words import ENGLISH, Words, language_of, words_for
 from portal.mail.content import (
     PLACEHOLDERS,
     Content,
@@ -163,9 +163,18 @@ def _placeholder_values(ctx: EmailContext, words: Words) -> dict[str, str]:
         "merchant_name": one_line(ctx.brand.merchant_name),
         "customer_name": one_line(ctx.customer_name or "") or words.anonymous,
         "cart_total": format_money(ctx.total, ctx.currency, ctx.locale),
-        "recovery_link_expires": format_date(ctx.recovery_expires_at, ctx.locale, ctx.zone),
+        "recovery_link_expires": format_date(
+            ctx.recovery_expires_at, _date_locale(ctx, words), ctx.zone
+        ),
         "promotion_code": one_line(ctx.promotion_code or ""),
     }
+
+
+def _date_locale(ctx: EmailContext, words: Words) -> str:
+    """The date is written in the language of the sentence around it: the checkout's locale
+    when it is that language, else the merchant's, else English."""
+    found = (loc for loc in (ctx.locale, ctx.wording) if language_of(loc) == words.language)
+    return next(found, DEFAULT_LOCALE)
 
 
 def _design(ctx: EmailContext, words: Words) -> tuple[tuple[str, object], ...]:

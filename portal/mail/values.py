@@ -27,6 +27,9 @@ THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
 
 DEFAULT_LOCALE = "en_US"
 
+# The first of a month as these languages write it: "1er janvier", "1° gennaio".
+FIRST_OF_MONTH = {"fr": "1er", "it": "1°"}
+
 # No locale id or zone name is longer; refusing longer strings first keeps the caches small.
 _MAX_NAME = 64
 
@@ -147,7 +150,10 @@ def format_date(moment: datetime, locale: str = DEFAULT_LOCALE, zone: str = "UTC
     An unknown `locale` means DEFAULT_LOCALE; never raises for either."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     day = aware.astimezone(_zone(zone) if _short(zone) else timezone.utc).date()
-    return dates.format_date(day, "long", locale=_locale(locale) or _parse(DEFAULT_LOCALE))
+    where = _locale(locale) or _parse(DEFAULT_LOCALE)
+    text = dates.format_date(day, "long", locale=where)
+    first = FIRST_OF_MONTH.get(where.language) if day.day == 1 else None
+    return first + text[1:] if first and text.startswith("1 ") else text
 
 
 @lru_cache(maxsize=128)

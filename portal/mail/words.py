@@ -25,6 +25,7 @@ class Words(NamedTuple):
     # Who "Hi {customer_name}," greets when Stripe gave no name; "" drops the placeholder and
     # the spaces before it ("Hallo,"), where the language has no word that reads right there.
     anonymous: str = ""
+    colon: str = ":"  # before a list or a link in the plain-text part ("Total : " in French)
 
 
 ENGLISH = Words(
@@ -68,6 +69,7 @@ WORDS = {
         saved_until="Votre panier est conservé jusqu’au {date}.",
         questions="Des questions\u00a0?",
         unsubscribe=("", "Se désabonner", " des e-mails de {merchant}"),
+        colon="\u00a0:",
     ),
     "es": Words(
         "es",
@@ -127,7 +129,7 @@ WORDS = {
         code="Använd koden {code} i kassan",
         saved_until="Din varukorg sparas till och med {date}.",
         questions="Frågor?",
-        unsubscribe=("", "Avregistrera dig", " från e-post från {merchant}"),
+        unsubscribe=("", "Avregistrera dig", ": inga fler mejl från {merchant}"),
     ),
     "da": Words(
         "da",
@@ -156,8 +158,8 @@ WORDS = {
     "pl": Words(
         "pl",
         one_item="Ten produkt czeka w Twoim koszyku",
-        # "Produkty ...: 3" rather than "3 produkty": Polish nouns take three plural forms.
-        many_items="Produkty w Twoim koszyku: {count}",
+        # "(3)" rather than "3 produkty": Polish nouns take three plural forms.
+        many_items="W Twoim koszyku czekają produkty ({count})",
         quantity="Ilość: {count}",
         quantity_text="ilość: {count}",
         total="Razem",
@@ -170,11 +172,16 @@ WORDS = {
 ALIASES = {"no": "nb", "nn": "nb"}  # Norwegian: Bokmål's words read right to a Nynorsk reader
 
 
-def words_for(locale: str | None) -> Words:
-    """The fixed lines for the language of `locale` ("de_AT", "de-AT" or "de"); English for
-    none, or for a language without a table here."""
+def language_of(locale: str | None) -> str:
+    """The language a locale names ("de_AT", "de-AT" or "de" -> "de"; Norwegian's -> "nb")."""
     language = (locale or "").replace("-", "_").partition("_")[0].lower()
-    return WORDS.get(ALIASES.get(language, language), ENGLISH)
+    return ALIASES.get(language, language)
+
+
+def words_for(locale: str | None) -> Words:
+    """The fixed lines for the language of `locale`; English for none, or for a language
+    without a table here."""
+    return WORDS.get(language_of(locale), ENGLISH)
 
 
 def languages() -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from portal.mail.words import ALIASES
+from portal.mail.words import language_of
 
 ENGLISH = {
     "ask": "Unsubscribe from {merchant}?",
@@ -37,7 +37,7 @@ PHRASES = {
         "button": "Abmelden",
         "done": "Sie sind abgemeldet",
         "already": "Sie sind bereits abgemeldet",
-        "unticked": "Sie sind nicht angemeldet",
+        "unticked": "Sie haben keine E-Mails abonniert",
         "unticked_why": (
             "Bei Ihrem letzten Einkauf bei {merchant} haben Sie das Feld für Neuigkeiten und "
             "Angebote nicht angekreuzt. Daher erhält {email} von dort keine E-Mails zu "
@@ -72,7 +72,7 @@ PHRASES = {
     "es": {
         "ask": "¿Darte de baja de los correos de {merchant}?",
         "no_more": "{email} no recibirá más correos de {merchant} sobre carritos abandonados.",
-        "button": "Darse de baja",
+        "button": "Darme de baja",
         "done": "Te has dado de baja",
         "already": "Ya te habías dado de baja",
         "unticked": "Tu dirección no está suscrita",
@@ -143,7 +143,7 @@ PHRASES = {
         "your_address": "o seu endereço",
     },
     "sv": {
-        "ask": "Avregistrera dig från e-post från {merchant}?",
+        "ask": "Inga fler mejl från {merchant}?",
         "no_more": "{email} får inga fler mejl från {merchant} om övergivna varukorgar.",
         "button": "Avregistrera dig",
         "done": "Du är avregistrerad",
@@ -220,8 +220,7 @@ class Phrases:
     merchant="Acme")` gives Markup; the page's `lang` is `language`."""
 
     def __init__(self, locale: str | None) -> None:
-        language = (locale or "").replace("-", "_").partition("_")[0].lower()
-        language = ALIASES.get(language, language)
+        language = language_of(locale)
         self.language = language if language in PHRASES else "en"
         self.table = PHRASES[self.language]
 
