@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import time
 from contextlib import suppress
@@ -124,6 +125,16 @@ def _about_recipient(stage: str, code: int, text: str) -> bool:
     return False
 
 
+def _said(exc: OSError) -> str:
+    """A network error in words a merchant can read ("connection refused", "timed out"), not
+    as Python writes it."""
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, socket.gaierror):
+        return "the server's name was not found in DNS"
+    return (exc.strerror or str(exc) or type(exc).__name__).rstrip(".").lower()
+
+
 def _setup_failure(exc: OSError) -> DeliveryResult:
     """How a failure to connect, secure or log in ends: by reply code, else by kind."""
     if isinstance(exc, smtplib.SMTPResponseException):  # greeting, EHLO, STARTTLS or AUTH
@@ -131,7 +142,9 @@ def _setup_failure(exc: OSError) -> DeliveryResult:
     if isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(
         exc, (smtplib.SMTPException, ssl.SSLCertVerificationError)
     ):
-        return _result(DeliveryStatus.DEFERRED, None, f"cannot reach the SMTP server: {exc!r}")
+        return _result(
+            DeliveryStatus.DEFERRED, None, f"cannot reach the mail server: {_said(exc)}"
+        )
     # A bad certificate or a missing STARTTLS or AUTH will not mend itself on a retry.
     return _result(DeliveryStatus.FAILED, None, f"SMTP setup failed: {exc}")
 
@@ -243,7 +256,8 @@ class Mailer:
             code, reply = smtp.getreply()
         except OSError as exc:
             status, moment, before_data = where
-            raise _Abort(_result(status, None, f"connection lost {moment}: {exc!r}"), before_data)
+            lost = f"connection lost {moment}: {_said(exc)}"
+            raise _Abort(_result(status, None, lost), before_data)
         if 200 <= code < 300:
             return _result(
                 DeliveryStatus.SENT, code, f"accepted: {code} {reply.decode('latin-1')}"
