@@ -71,6 +71,39 @@ def load(case_id: int) -> Context | None:
     )
 
 
+def unchanged_since_load(ctx: Context) -> bool:
+    """Whether what the portal may learn during a call to Stripe (the shopper's unsubscribe
+    or bounce, emails turned off, Stripe disconnected) is still as `ctx` loaded it: one light
+    query, so that a send need not read the whole case again."""
+    row = db.session.execute(_watch_statement(), {"case_id": ctx.case.id}).one_or_none()
+    contact, account = ctx.contact, ctx.account
+    held = (
+        ctx.merchant.recovery_enabled,
+        contact.status if contact else None,
+        contact.suppressed_at if contact else None,
+        account.id if account else None,
+    )
+    return row is not None and tuple(row) == held
+
+
+@lru_cache(maxsize=1)
+def _watch_statement():
+    """unchanged_since_load()'s query, built once per process (see _load_statement)."""
+    return (
+        select(Merchant.recovery_enabled, Contact.status, Contact.suppressed_at, StripeAccount.id)
+        .select_from(RecoveryCase)
+        .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
+        .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
+        .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
+        .outerjoin(
+            Contact,
+            (Contact.merchant_id == RecoveryCase.merchant_id)
+            & (Contact.email == CheckoutSession.email),
+        )
+        .where(RecoveryCase.id == bindparam("case_id"))
+    )
+
+
 @lru_cache(maxsize=1)
 def _load_statement():
     """load()'s query, built once per process with the case id bound at execution: building

@@ -103,9 +103,10 @@ def _as_now(ctx: Context, known: rules.Facts) -> tuple[Context, rules.Facts]:
     """The case read again after the calls to Stripe, with Stripe's answers kept: what the
     portal learnt while they ran (an unsubscribe, a bounce, emails turned off, Stripe
     disconnected) stops this email too, not only the next."""
-    # Stripe's answers go to the database first; then every object is read again (the session
-    # keeps loaded objects across commits, and a query alone would not refresh them).
-    db.session.flush()
+    db.session.flush()  # Stripe's answers, in the database before anything is read again
+    if case_context.unchanged_since_load(ctx):  # the common case: one light query
+        return ctx, known
+    # The session keeps loaded objects across commits: a query alone would not refresh them.
     db.session.expire_all()
     fresh = case_context.load(ctx.case.id)
     if fresh is None:
