@@ -69,16 +69,7 @@ def invite(
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
         raise AccountError(TAKEN)
-    # Counted, committed, then read (see admit): invitations sent at once stay in the limit.
-    counted = throttle.hit(f"invite-address:{email}")
-    db.session.commit()
-    if throttle.count(f"invite-address:{email}", WINDOW) > MAX_PER_ADDRESS:
-        throttle.withdraw([counted])
-        db.session.commit()
-        raise AccountError(
-            f"This address was sent {MAX_PER_ADDRESS} invitations in the last 24 hours, the "
-            "most one address gets in a day. Try again tomorrow."
-        )
+    _admit_address(email)
     now = utcnow()
     for earlier in pending(merchant):
         if earlier.email == email:
@@ -96,6 +87,21 @@ def invite(
     db.session.add(invitation)
     db.session.flush()
     return invitation, _serializer().dumps({"i": invitation.id, "n": nonce})
+
+
+def _admit_address(email: str) -> None:
+    """Count one invitation to `email`, or refuse it (AccountError) past MAX_PER_ADDRESS in
+    WINDOW from all merchants. Counted, committed, then read (as admit): invitations sent at
+    once stay within the limit; a refused one is uncounted."""
+    counted = throttle.hit(f"invite-address:{email}")
+    db.session.commit()
+    if throttle.count(f"invite-address:{email}", WINDOW) > MAX_PER_ADDRESS:
+        throttle.withdraw([counted])
+        db.session.commit()
+        raise AccountError(
+            f"This address was sent {MAX_PER_ADDRESS} invitations in the last 24 hours, the "
+            "most one address gets in a day. Try again tomorrow."
+        )
 
 
 def pending(merchant: Merchant) -> list[Invitation]:
