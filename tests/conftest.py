@@ -172,3 +172,23 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def sink():
+    """An SMTP server on loopback that keeps what it receives (smtp_sink)."""
+    from smtp_sink import SmtpSink
+
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch):
+    """A connected merchant on the sandbox, the real worker and the SMTP sink (recovery_kit);
+    modules that need another make their own."""
+    from portal.extensions import rq
+    from recovery_kit import make_kit
+
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)

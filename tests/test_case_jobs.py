@@ -6,24 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
 
 from portal import jobs, worker
 from portal.db import utcnow
-from portal.extensions import rq
 from portal.models import EmailSend, RecoveryCase, SendingSettings
-from recovery_kit import make_kit
-from smtp_sink import SmtpSink
-
-
-@pytest.fixture
-def kit(app, sandbox_server, redis_conn, live_server, monkeypatch):
-    monkeypatch.setattr(rq, "connection", redis_conn)
-    with SmtpSink() as sink:
-        yield make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
 
 
 def _sweep(kit) -> list[str]:

@@ -12,7 +12,6 @@ import pytest
 
 from factories import PASSWORD, make_owner
 from helpers import post_form
-from portal.extensions import rq
 from portal.mail.content import DEFAULT_CONTENT, problems
 from portal.mail.content import default_content as english_default
 from portal.mail.default_texts import default_content
@@ -21,8 +20,6 @@ from portal.mail.words import ENGLISH, WORDS, words_for
 from portal.models import SendingSettings
 from portal.services import email_design
 from portal.services import settings as settings_service
-from recovery_kit import make_kit
-from smtp_sink import SmtpSink
 from test_rendering import Document, make_ctx
 
 ENGLISH_LINES = ("Qty", "Total", "Use code", "is available until", "Questions?", "Unsubscribe")
@@ -123,18 +120,6 @@ def test_a_hostile_merchant_name_in_the_translated_unsubscribe_line_is_escaped()
     email = render(ctx)
     assert attack not in email.html and "<img src=x" not in email.html
     assert f"keine E-Mails mehr von {attack}" in " ".join(Document(email.html).text.split())
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture
-def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch):
-    monkeypatch.setattr(rq, "connection", redis_conn)
-    return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
 
 
 def test_a_german_merchant_sends_a_shopper_the_email_with_german_fixed_lines(kit, db):

@@ -17,7 +17,6 @@ from factories import PASSWORD, make_member
 from helpers import post_form
 from portal import db as portal_db
 from portal.db import utcnow
-from portal.extensions import rq
 from portal.models import (
     ConsentChange,
     Contact,
@@ -28,20 +27,6 @@ from portal.models import (
     User,
 )
 from portal.services import events, recovery, sending
-from recovery_kit import make_kit
-from smtp_sink import SmtpSink
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
-
-
-@pytest.fixture
-def kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch):
-    monkeypatch.setattr(rq, "connection", redis_conn)
-    return make_kit(app, sandbox_server, sink, redis_conn, live_server, monkeypatch)
 
 
 def _path(url: str) -> str:
