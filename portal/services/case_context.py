@@ -89,10 +89,15 @@ def unchanged_since_load(ctx: Context) -> bool:
 @lru_cache(maxsize=1)
 def _watch_statement():
     """unchanged_since_load()'s query, built once per process (see _load_statement)."""
+    watched = (Merchant.recovery_enabled, Contact.status, Contact.suppressed_at, StripeAccount.id)
+    return _case_joins(select(*watched).select_from(RecoveryCase))
+
+
+def _case_joins(query):
+    """`query` joined to the case's session, merchant, Stripe account and the shopper's
+    contact, for the case of id :case_id."""
     return (
-        select(Merchant.recovery_enabled, Contact.status, Contact.suppressed_at, StripeAccount.id)
-        .select_from(RecoveryCase)
-        .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
+        query.join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
         .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
         .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
         .outerjoin(
@@ -109,29 +114,21 @@ def _load_statement():
     """load()'s query, built once per process with the case id bound at execution: building
     this join cost a worker more CPU than the database spent running it."""
     accepted = terms.accepted_current(RecoveryCase.merchant_id)
+    query = select(
+        RecoveryCase,
+        CheckoutSession,
+        Merchant,
+        SendingSettings,
+        StripeAccount,
+        Contact,
+        SendingDomain,
+        accepted,
+        exists().where(ErasedAddress.merchant_id == RecoveryCase.merchant_id),
+    )
     return (
-        select(
-            RecoveryCase,
-            CheckoutSession,
-            Merchant,
-            SendingSettings,
-            StripeAccount,
-            Contact,
-            SendingDomain,
-            accepted,
-            exists().where(ErasedAddress.merchant_id == RecoveryCase.merchant_id),
-        )
-        .join(CheckoutSession, CheckoutSession.id == RecoveryCase.checkout_session_id)
-        .join(Merchant, Merchant.id == RecoveryCase.merchant_id)
+        _case_joins(query)
         .outerjoin(SendingSettings, SendingSettings.merchant_id == RecoveryCase.merchant_id)
-        .outerjoin(StripeAccount, StripeAccount.merchant_id == RecoveryCase.merchant_id)
-        .outerjoin(
-            Contact,
-            (Contact.merchant_id == RecoveryCase.merchant_id)
-            & (Contact.email == CheckoutSession.email),
-        )
         .outerjoin(SendingDomain, SendingDomain.merchant_id == RecoveryCase.merchant_id)
-        .where(RecoveryCase.id == bindparam("case_id"))
     )
 
 
