@@ -14,7 +14,8 @@ from factories import make_owner
 from helpers import run_in_threads
 from portal import db as portal_db
 from portal.db import utcnow
-from portal.models import ConsentChange, Contact, EmailVersion, Merchant, SendingSettings
+from portal.models import ConsentChange, Contact, EmailVersion, Invitation, Merchant
+from portal.models import SendingSettings
 from portal.models import TestSend, User
 from portal.services import consent, email_design, invitations, test_sends, throttle
 from portal.services.accounts import AccountError
@@ -148,3 +149,26 @@ def test_a_refused_test_email_does_not_count_against_the_next(app, db):
         db.rollback()
     key = test_sends._key(merchant.id)
     assert throttle.count(key, test_sends.WINDOW) == test_sends.LIMIT  # the five sent only
+
+
+def test_an_invitation_sent_twice_at_once_goes_out_once(app, db, racing):
+    owner = make_owner("Ink", "ink@example.com")
+    answers = []
+
+    def invite(_n):
+        with app.app_context():
+            merchant = portal_db.session.get(Merchant, owner.merchant_id)
+            inviter = portal_db.session.get(User, owner.id)
+            try:
+                invitations.invite(merchant, inviter, "new@example.com")
+                portal_db.session.commit()
+                answers.append("sent")
+            except invitations.JustSent:
+                answers.append("just sent")
+
+    assert run_in_threads(invite, 3) == []  # three: the address's own daily limit
+    assert sorted(answers) == ["just sent"] * 2 + ["sent"]
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Invitation)) == 1
+    key = f"invite-merchant:{owner.merchant_id}"
+    assert throttle.count(key, invitations.WINDOW) == 1  # the two refused are uncounted

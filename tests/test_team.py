@@ -16,7 +16,7 @@ from helpers import csrf_token, post_form, run_in_threads
 from portal.db import utcnow
 from portal.mail import delivery
 from portal.models import Invitation, Merchant, OutboxMessage, User
-from portal.services import invitations
+from portal.services import invitations, throttle
 from smtp_sink import SmtpSink
 
 NEW_PASSWORD = "a teammate's own password"
@@ -160,6 +160,8 @@ def test_a_revoked_invitation_is_refused(app, client, login, db):
 def test_inviting_again_replaces_the_earlier_link(app, client, login, db):
     signed_in_owner(client, login)
     invite(client, "twice@example.com")
+    db.execute(update(Invitation).values(created_at=utcnow() - invitations.RESEND_AFTER))
+    db.commit()  # a minute later: not a double click
     invite(client, "twice@example.com", "Second")
     first, second = (invite_link(m) for m in outbox(db))
     assert app.test_client().get(first).status_code == 410
@@ -319,15 +321,39 @@ def test_invitations_are_limited_per_merchant(app, client, login, db, monkeypatc
 def test_one_address_gets_at_most_three_invitations_a_day_from_all_merchants(
     app, client, login, db
 ):
-    signed_in_owner(client, login)
-    answers = [invite(client, "target@example.net").status_code for _ in range(3)]
-    elsewhere = app.test_client()
-    signed_in_owner(elsewhere, login)  # a second merchant cannot add to the address's share
-    refused = invite(elsewhere, "Target@Example.net")
+    clients = [client] + [app.test_client() for _ in range(3)]
+    for n, each in enumerate(clients):
+        signed_in_owner(each, login, name=f"Shop {n}", email=f"owner{n}@example.com")
+    answers = [invite(each, "target@example.net").status_code for each in clients[:3]]
+    refused = invite(clients[3], "Target@Example.net")
     assert answers == [303, 303, 303] and refused.status_code == 400
     assert "sent 3 invitations in the last 24 hours" in refused.get_data(as_text=True)
     assert len(outbox(db, to="target@example.net")) == 3
-    assert invite(elsewhere, "someone.else@example.net").status_code == 303
+    # The refusal did not use up the merchant's own allowance.
+    merchant_id = db.scalar(select(User.merchant_id).where(User.email == "owner3@example.com"))
+    assert throttle.count(f"invite-merchant:{merchant_id}", invitations.WINDOW) == 0
+    assert invite(clients[3], "someone.else@example.net").status_code == 303
+
+
+def test_a_second_invitation_to_one_address_moments_later_sends_nothing(client, login, db):
+    signed_in_owner(client, login)
+    first, second = invite(client, "nia@example.com"), invite(client, "Nia@example.com")
+    assert first.status_code == second.status_code == 303
+    page = client.get("/team/").get_data(as_text=True)
+    assert "nia@example.com was sent an invitation moments ago" in page
+    assert len(outbox(db, to="nia@example.com")) == 1
+    assert db.scalar(select(func.count()).select_from(Invitation)) == 1
+    # A minute on, inviting again sends a new link and retires the old one.
+    db.execute(update(Invitation).values(created_at=utcnow() - invitations.RESEND_AFTER))
+    db.commit()
+    assert invite(client, "nia@example.com").status_code == 303
+    assert len(outbox(db, to="nia@example.com")) == 2
+    assert [
+        i.revoked_at is None for i in db.scalars(select(Invitation).order_by(Invitation.id))
+    ] == [
+        False,
+        True,
+    ]
 
 
 def test_the_invitation_goes_out_over_smtp(app, client, login, db, monkeypatch):

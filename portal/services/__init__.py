@@ -10,7 +10,7 @@ so in its docstring ("Commits: ..."):
   to the SMTP server (recovery.process, sending.retry_deferred, sending.expire_claims);
 - a batch of Stripe events claimed, applied and marked in one transaction (events.apply_batch);
 - an attempt counted before it is judged, so that simultaneous attempts see each other
-  (login_limits.admit_login and admit_signup, invitations.admit, password_reset.admit).
+  (login_limits.admit_login and admit_signup, invitations.invite, password_reset.admit).
 
 No transaction is held open across a call to Stripe (recovery.process commits first).
 """

@@ -30,6 +30,7 @@ MAX_PER_MERCHANT = 20  # invitations a merchant may send per WINDOW: each one is
 # ...and one address gets at most this many per WINDOW from all merchants together: a new
 # merchant is one sign-up away, and an invitation's subject carries the inviter's words.
 MAX_PER_ADDRESS = 3
+RESEND_AFTER = timedelta(minutes=1)  # a second invitation to one address sooner is a double click
 TAKEN = "This address already has an account on Cart Recovery, and an address can belong to "
 TAKEN += "one team only."
 
@@ -38,21 +39,12 @@ class NoLongerPending(AccountError):
     """The invitation was accepted, revoked or expired before this acceptance could claim it."""
 
 
-def admit(merchant: Merchant) -> str | None:
-    """Count one invitation for `merchant`; why it is refused, or None.
+class Refused(AccountError):
+    """The merchant sent its day's worth of invitations: nothing was sent or counted."""
 
-    Commits the count before reading it (as login_limits.admit_signup does), so that of many
-    invitations sent at once no more than the limit's worth go out. A refused one is uncounted."""
-    key = f"invite-merchant:{merchant.id}"
-    row = throttle.hit(key)
-    db.session.commit()
-    if throttle.count(key, WINDOW) > MAX_PER_MERCHANT:
-        throttle.withdraw([row])
-        return (
-            f"You have sent {MAX_PER_MERCHANT} invitations in the last 24 hours, the limit. "
-            "Try again tomorrow."
-        )
-    return None
+
+class JustSent(AccountError):
+    """The same address was invited moments ago (a double click): nothing more was sent."""
 
 
 def invite(
@@ -61,7 +53,9 @@ def invite(
     """A pending invitation to `email` and the token of its link; an earlier pending invitation
     to the same address from this merchant stops working. AccountError if the address already
     has an account, cannot be written to or was sent MAX_PER_ADDRESS invitations in the last
-    WINDOW (the caller commits)."""
+    WINDOW; Refused past the merchant's MAX_PER_MERCHANT; JustSent when the same address was
+    invited within RESEND_AFTER. The caller commits an invitation; a refusal is uncounted and
+    committed here (the counts are committed before they are read: see _admit)."""
     email, name = normalize_email(email), (name or "").strip()
     if not email.isascii():  # mime.compose sends to plain ASCII addresses only
         raise AccountError("Use an address in plain ASCII letters: we cannot email this one.")
@@ -69,11 +63,18 @@ def invite(
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
         raise AccountError(TAKEN)
-    _admit_address(email)
+    counted = _admit(merchant, email)
+    # Held until the caller commits: a second invitation sent at once waits here, then sees
+    # this one as just sent.
+    db.session.scalar(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
     now = utcnow()
-    for earlier in pending(merchant):
-        if earlier.email == email:
-            earlier.revoked_at = now
+    earlier = [inv for inv in pending(merchant) if inv.email == email]
+    if earlier and now - earlier[0].created_at < RESEND_AFTER:
+        throttle.withdraw(counted)
+        db.session.commit()
+        raise JustSent(f"{email} was sent an invitation moments ago: it is listed below.")
+    for invitation in earlier:
+        invitation.revoked_at = now
     nonce = secrets.token_urlsafe(24)
     invitation = Invitation(
         merchant=merchant,
@@ -89,19 +90,29 @@ def invite(
     return invitation, _serializer().dumps({"i": invitation.id, "n": nonce})
 
 
-def _admit_address(email: str) -> None:
-    """Count one invitation to `email`, or refuse it (AccountError) past MAX_PER_ADDRESS in
-    WINDOW from all merchants. Counted, committed, then read (as admit): invitations sent at
-    once stay within the limit; a refused one is uncounted."""
-    counted = throttle.hit(f"invite-address:{email}")
+def _admit(merchant: Merchant, email: str) -> list:
+    """Count one invitation for the merchant and one for the address, or refuse it past either
+    limit (then neither is counted). Counted, committed, then read: of many invitations sent at
+    once no more than the limit's worth go. Returns the counts, to withdraw them."""
+    keys = (f"invite-merchant:{merchant.id}", f"invite-address:{email}")
+    counted = [throttle.hit(key) for key in keys]
     db.session.commit()
-    if throttle.count(f"invite-address:{email}", WINDOW) > MAX_PER_ADDRESS:
-        throttle.withdraw([counted])
+    limits = (MAX_PER_MERCHANT, MAX_PER_ADDRESS)
+    over = [throttle.count(key, WINDOW) > most for key, most in zip(keys, limits)]
+    if any(over):
+        throttle.withdraw(counted)
         db.session.commit()
+    if over[0]:
+        raise Refused(
+            f"You have sent {MAX_PER_MERCHANT} invitations in the last 24 hours, the limit. "
+            "Try again tomorrow."
+        )
+    if over[1]:
         raise AccountError(
             f"This address was sent {MAX_PER_ADDRESS} invitations in the last 24 hours, the "
             "most one address gets in a day. Try again tomorrow."
         )
+    return counted
 
 
 def pending(merchant: Merchant) -> list[Invitation]:

@@ -56,7 +56,7 @@ def refusal(merchant: Merchant) -> str | None:
 def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSend | None:
     """A queued test email of `design` (checked by email_design.problems first) to `user`, or
     None when `refusal` says why not. Commits the count before reading it (as
-    invitations.admit does): of many requests at once no more than the limit's worth go, and a
+    invitations.invite does): of many requests at once no more than the limit's worth go, and a
     refused one is uncounted. The caller commits the email, then queues `deliver(id)`."""
     key = _key(merchant.id)
     counted = throttle.hit(key)

@@ -35,13 +35,15 @@ def invite():
     form = InviteForm()
     if not form.validate_on_submit():
         return _page(form), 400
-    refusal = invitations.admit(current_merchant())
-    if refusal:
-        return _page(form, refusal), 429
     try:
         invitation, token = invitations.invite(
             current_merchant(), current_user, form.email.data, form.name.data
         )
+    except invitations.JustSent as exc:  # a double click: the first one's page, in effect
+        flash(str(exc), "info")
+        return redirect(url_for("team.index"), code=303)
+    except invitations.Refused as exc:
+        return _page(form, str(exc)), 429
     except accounts.AccountError as exc:
         form.email.errors.append(str(exc))
         return _page(form), 400
