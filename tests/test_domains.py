@@ -42,10 +42,13 @@ OTHER_KEY = dkim.new_key()[1]
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ("mail.shop.co.uk", "mail.shop.co.uk"),
         ("a" * 63 + ".example", "a" * 63 + ".example"),
-        # A shop's web address pasted whole: its host, without "www." (typed alone, it stays).
+        # A shop's web address pasted whole: its host, without "www." (typed alone too).
         ("https://www.Beas-Bakery.example/", "beas-bakery.example"),
         ("HTTP://shop.example:8080/cart?x=1", "shop.example"),
-        ("www.shop.example", "www.shop.example"),
+        ("www.shop.example", "shop.example"),
+        ("shop.example/", "shop.example"),
+        ("WWW.shop.example/cart?x=1", "shop.example"),
+        ("www.example", "www.example"),  # the domain itself, not a web server's name under it
     ],
 )
 def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
@@ -58,7 +61,7 @@ def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
         ("", "Enter a domain"),
         ("   ", "Enter a domain"),
         ("ann@shop.example", "only the part after the @"),
-        ("shop.example/cart", "without https://"),
+        ("ftp://shop.example/cart", "without https://"),
         ("https://192.0.2.10", "not an IP address"),
         ("https://", "Enter a domain"),
         ("shop.example:443", "letters, digits"),

@@ -59,6 +59,9 @@ class Verification:
     checks: list[Check]
 
 
+WWW = re.compile(r"(?i)^www\.(?=.+\.)")  # www.shop.example, never www.example alone
+
+
 def normalize(text: str, platform_domain: str | None = None) -> str:
     """The A-label form (lower case, no trailing dot) of a domain a person typed, else
     DomainError saying what to change. `platform_domain` (default: MAIL_FROM's) is refused."""
@@ -87,16 +90,19 @@ def normalize(text: str, platform_domain: str | None = None) -> str:
 
 
 def _from_address(text: str) -> str:
-    """`text` trimmed; a web address pasted whole ("https://www.shop.example/cart") gives its
-    host without "www.": the domain the shop's address is under."""
+    """`text` trimmed, without a leading "www."; a web address pasted whole
+    ("https://www.shop.example/cart", or "shop.example/cart") gives its host: the domain the
+    shop's address is under, which is the one to send from."""
     text = text.strip()
     if not re.match(r"(?i)https?://", text):
-        return text
+        if "/" not in text or "@" in text or "://" in text:
+            return WWW.sub("", text)
+        text = "//" + text  # a host and a path: read it as an address whose scheme is left out
     try:
         host = urlsplit(text).hostname or ""
     except ValueError:  # e.g. an unclosed IPv6 bracket: the checks below say what is wrong
         return text
-    return host.removeprefix("www.")
+    return WWW.sub("", host)
 
 
 def _is_ip(text: str) -> bool:
