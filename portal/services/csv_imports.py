@@ -12,6 +12,7 @@ even a shopper's unsubscribe."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
@@ -33,6 +34,7 @@ from portal.services.consent_csv import (
 )
 from portal.services.consent_csv_apply import apply_rows
 
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "this address was erased on request"
@@ -47,7 +49,9 @@ def start_import(
     file in memory). RefusedFile, with nothing stored, when the file is empty, too big, not
     UTF-8 text or lacks a required column. The caller commits, then enqueues the job."""
     imp = CsvImport(merchant_id=merchant.id, user_id=user.id if user else None, size_bytes=0)
-    imp.filename, imp.sha256 = (filename or "upload.csv")[:255], ""
+    # A name is only shown back: control characters (a NUL, which PostgreSQL refuses) go.
+    name = CONTROL_CHARS.sub("", filename or "").strip() or "upload.csv"
+    imp.filename, imp.sha256 = name[:255], ""
     with db.session.begin_nested():  # a refusal rolls back the chunks already written
         db.session.add(imp)
         db.session.flush()

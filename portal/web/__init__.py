@@ -68,6 +68,7 @@ def register(app: Flask) -> None:
     filters.register(app)
     login_manager.unauthorized_handler(signin.sign_in_first)
     app.before_request(_refuse_stray_files)
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     _register_error_pages(app)
 
@@ -96,6 +97,18 @@ def _refuse_stray_files():
         return None
     if request.endpoint not in UPLOADS and request.files:
         return render_template("errors/stray_file.html"), 400
+    return None
+
+
+def _refuse_nul():
+    """A NUL character in a query or a form value (no browser sends one from a page of ours; a
+    crafted request may) would reach PostgreSQL, which refuses it in text: refuse it in words
+    first. An upload's body is left to its page, which reads it with its own size limit."""
+    values = [*request.args.keys(), *request.args.values()]
+    if request.method == "POST" and request.endpoint not in UPLOADS:
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        return render_template("errors/nul.html"), 400
     return None
 
 
