@@ -136,6 +136,18 @@ def test_defaults_never_overwrite_what_the_merchant_set(app, db, login, sandbox_
     assert (sending.sender_name, sending.postal_address) == ("Mine", "My address")
 
 
+def test_a_stripe_name_on_several_lines_becomes_a_one_line_sender_name(
+    app, db, login, sandbox_server
+):
+    client, owner = _owner(app, login)
+    _connect(client, sandbox_server, account="new", business_name="Gamma\r\nBcc: x@evil.example")
+    db.expire_all()
+    sending = db.get(SendingSettings, owner.merchant_id)
+    assert sending.sender_name == "Gamma Bcc: x@evil.example"
+    (account,) = _stored(db)
+    assert account.display_name == "Gamma Bcc: x@evil.example"
+
+
 @pytest.mark.parametrize(
     ("country", "chosen", "expected"),
     [

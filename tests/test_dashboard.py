@@ -255,7 +255,9 @@ def test_the_page_shows_the_figures_in_words(client, db, login):
     assert "Up 200 % on the previous 30 days ($48.00)" in text  # usd: 144 against 48
     assert "Up from none in the previous 30 days" in text  # eur: none before
     assert "33.3 %" in text  # recovery rate: 4 of 12
-    assert 'href="/payments/"' in html and 'href="/carts/?show=recovered&amp;days=30"' in html
+    assert (
+        'href="/payments/?days=30"' in html and 'href="/carts/?show=recovered&amp;days=30"' in html
+    )
     assert "What the emails add" in text and "Too few carts yet to tell" in text
     assert 'role="img"' in html and "<desc " in html and "<script" not in html.split("<main")[1]
     assert "None" not in text and "held_out" not in text

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
-from portal.mail.values import email_locale
+from portal.mail.values import email_locale, one_line
 from portal.models import Merchant, SendingSettings, StripeAccount
 from portal import sealing
 
@@ -76,7 +76,7 @@ def link_profile(
         profile["id"],
         livemode=livemode,
         method=method,
-        display_name=profile["name"],
+        display_name=one_line(profile["name"]) or profile["id"],
         shop_url=profile.get("shop_url"),
         support_email=profile.get("support_email"),
         **secrets,
@@ -86,8 +86,10 @@ def link_profile(
 
 
 def _adopt_defaults(sending: SendingSettings, profile: dict) -> None:
-    if not sending.sender_name and profile["name"] != profile["id"]:
-        sending.sender_name = profile["name"][: SendingSettings.sender_name.type.length]
+    # Stripe's name is one line here as a sender name must be (Settings refuses a line break).
+    name = one_line(profile["name"])[: SendingSettings.sender_name.type.length].strip()
+    if not sending.sender_name and name and profile["name"] != profile["id"]:
+        sending.sender_name = name
     color = profile.get("primary_color") or ""
     if _COLOR.fullmatch(color) and sending.brand_color in (None, _default_brand_color()):
         sending.brand_color = color.lower()
