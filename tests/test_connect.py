@@ -358,7 +358,9 @@ def test_direct_mode_takes_a_test_key_as_test_mode(app, db, login, sandbox_serve
     account_id = _account(sandbox_server, "Test Only")
     assert _direct(client, _keys(sandbox_server, account_id)["rk_test"]).status_code == 302
     assert _stored(db)[0].livemode is False
-    assert ">Test<" in client.get("/connect").get_data(as_text=True)
+    page = client.get("/connect").get_data(as_text=True)
+    assert '<dd id="account-mode">Test<p class="hint">A test key sees only test-mode' in page
+    assert "save a live key (rk_live_…)" in page
 
 
 def test_a_key_stripe_does_not_know_is_refused_beside_the_field(app, db, login, sandbox_server):
