@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -63,18 +63,7 @@ def invite(
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
         raise AccountError(TAKEN)
-    counted = _admit(merchant, email)
-    # Held until the caller commits: a second invitation sent at once waits here, then sees
-    # this one as just sent.
-    db.session.scalar(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
-    now = utcnow()
-    earlier = [inv for inv in pending(merchant) if inv.email == email]
-    if earlier and now - earlier[0].created_at < RESEND_AFTER:
-        throttle.withdraw(counted)
-        db.session.commit()
-        raise JustSent(f"{email} was sent an invitation moments ago: it is listed below.")
-    for invitation in earlier:
-        invitation.revoked_at = now
+    now = _retire_earlier(merchant, email, _admit(merchant, email))
     nonce = secrets.token_urlsafe(24)
     invitation = Invitation(
         merchant=merchant,
@@ -88,6 +77,23 @@ def invite(
     db.session.add(invitation)
     db.session.flush()
     return invitation, _serializer().dumps({"i": invitation.id, "n": nonce})
+
+
+def _retire_earlier(merchant: Merchant, email: str, counted: list) -> datetime:
+    """Revoke the merchant's pending invitations to `email` and return the time of the new one;
+    JustSent (its counts withdrawn and committed) when one is younger than RESEND_AFTER."""
+    # Held until the caller commits: a second invitation sent at once waits here, then sees
+    # the first as just sent.
+    db.session.scalar(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
+    now = utcnow()
+    earlier = [inv for inv in pending(merchant) if inv.email == email]
+    if earlier and now - earlier[0].created_at < RESEND_AFTER:
+        throttle.withdraw(counted)
+        db.session.commit()
+        raise JustSent(f"{email} was sent an invitation moments ago: it is listed below.")
+    for invitation in earlier:
+        invitation.revoked_at = now
+    return now
 
 
 def _admit(merchant: Merchant, email: str) -> list:
