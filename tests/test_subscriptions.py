@@ -144,9 +144,10 @@ def test_prefix_search_ignores_case_and_treats_wildcards_literally(client, owner
     assert "No address starts with" in _listing(client, q="zzz")
 
 
-@pytest.mark.parametrize("query", ["\U0010ffff", "a\U0010ffff", "\ud7ff", "x\x00y"])
+@pytest.mark.parametrize("query", ["\U0010ffff", "a\U0010ffff", "\ud7ff"])
 def test_a_search_for_any_character_answers(client, owner, query):
-    # The last character moved on by one was past Unicode, a surrogate, or held NUL: 500s.
+    # The last character moved on by one was past Unicode or a surrogate: 500s. (A NUL in any
+    # query gets a page in words: test_nul_requests.)
     _contacts(owner.merchant_id, ["ola@example.com"])
     assert _addresses(_listing(client, q=query)) == []
 

@@ -87,8 +87,11 @@ class Customer:
 
 def customer(merchant: Merchant, email: str) -> Customer | None:
     """All the merchant holds about one address (compared case-insensitively), newest first;
-    None when it holds nothing."""
+    None when it holds nothing (as for a value with a NUL, which no address holds and
+    PostgreSQL refuses in a query)."""
     email = normalize(email)
+    if "\x00" in email:
+        return None
     contact = held_contact(merchant, email)
     changes = ledger_of(merchant, email)
     checkouts = checkouts_of(merchant, email, CUSTOMER_LIMIT)
