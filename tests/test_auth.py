@@ -165,6 +165,9 @@ def test_next_parameter_survives_no_browser_normalisation(client):
                 "csrf_token": csrf_token(fresh, "/login"),
             }
             response = fresh.post("/login", query_string={"next": target}, data=data)
+            if "\x00" in target:  # a NUL in a query is refused in words, before any login
+                assert response.status_code == 400 and "Location" not in response.headers
+                continue
             assert (response.status_code, response.headers["Location"]) == (302, "/"), repr(target)
 
 

@@ -63,10 +63,10 @@ def test_add_copy_publish_verify_and_break(portal, page, dns_server):
     page.get_by_role("heading", name="Sending domain").wait_for()
     _shoot(page, "empty")
 
-    page.get_by_label("Domain", exact=True).fill("bücher.example/shop")
+    page.get_by_label("Domain", exact=True).fill("ann@bücher.example")
     page.get_by_role("button", name="Add the domain").click()
     expect(page.locator(".field.has-error .error")).to_have_text(
-        "Enter the domain alone, without https:// or a path."
+        "Enter only the part after the @, for example shop.example."
     )
     _shoot(page, "refused")
     page.get_by_label("Domain", exact=True).fill("Bücher.example")
