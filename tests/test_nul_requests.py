@@ -46,7 +46,7 @@ def test_a_nul_in_the_erase_form_is_refused_in_words(owner, client):
     assert "That is not a complete email address: nothing was erased." in page
 
 
-def test_an_upload_named_with_a_nul_keeps_the_name_without_it(owner, client, db):
+def test_an_upload_named_with_a_nul_keeps_the_name_on_one_line(owner, client, db):
     token = csrf_token(client, "/subscriptions/import")
     body = b"Email address,Subscription status,Updated at\r\nann@x.example,Subscribed,\r\n"
     response = client.post(
@@ -55,4 +55,4 @@ def test_an_upload_named_with_a_nul_keeps_the_name_without_it(owner, client, db)
         content_type="multipart/form-data",
     )
     assert response.status_code == 303
-    assert db.scalar(select(CsvImport.filename)) == "ab.csv"
+    assert db.scalar(select(CsvImport.filename)) == "a b.csv"

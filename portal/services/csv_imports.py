@@ -12,7 +12,6 @@ even a shopper's unsubscribe."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
@@ -21,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, text
 
 from portal import db
 from portal.db import utcnow
+from portal.mail.values import one_line
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
 from portal.services import csv_files, erasure
@@ -34,7 +34,6 @@ from portal.services.consent_csv import (
 )
 from portal.services.consent_csv_apply import apply_rows
 
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "this address was erased on request"
@@ -49,8 +48,8 @@ def start_import(
     file in memory). RefusedFile, with nothing stored, when the file is empty, too big, not
     UTF-8 text or lacks a required column. The caller commits, then enqueues the job."""
     imp = CsvImport(merchant_id=merchant.id, user_id=user.id if user else None, size_bytes=0)
-    # A name is only shown back: control characters (a NUL, which PostgreSQL refuses) go.
-    name = CONTROL_CHARS.sub("", filename or "").strip() or "upload.csv"
+    # A name is only shown back, on one line (a NUL, which PostgreSQL refuses, included).
+    name = one_line(filename or "") or "upload.csv"
     imp.filename, imp.sha256 = name[:255], ""
     with db.session.begin_nested():  # a refusal rolls back the chunks already written
         db.session.add(imp)
