@@ -47,9 +47,12 @@ def _targets(
         if not _wants(endpoint, event_type):
             continue
         if endpoint.extra["connect"]:
-            # Live Connect endpoints also get connected accounts' test events (Stripe does so).
+            # Only accounts connected to the platform reach its Connect endpoints: a self-hoster's
+            # own account (direct mode) reaches its own endpoints alone, as at Stripe. Live
+            # Connect endpoints also get connected accounts' test events (Stripe does so).
             mode_ok = endpoint.obj["livemode"] or not livemode
-            if account != store.platform_id and endpoint.account == store.platform_id and mode_ok:
+            connected = account in store.connected and endpoint.account == store.platform_id
+            if connected and mode_ok:
                 targets.append((endpoint, True))
         elif (
             not connect_only

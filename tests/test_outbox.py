@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from email import message_from_string, policy
+from zoneinfo import ZoneInfo
+
 from factories import PASSWORD, make_owner
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, SendingSettings
 from portal.mail.mime import Outgoing, compose
 
 
@@ -42,3 +45,19 @@ def test_outbox_lists_and_shows_only_the_merchants_own_messages(client, db, logi
     assert "<script>" not in page and "&lt;script&gt;" in page  # escaped into srcdoc, inert
     assert "Your cart is waiting" in page
     assert client.get(f"/outbox/{other.id}").status_code == 404
+
+
+def test_an_outbox_email_says_when_it_was_sent_in_the_merchants_time_zone(client, db, login):
+    owner = make_owner(email="tz@example.com")
+    sending = db.get(SendingSettings, owner.merchant_id) or SendingSettings(
+        merchant_id=owner.merchant_id
+    )
+    sending.timezone = "Asia/Tokyo"
+    db.add(sending)
+    db.commit()
+    row = _stored(db, owner.merchant_id, "Your cart at Shop")
+    sent = message_from_string(row.raw, policy=policy.default)["Date"].datetime
+    login(client, "tz@example.com", PASSWORD)
+    page = client.get(f"/outbox/{row.id}").get_data(as_text=True)
+    local = sent.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"({local:%Y-%m-%d %H:%M} JST)" in page

@@ -23,15 +23,17 @@ class StripeEvent(Base):
     """One Stripe event, unique on Stripe's id: a second delivery changes nothing."""
 
     __tablename__ = "stripe_events"
-    __table_args__ = (Index("ix_stripe_events_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_stripe_events_due", "status", "next_attempt_at"),
+        # A merchant's events newest first: the Connect page's "last event received".
+        Index("ix_stripe_events_merchant_latest", "merchant_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     source: Mapped[str] = mapped_column(String(16))  # connect | direct
     account_id: Mapped[str | None] = mapped_column(String(64))
-    merchant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
-    )
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(100))
     livemode: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # Stripe's `created`

@@ -32,6 +32,10 @@ class StripeAccount(Base):
     webhook_secret_sealed: Mapped[str | None] = mapped_column(String(500))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Direct mode: the last delivery refused for its signature (at most one write a minute), so
+    # that the Connect page can say a signing secret is wrong instead of carts never arriving.
+    webhook_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    webhook_refused_reason: Mapped[str | None] = mapped_column(String(200))
 
     merchant: Mapped[Merchant] = relationship(back_populates="stripe_account")
 

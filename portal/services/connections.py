@@ -48,6 +48,9 @@ def link_account(
     account.api_key_sealed = sealing.seal(api_key, keys) if api_key else None
     account.webhook_secret_sealed = sealing.seal(webhook_secret, keys) if webhook_secret else None
     account.connected_at, account.disconnected_at = utcnow(), None
+    account.webhook_refused_at = account.webhook_refused_reason = (
+        None  # a new secret, a clean slate
+    )
     db.session.add(account)
     return account
 

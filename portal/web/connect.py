@@ -16,10 +16,10 @@ from sqlalchemy.exc import OperationalError
 
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
-from portal.services import connections, onboarding, settings, stripe_gateway
+from portal.services import connections, onboarding, settings, stripe_gateway, webhook_health
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
-from portal.web.direct_form import DirectForm
+from portal.web.direct_form import DirectForm, SecretForm
 
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 
@@ -38,10 +38,18 @@ PERMISSIONS = (
     ("Coupons and Promotion codes", "Write, only if your emails carry promotion codes"),
     ("Account (your own details)", "Read"),
 )
+# The last event received, in words (any other type is one the portal receives and ignores).
+EVENT_WORDS = {
+    "checkout.session.expired": "a checkout expired",
+    "checkout.session.completed": "a checkout was completed",
+    "checkout.session.async_payment_succeeded": "a delayed payment succeeded",
+    "checkout.session.async_payment_failed": "a delayed payment failed",
+    "account.application.deauthorized": "the portal was disconnected in Stripe",
+}
 METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
 
 
-def _page(form: DirectForm | None = None, status: int = 200):
+def _page(form: DirectForm | None = None, status: int = 200, secret_form=None):
     merchant = current_merchant()
     account = merchant.stripe_account
     connected = account is not None and account.is_connected
@@ -54,6 +62,9 @@ def _page(form: DirectForm | None = None, status: int = 200):
         account=account,
         connected=connected,
         key_hint=hint,
+        health=webhook_health.health(account) if connected else None,
+        event_words=EVENT_WORDS,
+        secret_form=(secret_form or SecretForm(formdata=None)) if current_user.is_owner else None,
         form=owner_form if current_user.is_owner else None,
         webhook_url=f"{_public_url()}/webhooks/stripe/direct/{merchant.id}",
         events=DIRECT_EVENTS,
@@ -254,3 +265,26 @@ def _save_direct(form: DirectForm, profile: dict):
         return _page(form, 400)
     flash(f"Stripe is connected with your own key: {profile['name']}.", "success")
     return redirect(url_for("connect.index"))
+
+
+@bp.post("/webhook-secret")
+@owner_required
+def webhook_secret():
+    """Replace a direct-mode endpoint's signing secret: what to do when Stripe's deliveries are
+    refused, without disconnecting (which would stop every scheduled email)."""
+    account = connections.connected_account(current_merchant())
+    if account is None or account.method != "direct":
+        return _refused("Only a Stripe account connected with your own key has a signing secret.")
+    form = SecretForm()
+    if not form.validate_on_submit():
+        return _page(status=400, secret_form=form)
+    webhook_health.replace_secret(
+        account, form.webhook_secret.data, current_app.config["ENCRYPTION_KEY"]
+    )
+    db.session.commit()
+    flash(
+        "The new signing secret is saved: Stripe's next deliveries to your endpoint are checked "
+        "with it. Stripe retries the refused ones for up to three days.",
+        "success",
+    )
+    return redirect(url_for("connect.index") + "#webhooks")

@@ -56,3 +56,13 @@ class DirectForm(FlaskForm):
         filters=[strip],
         validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
     )
+
+
+class SecretForm(FlaskForm):
+    """A direct-mode endpoint's new signing secret alone: the key and the account stay."""
+
+    webhook_secret = PasswordField(
+        "New webhook signing secret",
+        filters=[strip],
+        validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
+    )

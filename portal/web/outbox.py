@@ -10,6 +10,7 @@ from flask_login import login_required
 from portal import db
 from portal.models import OutboxMessage
 from portal.tenancy import get_owned_or_404, owned
+from portal.web.filters import when
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE_SIZE = 100
@@ -30,7 +31,7 @@ def show(message_id: int):
     stored = get_owned_or_404(OutboxMessage, message_id)
     message = message_from_string(stored.raw, policy=policy.default)
     html, text = message.get_body(("html",)), message.get_body(("plain",))
-    headers = [(name, str(value)) for name, value in message.items()]
+    headers = [(name, _header_words(name, value)) for name, value in message.items()]
     return render_template(
         "outbox/show.html",
         stored=stored,
@@ -38,3 +39,10 @@ def show(message_id: int):
         html=html.get_content() if html else "",
         text=text.get_content() if text else "",
     )
+
+
+def _header_words(name: str, value) -> str:
+    """The header as sent; a Date also in the merchant's time zone, as every page shows times."""
+    if name.lower() == "date" and getattr(value, "datetime", None) is not None:
+        return f"{value} ({when(value.datetime)})"
+    return str(value)

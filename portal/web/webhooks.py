@@ -14,8 +14,8 @@ from http import HTTPStatus
 
 from sqlalchemy.exc import OperationalError
 
-from portal import jobs
-from portal.services import webhooks
+from portal import db, jobs
+from portal.services import webhook_health, webhooks
 
 log = logging.getLogger(__name__)
 MOUNT = "/webhooks/stripe"  # where web/__init__.py mounts the receiver; paths below are inside it
@@ -67,8 +67,24 @@ class WebhookReceiver:
             raise Rejected("Content-Type must be application/json")
         body = _read_body(environ)
         secrets = self._secrets(source, merchant_id)
-        event = webhooks.verify(body, environ.get("HTTP_STRIPE_SIGNATURE"), secrets)
+        header = environ.get("HTTP_STRIPE_SIGNATURE")
+        try:
+            event = webhooks.verify(body, header, secrets)
+        except webhooks.WebhookRejected as exc:
+            if merchant_id is not None and header:  # signed, but not with the secret held
+                self._note_refusal(merchant_id, str(exc))
+            raise
         return self._store(event, body, source, merchant_id)
+
+    def _note_refusal(self, merchant_id: int, reason: str) -> None:
+        """Keep the refusal for the merchant's Connect page; the answer is 400 whatever comes
+        of that."""
+        try:
+            with self.app.app_context():
+                webhook_health.note_refusal(merchant_id, reason)
+                db.session.commit()
+        except OperationalError:
+            log.warning("direct webhook refusal for merchant %s not kept", merchant_id)
 
     def _secrets(self, source: str, merchant_id: int | None) -> list[str]:
         config = self.app.config

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import requests
 import stripe
 
 from stripe_sandbox.webhooks import signature_header
@@ -78,6 +80,39 @@ def test_routing_by_account_mode_and_type(sandbox, receiver, kit):
     assert [(e.type, "account" in e.to_dict()) for e in events] == [
         ("checkout.session.completed", False)
     ]
+
+
+def test_an_account_not_connected_reaches_its_own_endpoints_only(sandbox, receiver, kit):
+    """A self-hoster's account (direct mode) is not the platform's: its events never reach the
+    platform's Connect endpoint, so a wrong signing secret on its own endpoint shows."""
+    connect_secret = (
+        sandbox.client()
+        .v1.webhook_endpoints.create(
+            {"url": receiver.url, "connect": True, "enabled_events": ["*"]}
+        )
+        .secret
+    )
+    made = sandbox.post("/_sandbox/accounts/new", name="Side Shop")
+    account = re.search(r"Account <code>(acct_\w+)</code>", made.text).group(1)
+    keys = requests.get(f"{sandbox.base}/_sandbox/accounts/{account}?format=json", timeout=5)
+    own = sandbox.client(keys.json()["keys"]["sk_live"])
+    own_secret = own.v1.webhook_endpoints.create(
+        {"url": receiver.url, "enabled_events": ["*"]}
+    ).secret
+    session = kit.make_session(own, account, kit.make_price(own, account).id)
+    sandbox.post(f"/_sandbox/checkout/sessions/{session.id}/pay", email="a@example.com")
+    assert sandbox.runtime.wait_idle(5)
+    signed_for_connect = [b for b, sig in receiver.accepted if _signs(b, sig, connect_secret)]
+    assert signed_for_connect == []
+    assert [e.type for e in receiver.events(own_secret)] == ["checkout.session.completed"]
+
+
+def _signs(body: bytes, signature: str, secret: str) -> bool:
+    try:
+        stripe.Webhook.construct_event(body.decode(), signature, secret)
+    except stripe.SignatureVerificationError:
+        return False
+    return True
 
 
 def test_async_payment_events(sandbox, receiver, kit):

@@ -1,0 +1,85 @@
+"""Whether Stripe's webhooks reach the merchant: when the last event arrived, and whether a
+direct-mode delivery was refused since. A wrong signing secret loses every cart without a
+sound otherwise: Stripe's deliveries get 400 and the Connect page still says "Connected"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from portal import db, sealing
+from portal.db import utcnow
+from portal.models import StripeAccount, StripeEvent
+
+# Anyone may POST to a direct endpoint: its refusals are kept at most once a minute, so that a
+# flood of forged requests writes one row a minute, not one per request.
+REFUSAL_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Health:
+    last_at: datetime | None  # when the last event of this merchant was received
+    last_type: str | None
+    refused_at: datetime | None  # the last refused direct-mode delivery, if any
+    refused_reason: str | None
+
+    @property
+    def failing(self) -> bool:
+        """A delivery was refused after the last event that got through."""
+        if self.refused_at is None:
+            return False
+        return self.last_at is None or self.refused_at > self.last_at
+
+
+def note_refusal(merchant_id: int, reason: str) -> None:
+    """Keep `reason` as the last refusal of the merchant's connected direct-mode account,
+    unless one was kept less than REFUSAL_EVERY ago. The caller commits."""
+    now = utcnow()
+    db.session.execute(
+        update(StripeAccount)
+        .where(
+            StripeAccount.merchant_id == merchant_id,
+            StripeAccount.method == "direct",
+            StripeAccount.disconnected_at.is_(None),
+            or_(
+                StripeAccount.webhook_refused_at.is_(None),
+                StripeAccount.webhook_refused_at < now - REFUSAL_EVERY,
+            ),
+        )
+        .values(webhook_refused_at=now, webhook_refused_reason=_in_words(reason)[:200])
+    )
+
+
+def _in_words(reason: str) -> str:
+    """The receiver's reason as the merchant should read it."""
+    if "does not match" in reason:
+        return "its signature does not match the signing secret saved here"
+    if "timestamp" in reason:
+        return "its signature is dated more than 5 minutes from this server's clock"
+    return reason
+
+
+def health(account: StripeAccount) -> Health:
+    """The webhook health of the merchant whose Stripe account is `account`."""
+    last = db.session.execute(
+        select(StripeEvent.received_at, StripeEvent.type)
+        .where(StripeEvent.merchant_id == account.merchant_id)
+        .order_by(StripeEvent.id.desc())
+        .limit(1)
+    ).first()
+    return Health(
+        last_at=last.received_at if last else None,
+        last_type=last.type if last else None,
+        refused_at=account.webhook_refused_at,
+        refused_reason=account.webhook_refused_reason,
+    )
+
+
+def replace_secret(account: StripeAccount, secret: str, keys: str) -> None:
+    """Seal `secret` as the direct-mode endpoint's signing secret in place of the one held
+    (the key, the account and everything scheduled stay) and forget the refusals that the
+    old one caused. The caller commits."""
+    account.webhook_secret_sealed = sealing.seal(secret, keys)
+    account.webhook_refused_at = account.webhook_refused_reason = None
