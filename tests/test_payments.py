@@ -217,10 +217,21 @@ def test_the_timeline_names_the_gate_and_what_stripe_said(db, client, merchant):
         "Stripe refused the re-check: your key lacks a permission",
         "Give the key the permissions listed on the Connect Stripe page.",
         "the shopper paid in a newer checkout",
-        "Stopped: The shopper started a later checkout",
+        "Stopped: the shopper started a later checkout",
     ]
     places = [html.index(line) for line in story]
     assert places == sorted(places)
     assert "Due 2026-11-01 09:00 EST" in html  # 14:00 UTC in the merchant's zone
     assert "(after the delay)" in html  # no quiet hours are set: none are mentioned
     assert "Times in America/New York" in html
+
+
+def test_every_stopping_rule_reads_as_the_end_of_one_sentence():
+    from portal.services.rules import Reason
+    from portal.services.timeline import stopped_words
+
+    for reason in Reason:
+        words = stopped_words(reason)
+        assert words and ":" not in words, reason
+        assert words[0].islower() or words.startswith("Stripe"), words
+    assert stopped_words(Reason.NOT_CONNECTED) == "Stripe was not connected"

@@ -135,8 +135,20 @@ def _decided(at: datetime, d: dict) -> Entry:
         due = datetime.fromisoformat(d["at"]) if d.get("at") else at
         return Entry(at, f"Email {step} scheduled", "", "", due)
     if action == "skip":
-        return Entry(at, f"Stopped: {REASONS.get(reason, reason)}", WHY.get(reason, ""), "bad")
-    return Entry(at, FINISHED.get(reason, "Finished"), "", "ok")
+        return Entry(at, f"Stopped: {stopped_words(reason)}", WHY.get(reason, ""), "bad")
+    # Only a recovery is good news; a sequence run out or a link expired are plain facts.
+    return Entry(
+        at, FINISHED.get(reason, "Finished"), "", "ok" if reason == Reason.RECOVERED else ""
+    )
+
+
+def stopped_words(reason: str | None) -> str:
+    """A reason as the end of "Stopped: …" (the cart list's label starts a sentence of its own:
+    "Not emailed: Stripe was not connected" becomes "Stripe was not connected")."""
+    if reason == Reason.TEST_MODE:
+        return "test-mode checkouts are recorded, never emailed"
+    words = REASONS.get(reason, reason or "").removeprefix("Not emailed: ")
+    return words if words.startswith("Stripe") else words[:1].lower() + words[1:]
 
 
 def _decision_only(case: RecoveryCase) -> Entry:
