@@ -4,6 +4,7 @@ resumable after a crash, read-only (nothing sent, no case changed), and their pa
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from datetime import timedelta
 
@@ -408,8 +409,8 @@ def test_a_period_before_1970_is_refused_in_words_in_any_time_zone(client, db, o
 
 
 def test_an_email_held_by_quiet_hours_past_now_is_still_to_come_not_lost(client, db, owner, login):
-    cart(owner.merchant_id, "late@example.com", hours=240 - 0.2)  # expired 12 minutes ago
-    hour = NOW.hour  # the merchant's zone is UTC: quiet hours from this hour for two hours
+    late = cart(owner.merchant_id, "late@example.com", hours=240 - 0.7)  # expired 12 min ago
+    hour = late.expired_at.hour  # the merchant's zone is UTC: quiet from then for two hours
     done = run(owner.merchant, steps=(0,), quiet_start=hour, quiet_end=(hour + 2) % 24)
     assert done.results["would"] == {"waiting": 1}
     login(client, owner.email, PASSWORD)
@@ -428,3 +429,29 @@ def test_a_dry_run_redis_refused_says_nothing_was_counted(client, db, owner, log
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "could not be queued just now" in page and "Nothing was counted." in page
     assert "No cart expired in this period" not in page
+
+
+def test_quiet_hours_may_follow_the_shoppers_clock_in_a_dry_run(client, db, owner, login):
+    late = cart(owner.merchant_id, "tokyo@example.com", hours=240 - 0.7, country="JP")
+    tokyo_hour = (late.expired_at.hour + 9) % 24  # Japan: UTC+9, one zone, no summer time
+    quiet = dict(steps=(0,), quiet_start=tokyo_hour, quiet_end=(tokyo_hour + 2) % 24)
+    assert run(owner.merchant, **quiet).results["would"] == {"emailed": 1}  # UTC: not quiet
+    shopper = run(owner.merchant, quiet_zone="shopper", **quiet)
+    assert shopper.results["would"] == {"waiting": 1}  # Tokyo: quiet now
+    login(client, owner.email, PASSWORD)
+    page = html.unescape(client.get(f"/dry-runs/{shopper.id}").get_data(as_text=True))
+    assert "the shopper’s time" in page
+
+
+def test_the_dry_run_form_tries_whose_clock_quiet_hours_follow(client, db, owner, login):
+    login(client, owner.email, PASSWORD)
+    form = client.get("/dry-runs/").get_data(as_text=True)
+    assert 'name="quiet_zone"' in form and "Your time zone (UTC)" in form
+    changes = {"quiet_start": "22", "quiet_end": "7", "quiet_zone": "moon"}
+    refused = post_form(client, "/dry-runs/", _form(**changes), page="/dry-runs/")
+    assert refused.status_code == 400
+    assert db.query(DryRun).filter_by(merchant_id=owner.merchant_id).count() == 0
+    response = post_form(client, "/dry-runs/", _form(**{**changes, "quiet_zone": "shopper"}))
+    assert response.status_code == 303
+    (made,) = db.query(DryRun).filter_by(merchant_id=owner.merchant_id).all()
+    assert made.settings["quiet_zone"] == "shopper"

@@ -33,7 +33,14 @@ MAX_DAYS = 366
 EXAMPLES = 5  # example sessions kept per outcome
 STALE = timedelta(hours=1)  # the job's time limit: an active run older than this has died
 ACTIVE = (DryRunStatus.QUEUED, DryRunStatus.RUNNING)
-FIELDS = {"quiet_start", "quiet_end", "frequency_cap_hours", "holdout_percent", "test_mode"}
+FIELDS = {
+    "quiet_start",
+    "quiet_end",
+    "quiet_zone",
+    "frequency_cap_hours",
+    "holdout_percent",
+    "test_mode",
+}
 
 
 class Refused(Exception):
@@ -47,6 +54,7 @@ class Candidate:
     steps: tuple[int, ...] = (60,)  # minutes after expiry, one per email
     quiet_start: int | None = None
     quiet_end: int | None = None
+    quiet_zone: str = "merchant"  # whose clock the quiet hours follow: "merchant" or "shopper"
     frequency_cap_hours: int = 24
     holdout_percent: int = 0
     test_mode: str = "record"
@@ -66,6 +74,7 @@ def current(merchant: Merchant) -> Candidate:
         steps=tuple(step.delay_minutes for step in stored.steps),
         quiet_start=stored.quiet_start,
         quiet_end=stored.quiet_end,
+        quiet_zone=stored.quiet_zone,
         frequency_cap_hours=stored.frequency_cap_hours,
         holdout_percent=stored.holdout_percent,
         test_mode=stored.test_mode,
@@ -83,6 +92,7 @@ def problems(
         steps=tuple(settings.StepValues(minutes) for minutes in candidate.steps),
         quiet_start=candidate.quiet_start,
         quiet_end=candidate.quiet_end,
+        quiet_zone=candidate.quiet_zone,
         frequency_cap_hours=candidate.frequency_cap_hours,
         holdout_percent=candidate.holdout_percent,
         test_mode=candidate.test_mode,
@@ -132,11 +142,7 @@ def start(
     since, until = period(first, last, stored.timezone)
     run = DryRun(merchant_id=merchant.id, user_id=user.id if user else None)
     run.since, run.until = since, until
-    run.settings = {
-        **asdict(candidate),
-        "timezone": stored.timezone,
-        "quiet_zone": stored.quiet_zone,
-    }
+    run.settings = {**asdict(candidate), "timezone": stored.timezone}
     run.status, run.results = DryRunStatus.QUEUED, {}
     db.session.add(run)
     db.session.flush()

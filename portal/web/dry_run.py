@@ -22,7 +22,8 @@ from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import merchant_zone
 from portal.web.forms import ChoiceField, DayField, WholeNumberField, hour
-from portal.web.settings_form import HOURS, NO_QUIET_HOURS, TEST_MODE_WORDS, UNITS
+from portal.web.settings_form import HOURS, NO_QUIET_HOURS, QUIET_ZONE_WORDS, TEST_MODE_WORDS
+from portal.web.settings_form import UNITS
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
 DEFAULT_DAYS = 30
@@ -53,6 +54,11 @@ class DryRunForm(FlaskForm):
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
     quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
     quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_zone = RadioField(
+        "Quiet hours follow",
+        choices=[SelectChoice(zone, words) for zone, words in QUIET_ZONE_WORDS.items()],
+        validate_choice=False,
+    )
     frequency_cap_hours = WholeNumberField(
         "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
     )
@@ -73,6 +79,7 @@ class DryRunForm(FlaskForm):
             steps=tuple(_minutes(self.steps[i]) for i in rows),
             quiet_start=hour(self.quiet_start.data),
             quiet_end=hour(self.quiet_end.data),
+            quiet_zone=self.quiet_zone.data or "merchant",
             frequency_cap_hours=self.frequency_cap_hours.data,
             holdout_percent=self.holdout_percent.data,
             test_mode=self.test_mode.data or "",
