@@ -9,6 +9,7 @@ from datetime import timedelta
 import stripe_events as se
 from factories import PASSWORD, make_connected, make_direct, make_member
 from helpers import post_form
+from portal.db import utcnow
 from portal.models import StripeAccount
 from portal.services import webhook_health
 
@@ -126,3 +127,14 @@ def test_only_the_owner_of_a_direct_account_may_replace_the_secret(app, client, 
     page = _page(other)
     assert "Only a Stripe account connected with your own key has a signing secret." in page
     assert _account(db, oauth).webhook_secret_sealed is None
+
+
+def test_events_from_before_the_account_was_connected_are_not_its_last(app, client, db, login):
+    owner = make_direct(app.config["ENCRYPTION_KEY"])
+    login(client, owner.email, PASSWORD)
+    se.post(client, _event("cs_live_A"), path=_path(owner), secret=OWN_SECRET)
+    assert ": a checkout expired" in _page(client)
+    account = _account(db, owner)
+    account.connected_at = utcnow()  # as connecting another account (or again) sets it
+    db.commit()
+    assert "None yet. Stripe sends one when a checkout expires" in _page(client)

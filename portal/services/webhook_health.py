@@ -62,10 +62,15 @@ def _in_words(reason: str) -> str:
 
 
 def health(account: StripeAccount) -> Health:
-    """The webhook health of the merchant whose Stripe account is `account`."""
+    """The webhook health of the merchant whose Stripe account is `account`, since it was
+    connected."""
     last = db.session.execute(
         select(StripeEvent.received_at, StripeEvent.type)
-        .where(StripeEvent.merchant_id == account.merchant_id)
+        .where(
+            StripeEvent.merchant_id == account.merchant_id,
+            # Another account connected before this one: its events say nothing of this one's.
+            StripeEvent.received_at >= account.connected_at,
+        )
         .order_by(StripeEvent.id.desc())
         .limit(1)
     ).first()

@@ -44,7 +44,7 @@ EVENT_WORDS = {
     "checkout.session.completed": "a checkout was completed",
     "checkout.session.async_payment_succeeded": "a delayed payment succeeded",
     "checkout.session.async_payment_failed": "a delayed payment failed",
-    "account.application.deauthorized": "the portal was disconnected in Stripe",
+    "account.application.deauthorized": "the portal's access to a Stripe account was revoked",
 }
 METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
 
