@@ -443,3 +443,15 @@ def test_a_save_from_a_page_older_than_a_change_since_is_refused_and_keeps_the_i
         ).status_code
         == 302
     )
+
+
+def test_the_checklist_asks_for_the_postal_address_before_turning_on(client, db, login):
+    user = make_connected(email="checklist@example.com")
+    terms.accept(user.merchant, user, "127.0.0.1")
+    db.commit()
+    login(client, "checklist@example.com", PASSWORD)
+    home = client.get("/").get_data(as_text=True)
+    assert re.search(r'class="step "[^>]*data-step="address"', home)  # to do, not done
+    assert post_form(client, "/settings", VALID).status_code == 302
+    home = client.get("/").get_data(as_text=True)
+    assert re.search(r'class="step done"[^>]*data-step="address"', home)

@@ -142,6 +142,7 @@ def test_checklist_reflects_the_real_state(app, db, sandbox_server):
     assert steps == {
         "connect": True,
         "terms": True,
+        "address": True,
         "email": False,
         "domain": False,
         "enable": True,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.models import DomainStatus, Merchant
+from portal import db
+from portal.models import DomainStatus, Merchant, SendingSettings
 from portal.services import connections, domains, email_design, terms
 
 
@@ -39,6 +40,14 @@ STEPS = (
         False,
     ),
     (
+        "address",
+        "Add your postal address",
+        "The law on marketing email (CAN-SPAM) asks for it at the foot of every email: "
+        "recovery emails can be turned on once it is set.",
+        "settings.edit",
+        False,
+    ),
+    (
         "email",
         "Design your recovery email",
         "Edit the subject, text and branding, preview it and send yourself a test. Until "
@@ -70,6 +79,7 @@ def checklist(merchant: Merchant) -> list[Step]:
     done = {
         "connect": lambda: connections.connected_account(merchant) is not None,
         "terms": lambda: terms.has_accepted_current(merchant),
+        "address": lambda: _has_postal_address(merchant),
         "email": lambda: email_design.current_id(merchant.id, 0) is not None,
         "domain": lambda: _domain_verified(merchant),
         "enable": lambda: merchant.recovery_enabled,
@@ -87,6 +97,11 @@ def checklist(merchant: Merchant) -> list[Step]:
         )
         for key, title, detail, endpoint, optional in STEPS
     ]
+
+
+def _has_postal_address(merchant: Merchant) -> bool:
+    stored = db.session.get(SendingSettings, merchant.id)  # read only: no defaults written
+    return stored is not None and bool(stored.postal_address.strip())
 
 
 def _domain_verified(merchant: Merchant) -> bool:

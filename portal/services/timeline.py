@@ -110,8 +110,8 @@ def build(
 
 def _cart(s: CheckoutSession) -> str:
     if s.amount_total is None or not s.currency:
-        return s.email or "An anonymous shopper"
-    who = s.email or "an anonymous shopper"
+        return s.email or "A shopper with no email address"
+    who = s.email or "a shopper with no email address"
     return f"{format_money(s.amount_total, s.currency)} by {who}"
 
 
