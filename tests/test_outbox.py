@@ -61,3 +61,13 @@ def test_an_outbox_email_says_when_it_was_sent_in_the_merchants_time_zone(client
     page = client.get(f"/outbox/{row.id}").get_data(as_text=True)
     local = sent.astimezone(ZoneInfo("Asia/Tokyo"))
     assert f"({local:%Y-%m-%d %H:%M} JST)" in page
+
+
+def test_an_outbox_email_folds_its_technical_headers(client, db, login):
+    owner = make_owner(email="fold@example.com")
+    row = _stored(db, owner.merchant_id, "Your cart at Shop")
+    login(client, "fold@example.com", PASSWORD)
+    page = client.get(f"/outbox/{row.id}").get_data(as_text=True)
+    main, _, folded = page.partition("<summary>Technical headers</summary>")
+    assert "<dt>Subject</dt>" in main and "<dt>To</dt>" in main
+    assert "<dt>Message-ID</dt>" in folded and "<dt>Message-ID</dt>" not in main

@@ -14,6 +14,8 @@ from portal.web.filters import when
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE_SIZE = 100
+# What a person reads an email by; the rest (Message-ID, MIME, List-Unsubscribe...) is folded.
+MAIN_HEADERS = ("from", "to", "reply-to", "subject", "date")
 
 
 @bp.route("/")
@@ -35,7 +37,8 @@ def show(message_id: int):
     return render_template(
         "outbox/show.html",
         stored=stored,
-        headers=headers,
+        headers=[h for h in headers if h[0].lower() in MAIN_HEADERS],
+        technical=[h for h in headers if h[0].lower() not in MAIN_HEADERS],
         html=html.get_content() if html else "",
         text=text.get_content() if text else "",
     )
