@@ -3,6 +3,7 @@
 //   when the cursor was never put in it).
 // - The colour picker and the brand colour's text box stay in step.
 // - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
+// - A field edited after a refused save loses that save's mark (the preview says what is wrong).
 (function () {
   "use strict";
   var HEX = /^#[0-9a-fA-F]{6}$/;
@@ -58,6 +59,21 @@
   }
 
   document.querySelectorAll("input[data-color-for]").forEach(pairColour);
+
+  // A refused save marks its fields; once one is edited its mark no longer describes it (the
+  // preview lists what is wrong now), and with no mark left the "Nothing was saved" notice goes.
+  document.addEventListener("input", function (event) {
+    var box = event.target.closest && event.target.closest(".editor .field.has-error");
+    if (!box) return;
+    box.classList.remove("has-error");
+    event.target.removeAttribute("aria-invalid");
+    var errors = box.querySelector(".errors");
+    if (errors) errors.remove();
+    if (!document.querySelector(".editor .field.has-error")) {
+      var notice = document.getElementById("save-failed");
+      if (notice) notice.remove();
+    }
+  });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;

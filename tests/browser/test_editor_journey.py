@@ -100,6 +100,24 @@ def test_edit_with_the_preview_following_then_save(portal, page):
     _shoot(page, "saved")
 
 
+def test_a_refused_saves_marks_go_once_their_fields_are_edited(portal, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    page.get_by_label("Brand colour", exact=True).fill("teal")
+    page.get_by_label("Headline").fill("")
+    page.get_by_role("button", name="Save").click()
+    notice = page.locator("#save-failed")
+    expect(notice).to_be_visible()
+    expect(page.locator(".field.has-error")).to_have_count(2)
+    page.get_by_label("Brand colour", exact=True).fill("#0f766e")
+    expect(page.locator(".field.has-error")).to_have_count(1)  # the headline is still empty
+    expect(notice).to_be_visible()
+    page.get_by_label("Headline").fill("Still thinking?")
+    expect(page.locator(".field.has-error")).to_have_count(0)
+    expect(notice).to_have_count(0)
+    _frames_show(page, "Still thinking?")
+
+
 def test_a_test_email_reaches_sent_and_the_smtp_server(app, portal, redis_conn, sink, page):
     _sign_in(page, portal)
     page.goto(f"{portal}/email/1")
