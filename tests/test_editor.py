@@ -295,7 +295,11 @@ def test_steps_beyond_the_sequence_are_not_found(client, db, owner):
     page = client.get("/email/2").get_data(as_text=True)
     assert "Email 2" in page and "Follow-up 1" not in page and "Your cart is still here" in page
     assert "THANKS-7K2Q" in text_part(page)  # the sample promotion code of a step with one
-    assert client.get("/email/3").status_code == 404
+    off = client.get("/email/3")
+    assert off.status_code == 404
+    words = html.unescape(off.get_data(as_text=True))
+    assert "Email 3 is not in your sequence" in words and "Your sequence has 2 emails." in words
+    assert "is not in your sequence" not in client.get("/email/4").get_data(as_text=True)
 
 
 def test_the_preview_route_renders_the_posted_values_without_saving(client, db, owner):

@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -29,6 +30,7 @@ from portal.mail import content as texts
 from portal.mail import delivery
 from portal.models import TestSend, TestSendStatus, User
 from portal.services import connections, email_design, email_preview, settings, test_sends
+from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owned, owner_required
 from portal.web.forms import strip
 
@@ -98,10 +100,14 @@ def _form_for(design: email_design.Design, base: int = 0) -> EditorForm:
 
 
 def _step_index(step: int) -> int:
-    """The services' 0-based step for the URL's 1-based `step`; 404 beyond the sequence."""
-    if not 1 <= step <= email_design.step_count(settings.settings_for(current_merchant().id)):
-        abort(404)
-    return step - 1
+    """The services' 0-based step for the URL's 1-based `step`; 404 beyond the sequence, in
+    words for an email the sequence could have but does not (yet)."""
+    count = email_design.step_count(settings.settings_for(current_merchant().id))
+    if 1 <= step <= count:
+        return step - 1
+    if 1 <= step <= MAX_STEPS:
+        abort(make_response(render_template("editor/off.html", step=step, count=count), 404))
+    abort(404)
 
 
 @bp.route("/email")
