@@ -3,6 +3,8 @@ with CSRF on, each link read out of the real message (the development outbox, or
 
 from __future__ import annotations
 
+import html
+
 import re
 from datetime import timedelta
 from email import message_from_string, policy
@@ -196,6 +198,16 @@ def test_inviting_an_address_with_an_account_is_refused_beside_the_field(client,
     assert response.status_code == 400 and "already has an account" in page
     assert 'class="field has-error"' in page
     assert outbox(db) == [] and db.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_inviting_yourself_or_a_teammate_says_so(client, login, db):
+    owner = signed_in_owner(client, login)
+    mate = make_member(owner.merchant_id, email="mate.here@example.com")
+    mine = html.unescape(invite(client, owner.email.upper()).get_data(as_text=True))
+    assert "That is your own address: you are on the team already." in mine
+    theirs = html.unescape(invite(client, mate.email).get_data(as_text=True))
+    assert "This address is on your team already: see the list below." in theirs
+    assert db.scalar(select(func.count()).select_from(Invitation)) == 0
 
 
 def test_an_invitation_refused_once_the_address_signed_up_on_its_own(app, client, login, db):

@@ -35,6 +35,16 @@ TAKEN = "This address already has an account on Cart Recovery, and an address ca
 TAKEN += "one team only."
 
 
+def _taken_words(merchant: Merchant, inviter: User, email: str) -> str:
+    """Why an address with an account cannot be invited, said as plainly as it may be."""
+    if email == normalize_email(inviter.email):
+        return "That is your own address: you are on the team already."
+    on_team = select(User.id).where(User.merchant_id == merchant.id, User.email == email)
+    if db.session.scalar(on_team) is not None:
+        return "This address is on your team already: see the list below."
+    return TAKEN
+
+
 class NoLongerPending(AccountError):
     """The invitation was accepted, revoked or expired before this acceptance could claim it."""
 
@@ -62,7 +72,7 @@ def invite(
     if CONTROL.search(name):  # refused here: a member's name goes into email subjects later
         raise AccountError("The name must be one line of plain text.")
     if email_taken(email):
-        raise AccountError(TAKEN)
+        raise AccountError(_taken_words(merchant, inviter, email))
     now = _retire_earlier(merchant, email, _admit(merchant, email))
     nonce = secrets.token_urlsafe(24)
     invitation = Invitation(
