@@ -472,6 +472,7 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     csv_imports.process(import_id)
     html = client.get(page).get_data(as_text=True)
     assert "Finished" in html and "not an email address" in html and "hx-get" not in html
+    assert "A skipped row changed nothing" not in html  # none was skipped
     fragment = client.get(f"{page}/progress").get_data(as_text=True)
     assert 'data-figure="applied">1<' in fragment
     rejected = client.get(f"{page}/rejects.csv")
@@ -485,6 +486,16 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     # The address's history names who uploaded which file, and the line.
     customer = client.get("/subscriptions/customer?email=a@example.com").get_data(as_text=True)
     assert "owner@bean.example: “subs.csv”, line 2" in customer
+
+
+def test_the_page_explains_skipped_rows_when_there_are_some(client, owner, login, db):
+    text = HEADER + "a@example.com,Subscribed,2026-01-01T00:00:00Z\r\n"
+    run_import(owner, text)
+    again = run_import(owner, text)
+    login(client, "owner@bean.example", PASSWORD)
+    html = client.get(f"/subscriptions/imports/{again.id}").get_data(as_text=True)
+    assert 'data-figure="skipped_older">1<' in html
+    assert "A skipped row changed nothing" in html
 
 
 def test_a_refused_file_shows_the_reason_on_the_upload_page(client, owner, login):

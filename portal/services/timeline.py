@@ -61,7 +61,7 @@ REFUSED = {
 }
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",
-    Reason.SEQUENCE_FINISHED: "No email of the sequence is left to schedule",
+    Reason.SEQUENCE_FINISHED: "Finished: no email of the sequence is left to send",
     Reason.RECOVERY_URL_EXPIRED: "Finished: the recovery link expired before the next email",
 }
 
