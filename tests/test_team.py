@@ -295,6 +295,10 @@ def test_the_owner_removes_a_member_whose_session_stops_working(app, client, log
     assert theirs.get("/team/").status_code == 200
     page = client.get(f"/team/{member.id}").get_data(as_text=True)
     assert "Remove from the team" in page
+    # The button is behind a second step, folded: one stray click removes no one.
+    folded = page.partition('<details class="disconnect">')[2].partition("</details>")[0]
+    assert "<summary>Remove this member…</summary>" in folded
+    assert "Yes, remove from the team" in folded
     removed = post_form(client, f"/team/{member.id}/remove", {}, page=f"/team/{member.id}")
     assert removed.status_code == 303
     assert "no longer on the team" in client.get("/team/").get_data(as_text=True)
