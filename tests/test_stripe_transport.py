@@ -189,6 +189,32 @@ def test_a_silent_server_times_out_and_is_tried_three_times(stripe_at, monkeypat
     assert len(accepted) == 1 + stripe_gateway.NETWORK_RETRIES
 
 
+def test_while_a_person_waits_a_silent_server_is_tried_once(app, stripe_at, monkeypatch):
+    """A web request holds a server thread and a person: Stripe gets one short try."""
+    monkeypatch.setattr(stripe_gateway, "INTERACTIVE_TIMEOUT_SECONDS", 0.3)
+    accepted = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+
+        def accept():
+            while True:
+                try:
+                    accepted.append(silent.accept()[0])
+                except OSError:  # closed at the end of the test
+                    return
+
+        threading.Thread(target=accept, daemon=True).start()
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        stripe_at(base)  # a fresh transport for this API
+        with app.test_request_context("/settings"):
+            client = stripe_gateway.platform_client()
+            with pytest.raises(APIConnectionError) as timed_out:
+                client.raw_request("get", "/v1/things")
+        for connection in accepted:
+            connection.close()
+    assert "timed out" in str(timed_out.value)
+    assert len(accepted) == 1 + stripe_gateway.INTERACTIVE_RETRIES == 1
+
+
 def test_https_goes_through_the_environments_proxy_with_connect_and_its_credentials(
     stripe_at, monkeypatch
 ):

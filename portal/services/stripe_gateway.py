@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote
 
-from flask import current_app
+from flask import current_app, has_request_context
 from stripe import RequestsClient, StripeClient, StripeError
 
 from portal.models import StripeAccount
@@ -23,10 +23,15 @@ __all__ = [
     "retrieve_own_account",
 ]
 
-TIMEOUT_SECONDS = 80  # the SDK's own default
-# The SDK's retry loop: a connection error or a 409/5xx answer is tried again, twice at most,
-# after a short backoff; a POST is resent with the Idempotency-Key of its first attempt.
+# Stripe answers in well under a second; these bound how long a hung Stripe holds a caller.
+# A worker waits up to 30 s a try, and the SDK's retry loop tries a connection error or a
+# 409/5xx answer again, twice at most, after a short backoff (a POST is resent with the
+# Idempotency-Key of its first attempt). A web request, where a person waits and a server
+# thread is held, waits 10 s once: the page then says Stripe could not be reached.
+TIMEOUT_SECONDS = 30
 NETWORK_RETRIES = 2
+INTERACTIVE_TIMEOUT_SECONDS = 10
+INTERACTIVE_RETRIES = 0
 
 
 class GatewayError(RuntimeError):
@@ -41,32 +46,38 @@ def _client(api_key: str, account_id: str | None = None) -> StripeClient:
         config["STRIPE_CLIENT_ID"] or None,
         config["STRIPE_API_BASE"],
         config["STRIPE_CONNECT_BASE"],
+        has_request_context(),  # a page or form is waiting: fail fast
     )
 
 
 @lru_cache(maxsize=512)
 def _cached_client(
-    api_key: str, account_id: str | None, client_id: str | None, api_base: str, connect_base: str
+    api_key: str,
+    account_id: str | None,
+    client_id: str | None,
+    api_base: str,
+    connect_base: str,
+    interactive: bool,
 ) -> StripeClient:
-    """One client per key and account in each process, all over the one transport below."""
+    """One client per key, account and patience in each process, over the transports below."""
     return StripeClient(
         api_key,
         stripe_account=account_id,
         client_id=client_id,
         base_addresses={"api": api_base, "connect": connect_base},
-        max_network_retries=NETWORK_RETRIES,
-        http_client=_http_client(),
+        max_network_retries=INTERACTIVE_RETRIES if interactive else NETWORK_RETRIES,
+        http_client=_http_client(INTERACTIVE_TIMEOUT_SECONDS if interactive else TIMEOUT_SECONDS),
     )
 
 
-@lru_cache(maxsize=1)
-def _http_client() -> RequestsClient:
+@lru_cache(maxsize=2)
+def _http_client(timeout: float) -> RequestsClient:
     """The SDK's own transport over `requests`, shared by every client in the process. It makes
     each thread its own requests Session, so a worker's connections stay alive from call to call
     (we pass no session: the SDK would share one among all threads). Certificates are checked
     against the SDK's bundle. requests reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY itself on
     each call; `proxy=` stays unset: the SDK would send it with every request, NO_PROXY or not."""
-    return RequestsClient(timeout=TIMEOUT_SECONDS)
+    return RequestsClient(timeout=timeout)
 
 
 def _platform_key(livemode: bool = True) -> str:
