@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
@@ -83,13 +83,22 @@ def bound_engine() -> Engine:
     return session.session_factory.kw["bind"]
 
 
+CONNECT_TIMEOUT_SECONDS = 5  # unless DATABASE_URL says ?connect_timeout=...
+
+
 def make_engine(url: str) -> Engine:
     """An engine that is safe after fork and enforces foreign keys on SQLite too.
 
     No pre-ping: it would cost every request a round trip. After a database restart a stale
     connection fails once (503, and the pool is invalidated), then everything reconnects."""
     is_sqlite = url.startswith("sqlite")
-    engine = create_engine(url, pool_recycle=3600)
+    parsed = make_url(url)
+    connect_args = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # A database host that accepts and never answers would hold each request (and
+        # /healthz) for libpq's own wait, over two minutes: give up sooner and answer 503.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    engine = create_engine(url, pool_recycle=3600, connect_args=connect_args)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_session)
     if is_sqlite:

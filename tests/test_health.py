@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from redis import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from portal import db as portal_db
 from portal.db import make_engine
 from portal.extensions import rq
 
@@ -139,3 +142,17 @@ def test_metrics_show_emails_waiting_for_a_retry_and_carts_waiting_for_stripe(
     assert figures['portal_email_sends{status="deferred"}'] == 1
     assert figures['portal_email_sends{status="claimed"}'] == 0
     assert figures["portal_cases_waiting_on_stripe"] == 1
+
+
+def test_a_database_that_accepts_and_never_answers_is_given_up_on(monkeypatch):
+    """libpq alone would wait for the operating system, minutes; the engine sets a limit."""
+    monkeypatch.setattr(portal_db, "CONNECT_TIMEOUT_SECONDS", 2)  # libpq's least
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+        engine = portal_db.make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x")
+        with pytest.raises(OperationalError) as refused:
+            engine.connect()
+        engine.dispose()
+    assert "timeout" in str(refused.value).lower()
+    told = portal_db.make_engine("postgresql+psycopg://u@127.0.0.1:1/x?connect_timeout=9")
+    assert told.url.query["connect_timeout"] == "9"
