@@ -455,3 +455,16 @@ def test_the_checklist_asks_for_the_postal_address_before_turning_on(client, db,
     assert post_form(client, "/settings", VALID).status_code == 302
     home = client.get("/").get_data(as_text=True)
     assert re.search(r'class="step done"[^>]*data-step="address"', home)
+
+
+def test_a_save_while_redis_refuses_says_waiting_carts_keep_their_times(
+    client, db, owner, monkeypatch
+):
+    from portal.extensions import connect_redis, rq
+
+    monkeypatch.setattr(rq, "connection", connect_redis("redis://127.0.0.1:1/0"))
+    response = post_form(client, "/settings", VALID)
+    assert response.status_code == 302
+    page = html.unescape(client.get("/settings").get_data(as_text=True))
+    assert "Carts already waiting for an email keep their times for now" in page
+    assert db.get(SendingSettings, owner.merchant_id).postal_address  # saved all the same

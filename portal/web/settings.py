@@ -132,18 +132,26 @@ def _save():
         return _page(form, failed=True), 400
     accounts.rename_business(current_merchant(), form.business_name.data)
     db.session.commit()
-    _reconsider_waiting_carts()
-    flash("Settings saved.", "success")
+    if _reconsider_waiting_carts():
+        flash("Settings saved.", "success")
+    else:
+        flash(
+            "Settings saved. Carts already waiting for an email keep their times for now (the "
+            "job queue did not answer): save again in a minute to move them.",
+            "error",
+        )
     return redirect(url_for("settings.edit"))
 
 
-def _reconsider_waiting_carts() -> None:
-    """Carts waiting for an email follow the new timing (a worker decides them again); if
-    Redis refuses, they keep the times they had."""
+def _reconsider_waiting_carts() -> bool:
+    """Carts waiting for an email follow the new timing (a worker decides them again); False
+    when Redis refused, and they keep the times they had."""
     try:
         rq.queue("default").enqueue(jobs.reconsider_cases, current_merchant().id, result_ttl=60)
     except RedisError as exc:
         log.warning("waiting carts keep their times: could not queue (%s)", exc)
+        return False
+    return True
 
 
 @bp.route("/settings/enable", methods=["POST"])
