@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -441,3 +442,18 @@ def test_another_merchants_account_never_shows(app, db, login, sandbox_server):
     page = beta.get("/connect").get_data(as_text=True)
     assert "Alpha Account" not in page and account_id not in page
     assert "Stripe is not connected" in page
+
+
+def test_direct_mode_with_stripe_unreachable_blames_no_field(app, db, login, monkeypatch):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", f"http://127.0.0.1:{closed}")
+    client, _ = _owner(app, login)
+    response = _direct(client, "rk_live_0123456789abcdef")
+    assert response.status_code == 503
+    page = html.unescape(response.get_data(as_text=True))
+    assert "The key could not be checked: Stripe could not be reached" in page
+    assert "Nothing was saved: paste both again in a minute." in page
+    assert "please correct the fields" not in page and 'class="error"' not in page
+    assert _stored(db) == []

@@ -49,7 +49,9 @@ EVENT_WORDS = {
 METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
 
 
-def _page(form: DirectForm | None = None, status: int = 200, secret_form=None):
+def _page(
+    form: DirectForm | None = None, status: int = 200, secret_form=None, unchecked: str = ""
+):
     merchant = current_merchant()
     account = merchant.stripe_account
     connected = account is not None and account.is_connected
@@ -63,6 +65,7 @@ def _page(form: DirectForm | None = None, status: int = 200, secret_form=None):
         connected=connected,
         key_hint=hint,
         health=webhook_health.health(account) if connected else None,
+        unchecked=unchecked,
         event_words=EVENT_WORDS,
         secret_form=(secret_form or SecretForm(formdata=None)) if current_user.is_owner else None,
         form=owner_form if current_user.is_owner else None,
@@ -231,9 +234,11 @@ def direct():
     db.session.rollback()  # no transaction stays open across the call to Stripe
     try:
         profile = stripe_gateway.retrieve_own_account(key)
-    except (StripeError, GatewayError) as exc:
+    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
         _key_refused(form, exc)
         return _page(form, 400)
+    except (StripeError, GatewayError) as exc:  # nothing wrong with what was typed
+        return _page(form, 503, unchecked=f"The key could not be checked: {_reason(exc)}")
     return _save_direct(form, profile)
 
 
@@ -241,10 +246,8 @@ def _key_refused(form: DirectForm, exc: Exception) -> None:
     """Say beside the key field why Stripe would not take it."""
     if isinstance(exc, stripe.AuthenticationError):
         message = "Stripe does not know this key: check that it is complete and not revoked."
-    elif isinstance(exc, stripe.PermissionError):
-        message = "This key may not read your account's details: allow it as listed below."
     else:
-        message = f"The key could not be checked: {_reason(exc)} Nothing was saved."
+        message = "This key may not read your account's details: allow it as listed below."
     form.api_key.errors = [*form.api_key.errors, message]
 
 
