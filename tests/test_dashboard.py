@@ -345,8 +345,8 @@ def test_a_merchant_set_up_but_without_carts_is_not_told_to_finish_setting_up(
     login(client, "dash@example.com", PASSWORD)
     html = client.get("/dashboard/").get_data(as_text=True)
     assert (
-        "Finish setting up</a>: accept the cart-recovery terms and turn on recovery emails."
-        in html
+        "Finish setting up</a>: accept the cart-recovery terms, add your postal address and "
+        "turn on recovery emails." in html
     )
     real = onboarding.checklist
     monkeypatch.setattr(

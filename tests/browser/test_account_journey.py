@@ -22,7 +22,7 @@ def test_sign_up_log_out_log_in(live_server, page):
     page.get_by_role("button", name="Create account").click()
 
     page.get_by_role("heading", name="Lumen Candles").wait_for()
-    assert page.locator("li.step").count() == 5 and page.locator("li.step.done").count() == 0
+    assert page.locator("li.step").count() == 6 and page.locator("li.step.done").count() == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
 
