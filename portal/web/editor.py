@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, make_response, redirect
+from flask import render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
