@@ -8,8 +8,6 @@ from __future__ import annotations
 import secrets
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from redis import Redis
@@ -48,55 +46,6 @@ def request_drain(connection: Redis, queue: Queue) -> bool:
         return False
     queue.enqueue(drain_events, job_timeout=600, result_ttl=60)
     return True
-
-
-NUDGE_PAUSE_SECONDS = 0.05
-
-
-class _Nudger:
-    """Asks Redis for a drain from a background thread, so no webhook waits on Redis; a burst
-    of webhooks costs one request. The event is committed before the 200: if this process died
-    before nudging, or Redis is away, the periodic sweep applies it. Nothing is lost."""
-
-    def __init__(self) -> None:
-        self.wanted = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    def nudge(self, app) -> None:
-        if self.wanted.is_set():  # asked already and not yet taken: that drain covers this event
-            return
-        self.wanted.set()
-        if self.thread is None or not self.thread.is_alive():
-            with self.lock:  # one thread per process (gunicorn forks before the first request)
-                if self.thread is None or not self.thread.is_alive():
-                    self.thread = threading.Thread(
-                        target=self._run, args=(app,), daemon=True, name="webhook-nudger"
-                    )
-                    self.thread.start()
-
-    def _run(self, app) -> None:
-        while self.wanted.wait():
-            self.wanted.clear()
-            try:
-                with app.app_context():
-                    request_drain(rq.connection, rq.queue("events"))
-            except RedisError as exc:
-                log.warning("could not enqueue event processing (the sweep will): %s", exc)
-                time.sleep(1)  # do not spin while Redis is away
-            except Exception:  # noqa: BLE001  the thread must outlive a bug: nudges skip it when asked
-                log.exception("could not enqueue event processing (the sweep will)")
-                time.sleep(1)
-            # Under load, one nudge per pause stands for every webhook that arrived meanwhile.
-            time.sleep(NUDGE_PAUSE_SECONDS)
-
-
-_nudger = _Nudger()
-
-
-def nudge(app) -> None:
-    """Have a drain requested soon, from a thread of this process: never waits on Redis."""
-    _nudger.nudge(app)
 
 
 def drain_events() -> int:
@@ -215,28 +164,45 @@ def run_dry_run(dry_run_id: int) -> str:
 
 
 def enqueue_due_cases(connection: Redis, queue: Queue) -> int:
-    """Queue every due case once: while its job waits, a Redis flag keeps it from doubling
-    (and the send row's unique key would refuse a second send anyway)."""
-    queued = 0
-    for case_id in recovery.due_case_ids(utcnow()):
-        if connection.set(f"portal:case:{case_id}", "1", nx=True, ex=120):
-            queue.enqueue(
-                process_case,
-                case_id,
-                # A new id each time: a finished job's record, kept result_ttl seconds, would
-                # lend a job of the same id its expiry, and it could vanish before it ran.
-                job_id=f"case-{case_id}-{secrets.token_hex(4)}",
-                result_ttl=60,
-                on_success=Callback(_release_case),
-                on_failure=Callback(_release_case),
-            )
-            queued += 1
+    """Queue every due case once (the send row's unique key would refuse a second send)."""
+    queued = _enqueue_each_once(connection, queue, process_case, recovery.due_case_ids(utcnow()))
     db.session.rollback()  # only read: end the snapshot
     return queued
 
 
-def _release_case(job, connection, *args, **kwargs) -> None:
-    connection.delete(f"portal:case:{job.args[0]}")
+def retry_send(send_id: int) -> bool:
+    """Try one deferred send again (sending.retry_one: claimed first, so never sent twice)."""
+    return sending.retry_one(send_id)
+
+
+def enqueue_deferred_sends(connection: Redis, queue: Queue) -> int:
+    """Queue each deferred send whose next try is due as its own job: a mail server or Stripe
+    that hangs then holds that one try, not the sweep that applies events and queues cases."""
+    return _enqueue_each_once(connection, queue, retry_send, sending.deferred_due(utcnow()))
+
+
+def _enqueue_each_once(connection: Redis, queue: Queue, job, ids) -> int:
+    # While an object's job waits, a Redis flag keeps the sweep from queuing it again.
+    kind = job.__name__
+    queued = 0
+    for object_id in ids:
+        if connection.set(f"portal:{kind}:{object_id}", "1", nx=True, ex=120):
+            queue.enqueue(
+                job,
+                object_id,
+                # A new id each time: a finished job's record, kept result_ttl seconds, would
+                # lend a job of the same id its expiry, and it could vanish before it ran.
+                job_id=f"{kind}-{object_id}-{secrets.token_hex(4)}",
+                result_ttl=60,
+                on_success=Callback(_release),
+                on_failure=Callback(_release),
+            )
+            queued += 1
+    return queued
+
+
+def _release(job, connection, *args, **kwargs) -> None:
+    connection.delete(f"portal:{job.func_name.rsplit('.', 1)[-1]}:{job.args[0]}")
 
 
 def restart_stalled() -> int:
@@ -259,7 +225,7 @@ def restart_stalled() -> int:
 
 def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
-    applies events whose job Redis lost, due cases are queued, deferred sends retried."""
+    applies events whose job Redis lost, due cases and deferred sends are queued."""
     applied = events.drain()
     try:
         queued = enqueue_due_cases(rq.connection, rq.queue("mail"))
@@ -272,7 +238,11 @@ def tick() -> dict:
         log.warning("tick: could not queue domain checks: %s", exc)
         domains_queued = 0
     restarted = restart_stalled()
-    retried = sending.retry_deferred()
+    try:
+        retried = enqueue_deferred_sends(rq.connection, rq.queue("mail"))
+    except RedisError as exc:
+        log.warning("tick: could not queue deferred sends: %s", exc)
+        retried = 0
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
     folded = rollups.fold()
@@ -282,7 +252,7 @@ def tick() -> dict:
         "cases_queued": queued,
         "domains_queued": domains_queued,
         "work_restarted": restarted,
-        "sends_retried": retried,
+        "sends_queued": retried,
         "claims_expired": unknown,
         "throttle_hits_pruned": pruned,
         "counts_folded": folded,

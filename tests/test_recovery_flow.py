@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from rq import Queue
 from sqlalchemy import select
 
 from factories import PASSWORD, make_member
 from helpers import post_form
 from portal import db as portal_db
+from portal import jobs, worker
 from portal.db import utcnow
 from portal.models import (
     ConsentChange,
@@ -180,6 +182,26 @@ def test_a_4xx_is_retried_until_the_server_takes_it(kit, db):
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts) == ("sent", 2) and len(kit.sink.messages) == 1
+
+
+def test_the_sweep_queues_each_due_retry_as_its_own_job_once(kit, db, redis_conn):
+    """A retry waits on the mail server and on Stripe, which can hang: the periodic sweep
+    only queues it, so it never holds the sweep (which applies events and queues carts)."""
+    kit.sink.tempfail_rcpt = 1
+    kit.action(kit.checkout("ida@example.com"), "expire")
+    kit.settle()
+    send = db.scalars(select(EmailSend)).one()
+    send.next_attempt_at, send_id = utcnow() - timedelta(seconds=1), send.id
+    db.commit()
+    mail = Queue("mail", connection=redis_conn)
+    mail.empty()
+    assert kit.run(jobs.tick)["sends_queued"] == 1
+    assert kit.run(jobs.tick)["sends_queued"] == 0  # its job is waiting: not queued twice
+    assert [job.func_name for job in mail.jobs] == ["portal.jobs.retry_send"]
+    assert kit.sink.messages == [] and db.get(EmailSend, send_id).status == "deferred"
+    worker.run(kit.app, redis_conn, [mail], burst=True)
+    db.expire_all()
+    assert db.get(EmailSend, send_id).status == "sent" and len(kit.sink.messages) == 1
 
 
 def _deferred_send(kit, db, address: str) -> EmailSend:

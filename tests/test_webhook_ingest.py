@@ -138,7 +138,7 @@ def test_non_utf8_bodies_are_refused(client, db):
 
 
 def test_types_the_portal_ignores_are_stored_as_ignored_and_queue_nothing(client, db, redis_conn):
-    from portal.jobs import NUDGE_PAUSE_SECONDS
+    from portal.nudger import NUDGE_PAUSE_SECONDS
 
     time.sleep(NUDGE_PAUSE_SECONDS * 4)  # a nudge left over from an earlier test lands first
     redis_conn.flushdb()
@@ -157,7 +157,7 @@ def test_a_nudge_that_fails_on_a_bug_does_not_stop_later_nudges(
     unexpected error: here one raised while another event asked for a drain."""
     import threading
 
-    from portal.jobs import NUDGE_PAUSE_SECONDS
+    from portal.nudger import NUDGE_PAUSE_SECONDS
 
     time.sleep(NUDGE_PAUSE_SECONDS * 4)  # a nudge left over from an earlier test lands first
     redis_conn.flushdb()

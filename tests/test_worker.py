@@ -51,7 +51,7 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
         "cases_queued": 0,
         "domains_queued": 0,
         "work_restarted": 0,
-        "sends_retried": 0,
+        "sends_queued": 0,
         "claims_expired": 0,
         "throttle_hits_pruned": 1,
         "counts_folded": 0,

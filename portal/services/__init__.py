@@ -7,7 +7,7 @@ so in its docstring ("Commits: ..."):
 - claiming a send row before the SMTP server hears of the email, and the promotion code minted
   for it (sending.send_step);
 - recording what a send or a re-check came to, deferrals included, between calls to Stripe and
-  to the SMTP server (recovery.process, sending.retry_deferred, sending.expire_claims);
+  to the SMTP server (recovery.process, sending.retry_one, sending.expire_claims);
 - a batch of Stripe events claimed, applied and marked in one transaction (events.apply_batch);
 - an attempt counted before it is judged, so that simultaneous attempts see each other
   (login_limits.admit_login and admit_signup, invitations.invite, password_reset.admit).

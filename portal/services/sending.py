@@ -83,12 +83,15 @@ def _hand_off(send: EmailSend) -> bool:
 
 
 def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
-    """Try again the sends a server deferred, each re-checked like a first attempt: local facts,
-    then Stripe (a later checkout may have started or been paid meanwhile); while Stripe cannot
-    say, wait, never send blind. Each is claimed again first, so that two sweeps at once never
-    both try it, and its outcome is committed at once: a crash loses at most the one in hand.
-    Returns how many were tried."""
+    """Try again, one after another, the sends a server deferred (see retry_one); how many
+    were tried. The worker queues each as its own job instead (jobs.enqueue_deferred_sends),
+    so that a mail server or Stripe that hangs holds one send, not the periodic sweep."""
     now = now or utcnow()
+    return sum(retry_one(send_id, now) for send_id in deferred_due(now, limit))
+
+
+def deferred_due(now: datetime, limit: int = 200) -> list[int]:
+    """Ids of the deferred sends whose next try is due, the longest waiting first."""
     due = list(
         db.session.scalars(
             select(EmailSend.id)
@@ -98,14 +101,21 @@ def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
         )
     )
     db.session.rollback()  # only read: end the snapshot
-    tried = 0
-    for send_id in due:
-        send = _take_deferred(send_id, now)
-        if send is not None:
-            _retry(send, case_context.load(send.case_id), now)
-            db.session.commit()
-            tried += 1
-    return tried
+    return due
+
+
+def retry_one(send_id: int, now: datetime | None = None) -> bool:
+    """Try a deferred send again, re-checked like a first attempt: local facts, then Stripe (a
+    later checkout may have started or been paid meanwhile); while Stripe cannot say, wait,
+    never send blind. It is claimed first, so that two tries at once never both go on, and its
+    outcome is committed at once. False when it was not due or another try took it."""
+    now = now or utcnow()
+    send = _take_deferred(send_id, now)
+    if send is None:
+        return False
+    _retry(send, case_context.load(send.case_id), now)
+    db.session.commit()
+    return True
 
 
 def _take_deferred(send_id: int, now: datetime) -> EmailSend | None:

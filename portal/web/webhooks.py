@@ -14,7 +14,7 @@ from http import HTTPStatus
 
 from sqlalchemy.exc import OperationalError
 
-from portal import db, jobs
+from portal import db, nudger
 from portal.services import webhook_health, webhooks
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class WebhookReceiver:
             log.warning("webhook %s not stored: database unavailable", event["id"])
             raise Rejected("database unavailable, retry later", 503) from exc
         if is_new and event["type"] in webhooks.HANDLED_TYPES:
-            jobs.nudge(self.app)
+            nudger.nudge(self.app)
         return "stored" if is_new else "duplicate, already stored"
 
 
