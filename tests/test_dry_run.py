@@ -455,3 +455,25 @@ def test_the_dry_run_form_tries_whose_clock_quiet_hours_follow(client, db, owner
     assert response.status_code == 303
     (made,) = db.query(DryRun).filter_by(merchant_id=owner.merchant_id).all()
     assert made.settings["quiet_zone"] == "shopper"
+
+
+def test_recent_dry_runs_tell_apart_the_settings_each_tried(client, db, owner, login):
+    seed(db, owner.merchant_id)
+    login(client, owner.email, PASSWORD)
+    since = (T0 - timedelta(days=1)).date().isoformat()
+    tries = [
+        _form(since=since),
+        _form(since=since, **{"steps-1-delay": "90", "quiet_start": "21", "quiet_end": "8"}),
+    ]
+    for data in tries:
+        response = post_form(client, "/dry-runs/", data)
+        assert response.status_code == 303
+        jobs.run_dry_run(int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1]))
+    rows = re.findall(
+        r"<tr><td data-label=\"Started\".*?</tr>", client.get("/dry-runs/").text, re.S
+    )
+    tried = [re.search(r'"Settings tried">(.*?)</td>', row, re.S).group(1) for row in rows]
+    assert tried == ["1 h, 90 min after expiry; quiet 21:00–08:00", "1 h after expiry"]
+    assert all(
+        re.search(r'"First emails">\d+ <span class="muted">\(actually \d+\)', r) for r in rows
+    )

@@ -99,7 +99,7 @@ class DryRunForm(FlaskForm):
 
 @bp.context_processor
 def _words() -> dict:
-    return {"period": period_words, "run_zone": run_zone}
+    return {"period": period_words, "run_zone": run_zone, "candidate_of": dry_run.Candidate.of}
 
 
 def period_words(run: DryRun) -> str:
