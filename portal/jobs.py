@@ -23,6 +23,7 @@ from portal.services import (
     domain_watch,
     domains,
     dry_run,
+    held_unsubscribes,
     events,
     password_reset,
     recovery,
@@ -226,6 +227,12 @@ def restart_stalled() -> int:
 def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
     applies events whose job Redis lost, due cases and deferred sends are queued."""
+    # First: an unsubscribe held while the database was away stops its shopper's due emails.
+    try:
+        unsubscribed = held_unsubscribes.apply_held(rq.connection)
+    except RedisError as exc:  # still held: the next sweep applies them
+        log.warning("tick: could not read held unsubscribes: %s", exc)
+        unsubscribed = 0
     applied = events.drain()
     try:
         queued = enqueue_due_cases(rq.connection, rq.queue("mail"))
@@ -248,6 +255,7 @@ def tick() -> dict:
     folded = rollups.fold()
     db.session.commit()
     return {
+        "unsubscribes_applied": unsubscribed,
         "events_applied": applied,
         "cases_queued": queued,
         "domains_queued": domains_queued,

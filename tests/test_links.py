@@ -174,3 +174,46 @@ def test_the_sample_emails_links_explain_themselves_and_record_nothing(client, d
     assert leave.status_code == 200 and "no more emails" in leave.get_data(as_text=True)
     assert db.query(EmailSend).count() == 0
     assert client.get("/r/sampl").status_code == 404  # any other token is still checked
+
+
+def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_later(
+    app, client, db, send, redis_conn, monkeypatch
+):
+    """A mail app posts a one-click unsubscribe once: with the database unreachable (a real
+    connection refused, not a mock) it is kept in Redis, then the sweep applies it."""
+    import socket
+
+    from portal import jobs
+    from portal.db import make_engine
+    from portal.extensions import rq
+
+    with app.test_request_context():
+        path = _path(links.unsubscribe_link(send.id))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    engine = db.session_factory.kw["bind"]
+    db.remove()
+    db.configure(
+        bind=make_engine(
+            f"postgresql+psycopg://postgres@127.0.0.1:{closed}/none?connect_timeout=2"
+        )
+    )
+    try:
+        assert client.get(path).status_code == 503  # only asking: try again later
+        held = client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert held.status_code == 202 and "Your unsubscribe is received" in held.text
+        assert client.post("/u/not-a-token").status_code == 404
+    finally:
+        db.remove()
+        db.configure(bind=engine)
+    assert db.scalars(select(Contact.status)).all() == ["subscribed"]
+    with app.app_context():
+        assert jobs.tick()["unsubscribes_applied"] == 1
+        assert jobs.tick()["unsubscribes_applied"] == 0
+    db.expire_all()
+    assert db.scalars(select(Contact.status)).one() == "unsubscribed"
+    assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id.desc())).first() == (
+        "one_click"
+    )

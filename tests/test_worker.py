@@ -47,6 +47,7 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == {
+        "unsubscribes_applied": 0,
         "events_applied": 0,
         "cases_queued": 0,
         "domains_queued": 0,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import ConsentStatus
-from portal.services import links, recovery, shopper, subscriptions
+from portal.extensions import rq
+from portal.services import held_unsubscribes, links, recovery, shopper, subscriptions
 from portal.web.shopper_words import Phrases
 
 bp = Blueprint("links", __name__)
@@ -40,6 +43,16 @@ def recover(token: str):
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def unsubscribe_page(token: str):
+    try:
+        return _unsubscribe_page(token)
+    except OperationalError:
+        if request.method != "POST":
+            raise  # only asking: the database's own 503 page says to try again
+        db.session.rollback()
+    return _hold_for_later(token)
+
+
+def _unsubscribe_page(token: str):
     token_data = links.read_unsubscribe(token)
     target = shopper.unsubscribe_target(token_data) if token_data else None
     if target is None:
@@ -70,6 +83,20 @@ def unsubscribe_page(token: str):
     db.session.commit()
     recovery.reconsider(merchant.id, email=email)  # its waiting emails stop now, in the timeline
     return render_template("links/unsubscribe.html", email=email, done=True, **page)
+
+
+def _hold_for_later(token: str):
+    """The database is away: a signed token is kept in Redis and applied when it is back
+    (held_unsubscribes), since a mail app's one-click request is never posted again."""
+    if links.read_unsubscribe(token) is None:
+        return _invalid()
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    source = "one_click" if one_click else "unsubscribe_link"
+    try:
+        held_unsubscribes.hold(rq.connection, token, source, utcnow())
+    except RedisError:
+        return render_template("errors/503.html"), 503  # nothing could keep it: say try again
+    return render_template("links/unsubscribe_held.html"), 202
 
 
 def _invalid():

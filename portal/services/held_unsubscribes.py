@@ -1,0 +1,56 @@
+"""Unsubscribes that arrived while the database could not be reached, held in Redis until it
+can. A mail app's one-click unsubscribe (RFC 8058) is posted once and never again: answering
+it 503 would lose it. The token is signed, so holding it needs no database; it is applied later
+at the moment it was made, so a newer answer from the shopper still wins."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from redis import Redis
+
+from portal import db
+from portal.services import links, recovery, shopper, subscriptions
+
+KEY = "portal:unsubscribes:held"
+SOURCES = ("unsubscribe_link", "one_click")
+
+
+def hold(connection: Redis, token: str, source: str, at: datetime) -> None:
+    """Keep an unsubscribe for later (raises RedisError when Redis cannot take it either)."""
+    connection.rpush(KEY, json.dumps({"token": token, "source": source, "at": at.isoformat()}))
+
+
+def apply_held(connection: Redis, limit: int = 500) -> int:
+    """Apply the held unsubscribes, oldest first, each committed before it leaves Redis, so a
+    crash repeats at most one (a repeat adds nothing: shopper.unsubscribe). Returns how many
+    were taken; one that names nothing we know any more is dropped."""
+    taken = 0
+    while taken < limit:
+        raw = connection.lindex(KEY, 0)
+        if raw is None:
+            break
+        _apply(raw)
+        db.session.commit()
+        connection.lpop(KEY)
+        taken += 1
+    return taken
+
+
+def _apply(raw: bytes | str) -> None:
+    try:
+        item = json.loads(raw)
+        at, source = datetime.fromisoformat(item["at"]), item["source"]
+        token = links.read_unsubscribe(item["token"])
+    except (ValueError, KeyError, TypeError):
+        return
+    target = shopper.unsubscribe_target(token) if token and source in SOURCES else None
+    if target is None:
+        return
+    merchant, email = target
+    if email.startswith(subscriptions.ERASED_PREFIX):  # erased meanwhile: never emailed anyway
+        return
+    shopper.unsubscribe(merchant.id, email, source, at)
+    db.session.commit()
+    recovery.reconsider(merchant.id, email=email)
