@@ -461,3 +461,18 @@ def test_every_way_of_signing_in_stamps_the_last_login(client, db):
     assert post_form(client, "/signup", signup).status_code == 302
     assert db.scalar(select(User.last_login_at)) is not None  # sign-up signs in too
     assert "never" not in client.get("/team/").get_data(as_text=True)
+
+
+def test_a_member_is_told_the_setup_steps_are_the_owners(client, login, db):
+    owner = make_owner("Step Shop", "steps-owner@example.com")
+    owner.name = "Ola Owner"
+    make_member(owner.merchant_id, "steps-member@example.com")
+    db.commit()
+    login(client, "steps-member@example.com", PASSWORD)
+    home = client.get("/").get_data(as_text=True)
+    assert "for the account's owner, Ola Owner (steps-owner@example.com)" in home
+    assert "Owner&#39;s step" in home and ">To do<" not in home
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login(client, "steps-owner@example.com", PASSWORD)
+    home = client.get("/").get_data(as_text=True)
+    assert "for the account's owner" not in home and ">To do<" in home

@@ -65,6 +65,12 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
     return owner
 
 
+def owner_of(merchant_id: int) -> User | None:
+    """The merchant's owner (the first, should there ever be more than one)."""
+    query = select(User).where(User.merchant_id == merchant_id, User.role == Role.OWNER)
+    return db.session.scalars(query.order_by(User.id)).first()
+
+
 def rename_business(merchant: Merchant, name: str) -> None:
     """The business name every email and page shows (checked by the form: one line, at most
     200 characters). The caller commits."""

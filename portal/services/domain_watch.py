@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 
 from portal import db
-from portal.models import DomainStatus, Role, SendingDomain, User
-from portal.services import account_emails, domains
+from portal.models import DomainStatus, SendingDomain
+from portal.services import account_emails, accounts, domains
 
 
 def recheck(domain_id: int, now: datetime) -> str | None:
@@ -23,15 +22,10 @@ def recheck(domain_id: int, now: datetime) -> str | None:
     db.session.commit()
     if row.status == DomainStatus.FAILING and domains.claim_owner_notice(row, now):
         db.session.commit()
-        owner = _owner(row.merchant_id)
+        owner = accounts.owner_of(row.merchant_id)
         if owner is not None:
             account_emails.send_domain_broken(row, owner, _problem(result.checks))
     return row.status
-
-
-def _owner(merchant_id: int) -> User | None:
-    query = select(User).where(User.merchant_id == merchant_id, User.role == Role.OWNER)
-    return db.session.scalars(query.order_by(User.id)).first()
 
 
 PROBLEMS = {
