@@ -24,6 +24,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066
 def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(when)
+    app.add_template_filter(day)
     app.add_template_filter(duration)
     app.add_template_filter(count)
     app.add_template_filter(size)
@@ -94,6 +95,11 @@ def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> 
     except OverflowError:  # a moment at the very edge of the years a datetime can hold
         local = moment.astimezone(timezone.utc)
     return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
+
+
+def day(date) -> str:
+    """A calendar day, the one way pages write a day on its own: "Nov 4, 2026"."""
+    return f"{date:%b} {date.day}, {date.year}"
 
 
 def count(number: int | None) -> str:
