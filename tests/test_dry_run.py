@@ -364,7 +364,8 @@ def test_a_run_keeps_the_time_zone_it_was_made_in(client, db, owner, login):
     settings.settings_for(owner.merchant_id).timezone = "Asia/Tokyo"
     db.commit()
     made = run(owner.merchant)
-    first = (T0 - timedelta(days=2)).date().isoformat()
+    first = (T0 - timedelta(days=2)).date()
+    first = f"{first:%b} {first.day}, {first.year}"
     settings.settings_for(owner.merchant_id).timezone = "America/New_York"
     db.commit()
     login(client, owner.email, PASSWORD)
@@ -477,3 +478,12 @@ def test_recent_dry_runs_tell_apart_the_settings_each_tried(client, db, owner, l
     assert all(
         re.search(r'"First emails">\d+ <span class="muted">\(actually \d+\)', r) for r in rows
     )
+
+
+def test_a_runs_email_times_read_as_words():
+    from portal.web.dry_run import steps_words
+
+    assert steps_words([]) == "No email"
+    assert steps_words([0]) == "At expiry"
+    assert steps_words([0, 60, 90]) == "At expiry, 1 h, 90 min after expiry"
+    assert steps_words([60, 1440]) == "1 h, 24 h after expiry"

@@ -20,7 +20,7 @@ from portal.models import DryRun, DryRunStatus
 from portal.services import carts, dry_run, dry_run_views, replay, zone_table
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
-from portal.web.filters import merchant_zone
+from portal.web.filters import day, merchant_zone
 from portal.web.forms import ChoiceField, DayField, WholeNumberField, hour
 from portal.web.settings_form import HOURS, NO_QUIET_HOURS, QUIET_ZONE_WORDS, TEST_MODE_WORDS
 from portal.web.settings_form import UNITS
@@ -99,15 +99,30 @@ class DryRunForm(FlaskForm):
 
 @bp.context_processor
 def _words() -> dict:
-    return {"period": period_words, "run_zone": run_zone, "candidate_of": dry_run.Candidate.of}
+    return {
+        "period": period_words,
+        "steps_words": steps_words,
+        "run_zone": run_zone,
+        "candidate_of": dry_run.Candidate.of,
+    }
 
 
 def period_words(run: DryRun) -> str:
-    """The run's period as the merchant chose it: "2026-06-01 to 2026-06-30", in the time zone
-    the run was made in (the merchant's may have changed since)."""
+    """The run's period as the merchant chose it: "Jun 1, 2026 to Jun 30, 2026", in the time
+    zone the run was made in (the merchant's may have changed since)."""
     zone = run_zone(run)
     first, after = run.since.astimezone(zone).date(), run.until.astimezone(zone).date()
-    return f"{first:%Y-%m-%d} to {after - timedelta(days=1):%Y-%m-%d}"
+    return f"{day(first)} to {day(after - timedelta(days=1))}"
+
+
+def steps_words(steps: list[int]) -> str:
+    """When a run's emails go: "at expiry, 1 h, 90 min after expiry", or "No email"."""
+    if not steps:
+        return "No email"
+    later = [f"{m // 60} h" if m % 60 == 0 else f"{m} min" for m in steps if m]
+    first = ["at expiry"] if steps[0] == 0 else []
+    words = ", ".join(first + later) + (" after expiry" if later else "")
+    return words[0].upper() + words[1:]
 
 
 def run_zone(run: DryRun):
