@@ -235,6 +235,8 @@ def test_turning_on_names_only_what_is_still_missing(client, db, login):
     assert post_form(client, "/settings", VALID).status_code == 302
     page = post_form(client, "/settings/enable", {}, page="/settings").get_data(as_text=True)
     assert re.findall(r'data-missing="(\w+)"', page) == ["terms"]
+    switch = re.search(r"<button[^>]*>Turn recovery emails on</button>", page).group(0)
+    assert "disabled" in switch and "works once the steps above are done" in page
     db.expire_all()
     assert not db.get(Merchant, user.merchant_id).recovery_enabled
 
@@ -245,6 +247,9 @@ def test_turning_on_with_every_prerequisite_works_and_off_again(client, db, logi
     db.commit()
     login(client, "ready@example.com", PASSWORD)
     assert post_form(client, "/settings", VALID).status_code == 302
+    page = client.get("/settings").get_data(as_text=True)
+    switch = re.search(r"<button[^>]*>Turn recovery emails on</button>", page).group(0)
+    assert "disabled" not in switch
     response = post_form(client, "/settings/enable", {}, page="/settings")
     assert response.status_code == 302 and response.headers["Location"] == "/settings"
     db.expire_all()
