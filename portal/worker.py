@@ -28,6 +28,18 @@ MAX_RETRY_SECONDS = 30.0
 WORK_OPTIONS = {"with_scheduler": True, "logging_level": "INFO"}
 
 
+class QuietTicks(logging.Filter):
+    """Keeps RQ's routine lines about the sweep (started, done, result kept: four every 30 s)
+    out of the log, where they buried what a person looks for (an error, or a development
+    password-reset link). Its warnings and errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return record.levelno > logging.INFO or not (
+            "portal-tick-" in message or "portal.jobs.tick(" in message
+        )
+
+
 class RedisLost(StopRequested):
     """Redis stopped answering under a worker. A StopRequested, so RQ's work loop ends quietly
     instead of retrying in place and logging every try: `run` waits for Redis, logging once."""
@@ -130,6 +142,9 @@ def run(app, connection: Redis, queues: list[Queue], burst: bool = False) -> boo
     """Work the queues until a signal stops the worker (with `burst`: until they are empty, or
     until Redis fails); returns whether any job ran. Without `burst` a Redis outage never ends
     it: the worker waits for Redis, then goes on."""
+    rq_log = logging.getLogger("rq.worker")
+    if not any(isinstance(f, QuietTicks) for f in rq_log.filters):
+        rq_log.addFilter(QuietTicks())
     if burst:
         enqueue_tick(connection, queues[-1])
         return AppWorker(queues, app=app, connection=connection).work(burst=True, **WORK_OPTIONS)

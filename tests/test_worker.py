@@ -3,6 +3,7 @@ and a Redis outage pauses the worker instead of ending it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -58,6 +59,24 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
         "counts_folded": 0,
     }
     assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0
+
+
+def test_the_sweeps_routine_lines_stay_out_of_the_log(app, db, redis_conn):
+    queue = Queue("default", connection=redis_conn)
+    queue.enqueue(len, "abc", job_id="a-job-of-its-own")
+    lines = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    rq_log = logging.getLogger("rq.worker")
+    rq_log.addHandler(handler)
+    try:
+        assert worker.run(app, redis_conn, [queue], burst=True)  # runs a tick of its own too
+    finally:
+        rq_log.removeHandler(handler)
+    assert any("a-job-of-its-own" in line for line in lines), lines
+    assert not [line for line in lines if "tick" in line], lines
+    finished = queue.finished_job_registry.get_job_ids()
+    assert any(job_id.startswith("portal-tick-") for job_id in finished), finished
 
 
 def test_tick_is_enqueued_once_per_slot_across_workers(redis_conn):
