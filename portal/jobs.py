@@ -228,28 +228,21 @@ def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
     applies events whose job Redis lost, due cases and deferred sends are queued."""
     # First: an unsubscribe held while the database was away stops its shopper's due emails.
-    try:
-        unsubscribed = held_unsubscribes.apply_held(rq.connection)
-    except RedisError as exc:  # still held: the next sweep applies them
-        log.warning("tick: could not read held unsubscribes: %s", exc)
-        unsubscribed = 0
+    unsubscribed = _unless_redis_fails(
+        "read held unsubscribes", held_unsubscribes.apply_held, rq.connection
+    )
     applied = events.drain()
-    try:
-        queued = enqueue_due_cases(rq.connection, rq.queue("mail"))
-    except RedisError as exc:  # the rest of the sweep needs no Redis: do it anyway
-        log.warning("tick: could not queue due cases: %s", exc)
-        queued = 0
-    try:
-        domains_queued = enqueue_domain_checks(rq.queue("default"))
-    except RedisError as exc:
-        log.warning("tick: could not queue domain checks: %s", exc)
-        domains_queued = 0
+    # The rest of the sweep needs no Redis: a step Redis fails is left to the next sweep.
+    queued = _unless_redis_fails(
+        "queue due cases", enqueue_due_cases, rq.connection, rq.queue("mail")
+    )
+    domains_queued = _unless_redis_fails(
+        "queue domain checks", enqueue_domain_checks, rq.queue("default")
+    )
     restarted = restart_stalled()
-    try:
-        retried = enqueue_deferred_sends(rq.connection, rq.queue("mail"))
-    except RedisError as exc:
-        log.warning("tick: could not queue deferred sends: %s", exc)
-        retried = 0
+    retried = _unless_redis_fails(
+        "queue deferred sends", enqueue_deferred_sends, rq.connection, rq.queue("mail")
+    )
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
     folded = rollups.fold()
@@ -265,3 +258,12 @@ def tick() -> dict:
         "throttle_hits_pruned": pruned,
         "counts_folded": folded,
     }
+
+
+def _unless_redis_fails(what: str, step, *args) -> int:
+    """A step of the sweep's count, or 0 (logged) when Redis fails under it."""
+    try:
+        return step(*args)
+    except RedisError as exc:
+        log.warning("tick: could not %s: %s", what, exc)
+        return 0
