@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 import stripe_events as se
 from factories import make_connected
+from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailSend, Merchant, RecoveryCase
 from portal.services import events, links
 
@@ -217,3 +218,35 @@ def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_la
     assert db.scalars(select(ConsentChange.source).order_by(ConsentChange.id.desc())).first() == (
         "one_click"
     )
+
+
+def test_a_held_unsubscribe_that_fails_is_set_aside_and_the_rest_still_apply(
+    app, db, send, redis_conn, monkeypatch
+):
+    """One held item that cannot be applied (here an error injected into its first try) must
+    not hold up the others, nor the rest of the sweep, at every tick for good."""
+    from portal import jobs
+    from portal.extensions import rq
+    from portal.services import held_unsubscribes, shopper
+
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    with app.test_request_context():
+        token = _path(links.unsubscribe_link(send.id)).rsplit("/", 1)[1]
+    for source in ("one_click", "unsubscribe_link"):
+        held_unsubscribes.hold(redis_conn, token, source, utcnow())
+    real, calls = shopper.unsubscribe, []
+
+    def first_fails(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("injected")
+        return real(*args)
+
+    monkeypatch.setattr(shopper, "unsubscribe", first_fails)
+    with app.app_context():
+        assert jobs.tick()["unsubscribes_applied"] == 2
+    db.expire_all()
+    assert db.scalars(select(Contact.status)).one() == "unsubscribed"
+    assert redis_conn.llen(held_unsubscribes.KEY) == 0
+    failed = redis_conn.lrange(f"{held_unsubscribes.KEY}:failed", 0, -1)
+    assert len(failed) == 1 and b"one_click" in failed[0]

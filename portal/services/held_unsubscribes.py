@@ -6,13 +6,16 @@ at the moment it was made, so a newer answer from the shopper still wins."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 from redis import Redis
+from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.services import links, recovery, shopper, subscriptions
 
+log = logging.getLogger(__name__)
 KEY = "portal:unsubscribes:held"
 SOURCES = ("unsubscribe_link", "one_click")
 
@@ -25,14 +28,23 @@ def hold(connection: Redis, token: str, source: str, at: datetime) -> None:
 def apply_held(connection: Redis, limit: int = 500) -> int:
     """Apply the held unsubscribes, oldest first, each committed before it leaves Redis, so a
     crash repeats at most one (a repeat adds nothing: shopper.unsubscribe). Returns how many
-    were taken; one that names nothing we know any more is dropped."""
+    were taken; one that names nothing we know any more is dropped. Should the database be
+    away again, the rest wait for the next sweep; one that fails otherwise is set aside (under
+    KEY:failed, logged) rather than holding up the others and the sweep for good."""
     taken = 0
     while taken < limit:
         raw = connection.lindex(KEY, 0)
         if raw is None:
             break
-        _apply(raw)
-        db.session.commit()
+        try:
+            _apply(raw)
+        except OperationalError:
+            db.session.rollback()
+            break
+        except Exception:  # a poison item must not stop the others, nor the sweep
+            db.session.rollback()
+            log.exception("a held unsubscribe could not be applied; kept under %s:failed", KEY)
+            connection.rpush(f"{KEY}:failed", raw)
         connection.lpop(KEY)
         taken += 1
     return taken
