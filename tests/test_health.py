@@ -90,6 +90,7 @@ def test_metrics_show_the_waiting_work_in_prometheus_text(client, db, redis_conn
     db.add(CsvImport(merchant_id=owner.merchant_id, filename="a.csv", sha256="", size_bytes=1))
     db.commit()
     Queue("mail", connection=redis_conn).enqueue("portal.jobs.tick")
+    redis_conn.rpush("portal:unsubscribes:held:failed", "{}")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain; version=")
@@ -102,6 +103,8 @@ def test_metrics_show_the_waiting_work_in_prometheus_text(client, db, redis_conn
     assert figures['portal_queue_jobs{queue="mail"}'] == 1
     assert figures['portal_queue_jobs{queue="events"}'] == 0
     assert "portal_workers" in figures
+    assert figures['portal_held_unsubscribes{state="waiting"}'] == 0
+    assert figures['portal_held_unsubscribes{state="failed"}'] == 1
 
 
 def test_metrics_say_when_redis_is_down(client, monkeypatch):

@@ -4,7 +4,7 @@ counted in memory; each query is served by an index or reads a small table.
 
 Figures: whether the database and Redis answer; webhook events waiting to be applied or failed
 for good (and the age of the oldest waiting); jobs waiting, scheduled for a retry and failed
-per queue; workers alive; CSV imports and dry runs queued or running; recovery emails being
+per queue; workers alive; unsubscribes held in Redis; CSV imports and dry runs queued or running; recovery emails being
 sent or waiting for a retry, and carts waiting for Stripe to answer. No merchant's data: only
 totals over all of them."""
 
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.models import CaseStatus, CsvImport, DryRun, EmailSend, EventStatus, RecoveryCase
 from portal.models import SendStatus, StripeEvent
-from portal.services import health
+from portal.services import health, held_unsubscribes
 
 WAITING_EVENTS = (EventStatus.PENDING, EventStatus.FAILED)
 ACTIVE = ("queued", "running")
@@ -151,3 +151,12 @@ def _queue_figures(redis: Redis, queues: list[Queue]) -> Iterator[GaugeMetricFam
     yield GaugeMetricFamily(
         "portal_workers", "Workers alive", value=Worker.count(connection=redis)
     )
+    held = GaugeMetricFamily(
+        "portal_held_unsubscribes",
+        "Unsubscribes taken while the database was away: waiting for the sweep, or set aside "
+        "after failing to apply (see the worker's log)",
+        labels=["state"],
+    )
+    held.add_metric(["waiting"], redis.llen(held_unsubscribes.KEY))
+    held.add_metric(["failed"], redis.llen(f"{held_unsubscribes.KEY}:failed"))
+    yield held
