@@ -311,6 +311,8 @@ def test_the_preview_route_renders_the_posted_values_without_saving(client, db, 
     assert all("Fresh from the form" in doc for doc in frames(page).values())
     assert "Fresh from the form" in text_part(page) and 'value="Fresh from the form"' in page
     assert 'class="inbox-subject">Your cart at Acme Tea misses you<' in page
+    # The sample shopper is named as Stripe names real ones: the name on the card, in full.
+    assert "Hi Alex Morgan," in text_part(page) and "shopper named Alex Morgan" in page
     fragment = post_form(client, "/email/1/preview", data, page="/email/1", headers=HTMX)
     part = fragment.get_data(as_text=True)
     assert "<html" not in part and set(frames(part)) == {"frame-desktop", "frame-mobile"}

@@ -12,7 +12,7 @@ from portal.models import Merchant, SendingSettings, StripeAccount
 from portal.services import recovery_email
 from portal.services.email_design import Design
 
-SAMPLE_CUSTOMER = "Alex"
+SAMPLE_CUSTOMER = "Alex Morgan"  # as Stripe gives it: the name on the card, in full
 SAMPLE_PROMOTION_CODE = "THANKS-7K2Q"
 # (name, quantity, unit amount in cents, picture under static/sample/)
 SAMPLE_ITEMS = (

@@ -31,7 +31,7 @@ RECENT_TESTS = 5  # test emails listed under the editor
 # What each placeholder becomes, as the menu beside each text field says.
 PLACEHOLDER_WORDS = {
     "merchant_name": "your shop's name",
-    "customer_name": "the shopper's name (the preview shows how it reads without one)",
+    "customer_name": "the shopper's name as given at checkout, in full (the preview shows how it reads without one)",
     "cart_total": "the cart's total, e.g. $123.00",
     "recovery_link_expires": "the date the link back to the cart stops working",
     "promotion_code": "the shopper's promotion code (emails with one only)",
