@@ -71,3 +71,11 @@ def test_an_outbox_email_folds_its_technical_headers(client, db, login):
     main, _, folded = page.partition("<summary>Technical headers</summary>")
     assert "<dt>Subject</dt>" in main and "<dt>To</dt>" in main
     assert "<dt>Message-ID</dt>" in folded and "<dt>Message-ID</dt>" not in main
+
+
+def test_an_empty_outbox_says_where_to_abandon_a_cart(client, db, login):
+    make_owner(email="new@example.com")
+    login(client, "new@example.com", PASSWORD)
+    listing = client.get("/outbox/").get_data(as_text=True)
+    assert "Nothing yet." in listing and "sandbox shop" in listing
+    assert '<a href="/connect">Connect Stripe</a> links to the shop' in listing
