@@ -133,6 +133,29 @@ def test_an_unknown_placeholder_is_refused_by_name_and_nothing_saved(client, db,
     assert versions(db, owner.merchant_id) == []
 
 
+@pytest.mark.parametrize(
+    "field, typed, says",
+    [
+        ("body", "Hi {{ customer_name }},", "Write {customer_name} in single braces:"),
+        ("subject", "{{Merchant Name}} misses you", "Write {merchant_name} in single braces:"),
+        (
+            "headline",
+            "Hi { customer_name }",
+            "Unknown placeholder { customer_name }: did you mean",
+        ),
+    ],
+)
+def test_a_placeholder_written_as_other_tools_write_it_is_refused_with_the_right_form(
+    client, db, owner, field, typed, says
+):
+    # "{{ name }}" is an escaped brace pair here: saved, the shopper would read "{ name }".
+    response = post_form(client, "/email/1", {**VALID, field: typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Nothing was saved" in page
+    assert error_beside(page, field).startswith(says)
+    assert versions(db, owner.merchant_id) == []
+
+
 def test_a_promotion_code_in_an_email_without_one_is_saved_with_a_warning(client, db, owner):
     with_code = {**VALID, "body": "Use {promotion_code} for 10% off."}
     warning = "Email 1 gets no promotion code, so {promotion_code} stays empty in it"

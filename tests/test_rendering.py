@@ -27,7 +27,9 @@ from portal.mail.content import (
     Content,
     check_placeholders,
     default_content,
+    doubled_placeholders,
     fill,
+    problems,
 )
 from portal.mail.mime import Outgoing, compose
 from portal.mail.rendering import (
@@ -211,6 +213,20 @@ def test_the_layouts_own_slots_are_no_placeholders(name):
     assert f"See {written} here" in email.text and f"Top {written}" in email.text
     assert f"See {written} here" in Document(email.html).text
     assert f"Top {written}" in Document(email.html).text
+
+
+def test_a_placeholder_in_double_braces_is_a_problem_but_escaped_braces_around_one_are_not():
+    def said(body):
+        return [
+            message for _, message in problems(dataclasses.replace(DEFAULT_CONTENT, body=body))
+        ]
+
+    assert said("Hi {{ Customer-Name }}, {{merchant_name}}") == [
+        "Write {customer_name}, {merchant_name} in single braces: in double braces the shopper "
+        "would read the braces and the name as typed."
+    ]
+    assert doubled_placeholders("{{{customer_name}}} and {{ 7*7 }} and {{first_name}}") == []
+    assert said("{{{customer_name}}} {{ 7*7 }}") == []
 
 
 def test_escaped_braces_are_literal_and_not_reported():

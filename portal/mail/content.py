@@ -100,6 +100,28 @@ def check_placeholders(text: str) -> list[str]:
     return unknown
 
 
+def intended(written: str) -> str | None:
+    """The placeholder `written` (what stands between braces) was surely meant to be, forgiving
+    case, spaces and hyphens ("Customer Name" → "customer_name"); None when it resembles none."""
+    name = re.sub(r"[\s-]+", "_", written.strip()).lower()
+    return name if name in PLACEHOLDERS else None
+
+
+def doubled_placeholders(text: str) -> list[str]:
+    """The placeholders written in double braces in `text` ("{{ customer_name }}"), each once by
+    the name meant; [] when there is none. They would reach the shopper as literal text."""
+    # Other email tools write placeholders so ({{ first_name }}); here "{{" and "}}" are escaped
+    # braces, read in the same one pass as fill() reads them, so "{{{name}}}" is no mistake.
+    found: list[str] = []
+    tokens = list(_TOKEN.finditer(text))
+    for opening, closing in zip(tokens, tokens[1:]):
+        if opening.group(0) == "{{" and closing.group(0) == "}}":
+            name = intended(text[opening.end() : closing.start()])
+            if name and name not in found:
+                found.append(name)
+    return found
+
+
 def fill(text: str, values: dict[str, str]) -> str:
     """`text` with each known {name} replaced by its value, "{{"/"}}" turned into single braces
     and anything else left exactly as written. Values are plain strings: nothing is evaluated."""
@@ -119,7 +141,7 @@ def problems(content: Content) -> list[tuple[str, str]]:
     found = []
     for name, (label, limit, required) in FIELDS.items():
         text = getattr(content, name)
-        unknown = check_placeholders(text)
+        unknown, doubled = check_placeholders(text), doubled_placeholders(text)
         if required and not text.strip():
             found.append((name, f"Enter the {label}."))
         elif len(text) > limit:
@@ -130,6 +152,8 @@ def problems(content: Content) -> list[tuple[str, str]]:
             found.append((name, "Remove the invisible control character (paste as plain text)."))
         elif unknown:
             found.append((name, _unknown_words(unknown)))
+        elif doubled:
+            found.append((name, _doubled_words(doubled)))
     return found
 
 
@@ -137,6 +161,17 @@ def _unknown_words(unknown: list[str]) -> str:
     names = ", ".join("{%s}" % name for name in unknown)
     known = ", ".join("{%s}" % name for name in PLACEHOLDERS)
     noun = "placeholder" if len(unknown) == 1 else "placeholders"
+    meant = [intended(name) for name in unknown]
+    if len(unknown) == 1 and meant[0]:
+        return f"Unknown placeholder {names}: did you mean {{{meant[0]}}}?"
     return (
         f"Unknown {noun} {names}: use one of {known} (to show a brace itself, write {{{{ or }}}})."
+    )
+
+
+def _doubled_words(doubled: list[str]) -> str:
+    names = ", ".join("{%s}" % name for name in doubled)
+    return (
+        f"Write {names} in single braces: in double braces the shopper would read the braces "
+        "and the name as typed."
     )

@@ -155,7 +155,7 @@ def test_without_javascript_the_preview_button_and_the_tabs_still_work(portal, b
     page.goto(f"{portal}/email/1")
     body = page.locator(".field").filter(has=page.get_by_label("Body"))
     body.get_by_text("Insert placeholder").click()
-    expect(body.get_by_text("Type one as shown, braces included")).to_be_visible()
+    expect(body.get_by_text("Type one as shown, in single braces")).to_be_visible()
     page.get_by_label("Headline").fill("No script needed")
     page.get_by_role("button", name="Preview").click()
     page.wait_for_url(f"{portal}/email/1/preview#preview-title")  # the phone shows the preview
