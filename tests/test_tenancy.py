@@ -28,7 +28,15 @@ def test_another_merchants_member_page_is_404(client, login):
     response = client.get(f"/team/{alice.id}")
     assert response.status_code == 404
     assert "alice@example.com" not in response.get_data(as_text=True)
+    assert "belongs to another account" in response.get_data(as_text=True)
     assert client.get("/team/999999").status_code == 404
+
+
+def test_a_missing_page_tells_a_visitor_who_is_not_signed_in_where_to_go(client):
+    response = client.get("/r/no-such-link/extra")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and "Sign in to the portal" in page
+    assert "another account" not in page and "your home page" not in page
 
 
 def test_own_member_page_is_shown(client, login):
