@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from factories import PASSWORD, make_owner
+from factories import PASSWORD, make_member, make_owner
 from helpers import post_form
 from portal.models import User
 
@@ -32,6 +32,16 @@ def test_the_page_needs_a_login_and_shows_who_you_are(app, client, login):
     # Typed with a slash, or a list page without one: the same page.
     assert "ada@example.com" in client.get("/account/").get_data(as_text=True)
     assert client.get("/carts").status_code == 200
+    assert "invitations you send carry it" in page
+
+
+def test_a_member_is_not_told_of_invitations_they_cannot_send(app, client, login):
+    owner = make_owner("Ada Shop", "ada@example.com")
+    make_member(owner.merchant_id, "bea@example.com")
+    login(client, "bea@example.com", PASSWORD)
+    page = client.get("/account").get_data(as_text=True)
+    assert "Member: you see carts" in page and "Your teammates see it on the Team page." in page
+    assert "invitations" not in page
 
 
 def test_your_name_is_saved_or_refused_beside_the_field(app, client, login, db):
@@ -62,7 +72,7 @@ def test_a_password_change_needs_the_current_one_and_ends_other_sessions(app, cl
     short = post_form(
         client, "/account/password", {**data, "current": PASSWORD, "password": "short"}, "/account"
     )
-    assert "Use 10 to 256 characters." in short.get_data(as_text=True)
+    assert "Too short: this has 5 characters, 10 are needed." in short.get_data(as_text=True)
     differ = post_form(
         client,
         "/account/password",
