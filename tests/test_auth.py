@@ -48,7 +48,15 @@ def test_signup_rejects_taken_address_and_mismatched_passwords(client, db):
         "/signup",
         {**SIGNUP, "email": "c@example.com", "password": "short", "confirm": "short"},
     )
-    assert short.status_code == 400 and "10 to 256 characters" in short.get_data(as_text=True)
+    said = short.get_data(as_text=True)
+    assert short.status_code == 400 and "Too short: this has 5 characters, 10 are needed." in said
+    assert "Use 10 to" not in said  # the hint states the rule; the error says what is wrong
+    long = post_form(
+        client,
+        "/signup",
+        {**SIGNUP, "email": "d@example.com", "password": "x" * 300, "confirm": "x" * 300},
+    )
+    assert "Too long: use at most 256 characters (this has 300)." in long.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1
 
 

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from portal import db
 from portal.services import accounts, login_limits
 from portal.web.forms import one_line, strip
-from portal.web.signin import PASSWORD_RULE, signed_in, source
+from portal.web.signin import password_rule, signed_in, source
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -29,7 +29,7 @@ class PasswordForm(FlaskForm):
         "Current password", validators=[DataRequired("Enter your current password.")]
     )
     password = PasswordField(
-        "New password", validators=[DataRequired("Choose a new password."), PASSWORD_RULE]
+        "New password", validators=[DataRequired("Choose a new password."), password_rule]
     )
     confirm = PasswordField(
         "Repeat new password",

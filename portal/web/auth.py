@@ -14,7 +14,7 @@ from portal import db
 from portal.services import accounts, login_limits, settings, zone_table
 from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, NEW_EMAIL_RULES, PASSWORD_AGAIN
 from portal.web.forms import one_line, strip
-from portal.web.signin import PASSWORD_RULE, signed_in, source
+from portal.web.signin import password_rule, signed_in, source
 
 bp = Blueprint("auth", __name__)
 
@@ -28,7 +28,7 @@ class SignupForm(FlaskForm):
     name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
     email = EmailField("Work email", filters=[strip], validators=list(NEW_EMAIL_RULES))
     password = PasswordField(
-        "Password", validators=[DataRequired("Choose a password."), PASSWORD_RULE]
+        "Password", validators=[DataRequired("Choose a password."), password_rule]
     )
     confirm = PasswordField(
         "Repeat password",

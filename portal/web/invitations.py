@@ -11,7 +11,7 @@ from portal import db
 from portal.models import InvitationStatus
 from portal.services import accounts, invitations
 from portal.web.forms import NAME_LENGTH, PASSWORD_AGAIN, one_line, strip
-from portal.web.signin import PASSWORD_RULE, signed_in
+from portal.web.signin import password_rule, signed_in
 
 bp = Blueprint("invitations", __name__)
 
@@ -19,7 +19,7 @@ bp = Blueprint("invitations", __name__)
 class AcceptForm(FlaskForm):
     name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
     password = PasswordField(
-        "Choose a password", validators=[DataRequired("Choose a password."), PASSWORD_RULE]
+        "Choose a password", validators=[DataRequired("Choose a password."), password_rule]
     )
     confirm = PasswordField(
         "Repeat password",

@@ -15,7 +15,7 @@ from portal.extensions import rq
 from portal.services import account_emails, accounts, password_reset
 from portal.services.password_reset import Admission, LinkProblem
 from portal.web.forms import EMAIL_RULES, PASSWORD_AGAIN, strip
-from portal.web.signin import PASSWORD_RULE, signed_in, source
+from portal.web.signin import password_rule, signed_in, source
 
 bp = Blueprint("password", __name__, url_prefix="/password")
 
@@ -26,7 +26,7 @@ class ForgotForm(FlaskForm):
 
 class ResetForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired("Choose a new password."), PASSWORD_RULE]
+        "New password", validators=[DataRequired("Choose a new password."), password_rule]
     )
     confirm = PasswordField(
         "Repeat new password",

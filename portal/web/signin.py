@@ -8,12 +8,23 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, flash, redirect, render_template, request, session
 from flask import url_for
 from flask_login import login_user
-from wtforms.validators import Length
+from wtforms.validators import ValidationError
 
 from portal import db
 from portal.services import accounts, login_limits
 
-PASSWORD_RULE = Length(min=10, max=256, message="Use 10 to 256 characters.")
+PASSWORD_LENGTHS = (10, 256)
+
+
+def password_rule(form, field) -> None:
+    """Every form's password rule: 10 to 256 characters. The message says which end was missed
+    and by how much, since the field's hint already states the rule."""
+    shortest, longest = PASSWORD_LENGTHS
+    size = len(field.data or "")
+    if size < shortest:
+        raise ValidationError(f"Too short: this has {size} characters, {shortest} are needed.")
+    if size > longest:
+        raise ValidationError(f"Too long: use at most {longest} characters (this has {size}).")
 
 
 def source() -> str:
