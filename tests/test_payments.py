@@ -176,6 +176,8 @@ def test_carts_list_pages_and_filters(db, client, merchant):
     assert _ids(client.get("/carts/?show=emailed").get_data(as_text=True), "carts") == [
         cases[7].id
     ]
+    assert 'id="reason"' in first and 'id="reason"' in client.get("/carts/?show=stopped").text
+    assert 'id="reason"' not in client.get("/carts/?show=emailed").get_data(as_text=True)
     from portal.models import RecoveryCase
 
     clicked = db.get(RecoveryCase, cases[9].id)  # the pages' requests ended the earlier session
