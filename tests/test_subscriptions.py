@@ -205,6 +205,30 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
     assert client.get("/subscriptions/customer?email=not-an-address").status_code == 404
 
 
+def test_customer_page_names_the_checkout_a_recovery_email_opened(client, owner):
+    case = _cart(owner.merchant_id, "ola@example.com", "cs_live_1")
+    later = CheckoutSession(
+        merchant_id=owner.merchant_id,
+        session_id="cs_live_2",
+        livemode=True,
+        created_at=T0 + timedelta(hours=26),
+        status="complete",
+        payment_status="paid",
+        amount_total=2750,
+        currency="eur",
+        email="ola@example.com",
+        recovered_from="cs_live_1",
+        state_at=T0 + timedelta(hours=26),
+    )
+    portal_db.session.add(later)
+    portal_db.session.commit()
+    html = client.get("/subscriptions/customer?email=ola@example.com").get_data(as_text=True)
+    checkouts = html.split("<h2>Checkouts</h2>")[1].split("</section>")[0]
+    assert f'Opened from a recovery email for <a href="/carts/{case.id}">the cart of' in checkouts
+    emails = html.split("<h2>Emails sent</h2>")[1].split("</section>")[0]
+    assert "Not clicked" in emails and ">no<" not in emails
+
+
 def test_an_address_not_held_yet_can_be_unsubscribed_by_hand(client, owner):
     listing = _listing(client, q="Nobody@Example.com")
     assert "Open nobody@example.com</a> to subscribe, unsubscribe or erase it by hand" in listing
