@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 
 import stripe_events as se
-from factories import PASSWORD, make_connected
+from factories import PASSWORD, make_connected, make_member
 from portal.models import SendingSettings
 from portal.services import events
 
@@ -24,6 +24,21 @@ def test_times_show_in_the_merchants_time_zone_with_the_zone_named(client, db, l
     db.commit()
     listing = client.get("/carts/").get_data(as_text=True)
     assert "2026-07-01 21:30 JST" in listing and "12:30" not in listing
+
+
+def test_an_owner_left_in_utc_is_told_where_to_choose_a_time_zone(client, app, db, login):
+    owner = make_connected(ACCT, email="utc@example.com")
+    make_member(owner.merchant_id, "mate@example.com")
+    login(client, "utc@example.com", PASSWORD)
+    home = client.get("/").get_data(as_text=True)
+    assert "The portal shows your times in UTC." in home
+    assert '<a href="/settings#timezone">choose your time zone in Settings</a>' in home
+    with app.test_client() as member:
+        login(member, "mate@example.com", PASSWORD)
+        assert "shows your times in UTC" not in member.get("/").get_data(as_text=True)
+    db.add(SendingSettings(merchant_id=owner.merchant_id, timezone="Europe/Oslo"))
+    db.commit()
+    assert "shows your times in UTC" not in client.get("/").get_data(as_text=True)
 
 
 def test_home_shows_the_last_30_days_once_carts_expire(client, db, login):

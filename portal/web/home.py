@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
-from portal.services import accounts, dashboard, onboarding
+from portal.services import accounts, dashboard, onboarding, settings
 from portal.tenancy import current_merchant
 
 bp = Blueprint("home", __name__)
@@ -35,4 +35,6 @@ def index():
         days=SUMMARY_DAYS,
         # A member follows the setup; its steps are the owner's, whom they are told to ask.
         owner=None if current_user.is_owner else accounts.owner_of(merchant.id),
+        # UTC is what a browser that hid its zone at sign-up left: say so, where it can change.
+        in_utc=current_user.is_owner and settings.settings_for(merchant.id).timezone == "UTC",
     )
