@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-from alembic import command as alembic_command
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from redis.exceptions import RedisError
@@ -59,12 +58,17 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database is at {revision}.")
 
 
-@db_cli.command("downgrade")
+# "-1" (one step back) reads as an option to click: take it as the revision it is.
+@db_cli.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database back to REVISION (e.g. -1, or base)."""
-    alembic_command.downgrade(db.alembic_config(current_app.config["DATABASE_URL"]), revision)
-    click.echo(f"Database is at {revision}.")
+    db.downgrade(current_app.config["DATABASE_URL"], revision)
+    steps = revision.removeprefix("-")
+    if revision.startswith("-") and steps.isdigit():
+        click.echo(f"Database went back {steps} migration{'' if steps == '1' else 's'}.")
+    else:
+        click.echo(f"Database is at {revision}.")
 
 
 @events_cli.command("failed")
