@@ -97,6 +97,26 @@ def test_payments_list_orders_newest_first_and_totals_each_currency(db, client, 
     assert "Recovered in EUR" in html and "Recovered in USD" in html
 
 
+def test_a_period_of_payments_is_whole_days_in_the_merchants_zone_as_on_the_dashboard(
+    db, client, merchant
+):
+    from portal.models import SendingSettings
+    from portal.services.dashboard import period_for
+
+    db.add(SendingSettings(merchant_id=merchant, timezone="Asia/Tokyo"))
+    week = period_for(7, "Asia/Tokyo", datetime.now(timezone.utc))
+    inside = _case(db, merchant, 1, paid_at=week.start + timedelta(minutes=1), livemode=True)
+    # Within 7 × 24 hours of now, but on the Tokyo day before the week's first.
+    before = _case(db, merchant, 2, paid_at=week.start - timedelta(minutes=1), livemode=True)
+    db.commit()
+    html = client.get("/payments/?days=7").get_data(as_text=True)
+    assert _ids(html, "payments") == [inside.id] and before.id in _ids(
+        client.get("/payments/").get_data(as_text=True), "payments"
+    )
+    assert f"Paid from {week.first:%b} {week.first.day}, {week.first.year} to" in html
+    assert "1 payment<" in html
+
+
 def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant, app, monkeypatch):
     from portal.models import CheckoutSession, EmailSend
 

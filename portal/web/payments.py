@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
 from portal.db import utcnow
 from portal.models import RecoveryCase
-from portal.services import carts, payments
+from portal.services import carts, dashboard, payments, settings
 from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
@@ -21,13 +19,17 @@ bp = Blueprint("payments", __name__, url_prefix="/payments")
 def index():
     merchant = current_merchant()
     days = payments.PERIODS.get(request.args.get("days", ""))
-    since = utcnow() - timedelta(days=days) if days else None
+    period = None
+    if days:  # whole days in the merchant's zone, today so far: the dashboard's very periods
+        period = dashboard.period_for(days, settings.settings_for(merchant.id).timezone, utcnow())
+    since = period.start if period else None
     before = query_id("before")
     return render_template(
         "payments/index.html",
         page=payments.page(merchant.id, since, before),
         totals=payments.totals(merchant.id, since),
         days=days,
+        period=period,
         periods=payments.PERIODS,
         paging=before is not None,
     )
