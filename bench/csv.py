@@ -16,15 +16,15 @@ contacts and consent_changes that keep every index, key and foreign key: the wri
 without reading the file, checking rows, comparing dates or upserting.
 `peak_rss_mb` is the peak resident memory (VmHWM) of the process that imports and exports:
 a child of this one (`--measure`), whose peak is reset (/proc/self/clear_refs) once the portal is
-loaded: importing the `portal` package alone peaks near 110-155 MB for a moment, before any CSV
+loaded: importing the `portal` package alone peaks near 110 MB for a moment, before any CSV
 work (that start-up peak is printed too, but is not the import's). The last line printed is one
 JSON object. Targets: import_ratio <= 4, export_ratio <= 3, peak RSS < 150 MB.
 
-Figures here (2 CPUs, PostgreSQL 15 with its default settings), 1,000,000 rows, four runs:
-import 26.8-31.6 s (ratio 38-48: NOT at target); export 1.02-1.19 s (ratio 1.44-1.70); peak
-RSS 142 MB; floor 16.6-18.3 s (23-28x the bare COPY of 0.63-0.72 s); the list's queries
-(`list_p95_ms`) at most 3.4 ms. The previous version of the code, in turns with these runs:
-import 31.4-33.9 s (ratio 47-48), export 1.73-2.10 s (ratio 2.6-3.0).
+Figures here (2 CPUs, PostgreSQL 15 with its default settings), 1,000,000 rows, three runs:
+import 21.9-27.5 s (ratio 34-44: NOT at target); export 0.78-1.04 s (ratio 1.27-1.81); peak
+RSS 139.0-139.1 MB; floor 12.7-13.7 s (17-24x the bare COPY of 0.53-0.81 s); the list's
+queries (`list_p95_ms`) at most 2.1 ms. The code before the app stopped loading Alembic at
+start, in turns with these runs: the same times, peak RSS 146.5-147.0 MB.
 The import target cannot be met while a file's rows land in these two tables: writing them
 alone costs 23-28 bare COPYs, about 8 us a row for each table (the row, its indexes, the foreign
 key's check). The import adds 10-13 s to that: storing the file (0.4 s), reading and checking it
@@ -32,7 +32,7 @@ in Python (about 4.5 s), and per batch a COPY into a temporary table and the ups
 comparison of dates.
 `list_p95_ms`: p95 of `contact_list.page` (the list's query) over the imported addresses, 20
 times each: the first page, a page half-way down, one status, an address prefix; and of
-`contact_list.counts` (the tabs' figures), 5.1 ms at 1,000,000 rows.
+`contact_list.counts` (the tabs' figures), 3.3-3.9 ms at 1,000,000 rows.
 The default of 1,000,000 rows takes about a minute; `--rows 200000` about 15 s.
 """
 
