@@ -356,7 +356,7 @@ def test_a_second_invitation_to_one_address_moments_later_sends_nothing(client, 
     first, second = invite(client, "nia@example.com"), invite(client, "Nia@example.com")
     assert first.status_code == second.status_code == 303
     page = client.get("/team/").get_data(as_text=True)
-    assert "nia@example.com was sent an invitation moments ago" in page
+    assert "nia@example.com was invited moments ago: the invitation is listed below." in page
     assert len(outbox(db, to="nia@example.com")) == 1
     assert db.scalar(select(func.count()).select_from(Invitation)) == 1
     # A minute on, inviting again sends a new link and retires the old one.

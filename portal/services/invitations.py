@@ -100,7 +100,7 @@ def _retire_earlier(merchant: Merchant, email: str, counted: list) -> datetime:
     if earlier and now - earlier[0].created_at < RESEND_AFTER:
         throttle.withdraw(counted)
         db.session.commit()
-        raise JustSent(f"{email} was sent an invitation moments ago: it is listed below.")
+        raise JustSent(f"{email} was invited moments ago: the invitation is listed below.")
     for invitation in earlier:
         invitation.revoked_at = now
     return now
