@@ -773,6 +773,10 @@ def test_an_erased_address_is_never_emailed_again_even_after_a_new_checkout(kit,
     kit.settle()
     assert len(kit.sink.messages) == 1  # nothing more
     assert kit.case(second).reason == "suppressed"
+    # Nor is her new tick recorded: the list never counts her as subscribed again.
+    db.expire_all()
+    assert db.scalars(select(Contact.email)).all() == []
+    assert db.scalars(select(ConsentChange.email)).all() == []
     assert db.scalars(select(EmailSend.to_address)).all() == [
         next(a for a in db.scalars(select(EmailSend.to_address)) if a.startswith("erased:"))
     ]

@@ -19,6 +19,7 @@ from portal.models import (
     Contact,
     EmailSend,
     ErasedAddress,
+    Merchant,
     RecoveryCase,
     StripeEvent,
 )
@@ -385,6 +386,24 @@ def test_erase_keeps_only_the_hash_and_the_address_is_gone(app, client, owner):
         assert "That is not a complete email address: nothing was erased." in refused.get_data(
             as_text=True
         )
+
+
+def test_an_erased_address_with_a_later_checkout_never_reads_as_subscribed(app, client, owner):
+    m = owner.merchant_id
+    _ledger(m, "ola@example.com", "subscribed", "checkout_session", "cs_live_1", T0)
+    with app.app_context():
+        merchant = portal_db.session.get(Merchant, m)
+        subscriptions.erase(merchant, "ola@example.com", app.config["SECRET_KEY"])
+        portal_db.session.commit()
+    _cart(m, "ola@example.com", "cs_live_2", sent=False)  # she checks out again, ticking the box
+    # A contact held from before checkouts stopped recording consent for erased addresses.
+    _ledger(m, "ola@example.com", "subscribed", "checkout_session", "cs_live_2", T0)
+    html = client.get("/subscriptions/customer?email=ola@example.com").get_data(as_text=True)
+    status = html.split('id="status-heading"')[1].split("</section>")[0]
+    assert "Erased on request: never emailed" in status and "Subscribed" not in status
+    assert "What Stripe reported since (a new checkout) is listed below" in status
+    assert "only a keyed hash" not in status
+    assert "Erase ola@example.com" in html  # erasing again removes what came since
 
 
 def test_only_the_owner_erases(client, owner, login):

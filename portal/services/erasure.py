@@ -50,6 +50,17 @@ def erased_among(merchant_id: int, emails: Iterable[str]) -> set[str]:
     return {by_hash[hashed] for hashed in found}
 
 
+def without_erased(changes: list) -> list:
+    """`changes` (anything with a merchant_id and an email) but those of addresses their
+    merchant erased: a checkout after an erasure records no consent, as CSV rows and manual
+    changes record none, so the address never reads as subscribed again."""
+    by_merchant: dict[int, set[str]] = {}
+    for change in changes:
+        by_merchant.setdefault(change.merchant_id, set()).add(change.email)
+    erased = {m: erased_among(m, emails) for m, emails in by_merchant.items()}
+    return [change for change in changes if change.email not in erased[change.merchant_id]]
+
+
 def rejects_holding(merchant_id: int, email: str, imports) -> list[int]:
     """The rejected CSV rows of `imports` (a select of the merchant's import ids) that hold
     `email` as written, whatever its case or what surrounds it ("'=A@x.com ", "a@x.com,2020"),

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, update
 from portal import db
 from portal.db import utcnow
 from portal.models import EventStatus, StripeAccount, StripeEvent
-from portal.services import cases, consent, sessions
+from portal.services import cases, consent, erasure, sessions
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -95,7 +95,7 @@ def _apply(events: list[StripeEvent], now: datetime) -> None:
         if e.type.startswith("checkout.session.")
     ]
     mirrors = sessions.apply(snapshots)
-    consent.record(consent.from_sessions(mirrors))
+    consent.record(erasure.without_erased(consent.from_sessions(mirrors)))
     cases.sync(mirrors)
     for event in routed:
         # Only the platform's Connect endpoint hears of its own app being removed; a direct
