@@ -134,6 +134,11 @@ def test_status_tabs_filter_and_count(client, owner):
     _contacts(owner.merchant_id, ["d@example.com"], status="unsubscribed")
     listed = _listing(client)
     assert "Checkout, box ticked" in listed and "Checkout, box left unticked" in listed
+    # A search's tabs count what it finds, as the list below them shows it.
+    searched = _listing(client, q="C")
+    assert _addresses(searched) == ["c@example.com"]
+    tabs = re.findall(r'<span class="count">([^<]*)</span>', searched)
+    assert tabs == ["1", "0", "1"]  # All, Subscribed, Unsubscribed
 
 
 def test_prefix_search_ignores_case_and_treats_wildcards_literally(client, owner):
@@ -188,6 +193,8 @@ def test_list_query_count_does_not_grow_with_the_list(app, client, owner):
     all_tab = re.search(r'<span class="count">([^<]*)</span>', tabs).group(1)
     # 5,010 held: an estimate in words, rounded to two figures, or the cap where there is none
     assert all_tab == ("about 5,000" if on_postgres else "1,000+")
+    searched = client.get("/subscriptions?q=many").get_data(as_text=True).split("status-tabs")[1]
+    assert re.search(r'<span class="count">([^<]*)</span>', searched).group(1) == "1,000+"
 
 
 def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):

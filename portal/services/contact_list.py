@@ -26,7 +26,17 @@ def page(
     """One page of the merchant's contacts in address order, after the address `after`, and
     the cursor of the next page (None: this is the last). Served by the (merchant_id, [status,]
     email) indexes at any size: the search is a prefix written as a range, never a scan."""
-    stmt = select(Contact).where(Contact.merchant_id == merchant.id)
+    stmt = _matching(select(Contact), merchant, status, query)
+    if after:
+        stmt = stmt.where(Contact.email > after)
+    rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
+
+
+def _matching(stmt, merchant: Merchant, status: str | None, query: str):
+    """`stmt` narrowed to the merchant's contacts of `status` (None: any) whose address starts
+    with `query`, as the (merchant_id, [status,] email) indexes serve it."""
+    stmt = stmt.where(Contact.merchant_id == merchant.id)
     if status:
         stmt = stmt.where(Contact.status == status)
     if prefix := CONTROL.sub("", normalize(query)):
@@ -35,10 +45,7 @@ def page(
         stmt = stmt.where(Contact.email >= prefix, Contact.email.like(escaped + "%", escape="\\"))
         if (end := _after_prefix(prefix)) is not None:
             stmt = stmt.where(Contact.email < end)
-    if after:
-        stmt = stmt.where(Contact.email > after)
-    rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
+    return stmt
 
 
 def _after_prefix(prefix: str) -> str | None:
@@ -50,19 +57,21 @@ def _after_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
-def counts(merchant: Merchant) -> dict[str | None, str]:
-    """How many contacts each tab holds (None: all), in words: exact up to COUNT_CAP (each tab
+def counts(merchant: Merchant, query: str = "") -> dict[str | None, str]:
+    """How many contacts each tab holds (None: all) whose address starts with `query` (as the
+    list below the tabs shows them), in words: exact up to COUNT_CAP (each tab
     counts at most COUNT_CAP + 1 index entries, so a page view stays cheap whatever the list's
-    size); past it, "about N" from PostgreSQL's planner estimate (an import of many rows
-    refreshes its statistics), else "1,000+"."""
+    size); past it, without a search, "about N" from PostgreSQL's planner estimate (an import
+    of many rows refreshes its statistics), else "1,000+"."""
     found = {}
     for status in (None, *STATUS):
-        stmt = select(Contact.id).where(Contact.merchant_id == merchant.id)
-        if status:
-            stmt = stmt.where(Contact.status == status)
+        stmt = _matching(select(Contact.id), merchant, status, query)
         capped = stmt.limit(COUNT_CAP + 1).subquery()
         held = db.session.scalar(select(func.count()).select_from(capped))
-        found[status] = f"{held:,}" if held <= COUNT_CAP else _beyond_cap(stmt)
+        if held <= COUNT_CAP:
+            found[status] = f"{held:,}"
+        else:  # a search's share of the planner's estimate would be a guess: no "about" for it
+            found[status] = f"{COUNT_CAP:,}+" if query else _beyond_cap(stmt)
     return found
 
 

@@ -65,7 +65,7 @@ def index():
         cursor=cursor,
         status=status,
         query=query,
-        counts=contact_list.counts(current_merchant()),
+        counts=contact_list.counts(current_merchant(), query),
         after=request.args.get("after"),
         whole_address=subscriptions.is_address(query),
         status_words=subscriptions.STATUS,
