@@ -133,7 +133,8 @@ def test_status_tabs_filter_and_count(client, owner):
     # unsubscribe from anything.
     _contacts(owner.merchant_id, ["d@example.com"], status="unsubscribed")
     listed = _listing(client)
-    assert "Checkout, box ticked" in listed and "Checkout, box left unticked" in listed
+    assert "Checkout: agreed to marketing emails" in listed  # as the address's history says
+    assert "Checkout: left the marketing box unticked" in listed
     # A search's tabs count what it finds, as the list below them shows it.
     searched = _listing(client, q="C")
     assert _addresses(searched) == ["c@example.com"]

@@ -48,16 +48,11 @@ def is_address(email: str | None) -> bool:
 
 def source_words(source: str, status: str | None = None) -> str:
     """The source in words; with the status, a checkout's says which way the box was left
-    (a buyer who left it unticked reads as such, not as one who unsubscribed)."""
-    if source == "checkout_session" and status in CHECKOUT_BOX:
-        return CHECKOUT_BOX[status]
+    (a buyer who left it unticked reads as such, not as one who unsubscribed). The list and
+    the history read the same."""
+    if source == "checkout_session" and status in CHECKOUT_ANSWERS:
+        return CHECKOUT_ANSWERS[status]
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
-
-
-CHECKOUT_BOX = {
-    ConsentStatus.SUBSCRIBED: "Checkout, box ticked",
-    ConsentStatus.UNSUBSCRIBED: "Checkout, box left unticked",
-}
 
 
 # A checkout's answer in words: the box a shopper ticks, or leaves unticked, is what it records.
@@ -100,16 +95,10 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
         return None
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
-        HistoryLine(c.status, _source(c), w, c.occurred_at, _cart(c, carts))
+        HistoryLine(c.status, source_words(c.source, c.status), w, c.occurred_at, _cart(c, carts))
         for c, w in zip(changes, who_of(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends)
-
-
-def _source(change: ConsentChange) -> str:
-    if change.source == "checkout_session":
-        return CHECKOUT_ANSWERS.get(change.status, source_words(change.source))
-    return source_words(change.source)
 
 
 def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
