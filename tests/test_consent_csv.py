@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import subprocess
@@ -477,7 +478,7 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     assert 'data-figure="applied">1<' in fragment
     rejected = client.get(f"{page}/rejects.csv")
     assert rejected.get_data(as_text=True) == (
-        "Line,Email address,Reason\r\n3,nope,not an email address\r\n"
+        HEADER.replace("\r\n", ",Line,Reason\r\n") + "nope,Subscribed,,3,not an email address\r\n"
     )
     export = client.get("/subscriptions/export.csv")
     assert export.mimetype == "text/csv"
@@ -486,6 +487,35 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     # The address's history names who uploaded which file, and the line.
     customer = client.get("/subscriptions/customer?email=a@example.com").get_data(as_text=True)
     assert "owner@bean.example: “subs.csv”, line 2" in customer
+
+
+def test_rejected_rows_download_in_stripes_format_to_correct_and_upload_again(
+    client, owner, login, db
+):
+    text = HEADER + (
+        "b@example.com,Maybe,2026-01-01T00:00:00Z\r\n"
+        "c@example.com,Subscribed,yesterday\r\n"
+        "d@example.com,Unsubscribed,2099-01-01T00:00:00Z\r\n"
+        "e@example.com,=1+1,\r\n"
+    )
+    first = run_import(owner, text)
+    assert first.rejected == 4
+    login(client, "owner@bean.example", PASSWORD)
+    download = client.get(f"/subscriptions/imports/{first.id}/rejects.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(download)))
+    assert rows[0] == [*HEADER.strip().split(","), "Line", "Reason"]
+    assert [row[:4] for row in rows[1:]] == [
+        ["b@example.com", "Maybe", "2026-01-01T00:00:00Z", "2"],
+        ["c@example.com", "Subscribed", "yesterday", "3"],
+        ["d@example.com", "Unsubscribed", "2099-01-01T00:00:00+00:00", "4"],
+        ["e@example.com", "'=1+1", "", "5"],  # a formula never runs in a spreadsheet
+    ]
+    # The merchant corrects the cells and uploads the file as downloaded, Line and Reason kept.
+    fixed = download.replace("Maybe", "Subscribed").replace("yesterday", "")
+    fixed = fixed.replace("2099-01-01", "2026-02-01").replace("'=1+1", "Subscribed")
+    again = run_import(owner, fixed, name="fixed.csv")
+    assert (again.applied, again.rejected) == (4, 0)
+    assert held(db)["d@example.com"][0] == "unsubscribed"
 
 
 def test_the_page_explains_skipped_rows_when_there_are_some(client, owner, login, db):

@@ -72,6 +72,9 @@ class CsvImportReject(Base):
     )
     line: Mapped[int]
     value: Mapped[str] = mapped_column(String(320))  # the row's email cell, cut short
+    # Its status and date cells, cut short: the rejects download as rows to correct and upload.
+    status_cell: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    date_cell: Mapped[str] = mapped_column(String(100), default="", server_default="")
     reason: Mapped[str] = mapped_column(String(200))
 
 

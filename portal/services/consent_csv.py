@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import NamedTuple
 from collections.abc import Iterator
@@ -24,6 +24,7 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 EMAIL_MAX = 254
+CELL_KEPT = 100  # characters of a rejected row's status and date cells kept
 # An address: dot-separated atoms, an @, then a domain of two or more dot-separated labels,
 # none starting or ending with a hyphen. An atom is any run of characters but dots, spaces,
 # control characters, invisible format characters (a right-to-left override, a zero-width
@@ -104,9 +105,14 @@ class Row(NamedTuple):
 
 @dataclass(frozen=True)
 class Reject:
+    """A row not applied: its line, its address cell (or the whole row when cells are missing),
+    the reason in words, and its status and date cells as written (to correct and upload)."""
+
     line: int
     value: str
     reason: str
+    status: str = ""
+    date: str = ""
 
 
 def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
@@ -117,22 +123,21 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
         ]
         value = ",".join(cells)[:320]
         return Reject(line, value, f"missing cell: {', '.join(missing)}")
-    raw = cells[columns.email].strip()
-    email = _unescape(raw).lower()
-    if not is_email(email):
-        return Reject(line, raw[:320], "not an email address" if raw else "no email address")
-    word = cells[columns.status].strip()
-    status = STATUSES.get(word.lower())
-    if status is None:
-        shown = f"“{word[:40]}”" if word else "empty"
-        return Reject(line, raw, f"unknown status {shown}: use Subscribed or Unsubscribed")
+    raw, word = cells[columns.email].strip(), cells[columns.status].strip()
     date = columns.date
     text = cells[date].strip() if date is not None and date < len(cells) else ""
-    try:
-        when = unix_time(text) if text else None
-    except ValueError as error:
-        return Reject(line, raw, _date_reason(text, early=str(error) == EARLY))
-    return Row(line, email, status, when)
+    email, status = _unescape(raw).lower(), STATUSES.get(word.lower())
+    if not is_email(email):
+        reason = "not an email address" if raw else "no email address"
+    elif status is None:
+        shown = f"“{word[:40]}”" if word else "empty"
+        reason = f"unknown status {shown}: use Subscribed or Unsubscribed"
+    else:
+        try:
+            return Row(line, email, status, unix_time(text) if text else None)
+        except ValueError as error:
+            reason = _date_reason(text, early=str(error) == EARLY)
+    return Reject(line, raw[:320], reason, word[:CELL_KEPT], text[:CELL_KEPT])
 
 
 def _date_reason(text: str, early: bool) -> str:
@@ -272,9 +277,8 @@ def _spanning(reject: Reject, last_line: int) -> Reject:
     """A rejected record that ran over several lines says so: most often a quote left open."""
     if last_line <= reject.line:
         return reject
-    return Reject(
-        reject.line,
-        reject.value,
-        f"{reject.reason} (a quoted cell carries this row on to line {last_line}: if it should "
-        "not, check for a quote that is not closed)",
+    return replace(
+        reject,
+        reason=f"{reject.reason} (a quoted cell carries this row on to line {last_line}: if it "
+        "should not, check for a quote that is not closed)",
     )

@@ -25,11 +25,13 @@ from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
 from portal.services import csv_files, erasure
 from portal.services.consent_csv import (
+    STATUS_WORDS,
     Batch,
     Columns,
     Records,
     Reject,
     Row,
+    iso_utc,
     read_batch,
 )
 from portal.services.consent_csv_apply import apply_rows
@@ -149,6 +151,8 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
                     "import_id": imp.id,
                     "line": r.line,
                     "value": r.value[:REJECT_VALUE_LIMIT],
+                    "status_cell": r.status,
+                    "date_cell": r.date,
                     "reason": r.reason,
                 }
                 for r in refused
@@ -182,7 +186,13 @@ def _not_future(rows: list[Row], uploaded: datetime) -> tuple[list[Row], list[Re
         return rows, []
     kept = [row for row in rows if row.occurred_at is None or row.occurred_at <= latest]
     return kept, [
-        Reject(row.line, row.email, _future_reason(row.occurred_at))
+        Reject(
+            row.line,
+            row.email,
+            _future_reason(row.occurred_at),
+            STATUS_WORDS[row.status],
+            iso_utc(datetime.fromtimestamp(row.occurred_at, timezone.utc)),
+        )
         for row in rows
         if row.occurred_at is not None and row.occurred_at > latest
     ]

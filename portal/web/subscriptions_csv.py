@@ -140,7 +140,8 @@ def _progress_context(import_id: int) -> dict:
 @bp.route("/subscriptions/imports/<id:import_id>/rejects.csv")
 @login_required
 def rejects(import_id: int):
-    """Every rejected row of an import: line, the address cell and the reason."""
+    """Every rejected row of an import, in Stripe's format (its address, status and date cells)
+    followed by its line and the reason."""
     imp = get_owned_or_404(CsvImport, import_id)
     name = f"import-{imp.id}-rejected-rows.csv"
     return Response(
@@ -153,11 +154,18 @@ def rejects(import_id: int):
 def _reject_chunks(imp: CsvImport) -> Iterator[str]:
     buffer, last = io.StringIO(), 0
     writer = csv.writer(buffer)
-    writer.writerow(("Line", "Email address", "Reason"))
+    # Stripe's columns first: corrected, the file uploads again as it is (an upload reads
+    # those three and ignores the others).
+    writer.writerow((*consent_csv.HEADER, "Line", "Reason"))
     while True:
         page = csv_imports.rejects(imp, after_line=last, limit=1000)
         writer.writerows(
-            (r.line, consent_csv.safe_cell(r.value), consent_csv.safe_cell(r.reason)) for r in page
+            (
+                *map(consent_csv.safe_cell, (r.value, r.status_cell, r.date_cell)),
+                r.line,
+                consent_csv.safe_cell(r.reason),
+            )
+            for r in page
         )
         yield buffer.getvalue()
         buffer.seek(0)
