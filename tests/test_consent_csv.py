@@ -248,14 +248,20 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
     assert rejects(db, imp) == [
         (2, "not an email address"),
         (3, "unknown status “maybe”: use Subscribed or Unsubscribed"),
-        (4, "unreadable date “yesterday”: use ISO 8601 or a Unix time"),
+        (
+            4,
+            "unreadable date “yesterday”: write it like 2023-10-23T20:58:02+00:00, or leave it empty",
+        ),
         (5, "missing cell: Subscription status"),
         (
             6,
             "not an email address (a quoted cell carries this row on to line 7: if it should "
             "not, check for a quote that is not closed)",
         ),
-        (8, "unreadable date “2023-13-45”: use ISO 8601 or a Unix time"),
+        (
+            8,
+            "unreadable date “2023-13-45”: write it like 2023-10-23T20:58:02+00:00, or leave it empty",
+        ),
         (11, "no email address"),
         (12, "not an email address"),
         (13, "not an email address"),
@@ -652,7 +658,7 @@ def test_dates_are_read_to_the_microsecond(owner, db, text, when):
 def test_dates_after_the_year_9999_or_unreadable_are_rejected(owner, db, text):
     imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
     assert [reason for _, reason in rejects(db, imp)] == [
-        f"unreadable date “{text}”: use ISO 8601 or a Unix time"
+        f"unreadable date “{text}”: write it like 2023-10-23T20:58:02+00:00, or leave it empty"
     ]
 
 

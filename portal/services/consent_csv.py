@@ -146,7 +146,7 @@ def _date_reason(text: str, early: bool) -> str:
         return f"date {shown} is before 1970: give the date the address said yes or no"
     if text.isdecimal() and len(text) == 13:
         return f"unreadable date {shown}: a Unix time in milliseconds? Give it in seconds"
-    return f"unreadable date {shown}: use ISO 8601 or a Unix time"
+    return f"unreadable date {shown}: write it like 2023-10-23T20:58:02+00:00, or leave it empty"
 
 
 def _unescape(value: str) -> str:
