@@ -106,3 +106,17 @@ def test_the_menu_marks_the_page_you_are_on_and_its_section(client, db, login):
     # A page inside a section (reached from Settings) marks its section, not as the page itself.
     assert current("/dry-runs") == [("true", "Settings")]
     assert current("/account") == []  # in no section of the menu
+
+
+def test_a_time_zone_reads_as_people_name_it_with_its_place():
+    from portal.services.zone_table import in_words
+
+    assert in_words("America/Los_Angeles") == "Pacific Time (Los Angeles)"
+    assert in_words("Europe/Berlin") == "Central European Time (Berlin)"
+    assert in_words("US/Eastern") == "Eastern Time"  # an alias: its place is in the name
+    # No place, or no common name in the locale data: the zone's own name, words spaced.
+    assert [in_words(z) for z in ("UTC", "Etc/GMT+5", "Antarctica/Troll")] == [
+        "UTC",
+        "Etc/GMT+5",
+        "Antarctica/Troll",
+    ]

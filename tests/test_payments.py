@@ -245,7 +245,7 @@ def test_the_timeline_names_the_gate_and_what_stripe_said(db, client, merchant):
     assert places == sorted(places)
     assert "Due 2026-11-01 09:00 EST" in html  # 14:00 UTC in the merchant's zone
     assert "(after the delay)" in html  # no quiet hours are set: none are mentioned
-    assert "Times in America/New York" in html
+    assert "Times in Eastern Time (New York)." in html
 
 
 def test_every_stopping_rule_reads_as_the_end_of_one_sentence():

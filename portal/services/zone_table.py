@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timezone
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel.dates import get_timezone, get_timezone_name
 
 
 @cache  # read from disk once, when first needed
@@ -65,3 +67,20 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=1024)
+def in_words(name: str) -> str:
+    """A time zone as people name it, with its place: "Pacific Time (Los Angeles)", "Central
+    European Time (Berlin)"; a zone of no place (UTC, Etc/GMT+5) or with no common name keeps
+    its own ("UTC", "America/Los Angeles" for a name the locale data lacks)."""
+    if "/" not in name or name.startswith("Etc/"):
+        return name
+    try:
+        common = get_timezone_name(get_timezone(name), locale="en_US")
+    except LookupError:
+        common = ""
+    place = name.rsplit("/", 1)[1].replace("_", " ")
+    if not common[:1].isupper() or "(" in common or common.startswith("Unknown"):
+        return name.replace("_", " ")  # babel's fallbacks: "Unknown Region (…) Time", "world (…)"
+    return common if place in common else f"{common} ({place})"
