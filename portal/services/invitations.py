@@ -42,7 +42,7 @@ def _taken_words(merchant: Merchant, inviter: User, email: str) -> str:
     on_team = select(User.id).where(User.merchant_id == merchant.id, User.email == email)
     if db.session.scalar(on_team) is not None:
         return "This address is on your team already: see the list below."
-    return TAKEN
+    return TAKEN.removesuffix(".") + ": invite another address of theirs."
 
 
 class NoLongerPending(AccountError):
