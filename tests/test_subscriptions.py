@@ -97,6 +97,11 @@ def _next(html: str) -> str | None:
     return found and found.group(1).replace("&amp;", "&")
 
 
+def _prev(html: str) -> str | None:
+    found = re.search(r'href="([^"]+)" rel="prev"', html)
+    return found and found.group(1).replace("&amp;", "&")
+
+
 @pytest.fixture
 def owner(client, login):
     user = make_owner("Bean Shop", "owner@bean.example")
@@ -119,6 +124,30 @@ def test_pages_have_no_gaps_or_repeats_even_when_rows_arrive_between_them(client
     # Rows added behind the cursor are not shown again; those ahead of it are found once.
     assert len(seen) == len(set(seen)) == 121
     assert set(seen) == set(emails) | {"shopper050a@example.com"}
+
+
+def test_pages_go_back_the_way_they_came_with_a_search_and_a_status(client, owner):
+    _contacts(owner.merchant_id, [f"shopper{n:03d}@example.com" for n in range(120)])
+    _contacts(owner.merchant_id, ["other@example.com"])
+    _contacts(owner.merchant_id, ["shopperx@example.com"], status="unsubscribed", source="csv")
+    pages = [_listing(client, q="shopper", status="subscribed")]
+    assert _prev(pages[0]) is None and "First page" not in pages[0]
+    while url := _next(pages[-1]):
+        pages.append(client.get(url).get_data(as_text=True))
+    assert [len(_addresses(p)) for p in pages] == [50, 50, 20]
+    back = client.get(_prev(pages[2])).get_data(as_text=True)
+    assert _addresses(back) == _addresses(pages[1]) and "First page" in back
+    first = client.get(_prev(back)).get_data(as_text=True)
+    assert _addresses(first) == _addresses(pages[0]) and _prev(first) is None
+    assert _next(first) == _next(pages[0])  # the same page, whichever way it was reached
+
+
+@pytest.mark.parametrize("cursor", ["", "'", "%", "\U0010ffff", "z" * 5000, "a@b.c' OR 1=1 --"])
+def test_any_cursor_gives_a_page(client, owner, cursor):
+    _contacts(owner.merchant_id, ["ola@example.com", "zed@example.com"])
+    for name in ("before", "after"):
+        html = _listing(client, **{name: cursor})
+        assert set(_addresses(html)) <= {"ola@example.com", "zed@example.com"}
 
 
 def test_status_tabs_filter_and_count(client, owner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import NamedTuple
 
 from sqlalchemy import func, select, text
 
@@ -16,21 +17,37 @@ from portal.services.subscriptions import STATUS, normalize
 COUNT_CAP = 1000  # counting past this reads the whole index: the tabs say "1,000+" instead
 
 
+class Page(NamedTuple):
+    contacts: list[Contact]
+    after: str | None  # the cursor of the next page (None: this is the last)
+    before: str | None  # the cursor of the page before (None: this is the first)
+
+
 def page(
     merchant: Merchant,
     status: str | None = None,
     query: str = "",
     after: str | None = None,
     limit: int = 50,
-) -> tuple[list[Contact], str | None]:
-    """One page of the merchant's contacts in address order, after the address `after`, and
-    the cursor of the next page (None: this is the last). Served by the (merchant_id, [status,]
-    email) indexes at any size: the search is a prefix written as a range, never a scan."""
+    before: str | None = None,
+) -> Page:
+    """One page of the merchant's contacts in address order: after the address `after`, or
+    (given `before`) the page just before that address, with the cursors of the pages either
+    side. Served by the (merchant_id, [status,] email) indexes at any size, either way: the
+    search is a prefix written as a range, never a scan."""
     stmt = _matching(select(Contact), merchant, status, query)
+    if before:  # read backwards from the cursor, then put the page in order
+        stmt = stmt.where(Contact.email < before).order_by(Contact.email.desc())
+        rows = list(db.session.scalars(stmt.limit(limit + 1)))
+        shown = rows[:limit][::-1]
+        earlier = shown[0].email if len(rows) > limit else None
+        return Page(shown, shown[-1].email if shown else None, earlier)
     if after:
         stmt = stmt.where(Contact.email > after)
     rows = list(db.session.scalars(stmt.order_by(Contact.email).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].email if len(rows) > limit else None)
+    shown = rows[:limit]
+    later = shown[-1].email if len(rows) > limit else None
+    return Page(shown, later, shown[0].email if after and shown else None)
 
 
 def _matching(stmt, merchant: Merchant, status: str | None, query: str):

@@ -46,7 +46,8 @@ class EraseForm(FlaskForm):
 def with_slash():
     """The list's address as the other sections write theirs (/carts/, /team/...)."""
     # Only the list's own parameters: others would steer url_for (_external, _scheme, _method).
-    kept = {name: request.args[name] for name in ("q", "status", "after") if name in request.args}
+    names = ("q", "status", "after", "before")
+    kept = {name: request.args[name] for name in names if name in request.args}
     return redirect(url_for(".index", **kept), code=301)
 
 
@@ -56,17 +57,20 @@ def index():
     status = request.args.get("status")
     status = status if status in subscriptions.STATUS else None
     query = subscriptions.normalize(request.args.get("q"))[:254]
-    rows, cursor = contact_list.page(
-        current_merchant(), status, query, request.args.get("after") or None
+    listed = contact_list.page(
+        current_merchant(),
+        status,
+        query,
+        request.args.get("after") or None,
+        before=request.args.get("before") or None,
     )
     return render_template(
         "subscriptions/index.html",
-        rows=rows,
-        cursor=cursor,
+        listed=listed,
         status=status,
         query=query,
         counts=contact_list.counts(current_merchant(), query),
-        after=request.args.get("after"),
+        paging=bool(request.args.get("after") or request.args.get("before")),
         whole_address=subscriptions.is_address(query),
         status_words=subscriptions.STATUS,
         source_words=subscriptions.source_words,
