@@ -341,12 +341,14 @@ def test_export_holds_everything_about_the_address_and_nothing_else(client, owne
     data = json.loads(response.get_data(as_text=True))
     assert data["contact"]["status"] == "subscribed"
     assert [c["source_ref"] for c in data["consent_history"]] == ["cs_live_1"]
-    assert data["consent_history"][0]["source_in_words"] == "Checkout"
+    assert data["consent_history"][0]["source_in_words"] == "Checkout: agreed to marketing emails"
     [checkout] = data["checkout_sessions"]
     assert checkout["session_id"] == "cs_live_1" and checkout["customer_name"] == "Ola Nordmann"
     assert checkout["amount_total"] == 2750 and checkout["consent_promotions"] == "opt_in"
     assert checkout["recovery_case"]["decision"] == "Emailed"
-    assert [(e["status"], e["step"]) for e in data["emails_sent"]] == [("Sent", 0)]
+    assert [(e["status"], e["step"], e["email"]) for e in data["emails_sent"]] == [
+        ("Sent", 0, "Email 1")
+    ]
     text = response.get_data(as_text=True)
     assert "cs_live_other" not in text and "kari" not in text and "Other Name" not in text
 

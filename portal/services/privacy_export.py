@@ -22,9 +22,9 @@ def export_person(merchant: Merchant, email: str) -> dict:
     return {
         "email": email,
         "merchant": merchant.name,
-        "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact.source),
+        "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact),
         "consent_history": [
-            _pick(c, CHANGE_KEYS) | _words(c.source) | {"by": who}
+            _pick(c, CHANGE_KEYS) | _words(c) | {"by": who}
             for c, who in zip(changes, who_of(merchant, changes))
         ],
         "checkout_sessions": [
@@ -32,7 +32,8 @@ def export_person(merchant: Merchant, email: str) -> dict:
             for s, case in checkouts_of(merchant, email, None)
         ],
         "emails_sent": [
-            _pick(s, SEND_KEYS) | {"status": carts.SEND_STATUS.get(s.status, s.status)}
+            _pick(s, SEND_KEYS)
+            | {"email": f"Email {s.step + 1}", "status": carts.SEND_STATUS.get(s.status, s.status)}
             for s in sends
         ],
     }
@@ -53,8 +54,10 @@ def _pick(row, keys: tuple[str, ...]) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def _words(source: str) -> dict:
-    return {"source_in_words": source_words(source)}  # "CSV upload", beside the code "csv"
+def _words(row) -> dict:
+    """The source in words, as the pages say it ("CSV upload" beside the code "csv"; a
+    checkout's with its answer: "Checkout: agreed to marketing emails")."""
+    return {"source_in_words": source_words(row.source, row.status)}
 
 
 def _case_json(case: RecoveryCase, sends: list[EmailSend]) -> dict:
