@@ -460,3 +460,10 @@ def test_a_save_over_a_version_saved_meanwhile_is_refused_and_keeps_the_text(cli
     assert [v.headline for v in versions(db, owner.merchant_id)][-1] == "My headline"
     twice = post_form(client, "/email/1", {**mine, "base": "1"}, follow_redirects=True)
     assert "Nothing changed: version 2 is still the one in use" in twice.get_data(as_text=True)
+
+
+def test_the_address_a_no_js_test_or_preview_leaves_opens_the_editor(client, owner):
+    for action in ("test", "preview"):
+        response = client.get(f"/email/1/{action}")
+        assert response.status_code == 303 and response.location.endswith("/email/1")
+        assert client.get(f"/email/9/{action}").status_code == 404  # no such email: as /email/9

@@ -154,24 +154,29 @@ def reset(step: int):
     return redirect(url_for("editor.edit", step=step))
 
 
-@bp.route("/email/<int:step>/preview", methods=["POST"])
+# GET: a no-JS preview or test left this address in the bar; opened again, it is the editor.
+@bp.route("/email/<int:step>/preview", methods=["GET", "POST"])
 @login_required
 def preview(step: int):
     """The preview of the posted values, nothing saved: just the preview region for htmx, the
     whole page for a browser without JavaScript (its Preview button)."""
     index = _step_index(step)
+    if request.method == "GET":
+        return redirect(url_for("editor.edit", step=step), code=303)
     form = EditorForm()
     if request.headers.get("HX-Request"):
         return render_template("editor/_preview.html", **_preview_context(index, form))
     return _page(index, form)
 
 
-@bp.route("/email/<int:step>/test", methods=["POST"])
+@bp.route("/email/<int:step>/test", methods=["GET", "POST"])
 @login_required
 def send_test(step: int):
     """Queue a test email of the posted values (checked as a save would be, not saved) to the
     signed-in user; 400 when the values have problems, 429 over the merchant's limit."""
     index = _step_index(step)
+    if request.method == "GET":
+        return redirect(url_for("editor.edit", step=step), code=303)
     form = EditorForm()
     design = form.design()
     if email_design.problems(design):
