@@ -24,6 +24,7 @@ MAX_HOLDOUT_PERCENT = 50
 MAX_SENDER_NAME = 100  # the column's length
 MAX_REPLY_TO = 254  # the longest address SMTP carries
 MAX_POSTAL_ADDRESS = 1000
+MIN_POSTAL_ADDRESS = 10  # shorter cannot hold a street, a city and a country
 
 Problem = tuple[str, str]  # (field, message for the person); a step's delay is "steps.<i>"
 
@@ -199,6 +200,9 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         problem = "Use plain text: this contains a direction mark."
     elif len(address) > MAX_POSTAL_ADDRESS:
         problem = f"Use at most {MAX_POSTAL_ADDRESS} characters."
+    elif 0 < len(address.strip()) < MIN_POSTAL_ADDRESS:
+        problem = "This is too short for a postal address: give the street or PO box, the city, "
+        problem += "the postal code and the country."
     elif enabled and not address.strip():
         problem = "Recovery emails are on: they must show a postal address."
     return found + ([("postal_address", problem)] if problem else [])
