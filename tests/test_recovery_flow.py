@@ -454,6 +454,12 @@ def test_the_merchant_reads_decisions_and_the_recovered_payment(kit, db, client,
     case = kit.case(bought)
     detail = client.get(f"/carts/{case.id}").get_data(as_text=True)
     assert "Email 1" in detail and case.recovered_session_id in detail
+    # The subscription's latest change names its source: here the paying checkout's answer.
+    now = re.search(r"<dt>Subscription now</dt><dd>(.*?)</dd>", detail).group(1)
+    assert re.search(
+        r"since .* \(Checkout: (agreed to marketing emails|left the marketing box unticked)\)$",
+        now,
+    ), now
     # The timeline tells the story in order: expiry, re-check, email, click, payment.
     story = [
         "Checkout expired unpaid",

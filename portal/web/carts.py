@@ -58,5 +58,6 @@ def show(case_id: int):
         entries=timeline.build(case, sends, timeline.events(case), recovering),
         stripe_url=payments.dashboard_url(recovering),
         contact=subscriptions.held_contact(current_merchant(), case.session.email or ""),
+        source_words=subscriptions.source_words,
         quiet_hours=settings.settings_for(current_merchant().id).quiet_start is not None,
     )
