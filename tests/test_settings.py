@@ -390,9 +390,10 @@ def test_the_zone_list_offers_each_places_current_name_and_no_alias():
     assert current | {"Europe/Kyiv", "Europe/Oslo", "America/New_York"} <= set(listed)
     assert not set(listed) & {*ALIASES, "Etc/GMT+5", "Factory", "localtime", "EST5EDT", "GB"}
     assert (listed["America/New_York"].label, listed["America/New_York"].optgroup) == (
-        "America/New York",
+        "New York (Eastern Time)",  # the place first, as one looks it up, and its time's name
         "America",
     )
+    assert listed["Antarctica/Troll"].label == "Troll"  # no common name: the place alone
 
 
 @pytest.mark.parametrize("alias", ALIASES)

@@ -70,17 +70,25 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 @lru_cache(maxsize=1024)
-def in_words(name: str) -> str:
-    """A time zone as people name it, with its place: "Pacific Time (Los Angeles)", "Central
-    European Time (Berlin)"; a zone of no place (UTC, Etc/GMT+5) or with no common name keeps
-    its own ("UTC", "America/Los Angeles" for a name the locale data lacks)."""
+def common_name(name: str) -> str | None:
+    """The name people give a zone's time ("Pacific Time"), or None for a zone of no place
+    (UTC, Etc/GMT+5) or one the locale data has no common name for."""
     if "/" not in name or name.startswith("Etc/"):
-        return name
+        return None
     try:
         common = get_timezone_name(get_timezone(name), locale="en_US")
     except LookupError:
-        common = ""
-    place = name.rsplit("/", 1)[1].replace("_", " ")
+        return None
     if not common[:1].isupper() or "(" in common or common.startswith("Unknown"):
-        return name.replace("_", " ")  # babel's fallbacks: "Unknown Region (…) Time", "world (…)"
+        return None  # babel's fallbacks: "Unknown Region (…) Time", "world (…) Time"
+    return common
+
+
+def in_words(name: str) -> str:
+    """A time zone as people name it, with its place: "Pacific Time (Los Angeles)", "Central
+    European Time (Berlin)"; a zone of no place or no common name keeps its own name, words
+    spaced ("UTC", "Etc/GMT+5")."""
+    common, place = common_name(name), name.rsplit("/", 1)[-1].replace("_", " ")
+    if common is None:
+        return name.replace("_", " ")
     return common if place in common else f"{common} ({place})"

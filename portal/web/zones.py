@@ -18,9 +18,17 @@ def zone_choices(current: str | None = None) -> list[SelectChoice]:
     regions = {name.split("/", 1)[0] for name in _place_zones()}
     region = {n: n.split("/", 1)[0] if n.split("/", 1)[0] in regions else "Other" for n in names}
     return [SelectChoice("UTC")] + [
-        SelectChoice(name, name.replace("_", " "), optgroup=region[name])
+        SelectChoice(name, _label(name, region[name]), optgroup=region[name])
         for name in sorted(names, key=lambda n: (region[n] == "Other", region[n], n))
     ]
+
+
+def _label(name: str, region: str) -> str:
+    """ "New York (Eastern Time)" under America: the place first, as one looks it up."""
+    place = name.split("/", 1)[1] if region != "Other" else name
+    common = zone_table.common_name(name)
+    place = place.replace("_", " ")
+    return f"{place} ({common})" if common and common != place else place
 
 
 def _place_zones() -> frozenset[str]:
