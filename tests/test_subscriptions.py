@@ -43,11 +43,10 @@ def _ledger(merchant_id, email, status, source, ref, when):
     portal_db.session.commit()
 
 
-def _cart(merchant_id, email, session_id, sent=True, name="Ola Nordmann"):
-    """An expired checkout with its case and, when `sent`, one email sent for it."""
-    session = CheckoutSession(
-        merchant_id=merchant_id,
-        session_id=session_id,
+def _checkout(merchant_id, email, session_id, **fields) -> CheckoutSession:
+    """A checkout of €27.50 with `email`: expired unpaid after a tick, unless `fields` say
+    otherwise (flushed, not committed)."""
+    defaults = dict(
         livemode=True,
         created_at=T0,
         expired_at=T0 + timedelta(hours=24),
@@ -55,13 +54,21 @@ def _cart(merchant_id, email, session_id, sent=True, name="Ola Nordmann"):
         payment_status="unpaid",
         amount_total=2750,
         currency="eur",
-        email=email,
-        customer_name=name,
+        customer_name="Ola Nordmann",
         consent_promotions="opt_in",
         state_at=T0,
     )
+    session = CheckoutSession(
+        merchant_id=merchant_id, session_id=session_id, email=email, **(defaults | fields)
+    )
     portal_db.session.add(session)
     portal_db.session.flush()
+    return session
+
+
+def _cart(merchant_id, email, session_id, sent=True, name="Ola Nordmann"):
+    """An expired checkout with its case and, when `sent`, one email sent for it."""
+    session = _checkout(merchant_id, email, session_id, customer_name=name)
     case = RecoveryCase(merchant_id=merchant_id, checkout_session_id=session.id, status="done")
     portal_db.session.add(case)
     portal_db.session.flush()
@@ -245,20 +252,16 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
 
 def test_customer_page_names_the_checkout_a_recovery_email_opened(client, owner):
     case = _cart(owner.merchant_id, "ola@example.com", "cs_live_1")
-    later = CheckoutSession(
-        merchant_id=owner.merchant_id,
-        session_id="cs_live_2",
-        livemode=True,
-        created_at=T0 + timedelta(hours=26),
+    paid = T0 + timedelta(hours=26)
+    fields = dict(created_at=paid, expired_at=None, state_at=paid, recovered_from="cs_live_1")
+    _checkout(
+        owner.merchant_id,
+        "ola@example.com",
+        "cs_live_2",
+        **fields,
         status="complete",
         payment_status="paid",
-        amount_total=2750,
-        currency="eur",
-        email="ola@example.com",
-        recovered_from="cs_live_1",
-        state_at=T0 + timedelta(hours=26),
     )
-    portal_db.session.add(later)
     portal_db.session.commit()
     html = client.get("/subscriptions/customer?email=ola@example.com").get_data(as_text=True)
     checkouts = html.split("<h2>Checkouts</h2>")[1].split("</section>")[0]
