@@ -8,11 +8,9 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, FieldList, Form, FormField, RadioField
-from wtforms import SelectChoice
-from wtforms.validators import InputRequired, Optional
+from wtforms import BooleanField, FieldList, FormField
+from wtforms.validators import InputRequired
 
 from portal import db, jobs
 from portal.extensions import rq
@@ -21,9 +19,8 @@ from portal.services import carts, dry_run, dry_run_views, replay, zone_table
 from portal.services.rules import MAX_STEPS, Reason
 from portal.tenancy import current_merchant, get_owned_or_404
 from portal.web.filters import day, merchant_zone
-from portal.web.forms import ChoiceField, DayField, WholeNumberField, hour
-from portal.web.settings_form import HOURS, NO_QUIET_HOURS, QUIET_ZONE_WORDS, TEST_MODE_WORDS
-from portal.web.settings_form import UNITS
+from portal.web.forms import DayField
+from portal.web.settings_form import TEST_MODE_WORDS, DelayForm, RuleFields
 
 bp = Blueprint("dry_run", __name__, url_prefix="/dry-runs")
 DEFAULT_DAYS = 30
@@ -43,58 +40,20 @@ OUTCOMES = {
 }
 
 
-class StepForm(Form):
-    delay = WholeNumberField("After expiry", validators=[Optional()])
-    unit = ChoiceField("Unit", choices=UNITS, default="minutes")
-
-
-class DryRunForm(FlaskForm):
+class DryRunForm(RuleFields):
     since = DayField("From", validators=[InputRequired("Choose the first day.")])
     until = DayField("To", validators=[InputRequired("Choose the last day.")])
-    steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
-    quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_zone = RadioField(
-        "Quiet hours follow",
-        choices=[SelectChoice(zone, words) for zone, words in QUIET_ZONE_WORDS.items()],
-        validate_choice=False,
-    )
-    frequency_cap_hours = WholeNumberField(
-        "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
-    )
-    holdout_percent = WholeNumberField(
-        "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
-    )
-    test_mode = RadioField(
-        "Test-mode carts",
-        choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
-        validate_choice=False,
-    )
+    steps = FieldList(FormField(DelayForm), min_entries=MAX_STEPS, max_entries=10)
     as_enabled = BooleanField("Treat recovery emails as on")
 
     def candidate(self) -> tuple[dry_run.Candidate, list[int]]:
         """The typed settings, and the form row each step came from (empty rows left out)."""
-        rows = [i for i, row in enumerate(self.steps) if row.delay.data is not None]
-        return dry_run.Candidate(
-            steps=tuple(_minutes(self.steps[i]) for i in rows),
-            quiet_start=hour(self.quiet_start.data),
-            quiet_end=hour(self.quiet_end.data),
-            quiet_zone=self.quiet_zone.data or "merchant",
-            frequency_cap_hours=self.frequency_cap_hours.data,
-            holdout_percent=self.holdout_percent.data,
-            test_mode=self.test_mode.data or "",
-            as_enabled=self.as_enabled.data,
-        ), rows
-
-    def show(self, problems: list[tuple[str, str]], rows: list[int]) -> None:
-        """Put each problem beside its field ("steps.<i>": the delay of that step's row)."""
-        for name, message in problems:
-            if name.startswith("steps."):
-                field = self.steps[rows[int(name.removeprefix("steps."))]].delay
-            else:
-                field = self.steps if name == "steps" else self[name]
-            if not field.errors:  # the form's own word on a field comes first, and alone
-                field.errors = [message]
+        rows = self.step_rows()
+        steps = tuple(self.steps[i].minutes() for i in rows)
+        candidate = dry_run.Candidate(
+            steps=steps, as_enabled=self.as_enabled.data, **self.rule_values()
+        )
+        return candidate, rows
 
 
 @bp.context_processor
@@ -128,10 +87,6 @@ def steps_words(steps: list[int]) -> str:
 def run_zone(run: DryRun):
     """The time zone a run was made in: its days and quiet hours are that zone's."""
     return zone_table.zone(run.settings.get("timezone"))
-
-
-def _minutes(row) -> int:
-    return row.delay.data * (60 if row.unit.data == "hours" else 1)
 
 
 def _today():

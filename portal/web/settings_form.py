@@ -40,13 +40,71 @@ QUIET_ZONE_WORDS = {
 }
 
 
-class StepForm(Form):
+class DelayForm(Form):
     delay = WholeNumberField("After expiry", validators=[Optional()])
     unit = ChoiceField("Unit", choices=UNITS, default="minutes")
+
+    def minutes(self) -> int:
+        """The delay in minutes (the row must have one)."""
+        return self.delay.data * (60 if self.unit.data == "hours" else 1)
+
+
+class StepForm(DelayForm):
     promotion = BooleanField("Include a promotion code")
 
 
-class SettingsForm(FlaskForm):
+class RuleFields(FlaskForm):
+    """The fields that decide when emails go, the same on Settings and in a dry run.
+
+    A subclass adds `steps`, a list of DelayForm rows.
+    """
+
+    quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
+    quiet_zone = RadioField(
+        "Quiet hours follow",
+        choices=[SelectChoice(zone, words) for zone, words in QUIET_ZONE_WORDS.items()],
+        validate_choice=False,
+    )
+    frequency_cap_hours = WholeNumberField(
+        "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
+    )
+    holdout_percent = WholeNumberField(
+        "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
+    )
+    test_mode = RadioField(
+        "Test-mode carts",
+        choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
+        validate_choice=False,
+    )
+
+    def step_rows(self) -> list[int]:
+        """The form rows that hold a step (empty rows are left out)."""
+        return [i for i, row in enumerate(self.steps) if row.delay.data is not None]
+
+    def rule_values(self) -> dict:
+        """The typed quiet hours, cap, holdout and test mode, by their settings' names."""
+        return dict(
+            quiet_start=hour(self.quiet_start.data),
+            quiet_end=hour(self.quiet_end.data),
+            quiet_zone=self.quiet_zone.data or "merchant",  # a form from before the choice
+            frequency_cap_hours=self.frequency_cap_hours.data,
+            holdout_percent=self.holdout_percent.data,
+            test_mode=self.test_mode.data or "",
+        )
+
+    def show(self, problems: list[tuple[str, str]], rows: list[int]) -> None:
+        """Put each problem beside its field ("steps.<i>": the delay of that step's row)."""
+        for name, message in problems:
+            if name.startswith("steps."):
+                field = self.steps[rows[int(name.removeprefix("steps."))]].delay
+            else:
+                field = self[name]
+            if not field.errors:  # the form's own word on a field comes first, and alone
+                field.errors = [message]
+
+
+class SettingsForm(RuleFields):
     stamp = HiddenField()  # the stored settings the page was made from (see _stamp)
     business_name = StringField(
         "Business name",
@@ -63,27 +121,9 @@ class SettingsForm(FlaskForm):
     locale = SelectField("Language, amounts and dates", validate_choice=False)
     # Unknown names and modes are refused by the service, which says so in words.
     timezone = SelectField("Time zone", validate_choice=False)
-    quiet_start = ChoiceField("Quiet from", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_end = ChoiceField("Quiet until", choices=[NO_QUIET_HOURS, *HOURS])
-    quiet_zone = RadioField(
-        "Quiet hours follow",
-        choices=[SelectChoice(zone, words) for zone, words in QUIET_ZONE_WORDS.items()],
-        validate_choice=False,
-    )
     # More rows than MAX_STEPS are read, so that the service can refuse them by name.
     steps = FieldList(FormField(StepForm), min_entries=MAX_STEPS, max_entries=10)
-    frequency_cap_hours = WholeNumberField(
-        "Frequency cap (hours)", validators=[InputRequired("Enter a number of hours.")]
-    )
-    holdout_percent = WholeNumberField(
-        "Holdout share (%)", validators=[InputRequired("Enter a percentage (0 for none).")]
-    )
     coupon_id = SelectField("Coupon for promotion codes", validate_choice=False)
-    test_mode = RadioField(
-        "Test-mode carts",
-        choices=[SelectChoice(mode.value, words) for mode, words in TEST_MODE_WORDS.items()],
-        validate_choice=False,
-    )
 
     def __init__(self, *args, coupons: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -95,9 +135,9 @@ class SettingsForm(FlaskForm):
 
     def values(self) -> tuple[settings.Values, list[int]]:
         """The typed values, and the form row each step came from (empty rows are left out)."""
-        rows = [i for i, row in enumerate(self.steps) if row.delay.data is not None]
+        rows = self.step_rows()
         steps = tuple(
-            settings.StepValues(_minutes(self.steps[i]), self.steps[i].promotion.data)
+            settings.StepValues(self.steps[i].minutes(), self.steps[i].promotion.data)
             for i in rows
         )
         values = settings.Values(
@@ -105,27 +145,12 @@ class SettingsForm(FlaskForm):
             reply_to=self.reply_to.data or None,
             postal_address=self.postal_address.data or "",
             timezone=self.timezone.data or "",
-            quiet_start=hour(self.quiet_start.data),
-            quiet_end=hour(self.quiet_end.data),
-            quiet_zone=self.quiet_zone.data or "merchant",  # a form from before the choice
             steps=steps,
-            frequency_cap_hours=self.frequency_cap_hours.data,
-            holdout_percent=self.holdout_percent.data,
-            test_mode=self.test_mode.data or "",
             coupon_id=self.coupon_id.data or None,
             locale=self.locale.data or "",
+            **self.rule_values(),
         )
         return values, rows
-
-    def show(self, problems: list[settings.Problem], rows: list[int]) -> None:
-        """Put each problem beside its field ("steps.<i>": the delay of that step's row)."""
-        for name, message in problems:
-            if name.startswith("steps."):
-                field = self.steps[rows[int(name.removeprefix("steps."))]].delay
-            else:
-                field = self[name]
-            if not field.errors:  # the form's own word on a field comes first, and alone
-                field.errors = [message]
 
 
 def coupon_words(coupon: dict) -> str:
@@ -137,10 +162,6 @@ def coupon_words(coupon: dict) -> str:
     else:  # the chosen coupon, while Stripe cannot be asked about it
         return coupon["id"]
     return f"{coupon['name'] or coupon['id']} ({off})"
-
-
-def _minutes(row) -> int:
-    return row.delay.data * (60 if row.unit.data == "hours" else 1)
 
 
 def form_data(values: settings.Values) -> dict:
