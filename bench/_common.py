@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,14 @@ def fresh_environment():
         finally:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             _flush_redis()
+
+
+@contextmanager
+def workspace():
+    """(environment, folder): fresh_environment()'s, and a temporary folder for logs and files;
+    both removed afterwards, even on error."""
+    with fresh_environment() as env, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        yield env, Path(tmp)
 
 
 def portal_env(database_url: str) -> dict:

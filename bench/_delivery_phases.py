@@ -6,7 +6,6 @@ Not a benchmark itself (`make bench` runs it and only gets a note): delivery.py 
 
 from __future__ import annotations
 
-import os
 import queue
 import struct
 import time
@@ -14,49 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import _common as common
-
-
-# --- what a process uses ---------------------------------------------------------------------
-
-
-def _status_mb(name: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def rss_mb() -> float:
-    """This process's resident set size now (VmRSS), in MB."""
-    return _status_mb("VmRSS")
-
-
-def peak_rss_mb() -> float:
-    """The largest resident set size this process has had (VmHWM, in MB). Not ru_maxrss: a
-    spawned process inherits its parent's figure there through fork and exec."""
-    return _status_mb("VmHWM")
-
-
-def cpu_seconds(pid: int | str) -> float:
-    """CPU time (user + system) a process has used so far, or 0.0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> float:
-    """CPU time of every PostgreSQL process on this machine (a backend that exits within a
-    round takes its share with it, so this is a lower bound)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
-                total += cpu_seconds(entry.name)
-        except OSError:
-            continue
-    return total
+from _proc import cpu_seconds, peak_rss_mb, postgres_cpu, rss_mb
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -132,48 +89,57 @@ class StripeTimer:
         return timed
 
 
+@dataclass
+class _Life:
+    """A worker's emails so far, and its VmRSS every `every` of them (from its start)."""
+
+    every: int
+    done: int = 0
+    samples: list = field(default_factory=lambda: [(0, rss_mb())])
+
+    def count(self) -> None:
+        self.done += 1
+        if self.done % self.every == 0:
+            self.samples.append((self.done, rss_mb()))
+
+
+def _run_share(app, process, share: list[int], life: _Life, timer, profiler) -> dict:
+    """`process` each case of `share` in its own app context, like RQ jobs; the round report:
+    outcomes, the worker's CPU time and its Stripe calls (count, wall time)."""
+    outcomes, cpu, calls, seconds = {}, time.process_time(), timer.calls, timer.seconds
+    if profiler is not None:
+        profiler.enable()
+    for case_id in share:
+        with app.app_context():
+            outcome = process(case_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        life.count()
+    if profiler is not None:
+        profiler.disable()
+    stripe = (timer.calls - calls, timer.seconds - seconds)
+    return {"outcomes": outcomes, "cpu": time.process_time() - cpu, "stripe": stripe}
+
+
 def worker_main(env: dict, every: int, tasks, results, profile_path: str | None) -> None:
     """One worker process, started fresh like `flask worker`: for each list of case ids it is
     given, an app context per case around `recovery.process`; then its round report. RSS is
     sampled every `every` emails over its whole life."""
+    import cProfile
+
     from portal.mail import delivery
     from portal.services import recovery
 
     app, timer = common.make_app(env), StripeTimer()
-    profiler = None
-    if profile_path:
-        import cProfile
-
-        profiler = cProfile.Profile()
-    done, samples = 0, [(0, rss_mb())]
+    profiler = cProfile.Profile() if profile_path else None
+    life = _Life(every)
     results.put(("ready", None))
     while (share := tasks.get()) is not None:
-        outcomes, cpu, calls, seconds = {}, time.process_time(), timer.calls, timer.seconds
-        if profiler is not None:
-            profiler.enable()
-        for case_id in share:
-            with app.app_context():
-                outcome = recovery.process(case_id)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            done += 1
-            if done % every == 0:
-                samples.append((done, rss_mb()))
-        if profiler is not None:
-            profiler.disable()
-        results.put(
-            (
-                "round",
-                {
-                    "outcomes": outcomes,
-                    "cpu": time.process_time() - cpu,
-                    "stripe": (timer.calls - calls, timer.seconds - seconds),
-                },
-            )
-        )
+        results.put(("round", _run_share(app, recovery.process, share, life, timer, profiler)))
     delivery.close_all()  # QUIT on the worker's one connection
     if profiler is not None:
         profiler.dump_stats(profile_path)
-    results.put(("done", {"samples": samples + [(done, rss_mb())], "peak": peak_rss_mb()}))
+    samples = life.samples + [(life.done, rss_mb())]
+    results.put(("done", {"samples": samples, "peak": peak_rss_mb()}))
 
 
 class Workers:

@@ -156,9 +156,7 @@ def seed_merchant(app, account: dict) -> int:
     one step 0 minutes after expiry, a postal address, and an edited email design saved in the
     editor (version 1); returns its id."""
     from portal import db
-    from portal.mail.content import Content
-    from portal.models import SendingSettings
-    from portal.services import accounts, connections, email_design, terms
+    from portal.services import accounts, connections, terms
 
     profile = account["business_profile"]
     with app.app_context():
@@ -177,21 +175,32 @@ def seed_merchant(app, account: dict) -> int:
         )
         terms.accept(merchant, owner, "127.0.0.1")
         merchant.recovery_enabled = True
-        db.session.add(
-            SendingSettings(
-                merchant_id=merchant.id,
-                steps=[{"delay_minutes": 0}],
-                sender_name="Bench Coffee",
-                postal_address="Bench Coffee\n1 Loopback Lane\nLocalhost 127",
-            )
-        )
-        design = email_design.Design(
-            Content(**EDITED), "https://bench-shop.example/logo.png", "#6f4e37"
-        )
-        assert not email_design.problems(design)
-        email_design.save(merchant, owner, 0, design)
+        _set_up_sending(merchant, owner)
         db.session.commit()
         return merchant.id
+
+
+def _set_up_sending(merchant, owner) -> None:
+    """One step 0 minutes after expiry, a postal address, and the EDITED design saved by
+    `owner` (uncommitted)."""
+    from portal import db
+    from portal.mail.content import Content
+    from portal.models import SendingSettings
+    from portal.services import email_design
+
+    db.session.add(
+        SendingSettings(
+            merchant_id=merchant.id,
+            steps=[{"delay_minutes": 0}],
+            sender_name="Bench Coffee",
+            postal_address="Bench Coffee\n1 Loopback Lane\nLocalhost 127",
+        )
+    )
+    design = email_design.Design(
+        Content(**EDITED), "https://bench-shop.example/logo.png", "#6f4e37"
+    )
+    assert not email_design.problems(design)
+    email_design.save(merchant, owner, 0, design)
 
 
 def mirror_expired(app, merchant_id: int, objects: list[dict]) -> None:

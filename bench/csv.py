@@ -53,24 +53,29 @@ from pathlib import Path
 # This file is named csv.py: _common, found first in this folder, loads the standard library's
 # csv module before anything imports it (see there).
 import _common as common  # noqa: E402
+import _cli as cli  # noqa: E402
+from _csv_portal import export_all, import_file, list_pages  # noqa: E402
+from _proc import peak_rss_mb  # noqa: E402
 
 TARGETS = {"import_ratio": 4.0, "export_ratio": 3.0, "peak_rss_mb": 150.0}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the file")
-    parser.add_argument("--seed", type=int, default=1, help="random seed for statuses and dates")
-    parser.add_argument(
+OPTIONS = (
+    cli.option("--rows", 1_000_000, "data rows in the file"),
+    cli.option("--seed", 1, "random seed for statuses and dates"),
+    cli.option(
         "--measure",
+        None,
+        "(internal) import FILE and export, in this process, and print the figures",
         nargs=2,
         metavar=("MERCHANT_ID", "FILE"),
-        help="(internal) import FILE and export, in this process, and print the figures",
-    )
-    return parser.parse_args(argv)
+    ),
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The options given."""
+    return cli.parser(__doc__, OPTIONS).parse_args(argv)
 
 
 def write_file(path: Path, rows: int, seed: int) -> int:
@@ -144,76 +149,6 @@ def floor_copy(database_url: str) -> float:
         return time.perf_counter() - began
 
 
-def import_file(app, merchant_id: int, path: Path) -> tuple[float, object]:
-    from portal import db
-    from portal.models import Merchant, User
-    from portal.services import csv_imports
-
-    with app.app_context():
-        merchant = db.session.get(Merchant, merchant_id)
-        user = db.session.query(User).filter_by(merchant_id=merchant_id).first()
-        began = time.perf_counter()
-        with path.open("rb") as stream:
-            imp = csv_imports.start_import(merchant, user, path.name, stream)
-        db.session.commit()
-        csv_imports.process(imp.id)
-        seconds = time.perf_counter() - began
-        return seconds, (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected)
-
-
-def export_all(app, merchant_id: int) -> tuple[float, int]:
-    from portal import db
-    from portal.models import Merchant
-    from portal.services import consent_export
-
-    with app.app_context():
-        merchant = db.session.get(Merchant, merchant_id)
-        began, size = time.perf_counter(), 0
-        with open("/dev/null", "w") as sink:
-            for chunk in consent_export.export_chunks(merchant):
-                sink.write(chunk)
-                size += len(chunk)
-        return time.perf_counter() - began, size
-
-
-def list_pages(app, merchant_id: int, rounds: int = 20) -> dict[str, float]:
-    """p95 milliseconds of the subscriptions list's queries over the N imported addresses:
-    `contact_list.page` (what the page shows) for the first page, a page half-way down, one
-    status and an address prefix; and `contact_list.counts` (its tabs' figures)."""
-    from sqlalchemy import func, select
-
-    from portal import db
-    from portal.models import Contact, Merchant
-    from portal.services import contact_list
-
-    with app.app_context():
-        merchant = db.session.get(Merchant, merchant_id)
-        mine = select(Contact.email).where(Contact.merchant_id == merchant_id)
-        held = db.session.scalar(select(func.count()).select_from(mine.subquery()))
-        middle = db.session.scalar(mine.order_by(Contact.email).offset(held // 2).limit(1))
-        cases = {
-            "first": {},
-            "deep": {"after": middle},
-            "unsubscribed": {"status": "unsubscribed"},
-            "prefix": {"query": "customer0123"},
-        }
-        calls = {
-            name: lambda a=arguments: contact_list.page(merchant, **a)
-            for name, arguments in cases.items()
-        }
-        calls["counts"] = lambda: contact_list.counts(merchant)
-        figures = {}
-        for name, call in calls.items():
-            times = []
-            for _ in range(rounds):
-                began = time.perf_counter()
-                call()
-                times.append((time.perf_counter() - began) * 1000)
-                db.session.rollback()
-            figures[name] = round(sorted(times)[int(0.95 * (rounds - 1))], 2)
-        return figures
-
-
 def measure(merchant_id: int, path: Path) -> None:
     """The child's part: import and export through the portal's code, figures as JSON."""
     app = common.make_app(dict(os.environ))
@@ -242,16 +177,12 @@ def measure(merchant_id: int, path: Path) -> None:
 def _vm_hwm_mb() -> float:
     # ru_maxrss of a child started by exec also holds the forked parent's peak: the kernel's
     # per-process high-water mark (VmHWM) is this process's own, and clear_refs resets it.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    if args.measure:
-        return measure(int(args.measure[0]), Path(args.measure[1]))
+def run(args) -> tuple[dict, float, float]:
+    """On fresh databases: write the file, COPY it bare, import and export it in a child
+    (--measure), then the floor; (the child's figures, copy_s, floor_s)."""
     with tempfile.TemporaryDirectory() as tmp, common.fresh_environment() as env:
         path = Path(tmp) / "subscriptions.csv"
         size = write_file(path, args.rows, args.seed)
@@ -267,7 +198,11 @@ def main(argv=None) -> None:
             check=True,
         )
         ours = json.loads(child.stdout.strip().splitlines()[-1])
-        floor_s = floor_copy(env["DATABASE_URL"])
+        return ours, copy_s, floor_copy(env["DATABASE_URL"])
+
+
+def report(args, ours: dict, copy_s: float, floor_s: float) -> dict:
+    """Print the human lines; return the result object."""
     print(f"import: {ours['import_s']:.2f} s; read, applied, skipped, rejected: {ours['counts']}")
     print(f"export: {ours['export_s']:.2f} s, {ours['written'] / 2**20:.1f} MB")
     print(f"subscriptions list over the imported addresses, p95 ms: {ours['list_p95_ms']}")
@@ -279,7 +214,7 @@ def main(argv=None) -> None:
         f"peak RSS when the portal package was loaded (before any CSV work, reset after): "
         f"{ours['startup_peak_mb']:.0f} MB"
     )
-    result = {
+    return {
         "rows": args.rows,
         "import_s": round(ours["import_s"], 3),
         "export_s": round(ours["export_s"], 3),
@@ -291,6 +226,13 @@ def main(argv=None) -> None:
         "floor_s": round(floor_s, 3),
         "floor_ratio": round(floor_s / copy_s, 2),
     }
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.measure:
+        return measure(int(args.measure[0]), Path(args.measure[1]))
+    result = report(args, *run(args))
     print(f"targets: {TARGETS}", flush=True)
     common.emit(result)
 

@@ -23,7 +23,7 @@ request to each page in turn:
   (default 50,000, at most half the recoveries) in the list's order (recovered_at desc, id desc);
 - `session`: GET /carts/<id> of a recovered case that was emailed twice;
 - `baseline`: GET /_bench/ping, a `login_required` view answering a short word, on a blueprint
-  the bench adds to the same app in the same gunicorn (`bench.dashboard:served_app()`): what
+  the bench adds to the same app in the same gunicorn (`dashboard:served_app()`): what
   the server, Flask, the session cookie and loading the signed-in user cost on their own.
 Each answer must be 200 and hold its words, or the run stops: "Recovered revenue" (dashboard),
 "Recovered" and a link to the first payment the list should show (payments pages), "Recovered
@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import _common as common  # noqa: E402  (first: it keeps bench/csv.py from shadowing csv)
+import _cli as cli  # noqa: E402
 import _dashboard_seed as seeding  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -61,29 +62,29 @@ EXPECT = {
 BASELINE_PATH = "/_bench/ping"
 
 
+OPTIONS = (
+    cli.option("--sessions", 1_000_000, "the measured merchant's sessions"),
+    cli.option("--recoveries", 100_000, "its recovered cases"),
+    cli.option("--requests", 100, "measured requests per page"),
+    cli.option("--warmup", 10, "warm-up requests per page"),
+    cli.option("--position", 50_000, "payments_deep: the cursor's position"),
+    cli.option("--database", "bench_dashboard", "the bench database's name"),
+    cli.flag("--keep", "keep the database at the end"),
+    cli.flag("--reuse", "measure a database kept by --keep (no seeding)"),
+    cli.option("--workers", 2, "gunicorn workers (the Procfile's)"),
+    cli.option("--threads", 16, "gunicorn threads per worker (the Procfile's)"),
+    cli.flag("--no-content-check", "accept any 200 (testing stubs only)"),
+)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add = parser.add_argument
-    add("--sessions", type=int, default=1_000_000, help="the measured merchant's sessions")
-    add("--recoveries", type=int, default=100_000, help="its recovered cases")
-    add("--requests", type=int, default=100, help="measured requests per page")
-    add("--warmup", type=int, default=10, help="warm-up requests per page")
-    add("--position", type=int, default=50_000, help="payments_deep: the cursor's position")
-    add("--database", default="bench_dashboard", help="the bench database's name")
-    add("--keep", action="store_true", help="keep the database at the end")
-    add("--reuse", action="store_true", help="measure a database kept by --keep (no seeding)")
-    add("--workers", type=int, default=2, help="gunicorn workers (the Procfile's)")
-    add("--threads", type=int, default=16, help="gunicorn threads per worker (the Procfile's)")
-    add("--no-content-check", action="store_true", help="accept any 200 (testing stubs only)")
-    parser.epilog = (
+    """The options given."""
+    epilog = (
         "PostgreSQL: BENCH_PG_URL (maintenance database, default "
         "postgresql://postgres@127.0.0.1:5432/postgres); Redis: BENCH_DASHBOARD_REDIS_URL "
         f"(default {REDIS_URL})."
     )
-    return parser.parse_args(argv)
+    return cli.parser(__doc__, OPTIONS, epilog).parse_args(argv)
 
 
 # --- the app gunicorn serves ----------------------------------------------------------------
@@ -206,7 +207,9 @@ def serve_and_measure(args, env: dict, t: dict, logdir: Path) -> dict[str, list[
     command = [str(common.VENV_BIN / "gunicorn"), "--no-control-socket"]
     command += ["--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(args.workers), "--threads", str(args.threads)]
-    command += ["--access-logfile", "-", "bench.dashboard:served_app()"]
+    # The bench's own modules import each other by their plain names, as when run as a script.
+    command += ["--pythonpath", str(common.REPO / "bench")]
+    command += ["--access-logfile", "-", "dashboard:served_app()"]
     proc = common.start(command, env, log)
     try:
         common.wait_for_port(port, proc)
@@ -214,8 +217,7 @@ def serve_and_measure(args, env: dict, t: dict, logdir: Path) -> dict[str, list[
         client.log_in(seeding.EMAILS[0], seeding.PASSWORD)
         return measure(client, pages(t), args)
     except BaseException:
-        tail = log.read_text(errors="replace").splitlines()[-15:]
-        print("gunicorn log, last lines:\n  " + "\n  ".join(tail), file=sys.stderr)
+        cli.show_tail(log, "gunicorn")
         raise
     finally:
         common.stop(proc)

@@ -42,14 +42,15 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for `portal`
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # for smtp_sink
+import _cli as cli  # noqa: E402
 import _common as common  # noqa: E402  (bench/ is on sys.path: it holds this script)
 from _delivery_phases import Baseline, Phase, Workers  # noqa: E402
+from _delivery_report import check, print_profile, report, signed_figures  # noqa: E402
 from _delivery_seed import (  # noqa: E402
     PLATFORM_KEY,
     due_case_ids,
@@ -59,250 +60,51 @@ from _delivery_seed import (  # noqa: E402
     start_sandbox,
 )
 
-TARGET_RATIO = 0.4  # with the sandbox answering at once (--stripe-latency-ms 0)
 PUBLIC_URL = "https://portal.bench.example"  # https: the messages carry List-Unsubscribe
 MAIL_FROM = "Cart Recovery <recovery@portal.bench.example>"
 
+OPTIONS = (
+    cli.option(
+        "--emails", 500, "due cases to process (= emails); 100000 is the long memory check"
+    ),
+    cli.option(
+        "--workers", 2, "worker processes sharing the cases, like `flask worker` processes"
+    ),
+    cli.option("--rounds", 3, "turns of portal then baseline, each with a share of the cases"),
+    cli.option(
+        "--stripe-latency-ms",
+        0,
+        "the sandbox answers each Stripe API call N ms late (real Stripe: "
+        "100-200 ms, where a worker waits far more than it computes)",
+        metavar="N",
+    ),
+    cli.option("--sample-every", 1000, "emails between RSS samples"),
+    cli.option(
+        "--seed-threads", 8, "concurrent HTTP clients creating the sandbox sessions (setup only)"
+    ),
+    cli.flag("--profile", "run the timed loop under cProfile and print where the time goes"),
+    cli.option("--profile-lines", 45, "entries per profile table"),
+    cli.flag(
+        "--dkim",
+        "the merchant has a verified sending domain: each round sends half its cases "
+        "DKIM-signed From that domain and half unsigned from the platform, in turns",
+    ),
+)
+EPILOG = (
+    "Defaults finish in well under a minute. Setup costs three sandbox calls per "
+    "session, so large --emails runs spend much of their time there. With "
+    "--stripe-latency-ms 150 a worker sends about 3 emails/s: --emails 1000 "
+    "takes some 3.5 minutes."
+)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--emails",
-        type=int,
-        default=500,
-        help="due cases to process (= emails); 100000 is the long memory check",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        help="worker processes sharing the cases, like `flask worker` processes",
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=3,
-        help="turns of portal then baseline, each with a share of the cases",
-    )
-    parser.add_argument(
-        "--stripe-latency-ms",
-        type=int,
-        default=0,
-        metavar="N",
-        help="the sandbox answers each Stripe API call N ms late (real Stripe: "
-        "100-200 ms, where a worker waits far more than it computes)",
-    )
-    parser.add_argument(
-        "--sample-every", type=int, default=1000, help="emails between RSS samples"
-    )
-    parser.add_argument(
-        "--seed-threads",
-        type=int,
-        default=8,
-        help="concurrent HTTP clients creating the sandbox sessions (setup only)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="run the timed loop under cProfile and print where the time goes",
-    )
-    parser.add_argument("--profile-lines", type=int, default=45, help="entries per profile table")
-    parser.add_argument(
-        "--dkim",
-        action="store_true",
-        help="the merchant has a verified sending domain: each round sends half its cases "
-        "DKIM-signed From that domain and half unsigned from the platform, in turns",
-    )
-    parser.epilog = (
-        "Defaults finish in well under a minute. Setup costs three sandbox calls per "
-        "session, so large --emails runs spend much of their time there. With "
-        "--stripe-latency-ms 150 a worker sends about 3 emails/s: --emails 1000 "
-        "takes some 3.5 minutes."
-    )
+    """The options given; an error exit on a negative --stripe-latency-ms."""
+    parser = cli.parser(__doc__, OPTIONS, EPILOG)
     args = parser.parse_args(argv)
     if args.stripe_latency_ms < 0:
         parser.error("--stripe-latency-ms: a number of milliseconds, 0 or more")
     return args
-
-
-# --- memory ---------------------------------------------------------------------------------
-
-
-def slope_per_1000(samples: list[tuple[int, float]], every: int) -> float | None:
-    """Least-squares growth of RSS in MB per 1000 emails, over the samples taken every `every`
-    emails after the first (the first batch warms caches up); None with fewer than two."""
-    points = [(n, mb) for n, mb in samples if n >= every and n % every == 0]
-    if len(points) < 2:
-        return None
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var * 1000
-
-
-# --- checks, profile, report ----------------------------------------------------------------
-
-
-def check(
-    database_url: str, emails: list[str], portal: Phase, baseline: Phase, signed: Phase | None
-) -> dict:
-    """What the database and the sinks hold, and whether it is what it should be (with
-    --dkim: every signed-round email signed, no unsigned-round email signed)."""
-    import psycopg
-
-    with psycopg.connect(database_url) as conn:
-        sends = dict(
-            conn.execute("SELECT status, count(*) FROM email_sends GROUP BY 1").fetchall()
-        )
-        cases = dict(
-            conn.execute(
-                "SELECT coalesce(reason, status), count(*) FROM recovery_cases GROUP BY 1"
-            ).fetchall()
-        )
-    n, expected = len(emails), set(emails)
-    sent = portal.received + (signed.received if signed else 0)
-    recipients = portal.recipients | (signed.recipients if signed else set())
-    facts = {
-        "sends": sends,
-        "cases": cases,
-        "portal_received": sent,
-        "baseline_received": baseline.received,
-        "portal_recipients_ok": recipients == expected,
-        "signing_ok": portal.signed == 0 and (signed is None or signed.signed == signed.received),
-        "baseline_recipients_ok": baseline.recipients == expected,
-    }
-    facts["ok"] = (
-        sent == baseline.received == n
-        and facts["signing_ok"]
-        and sends == {"sent": n}
-        and facts["portal_recipients_ok"]
-        and facts["baseline_recipients_ok"]
-    )
-    return facts
-
-
-def print_profile(paths: list[str], cases: int, lines: int) -> None:
-    """Where the workers' time went (their profiles added up): portal/ functions, then the I/O
-    layers, by cumulative time, then the top own-time entries overall."""
-    import io
-    import pstats
-
-    stats = pstats.Stats(*paths, stream=io.StringIO())
-    total = stats.total_tt
-    print(
-        f"\n--- cProfile of the timed loop: {total:.2f} s profiled for {cases} cases = "
-        f"{total / max(cases, 1) * 1000:.2f} ms per case (profiling overhead included)"
-    )
-    tables = (
-        ("cumulative", r"/portal/", "portal/ functions by cumulative time"),
-        (
-            "cumulative",
-            r"stripe/_|requests/|urllib3/|http/client|smtplib|socket|sqlalchemy/"
-            r"engine/base|psycopg/|email/|jinja2/|ssl",
-            "I/O, SDK and library layers by cumulative time",
-        ),
-        ("tottime", None, "own time, everything"),
-    )
-    for sort, pattern, title in tables:
-        out = io.StringIO()
-        stats.stream = out
-        stats.sort_stats(sort)
-        stats.print_stats(*((pattern, lines) if pattern else (25,)))
-        body = out.getvalue().split("\n", 1)[-1]
-        print(
-            f"\n--- {title}\n"
-            + "\n".join(
-                line for line in body.splitlines() if line.strip() and "function calls" not in line
-            )
-        )
-
-
-def print_portal(args, portal: Phase) -> dict:
-    """Print the portal side's lines; its CPU ms per email."""
-    busy = portal.seconds * args.workers  # worker-seconds in the timed phase
-    per_call = portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000
-    print(
-        f"portal  : {portal.received} emails in {portal.seconds:.2f} s = {portal.per_s:.1f} emails/s "
-        f"with {args.workers} worker process(es) = {portal.per_s / args.workers:.1f} emails/s per "
-        f"worker process ({busy / max(portal.received, 1) * 1000:.2f} worker-ms each); "
-        f"outcomes {portal.outcomes}"
-    )
-    print(
-        f"  the Stripe re-check + line items over HTTP (sandbox time included, each call answered "
-        f"{args.stripe_latency_ms} ms late): {portal.stripe_calls} calls, {per_call:.2f} ms each, "
-        f"{portal.stripe_seconds / busy if busy else 0.0:.0%} of the workers' time"
-    )
-    per_email = {
-        name: round(sec / max(portal.received, 1) * 1000, 2) for name, sec in portal.cpu.items()
-    }
-    print(
-        f"  CPU ms per email: {per_email} (2 cores: {2000 / max(sum(per_email.values()), 0.01):.0f}"
-        f" emails/s if nothing else ran)"
-    )
-    return per_email
-
-
-def report(args, portal: Phase, baseline: Phase, facts: dict, setup_s: float) -> dict:
-    """Print the human lines; return the result object."""
-    ratio = portal.per_s / baseline.per_s if baseline.per_s else 0.0
-    samples, peak = portal.samples, portal.worker_peak
-    slope = slope_per_1000(samples, args.sample_every)
-    print(
-        f"setup (not timed): {args.emails} expired sandbox sessions + due cases in {setup_s:.1f} s"
-    )
-    per_email = print_portal(args, portal)
-    print(
-        f"baseline: {baseline.received} emails in {baseline.seconds:.2f} s = {baseline.per_s:.1f} "
-        f"emails/s over {baseline.outcomes.get('connections')} connection(s)"
-    )
-    rounds = [
-        [round(p / ps, 1) if ps else 0.0, round(b / bs, 1) if bs else 0.0]
-        for (p, ps), (b, bs) in zip(portal.rounds, baseline.rounds)
-    ]
-    print(
-        f"ratio portal/baseline: {ratio:.3f} (target >= {TARGET_RATIO} at 0 ms); per round, "
-        f"emails/s portal vs baseline: " + ", ".join(f"{p} vs {b}" for p, b in rounds)
-    )
-    print(
-        "VmRSS during the timed loop (emails: MB): "
-        + ", ".join(f"{n}: {mb:.1f}" for n, mb in samples)
-    )
-    print(
-        f"largest worker's peak RSS {peak:.1f} MB; slope "
-        f"{'n/a' if slope is None else f'{slope:+.3f}'} MB per 1000 emails (VmHWM; target: flat, "
-        f"< 200 MB at 100k)"
-    )
-    print(
-        f"send rows {facts['sends']}; cases {facts['cases']}; recipients match: portal "
-        f"{facts['portal_recipients_ok']}, baseline {facts['baseline_recipients_ok']}; "
-        f"checks {'OK' if facts['ok'] else 'FAILED'}"
-    )
-    busy = portal.seconds * args.workers
-    return {
-        "emails_per_s": round(portal.per_s, 1),
-        "emails_per_s_per_worker": round(portal.per_s / args.workers, 1),
-        "baseline_per_s": round(baseline.per_s, 1),
-        "ratio": round(ratio, 3),
-        "stripe_latency_ms": args.stripe_latency_ms,
-        "peak_rss_mb": round(peak, 1),
-        "emails": args.emails,
-        "workers": args.workers,
-        "rounds": rounds,
-        "seconds": round(portal.seconds, 3),
-        "stripe_ms_per_call": round(portal.stripe_seconds / max(portal.stripe_calls, 1) * 1000, 2),
-        "stripe_share": round(portal.stripe_seconds / busy, 3) if busy else 0.0,
-        "cpu_ms_per_email": per_email,
-        "baseline_seconds": round(baseline.seconds, 3),
-        "rss_start_mb": round(samples[0][1], 1),
-        "rss_end_mb": round(samples[-1][1], 1),
-        "rss_slope_mb_per_1000": None if slope is None else round(slope, 3),
-        "rss_samples": [[n, round(mb, 1)] for n, mb in samples],
-        "profiled": args.profile,
-        "checks_ok": facts["ok"],
-    }
 
 
 def _halves(ids: list[int], number: int, portal: Phase, signed: Phase | None) -> list[tuple]:
@@ -383,25 +185,6 @@ def measure(
     return {**result, **signed_figures(portal, signed)} if signed else result
 
 
-def signed_figures(portal: Phase, signed: Phase) -> dict:
-    """The signed rounds beside the unsigned ones of the same run (printed and returned)."""
-    ratio = signed.per_s / portal.per_s if portal.per_s else 0.0
-    print(
-        f"DKIM: {signed.received} emails signed From the merchant's domain in {signed.seconds:.2f}"
-        f" s = {signed.per_s:.1f} emails/s vs {portal.per_s:.1f}/s unsigned in the same run: "
-        f"signed/unsigned {ratio:.3f} (target >= 0.8); per round "
-        + ", ".join(f"{n / s:.1f}" for n, s in signed.rounds if s)
-    )
-    return {"signed_emails_per_s": round(signed.per_s, 1), "signed_ratio": round(ratio, 3)}
-
-
-def show_log_tail(log: Path, lines: int = 15) -> None:
-    """The end of the sandbox's log, to explain a failure."""
-    if log.exists():
-        tail = log.read_text(errors="replace").splitlines()[-lines:]
-        print("sandbox log, last lines:\n  " + "\n  ".join(tail), file=sys.stderr)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     print(
@@ -409,12 +192,12 @@ def main(argv=None) -> int:
         f"answered {args.stripe_latency_ms} ms late) and SMTP to a loopback sink, then a bare "
         f"smtplib loop{' (under cProfile)' if args.profile else ''}"
     )
-    with common.fresh_environment() as env, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        proc, base = start_sandbox(env, Path(tmp) / "sandbox.log", args.stripe_latency_ms)
+    with common.workspace() as (env, tmp):
+        proc, base = start_sandbox(env, tmp / "sandbox.log", args.stripe_latency_ms)
         try:
-            result = measure(env, base, args, Path(tmp), proc.pid)
+            result = measure(env, base, args, tmp, proc.pid)
         except BaseException:
-            show_log_tail(Path(tmp) / "sandbox.log")
+            cli.show_tail(tmp / "sandbox.log", "sandbox")
             raise
         finally:
             common.stop(proc)

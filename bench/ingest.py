@@ -15,167 +15,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import secrets
 import statistics
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for `portal`
+import _cli as cli  # noqa: E402
 import _common as common  # noqa: E402  (bench/ is on sys.path: it holds this script)
-
-PATH = "/webhooks/stripe/connect"
-REQUEST_TIMEOUT = 10.0  # seconds without an answer: the request counts as unanswered
+from _ingest_client import Outcome, build_bodies, fire, pooled, sign_requests  # noqa: E402
 
 
-@dataclass
-class Outcome:
-    """What one phase of requests got back: a status per request (None: no answer)."""
-
-    statuses: list
-    latencies: list = field(default_factory=list)  # seconds, answered requests only
-    seconds: float = 0.0
-    connections: int = 0
-
-    @property
-    def rps(self) -> float:
-        return len(self.statuses) / self.seconds if self.seconds else 0.0
-
-    def ms(self, pct: float) -> float:
-        return round(common.percentile(sorted(self.latencies), pct) * 1000, 2)
+OPTIONS = (
+    cli.option("--events", 4000, "measured requests per server and round"),
+    cli.option("--rounds", 5, "measured rounds, taken in turns by both servers"),
+    cli.option("--warmup", 400, "warm-up requests per server"),
+    cli.option("--concurrency", 32, "concurrent keep-alive connections"),
+    cli.option("--workers", 2, "gunicorn worker processes (both servers)"),
+    cli.option("--worker-class", "gthread", "gunicorn worker class (both servers)"),
+    cli.option("--threads", 16, "gunicorn threads per worker (gthread)"),
+)
+EPILOG = (
+    "Defaults chosen on a 2-core machine: for the portal, gthread 2x16 (a thread per "
+    "connection, each waiting on its commit) beat 2x8, 4x8 and 4x4; sync workers "
+    "cannot keep connections alive."
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--events", type=int, default=4000, help="measured requests per server and round"
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=5, help="measured rounds, taken in turns by both servers"
-    )
-    parser.add_argument("--warmup", type=int, default=400, help="warm-up requests per server")
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="concurrent keep-alive connections"
-    )
-    parser.add_argument(
-        "--workers", type=int, default=2, help="gunicorn worker processes (both servers)"
-    )
-    parser.add_argument(
-        "--worker-class", default="gthread", help="gunicorn worker class (both servers)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=16, help="gunicorn threads per worker (gthread)"
-    )
-    parser.epilog = (
-        "Defaults chosen on a 2-core machine: for the portal, gthread 2x16 (a thread per "
-        "connection, each waiting on its commit) beat 2x8, 4x8 and 4x4; sync workers "
-        "cannot keep connections alive."
-    )
-    return parser.parse_args(argv)
-
-
-# --- requests -----------------------------------------------------------------------------
-
-
-def build_bodies(prefix: str, count: int, merchant_tag: str) -> list[tuple[str, str]]:
-    """`count` (event id, JSON body) pairs of distinct expired sessions, pretty-printed like Stripe."""
-    now = int(time.time())
-    bodies = []
-    for i in range(count):
-        event_id = f"evt_{prefix}_{merchant_tag}_{i:07d}"
-        event = common.expired_event(
-            event_id,
-            f"cs_live_{prefix}_{merchant_tag}_{i:07d}",
-            f"shopper{i % 2500}@example.com",
-            now - 30,
-        )
-        bodies.append((event_id, json.dumps(event, indent=2)))
-    return bodies
-
-
-def sign_requests(bodies: list[tuple[str, str]], port: int) -> list[bytes]:
-    """Raw HTTP/1.1 requests, each signed now (Stripe's tolerance is 300 s)."""
-    now = int(time.time())
-    requests = []
-    for _event_id, body in bodies:
-        data = body.encode()
-        head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n"
-            "Content-Type: application/json; charset=utf-8\r\n"
-            f"Stripe-Signature: {common.sign(body, timestamp=now)}\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n"
-        )
-        requests.append(head.encode() + data)
-    return requests
-
-
-# --- the client ---------------------------------------------------------------------------
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; its status and whether the connection stays open."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status, length, keep = int(lines[0].split()[1]), 0, True
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection":
-            keep = value.strip().lower() != b"close"
-    if length:
-        await reader.readexactly(length)
-    return status, keep
-
-
-async def connection_loop(port: int, requests: list[bytes], todo, outcome: Outcome) -> None:
-    """Send requests taken from the shared iterator `todo` one after another on one
-    connection, reconnecting when the server closes it (sync workers always do)."""
-    reader = writer = None
-    for index in todo:
-        started = time.perf_counter()
-        try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                outcome.connections += 1
-            writer.write(requests[index])
-            status, keep = await asyncio.wait_for(read_response(reader), REQUEST_TIMEOUT)
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.TimeoutError,
-            ValueError,
-            IndexError,
-        ):
-            status, keep = None, False
-        else:
-            outcome.latencies.append(time.perf_counter() - started)
-        outcome.statuses[index] = status
-        if not keep and writer is not None:
-            writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
-
-
-async def fire(port: int, requests: list[bytes], concurrency: int) -> Outcome:
-    """Send every request over `concurrency` connections; the wall time covers all of them."""
-    outcome = Outcome(statuses=[None] * len(requests))
-    todo = iter(range(len(requests)))  # shared: each connection takes the next request
-    started = time.perf_counter()
-    await asyncio.gather(
-        *(connection_loop(port, requests, todo, outcome) for _ in range(concurrency))
-    )
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    """The options given."""
+    return cli.parser(__doc__, OPTIONS, EPILOG).parse_args(argv)
 
 
 # --- servers and phases -------------------------------------------------------------------
@@ -236,9 +105,7 @@ class Server:
 
     def stop(self) -> None:
         common.stop(self.proc)
-        errors = [
-            line for line in self.log.read_text(errors="replace").splitlines() if line.strip()
-        ]
+        errors = cli.log_lines(self.log)
         if errors:
             print(
                 f"  {self.label}: gunicorn logged {len(errors)} line(s); last: {errors[-1][:200]}"
@@ -298,44 +165,45 @@ def count_lost(outcome: Outcome, ids: list[str], stored: set[str]) -> dict:
     }
 
 
-def pooled(outcomes: list[Outcome]) -> Outcome:
-    """Every round's requests as one outcome (for latencies and losses; rates stay per round)."""
-    return Outcome(
-        statuses=[s for o in outcomes for s in o.statuses],
-        latencies=[x for o in outcomes for x in o.latencies],
-        seconds=sum(o.seconds for o in outcomes),
-        connections=sum(o.connections for o in outcomes),
-    )
-
-
 def report(args, rounds: tuple[list, list], losses: dict, stored: int) -> dict:
     """Print the human lines; return the result object (rates: the median round)."""
-    base_rps = statistics.median(o.rps for o in rounds[0])
-    real_rps = statistics.median(o.rps for o in rounds[1])
+    rates = [statistics.median(o.rps for o in side) for side in rounds]
     base, real = pooled(rounds[0]), pooled(rounds[1])
-    for label, o, rates in (("baseline", base, rounds[0]), ("endpoint", real, rounds[1])):
+    for label, o, side in (("baseline", base, rounds[0]), ("endpoint", real, rounds[1])):
         print(
             f"{label:9s}: {len(o.statuses)} requests, rounds at "
-            f"{' / '.join(f'{r.rps:.0f}' for r in rates)} req/s; p50 {o.ms(50)} ms, "
+            f"{' / '.join(f'{r.rps:.0f}' for r in side)} req/s; p50 {o.ms(50)} ms, "
             f"p90 {o.ms(90)} ms, p99 {o.ms(99)} ms, max {o.ms(100)} ms; "
             f"{o.connections} connections opened"
         )
-    ratio = real_rps / base_rps if base_rps else 0.0
+    ratio = rates[1] / rates[0] if rates[0] else 0.0
     per_round = " / ".join(f"{r.rps / b.rps:.2f}" for b, r in zip(*rounds) if b.rps)
     print(
         f"ratio endpoint/baseline (median rounds): {ratio:.3f}, per round {per_round} "
         f"(target >= 0.6); p99 {real.ms(99)} ms (target < 100)"
     )
+    print_losses(losses, stored)
+    return result(args, rates, (base, real), losses)
+
+
+def print_losses(losses: dict, stored: int) -> None:
+    """Print what the endpoint lost, and how many events the database holds."""
     codes = f" (statuses {losses['other_codes']})" if losses["other_codes"] else ""
     print(
         f"non-200 answers: {losses['non_200']}{codes}; no answer: "
         f"{losses['no_answer']}; 200 but not stored: {losses['missing_after_200']}; "
         f"rows in stripe_events: {stored}; lost: {losses['lost']} (target 0)"
     )
+
+
+def result(args, rates: list[float], pooled_: tuple[Outcome, Outcome], losses: dict) -> dict:
+    """The result object: the median rounds' `rates` and the `pooled_` latencies (each
+    baseline, endpoint), the endpoint's losses, the settings."""
+    (base_rps, real_rps), (base, real) = rates, pooled_
     return {
         "endpoint_rps": round(real_rps, 1),
         "baseline_rps": round(base_rps, 1),
-        "ratio": round(ratio, 3),
+        "ratio": round(real_rps / base_rps if base_rps else 0.0, 3),
         "p50_ms": real.ms(50),
         "p99_ms": real.ms(99),
         "lost": losses["lost"],
@@ -364,9 +232,9 @@ def main(argv=None) -> int:
         f"{args.concurrency} connections, gunicorn {args.workers} x {args.worker_class} x "
         f"{args.threads} threads"
     )
-    with common.fresh_environment() as env, tempfile.TemporaryDirectory(prefix="bench-") as logdir:
+    with common.workspace() as (env, logdir):
         common.seed_merchant(common.make_app(env))
-        rounds = run_rounds(env, args, bodies, Path(logdir))
+        rounds = run_rounds(env, args, bodies, logdir)
         stored = stored_ids(env["DATABASE_URL"])
         ids = [event_id for measured in bodies["rounds"] for event_id, _ in measured]
         losses = count_lost(pooled(rounds[1]), ids, stored)

@@ -12,6 +12,9 @@ per job, batches claimed with SKIP LOCKED).
 start-up is left out) until no event is pending (the database is polled); `wall_seconds`
 includes start-up. Checks: every event `processed`, exactly one recovery case per expired
 session, one credit per recovery. The last line printed is one JSON object.
+Baseline, in the same run: the rows the drain wrote (sessions, cases, contacts, consent
+changes, ...) written again by PostgreSQL alone into empty twins of their tables, with every
+event's row updated once (`floor_s`, `baseline_per_s`); `ratio` is ours over that rate.
 Target (informational): >= 500 events/s per worker process. `--profile` drains in this process
 under cProfile instead and prints the top entries.
 """
@@ -23,47 +26,39 @@ import json
 import random
 import secrets
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for `portal`
+import _cli as cli  # noqa: E402
 import _common as common  # noqa: E402  (bench/ is on sys.path: it holds this script)
+from _pipeline_drain import job_span, profile_drain, run_workers, show_worker_errors  # noqa: E402
+from _pipeline_floor import floor_seconds, row_counts  # noqa: E402
 
 TARGET_PER_WORKER = 500
-POLL_SECONDS = 0.02
+
+
+OPTIONS = (
+    cli.option("--events", 5000, "pending events to apply"),
+    cli.option("--workers", 1, "`flask worker --burst` processes"),
+    cli.option(
+        "--completed-share",
+        0.1,
+        "share of checkout.session.completed events recovering an expired session",
+    ),
+    cli.option(
+        "--repeat-share", 0.3, "share of expired sessions reusing an earlier shopper's email"
+    ),
+    cli.option("--timeout", 50.0, "give up draining after this many seconds"),
+    cli.option("--seed", 1, "random seed for emails and order"),
+    cli.flag("--profile", "drain in this process under cProfile instead of worker processes"),
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--events", type=int, default=5000, help="pending events to apply")
-    parser.add_argument("--workers", type=int, default=1, help="`flask worker --burst` processes")
-    parser.add_argument(
-        "--completed-share",
-        type=float,
-        default=0.1,
-        help="share of checkout.session.completed events recovering an expired session",
-    )
-    parser.add_argument(
-        "--repeat-share",
-        type=float,
-        default=0.3,
-        help="share of expired sessions reusing an earlier shopper's email",
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=50.0, help="give up draining after this many seconds"
-    )
-    parser.add_argument("--seed", type=int, default=1, help="random seed for emails and order")
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="drain in this process under cProfile instead of worker processes",
-    )
-    return parser.parse_args(argv)
+    """The options given."""
+    return cli.parser(__doc__, OPTIONS).parse_args(argv)
 
 
 # --- the events ---------------------------------------------------------------------------
@@ -134,122 +129,6 @@ def store_events(app, events: list[dict]) -> None:
         db.session.commit()
 
 
-# --- draining -----------------------------------------------------------------------------
-
-
-def pending(conn) -> int:
-    return conn.execute("SELECT count(*) FROM stripe_events WHERE status = 'pending'").fetchone()[
-        0
-    ]
-
-
-def enqueue_drains(count: int) -> list:
-    """`count` drain jobs on the `events` queue, as the webhook endpoint enqueues them."""
-    from redis import Redis
-    from rq import Queue
-
-    from portal import jobs
-
-    queue = Queue("events", connection=Redis.from_url(common.REDIS_URL))
-    return [
-        queue.enqueue(jobs.drain_events, job_timeout=600, result_ttl=600) for _ in range(count)
-    ]
-
-
-def run_workers(env: dict, args: argparse.Namespace, logdir: Path) -> dict:
-    """Enqueue the drains, start the workers, poll until nothing is pending; always stop them."""
-    import psycopg
-
-    drains = enqueue_drains(args.workers)
-    procs = []
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        try:
-            spawned = time.time()
-            for n in range(args.workers):
-                procs.append(
-                    common.start(
-                        [str(common.VENV_BIN / "flask"), "worker", "--burst"],
-                        env,
-                        logdir / f"worker-{n}.log",
-                    )
-                )
-            done = wait_drained(conn, procs, spawned + args.timeout)
-            gave_up = time.time()
-            wait_exit(procs, 5.0 if done else 0.0)
-        finally:
-            for proc in procs:
-                common.stop(proc)
-    return {
-        "spawned": spawned,
-        "done": done,
-        "gave_up": gave_up,
-        "jobs": drains,
-        "exit_codes": [p.returncode for p in procs],
-    }
-
-
-def wait_exit(procs: list, seconds: float) -> None:
-    """Give burst workers up to `seconds` to exit on their own (they still run the tick job)."""
-    deadline = time.time() + seconds
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.01, deadline - time.time()))
-        except Exception:  # subprocess.TimeoutExpired: stop() ends it
-            pass
-
-
-def wait_drained(conn, procs: list, deadline: float) -> float | None:
-    """The time at which no event was pending any more (None: workers exited or timed out)."""
-    while time.time() < deadline:
-        if pending(conn) == 0:
-            return time.time()
-        if all(p.poll() is not None for p in procs):
-            return time.time() if pending(conn) == 0 else None
-        time.sleep(POLL_SECONDS)
-    return None
-
-
-def job_span(drains: list) -> tuple[float | None, list]:
-    """The epoch second the first drain job started, and what each drain job returned."""
-    starts, handled = [], []
-    for job in drains:
-        job.refresh()
-        if job.started_at is not None:
-            started = job.started_at
-            starts.append(
-                (started if started.tzinfo else started.replace(tzinfo=timezone.utc)).timestamp()
-            )
-        handled.append(job.return_value())
-    return (min(starts) if starts else None), handled
-
-
-def profile_drain(app) -> dict:
-    """Drain in this process under cProfile; print the top entries; timings like run_workers."""
-    import cProfile
-    import pstats
-
-    from portal.services import events
-
-    profiler = cProfile.Profile()
-    with app.app_context():
-        started = time.time()
-        profiler.enable()
-        handled = events.drain()
-        profiler.disable()
-        done = time.time()
-    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(20)
-    return {
-        "spawned": started,
-        "done": done,
-        "gave_up": done,
-        "first_start": started,
-        "handled": [handled],
-        "exit_codes": [],
-    }
-
-
 # --- checking and reporting ---------------------------------------------------------------
 
 CHECKS = {
@@ -295,24 +174,66 @@ def check(database_url: str, n_events: int, n_expired: int) -> dict:
     return facts
 
 
-def report(args, timing: dict, facts: dict) -> dict:
-    """Print the human lines; return the result object. Unfinished runs report the rate of the
-    events processed until the timeout."""
+def rates(args, timing: dict, processed: int) -> dict:
+    """Seconds from the first drain job's start (wall: from spawning the workers) to the end
+    (the timeout for unfinished runs), the workers, and the rates of the `processed` events."""
     end = timing["done"] or timing["gave_up"]
     first = timing.get("first_start") or timing["spawned"]
-    seconds, wall = end - first, end - timing["spawned"]
+    seconds = end - first
     workers = 0 if args.profile else args.workers
-    processed = facts["statuses"].get("processed", 0)
     rate = processed / seconds if seconds > 0 else 0.0
-    per_worker = rate / max(workers, 1)
+    return {
+        "seconds": seconds,
+        "wall": end - timing["spawned"],
+        "workers": workers,
+        "rate": rate,
+        "per_worker": rate / max(workers, 1),
+    }
+
+
+def report(args, timing: dict, facts: dict, floor: float) -> dict:
+    """Print the human lines; return the result object. Unfinished runs report the rate of the
+    events processed until the timeout."""
+    processed = facts["statuses"].get("processed", 0)
+    figures = rates(args, timing, processed)
+    baseline = args.events / floor if floor > 0 else 0.0
+    ratio = figures["rate"] / baseline if baseline else 0.0
+    print_lines(args, timing, facts, figures)
+    print(
+        f"baseline: PostgreSQL alone writes the same rows in {floor:.2f} s = {baseline:.0f} "
+        f"events/s; ours/baseline = {ratio:.3f}"
+    )
+    return {
+        "events": args.events,
+        "seconds": round(figures["seconds"], 3),
+        "events_per_s": round(figures["rate"], 1),
+        "floor_s": round(floor, 3),
+        "baseline_per_s": round(baseline, 1),
+        "ratio": round(ratio, 3),
+        "workers": figures["workers"],
+        "per_worker_per_s": round(figures["per_worker"], 1),
+        "target_per_worker_per_s": TARGET_PER_WORKER,
+        "wall_seconds": round(figures["wall"], 3),
+        "finished": bool(timing["done"]),
+        "processed": processed,
+        "checks_ok": facts["ok"],
+        "double_cases": facts["double_cases"],
+    }
+
+
+def print_lines(args, timing: dict, facts: dict, figures: dict) -> None:
+    """Print the rates in `figures`, the events' statuses and errors, and what the checks found."""
     mode = (
-        "in-process drain under cProfile" if args.profile else f"{workers} x flask worker --burst"
+        "in-process drain under cProfile"
+        if args.profile
+        else f"{figures['workers']} x flask worker --burst"
     )
     state = "all applied" if timing["done"] else f"NOT FINISHED after {args.timeout:.0f} s"
     print(
-        f"{mode}: {processed} of {args.events} events processed in {seconds:.2f} s ({state}; "
-        f"{wall:.2f} s with start-up) = {rate:.0f} events/s, {per_worker:.0f} per worker "
-        f"(target >= {TARGET_PER_WORKER}); handled per drain job: {timing['handled']}"
+        f"{mode}: {facts['statuses'].get('processed', 0)} of {args.events} events processed in "
+        f"{figures['seconds']:.2f} s ({state}; {figures['wall']:.2f} s with start-up) = {figures['rate']:.0f} "
+        f"events/s, {figures['per_worker']:.0f} per worker (target >= {TARGET_PER_WORKER}); handled "
+        f"per drain job: {timing['handled']}"
     )
     print(
         f"statuses {facts['statuses']}; errors recorded {facts['errors'] or 'none'}; worker exit "
@@ -320,23 +241,10 @@ def report(args, timing: dict, facts: dict) -> dict:
     )
     print(
         f"cases {facts['cases']} for {facts['expired_sessions']} expired sessions (doubles "
-        f"{facts['double_cases']}, missing {facts['expired_without_case']}); credited {facts['credited']}; "
-        f"contacts {facts['contacts']}; consent changes {facts['consent_changes']}; "
-        f"checks {'OK' if facts['ok'] else 'FAILED'}"
+        f"{facts['double_cases']}, missing {facts['expired_without_case']}); credited "
+        f"{facts['credited']}; contacts {facts['contacts']}; consent changes "
+        f"{facts['consent_changes']}; checks {cli.verdict(facts['ok'])}"
     )
-    return {
-        "events": args.events,
-        "seconds": round(seconds, 3),
-        "events_per_s": round(rate, 1),
-        "workers": workers,
-        "per_worker_per_s": round(per_worker, 1),
-        "target_per_worker_per_s": TARGET_PER_WORKER,
-        "wall_seconds": round(wall, 3),
-        "finished": bool(timing["done"]),
-        "processed": processed,
-        "checks_ok": facts["ok"],
-        "double_cases": facts["double_cases"],
-    }
 
 
 def main(argv=None) -> int:
@@ -345,37 +253,26 @@ def main(argv=None) -> int:
     print(
         f"{args.events} events: {n_expired} expired, {args.events - n_expired} completed recoveries"
     )
-    with common.fresh_environment() as env, tempfile.TemporaryDirectory(prefix="bench-") as logdir:
+    with common.workspace() as (env, logdir):
         app = common.make_app(env)
         common.seed_merchant(app)
         stored = time.perf_counter()
         store_events(app, events)
+        before = row_counts(env["DATABASE_URL"])
         print(
             f"stored {len(events)} pending events in {time.perf_counter() - stored:.2f} s (not timed)"
         )
         if args.profile:
             timing = profile_drain(app)
         else:
-            timing = run_workers(env, args, Path(logdir))
+            timing = run_workers(env, args, logdir)
             timing["first_start"], timing["handled"] = job_span(timing["jobs"])
-            show_worker_errors(Path(logdir))
+            show_worker_errors(logdir)
         app.extensions["db_engine"].dispose()
         facts = check(env["DATABASE_URL"], args.events, n_expired)
-        result = report(args, timing, facts)
+        result = report(args, timing, facts, floor_seconds(env["DATABASE_URL"], before))
     common.emit(result)
     return 0 if facts["ok"] else 1
-
-
-def show_worker_errors(logdir: Path) -> None:
-    """Print worker log lines that look like trouble."""
-    for log in sorted(logdir.glob("worker-*.log")):
-        bad = [
-            line
-            for line in log.read_text(errors="replace").splitlines()
-            if any(word in line for word in ("Traceback", "ERROR", "Error", "failed"))
-        ]
-        for line in bad[:5]:
-            print(f"  {log.name}: {line[:200]}")
 
 
 if __name__ == "__main__":
