@@ -137,17 +137,7 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
     session, case, contact = ctx.session, ctx.case, ctx.contact
     steps_done, last_other, last_own = _sends(case, session.email)
     return rules.Facts(
-        session_id=session.session_id,
-        livemode=session.livemode,
-        email=session.email,
-        consent=session.consent_promotions,
-        recovery_url=session.recovery_url,
-        recovery_expires_at=session.recovery_expires_at,
-        # Stripe's clock may run ahead of ours (skew; the sandbox's after an advance): the delay
-        # then counts from when we learnt of the expiry, never from a time still to come.
-        expired_at=min(
-            session.expired_at or session.expires_at or session.state_at, case.created_at
-        ),
+        **session_facts(case, session),
         recovered=case.recovered_at is not None,
         unsubscribed=contact is not None and contact.status == ConsentStatus.UNSUBSCRIBED,
         suppressed=ctx.erased or (contact is not None and contact.suppressed_at is not None),
@@ -155,8 +145,28 @@ def facts(ctx: Context, later_session: str | None = None) -> rules.Facts:
         steps_done=steps_done,
         last_other_email_at=last_other,
         last_own_email_at=last_own,
+    )
+
+
+def session_facts(case: RecoveryCase, session: CheckoutSession) -> dict:
+    """The facts the expired session itself gives, the same for a send and for a dry run."""
+    return dict(
+        session_id=session.session_id,
+        livemode=session.livemode,
+        email=session.email,
+        consent=session.consent_promotions,
+        recovery_url=session.recovery_url,
+        recovery_expires_at=session.recovery_expires_at,
+        expired_at=expired_at(case, session),
         shopper_timezone=zone_table.country_zone(session.country),
     )
+
+
+def expired_at(case: RecoveryCase, session: CheckoutSession) -> datetime:
+    """When the delays count from: the session's expiry, never later than when we learnt of it."""
+    # Stripe's clock may run ahead of ours (skew; the sandbox's after an advance): the delay
+    # then counts from when we learnt of the expiry, never from a time still to come.
+    return min(session.expired_at or session.expires_at or session.state_at, case.created_at)
 
 
 def _sends(

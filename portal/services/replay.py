@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import RecoveryCase, SessionStatus
-from portal.services import erasure, rules, zone_table
+from portal.services import case_context, erasure, rules
 
 EMAILED, WAITING, RECOVERED = "emailed", "waiting", str(rules.Reason.RECOVERED)
 MAX_LOOKS = 4 * rules.MAX_STEPS + 4  # per case: each send or deferral is one look
@@ -84,13 +84,7 @@ class _World:
             others.append(self.prior[session.email])
         bounced = self.suppressed.get(session.email)
         return rules.Facts(
-            session_id=session.session_id,
-            livemode=session.livemode,
-            email=session.email,
-            consent=session.consent_promotions,
-            recovery_url=session.recovery_url,
-            recovery_expires_at=session.recovery_expires_at,
-            expired_at=_expired(case, session),
+            **case_context.session_facts(case, session),
             recovered=case.recovered_at is not None and case.recovered_at <= t,
             unsubscribed=self.unsubscribed(session.email, t),
             suppressed=session.email in self.erased or (bounced is not None and bounced <= t),
@@ -98,7 +92,6 @@ class _World:
             steps_done=frozenset(sim.steps),
             last_other_email_at=max(others, default=None),
             last_own_email_at=max(sim.sent, default=None),
-            shopper_timezone=zone_table.country_zone(session.country),
         )
 
 
@@ -122,7 +115,7 @@ def outcomes(
     groups: dict[str, dict[int, _Sim]] = defaultdict(dict)
     for case, session in batch + peers:
         key = session.email or f"#{case.id}"
-        groups[key][case.id] = _Sim(case, session, _expired(case, session))
+        groups[key][case.id] = _Sim(case, session, case_context.expired_at(case, session))
     wanted, found = set(ids), {}
     for sims in groups.values():
         _replay(list(sims.values()), world, policy, now)
@@ -215,8 +208,3 @@ def _keys(session: CheckoutSession) -> list[str]:
 
 def _completed(session: CheckoutSession) -> datetime:
     return session.completed_at or session.state_at
-
-
-def _expired(case: RecoveryCase, session: CheckoutSession) -> datetime:
-    """When the delays count from, as the engine counts them (case_context.facts)."""
-    return min(session.expired_at or session.expires_at or session.state_at, case.created_at)
