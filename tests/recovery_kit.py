@@ -122,6 +122,15 @@ def make_kit(
     public_url: str = "https://portal.example",
 ) -> Kit:
     """The merchant and its settings; `sink=None` keeps emails in the development outbox."""
+    platform = _platform_posting_to_the_portal(
+        app, sandbox, sink, live_server, monkeypatch, public_url
+    )
+    account_id, merchant_id = _bean_shop_ready_to_recover(platform, delay_minutes)
+    return Kit(app, sandbox, sink, redis, account_id, merchant_id)
+
+
+def _platform_posting_to_the_portal(app, sandbox, sink, live_server, monkeypatch, public_url: str):
+    """The sandbox platform with a Connect webhook to the live portal, configured to match."""
     platform = stripe.StripeClient(
         sandbox.config["PLATFORM_SECRET_KEY"],
         base_addresses={"api": sandbox.base, "connect": sandbox.base},
@@ -136,6 +145,11 @@ def make_kit(
         "MAIL_FROM": "Cart Recovery <recovery@portal.example>",
     }.items():
         monkeypatch.setitem(app.config, name, value)
+    return platform
+
+
+def _bean_shop_ready_to_recover(platform, delay_minutes: int) -> tuple[str, int]:
+    """Bean Shop connected, terms accepted, recovery on, one email `delay_minutes` after expiry."""
     account = platform.v1.accounts.create(
         {
             "type": "standard",
@@ -155,4 +169,4 @@ def make_kit(
         )
     )
     db.session.commit()
-    return Kit(app, sandbox, sink, redis, account.id, merchant.id)
+    return account.id, merchant.id

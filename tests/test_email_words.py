@@ -20,7 +20,7 @@ from portal.mail.words import ENGLISH, WORDS, words_for
 from portal.models import SendingSettings
 from portal.services import email_design
 from portal.services import settings as settings_service
-from test_rendering import Document, make_ctx
+from rendering_kit import Document, make_ctx
 
 ENGLISH_LINES = ("Qty", "Total", "Use code", "is available until", "Questions?", "Unsubscribe")
 

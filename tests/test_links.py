@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 
 import pytest
 from itsdangerous import URLSafeSerializer
@@ -13,6 +14,7 @@ from factories import make_connected
 from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailSend, Merchant, RecoveryCase
 from portal.services import events, links
+from test_health import _closed_port
 
 ACCT = "acct_1LinksMerchant0001"
 
@@ -177,23 +179,12 @@ def test_the_sample_emails_links_explain_themselves_and_record_nothing(client, d
     assert client.get("/r/sampl").status_code == 404  # any other token is still checked
 
 
-def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_later(
-    app, client, db, send, redis_conn, monkeypatch
-):
-    """A mail app posts a one-click unsubscribe once: with the database unreachable (a real
-    connection refused, not a mock) it is kept in Redis, then the sweep applies it."""
-    import socket
-
-    from portal import jobs
+@contextmanager
+def _database_away(db):
+    """The session bound to a loopback port nothing listens on, then bound back."""
     from portal.db import make_engine
-    from portal.extensions import rq
 
-    with app.test_request_context():
-        path = _path(links.unsubscribe_link(send.id))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    monkeypatch.setattr(rq, "connection", redis_conn)
+    closed = _closed_port()
     engine = db.session_factory.kw["bind"]
     db.remove()
     db.configure(
@@ -202,13 +193,28 @@ def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_la
         )
     )
     try:
+        yield
+    finally:
+        db.remove()
+        db.configure(bind=engine)
+
+
+def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_later(
+    app, client, db, send, redis_conn, monkeypatch
+):
+    """A mail app posts a one-click unsubscribe once: with the database unreachable (a real
+    connection refused, not a mock) it is kept in Redis, then the sweep applies it."""
+    from portal import jobs
+    from portal.extensions import rq
+
+    with app.test_request_context():
+        path = _path(links.unsubscribe_link(send.id))
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    with _database_away(db):
         assert client.get(path).status_code == 503  # only asking: try again later
         held = client.post(path, data={"List-Unsubscribe": "One-Click"})
         assert held.status_code == 202 and "Your unsubscribe is received" in held.text
         assert client.post("/u/not-a-token").status_code == 404
-    finally:
-        db.remove()
-        db.configure(bind=engine)
     assert db.scalars(select(Contact.status)).all() == ["subscribed"]
     with app.app_context():
         assert jobs.tick()["unsubscribes_applied"] == 1

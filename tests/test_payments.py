@@ -117,7 +117,8 @@ def test_a_period_of_payments_is_whole_days_in_the_merchants_zone_as_on_the_dash
     assert "1 payment<" in html
 
 
-def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant, app, monkeypatch):
+def _case_recovered_by_email_one(db, merchant):
+    """A cart emailed, clicked, then paid through its recovery checkout (a test-mode payment)."""
     from portal.models import CheckoutSession, EmailSend
 
     case = _case(db, merchant, 1, paid_at=T0 + timedelta(hours=5), amount=4200)
@@ -152,6 +153,11 @@ def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant, ap
         )
     )
     db.commit()
+    return case
+
+
+def test_payment_page_shows_badge_story_and_stripe_link(db, client, merchant, app, monkeypatch):
+    case = _case_recovered_by_email_one(db, merchant)
     html = client.get(f"/payments/{case.id}").get_data(as_text=True)
     assert 'class="badge">Recovered</span>' in html and "$42.00" in html
     assert "after email 1" in html and case.session.session_id in html

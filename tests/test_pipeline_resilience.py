@@ -28,6 +28,7 @@ from portal.models import CheckoutSession, Contact, EventStatus, RecoveryCase, S
 from portal.services import events, webhooks
 
 ACCT = "acct_1ExampleMerchant01"
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -112,10 +113,9 @@ def test_a_worker_killed_mid_batch_leaves_nothing_applied_or_doubled(db, databas
     assert db.scalar(select(func.count()).select_from(Contact)) == 7
 
 
-def test_sandbox_deliveries_end_to_end(
-    app, db, live_server, sandbox_server, monkeypatch, redis_conn
-):
-    monkeypatch.setattr(rq, "connection", redis_conn)
+def _platform_with_a_connected_shop(app, live_server, sandbox_server, monkeypatch):
+    """The sandbox platform delivering Connect webhooks to the live server, and Bean Shop
+    connected to the portal."""
     platform = stripe.StripeClient(
         sandbox_server.config["PLATFORM_SECRET_KEY"],
         base_addresses={"api": sandbox_server.base, "connect": sandbox_server.base},
@@ -128,6 +128,11 @@ def test_sandbox_deliveries_end_to_end(
         {"type": "standard", "business_profile": {"name": "Bean Shop"}}
     )
     make_connected(account.id)
+    return platform, account
+
+
+def _a_consenting_shopper_lets_a_checkout_expire(platform, account, base: str):
+    """Two bags of beans in a checkout whose shopper ticks the marketing box, then leaves."""
     as_account = {"stripe_account": account.id}
     price = platform.v1.prices.create(
         {"currency": "eur", "unit_amount": 1500, "product_data": {"name": "Beans"}},
@@ -143,13 +148,24 @@ def test_sandbox_deliveries_end_to_end(
         },
         options=as_account,
     )
-    base = sandbox_server.base
     requests.post(
         f"{base}/_sandbox/checkout/sessions/{session.id}/shopper",
         data={"email": "Ines@Example.com", "promotions_consent": "true"},
         timeout=5,
     )
     requests.post(f"{base}/_sandbox/checkout/sessions/{session.id}/expire", timeout=5)
+    return session
+
+
+def test_sandbox_deliveries_end_to_end(
+    app, db, live_server, sandbox_server, monkeypatch, redis_conn
+):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    platform, account = _platform_with_a_connected_shop(
+        app, live_server, sandbox_server, monkeypatch
+    )
+    base = sandbox_server.base
+    session = _a_consenting_shopper_lets_a_checkout_expire(platform, account, base)
     assert sandbox_server.extensions["sandbox"].wait_idle(10)
     assert events.drain() == 1
     mirror = db.scalars(select(CheckoutSession)).one()

@@ -1,78 +1,16 @@
-"""The gateway's clients over the SDK's own HTTP client (stripe.RequestsClient), against
-loopback servers that behave like Stripe (kept-alive connections), like the sandbox (a
-connection per request), and badly; and through proxies named by the environment."""
+"""The gateway's clients over the SDK's HTTP client: kept-alive connections, retries and timeouts."""
 
 from __future__ import annotations
 
-import datetime
-import json
 import socket
-import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from stripe import APIConnectionError
 
 from helpers import run_in_threads
 from portal.services import stripe_gateway
-
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-class Recorder(ThreadingHTTPServer):
-    """Answers every request with JSON naming it; records (connection, method, target, headers,
-    body). `close_after`: drops a connection silently after that many answers; `drop_first`:
-    that many requests get no answer at all, their connection closed."""
-
-    daemon_threads = True
-
-    def __init__(self, close_after: int = 0, keep_alive: bool = True, drop_first: int = 0):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.close_after, self.keep_alive, self.drop_first = close_after, keep_alive, drop_first
-        self.seen, self.connections = [], 0
-        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        self.server.connections += 1
-        self.connection_number, self.answered = self.server.connections, 0
-
-    def do_GET(self):  # noqa: N802 (http.server naming)
-        self._answer()
-
-    def do_POST(self):  # noqa: N802
-        self._answer()
-
-    def _answer(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        seen = self.server.seen
-        seen.append((self.connection_number, self.command, self.path, dict(self.headers), body))
-        if len(seen) <= self.server.drop_first:
-            self.close_connection = True  # as if the network lost the answer
-            return
-        data = json.dumps({"object": "thing", "id": f"th_{len(seen)}"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if not self.server.keep_alive:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.answered += 1
-        if self.server.close_after and self.answered >= self.server.close_after:
-            self.close_connection = True  # silently, as a server dropping an idle connection
-
-    def log_message(self, *args):
-        pass
+from stripe_transport_kit import PROXY_VARIABLES, Recorder
 
 
 @pytest.fixture
@@ -213,102 +151,3 @@ def test_while_a_person_waits_a_silent_server_is_tried_once(app, stripe_at, monk
             connection.close()
     assert "timed out" in str(timed_out.value)
     assert len(accepted) == 1 + stripe_gateway.INTERACTIVE_RETRIES == 1
-
-
-def test_https_goes_through_the_environments_proxy_with_connect_and_its_credentials(
-    stripe_at, monkeypatch
-):
-    """No TLS server is reachable here: the fake proxy records each CONNECT and refuses it."""
-    requests_seen = []
-    with socket.create_server(("127.0.0.1", 0)) as proxy:
-
-        def refuse():
-            while True:
-                try:
-                    connection, _ = proxy.accept()
-                except OSError:  # the test is over: its proxy socket is closed
-                    return
-                with connection:
-                    requests_seen.append(connection.recv(4096).decode())
-                    connection.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-
-        threading.Thread(target=refuse, daemon=True).start()
-        port = proxy.getsockname()[1]
-        monkeypatch.setenv("HTTPS_PROXY", f"http://user:s%40cret@127.0.0.1:{port}")
-        with pytest.raises(APIConnectionError):
-            stripe_at("https://api.stripe.com").raw_request("get", "/v1/things")
-    assert requests_seen, "the proxy was not used"
-    for request in requests_seen:
-        assert request.startswith("CONNECT api.stripe.com:443 HTTP/1.")
-        assert "Proxy-Authorization: Basic dXNlcjpzQGNyZXQ=\r\n" in request  # user:s@cret
-
-
-def test_plain_http_goes_through_the_environments_proxy_unless_no_proxy_names_the_host(
-    servers, stripe_at, monkeypatch
-):
-    proxy, server = servers(), servers()
-    monkeypatch.setenv("HTTP_PROXY", proxy.base)
-    assert stripe_at("http://sandbox.internal:12111").raw_request("get", "/v1/things").data
-    assert [s[2] for s in proxy.seen] == ["http://sandbox.internal:12111/v1/things"]
-
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    assert stripe_at(server.base).raw_request("get", "/v1/things").data
-    assert len(proxy.seen) == 1 and [s[2] for s in server.seen] == ["/v1/things"]
-
-
-def test_https_refuses_a_certificate_the_sdk_bundle_does_not_vouch_for(stripe_at, tmp_path):
-    """A self-signed certificate for 127.0.0.1: refused, and not tried again."""
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(*_self_signed(tmp_path))
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-
-        def handshake():
-            connection, _ = listener.accept()
-            try:
-                tls.wrap_socket(connection, server_side=True).close()
-            except (ssl.SSLError, OSError):
-                connection.close()
-
-        threading.Thread(target=handshake, daemon=True).start()
-        client = stripe_at(f"https://127.0.0.1:{listener.getsockname()[1]}")
-        with pytest.raises(APIConnectionError) as refused:
-            client.raw_request("get", "/v1/things")
-    assert not refused.value.should_retry and "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
-
-
-def _self_signed(directory) -> tuple[str, str]:
-    """(certificate file, key file) of a fresh self-signed certificate for 127.0.0.1."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)

@@ -18,6 +18,18 @@ def _connect_endpoint(sandbox, receiver) -> str:
     return endpoint.secret
 
 
+def _assert_a_fresh_recovered_session(sandbox, client, session, new_id: str, options: dict):
+    """The recovery link opened a new open session for the same amount, with a day to pay."""
+    recovered = client.v1.checkout.sessions.retrieve(new_id, options=options)
+    assert recovered.recovered_from == session.id and recovered.status == "open"
+    assert recovered.amount_total == session.amount_total
+    assert (
+        recovered.expires_at
+        - sandbox.client().v1.checkout.sessions.retrieve(new_id, options=options).created
+        == 24 * 3600
+    )
+
+
 def test_journey_with_consent_through_sdk(sandbox, receiver, kit):
     secret = _connect_endpoint(sandbox, receiver)
     client = sandbox.client()
@@ -46,14 +58,7 @@ def test_journey_with_consent_through_sdk(sandbox, receiver, kit):
     # The shopper coming back finds what they typed before filled in again.
     assert 'value="Sam@Example.com"' in page.text and 'value="Sam"' in page.text
     new_id = page.url.rsplit("/", 1)[1]
-    recovered = client.v1.checkout.sessions.retrieve(new_id, options=options)
-    assert recovered.recovered_from == session.id and recovered.status == "open"
-    assert recovered.amount_total == session.amount_total
-    assert (
-        recovered.expires_at
-        - sandbox.client().v1.checkout.sessions.retrieve(new_id, options=options).created
-        == 24 * 3600
-    )
+    _assert_a_fresh_recovered_session(sandbox, client, session, new_id, options)
     assert requests.get(recovery_url, timeout=5).url == page.url  # reused while open
     sandbox.post(f"/_sandbox/checkout/sessions/{new_id}/pay", email="sam@example.com")
     assert sandbox.runtime.wait_idle(5)
@@ -91,13 +96,12 @@ def test_expired_recovery_url_shows_error_page(sandbox, kit):
     assert page.status_code == 410 and "expired" in page.text
 
 
-def test_independent_client_with_plain_form_posts(sandbox, receiver):
-    """The same journey without the SDK: what any HTTP client would send."""
-    base, auth = sandbox.base, {"Authorization": "Bearer sk_live_sandbox_platform"}
+def _plain_shop_checkout(base: str, auth: dict, receiver_url: str):
+    """An endpoint, a connected Plain Shop and a checkout for its socks, all by form posts."""
     hook = requests.post(
         f"{base}/v1/webhook_endpoints",
         headers=auth,
-        data={"url": receiver.url, "connect": "true", "enabled_events[]": "*"},
+        data={"url": receiver_url, "connect": "true", "enabled_events[]": "*"},
         timeout=5,
     ).json()
     account = requests.post(
@@ -125,6 +129,13 @@ def test_independent_client_with_plain_form_posts(sandbox, receiver):
         },
         timeout=5,
     ).json()
+    return hook, as_account, session
+
+
+def test_independent_client_with_plain_form_posts(sandbox, receiver):
+    """The same journey without the SDK: what any HTTP client would send."""
+    base, auth = sandbox.base, {"Authorization": "Bearer sk_live_sandbox_platform"}
+    hook, as_account, session = _plain_shop_checkout(base, auth, receiver.url)
     page = requests.get(session["url"], timeout=5)
     assert "Socks" in page.text and "15.00 USD" in page.text
     saved = requests.post(
