@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -13,9 +15,15 @@ from sqlalchemy import create_engine, text
 from portal import create_app
 from portal import db as portal_db
 from portal.config import _driver_url
+from factories import PASSWORD, make_owner
 from helpers import post_form
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# A group's folder (tests/mail/, tests/domains/ …) holds its tests, its conftest.py and its kit
+# module, which those tests import by name as tests/'s own modules are: each such folder goes on
+# sys.path. A module imported from several folders stays in tests/.
+sys.path.extend(str(kit.parent) for kit in sorted(Path(__file__).parent.glob("*/*_kit.py")))
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +103,15 @@ def login():
         return post_form(client, "/login", {"email": email, "password": password, **extra})
 
     return _login
+
+
+@pytest.fixture
+def owner(client, login):
+    """The signed-in owner of Acme Tea (the editor and settings tests); a folder or module that
+    needs another owner defines its own."""
+    user = make_owner("Acme Tea", "owner@example.com")
+    login(client, "owner@example.com", PASSWORD)
+    return user
 
 
 @pytest.fixture

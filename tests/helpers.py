@@ -1,4 +1,5 @@
-"""Test helpers: form posts as a browser makes them, and calls from many threads at once."""
+"""Test helpers: form posts as a browser makes them, the error a form shows beside a field, and
+calls from many threads at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from html import unescape
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -106,3 +108,12 @@ def abandon_in_shop(browser, shop_url: str, email: str):
     shopper.goto(shop_url)
     shopper.get_by_role("button", name="Expire now").click()
     return shopper
+
+
+def error_beside(page: str, field_id: str) -> str:
+    """The first error message inside the field block that holds the control `field_id`."""
+    blocks = re.split(r'<div class="field', page)
+    block = next(b for b in blocks if f'id="{field_id}"' in b)
+    match = re.search(r'<p class="error"[^>]*>([^<]+)</p>', block)
+    assert match, f"no error beside {field_id}"
+    return unescape(match.group(1))

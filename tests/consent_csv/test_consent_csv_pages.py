@@ -1,0 +1,131 @@
+"""The subscription CSV pages: uploading, following an import, rejected rows, who may do what."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+
+from factories import PASSWORD, make_member, make_owner
+from helpers import csrf_token
+from portal.services import csv_imports
+from consent_csv_kit import HEADER, held, run_import
+
+
+# --- pages --------------------------------------------------------------------------------
+
+
+def upload(client, data: bytes, name: str = "subs.csv"):
+    token = csrf_token(client, "/subscriptions/import")
+    return client.post(
+        "/subscriptions/import",
+        data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_conn):
+    login(client, "owner@bean.example", PASSWORD)
+    response = upload(
+        client, (HEADER + "a@example.com,Subscribed,\r\nnope,Subscribed,\r\n").encode()
+    )
+    assert response.status_code == 303
+    page = response.headers["Location"]
+    assert "Waiting to start" in client.get(page).get_data(as_text=True)
+    import_id = int(page.rsplit("/", 1)[1])
+    assert redis_conn.llen("rq:queue:default") == 1
+    csv_imports.process(import_id)
+    html = client.get(page).get_data(as_text=True)
+    assert "Finished" in html and "not an email address" in html and "hx-get" not in html
+    assert "A skipped row changed nothing" not in html  # none was skipped
+    fragment = client.get(f"{page}/progress").get_data(as_text=True)
+    assert 'data-figure="applied">1<' in fragment
+    rejected = client.get(f"{page}/rejects.csv")
+    assert rejected.get_data(as_text=True) == (
+        HEADER.replace("\r\n", ",Line,Reason\r\n") + "nope,Subscribed,,3,not an email address\r\n"
+    )
+    export = client.get("/subscriptions/export.csv")
+    assert export.mimetype == "text/csv"
+    assert export.headers["Content-Disposition"].startswith('attachment; filename="subscriptions-')
+    assert export.get_data(as_text=True).startswith(HEADER + "a@example.com,Subscribed,")
+    # The address's history names who uploaded which file, and the line.
+    customer = client.get("/subscriptions/customer?email=a@example.com").get_data(as_text=True)
+    assert "owner@bean.example: “subs.csv”, line 2" in customer
+
+
+def test_rejected_rows_download_in_stripes_format_to_correct_and_upload_again(
+    client, owner, login, db
+):
+    text = HEADER + (
+        "b@example.com,Maybe,2026-01-01T00:00:00Z\r\n"
+        "c@example.com,Subscribed,yesterday\r\n"
+        "d@example.com,Unsubscribed,2099-01-01T00:00:00Z\r\n"
+        "e@example.com,=1+1,\r\n"
+    )
+    first = run_import(owner, text)
+    assert first.rejected == 4
+    login(client, "owner@bean.example", PASSWORD)
+    download = client.get(f"/subscriptions/imports/{first.id}/rejects.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(download)))
+    assert rows[0] == [*HEADER.strip().split(","), "Line", "Reason"]
+    assert [row[:4] for row in rows[1:]] == [
+        ["b@example.com", "Maybe", "2026-01-01T00:00:00Z", "2"],
+        ["c@example.com", "Subscribed", "yesterday", "3"],
+        ["d@example.com", "Unsubscribed", "2099-01-01T00:00:00+00:00", "4"],
+        ["e@example.com", "'=1+1", "", "5"],  # a formula never runs in a spreadsheet
+    ]
+    # The merchant corrects the cells and uploads the file as downloaded, Line and Reason kept.
+    fixed = download.replace("Maybe", "Subscribed").replace("yesterday", "")
+    fixed = fixed.replace("2099-01-01", "2026-02-01").replace("'=1+1", "Subscribed")
+    again = run_import(owner, fixed, name="fixed.csv")
+    assert (again.applied, again.rejected) == (4, 0)
+    assert held(db)["d@example.com"][0] == "unsubscribed"
+
+
+def test_the_page_explains_skipped_rows_when_there_are_some(client, owner, login, db):
+    text = HEADER + "a@example.com,Subscribed,2026-01-01T00:00:00Z\r\n"
+    run_import(owner, text)
+    again = run_import(owner, text)
+    login(client, "owner@bean.example", PASSWORD)
+    html = client.get(f"/subscriptions/imports/{again.id}").get_data(as_text=True)
+    assert 'data-figure="skipped_older">1<' in html
+    assert "A skipped row changed nothing" in html
+
+
+def test_a_refused_file_shows_the_reason_on_the_upload_page(client, owner, login):
+    login(client, "owner@bean.example", PASSWORD)
+    response = upload(client, b"\x00\x01\x02binary", "photo.png")
+    assert response.status_code == 400
+    assert "not a CSV text file" in response.get_data(as_text=True)
+    response = client.post("/subscriptions/import", data={"file": (io.BytesIO(b"x"), "x.csv")})
+    assert response.status_code == 400  # no CSRF token
+
+
+def test_while_running_the_page_polls_and_works_without_javascript(client, owner, login, db):
+    login(client, "owner@bean.example", PASSWORD)
+    page = upload(client, (HEADER + "a@example.com,Subscribed,\r\n").encode()).headers["Location"]
+    html = client.get(page).get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in html and '<meta http-equiv="refresh"' in html
+    assert ">Refresh</a>" in html and "<progress" in html
+
+
+def test_a_member_downloads_but_cannot_upload(client, owner, login, db):
+    make_member(owner.merchant_id, "member@bean.example")
+    login(client, "member@bean.example", PASSWORD)
+    assert client.get("/subscriptions/export.csv").status_code == 200
+    assert "Only the account’s owner" in client.get("/subscriptions/import").get_data(as_text=True)
+    token = csrf_token(client, "/subscriptions/import")
+    response = client.post(
+        "/subscriptions/import",
+        data={"csrf_token": token, "file": (io.BytesIO(HEADER.encode()), "x.csv")},
+    )
+    assert response.status_code == 403
+
+
+def test_another_merchants_import_is_not_found(client, owner, login, db):
+    imp = run_import(owner, HEADER + "a@example.com,Subscribed,\r\n")
+    make_owner("Other Shop", "other@shop.example")
+    login(client, "other@shop.example", PASSWORD)
+    for path in ("", "/progress", "/rejects.csv"):
+        assert client.get(f"/subscriptions/imports/{imp.id}{path}").status_code == 404
+    assert client.get("/subscriptions/export.csv").get_data(as_text=True) == HEADER

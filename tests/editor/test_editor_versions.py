@@ -1,0 +1,133 @@
+"""The email editor's versions: each save, reset, conflicts, steps, and who may save."""
+
+from __future__ import annotations
+
+import html
+
+
+from factories import PASSWORD, make_member, make_owner
+from helpers import post_form
+from portal.mail.content import DEFAULT_CONTENT
+from portal.services import onboarding, settings
+from editor_kit import TEXT_FIELDS, VALID, frames, sent_tests, text_part, versions
+
+
+def test_owner_and_member_see_the_editor_of_the_first_email(client, app, owner, login):
+    assert client.get("/email").headers["Location"].endswith("/email/1")
+    page = client.get("/email/1").get_data(as_text=True)
+    assert set(frames(page)) == {"frame-desktop", "frame-mobile"}
+    assert 'value="You left something in your cart at {merchant_name}"' in page
+    assert 'maxlength="150"' in page and ">Save</button>" in page
+    assert "Reset to the default email" in page and "owner@example.com" in page
+    assert page.count('data-insert="{cart_total}"') == len(TEXT_FIELDS)
+    assert 'hx-post="/email/1/preview"' in page and "htmx-2.0.11.min.js" in page
+
+    make_member(owner.merchant_id, "member@example.com")
+    other = app.test_client()
+    login(other, "member@example.com", PASSWORD)
+    page = other.get("/email/1").get_data(as_text=True)
+    assert "Only the account’s owner can save changes" in page
+    assert ">Save</button>" not in page and "Reset to the default email" not in page
+    assert len(frames(page)) == 2 and "Send test email" in page
+
+
+def test_each_save_is_a_new_version(client, db, owner):
+    assert not _email_step_done(db, owner)
+    response = post_form(client, "/email/1", VALID, follow_redirects=True)
+    assert "Saved as version 1." in response.get_data(as_text=True)
+    response = post_form(client, "/email/1", {**VALID, "headline": "Come back"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/email/1")
+    stored = versions(db, owner.merchant_id)
+    assert [(v.number, v.headline, v.is_reset) for v in stored] == [
+        (1, DEFAULT_CONTENT.headline, False),
+        (2, "Come back", False),
+    ]
+    assert stored[0].brand_color == "#0f7b4b" and stored[1].created_by_id == owner.id
+    page = client.get("/email/1").get_data(as_text=True)
+    assert 'value="Come back"' in page and "In use" in page and "owner@example.com" in page
+    assert _email_step_done(db, owner)
+    # Saving what is already in use adds no copy to the history (a colour's case aside).
+    again = {**VALID, "headline": "Come back", "brand_color": "#0F7B4B"}
+    response = post_form(client, "/email/1", again, follow_redirects=True)
+    assert "Nothing changed: version 2 is still the one in use." in response.get_data(as_text=True)
+    assert len(versions(db, owner.merchant_id)) == 2
+
+
+def _email_step_done(db, owner) -> bool:
+    db.expire_all()
+    merchant = db.get(type(owner.merchant), owner.merchant_id)
+    return next(s for s in onboarding.checklist(merchant) if s.key == "email").done
+
+
+def test_reset_saves_the_default_as_a_new_version(client, db, owner):
+    post_form(client, "/email/1", {**VALID, "headline": "Mine"})
+    response = post_form(client, "/email/1/reset", {}, page="/email/1", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Back to the default email, saved as version 2." in page
+    assert f'value="{DEFAULT_CONTENT.headline}"' in page and "reset to default" in page
+    latest = versions(db, owner.merchant_id)[-1]
+    assert latest.is_reset and latest.headline == DEFAULT_CONTENT.headline
+
+
+def test_a_member_may_not_save_or_reset(client, app, db, owner, login):
+    make_member(owner.merchant_id, "member@example.com")
+    member = app.test_client()
+    login(member, "member@example.com", PASSWORD)
+    assert post_form(member, "/email/1", VALID).status_code == 403
+    assert post_form(member, "/email/1/reset", {}, page="/email/1").status_code == 403
+    assert versions(db, owner.merchant_id) == []
+
+
+def test_steps_beyond_the_sequence_are_not_found(client, db, owner):
+    for path in ("/email/0", "/email/2", "/email/4", "/email/tests?step=2"):
+        assert client.get(path).status_code == 404, path
+    assert post_form(client, "/email/2/preview", VALID, page="/email/1").status_code == 404
+    assert post_form(client, "/email/2/test", VALID, page="/email/1").status_code == 404
+    sending = settings.settings_for(owner.merchant_id)
+    sending.steps = [
+        {"delay_minutes": 0, "promotion": False},
+        {"delay_minutes": 1440, "promotion": True},
+    ]
+    db.commit()
+    page = client.get("/email/2").get_data(as_text=True)
+    assert "Email 2" in page and "Follow-up 1" not in page and "Your cart is still here" in page
+    assert "THANKS-7K2Q" in text_part(page)  # the sample promotion code of a step with one
+    off = client.get("/email/3")
+    assert off.status_code == 404
+    words = html.unescape(off.get_data(as_text=True))
+    assert "Email 3 is not in your sequence" in words and "Your sequence has 2 emails." in words
+    assert "is not in your sequence" not in client.get("/email/4").get_data(as_text=True)
+
+
+def test_another_merchant_sees_and_changes_none_of_it(client, app, db, owner, login, redis_conn):
+    post_form(client, "/email/1", {**VALID, "headline": "Acme own words"})
+    post_form(client, "/email/1/test", VALID, page="/email/1")
+    rival = make_owner("Rival", "rival@example.com")
+    other = app.test_client()
+    login(other, "rival@example.com", PASSWORD)
+    page = other.get("/email/1").get_data(as_text=True)
+    assert "Acme own words" not in page and "owner@example.com" not in page
+    assert "Not saved yet" in page and "No test email sent yet." in page
+    assert "owner@example.com" not in other.get("/email/tests?step=1").get_data(as_text=True)
+    post_form(other, "/email/1", {**VALID, "headline": "Rival words"})
+    post_form(other, "/email/1/reset", {}, page="/email/1")
+    assert [v.number for v in versions(db, rival.merchant_id)] == [1, 2]
+    assert [v.headline for v in versions(db, owner.merchant_id)] == ["Acme own words"]
+    assert len(sent_tests(db, owner.merchant_id)) == 1
+
+
+def test_a_save_over_a_version_saved_meanwhile_is_refused_and_keeps_the_text(client, db, owner):
+    assert 'name="base" type="hidden" value="0"' in client.get("/email/1").get_data(as_text=True)
+    mine = {**VALID, "base": "0", "headline": "My headline"}
+    theirs = {**VALID, "base": "0", "subject": "Their subject"}
+    assert post_form(client, "/email/1", theirs).status_code == 302  # another tab saves first
+    refused = post_form(client, "/email/1", mine)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "version 1 was saved while you were editing" in page
+    assert 'value="My headline"' in page and 'name="base" type="hidden" value="1"' in page
+    assert [v.subject for v in versions(db, owner.merchant_id)] == ["Their subject"]
+    again = post_form(client, "/email/1", {**mine, "base": "1"})  # saved knowingly
+    assert again.status_code == 302
+    assert [v.headline for v in versions(db, owner.merchant_id)][-1] == "My headline"
+    twice = post_form(client, "/email/1", {**mine, "base": "1"}, follow_redirects=True)
+    assert "Nothing changed: version 2 is still the one in use" in twice.get_data(as_text=True)

@@ -1,0 +1,13 @@
+"""Webhook ingest fixtures: jobs on the test Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import rq
+
+
+@pytest.fixture(autouse=True)
+def _redis(redis_conn, monkeypatch):
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return redis_conn
