@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal import db
-from portal.models import CaseEvent, CheckoutSession, EmailSend, RecoveryCase, SendStatus
+from portal.models import CaseEvent, CheckoutSession, ConsentChange, EmailSend, RecoveryCase
+from portal.models import SendStatus
 from portal.mail.values import format_money
 from portal.services import trace
 from portal.services.carts import REASONS, error_words
@@ -59,6 +60,12 @@ REFUSED = {
         "Give the key the permissions listed on the Connect Stripe page.",
     ),
 }
+# The shopper's own "no" (the sources of the subscriptions page), as a line of the story.
+UNSUBSCRIBED = {
+    "unsubscribe_link": "Shopper unsubscribed from your emails, with an email's unsubscribe link",
+    "one_click": "Shopper unsubscribed from your emails, with their mail app's button",
+    "complaint": "Shopper marked an email as spam: unsubscribed from your emails",
+}
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",
     Reason.SEQUENCE_FINISHED: "Finished: no email of the sequence is left to send",
@@ -87,11 +94,26 @@ def events(case: RecoveryCase) -> list[CaseEvent]:
     )
 
 
+def unsubscribes(case: RecoveryCase, sends: list[EmailSend]) -> list[ConsentChange]:
+    """The shopper's own unsubscribes of the cart's address since its first email went."""
+    first = min((send.sent_at for send in sends if send.sent_at), default=None)
+    if first is None or not case.session.email:
+        return []
+    stmt = select(ConsentChange).where(
+        ConsentChange.merchant_id == case.merchant_id,
+        ConsentChange.email == case.session.email,
+        ConsentChange.source.in_(UNSUBSCRIBED),
+        ConsentChange.occurred_at >= first,
+    )
+    return list(db.session.scalars(stmt.order_by(ConsentChange.occurred_at)))
+
+
 def build(
     case: RecoveryCase,
     sends: list[EmailSend],
     recorded: list[CaseEvent],
     recovering: CheckoutSession | None,
+    unsubscribed: list[ConsentChange] = (),
 ) -> list[Entry]:
     """Every entry of the case's story, oldest first."""
     s = case.session
@@ -103,6 +125,7 @@ def build(
         entries.append(_decision_only(case))  # decided before the trace was kept
     for send in sends:
         entries += _send_entries(send)
+    entries += [Entry(c.occurred_at, UNSUBSCRIBED[c.source], tone="bad") for c in unsubscribed]
     entries += _outcome(case, recovering)
     entries += _cancelled(case, sends, recorded)
     return sorted(entries, key=lambda e: (e.at.replace(microsecond=0), e.rank, e.at))

@@ -55,7 +55,9 @@ def show(case_id: int):
         send_status=carts.SEND_STATUS,
         error_words=carts.error_words,
         recovering=recovering,
-        entries=timeline.build(case, sends, timeline.events(case), recovering),
+        entries=timeline.build(
+            case, sends, timeline.events(case), recovering, timeline.unsubscribes(case, sends)
+        ),
         stripe_url=payments.dashboard_url(recovering),
         contact=subscriptions.held_contact(current_merchant(), case.session.email or ""),
         source_words=subscriptions.source_words,
