@@ -64,6 +64,7 @@ def _render(record, error: str | None = None, status: int = 200):
         collects=lifecycle.collects_promotions(body),
         consented=consent == "opt_in",
         error=error,
+        saved=request.args.get("saved") == "1",
         merchant=store().find(record.account).obj,
     ), status
 
@@ -92,7 +93,7 @@ def _submit(record) -> str:
     if request.form.get("action") == "pay":
         lifecycle.complete(store(), record)
         return _success_target(record.obj)
-    return url_for("checkout_pages.checkout_page", session_id=record.obj["id"])
+    return url_for("checkout_pages.checkout_page", session_id=record.obj["id"], saved=1)
 
 
 @bp.post("/c/pay/<session_id>")

@@ -144,6 +144,8 @@ def test_independent_client_with_plain_form_posts(sandbox, receiver):
         timeout=5,
     )
     assert saved.status_code == 200 and 'value="p@example.com"' in saved.text
+    assert "Details saved on this checkout session." in saved.text  # the click did something
+    assert "Details saved" not in requests.get(session["url"], timeout=5).text  # only after it
     left = requests.get(f"{session['url']}/leave", timeout=5)
     assert "You left" in left.text
     requests.post(f"{base}/_sandbox/checkout/sessions/{session['id']}/expire", timeout=5)
