@@ -67,6 +67,12 @@ def test_an_address_with_a_control_character_counts_as_none(email):
     assert _fields(email=" Shopper@Example.com ")["email"] == "shopper@example.com"
 
 
+def test_an_address_is_kept_in_the_spelling_a_csv_row_of_it_gets():
+    # Stripe passes on what the shopper typed; a file from another tool may spell it otherwise.
+    assert _fields(email="JOSE\u0301@xn--mnchen-3ya.de")["email"] == "jos\u00e9@m\u00fcnchen.de"
+    assert _fields(email="jos\u00e9@M\u00dcNCHEN.de")["email"] == "jos\u00e9@m\u00fcnchen.de"
+
+
 def test_the_shoppers_name_is_kept_on_one_line_and_cut_to_its_column():
     event = se.expired("cs_live_Name", "acct_1ExampleMerchant01")
     event["data"]["object"]["customer_details"]["name"] = "Jenny\r\nBcc: x\x00" + "y" * 300

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from collections.abc import Iterator
 
 from portal.models import ConsentStatus
+from portal.services import addresses
 
 HEADER = ("Email address", "Subscription status", "Updated at")
 CSV_MAX_BYTES = 100 * 1024 * 1024
@@ -44,6 +45,9 @@ TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
 FIRST_SECOND, AFTER_LAST_SECOND = 0, 253_402_300_800
 FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses a longer field
 EARLY = "before 1970"
+# A number under this (2000-01-01 UTC) is no Unix time of a consent but a spreadsheet's date
+# number (45222.87 is 2023-10-23 there) or a year: read as seconds, it would land in 1970.
+FIRST_NUMBER, SMALL = 946_684_800, "a small number"
 
 
 class RefusedFile(ValueError):
@@ -126,8 +130,10 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
     raw, word = cells[columns.email].strip(), cells[columns.status].strip()
     date = columns.date
     text = cells[date].strip() if date is not None and date < len(cells) else ""
-    email, status = _unescape(raw).lower(), STATUSES.get(word.lower())
-    if not is_email(email):
+    email, status = addresses.normal(_unescape(raw)), STATUSES.get(word.lower())
+    if len(email) > EMAIL_MAX:
+        reason = f"too long for an email address ({len(email)} characters; at most {EMAIL_MAX})"
+    elif not is_email(email):
         reason = "not an email address" if raw else "no email address"
     elif status is None:
         shown = f"“{word[:40]}”" if word else "empty"
@@ -136,14 +142,19 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
         try:
             return Row(line, email, status, unix_time(text) if text else None)
         except ValueError as error:
-            reason = _date_reason(text, early=str(error) == EARLY)
+            reason = _date_reason(text, str(error))
     return Reject(line, raw[:320], reason, word[:CELL_KEPT], text[:CELL_KEPT])
 
 
-def _date_reason(text: str, early: bool) -> str:
+def _date_reason(text: str, why: str) -> str:
     shown = f"“{text[:40]}”"
-    if early:
+    if why == EARLY:
         return f"date {shown} is before 1970: give the date the address said yes or no"
+    if why == SMALL:
+        return (
+            f"unreadable date {shown}: as a Unix time it is in 1970 (a spreadsheet's date "
+            "number?); write it like 2023-10-23T20:58:02+00:00"
+        )
     if text.isdecimal() and len(text) == 13:
         return f"unreadable date {shown}: a Unix time in milliseconds? Give it in seconds"
     return f"unreadable date {shown}: write it like 2023-10-23T20:58:02+00:00, or leave it empty"
@@ -163,14 +174,16 @@ def is_email(value: str) -> bool:
 
 def unix_time(text: str) -> float:
     """Seconds since 1970 UTC from ISO 8601 (offset or Z; none means UTC) or a Unix time;
-    ValueError when it is neither, before 1970 (its message then: EARLY) or after 9999. A
-    float, not a datetime: a file holds a million of them, and a float is what the database
-    is sent."""
+    ValueError when it is neither, before 1970 (its message then: EARLY), a number before 2000
+    (SMALL) or after 9999. A float, not a datetime: a file holds a million of them, and a float
+    is what the database is sent."""
     # isdecimal() is \d's test: the common whole Unix time skips the pattern. Eight digits
     # are a date (20231023, ISO 8601's basic form), not a second of 1970-1973.
     whole = text.isdecimal() and len(text) <= 12 and len(text) != 8
     if whole or ("." in text and TIMESTAMP_RE.fullmatch(text)):
         seconds = float(text)
+        if seconds < FIRST_NUMBER:
+            raise ValueError(SMALL)
     else:
         when = datetime.fromisoformat(text)
         seconds = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()

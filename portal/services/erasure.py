@@ -14,14 +14,14 @@ from sqlalchemy import exists, func, select
 
 from portal import db
 from portal.models import CsvImportReject, ErasedAddress
+from portal.services import addresses
 
 LOOKUP_SIZE = 500  # hashes per query
 
 
 def email_hash(email: str, secret: str) -> str:
     """The keyed hash erasure keeps of an address (HMAC-SHA256, hex): the same for any case."""
-    normal = (email or "").strip().lower()
-    return hmac.new(secret.encode(), normal.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), addresses.normal(email).encode(), hashlib.sha256).hexdigest()
 
 
 def is_erased(merchant_id: int, email: str, secret: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from portal import db
 from portal.mail.mime import CONTROL
 from portal.models import CheckoutSession
+from portal.services import addresses
 
 
 # Within one second, an async payment outcome is newer than the completion it follows.
@@ -71,11 +72,11 @@ def _country(address) -> str | None:
 
 
 def _email(value) -> str | None:
-    """The address lower-cased; None for none, or for one holding a control character (it
-    could not go into a mail header, and PostgreSQL refuses NUL)."""
+    """The address in its one spelling (addresses.normal); None for none, or for one holding
+    a control character (it could not go into a mail header, and PostgreSQL refuses NUL)."""
     if not isinstance(value, str) or not value.strip() or CONTROL.search(value):
         return None
-    return value.strip().lower()
+    return addresses.normal(value)
 
 
 def _name(value):

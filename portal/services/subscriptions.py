@@ -12,7 +12,7 @@ from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
-from portal.services import consent, consent_csv, erasure
+from portal.services import addresses, consent, consent_csv, erasure
 from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -37,7 +37,7 @@ class SubscriptionError(ValueError):
 
 
 def normalize(email: str | None) -> str:
-    return (email or "").strip().lower()
+    return addresses.normal(email)
 
 
 def is_address(email: str | None) -> bool:
