@@ -44,7 +44,7 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
     while chunk := _read_full(stream, CHUNK_BYTES):
         size += len(chunk)
         if size > CSV_MAX_BYTES:
-            raise RefusedFile(f"The file is over the {CSV_MAX_BYTES // 2**20} MB limit.")
+            raise RefusedFile(too_big())
         digest.update(chunk)
         if number == 0:
             if chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
@@ -66,6 +66,14 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def too_big() -> str:
+    """What to do with a file over the limit."""
+    return (
+        f"The file is over the {CSV_MAX_BYTES // 2**20} MB limit: split it into smaller files, "
+        "each starting with the line of column names, and upload them one after another."
+    )
+
+
 def _read_full(stream: BinaryIO, size: int) -> bytes:
     # A stream may return less than asked before its end: chunks must be full (see CHUNK_BYTES).
     parts, left = [], size
@@ -79,7 +87,7 @@ def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
     """The chunk as text; RefusedFile naming the line of the first byte that is not text."""
     if (nul := chunk.find(b"\x00")) >= 0:
         if lines_before == 0 and nul < BINARY_SNIFF:  # at its start: a binary file
-            raise RefusedFile(NOT_TEXT)
+            raise RefusedFile(UTF16 if _utf16(chunk[:BINARY_SNIFF]) else NOT_TEXT)
         line = lines_before + chunk.count(b"\n", 0, nul) + 1
         raise RefusedFile(
             f"Line {line} holds binary data (a NUL byte), which a CSV text file never has: "
@@ -90,6 +98,12 @@ def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
     except UnicodeDecodeError as exc:
         line = lines_before + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
         raise RefusedFile(f"{NOT_UTF8} (The first such character is on line {line}.)") from exc
+
+
+def _utf16(start: bytes) -> bool:
+    # UTF-16 without its byte order mark: every other byte of the text's ASCII is a NUL.
+    even, odd = start[0::2], start[1::2]
+    return len(start) >= 8 and (even.count(0) == len(even) or odd.count(0) == len(odd))
 
 
 def check_header(text: str) -> Columns:
@@ -106,10 +120,20 @@ def check_header(text: str) -> Columns:
         raise RefusedFile(
             "A column name in the first line holds a line break: put the header on one line."
         )
+    names = [cell.strip().lower() for cell in cells]
+    for name in HEADER:
+        if names.count(name.lower()) > 1:
+            raise RefusedFile(f"The first line names the “{name}” column twice: keep one.")
     try:
         return read_header(cells)
     except RefusedFile:
         first = text.split("\n", 1)[0]
+        if not first.strip() or first.strip().lower().startswith("sep="):
+            what = "is empty" if not first.strip() else f"is “{first.strip()[:10]}”"
+            raise RefusedFile(
+                f"The first line {what}: delete it, so that the column names "
+                f"({', '.join(HEADER)}) come first."
+            ) from None
         for mark, name in OTHER_SEPARATORS.items():
             names = [cell.strip().strip('"').lower() for cell in first.split(mark)]
             if HEADER[0].lower() in names:

@@ -142,10 +142,11 @@ def _register_error_pages(app: Flask) -> None:
         app.register_error_handler(code, _plain_page(code))
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(_error):
+    def database_unavailable(error):
         db.session.rollback()
+        busy = "database is locked" in str(error)  # SQLite: another write held it too long
         # Rendered without context processors: they would load current_user from the database.
-        return app.jinja_env.get_template("errors/503.html").render(), 503
+        return app.jinja_env.get_template("errors/503.html").render(busy=busy), 503
 
 
 def _plain_page(code: int):

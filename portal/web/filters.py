@@ -17,8 +17,11 @@ from portal.models import SendingSettings
 from portal.services import terms, zone_table
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
-# Control characters, and the marks that turn text's direction (which <bdi> keeps inside).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control characters, the marks that turn text's direction (which <bdi> keeps inside), and the
+# invisible ones (a zero-width space pasted into a cell: the cell looks right but is refused).
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
 
 
 def register(app: Flask) -> None:

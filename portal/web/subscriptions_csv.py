@@ -24,7 +24,7 @@ from portal import db, jobs
 from portal.db import utcnow
 from portal.extensions import csrf, rq
 from portal.models import CsvImport, ImportStatus
-from portal.services import consent_csv, consent_export, csv_imports, stalled
+from portal.services import consent_csv, consent_export, csv_files, csv_imports, stalled
 from portal.tenancy import current_merchant, get_owned_or_404, owner_required
 from portal.web.filters import merchant_zone
 
@@ -76,12 +76,14 @@ def _upload_page(error: str | None = None, status: int = 200):
 def start():
     """Store the uploaded file and queue its import; a refused file shows why, beside the form."""
     request.max_content_length = UPLOAD_LIMIT
+    # Receiving the file may take minutes: no transaction may stay open meanwhile (on SQLite a
+    # form's first query takes the write lock, which would hold every other writer until then).
+    db.session.rollback()
     try:
         csrf.protect()
         upload = request.files.get("file")
     except RequestEntityTooLarge:
-        limit = consent_csv.CSV_MAX_BYTES // 2**20
-        return _upload_page(f"The file is over the {limit} MB limit.", 413)
+        return _upload_page(csv_files.too_big(), 413)
     if upload is None or not upload.filename:
         return _upload_page("Choose a CSV file to upload.", 400)
     try:

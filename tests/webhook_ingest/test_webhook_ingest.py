@@ -153,3 +153,17 @@ def test_a_status_without_an_entry_of_our_own_still_gets_its_reason_phrase(clien
     response = se.post(client, se.expired("cs_live_A", "acct_1"))
     assert response.status == f"413 {HTTPStatus(413).phrase}"
     assert response.get_data(as_text=True) == "body is larger than allowed\n"
+
+
+def test_a_page_that_waited_too_long_for_a_write_says_the_database_is_busy(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from portal.web import auth
+
+    # What SQLite raises when another writer held its one lock past the busy timeout.
+    locked = OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+    monkeypatch.setattr(auth, "render_template", lambda *a, **k: (_ for _ in ()).throw(locked))
+    response = client.get("/login")
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "The database is busy with another change" in page and "cannot reach" not in page
