@@ -204,3 +204,15 @@ def test_a_runs_email_times_read_as_words():
     assert steps_words([0]) == "At expiry"
     assert steps_words([0, 60, 90]) == "At expiry, 1 h, 90 min after expiry"
     assert steps_words([60, 1440]) == "1 h, 24 h after expiry"
+
+
+def test_a_finished_run_with_no_cart_shows_a_full_bar(client, db, owner, login):
+    login(client, owner.email, PASSWORD)  # no carts at all: nothing to replay
+    response = post_form(client, "/dry-runs/", _form())
+    run_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    page = client.get(f"/dry-runs/{run_id}/progress").get_data(as_text=True)
+    assert re.search(r'id="dry-run-bar" max="1" value="0"', page)  # queued: empty
+    assert jobs.run_dry_run(run_id) == DryRunStatus.DONE
+    page = client.get(f"/dry-runs/{run_id}").get_data(as_text=True)
+    assert "No cart expired in this period" in page
+    assert re.search(r'id="dry-run-bar" max="1" value="1"', page)
