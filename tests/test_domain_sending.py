@@ -15,16 +15,9 @@ from portal.extensions import rq
 from portal.models import DomainStatus, SendingDomain, SendingSettings
 from portal.services import domains
 from recovery_kit import make_kit
-from smtp_sink import SmtpSink
 
 SPF = "_spf.portal.example"
 PLATFORM = "recovery@portal.example"
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture

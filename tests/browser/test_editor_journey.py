@@ -14,17 +14,10 @@ from factories import PASSWORD, make_owner
 from portal import db, worker
 from portal.extensions import rq
 from portal.models import EmailVersion
-from smtp_sink import SmtpSink
 import screens
 
 pytestmark = pytest.mark.browser
 FRAMES = ("iframe.frame-desktop", "iframe.frame-mobile")
-
-
-@pytest.fixture
-def sink():
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture
