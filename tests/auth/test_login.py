@@ -50,6 +50,9 @@ def test_next_parameter_survives_no_browser_normalisation(client):
         "javascript:alert(1)",
         "/\x00/evil.example",
         "/\u2028/evil.example",
+        "/.//evil.example",
+        "/%2e%2e//evil.example",
+        "/carts/../..//evil.example",
     ]
     for target in hostile:
         with client.application.test_client() as fresh:
