@@ -98,6 +98,8 @@ def test_the_preview_route_renders_the_posted_values_without_saving(client, db, 
     assert full.status_code == 200 and "<html" in page  # no htmx: the whole page
     assert set(frames(page)) == {"frame-desktop", "frame-mobile"}
     assert all("Fresh from the form" in doc for doc in frames(page).values())
+    # Pictures to look at: Tab does not walk through their links (17 stops before).
+    assert len(re.findall(r'<iframe class="frame-\w+"[^>]* tabindex="-1"', page)) == 2
     assert "Fresh from the form" in text_part(page) and 'value="Fresh from the form"' in page
     assert 'class="inbox-subject">Your cart at Acme Tea misses you<' in page
     # The sample shopper is named as Stripe names real ones: the name on the card, in full.
