@@ -4,9 +4,23 @@ form) is one contact: one status, one unsubscribe, one erasure."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 ACE_PREFIX = "xn--"  # an internationalised domain label in its ASCII form
+EMAIL_MAX = 254
+# An address: dot-separated atoms, an @, then a domain of two or more dot-separated labels. An
+# atom is any run of characters but dots, spaces, control characters, invisible format
+# characters (a right-to-left override, a zero-width space: an address that reads as another),
+# noncharacters and these specials. A label is letters and digits, of any script, with hyphens
+# only between them. Dots outside both classes, each character matches one way only: a hostile
+# cell of dots never makes the matching backtrack for ages.
+_ATOM = (
+    r"[^.\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f\xad"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufdd0-\ufdef\ufff0-\uffff]+"
+)
+_LABEL = r"[^\W_]+(?:-+[^\W_]+)*"
+EMAIL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 
 
 def normal(address: str | None) -> str:
@@ -29,3 +43,13 @@ def _letters(label: str) -> str:
         return label.encode("ascii").decode("idna")
     except UnicodeError:  # not valid punycode: kept as written, and so never merged wrongly
         return label
+
+
+def is_email(value: str) -> bool:
+    """A plausible address (in its normal spelling): one @, a dotted domain whose last label
+    has two characters or more and is not a number (user@example.c, user@192.0.2.1 are not),
+    no empty part between dots, no spaces or quotes, at most EMAIL_MAX characters."""
+    if len(value) > EMAIL_MAX or EMAIL_RE.fullmatch(value) is None:
+        return False
+    top = value.rpartition(".")[2]
+    return len(top) >= 2 and not top.isdigit()

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, tuple_
 
 from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, SessionStatus
-from portal.services import consent_csv
+from portal.services import addresses
 
 FROM_CHECKOUT = {"opt_in": ConsentStatus.SUBSCRIBED, "opt_out": ConsentStatus.UNSUBSCRIBED}
 
@@ -106,7 +106,7 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
         if (
             status
             and m.email
-            and consent_csv.is_email(m.email)  # what the list holds, its CSV must take back
+            and addresses.is_email(m.email)  # what the list holds, its CSV must take back
             and when
             and m.livemode  # a test checkout, with any address, never changes the real list
             and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED)

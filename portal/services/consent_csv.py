@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from portal.models import ConsentStatus
 from portal.services import addresses
+from portal.services.addresses import EMAIL_MAX, is_email
 
 HEADER = ("Email address", "Subscription status", "Updated at")
 CSV_MAX_BYTES = 100 * 1024 * 1024
@@ -24,20 +25,7 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
-EMAIL_MAX = 254
 CELL_KEPT = 100  # characters of a rejected row's status and date cells kept
-# An address: dot-separated atoms, an @, then a domain of two or more dot-separated labels,
-# none starting or ending with a hyphen. An atom is any run of characters but dots, spaces,
-# control characters, invisible format characters (a right-to-left override, a zero-width
-# space: an address that reads as another), noncharacters and these specials. With the dot
-# outside the atoms' class, each character can be matched one way only: a hostile cell of dots
-# never makes the matching backtrack for ages.
-_ATOM = (
-    r"[^.\s@\"(),:;<>\[\]\\\x00-\x1f\x7f-\x9f\xad"
-    r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufdd0-\ufdef\ufff0-\uffff]+"
-)
-_LABEL = rf"(?!-){_ATOM}(?<!-)"
-EMAIL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
 # No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
 # time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
@@ -164,12 +152,6 @@ def _unescape(value: str) -> str:
     # A leading ' is a spreadsheet's mark for text (our export adds it before a formula's
     # first character): reading the cell back must give the address.
     return value[1:] if value[:1] == "'" else value
-
-
-def is_email(value: str) -> bool:
-    """A plausible address: one @, a dotted domain, no empty part between dots, no spaces or
-    quotes, at most 254 characters."""
-    return len(value) <= EMAIL_MAX and EMAIL_RE.fullmatch(value) is not None
 
 
 def unix_time(text: str) -> float:

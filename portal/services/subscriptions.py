@@ -12,7 +12,7 @@ from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
-from portal.services import addresses, consent, consent_csv, erasure
+from portal.services import addresses, consent, erasure
 from portal.services.erasure import email_hash
 
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -43,7 +43,7 @@ def normalize(email: str | None) -> str:
 def is_address(email: str | None) -> bool:
     """Whether `email`, normalised, is a complete address (name@example.com), by the rule of
     the CSV upload: every address the list holds can be changed, erased and uploaded again."""
-    return consent_csv.is_email(normalize(email))
+    return addresses.is_email(normalize(email))
 
 
 def source_words(source: str, status: str | None = None) -> str:
