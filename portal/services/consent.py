@@ -94,7 +94,10 @@ def _move_contact(contacts: dict, created: dict, change: Change) -> None:
 
 def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
     """The consent each finished session expressed: opt_in subscribes, opt_out unsubscribes
-    (the shopper's latest answer is the one to honour).
+    (the shopper's latest answer is the one to honour). The one exception: a box left unticked
+    on a session that recovers a cart is not counted. That checkout asks again, and a shopper
+    who consented on the cart and pays through our email rarely ticks twice; reading it as an
+    unsubscribe would take every recovered buyer off the list.
 
     A session's answer is dated when the shopper could have given it: the session's creation
     (at the latest its completion), never its expiry. An unsubscribe made while a cart was
@@ -103,6 +106,8 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
     for m in mirrors:
         status = FROM_CHECKOUT.get(m.consent_promotions or "")
         when = min(filter(None, (m.created_at, m.completed_at)), default=None)
+        if m.recovered_from and status == ConsentStatus.UNSUBSCRIBED:
+            continue
         if (
             status
             and m.email

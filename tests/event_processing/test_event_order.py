@@ -112,6 +112,21 @@ def test_latest_consent_wins_whatever_order_it_arrives_in(client, db):
     assert len(state(db)["ledger"]) == 2  # both changes stay in the ledger
 
 
+def test_paying_through_the_recovery_link_without_the_box_keeps_the_subscription(client, db):
+    # The recovery checkout asks again and shoppers rarely tick twice: an unticked box on the
+    # session that recovers a consented cart is no withdrawal of that consent.
+    make_connected(ACCT)
+    no_tick = {"promotions": "opt_out", "terms_of_service": None}
+    recovered = se.completed(
+        "cs_live_B", ACCT, recovered_from="cs_live_A", created=T0 + 600, consent=no_tick
+    )
+    deliver(client, [se.expired("cs_live_A", ACCT, created=T0), recovered])
+    assert state(db)["contacts"] == {"shopper@example.com": "subscribed"}
+    # A later ordinary checkout left unticked still counts as the shopper's latest answer.
+    deliver(client, [se.completed("cs_live_C", ACCT, created=T0 + 7200, consent=no_tick)])
+    assert state(db)["contacts"] == {"shopper@example.com": "unsubscribed"}
+
+
 @pytest.mark.parametrize("country, kept", [("de", "DE"), ("Germany", None), (49, None)])
 def test_the_billing_country_is_kept_for_quiet_hours(client, db, country, kept):
     make_connected(ACCT)
