@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 
 from portal import db
 from portal.db import utcnow
@@ -43,17 +43,13 @@ def _credit_recoveries(expired: list[CheckoutSession], mirrors: list[CheckoutSes
     rows = db.session.execute(
         select(RecoveryCase, CheckoutSession)
         .join(RecoveryCase.session)
-        .where(CheckoutSession.session_id.in_({session_id for _, session_id in originals}))
+        .where(tuple_(CheckoutSession.merchant_id, CheckoutSession.session_id).in_(originals))
     ).all()
-    cases = {
-        (s.merchant_id, s.session_id): case
-        for case, s in rows
-        if (s.merchant_id, s.session_id) in originals
-    }
+    cases = {(s.merchant_id, s.session_id): case for case, s in rows}
     recovering = defaultdict(list)
     for session in db.session.scalars(
         select(CheckoutSession).where(
-            CheckoutSession.recovered_from.in_({session_id for _, session_id in cases})
+            tuple_(CheckoutSession.merchant_id, CheckoutSession.recovered_from).in_(cases)
         )
     ):
         recovering[session.merchant_id, session.recovered_from].append(session)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 
 from portal import db
 from portal.mail.mime import CONTROL
@@ -237,13 +237,8 @@ def apply(snapshots: list[Snapshot]) -> list[CheckoutSession]:
     """Upsert the mirror for each snapshot unless a newer one was applied; returns every mirror
     touched. Mirrors are per merchant: an id another merchant holds is never theirs to change
     (tenant isolation; a session id is no secret)."""
-    ids = {_session_id(s.obj) for s in snapshots}
-    known = {
-        _key(m): m
-        for m in db.session.scalars(
-            select(CheckoutSession).where(CheckoutSession.session_id.in_(ids))
-        )
-    }
+    keys = {(s.merchant_id, _session_id(s.obj)) for s in snapshots}
+    known = {_key(m): m for m in db.session.scalars(select(CheckoutSession).where(_one_of(keys)))}
     touched: dict[tuple[int, str], CheckoutSession] = {}
     new: dict[tuple[int, str], CheckoutSession] = {}
     for snap in sorted(snapshots, key=lambda s: s.order):
@@ -263,6 +258,12 @@ def _key(mirror: CheckoutSession) -> tuple[int, str]:
     return mirror.merchant_id, mirror.session_id
 
 
+def _one_of(keys: set[tuple[int, str]]):
+    """Mirrors by (merchant, session id): the pair the unique index leads with, so each is one
+    index probe (an id alone would read the whole index)."""
+    return tuple_(CheckoutSession.merchant_id, CheckoutSession.session_id).in_(keys)
+
+
 def _insert(mirrors: list[CheckoutSession]) -> dict[tuple[int, str], CheckoutSession]:
     """Insert new mirrors in one executemany (a short statement the driver parses once; an ORM
     flush would send one placeholder per value of every row) and load them back with their ids."""
@@ -272,13 +273,8 @@ def _insert(mirrors: list[CheckoutSession]) -> dict[tuple[int, str], CheckoutSes
     db.session.execute(
         insert(CheckoutSession), [{c: getattr(m, c) for c in columns} for m in mirrors]
     )
-    added = {_key(m) for m in mirrors}
-    loaded = db.session.scalars(
-        select(CheckoutSession).where(
-            CheckoutSession.session_id.in_([m.session_id for m in mirrors])
-        )
-    )
-    return {_key(m): m for m in loaded if _key(m) in added}
+    loaded = db.session.scalars(select(CheckoutSession).where(_one_of({_key(m) for m in mirrors})))
+    return {_key(m): m for m in loaded}
 
 
 def _update(mirror: CheckoutSession, snap: Snapshot) -> None:
