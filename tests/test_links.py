@@ -256,3 +256,27 @@ def test_a_held_unsubscribe_that_fails_is_set_aside_and_the_rest_still_apply(
     assert redis_conn.llen(held_unsubscribes.KEY) == 0
     failed = redis_conn.lrange(f"{held_unsubscribes.KEY}:failed", 0, -1)
     assert len(failed) == 1 and b"one_click" in failed[0]
+
+
+def test_overlapping_sweeps_of_held_unsubscribes_lose_none(app, db, send, redis_conn, monkeypatch):
+    """A sweep that runs long (a slow database) can overlap the next tick's: each held
+    unsubscribe must still be applied, none popped by a sweep that never read it."""
+    from portal.services import held_unsubscribes, shopper
+
+    with app.test_request_context():
+        token = _path(links.unsubscribe_link(send.id)).rsplit("/", 1)[1]
+    for source in ("one_click", "unsubscribe_link"):
+        held_unsubscribes.hold(redis_conn, token, source, utcnow())
+    real, applied = shopper.unsubscribe, []
+
+    def with_a_second_sweep_meanwhile(merchant_id, email, source, at):
+        applied.append(source)
+        if len(applied) == 1:  # the next tick's sweep starts while this one is busy
+            held_unsubscribes.apply_held(redis_conn, limit=1)
+        return real(merchant_id, email, source, at)
+
+    monkeypatch.setattr(shopper, "unsubscribe", with_a_second_sweep_meanwhile)
+    with app.app_context():
+        held_unsubscribes.apply_held(redis_conn)
+    assert set(applied) == {"one_click", "unsubscribe_link"}
+    assert redis_conn.llen(held_unsubscribes.KEY) == 0

@@ -5,11 +5,14 @@ at the moment it was made, so a newer answer from the shopper still wins."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import datetime
 
 from redis import Redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 from sqlalchemy.exc import OperationalError
 
 from portal import db
@@ -18,6 +21,7 @@ from portal.services import links, recovery, shopper, subscriptions
 log = logging.getLogger(__name__)
 KEY = "portal:unsubscribes:held"
 SOURCES = ("unsubscribe_link", "one_click")
+LOCK_SECONDS = 120  # far above one item's work; a crashed sweep's lock frees itself in time
 
 
 def hold(connection: Redis, token: str, source: str, at: datetime) -> None:
@@ -30,7 +34,21 @@ def apply_held(connection: Redis, limit: int = 500) -> int:
     crash repeats at most one (a repeat adds nothing: shopper.unsubscribe). Returns how many
     were taken; one that names nothing we know any more is dropped. Should the database be
     away again, the rest wait for the next sweep; one that fails otherwise is set aside (under
-    KEY:failed, logged) rather than holding up the others and the sweep for good."""
+    KEY:failed, logged) rather than holding up the others and the sweep for good.
+
+    One sweep at a time: a sweep that overlaps a slow one takes nothing (each item is read and
+    then popped, and a second reader would pop an item it never applied)."""
+    lock = connection.lock(f"{KEY}:sweep", timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        return 0
+    try:
+        return _sweep(connection, lock, limit)
+    finally:
+        with contextlib.suppress(LockError):  # expired meanwhile: nothing left to release
+            lock.release()
+
+
+def _sweep(connection: Redis, lock: Lock, limit: int) -> int:
     taken = 0
     while taken < limit:
         raw = connection.lindex(KEY, 0)
@@ -47,6 +65,7 @@ def apply_held(connection: Redis, limit: int = 500) -> int:
             connection.rpush(f"{KEY}:failed", raw)
         connection.lpop(KEY)
         taken += 1
+        lock.reacquire()  # still ours for another LOCK_SECONDS (LockError when lost: stop)
     return taken
 
 
