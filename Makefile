@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 run: install
 	@set -euo pipefail
-	export PORTAL_ENV=$${PORTAL_ENV:-development} PATH="$(CURDIR)/$(BIN):$$PATH"
+	export PORTAL_ENV=$${PORTAL_ENV:-development} PATH="$(abspath $(BIN)):$$PATH"
 	# The sandbox sends its webhooks to PUBLIC_URL: follow PORT unless it is set.
 	export PORT=$${PORT:-5000}; export PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$$PORT}
 	export REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
