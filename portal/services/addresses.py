@@ -9,6 +9,8 @@ import unicodedata
 
 ACE_PREFIX = "xn--"  # an internationalised domain label in its ASCII form
 EMAIL_MAX = 254
+# An erased send keeps this instead of the address (its counts stay right; nobody can read it).
+ERASED_PREFIX = "erased:"
 # An address: dot-separated atoms, an @, then a domain of two or more dot-separated labels. An
 # atom is any run of characters but dots, spaces, control characters, invisible format
 # characters (a right-to-left override, a zero-width space: an address that reads as another),
@@ -53,3 +55,10 @@ def is_email(value: str) -> bool:
         return False
     top = value.rpartition(".")[2]
     return len(top) >= 2 and not top.isdigit()
+
+
+def shown(address: str | None) -> str:
+    """An address as a page shows it: an erased one (a keyed hash) in words, never its hash."""
+    if address and address.startswith(ERASED_PREFIX):
+        return "an erased address"
+    return address or ""

@@ -16,7 +16,7 @@ from redis.lock import Lock
 from sqlalchemy.exc import OperationalError
 
 from portal import db
-from portal.services import links, recovery, shopper, subscriptions
+from portal.services import addresses, links, recovery, shopper
 
 log = logging.getLogger(__name__)
 KEY = "portal:unsubscribes:held"
@@ -80,7 +80,7 @@ def _apply(raw: bytes | str) -> None:
     if target is None:
         return
     merchant, email = target
-    if email.startswith(subscriptions.ERASED_PREFIX):  # erased meanwhile: never emailed anyway
+    if email.startswith(addresses.ERASED_PREFIX):  # erased meanwhile: never emailed anyway
         return
     shopper.unsubscribe(merchant.id, email, source, at)
     db.session.commit()

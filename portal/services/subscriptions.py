@@ -15,9 +15,6 @@ from portal.models import Merchant, OutboxMessage, RecoveryCase, User
 from portal.services import addresses, consent, erasure
 from portal.services.erasure import email_hash
 
-# An erased send keeps this instead of the address (its counts stay right; nobody can read it).
-ERASED_PREFIX = "erased:"
-
 STATUS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIBED: "Unsubscribed"}
 # Each source of a change in words, and who such a change always comes from.
 SOURCES = {
@@ -261,7 +258,7 @@ def _forgetting(m: int, email: str, hashed: str) -> tuple:
         update(EmailSend)
         .where(EmailSend.merchant_id == m, EmailSend.to_address == email)
         .values(
-            to_address=f"{ERASED_PREFIX}{hashed}",
+            to_address=f"{addresses.ERASED_PREFIX}{hashed}",
             last_error=func.replace(EmailSend.last_error, email, "[erased]"),
         ),
         delete(OutboxMessage).where(

@@ -13,7 +13,7 @@ from portal import db
 from portal.models import CaseEvent, CheckoutSession, ConsentChange, EmailSend, RecoveryCase
 from portal.models import SendStatus
 from portal.mail.values import format_money
-from portal.services import trace
+from portal.services import addresses, trace
 from portal.services.carts import REASONS, error_words
 from portal.services.rules import Reason
 
@@ -133,8 +133,8 @@ def build(
 
 def _cart(s: CheckoutSession) -> str:
     if s.amount_total is None or not s.currency:
-        return s.email or "A shopper with no email address"
-    who = s.email or "a shopper with no email address"
+        return s.email or "A shopper with no address on file"
+    who = s.email or "a shopper with no address on file"
     return f"{format_money(s.amount_total, s.currency)} by {who}"
 
 
@@ -192,14 +192,20 @@ def _send_entries(send: EmailSend) -> list[Entry]:
     n = send.step + 1
     out = []
     if send.sent_at:
-        out.append(Entry(send.sent_at, f"Email {n} sent to {send.to_address}", tone="ok"))
+        out.append(
+            Entry(send.sent_at, f"Email {n} sent to {addresses.shown(send.to_address)}", tone="ok")
+        )
     elif send.status in SEND_END:
         words, tone = SEND_END[send.status]
         retry = send.next_attempt_at if send.status == SendStatus.DEFERRED else None
         detail = error_words(send.last_error)
         out.append(Entry(send.created_at, f"Email {n} {words}", detail, tone, next_try=retry))
     else:
-        out.append(Entry(send.created_at, f"Email {n} is being sent to {send.to_address}"))
+        out.append(
+            Entry(
+                send.created_at, f"Email {n} is being sent to {addresses.shown(send.to_address)}"
+            )
+        )
     if send.clicked_at:
         out.append(Entry(send.clicked_at, f"Shopper clicked the link in email {n}", tone="ok"))
     return out

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from portal import db
 from portal.mail.values import format_money
 from portal.models import SendingSettings
-from portal.services import terms, zone_table
+from portal.services import addresses, terms, zone_table
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
 # Control characters, the marks that turn text's direction (which <bdi> keeps inside), and the
@@ -48,8 +48,9 @@ def address_breaks(text: str | None) -> Markup:
     """An email address (escaped) that a narrow column wraps after its @ and before its dots
     and plus signs ("sam.rivera@" / "example.com"), not in the middle of a word; a run longer
     than ADDRESS_RUN characters may also break after each ADDRESS_RUN. A table then never needs
-    to break an address just anywhere to fit (the .addr style does not let it)."""
-    runs = re.split(r"(?<=@)|(?=[.+])", text or "")
+    to break an address just anywhere to fit (the .addr style does not let it). An erased
+    address reads as such (addresses.shown), never as its hash."""
+    runs = re.split(r"(?<=@)|(?=[.+])", addresses.shown(text))
     pieces = (
         run[i : i + ADDRESS_RUN] for run in runs for i in range(0, len(run) or 1, ADDRESS_RUN)
     )

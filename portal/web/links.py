@@ -11,7 +11,7 @@ from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import ConsentStatus
 from portal.extensions import rq
-from portal.services import held_unsubscribes, links, recovery, shopper, subscriptions
+from portal.services import addresses, held_unsubscribes, links, recovery, shopper, subscriptions
 from portal.web.shopper_words import Phrases
 
 bp = Blueprint("links", __name__)
@@ -60,7 +60,7 @@ def _unsubscribe_page(token: str):
     merchant, email = target
     say = Phrases(shopper.wording(merchant.id))
     page = {"merchant": merchant, "say": say}
-    if email.startswith(subscriptions.ERASED_PREFIX):  # erased on request: never emailed again
+    if email.startswith(addresses.ERASED_PREFIX):  # erased on request: never emailed again
         return render_template(
             "links/unsubscribe.html", email=say("your_address"), done=True, **page
         )

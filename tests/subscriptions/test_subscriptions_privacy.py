@@ -126,6 +126,9 @@ def test_erase_keeps_only_the_hash_and_the_address_is_gone(app, client, owner):
     )
     assert done.status_code == 303 and done.location.endswith("/subscriptions")
     _assert_only_the_hash_is_left(app, m)
+    case_id = portal_db.session.scalars(select(EmailSend.case_id)).one()
+    cart = client.get(f"/carts/{case_id}").get_data(as_text=True)
+    assert "erased:" not in cart and "to an erased address" in cart
     after = client.get(page).get_data(as_text=True)
     assert "This address was erased on request" in after and "Unsubscribe</button>" not in after
     assert "Erased on request" in after and "Erase ola@example.com" not in after
