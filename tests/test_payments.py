@@ -190,6 +190,8 @@ def test_carts_list_pages_and_filters(db, client, merchant):
     cases = [_case(db, merchant, n) for n in range(60)]
     cases[5].reason, cases[5].status = "no_consent", "skipped"
     cases[7].emailed_at = T0
+    # Emailed, then its follow-up stopped by an unsubscribe: emailed, not "not emailed".
+    cases[8].emailed_at, cases[8].reason, cases[8].status = T0, "unsubscribed", "skipped"
     db.commit()
     first = client.get("/carts/").get_data(as_text=True)
     assert _ids(first, "carts")[:2] == [cases[59].id, cases[58].id]
@@ -200,8 +202,10 @@ def test_carts_list_pages_and_filters(db, client, merchant):
         cases[5].id
     ]
     assert _ids(client.get("/carts/?show=emailed").get_data(as_text=True), "carts") == [
-        cases[7].id
+        cases[8].id,
+        cases[7].id,
     ]
+    assert _ids(client.get("/carts/?show=stopped").text, "carts") == [cases[5].id]
     assert 'id="reason"' in first and 'id="reason"' in client.get("/carts/?show=stopped").text
     assert 'id="reason"' not in client.get("/carts/?show=emailed").get_data(as_text=True)
     from portal.models import RecoveryCase

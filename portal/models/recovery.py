@@ -15,7 +15,7 @@ from portal.models.checkout import CheckoutSession
 class CaseStatus(StrEnum):
     NEW = "new"  # opened from an expired session, not looked at yet
     SCHEDULED = "scheduled"  # its next look (or send) is due at next_action_at
-    SKIPPED = "skipped"  # a rule stopped it before any email; `reason` says which
+    SKIPPED = "skipped"  # a rule stopped it (`reason` says which); emailed_at: after an email
     DONE = "done"  # finished: emailed to the end of its sequence, or recovered
 
     @classmethod

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.orm import contains_eager
 
 from portal import db
@@ -120,7 +120,11 @@ FILTERS = {
     "eligible": ("Could be emailed", RecoveryCase.holdout.is_not(None)),
     "emailed": ("Emailed", RecoveryCase.emailed_at.is_not(None)),
     "clicked": ("Clicked", RecoveryCase.clicked_at.is_not(None)),
-    "stopped": ("Not emailed", RecoveryCase.status == CaseStatus.SKIPPED),
+    # A rule stopped it before any email (one that stopped a follow-up was emailed).
+    "stopped": (
+        "Not emailed",
+        and_(RecoveryCase.status == CaseStatus.SKIPPED, RecoveryCase.emailed_at.is_(None)),
+    ),
     "recovered": ("Recovered", RecoveryCase.recovered_at.is_not(None)),
 }
 
