@@ -34,6 +34,7 @@ WINDOW = timedelta(minutes=10)  # ...in this long,
 DAILY_LIMIT = 30  # and at most this many a day: the text is the user's, and so is the address
 DAY = timedelta(days=1)
 SUBJECT_PREFIX = "[Test] "
+AGAIN_WITHIN = timedelta(seconds=10)  # the same test email again sooner is a double click
 
 
 def refusal(merchant: Merchant) -> str | None:
@@ -51,6 +52,26 @@ def refusal(merchant: Merchant) -> str | None:
             "hours, the most for one day. Please try again tomorrow."
         )
     return None
+
+
+def just_asked(user: User, step: int, design: Design) -> bool:
+    """Whether `user` asked for this very test email moments ago (a double click, a second
+    submit before the page answered): the first one is on its way, so nothing more is sent."""
+    latest = db.session.scalar(
+        select(TestSend)
+        .where(
+            TestSend.merchant_id == user.merchant_id,
+            TestSend.user_id == user.id,
+            TestSend.created_at >= utcnow() - AGAIN_WITHIN,
+        )
+        .order_by(TestSend.id.desc())
+        .limit(1)
+    )
+    return (
+        latest is not None
+        and latest.status != TestSendStatus.FAILED  # told to send it again: it is sent
+        and (latest.step, latest.design) == (step, _stored(design))
+    )
 
 
 def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSend | None:

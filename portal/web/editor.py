@@ -23,7 +23,7 @@ from portal.models import TestSend, TestSendStatus, User
 from portal.services import connections, email_design, email_preview, settings, test_sends
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owned, owner_required
-from portal.web.forms import strip
+from portal.web.forms import strip, unix_lines
 
 bp = Blueprint("editor", __name__)
 HISTORY = 10  # versions listed under the editor
@@ -54,18 +54,13 @@ LIMITS = {
 }
 
 
-def _unix_lines(value):
-    # Browsers post CRLF from a textarea; the stored texts and their lengths use LF.
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
-
-
 class EditorForm(FlaskForm):
     subject = StringField("Subject", filters=[strip])
     preheader = StringField("Preheader", filters=[strip])
     headline = StringField("Headline", filters=[strip])
-    body = TextAreaField("Body", filters=[_unix_lines, strip])
+    body = TextAreaField("Body", filters=[unix_lines, strip])
     button_label = StringField("Button label", filters=[strip])
-    footer = TextAreaField("Footer", filters=[_unix_lines, strip])
+    footer = TextAreaField("Footer", filters=[unix_lines, strip])
     logo_url = StringField("Logo URL", filters=[strip])
     brand_color = StringField("Brand colour", filters=[strip])
     base = HiddenField()  # the version the page showed: a save over a later one is refused
@@ -183,6 +178,8 @@ def send_test(step: int):
         return _test_answer(
             index, form, "Nothing was sent: first correct the problems the preview lists.", 400
         )
+    if test_sends.just_asked(current_user, index, design):  # a double click: nothing more
+        return _test_answer(index, form, f"Test email queued for {current_user.email}.", 200)
     queued = test_sends.request(current_merchant(), current_user, index, design)
     if queued is None:
         return _test_answer(index, form, test_sends.refusal(current_merchant()) or "", 429)

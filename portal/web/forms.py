@@ -32,6 +32,11 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def unix_lines(value):
+    # Browsers post CRLF from a textarea; the stored texts and their lengths use LF.
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 def one_line(form, field) -> None:
     """Refuse text that holds a control character, a line break or a direction mark, naming it."""
     if not isinstance(field.data, str):

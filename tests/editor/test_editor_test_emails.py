@@ -41,9 +41,21 @@ def test_a_test_email_is_queued_for_the_user_and_sent_by_the_job(
     assert sent.to_address == "owner@example.com" and sent.subject.startswith("[Test] ")
 
 
+def test_a_double_click_sends_one_test_email(client, db, owner, redis_conn):
+    for _ in range(2):  # the second submit before the page answered: the same values
+        response = post_form(client, "/email/1/test", VALID, page="/email/1")
+        assert "Test email queued for owner@example.com." in response.get_data(as_text=True)
+    assert len(sent_tests(db, owner.merchant_id)) == 1
+    assert Queue("mail", connection=redis_conn).count == 1
+    # Changed text is a new test email, sent at once.
+    post_form(client, "/email/1/test", {**VALID, "headline": "Changed"}, page="/email/1")
+    assert len(sent_tests(db, owner.merchant_id)) == 2
+
+
 def test_the_sixth_test_email_in_the_window_is_refused(client, db, owner, redis_conn):
-    for _ in range(test_sends.LIMIT):
-        assert post_form(client, "/email/1/test", VALID, page="/email/1").status_code == 200
+    for n in range(test_sends.LIMIT):
+        edited = {**VALID, "headline": f"Try {n}"}  # each a new test, none a double click
+        assert post_form(client, "/email/1/test", edited, page="/email/1").status_code == 200
     response = post_form(client, "/email/1/test", VALID, page="/email/1")
     assert response.status_code == 429
     assert "can send 5 test emails every 10 minutes" in response.get_data(as_text=True)
