@@ -52,6 +52,8 @@ def test_your_name_is_saved_or_refused_beside_the_field(app, client, login, db):
         ("Ada\nBcc: x", "line break"),
         ("A" * 201, "at most 200"),
         ("Zoë \u202eabc", "turns the text’s direction"),
+        ("\u200b", "invisible character"),  # looks empty, but no strip() takes it
+        ("Ada\ufeff\U000e0041 L.", "invisible character"),
     ):
         refused = post_form(client, "/account/name", {"name": bad}, page="/account")
         assert refused.status_code == 400

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from portal.mail.mime import BIDI, HIDDEN
+
 PLACEHOLDERS = (
     "merchant_name",
     "customer_name",
@@ -34,6 +36,14 @@ LINE_BREAK = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]")
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # One pass over a text: an escaped brace, or a single-braced name (anything up to the close).
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+HIDDEN_WORDS = (
+    "Remove the invisible character (paste as plain text): in a subject or heading it hides "
+    "text, or turns it around."
+)
+LONE_BRACE_WORDS = (
+    "A brace is not closed: write a placeholder with both, like {cart_total}, and a brace "
+    "itself as {{ or }}."
+)
 
 
 @dataclass(frozen=True)
@@ -150,10 +160,14 @@ def problems(content: Content) -> list[tuple[str, str]]:
             found.append((name, "Keep this to one line."))
         elif INVISIBLE.search(text):
             found.append((name, "Remove the invisible control character (paste as plain text)."))
+        elif name in ONE_LINE and (BIDI.search(text) or HIDDEN.search(text)):
+            found.append((name, HIDDEN_WORDS))
         elif unknown:
             found.append((name, _unknown_words(unknown)))
         elif doubled:
             found.append((name, _doubled_words(doubled)))
+        elif set("{}") & set(_TOKEN.sub("", text)):  # a brace left after every token
+            found.append((name, LONE_BRACE_WORDS))
     return found
 
 

@@ -62,6 +62,10 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Marks that turn the direction of the text around: in a sender's name or an email's footer,
 # they make it read as something else.
 BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Characters that show nothing: a zero-width space or word joiner, a byte order mark, tag
+# characters, interlinear annotation marks. In a name or a subject they hide text, or make a
+# field that looks empty, or two that look alike, differ.
+HIDDEN = re.compile("[\u180e\u200b\u2060-\u2064\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]")
 _MESSAGE_ID = re.compile(r"<[!-;=?A-~]{1,400}@[!-;=?A-~]{1,400}>")  # printable ASCII but <>@
 _UNSUBSCRIBE = re.compile(r"https://[!-;=?-~]{1,900}")  # printable ASCII but <>
 _HEADER_NAME = re.compile(r"[!-9;-~]+")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from portal.mail.mime import BIDI, CONTROL
+from portal.mail.mime import BIDI, CONTROL, HIDDEN
 
 
 def ascii_address(form, field) -> None:
@@ -38,7 +38,8 @@ def unix_lines(value):
 
 
 def one_line(form, field) -> None:
-    """Refuse text that holds a control character, a line break or a direction mark, naming it."""
+    """Refuse text that holds a control character, a line break, a direction mark or a character
+    that shows nothing, naming it."""
     if not isinstance(field.data, str):
         return
     if found := CONTROL.search(field.data):
@@ -47,6 +48,10 @@ def one_line(form, field) -> None:
     if BIDI.search(field.data):
         raise ValidationError(
             "Use plain text: this contains an invisible mark that turns the text’s direction."
+        )
+    if HIDDEN.search(field.data):
+        raise ValidationError(
+            "Use plain text: this contains an invisible character (such as a zero-width space)."
         )
 
 

@@ -99,6 +99,32 @@ def test_a_placeholder_in_double_braces_is_a_problem_but_escaped_braces_around_o
     assert said("{{{customer_name}}} {{ 7*7 }}") == []
 
 
+@pytest.mark.parametrize("body", ["Your {cart_total cart", "Total: cart_total}", "{{ {x {{"])
+def test_a_brace_left_open_or_unopened_is_a_problem(body):
+    found = problems(dataclasses.replace(DEFAULT_CONTENT, body=body))
+    assert found == [
+        (
+            "body",
+            "A brace is not closed: write a placeholder with both, like {cart_total}, and a "
+            "brace itself as {{ or }}.",
+        )
+    ]
+    assert problems(dataclasses.replace(DEFAULT_CONTENT, body="Braces: {{ and }}")) == []
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u200b", "\ufeff", "\U000e0041", "\ufff9"])
+@pytest.mark.parametrize("field", ["subject", "preheader", "headline", "button_label"])
+def test_a_one_line_field_with_an_invisible_character_is_a_problem(field, mark):
+    content = dataclasses.replace(DEFAULT_CONTENT, **{field: f"Your cart{mark}txt.exe"})
+    assert problems(content) == [
+        (
+            field,
+            "Remove the invisible character (paste as plain text): in a subject or heading it "
+            "hides text, or turns it around.",
+        )
+    ]
+
+
 def test_escaped_braces_are_literal_and_not_reported():
     text = "Use {{merchant_name}} for {merchant_name}; a set: {{1, 2}}"
     assert check_placeholders(text) == []
