@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 ACE_PREFIX = "xn--"  # an internationalised domain label in its ASCII form
 EMAIL_MAX = 254
 # An erased send keeps this instead of the address (its counts stay right; nobody can read it).
@@ -62,3 +64,16 @@ def shown(address: str | None) -> str:
     if address and address.startswith(ERASED_PREFIX):
         return "an erased address"
     return address or ""
+
+
+def for_mail(address: str) -> str:
+    """The address as mail carries it without SMTPUTF8: its domain in xn-- form
+    (jose@exämple.de → jose@xn--exmple-cua.de). ValueError, in words, when it has none."""
+    if address.isascii():
+        return address
+    try:
+        return validate_email(
+            address, allow_smtputf8=False, check_deliverability=False
+        ).ascii_email
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address} cannot be written to: {exc}") from None

@@ -27,7 +27,7 @@ REASONS = {
     Reason.TERMS_NOT_ACCEPTED: "Not emailed: the current terms were not accepted",
     Reason.MERCHANT_DISABLED: "Not emailed: recovery emails were turned off",
     Reason.NO_CONSENT: "The shopper did not agree to marketing emails",
-    Reason.NO_EMAIL: "No complete email address",
+    Reason.NO_EMAIL: "No address mail can reach",
     Reason.NO_RECOVERY_URL: "Stripe gave no recovery link",
     Reason.UNKNOWN_TO_STRIPE: "Stripe does not know this checkout",
     Reason.RECOVERY_URL_EXPIRED: "The recovery link expired first",

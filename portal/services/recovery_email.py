@@ -21,7 +21,7 @@ from portal.models import (
 )
 from portal.mail import dkim, rendering, values
 from portal.sealing import SecretError
-from portal.services import domains, email_design, links
+from portal.services import addresses, domains, email_design, links
 from portal.mail.mime import Composed, Outgoing, compose
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def message_for(
             sender_name=values.one_line(settings.sender_name or merchant.name),
             sender_address=domain.from_address if signer else address,
             envelope_sender=address if signer else None,
-            to=to,
+            to=addresses.for_mail(to),
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,

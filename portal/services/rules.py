@@ -207,11 +207,13 @@ def in_holdout(session_id: str, share: float) -> bool:
 
 @lru_cache(maxsize=4096)  # pure, and asked several times per decision about one address
 def is_valid_email(address: str | None) -> bool:
-    """A complete, syntactically valid address (no DNS lookups)."""
+    """A complete, syntactically valid address mail can carry without SMTPUTF8 (no DNS
+    lookups): letters outside ASCII in its domain are fine (sent in xn-- form), but not before
+    its @, which few servers would take."""
     if not address:
         return False
     try:
-        validate_email(address, check_deliverability=False)
+        validate_email(address, allow_smtputf8=False, check_deliverability=False)
     except EmailNotValidError:
         return False
     return True

@@ -34,7 +34,10 @@ WHY = {
     "after you turn them on are emailed.",
     Reason.NO_CONSENT: "Stripe's rule: only shoppers who agreed to promotional emails at "
     "checkout may get a recovery email.",
-    Reason.NO_EMAIL: "The checkout has no complete address to write to.",
+    Reason.NO_EMAIL: (
+        "The checkout has no address mail can reach: none was shared, it is incomplete, or "
+        "it has letters outside plain ASCII before its @."
+    ),
     Reason.NO_RECOVERY_URL: "Recovery was not turned on for this checkout in Stripe, so there "
     "is no link to send.",
     Reason.RECOVERY_URL_EXPIRED: "Stripe's link for this cart expires before the email would go.",

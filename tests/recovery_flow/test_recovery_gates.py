@@ -194,3 +194,18 @@ def test_a_later_checkout_is_the_gate_named_before_the_holdout_or_the_cap(kit, d
     kit.action(c, "expire")
     kit.settle()
     assert kit.case(c).reason == "later_session" and len(kit.sink.messages) == 1
+
+
+def test_an_international_domain_is_written_to_in_its_ascii_form(kit, db):
+    # The envelope and To: carry the domain as xn-- (no SMTPUTF8 needed, so every server takes
+    # it); letters outside ASCII before the @ cannot go without SMTPUTF8: no email, in words.
+    reachable = kit.checkout("jose@exämple.de")
+    unreachable = kit.checkout("josé@exämple.de", customer="cus_other")
+    kit.action(reachable, "expire")
+    kit.action(unreachable, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    assert received.message["To"] == "jose@xn--exmple-cua.de"
+    assert received.rcpt_tos == ("jose@xn--exmple-cua.de",)
+    case = kit.case(unreachable)
+    assert (case.status, case.reason) == ("skipped", "no_email")
