@@ -159,3 +159,32 @@ def test_a_database_that_accepts_and_never_answers_is_given_up_on(monkeypatch):
     assert "timeout" in str(refused.value).lower()
     told = portal_db.make_engine("postgresql+psycopg://u@127.0.0.1:1/x?connect_timeout=9")
     assert told.url.query["connect_timeout"] == "9"
+
+
+def test_a_page_waiting_on_a_lock_answers_503_instead_of_hanging(app, client, login, monkeypatch):
+    """A migration or a long write holding a table: a page gives up after a bounded wait with
+    the busy page (and Retry-After), instead of holding the browser, and a worker, for good."""
+    import threading
+
+    from factories import PASSWORD, make_owner
+    from portal import web
+
+    make_owner(email="lock@example.com")
+    login(client, "lock@example.com", PASSWORD)
+    monkeypatch.setattr(web, "LOCK_WAIT", "300ms")
+    answer = {}
+    holder = app.extensions["db_engine"].connect()
+    try:
+        holder.exec_driver_sql("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        page = threading.Thread(target=lambda: answer.update(page=client.get("/carts/")))
+        page.start()
+        page.join(timeout=15)
+        answered_while_locked = not page.is_alive()
+    finally:
+        holder.rollback()
+        holder.close()
+    page.join()
+    assert answered_while_locked
+    assert answer["page"].status_code == 503 and answer["page"].headers["Retry-After"] == "5"
+    assert "The database is busy with another change" in answer["page"].text
+    assert client.get("/carts/").status_code == 200  # the lock gone, the page is back

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, render_template, request
+from flask import Flask, has_request_context, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.routing import IntegerConverter
@@ -55,8 +56,21 @@ def query_id(name: str) -> int | None:
     return value if value is not None and 1 <= value <= db.MAX_ID else None
 
 
+# How long a page waits for a row or table another transaction holds (a migration, a long
+# write) before it answers 503: a browser, and a web worker, are never held for good. Jobs
+# keep PostgreSQL's default (wait): their work is worth the wait.
+LOCK_WAIT = "5s"
+
+
+def _bounded_lock_wait(conn) -> None:
+    if has_request_context():
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+
+
 def register(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
+    if (engine := app.extensions["db_engine"]).dialect.name == "postgresql":
+        event.listen(engine, "begin", _bounded_lock_wait)
     # "/account/" typed or linked with a slash (or "/carts" without) is the same page, not a 404.
     app.url_map.strict_slashes = False
     for name in BLUEPRINTS:
@@ -144,9 +158,11 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
         db.session.rollback()
-        busy = "database is locked" in str(error)  # SQLite: another write held it too long
+        # Another write held it too long (SQLite's lock, or PostgreSQL's LOCK_WAIT).
+        busy = any(words in str(error) for words in ("database is locked", "lock timeout"))
         # Rendered without context processors: they would load current_user from the database.
-        return app.jinja_env.get_template("errors/503.html").render(busy=busy), 503
+        page = app.jinja_env.get_template("errors/503.html").render(busy=busy)
+        return page, 503, {"Retry-After": "5"}
 
 
 def _plain_page(code: int):
