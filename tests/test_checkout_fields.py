@@ -11,7 +11,7 @@ import stripe_events as se
 from factories import make_connected
 from portal.mail.values import email_locale
 from portal.models import CheckoutSession
-from portal.services import sessions
+from portal.services import session_fields, sessions
 
 
 def _snapshot(merchant_id: int, **fields) -> sessions.Snapshot:
@@ -32,7 +32,8 @@ def _snapshot(merchant_id: int, **fields) -> sessions.Snapshot:
     ],
 )
 def test_fields_keep_the_checkout_language_as_stripe_sent_it(sent, kept):
-    assert sessions.fields(_snapshot(1, locale=sent))["locale"] == kept
+    snap = _snapshot(1, locale=sent)
+    assert session_fields.fields(snap.obj, snap.event_created)["locale"] == kept
 
 
 def test_the_mirror_stores_the_checkout_language_and_follows_newer_events(db):
@@ -57,8 +58,7 @@ def test_the_mirror_stores_the_checkout_language_and_follows_newer_events(db):
 def _fields(**event_fields) -> dict:
     event = se.expired("cs_live_Fields", "acct_1ExampleMerchant01", **event_fields)
     created = datetime.fromtimestamp(event["created"], timezone.utc)
-    snap = sessions.Snapshot(1, event["type"], created, event["data"]["object"])
-    return sessions.checked(sessions.fields(snap))
+    return session_fields.checked(session_fields.fields(event["data"]["object"], created))
 
 
 @pytest.mark.parametrize("email", ["a\x00b@example.com", "a\x01@example.com", "a\r\nb@x.io"])
@@ -76,8 +76,8 @@ def test_an_address_is_kept_in_the_spelling_a_csv_row_of_it_gets():
 def test_the_shoppers_name_is_kept_on_one_line_and_cut_to_its_column():
     event = se.expired("cs_live_Name", "acct_1ExampleMerchant01")
     event["data"]["object"]["customer_details"]["name"] = "Jenny\r\nBcc: x\x00" + "y" * 300
-    snap = sessions.Snapshot(1, event["type"], datetime.now(timezone.utc), event["data"]["object"])
-    name = sessions.checked(sessions.fields(snap))
+    now = datetime.now(timezone.utc)
+    name = session_fields.checked(session_fields.fields(event["data"]["object"], now))
     assert name["customer_name"].startswith("Jenny Bcc: x y") and len(name["customer_name"]) == 200
 
 

@@ -11,6 +11,7 @@ from stripe import SignatureVerificationError, WebhookSignature
 from portal import db
 from portal import group_commit, sealing
 from portal.models import EventStatus, StripeEvent, StripeAccount
+from portal.services import session_fields
 
 MAX_BODY_BYTES = 512 * 1024
 FIELD_LIMITS = {"id": 255, "type": 100, "account": 64}  # the stripe_events columns' sizes
@@ -96,6 +97,11 @@ def parse_event(text: str) -> dict:
     if event.get("account") is not None and not isinstance(event["account"], str):
         raise WebhookRejected("event field 'account' is not a string")
     _check_columns(event)
+    if event["type"] in HANDLED_TYPES and event["type"].startswith("checkout.session."):
+        try:  # signed, yet not what Stripe sends: refused now, not retried for days in a worker
+            session_fields.check(event["data"]["object"])
+        except ValueError as exc:
+            raise WebhookRejected(str(exc)) from None
     return event
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 import stripe_events as se
@@ -14,7 +16,7 @@ from portal.models import (
     StripeEvent,
     User,
 )
-from portal.services import events
+from portal.services import events, webhooks
 from event_processing_kit import ACCT, T0, deliver, state
 
 
@@ -77,7 +79,10 @@ def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(
     make_connected(ACCT)
     poison = se.expired("cs_live_P", ACCT)
     del poison["data"]["object"]["id"]
-    deliver(client, [poison, se.expired("cs_live_A", ACCT)])
+    # The endpoint refuses it now (400); one stored before it did still meets the pipeline.
+    assert se.post(client, poison).status_code == 400
+    _stored_as_received(db, poison)
+    deliver(client, [se.expired("cs_live_A", ACCT)])
     rows = {e.event_id: e for e in db.scalars(select(StripeEvent))}
     bad = rows[poison["id"]]
     assert (
@@ -100,9 +105,20 @@ def test_a_poison_event_is_retried_then_failed_while_the_rest_go_through(
     assert runner.invoke(args=["events", "replay"]).exit_code == 2
 
 
+def _stored_as_received(db, event: dict) -> None:
+    """The event stored as the endpoint stores one, without its checks (an older portal's)."""
+    webhooks.store(event, json.dumps(event), source="connect")
+    db.commit()
+
+
 def test_a_malformed_session_fails_with_a_message_naming_the_field(client, db):
     make_connected(ACCT)
-    deliver(client, [se.expired("cs_live_M", ACCT, amount_total="48.00", status="gone")])
+    malformed = se.expired("cs_live_M", ACCT, amount_total="48.00", status="gone")
+    refused = se.post(client, malformed)
+    assert refused.status_code == 400
+    assert "malformed checkout.session: status 'gone', amount_total '48.00'" in refused.text
+    _stored_as_received(db, malformed)
+    events.drain()
     event = db.scalars(select(StripeEvent)).one()
     assert event.status == EventStatus.PENDING and event.attempts == 1
     assert "malformed checkout.session: status 'gone', amount_total '48.00'" in event.last_error

@@ -102,3 +102,32 @@ def test_a_direct_endpoint_for_an_id_beyond_the_id_column_is_404(client, db, mer
     assert "no direct-mode Stripe connection" in response.get_data(as_text=True)
     assert portal_db.MAX_ID == 2**31 - 1
     assert _stored(db) == []
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"id": None}, "id 'None'"),
+        ({"livemode": "false"}, "livemode is not true or false"),
+        ({"amount_total": 2**64}, "amount_total '18446744073709551616'"),
+        ({"amount_total": "48.00"}, "amount_total '48.00'"),
+        ({"customer": "cus_\x00x"}, "customer holding a NUL"),
+        ({"locale": ["fr"]}, None),  # not a language: kept as none, not refused
+        ({"customer_details": ["a list"]}, "customer_details is not an object"),
+        ({"consent": "opt_in"}, "consent is not an object"),
+        ({"consent": {"promotions": {"x": 1}}}, "consent_promotions of type dict"),
+        ({"after_expiration": {"recovery": 7}}, "recovery is not an object"),
+        ({"recovered_from": 12}, "recovered_from of type int"),
+    ],
+)
+def test_a_signed_session_stripe_would_never_send_is_refused_by_name(client, db, change, named):
+    """A signed event (a leaked or a merchant's own secret) whose session the mirror cannot
+    keep is answered 400 with the field, instead of 200 and days of failing retries."""
+    event = se.expired("cs_live_A", "acct_1")
+    event["data"]["object"].update(change)
+    response = se.post(client, event)
+    if named is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400 and named in response.text
+    assert "malformed checkout.session" in response.text and _stored(db) == []
