@@ -8,12 +8,14 @@ import ipaddress
 import os
 import re
 from dataclasses import asdict, dataclass, field, replace
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from portal.mail.mime import CONTROL
 from portal.mail.smtp import parse_smtp_url
 
 # Development-only values: never used when PORTAL_ENV is anything but development/testing.
@@ -34,6 +36,11 @@ SANDBOX_DEFAULTS = {
 # Without SMTP_URL emails would go to the development outbox and count as sent: never in production.
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_URL", "SMTP_URL")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+SECRET_KEY_MIN = 32  # it signs sessions and unsubscribe links: a short one can be guessed
+# The database drivers requirements.txt installs: any other fails at the first query.
+SHIPPED_DRIVERS = frozenset({"postgresql+psycopg", "sqlite+pysqlite"})
 
 
 class ConfigError(RuntimeError):
@@ -104,6 +111,12 @@ class Config:
                 "ENCRYPTION_KEY must be one or more comma-separated url-safe base64 keys of "
                 '32 bytes (make one with: python -c "import base64,os;'
                 'print(base64.urlsafe_b64encode(os.urandom(32)).decode())")'
+            )
+        if self.is_production and 0 < len(self.SECRET_KEY) < SECRET_KEY_MIN:
+            problems.append(
+                f"SECRET_KEY must be {SECRET_KEY_MIN} characters or more of random text in "
+                'production (make one with: python -c "import secrets;'
+                'print(secrets.token_urlsafe(48))")'
             )
         if not self.PROXY_COUNT.isdigit():
             problems.append(
@@ -200,15 +213,32 @@ def _url_problems(config: Config) -> list[str]:
         except ValueError as error:  # names SMTP_URL, never the password
             problems.append(str(error))
     try:
-        make_url(config.DATABASE_URL).get_dialect()
+        url = make_url(config.DATABASE_URL)
+        driver = f"{url.get_backend_name()}+{url.get_driver_name()}"
+        if driver not in SHIPPED_DRIVERS:
+            raise ArgumentError(f"{driver} is not a database and driver the portal ships")
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         problems.append(
             "DATABASE_URL must be a PostgreSQL URL such as postgresql://user@host:5432/portal "
             f"(or a sqlite:/// file): {str(error).splitlines()[0][:200]}"
         )
+    problems += _mail_from_problems(config.MAIL_FROM)
     if not config.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
     return problems
+
+
+def _mail_from_problems(value: str) -> list[str]:
+    """MAIL_FROM goes into the From of every email: one plain address, maybe with a name."""
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    local, _, domain = address.rpartition("@")
+    if CONTROL.search(value) or not (local and domain and address.isascii()) or " " in address:
+        return [
+            "MAIL_FROM must be one address, maybe with a name, on one line, such as "
+            "Cart Recovery <no-reply@portal.example>"
+        ]
+    return []
 
 
 def _public_url_problems(config: Config) -> list[str]:

@@ -203,6 +203,11 @@ def test_the_flask_cli_names_a_missing_setting_in_one_line(tmp_path):
         ("SMTP_URL", "smtp://user:secret-pw@", "SMTP_URL: no host name"),
         ("DATABASE_URL", "not-a-url", "DATABASE_URL must be a PostgreSQL URL"),
         ("DATABASE_URL", "mysqlx://x/y", "DATABASE_URL must be a PostgreSQL URL"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be a PostgreSQL URL"),
+        ("DATABASE_URL", "postgresql+psycopg2://x/y", "DATABASE_URL must be a PostgreSQL URL"),
+        ("MAIL_FROM", "not an address", "MAIL_FROM must be one address"),
+        ("MAIL_FROM", "Shop <a@shop.example>\r\nBcc: x@y.example", "MAIL_FROM must be one"),
+        ("MAIL_FROM", "a@shop.example, b@shop.example", "MAIL_FROM must be one address"),
         ("REDIS_URL", "redis//oops", "REDIS_URL must start with redis://"),
     ],
 )
@@ -245,3 +250,11 @@ def test_gunicorn_stops_on_a_bad_setting_in_one_line_with_no_traceback():
     assert done.returncode != 0 and "wsgi.py" not in output and "/portal/" not in output
     assert "The portal cannot start: SMTP_URL: the port must be a number" in output
     assert "App failed to load" in output
+
+
+def test_a_short_secret_key_is_refused_in_production(tmp_path):
+    environ = {"SECRET_KEY": "abc", "ENCRYPTION_KEY": GOOD_KEY, "SMTP_URL": "smtp://h:25"}
+    environ.update(PUBLIC_URL="https://portal.example", PORTAL_ENV="production")
+    with pytest.raises(ConfigError, match="SECRET_KEY must be 32 characters or more"):
+        load(str(tmp_path), environ)
+    assert load(str(tmp_path), {**environ, "SECRET_KEY": "s" * 32})["SECRET_KEY"] == "s" * 32
