@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -132,4 +133,7 @@ def load_user(login_id: str) -> User | None:
     if not user_id.isdigit() or not token:
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.session_token == token else None
+    if user is None or not user.session_token:
+        return None
+    # In constant time: how much of a guessed token matched must not show in the answer's time.
+    return user if hmac.compare_digest(user.session_token.encode(), token.encode()) else None

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal import db
 from portal.db import utcnow
 from portal.models import CaseStatus, CheckoutSession, RecoveryCase, SendStatus
-from portal.services import case_context, rules, sending, stripe_gateway, trace
+from portal.services import addresses, case_context, rules, sending, stripe_gateway, trace
 from portal.services.case_context import Context
 
 RECHECK_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
@@ -173,7 +173,8 @@ def reconsider(merchant_id: int, now: datetime | None = None, email: str | None 
     )
     if email is not None:
         query = query.join(CheckoutSession, RecoveryCase.session).where(
-            func.lower(CheckoutSession.email) == email.lower()
+            # The mirror keeps addresses in their one spelling: equality uses its index.
+            CheckoutSession.email == addresses.normal(email)
         )
     waiting = db.session.scalars(query).all()
     changed = 0

@@ -81,3 +81,11 @@ def test_pages_and_downloads_are_never_cached_nor_framed_by_other_sites(client, 
         assert "frame-ancestors 'self'" in policy and "script-src 'self';" in policy, path
     static = client.get("/static/favicon.svg")
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+
+
+def test_a_login_id_with_a_wrong_or_odd_token_opens_nothing(app, db):
+    owner = make_owner(email="lo@example.com")
+    with app.app_context():
+        assert accounts.load_user(owner.get_id()).id == owner.id
+        for forged in (f"{owner.id}:wrong", f"{owner.id}:é", f"{owner.id}:", "x:y"):
+            assert accounts.load_user(forged) is None
