@@ -94,6 +94,12 @@ BAD_DOMAINS = [
     ("192.0.2.1", "not an IP address"),
     ("🙂.example", "not a valid part"),
     ("a" * 64 + ".example", "63 characters"),
+    ("gmail.com", "a mailbox provider"),
+    ("Outlook.com", "a mailbox provider"),
+    ("example.com", "reserved for examples"),
+    ("mail.example.org", "reserved for examples"),
+    ("localhost.localdomain", "cannot be reached from the internet"),
+    ("printer.local", "cannot be reached from the internet"),
 ]
 
 

@@ -1,0 +1,129 @@
+"""A domain as a merchant types it: read into its A-label form, or refused in words (a web
+address pasted whole gives its host; an IP address, localhost, a mailbox provider's domain or
+the platform's own is no domain to send from)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+
+import idna
+from flask import current_app
+
+
+class DomainError(ValueError):
+    """The domain or From local part cannot be used; the message says why, in words."""
+
+
+# Endings no public DNS answers for (a home network's, RFC 6762's, RFC 2606's invalid).
+PRIVATE_ENDINGS = frozenset({"local", "localdomain", "lan", "home", "internal", "invalid"})
+EXAMPLES = frozenset({"example.com", "example.net", "example.org"})  # RFC 2606
+# Free mailboxes' domains: their owners alone publish DNS records, so no DKIM key of ours.
+MAILBOX_PROVIDERS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+        "yahoo.com", "ymail.com", "aol.com", "icloud.com", "me.com", "mac.com", "proton.me",
+        "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.ru",
+        "mail.ru", "zoho.com", "fastmail.com",
+    }
+)  # fmt: skip
+WWW = re.compile(r"(?i)^www\.(?=.+\.)")  # www.shop.example, never www.example alone
+
+
+def normalize(text: str, platform_domain: str | None = None) -> str:
+    """The A-label form (lower case, no trailing dot) of a domain a person typed, else
+    DomainError saying what to change. `platform_domain` (default: MAIL_FROM's) is refused."""
+    text = _from_address(text or "")
+    if not text:
+        raise DomainError("Enter a domain, for example shop.example.")
+    if "@" in text:
+        raise DomainError("Enter only the part after the @, for example shop.example.")
+    if "/" in text:
+        raise DomainError("Enter the domain alone, without https:// or a path.")
+    if _is_ip(text):
+        raise DomainError("Enter a domain name, not an IP address.")
+    if len(text) > 253:  # before IDNA, which refuses long input with its own reason
+        raise DomainError("This domain is longer than the 253 characters DNS allows.")
+    try:
+        mapped = idna.uts46_remap(text, std3_rules=True, transitional=False)
+    except idna.IDNAError:
+        raise DomainError("A domain holds only letters, digits, hyphens and dots.") from None
+    domain = ".".join(_alabel(label) for label in mapped.removesuffix(".").split("."))
+    if len(domain) > 253:
+        raise DomainError("This domain is longer than the 253 characters DNS allows.")
+    if platform_domain is None:
+        platform_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
+    _refuse_reserved(domain, platform_domain.lower())
+    return domain
+
+
+def _from_address(text: str) -> str:
+    """`text` trimmed, without a leading "www."; a web address pasted whole
+    ("https://www.shop.example/cart", or "shop.example/cart") gives its host: the domain the
+    shop's address is under, which is the one to send from."""
+    text = text.strip()
+    if not re.match(r"(?i)https?://", text):
+        if "/" not in text or "@" in text or "://" in text:
+            return WWW.sub("", text)
+        text = "//" + text  # a host and a path: read it as an address whose scheme is left out
+    try:
+        host = urlsplit(text).hostname or ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket: the checks below say what is wrong
+        return text
+    return WWW.sub("", host)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return text.rsplit(".", 1)[-1].isdigit()  # 10.1 or 1.2.3: no domain ends in a number
+    return True
+
+
+def _alabel(label: str) -> str:
+    if not label:
+        raise DomainError("A domain cannot have an empty part (two dots in a row).")
+    if label.startswith("-") or label.endswith("-"):
+        raise DomainError(f"“{label}”: a part of a domain cannot start or end with a hyphen.")
+    ace = label if label.isascii() else "xn--" + label.encode("punycode").decode()
+    if len(ace) > 63:
+        raise DomainError(f"“{label}” is longer than the 63 characters a part may have.")
+    try:
+        return idna.alabel(label).decode("ascii").lower()
+    except idna.IDNAError:
+        raise DomainError(f"“{label}” is not a valid part of a domain name.") from None
+
+
+def _refuse_reserved(domain: str, platform: str) -> None:
+    if domain == "localhost" or domain.endswith(".localhost"):
+        raise DomainError("localhost cannot send email to anyone: enter your own domain.")
+    if "." not in domain:
+        raise DomainError("Enter the full domain, with its ending, for example shop.example.")
+    if domain.rpartition(".")[2] in PRIVATE_ENDINGS:
+        raise DomainError("This domain cannot be reached from the internet: enter your own.")
+    if _under(domain, EXAMPLES):
+        raise DomainError("That domain is reserved for examples: enter your business's domain.")
+    if _under(domain, MAILBOX_PROVIDERS):
+        raise DomainError(
+            "That is a mailbox provider's domain: only the provider can publish its DNS "
+            "records. Enter your business's own domain."
+        )
+    if platform and (domain == platform or domain.endswith("." + platform)):
+        raise DomainError("That is this platform's own domain: enter your business's domain.")
+
+
+def _under(domain: str, names: frozenset[str]) -> bool:
+    """Whether `domain` is one of `names` or a subdomain of one."""
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in names for i in range(len(parts) - 1))
+
+
+def display(domain: str) -> str:
+    """The domain as people read it (U-labels: bücher.example), for pages."""
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return domain
