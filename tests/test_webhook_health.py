@@ -51,6 +51,12 @@ def test_a_delivery_signed_with_another_secret_is_refused_and_shown(app, client,
     assert "Your Stripe events may not be reaching the portal." in page
     assert "its signature does not match the signing secret saved here." in page
     assert "A delivery was refused: see below." in page
+    # Home's checklist does not call Stripe done while its events are refused.
+    home = html.unescape(client.get("/").get_data(as_text=True))
+    assert "Events refused: check the signing secret" in home
+    fixed = se.post(client, _event("cs_live_B"), path=_path(owner), secret=OWN_SECRET)
+    assert fixed.status_code == 200
+    assert "Events refused" not in html.unescape(client.get("/").get_data(as_text=True))
 
 
 def test_an_unsigned_post_is_not_kept_as_stripes_refusal(app, client, db):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal import db
-from portal.models import DomainStatus, Merchant, SendingSettings
-from portal.services import connections, domains, email_design, terms
+from portal.models import DomainStatus, Merchant, SendingSettings, StripeAccount
+from portal.services import connections, domains, email_design, terms, webhook_health
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,20 @@ STEPS = (
 
 def checklist(merchant: Merchant) -> list[Step]:
     """The steps in the order a merchant takes them, each with its real state."""
+    account = connections.connected_account(merchant)
+    refused = _events_refused(account)
     done = {
-        "connect": lambda: connections.connected_account(merchant) is not None,
+        "connect": lambda: account is not None and refused is None,
         "terms": lambda: terms.has_accepted_current(merchant),
         "address": lambda: _has_postal_address(merchant),
         "email": lambda: email_design.current_id(merchant.id, 0) is not None,
         "domain": lambda: _domain_verified(merchant),
         "enable": lambda: merchant.recovery_enabled,
     }
-    underway = {"domain": lambda: _domain_underway(merchant)}
+    underway = {
+        "connect": lambda: refused,
+        "domain": lambda: _domain_underway(merchant),
+    }
     return [
         Step(
             key,
@@ -97,6 +102,17 @@ def checklist(merchant: Merchant) -> list[Step]:
         )
         for key, title, detail, endpoint, optional in STEPS
     ]
+
+
+def _events_refused(account: StripeAccount | None) -> str | None:
+    """Connected, but Stripe's deliveries to its own endpoint are refused (a wrong signing
+    secret): every cart is lost until it is fixed, so the step is not done."""
+    if account is None or account.webhook_refused_at is None:  # no refusal: no query
+        return None
+    return CONNECT_REFUSED if webhook_health.health(account).failing else None
+
+
+CONNECT_REFUSED = "Events refused: check the signing secret"
 
 
 def _has_postal_address(merchant: Merchant) -> bool:
