@@ -84,10 +84,6 @@ class RecoveryCase(Base):
 
     session: Mapped[CheckoutSession] = relationship()
 
-    @property
-    def is_credited(self) -> bool:
-        return self.recovered_at is not None
-
 
 class CaseEvent(Base):
     """One step of a case's decision trace that no other row keeps: each decision the engine

@@ -36,7 +36,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(visible)
     app.add_template_filter(zone_table.in_words, "zone_words")
     app.add_template_global(merchant_zone)
-    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_page")
     app.add_template_global(terms_paused)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.db import utcnow
@@ -21,8 +21,7 @@ def index():
     merchant = current_merchant()
     steps = onboarding.checklist(merchant)
     done, total = onboarding.progress(steps)
-    # A step links to its page once the portal has one (some pages are still to come).
-    pages = {s.key: url_for(s.endpoint) for s in steps if s.endpoint in current_app.view_functions}
+    pages = {s.key: url_for(s.endpoint) for s in steps}
     board = dashboard.build(merchant.id, SUMMARY_DAYS, utcnow())
     return render_template(
         "home/index.html",
