@@ -139,10 +139,9 @@ def checked(values: dict) -> dict:
     """The fields if each has the type and range Stripe documents; ValueError naming the first
     that does not (a malformed event then fails into retries instead of corrupting the mirror)."""
     problems = []
-    if values["status"] not in STATUSES:
-        problems.append(f"status {values['status']!r}")
-    if values["payment_status"] not in PAYMENT_STATUSES:
-        problems.append(f"payment_status {values['payment_status']!r}")
+    for name, allowed in (("status", STATUSES), ("payment_status", PAYMENT_STATUSES)):
+        if not isinstance(values[name], str) or values[name] not in allowed:
+            problems.append(f"{name} {str(values[name])[:40]!r}")
     amount = values["amount_total"]
     if amount is not None and (
         not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount <= AMOUNT_MAX
