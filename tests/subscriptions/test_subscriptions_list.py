@@ -64,6 +64,8 @@ def test_any_cursor_gives_a_page(client, owner, cursor):
 
 def test_status_tabs_filter_and_count(client, owner):
     _contacts(owner.merchant_id, ["a@example.com", "b@example.com"])
+    none_yet = _listing(client, status="unsubscribed")
+    assert "No unsubscribed addresses." in none_yet and "No addresses yet" not in none_yet
     _contacts(owner.merchant_id, ["c@example.com"], status="unsubscribed", source="csv")
     html = _listing(client, status="unsubscribed")
     assert _addresses(html) == ["c@example.com"] and "CSV upload" in html
