@@ -13,6 +13,7 @@ from datetime import timedelta
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
+from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.db import utcnow
@@ -226,7 +227,18 @@ def restart_stalled() -> int:
 
 def tick() -> dict:
     """Periodic work, enqueued by one worker per interval; harmless if repeated: the sweep
-    applies events whose job Redis lost, due cases and deferred sends are queued."""
+    applies events whose job Redis lost, due cases and deferred sends are queued. With the
+    database down or locked it says so in one line; the next sweep does the work."""
+    try:
+        return _sweep()
+    except OperationalError as exc:
+        db.session.rollback()
+        reason = str(exc.orig or exc).splitlines()[0][:200]
+        log.warning("tick: database unavailable, the next sweep tries again: %s", reason)
+        return {"database": "unavailable"}
+
+
+def _sweep() -> dict:
     # First: an unsubscribe held while the database was away stops its shopper's due emails.
     unsubscribed = _unless_redis_fails(
         "read held unsubscribes", held_unsubscribes.apply_held, rq.connection

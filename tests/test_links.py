@@ -280,3 +280,27 @@ def test_overlapping_sweeps_of_held_unsubscribes_lose_none(app, db, send, redis_
         held_unsubscribes.apply_held(redis_conn)
     assert set(applied) == {"one_click", "unsubscribe_link"}
     assert redis_conn.llen(held_unsubscribes.KEY) == 0
+
+
+def test_a_sweep_with_the_database_away_says_so_in_one_line(app, db, redis_conn, monkeypatch):
+    """The worker's periodic sweep meets an unreachable database (a real refused connection):
+    one warning line and an answer, not a traceback every 30 s until it is back."""
+    import logging
+
+    from portal import jobs
+    from portal.extensions import rq
+
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("portal.jobs").addHandler(handler)
+    try:
+        with _database_away(db), app.app_context():
+            assert jobs.tick() == {"database": "unavailable"}
+    finally:
+        logging.getLogger("portal.jobs").removeHandler(handler)
+    [record] = [r for r in records if r.levelno >= logging.WARNING]
+    assert "database unavailable" in record.getMessage() and record.exc_info is None
+    with app.app_context():
+        assert "events_applied" in jobs.tick()  # back: the sweep does its work again
