@@ -10,7 +10,13 @@ so in its docstring ("Commits: ..."):
   to the SMTP server (recovery.process, sending.retry_one, sending.expire_claims);
 - a batch of Stripe events claimed, applied and marked in one transaction (events.apply_batch);
 - an attempt counted before it is judged, so that simultaneous attempts see each other
-  (login_limits.admit_login and admit_signup, invitations.invite, password_reset.admit).
+  (login_limits.admit_login and admit_signup, invitations.invite, password_reset.admit,
+  test_sends.request);
+- a long job's progress, batch by batch, so that its page moves and a crash resumes where it
+  stopped (csv_imports.process, dry_run.process);
+- a result that must hold before an email about it goes out, or before the next item is taken
+  (domain_watch.recheck, test_sends.deliver, held_unsubscribes.apply_held);
+- cases decided again after a change, so that their pages say so at once (recovery.reconsider).
 
 No transaction is held open across a call to Stripe (recovery.process commits first).
 """
