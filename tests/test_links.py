@@ -166,6 +166,12 @@ def test_forged_and_cut_tokens_are_refused(app, client, send):
         url = links.unsubscribe_link(send.id)
     for path in (_path(url)[:-3], "/u/eyJzIjoxfQ.forged", "/r/eyJzIjoxfQ.forged"):
         assert client.get(path).status_code == 404
+    # Whose shop a broken link was for cannot be told: it speaks the browser's language.
+    german = client.get("/r/cut", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    assert german.status_code == 404 and '<html lang="de">' in german.text
+    assert "Dieser Link funktioniert nicht" in german.text
+    unknown = client.get("/u/cut", headers={"Accept-Language": "ja"})
+    assert '<html lang="en">' in unknown.text and "This link does not work" in unknown.text
 
 
 def test_the_sample_emails_links_explain_themselves_and_record_nothing(client, db):

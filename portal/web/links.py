@@ -12,7 +12,7 @@ from portal.extensions import csrf
 from portal.models import ConsentStatus
 from portal.extensions import rq
 from portal.services import addresses, held_unsubscribes, links, recovery, shopper, subscriptions
-from portal.web.shopper_words import Phrases
+from portal.web.shopper_words import PHRASES, Phrases
 
 bp = Blueprint("links", __name__)
 csrf.exempt(bp)  # signed tokens authorize these; mail clients' one-click POST has no CSRF token
@@ -100,5 +100,7 @@ def _hold_for_later(token: str):
 
 
 def _invalid():
-    """A shopper's page, not the portal's: the link is not one this portal made (or lost its end)."""
-    return render_template("links/invalid.html"), 404
+    """A shopper's page, not the portal's: the link is not one this portal made (or lost its
+    end). Whose shop it was cannot be told, so it speaks the browser's language."""
+    say = Phrases(request.accept_languages.best_match(PHRASES))
+    return render_template("links/invalid.html", say=say), 404

@@ -24,6 +24,11 @@ ENGLISH = {
     "expired": "This cart has expired",
     "expired_why": "The link to your cart at {merchant} is no longer valid.",
     "visit": "Visit {merchant}",
+    "broken": "This link does not work",
+    "broken_why": (
+        "It may have been cut short when it was copied. Open it again from the email, or "
+        "copy the whole link into your browser."
+    ),
     "your_address": "your address",
 }
 
@@ -47,6 +52,11 @@ PHRASES = {
         "expired": "Dieser Warenkorb ist abgelaufen",
         "expired_why": "Der Link zu Ihrem Warenkorb bei {merchant} ist nicht mehr gültig.",
         "visit": "Zu {merchant}",
+        "broken": "Dieser Link funktioniert nicht",
+        "broken_why": (
+            "Vielleicht wurde er beim Kopieren abgeschnitten. Öffnen Sie ihn noch einmal aus "
+            "der E-Mail, oder kopieren Sie den ganzen Link in Ihren Browser."
+        ),
         "your_address": "Ihre Adresse",
     },
     "fr": {
@@ -67,6 +77,11 @@ PHRASES = {
         "expired": "Ce panier a expiré",
         "expired_why": "Le lien vers votre panier chez {merchant} n’est plus valide.",
         "visit": "Aller sur {merchant}",
+        "broken": "Ce lien ne fonctionne pas",
+        "broken_why": (
+            "Il a peut-être été coupé lors de la copie. Ouvrez-le de nouveau depuis l’e-mail, "
+            "ou copiez le lien entier dans votre navigateur."
+        ),
         "your_address": "votre adresse",
     },
     "es": {
@@ -84,6 +99,11 @@ PHRASES = {
         "expired": "Este carrito ha caducado",
         "expired_why": "El enlace a tu carrito en {merchant} ya no es válido.",
         "visit": "Ir a {merchant}",
+        "broken": "Este enlace no funciona",
+        "broken_why": (
+            "Puede que se cortara al copiarlo. Ábrelo de nuevo desde el correo, o copia el "
+            "enlace completo en tu navegador."
+        ),
         "your_address": "tu dirección",
     },
     "it": {
@@ -101,6 +121,11 @@ PHRASES = {
         "expired": "Questo carrello è scaduto",
         "expired_why": "Il link al tuo carrello su {merchant} non è più valido.",
         "visit": "Vai a {merchant}",
+        "broken": "Questo link non funziona",
+        "broken_why": (
+            "Forse è stato troncato durante la copia. Aprilo di nuovo dall’email, oppure "
+            "copia l’intero link nel browser."
+        ),
         "your_address": "il tuo indirizzo",
     },
     "nl": {
@@ -121,6 +146,11 @@ PHRASES = {
         "expired": "Deze winkelwagen is verlopen",
         "expired_why": "De link naar je winkelwagen bij {merchant} is niet meer geldig.",
         "visit": "Naar {merchant}",
+        "broken": "Deze link werkt niet",
+        "broken_why": (
+            "Misschien is hij bij het kopiëren afgekapt. Open hem opnieuw vanuit de e-mail, "
+            "of kopieer de hele link naar je browser."
+        ),
         "your_address": "je adres",
     },
     "pt": {
@@ -140,6 +170,11 @@ PHRASES = {
         "expired": "Este carrinho expirou",
         "expired_why": "O link para o seu carrinho em {merchant} já não é válido.",
         "visit": "Ir para {merchant}",
+        "broken": "Este link não funciona",
+        "broken_why": (
+            "Talvez tenha sido cortado ao ser copiado. Abra-o de novo a partir do e-mail, ou "
+            "copie o link completo para o seu navegador."
+        ),
         "your_address": "o seu endereço",
     },
     "sv": {
@@ -157,6 +192,11 @@ PHRASES = {
         "expired": "Den här varukorgen har gått ut",
         "expired_why": "Länken till din varukorg hos {merchant} gäller inte längre.",
         "visit": "Gå till {merchant}",
+        "broken": "Den här länken fungerar inte",
+        "broken_why": (
+            "Den kan ha kapats när den kopierades. Öppna den igen från mejlet, eller kopiera "
+            "hela länken till din webbläsare."
+        ),
         "your_address": "din adress",
     },
     "da": {
@@ -174,6 +214,11 @@ PHRASES = {
         "expired": "Denne kurv er udløbet",
         "expired_why": "Linket til din kurv hos {merchant} er ikke længere gyldigt.",
         "visit": "Gå til {merchant}",
+        "broken": "Dette link virker ikke",
+        "broken_why": (
+            "Det er måske blevet afkortet, da det blev kopieret. Åbn det igen fra e-mailen, "
+            "eller kopiér hele linket ind i din browser."
+        ),
         "your_address": "din adresse",
     },
     "nb": {
@@ -191,6 +236,11 @@ PHRASES = {
         "expired": "Denne handlekurven har utløpt",
         "expired_why": "Lenken til handlekurven din hos {merchant} er ikke lenger gyldig.",
         "visit": "Gå til {merchant}",
+        "broken": "Denne lenken virker ikke",
+        "broken_why": (
+            "Den kan ha blitt kuttet da den ble kopiert. Åpne den på nytt fra e-posten, eller "
+            "kopier hele lenken inn i nettleseren din."
+        ),
         "your_address": "adressen din",
     },
     "pl": {
@@ -210,6 +260,11 @@ PHRASES = {
         "expired": "Ten koszyk wygasł",
         "expired_why": "Link do Twojego koszyka w {merchant} jest już nieaktualny.",
         "visit": "Przejdź do {merchant}",
+        "broken": "Ten link nie działa",
+        "broken_why": (
+            "Mógł zostać ucięty przy kopiowaniu. Otwórz go ponownie z e-maila albo skopiuj "
+            "cały link do przeglądarki."
+        ),
         "your_address": "Twój adres",
     },
 }
