@@ -105,6 +105,30 @@ def test_every_text_is_readable_in_the_light_and_dark_schemes(browser, scheme):
     assert faint == [], f"text below 3:1 contrast in the {scheme} scheme"
 
 
+LOGO_CONTRAST_JS = CONTRAST_JS.replace(
+    "const found = [];", "const logo = document.querySelector('img.logo'); const found = [];"
+).replace(
+    "return found;",
+    "return [lum(rgb(getComputedStyle(logo).color)), lum(behind(logo.parentElement))];",
+)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_logo_that_does_not_load_leaves_its_alt_text_readable(browser, scheme):
+    # Images blocked (most mail apps' default): the shop's name, the alt text, stands in.
+    brand = dataclasses.replace(BRAND, logo_url="https://cdn.acme.test/logo.png")
+    html = render(dataclasses.replace(snapshot_ctx(one_item=False), brand=brand)).html
+    page = browser.new_page(viewport={"width": 600, "height": 800}, color_scheme=scheme)
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html)
+        ink, paper = page.evaluate(LOGO_CONTRAST_JS)
+    finally:
+        page.close()
+    assert (max(ink, paper) + 0.05) / (min(ink, paper) + 0.05) >= 3
+
+
 def test_no_layout_marker_is_left_in_either_part():
     email = render(make_ctx(promotion_code="SAVE10"))
     token = layout.mark("subject").removesuffix("xsubjectx")  # M + this process's random token
