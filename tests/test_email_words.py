@@ -55,6 +55,11 @@ def test_a_german_merchants_email_has_its_fixed_lines_in_german():
         assert english not in email.text and english not in doc.text, english
 
 
+def test_french_text_lines_put_a_no_break_space_before_each_colon():
+    email = render(german(wording="fr_FR", locale="fr_FR"))
+    assert "- Stoneware mug (qté 2)\u00a0: 36,00" in email.text
+
+
 @pytest.mark.parametrize("language", sorted(set(WORDS) - {"en"}))
 def test_every_language_fills_its_lines_and_leaves_no_english_one(language):
     ctx = german(wording=f"{language}_XX", locale="en_US")
