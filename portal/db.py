@@ -54,6 +54,15 @@ class UTCDateTime(TypeDecorator):
 MAX_ID = 2**31 - 1
 
 
+def storable_text(value: str) -> bool:
+    """Neither a NUL (PostgreSQL's text refuses it) nor a lone surrogate (no UTF-8 encodes it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from portal import db
 from portal.mail.mime import CONTROL
 from portal.models import CheckoutSession
 from portal.services import addresses
@@ -153,20 +154,11 @@ def checked(values: dict) -> dict:
             problems.append(f"{name} of type {type(value).__name__}")
         elif value is not None and len(value) > limit:
             problems.append(f"{name} longer than {limit} characters")
-        elif value is not None and not _storable(value):
+        elif value is not None and not db.storable_text(value):
             problems.append(f"{name} holding a NUL or an unpaired surrogate")
     if problems:
         raise ValueError("malformed checkout.session: " + ", ".join(problems))
     return values
-
-
-def _storable(text: str) -> bool:
-    """Neither a NUL (PostgreSQL's text refuses it) nor a lone surrogate (no UTF-8 encodes it)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def check(obj: dict) -> None:

@@ -113,21 +113,12 @@ def _check_columns(event: dict) -> None:
         value = event.get(name) or ""
         if len(value) > limit:
             raise WebhookRejected(f"event field {name!r} is longer than {limit} characters")
-        if not _is_storable_text(value):
+        if not db.storable_text(value):
             raise WebhookRejected(f"event field {name!r} contains a NUL or an unpaired surrogate")
     if not event["id"]:
         raise WebhookRejected("event field 'id' is empty")
     if event["created"] not in CREATED_RANGE:
         raise WebhookRejected("event field 'created' is not a Unix time from 1970 to 9999")
-
-
-def _is_storable_text(value: str) -> bool:
-    """Neither a NUL (PostgreSQL's text refuses it) nor a lone surrogate (no UTF-8 encodes it)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in value
 
 
 def _is(value, kind: type) -> bool:
