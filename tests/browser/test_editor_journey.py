@@ -164,3 +164,21 @@ def test_without_javascript_the_preview_button_and_the_tabs_still_work(portal, b
     db.session.remove()
     assert db.session.scalars(select(EmailVersion)).all() == []  # previewing saves nothing
     context.close()
+
+
+def test_leaving_with_edits_not_saved_asks_first(portal, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    page.get_by_label("Headline").click()
+    page.keyboard.type(" today")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Carts").click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and page.url == f"{portal}/email/1"  # stayed
+    page.get_by_role("button", name="Save").click()  # saving carries the edits: no question
+    page.get_by_text("Saved as version 1.").wait_for()
+    menu.get_by_role("link", name="Carts").click()
+    page.wait_for_url(f"{portal}/carts/")
+    assert asked == ["beforeunload"]
