@@ -35,8 +35,9 @@ WHY = {
     Reason.NO_CONSENT: "Stripe's rule: only shoppers who agreed to promotional emails at "
     "checkout may get a recovery email.",
     Reason.NO_EMAIL: (
-        "The checkout has no address mail can reach: none was shared, it is incomplete, or "
-        "it has letters outside plain ASCII before its @."
+        "The checkout has no address mail can reach: none was shared, or it is incomplete, "
+        "on a domain that can never receive mail (such as .invalid or .local), or has letters "
+        "outside plain ASCII before its @."
     ),
     Reason.NO_RECOVERY_URL: "Recovery was not turned on for this checkout in Stripe, so there "
     "is no link to send.",

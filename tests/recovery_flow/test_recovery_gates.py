@@ -209,3 +209,11 @@ def test_an_international_domain_is_written_to_in_its_ascii_form(kit, db):
     assert received.rcpt_tos == ("jose@xn--exmple-cua.de",)
     case = kit.case(unreachable)
     assert (case.status, case.reason) == ("skipped", "no_email")
+
+
+def test_a_trial_address_on_a_test_domain_gets_its_email(kit, db):
+    # A merchant trying the sandbox shop types a made-up address: .test is reserved for that.
+    session_id = kit.checkout("trial@shop.test")
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert [m.message["To"] for m in kit.sink.messages] == ["trial@shop.test"]
