@@ -41,7 +41,8 @@ def test_outbox_lists_and_shows_only_the_merchants_own_messages(client, db, logi
     listing = client.get("/outbox/").get_data(as_text=True)
     assert "Your cart at Shop" in listing and "Someone else" not in listing
     page = client.get(f"/outbox/{own.id}").get_data(as_text=True)
-    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in page
+    # No allow-scripts: with it, allow-same-origin would let the email script the portal.
+    assert 'sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"' in page
     assert "<script>" not in page and "&lt;script&gt;" in page  # escaped into srcdoc, inert
     assert "Your cart is waiting" in page
     assert client.get(f"/outbox/{other.id}").status_code == 404
