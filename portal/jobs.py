@@ -257,6 +257,7 @@ def _sweep() -> dict:
     )
     unknown = sending.expire_claims()
     pruned = throttle.prune(older_than=THROTTLE_RETENTION)
+    events_pruned = events.prune(utcnow())
     folded = rollups.fold()
     db.session.commit()
     return {
@@ -268,6 +269,7 @@ def _sweep() -> dict:
         "sends_queued": retried,
         "claims_expired": unknown,
         "throttle_hits_pruned": pruned,
+        "events_pruned": events_pruned,
         "counts_folded": folded,
     }
 

@@ -144,3 +144,13 @@ def test_events_from_before_the_account_was_connected_are_not_its_last(app, clie
     account.connected_at = utcnow()  # as connecting another account (or again) sets it
     db.commit()
     assert "None yet. Stripe sends one when a checkout expires" in _page(client)
+
+
+def test_no_event_kept_for_an_old_connection_reads_as_none_lately(app, client, db, login):
+    owner = make_direct(app.config["ENCRYPTION_KEY"])
+    login(client, owner.email, PASSWORD)
+    account = _account(db, owner)
+    account.connected_at = utcnow() - timedelta(days=40)  # events older than 30 days are gone
+    db.commit()
+    page = _page(client)
+    assert "None in the last 30 days." in page and "None yet" not in page

@@ -56,6 +56,7 @@ def test_enqueued_job_runs_and_returns_its_result(app, db, redis_conn):
         "sends_queued": 0,
         "claims_expired": 0,
         "throttle_hits_pruned": 1,
+        "events_pruned": 0,
         "counts_folded": 0,
     }
     assert db.scalar(select(func.count()).select_from(ThrottleHit)) == 0

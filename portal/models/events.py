@@ -27,6 +27,8 @@ class StripeEvent(Base):
         Index("ix_stripe_events_due", "status", "next_attempt_at"),
         # A merchant's events newest first: the Connect page's "last event received".
         Index("ix_stripe_events_merchant_latest", "merchant_id", "id"),
+        # The sweep's pruning of events past their retention (events.prune).
+        Index("ix_stripe_events_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from portal import db
 from portal.db import utcnow
@@ -20,6 +20,12 @@ from portal.services import cases, consent, erasure, sessions
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 RETRY_DELAYS = [timedelta(seconds=s) for s in (10, 60, 300, 900, 3600, 3 * 3600, 6 * 3600)]
+# How long a handled event's raw body is kept. It holds a shopper's address, name and postal
+# address, and serves only a replay or the spotting of a repeat (Stripe retries for 3 days);
+# Stripe itself keeps events 30 days. An erasure then scans no more than this.
+RETENTION = timedelta(days=30)
+PRUNE_BATCH = 5000  # per sweep: a backlog goes over several sweeps, never one long delete
+DONE_WITH = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.UNROUTED)
 
 
 def drain(batch_size: int = BATCH_SIZE, now: datetime | None = None) -> int:
@@ -181,3 +187,15 @@ def replay(event_ids: list[str] | None = None) -> int:
     else:
         stmt = stmt.where(StripeEvent.event_id.in_(event_ids))
     return db.session.execute(stmt).rowcount or 0
+
+
+def prune(now: datetime) -> int:
+    """Delete up to PRUNE_BATCH handled events (applied, ignored, or nobody's) received more
+    than RETENTION before `now`; how many went. Pending and failed ones stay for the operator.
+    The caller commits."""
+    old = (
+        select(StripeEvent.id)
+        .where(StripeEvent.received_at < now - RETENTION, StripeEvent.status.in_(DONE_WITH))
+        .limit(PRUNE_BATCH)
+    )
+    return db.session.execute(delete(StripeEvent).where(StripeEvent.id.in_(old))).rowcount or 0

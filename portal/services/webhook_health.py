@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 from portal import db, sealing
 from portal.db import utcnow
 from portal.models import StripeAccount, StripeEvent
+from portal.services import events
 
 # Anyone may POST to a direct endpoint: its refusals are kept at most once a minute, so that a
 # flood of forged requests writes one row a minute, not one per request.
@@ -24,6 +25,8 @@ class Health:
     last_type: str | None
     refused_at: datetime | None  # the last refused direct-mode delivery, if any
     refused_reason: str | None
+    # Events are kept events.RETENTION: none since then may mean none kept, not none ever.
+    pruned_before: bool = False
 
     @property
     def failing(self) -> bool:
@@ -79,6 +82,7 @@ def health(account: StripeAccount) -> Health:
         last_type=last.type if last else None,
         refused_at=account.webhook_refused_at,
         refused_reason=account.webhook_refused_reason,
+        pruned_before=account.connected_at < utcnow() - events.RETENTION,
     )
 
 

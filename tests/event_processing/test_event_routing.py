@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 import stripe_events as se
 from factories import make_connected, make_direct
+from portal.db import utcnow
 from portal.models import (
     CheckoutSession,
     EventStatus,
@@ -146,3 +149,23 @@ def test_removing_an_old_connect_grant_leaves_a_merchant_on_its_own_key(app, cli
     deliver(client, [se.deauthorized("acct_1Direct")])
     db.expire_all()
     assert db.scalars(select(StripeAccount)).one().is_connected
+
+
+def test_handled_events_are_kept_thirty_days_and_the_rest_until_dealt_with(app, db):
+    """A raw body holds the shopper's address and name: kept while it serves (a replay, a
+    repeat's spotting), then gone; what is pending or failed waits for the operator."""
+    old = utcnow() - events.RETENTION - timedelta(hours=1)
+    kept_longer = [EventStatus.PENDING, EventStatus.FAILED]
+    for n, status in enumerate([*events.DONE_WITH, *kept_longer]):
+        for when, tag in ((old, "old"), (utcnow(), "new")):
+            db.add(
+                StripeEvent(
+                    event_id=f"evt_{tag}_{n}", source="connect", type="checkout.session.expired",
+                    livemode=True, created_at=when, received_at=when, payload="{}", status=status,
+                )
+            )  # fmt: skip
+    db.commit()
+    assert events.prune(utcnow()) == 3
+    db.commit()
+    left = set(db.scalars(select(StripeEvent.event_id)))
+    assert left == {f"evt_new_{n}" for n in range(5)} | {"evt_old_3", "evt_old_4"}
