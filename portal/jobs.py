@@ -82,7 +82,7 @@ def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
     """Queue a re-check of each domain unchecked for an hour; a job id per domain and hour
     keeps a slow DNS from piling up copies of the same check."""
     now = utcnow()
-    due = domains.due_for_recheck(now)[:limit]
+    due = domains.due_for_recheck(now, limit=limit)
     for domain_id in due:
         queue.enqueue(
             check_domain, domain_id, job_id=f"domain-{domain_id}-{now:%Y%m%d%H}", result_ttl=60

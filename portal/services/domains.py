@@ -170,11 +170,15 @@ def remove(merchant: Merchant) -> bool:
     return row is not None
 
 
-def due_for_recheck(now: datetime, every: timedelta = timedelta(hours=1)) -> list[int]:
-    """Ids of the domains unchecked for `every` (or ever), the longest waiting first."""
+def due_for_recheck(
+    now: datetime, every: timedelta = timedelta(hours=1), limit: int | None = None
+) -> list[int]:
+    """Ids of the domains unchecked for `every` (or ever), the longest waiting first; at most
+    `limit` of them."""
     column = SendingDomain.checked_at
     query = select(SendingDomain.id).where(or_(column.is_(None), column < now - every))
-    return list(db.session.scalars(query.order_by(column.asc().nulls_first(), SendingDomain.id)))
+    query = query.order_by(column.asc().nulls_first(), SendingDomain.id).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def claim_owner_notice(row: SendingDomain, now: datetime) -> bool:
