@@ -157,6 +157,16 @@ def export():
     )
 
 
+# GET: a refused erase left this address in the bar; opened again, it is the address's page.
+@bp.get("/customer/erase")
+@login_required
+def erase_page():
+    email = request.args.get("email")
+    if subscriptions.is_address(email):
+        return redirect(url_for("subscriptions.customer", email=email, _anchor="erase"), 303)
+    return redirect(url_for("subscriptions.index"), code=303)
+
+
 @bp.post("/customer/erase")
 @owner_required
 def erase():

@@ -102,8 +102,13 @@ def test_a_search_for_any_character_answers(client, owner, query):
     assert _addresses(_listing(client, q=query)) == []
 
 
-def test_a_form_address_opened_on_its_own_gets_a_page_in_words(client, owner):
-    response = client.get("/subscriptions/customer/erase")
+def test_a_form_address_opened_on_its_own_leads_to_its_page(client, owner):
+    # A refused erase leaves its address in the bar: opened again, the address's own page.
+    again = client.get("/subscriptions/customer/erase?email=ola@example.com")
+    assert again.status_code == 303
+    assert again.location.endswith("/subscriptions/customer?email=ola@example.com#erase")
+    assert client.get("/subscriptions/customer/erase").location.endswith("/subscriptions")
+    response = client.get("/subscriptions/customer/status")
     assert response.status_code == 405 and "POST" in response.headers["Allow"]
     assert "Nothing to show here" in response.get_data(as_text=True)
 
