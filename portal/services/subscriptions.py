@@ -27,6 +27,7 @@ SOURCES = {
     "complaint": ("Complaint", "The mail server"),
 }
 CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
+HISTORY_LIMIT = 200  # consent changes shown on it (the export has them all too)
 
 
 class SubscriptionError(ValueError):
@@ -75,6 +76,7 @@ class Customer:
     history: list[HistoryLine]  # newest first
     checkouts: list[tuple[CheckoutSession, RecoveryCase | None]]  # newest first
     sends: list[EmailSend]  # newest first
+    history_total: int = 0  # how many changes the ledger holds, when history shows fewer
 
 
 def customer(merchant: Merchant, email: str) -> Customer | None:
@@ -85,7 +87,9 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     if "\x00" in email:
         return None
     contact = held_contact(merchant, email)
-    changes = ledger_of(merchant, email)
+    changes = ledger_of(merchant, email, HISTORY_LIMIT + 1)
+    total = _ledger_count(merchant, email) if len(changes) > HISTORY_LIMIT else 0
+    changes = changes[:HISTORY_LIMIT]
     checkouts = checkouts_of(merchant, email, CUSTOMER_LIMIT)
     sends = sends_to(merchant, email, CUSTOMER_LIMIT)
     if contact is None and not (changes or checkouts or sends):
@@ -95,7 +99,7 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
         HistoryLine(c.status, source_words(c.source, c.status), w, c.occurred_at, _cart(c, carts))
         for c, w in zip(changes, who_of(merchant, changes))
     ]
-    return Customer(email, contact, history, checkouts, sends)
+    return Customer(email, contact, history, checkouts, sends, total)
 
 
 def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
@@ -107,12 +111,18 @@ def held_contact(merchant: Merchant, email: str) -> Contact | None:
     return db.session.scalar(select(Contact).where(*where))
 
 
-def ledger_of(merchant: Merchant, email: str) -> list[ConsentChange]:
+def ledger_of(merchant: Merchant, email: str, limit: int | None = None) -> list[ConsentChange]:
+    """The address's consent changes, newest first; the `limit` newest when one is given."""
     stmt = select(ConsentChange).where(
         ConsentChange.merchant_id == merchant.id, ConsentChange.email == email
     )
     order = (ConsentChange.occurred_at.desc(), ConsentChange.id.desc())
-    return list(db.session.scalars(stmt.order_by(*order)))
+    return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+def _ledger_count(merchant: Merchant, email: str) -> int:
+    where = (ConsentChange.merchant_id == merchant.id, ConsentChange.email == email)
+    return db.session.scalar(select(func.count()).select_from(ConsentChange).where(*where))
 
 
 def checkouts_of(merchant: Merchant, email: str, limit: int | None):

@@ -11,7 +11,7 @@ from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token
 from portal import db as portal_db
 from portal.models import ConsentChange, Contact, RecoveryCase
-from portal.services import subscriptions
+from portal.services import consent, subscriptions
 from subscriptions_kit import T0, _addresses, _cart, _checkout, _contacts, _ledger, _listing
 
 
@@ -29,6 +29,22 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
     assert "€27.50" in html and "Expired" in html and "Sent" in html
     assert client.get("/subscriptions/customer").status_code == 404
     assert client.get("/subscriptions/customer?email=not-an-address").status_code == 404
+
+
+def test_a_long_history_shows_its_latest_changes_and_the_export_has_them_all(client, owner):
+    m, shown = owner.merchant_id, subscriptions.HISTORY_LIMIT
+    changes = [
+        consent.Change(m, "ola@example.com", status, "csv", f"f{n}", T0 + timedelta(hours=n))
+        for n, status in enumerate(["subscribed", "unsubscribed"] * ((shown + 6) // 2))
+    ]
+    consent.record(changes)
+    portal_db.session.commit()
+    html = client.get("/subscriptions/customer?email=ola@example.com").text
+    history = html.split("<h2>History</h2>")[1].split("</section>")[0]
+    assert history.count("<tr>") == shown + 1  # its header and the latest changes
+    assert f"The latest {shown} of {len(changes)} changes" in history
+    exported = client.get("/subscriptions/customer/export.json?email=ola@example.com").json
+    assert len(exported["consent_history"]) == len(changes)
 
 
 def test_customer_page_names_the_checkout_a_recovery_email_opened(client, owner):
