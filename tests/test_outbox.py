@@ -61,7 +61,7 @@ def test_an_outbox_email_says_when_it_was_sent_in_the_merchants_time_zone(client
     login(client, "tz@example.com", PASSWORD)
     page = client.get(f"/outbox/{row.id}").get_data(as_text=True)
     local = sent.astimezone(ZoneInfo("Asia/Tokyo"))
-    assert f"({local:%Y-%m-%d %H:%M} JST)" in page
+    assert f"({local:%b} {local.day}, {local.year}, {local:%H:%M} JST)" in page
 
 
 def test_an_outbox_email_folds_its_technical_headers(client, db, login):

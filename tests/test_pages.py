@@ -19,11 +19,11 @@ def test_times_show_in_the_merchants_time_zone_with_the_zone_named(client, db, l
     assert se.post(client, se.expired("cs_live_tz", ACCT, created=EXPIRED)).status_code == 200
     events.drain()
     login(client, "tz@example.com", PASSWORD)
-    assert "2026-07-01 12:30 UTC" in client.get("/carts/").get_data(as_text=True)
+    assert "Jul 1, 2026, 12:30 UTC" in client.get("/carts/").get_data(as_text=True)
     db.add(SendingSettings(merchant_id=owner.merchant_id, timezone="Asia/Tokyo"))
     db.commit()
     listing = client.get("/carts/").get_data(as_text=True)
-    assert "2026-07-01 21:30 JST" in listing and "12:30" not in listing
+    assert "Jul 1, 2026, 21:30 JST" in listing and "12:30" not in listing
 
 
 def test_an_owner_left_in_utc_is_told_where_to_choose_a_time_zone(client, app, db, login):

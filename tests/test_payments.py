@@ -253,7 +253,7 @@ def test_the_timeline_names_the_gate_and_what_stripe_said(db, client, merchant):
     ]
     places = [html.index(line) for line in story]
     assert places == sorted(places)
-    assert "Due 2026-11-01 09:00 EST" in html  # 14:00 UTC in the merchant's zone
+    assert "Due Nov 1, 2026, 09:00 EST" in html  # 14:00 UTC in the merchant's zone
     assert "(after the delay)" in html  # no quiet hours are set: none are mentioned
     assert "Times in Eastern Time (New York)." in html
 

@@ -67,7 +67,8 @@ def test_owner_accepts_once_with_user_ip_version_and_time(client, login, db):
     assert before - timedelta(seconds=1) <= row.accepted_at <= utcnow()
     page = client.get("/terms").get_data(as_text=True)
     assert "Accepted" in page and "ada@example.com" in page and "203.0.113.9" in page
-    assert row.accepted_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") in page
+    at = row.accepted_at.astimezone(timezone.utc)
+    assert f"{at:%b} {at.day}, {at.year}, {at:%H:%M} UTC" in page
     assert "Accept these terms" not in page
     assert not terms.needs_acceptance(db.get(Merchant, owner.merchant_id))
     # The page then points to what is left to set up (this merchant has no Stripe yet).

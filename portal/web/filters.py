@@ -89,8 +89,9 @@ def merchant_zone() -> ZoneInfo:
 
 
 def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> str:
-    """`moment` in the merchant's time zone, the zone named: "2026-12-01 14:07 EST" (with
-    `seconds`: "2026-12-01 14:07:09 EST", for steps that follow each other closely)."""
+    """`moment` in the merchant's time zone, the zone named, its day written as `day` writes
+    one: "Dec 1, 2026, 14:07 EST" (with `seconds`: "Dec 1, 2026, 14:07:09 EST", for steps
+    that follow each other closely)."""
     if moment is None:
         return empty
     moment = moment.replace(tzinfo=moment.tzinfo or timezone.utc)
@@ -98,7 +99,7 @@ def when(moment: datetime | None, empty: str = "—", seconds: bool = False) -> 
         local = moment.astimezone(merchant_zone())
     except OverflowError:  # a moment at the very edge of the years a datetime can hold
         local = moment.astimezone(timezone.utc)
-    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {local.tzname()}"
+    return f"{day(local)}, {local:%H:%M{':%S' if seconds else ''}} {local.tzname()}"
 
 
 def day(date) -> str:

@@ -82,7 +82,7 @@ def test_the_cart_page_says_when_a_deferred_email_is_tried_next(kit, db, client,
     login(client, "owner@bean.example", PASSWORD)
     page = client.get(f"/carts/{send.case_id}").get_data(as_text=True)
     assert "Email 1 is waiting to be tried again" in page
-    assert f"Next try {local:%Y-%m-%d %H:%M} {local.tzname()}" in page
+    assert f"Next try {local:%b} {local.day}, {local.year}, {local:%H:%M} {local.tzname()}" in page
 
 
 def test_a_deferred_email_is_given_up_24_hours_after_its_first_try(kit, db):
