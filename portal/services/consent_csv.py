@@ -139,9 +139,11 @@ def _date_reason(text: str, why: str) -> str:
     if why == EARLY:
         return f"date {shown} is before 1970: give the date the address said yes or no"
     if why == SMALL:
+        year = datetime.fromtimestamp(float(text), timezone.utc).year
         return (
-            f"unreadable date {shown}: as a Unix time it is in 1970 (a spreadsheet's date "
-            "number?); write it like 2023-10-23T20:58:02+00:00"
+            f"unreadable date {shown}: as a Unix time it is in {year}, too early for a "
+            "consent (a spreadsheet's date number, or a year?); write it like "
+            "2023-10-23T20:58:02+00:00"
         )
     if text.isdecimal() and len(text) == 13:
         return f"unreadable date {shown}: a Unix time in milliseconds? Give it in seconds"

@@ -136,7 +136,7 @@ def check_header(text: str) -> Columns:
             ) from None
         for mark, name in OTHER_SEPARATORS.items():
             names = [cell.strip().strip('"').lower() for cell in first.split(mark)]
-            if HEADER[0].lower() in names:
+            if mark in first and HEADER[0].lower() in names:
                 raise RefusedFile(
                     f"The columns of this file are separated by {name}, not commas. {SAVE_AS}"
                 ) from None

@@ -58,12 +58,14 @@ def test_numbers_too_small_for_a_unix_time_and_overlong_addresses_say_why(owner,
         + "ann@example.com,Unsubscribed,45222.873611\r\n"
         + "year@example.com,Subscribed,2023\r\n"
         + "ok@example.com,Subscribed,1698094682\r\n"
-        + f"{long_address},Subscribed,\r\n",
+        + f"{long_address},Subscribed,\r\n"
+        + "early@example.com,Subscribed,500000000\r\n",
     )
     found = dict(rejects(db, imp))
     assert found[2].startswith("unreadable date “45222.873611”: as a Unix time it is in 1970")
     assert found[3].startswith("unreadable date “2023”: as a Unix time it is in 1970")
     assert found[5] == "too long for an email address (262 characters; at most 254)"
+    assert found[6].startswith("unreadable date “500000000”: as a Unix time it is in 1985")
     assert imp.applied == 1 and set(held(db)) == {"ok@example.com"}
 
 

@@ -91,6 +91,7 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
         (b"Email address\tSubscription status\n", "by tabs"),
         (b"name,status\nx@example.com,Subscribed\n", "no “Email address” column"),
         (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
+        (b"Email address\nonly@example.com\n", "no “Subscription status” column"),
         (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not in UTF-8"),
         (
             HEADER.encode() + b"a@example.com,Subscribed,\n" * 3 + "\xe9,x\n".encode("latin-1"),
