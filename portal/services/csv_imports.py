@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, text
 
 from portal import db
 from portal.db import utcnow
+from portal.mail.mime import BIDI, HIDDEN
 from portal.mail.values import one_line
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
@@ -54,7 +55,8 @@ def start_import(
     UTF-8 text or lacks a required column. The caller commits, then enqueues the job."""
     imp = CsvImport(merchant_id=merchant.id, user_id=user.id if user else None, size_bytes=0)
     # A name is only shown back, on one line (a NUL, which PostgreSQL refuses, included).
-    name = one_line(filename or "") or "upload.csv"
+    # Marks that turn or hide text go: the name is shown, and "\u202eVSC.exe" reads "exe.CSV".
+    name = one_line(BIDI.sub("", HIDDEN.sub("", filename or ""))) or "upload.csv"
     imp.filename, imp.sha256 = name[:255], ""
     with db.session.begin_nested():  # a refusal rolls back the chunks already written
         db.session.add(imp)

@@ -147,3 +147,13 @@ def test_no_transaction_is_open_while_the_file_arrives(client, owner, login, db)
     assert response.status_code == 303
     assert body.open_while_read and not any(body.open_while_read)
     assert db.scalar(select(CsvImport.filename)) == "s.csv"
+
+
+@pytest.mark.parametrize(
+    "sent, kept",
+    [("\u202eVSC.exe", "VSC.exe"), ("subs\u200b.csv", "subs.csv"), ("\u2066", "upload.csv")],
+)
+def test_a_file_name_is_kept_without_marks_that_turn_or_hide_it(owner, db, sent, kept):
+    # Shown on the page and in the list of imports: "\u202eVSC.exe" would read "exe.CSV".
+    imp = run_import(owner, HEADER + "a@example.com,Subscribed,\r\n", name=sent)
+    assert imp.filename == kept
