@@ -56,12 +56,17 @@ def store(import_id: int, stream: BinaryIO) -> tuple[int, str]:
         lines += chunk.count(b"\n")
         if number == 0:
             check_header(text)
+            header_only = not text.lstrip("\ufeff").partition("\n")[2].strip()
         db.session.execute(
             insert(CsvImportChunk), {"import_id": import_id, "number": number, "data": chunk}
         )
         number += 1
     if size == 0:
         raise RefusedFile("The file is empty.")
+    if number == 1 and header_only:  # one chunk, and nothing after its first line
+        raise RefusedFile(
+            "The file has its line of column names but no rows under it: nothing to import."
+        )
     _decode(decoder, b"", lines, final=True)
     return size, digest.hexdigest()
 

@@ -92,6 +92,9 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
         (b"name,status\nx@example.com,Subscribed\n", "no “Email address” column"),
         (b"Email address,Updated at\nx@example.com,\n", "no “Subscription status” column"),
         (b"Email address\nonly@example.com\n", "no “Subscription status” column"),
+        (HEADER.encode(), "no rows under it"),
+        (b"\xef\xbb\xbfEmail address,Subscription status", "no rows under it"),
+        (HEADER.encode() + b"\r\n \r\n", "no rows under it"),
         (HEADER.encode() + "caf\xe9@example.com,Subscribed,\n".encode("latin-1"), "not in UTF-8"),
         (
             HEADER.encode() + b"a@example.com,Subscribed,\n" * 3 + "\xe9,x\n".encode("latin-1"),
