@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 from portal import db
-from portal.models import Role, User
+from portal.mail.mime import Outgoing, compose
+from portal.models import OutboxMessage, Role, User
 from portal.services import accounts, connections
 
 PASSWORD = "correct horse battery"
@@ -60,3 +61,27 @@ def make_direct(keys: str, secret: str = "whsec_merchant_own", **owner) -> User:
     )
     db.session.commit()
     return user
+
+
+def make_outbox_message(merchant_id: int, subject: str, html: str) -> OutboxMessage:
+    """An email to sam@example.com as the development outbox keeps one."""
+    message = compose(
+        Outgoing(
+            sender_name="Shop",
+            sender_address="hello@shop.example",
+            to="sam@example.com",
+            subject=subject,
+            text="Your cart is waiting",
+            html=html,
+            message_id="<1@shop.example>",
+        )
+    )
+    row = OutboxMessage(
+        merchant_id=merchant_id,
+        to_address="sam@example.com",
+        subject=subject,
+        raw=message.as_string(),
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row

@@ -5,32 +5,12 @@ from __future__ import annotations
 from email import message_from_string, policy
 from zoneinfo import ZoneInfo
 
-from factories import PASSWORD, make_owner
+from factories import PASSWORD, make_outbox_message, make_owner
 from portal.models import OutboxMessage, SendingSettings
-from portal.mail.mime import Outgoing, compose
 
 
 def _stored(db, merchant_id: int, subject: str) -> OutboxMessage:
-    message = compose(
-        Outgoing(
-            sender_name="Shop",
-            sender_address="hello@shop.example",
-            to="sam@example.com",
-            subject=subject,
-            text="Your cart is waiting",
-            html='<p>Hi</p><script>alert("x")</script>',
-            message_id="<1@shop.example>",
-        )
-    )
-    row = OutboxMessage(
-        merchant_id=merchant_id,
-        to_address="sam@example.com",
-        subject=subject,
-        raw=message.as_string(),
-    )
-    db.add(row)
-    db.commit()
-    return row
+    return make_outbox_message(merchant_id, subject, '<p>Hi</p><script>alert("x")</script>')
 
 
 def test_outbox_lists_and_shows_only_the_merchants_own_messages(client, db, login):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factories import PASSWORD, make_owner
-from portal import db
-from portal.mail.mime import Outgoing, compose
-from portal.models import OutboxMessage
+from factories import PASSWORD, make_outbox_message, make_owner
 import screens
 
 pytestmark = pytest.mark.browser
@@ -22,22 +19,7 @@ LONG_HTML = (
 @pytest.mark.parametrize("width", [1280, 375])
 def test_a_long_email_shows_whole_and_runs_no_script(live_server, page, width):
     owner = make_owner("Bean Shop", "owner@bean.example")
-    raw = compose(
-        Outgoing(
-            sender_name="Bean Shop",
-            sender_address="hello@bean.example",
-            to="sam@example.com",
-            subject="Your cart",
-            text="Your cart is waiting",
-            html=LONG_HTML,
-            message_id="<1@bean.example>",
-        )
-    ).as_string()
-    row = OutboxMessage(
-        merchant_id=owner.merchant_id, to_address="sam@example.com", subject="Your cart", raw=raw
-    )
-    db.session.add(row)
-    db.session.commit()
+    row = make_outbox_message(owner.merchant_id, "Your cart", LONG_HTML)
     page.set_viewport_size({"width": width, "height": 900})
     screens.sign_in(page, live_server, "owner@bean.example", PASSWORD, "Bean Shop")
     page.goto(f"{live_server}/outbox/{row.id}")
