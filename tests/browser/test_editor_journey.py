@@ -182,3 +182,35 @@ def test_leaving_with_edits_not_saved_asks_first(portal, page):
     menu.get_by_role("link", name="Carts").click()
     page.wait_for_url(f"{portal}/carts/")
     assert asked == ["beforeunload"]
+
+
+FITTED = """([selector, scale]) => {
+    const frame = document.querySelector(selector);
+    const inner = frame.contentDocument.documentElement.scrollHeight;
+    const box = frame.getBoundingClientRect().height;
+    return inner > 0 && Math.abs(box - inner * scale) <= 4;
+}"""
+
+
+@pytest.mark.parametrize("width, mobile_scale", [(1280, 1), (375, 0.8)])
+def test_the_preview_frames_are_as_tall_as_the_email_even_after_it_grows(
+    portal, page, width, mobile_scale
+):
+    page.set_viewport_size({"width": width, "height": 900})
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    desktop_scale = 1 if width > 700 else 0.5  # at 375 the 600 px frame is drawn at half size
+    page.wait_for_function(FITTED, arg=[FRAMES[0], desktop_scale])
+    page.wait_for_function(FITTED, arg=[FRAMES[1], mobile_scale])
+    short = page.locator(FRAMES[1]).bounding_box()["height"]
+    # A long body: the preview htmx swaps in is measured again, so its footer is not cut.
+    page.get_by_label("Body").fill("\n\n".join(f"Paragraph {n} of the letter." for n in range(40)))
+    _frames_show(page, "Paragraph 39 of the letter.")
+    page.wait_for_function(FITTED, arg=[FRAMES[0], desktop_scale])
+    page.wait_for_function(FITTED, arg=[FRAMES[1], mobile_scale])
+    assert page.locator(FRAMES[1]).bounding_box()["height"] > short + 1000
+    below = page.locator(FRAMES[1]).evaluate(
+        "f => f.parentElement.getBoundingClientRect().bottom - f.getBoundingClientRect().bottom"
+    )
+    assert abs(below) <= 4  # the scaled frame's box gives back the room its scaling frees
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -40,7 +40,9 @@ def sent_tests(db, merchant_id: int) -> list[TestSend]:
 
 def frames(page: str) -> dict[str, str]:
     """Each preview iframe's email HTML (its srcdoc, unescaped), by its class."""
-    found = re.findall(r'<iframe class="(frame-\w+)"[^>]*sandbox=""[^>]*srcdoc="([^"]*)"', page)
+    found = re.findall(
+        r'<iframe class="(frame-\w+)"[^>]*sandbox="allow-same-origin"[^>]*srcdoc="([^"]*)"', page
+    )
     return {name: html.unescape(doc) for name, doc in found}
 
 

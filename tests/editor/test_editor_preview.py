@@ -31,7 +31,8 @@ def test_markup_and_template_code_come_out_escaped_everywhere(client, db, owner,
     assert editor.values["subject"] == typed["subject"] == editor.values["body"]
     for seen in (editor, Parsed(fragment)):
         assert (
-            seen.scripts <= {"htmx-2.0.11.min.js", "editor.js", "forms.js"} and not seen.handlers
+            seen.scripts <= {"htmx-2.0.11.min.js", "editor.js", "forms.js", "fit-frame.js"}
+            and not seen.handlers
         )
         assert "A49Z" not in seen.source
         assert len(seen.frames) == 2 and shown in seen.text_part
