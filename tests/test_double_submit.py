@@ -17,7 +17,7 @@ from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailVersion, Invitation, Merchant
 from portal.models import SendingSettings
 from portal.models import TestSend, User
-from portal.services import consent, email_design, invitations, test_sends, throttle
+from portal.services import accounts, consent, email_design, invitations, test_sends, throttle
 from portal.services.accounts import AccountError
 from portal.services.settings import settings_for
 
@@ -172,3 +172,17 @@ def test_an_invitation_sent_twice_at_once_goes_out_once(app, db, racing):
     assert db.scalar(select(func.count()).select_from(Invitation)) == 1
     key = f"invite-merchant:{owner.merchant_id}"
     assert throttle.count(key, invitations.WINDOW) == 1  # the two refused are uncounted
+
+
+def test_a_sign_up_sent_twice_at_once_makes_one_account_and_words_the_other(
+    app, db, monkeypatch, racing
+):
+    def sign_up():
+        accounts.create_merchant("Twice", "twice@example.com", "long enough password")
+
+    errors = _race(app, monkeypatch, accounts, "email_taken", sign_up)
+    assert [type(e) for e in errors] == [AccountError]
+    assert str(errors[0]) == accounts.EMAIL_TAKEN
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(User)) == 1
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 1

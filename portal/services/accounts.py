@@ -8,6 +8,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal import db
 from portal.db import utcnow
@@ -28,6 +29,9 @@ def _dummy_hash() -> str:
 
 class AccountError(ValueError):
     """A request about accounts that cannot be honoured; the message is for the person."""
+
+
+EMAIL_TAKEN = "An account with this email address already exists. Log in instead."
 
 
 def normalize_email(email: str) -> str:
@@ -52,7 +56,7 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
         if CONTROL.search(text):  # refused here, never at send time (names go into mail headers)
             raise AccountError(f"The {label} must be one line of plain text.")
     if email_taken(email):
-        raise AccountError("An account with this email address already exists. Log in instead.")
+        raise AccountError(EMAIL_TAKEN)
     merchant = Merchant(name=name.strip())
     owner = User(
         merchant=merchant,
@@ -61,8 +65,11 @@ def create_merchant(name: str, email: str, password: str, owner_name: str = "") 
         password_hash=hash_password(password),
         role=Role.OWNER,
     )
-    db.session.add_all([merchant, owner])
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a double click: the address's unique key decides
+            db.session.add_all([merchant, owner])
+    except IntegrityError:
+        raise AccountError(EMAIL_TAKEN) from None
     return owner
 
 
