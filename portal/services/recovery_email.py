@@ -21,7 +21,7 @@ from portal.models import (
 )
 from portal.mail import dkim, rendering, values
 from portal.sealing import SecretError
-from portal.services import addresses, domains, email_design, links
+from portal.services import addresses, domains, email_design, links, session_fields
 from portal.mail.mime import Composed, Outgoing, compose
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ def recovery_message(
     context = rendering.EmailContext(
         brand=brand(merchant, settings, account, design),
         content=design.content,
-        customer_name=session.customer_name,
+        # again here: a name may have been stored before receipt took such marks out
+        customer_name=session_fields.shopper_name(session.customer_name),
         items=tuple(rendering.LineItem(**item) for item in items),
         total=session.amount_total or sum(i["amount"] for i in items),
         currency=session.currency or (items[0]["currency"] if items else "usd"),

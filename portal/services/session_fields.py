@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from portal import db
-from portal.mail.mime import CONTROL
+from portal.mail.mime import BIDI, CONTROL, HIDDEN
 from portal.models import CheckoutSession
 from portal.services import addresses
 
@@ -50,11 +50,13 @@ def _email(value) -> str | None:
     return addresses.normal(value)
 
 
-def _name(value):
-    """The shopper's name on one line (it may go into a mail header), cut to the column."""
+def shopper_name(value):
+    """The shopper's name on one line (it may go into a mail header), cut to the column, without
+    marks that turn text around or hide it: the shopper types it, and in a subject such marks
+    make the merchant's email read as something else."""
     if not isinstance(value, str):
         return value  # None, or a wrong type that checked() reports
-    name = " ".join(CONTROL.sub(" ", value).split())
+    name = " ".join(BIDI.sub("", HIDDEN.sub("", CONTROL.sub(" ", value))).split())
     return name[: CheckoutSession.customer_name.type.length] or None
 
 
@@ -89,7 +91,7 @@ def fields(obj: dict, seen_at: datetime) -> dict:
         else None,
         customer=_id(obj.get("customer")) or _id(obj.get("customer_account")),
         email=_email(email),
-        customer_name=_name(details.get("name")),
+        customer_name=shopper_name(details.get("name")),
         locale=_locale(obj.get("locale")),
         country=_country(details.get("address")),
         recovered_from=obj.get("recovered_from"),

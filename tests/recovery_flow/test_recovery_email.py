@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import requests
+
 from sqlalchemy import select
 
 from portal.models import ConsentChange, Contact, EmailSend, SendingSettings
@@ -139,3 +141,26 @@ def test_a_name_stored_with_a_line_break_is_sent_on_one_line_never_blocks_sendin
     (received,) = kit.sink.messages
     assert received.message["From"].addresses[0].display_name == "Bean Bcc: thief@evil.example"
     assert received.message["Bcc"] is None and received.rcpt_tos == ("kim@example.com",)
+
+
+def test_marks_that_turn_or_hide_text_in_a_shoppers_name_never_reach_the_subject(kit, db):
+    from portal.services import email_design
+    from portal.models import Merchant
+
+    settings = db.get(SendingSettings, kit.merchant_id)
+    design = email_design.default_design(settings, 0)
+    design = dataclasses.replace(
+        design,
+        content=dataclasses.replace(design.content, subject="Hi {customer_name}, your cart"),
+    )
+    email_design.save(db.get(Merchant, kit.merchant_id), None, 0, design)
+    db.commit()
+    session_id = kit.checkout("kim@example.com")
+    typed = "\u202enoitca deriuqer\u2066 x\u2069 \u200bDana \u05d3\u05e0\u05d4"
+    shopper = f"{kit.sandbox.base}/_sandbox/checkout/sessions/{session_id}/shopper"
+    assert requests.post(shopper, data={"name": typed}, timeout=10).ok  # name: action()'s own
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    subject = received.message["Subject"]
+    assert subject == "Hi noitca deriuqer x Dana \u05d3\u05e0\u05d4, your cart"  # letters kept
