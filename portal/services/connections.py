@@ -69,12 +69,13 @@ def link_profile(
     livemode: bool,
     method: str,
     **secrets,
-) -> StripeAccount:
+) -> str:
     """Link the account Stripe described (`profile`, from stripe_gateway) as `link_account`
     does (`secrets`: api_key, webhook_secret, keys), and make its name, colour and support
-    address the email's defaults where the merchant has not set them. LinkError if another
-    merchant holds the account, and then nothing changes. The caller commits."""
-    account = link_account(
+    address the email's defaults where the merchant has not set them; returns a sentence for
+    the merchant naming what was taken ("" for nothing). LinkError if another merchant holds
+    the account, and then nothing changes. The caller commits."""
+    link_account(
         merchant,
         profile["id"],
         livemode=livemode,
@@ -84,23 +85,32 @@ def link_profile(
         support_email=profile.get("support_email"),
         **secrets,
     )
-    _adopt_defaults(sending, profile)
-    return account
+    taken = _adopt_defaults(sending, profile)
+    if not taken:
+        return ""
+    return f"From your Stripe account, as defaults you can change in Settings: {', '.join(taken)}."
 
 
-def _adopt_defaults(sending: SendingSettings, profile: dict) -> None:
+def _adopt_defaults(sending: SendingSettings, profile: dict) -> list[str]:
+    """Take Stripe's branding where the merchant has set nothing; what was taken, in words."""
+    taken = []
     # Stripe's name is one line here as a sender name must be (Settings refuses a line break).
     name = one_line(profile["name"])[: SendingSettings.sender_name.type.length].strip()
     if not sending.sender_name and name and profile["name"] != profile["id"]:
         sending.sender_name = name
+        taken.append(f"the sender name “{name}”")
     color = profile.get("primary_color") or ""
     if _COLOR.fullmatch(color) and sending.brand_color in (None, _default_brand_color()):
         sending.brand_color = color.lower()
+        taken.append(f"the brand colour {color.lower()}")
     if not sending.postal_address and profile.get("support_address"):
         sending.postal_address = profile["support_address"]
+        taken.append("the postal address")
     locale = _english_locale(profile.get("country"))
     if locale and sending.locale in (None, _default_locale()):
         sending.locale = locale
+        taken.append("how amounts and dates are written")
+    return taken
 
 
 def _english_locale(country) -> str | None:

@@ -151,25 +151,26 @@ def _connect_oauth(code: str):
     except (StripeError, GatewayError) as exc:
         return _refused(f"Stripe did not connect your account: {_reason(exc)} Nothing was saved.")
     try:
-        _link_and_commit(profile, livemode=livemode, method="oauth")
+        taken = _link_and_commit(profile, livemode=livemode, method="oauth")
     except connections.LinkError as exc:
         db.session.rollback()
         return _refused(f"{exc} Nothing was saved.")
-    flash(f"Stripe is connected: {profile['name']}.", "success")
+    flash(f"Stripe is connected: {profile['name']}. {taken}".strip(), "success")
     return redirect(url_for("connect.index"))
 
 
-def _link_and_commit(profile: dict, **how) -> None:
-    """Link the account to the current merchant and commit (LinkError: nothing is written).
+def _link_and_commit(profile: dict, **how) -> str:
+    """Link the account to the current merchant and commit (LinkError: nothing is written);
+    the sentence naming the defaults taken from Stripe.
     Tried a second time if SQLite refuses the write because another connection wrote since
     this transaction first read: Stripe's webhook about this very connection does so."""
     for attempt in (1, 2):
         try:
             merchant = current_merchant()
             sending = settings.settings_for(merchant.id)
-            connections.link_profile(merchant, profile, sending, **how)
+            taken = connections.link_profile(merchant, profile, sending, **how)
             db.session.commit()
-            return
+            return taken
         except OperationalError:
             db.session.rollback()
             if attempt == 2:
@@ -254,7 +255,7 @@ def _key_refused(form: DirectForm, exc: Exception) -> None:
 def _save_direct(form: DirectForm, profile: dict):
     key = form.api_key.data
     try:
-        _link_and_commit(
+        taken = _link_and_commit(
             profile,
             livemode=stripe_gateway.is_live_key(key),
             method="direct",
@@ -266,7 +267,7 @@ def _save_direct(form: DirectForm, profile: dict):
         db.session.rollback()
         form.api_key.errors = [*form.api_key.errors, f"{exc} Nothing was saved."]
         return _page(form, 400)
-    flash(f"Stripe is connected with your own key: {profile['name']}.", "success")
+    flash(f"Stripe is connected with your own key: {profile['name']}. {taken}".strip(), "success")
     return redirect(url_for("connect.index"))
 
 

@@ -26,6 +26,9 @@ def test_connecting_an_existing_account_stores_it_and_fills_the_emails_defaults(
     )
     page = _connect(client, sandbox_server, account=account_id)
     assert "Stripe is connected: Leaf &amp; Co." in page
+    said = "From your Stripe account, as defaults you can change in Settings: the sender name "
+    said += "“Leaf &amp; Co”, the brand colour #aa3300, the postal address, how amounts and dates"
+    assert said in page  # the merchant is told where the From name came from
     assert account_id in page and "Leaf &amp; Co" in page and ">Live<" in page
     assert "Next step: Accept the cart-recovery terms" in _text(page)  # where setup goes on
     (account,) = _stored(db)
@@ -49,7 +52,8 @@ def test_defaults_never_overwrite_what_the_merchant_set(app, db, login, sandbox_
     sending = settings.settings_for(owner.merchant_id)
     sending.sender_name, sending.postal_address = "Mine", "My address"
     db.commit()
-    _connect(client, sandbox_server, account="new", business_name="Theirs")
+    page = _connect(client, sandbox_server, account="new", business_name="Theirs")
+    assert "Stripe is connected: Theirs." in page and "sender name" not in page
     db.expire_all()
     sending = db.get(SendingSettings, owner.merchant_id)
     assert (sending.sender_name, sending.postal_address) == ("Mine", "My address")
