@@ -79,16 +79,12 @@ def check_domain(domain_id: int) -> str | None:
 
 
 def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
-    """Queue a re-check of each domain unchecked for an hour; a job id per domain and hour
-    keeps a slow DNS from piling up copies of the same check."""
-    now = utcnow()
-    due = domains.due_for_recheck(now, limit=limit)
-    for domain_id in due:
-        queue.enqueue(
-            check_domain, domain_id, job_id=f"domain-{domain_id}-{now:%Y%m%d%H}", result_ttl=60
-        )
+    """Queue a re-check of each domain unchecked for an hour, once while its check waits: a
+    busy queue or a slow DNS never piles up copies of the same check. How many were queued."""
+    due = domains.due_for_recheck(utcnow(), limit=limit)
+    queued = _enqueue_each_once(queue.connection, queue, check_domain, due)
     db.session.rollback()  # only read: end the snapshot
-    return len(due)
+    return queued
 
 
 def send_test_email(test_send_id: int) -> str | None:

@@ -123,6 +123,7 @@ def test_the_tick_queues_a_check_of_each_domain_unchecked_for_an_hour(kit, db, r
     row = kit.run(create)
     queue = Queue("default", connection=redis_conn)
     assert kit.run(jobs.enqueue_domain_checks, queue) == 1
+    assert kit.run(jobs.enqueue_domain_checks, queue) == 0  # the next tick: its check waits
     assert [job.args for job in queue.get_jobs()] == [(row.id,)]
     kit.run(jobs.check_domain, row.id)  # no records yet: pending, and checked now
     assert kit.run(jobs.enqueue_domain_checks, queue) == 0
