@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from flask import current_app
 from sqlalchemy import ScalarSelect, Select, func, select
 
 from portal import db
+from portal.config import RELAXED_ENVS
 from portal.mail import content as texts
 from portal.mail import default_texts
 from portal.mail.values import safe_image_url
@@ -85,7 +87,7 @@ def problems(design: Design) -> list[tuple[str, str]]:
     logo = design.logo_url or ""
     if len(logo) > LOGO_URL_MAX:
         found.append(("logo_url", f"Use an address of at most {LOGO_URL_MAX} characters."))
-    elif logo and safe_image_url(logo) is None:
+    elif logo and (safe_image_url(logo) is None or _plain_http_outside_development(logo)):
         found.append(
             ("logo_url", "Use the https:// address of an image (PNG or JPEG), or leave it empty.")
         )
@@ -94,6 +96,12 @@ def problems(design: Design) -> list[tuple[str, str]]:
             ("brand_color", "Use a colour written as # and six hex digits, e.g. #4f46e5.")
         )
     return found
+
+
+def _plain_http_outside_development(url: str) -> bool:
+    # http://localhost serves the sandbox's images on a developer's machine; in production it
+    # would point each shopper's mail client (and the editor's preview) at their own machine.
+    return url.lower().startswith("http:") and current_app.config["PORTAL_ENV"] not in RELAXED_ENVS
 
 
 def save(

@@ -95,3 +95,15 @@ def test_a_logo_address_with_a_port_past_65535_or_a_password_is_refused(client, 
     response = post_form(client, "/email/1", {**VALID, "logo_url": logo})
     assert response.status_code == 400
     assert "https://" in error_beside(response.get_data(as_text=True), "logo_url")
+
+
+def test_a_plain_http_logo_on_this_machine_is_for_development_only(
+    app, client, db, owner, monkeypatch
+):
+    logo = "http://127.0.0.1:6379/logo.png"  # in production: each shopper's own machine
+    with monkeypatch.context() as production:
+        production.setitem(app.config, "PORTAL_ENV", "production")
+        refused = post_form(client, "/email/1", {**VALID, "logo_url": logo})
+    assert refused.status_code == 400
+    assert "https://" in error_beside(refused.get_data(as_text=True), "logo_url")
+    assert post_form(client, "/email/1", {**VALID, "logo_url": logo}).status_code == 302
