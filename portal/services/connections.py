@@ -11,6 +11,7 @@ from portal.db import utcnow
 from portal.mail.values import email_locale, one_line
 from portal.models import Merchant, SendingSettings, StripeAccount
 from portal import sealing
+from portal.services import settings
 
 # Stripe's colours are "#rrggbb"; anything else is not copied into the email's settings.
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -96,7 +97,12 @@ def _adopt_defaults(sending: SendingSettings, profile: dict) -> list[str]:
     taken = []
     # Stripe's name is one line here as a sender name must be (Settings refuses a line break).
     name = one_line(profile["name"])[: SendingSettings.sender_name.type.length].strip()
-    if not sending.sender_name and name and profile["name"] != profile["id"]:
+    if (
+        not sending.sender_name
+        and name
+        and profile["name"] != profile["id"]
+        and not settings.ADDRESS_MARKS.search(name)  # Settings would refuse it
+    ):
         sending.sender_name = name
         taken.append(f"the sender name “{name}”")
     color = profile.get("primary_color") or ""

@@ -4,6 +4,8 @@ and the engine read them through here; a CLI or an API would save through `updat
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.errors import HeaderParseError
@@ -183,12 +185,17 @@ def _coupon_problems(values: Values, coupons: set[str] | None) -> list[Problem]:
     return []
 
 
+ADDRESS_MARKS = re.compile("[<>@]")
+
+
 def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
     found = []
     if CONTROL.search(values.sender_name):  # it becomes the From header's display name
         found.append(("sender_name", "Use one line of plain text, without control characters."))
     elif len(values.sender_name) > MAX_SENDER_NAME:
         found.append(("sender_name", f"Use at most {MAX_SENDER_NAME} characters."))
+    elif ADDRESS_MARKS.search(values.sender_name):  # "Bank <help@bank.example>" reads as From
+        found.append(("sender_name", "Use a name without < > or @: mail apps show it as is."))
     if values.reply_to and not is_reply_to_address(values.reply_to):
         found.append(("reply_to", "Enter one email address, like help@example.com (ASCII only)."))
     if values.locale not in locale_ids():

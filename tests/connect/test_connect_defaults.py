@@ -63,12 +63,19 @@ def test_a_stripe_name_on_several_lines_becomes_a_one_line_sender_name(
     app, db, login, sandbox_server
 ):
     client, owner = _owner(app, login)
-    _connect(client, sandbox_server, account="new", business_name="Gamma\r\nBcc: x@evil.example")
+    _connect(client, sandbox_server, account="new", business_name="Gamma\r\nBcc: evil")
     db.expire_all()
     sending = db.get(SendingSettings, owner.merchant_id)
-    assert sending.sender_name == "Gamma Bcc: x@evil.example"
+    assert sending.sender_name == "Gamma Bcc: evil"
     (account,) = _stored(db)
-    assert account.display_name == "Gamma Bcc: x@evil.example"
+    assert account.display_name == "Gamma Bcc: evil"
+
+
+def test_a_stripe_name_that_reads_as_an_address_is_no_sender_name(app, db, login, sandbox_server):
+    client, owner = _owner(app, login)
+    _connect(client, sandbox_server, account="new", business_name="Help <help@bank.example>")
+    db.expire_all()
+    assert db.get(SendingSettings, owner.merchant_id).sender_name == ""  # the business name
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,7 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
     [
         ({"sender_name": "Acme\r\nBcc: x@evil.example"}, "sender_name", "line break"),
         ({"sender_name": "A" * 101}, "sender_name", "at most 100"),
+        ({"sender_name": "Support <admin@bank.example>"}, "sender_name", "without < > or @"),
         ({"business_name": "  "}, "business_name", "in every email: enter it"),
         ({"business_name": "A" * 201}, "business_name", "at most 200"),
         ({"business_name": "Acme\u2028Tea"}, "business_name", "line break"),
