@@ -179,7 +179,8 @@ def send_test(step: int):
             index, form, "Nothing was sent: first correct the problems the preview lists.", 400
         )
     if test_sends.just_asked(current_user, index, design):  # a double click: nothing more
-        return _test_answer(index, form, f"Test email queued for {current_user.email}.", 200)
+        again = f"This test email was queued for {current_user.email} moments ago: one is sent."
+        return _test_answer(index, form, again, 200)
     queued = test_sends.request(current_merchant(), current_user, index, design)
     if queued is None:
         return _test_answer(index, form, test_sends.refusal(current_merchant()) or "", 429)
