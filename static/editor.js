@@ -4,7 +4,6 @@
 // - The colour picker and the brand colour's text box stay in step.
 // - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
 // - A field edited after a refused save loses that save's mark (the preview says what is wrong).
-// - Leaving the page with edits not saved asks first.
 (function () {
   "use strict";
   var HEX = /^#[0-9a-fA-F]{6}$/;
@@ -75,19 +74,6 @@
       if (notice) notice.remove();
     }
   });
-
-  // Edits not yet saved: leaving the page (a link, closing the tab) asks first. Submitting the
-  // form (Save, or Preview without htmx) carries them, so it does not ask.
-  var editorForm = document.getElementById("editor-form"), unsaved = false;
-  if (editorForm) {
-    editorForm.addEventListener("input", function () { unsaved = true; });
-    editorForm.addEventListener("submit", function () { unsaved = false; });
-    window.addEventListener("beforeunload", function (event) {
-      if (!unsaved) return;
-      event.preventDefault();
-      event.returnValue = "";  // older browsers want a value to show their own question
-    });
-  }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;

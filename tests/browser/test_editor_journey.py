@@ -1,6 +1,7 @@
 """The email editor in headless Chromium: the preview follows the typing in both frames, a
 placeholder goes in from its menu, the page fits 1280 and 375 px, and a test email goes
-through the real queue and worker to an SMTP server, its status followed on the page."""
+through the real queue and worker to an SMTP server, its status followed on the page. Settings
+shares the editor's guard over edits not saved, tested here too."""
 
 from __future__ import annotations
 
@@ -214,3 +215,18 @@ def test_the_preview_frames_are_as_tall_as_the_email_even_after_it_grows(
     )
     assert abs(below) <= 4  # the scaled frame's box gives back the room its scaling frees
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_settings_with_edits_not_saved_ask_before_the_page_is_left(portal, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/settings")
+    page.get_by_label("Reply-to address").fill("orders@bean.example")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Carts").click()
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and page.url == f"{portal}/settings"  # stayed
+    assert page.get_by_label("Reply-to address").input_value() == "orders@bean.example"
+    page.get_by_role("button", name="Save settings").click()  # saving: no question
+    page.wait_for_load_state()
+    assert asked == ["beforeunload"]
