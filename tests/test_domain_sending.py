@@ -150,3 +150,16 @@ def test_a_test_email_is_signed_like_a_real_one(kit, verified, dns_server, db):
     assert received.message["From"].addresses[0].addr_spec == "orders@bean.example"
     assert received.message["Subject"].startswith("[Test] ")
     assert dkimpy.verify(received.data, dnsfunc=dkim_lookup(dns_server))
+
+
+def test_no_transaction_is_held_while_dns_answers(kit, verified, dns_server, monkeypatch):
+    from portal import db as portal_db
+
+    held, verify = [], domains.verify
+
+    def watched(*args):
+        held.append(portal_db.session().in_transaction())
+        return verify(*args)
+
+    monkeypatch.setattr(domains, "verify", watched)
+    assert kit.run(jobs.check_domain, verified.id) == DomainStatus.VERIFIED and held == [False]

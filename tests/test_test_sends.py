@@ -212,3 +212,14 @@ def test_a_day_holds_at_most_the_daily_limit_of_test_emails(db, owner):
     db.execute(update(ThrottleHit).values(at=utcnow() - timedelta(hours=25)))
     db.commit()
     assert test_sends.refusal(owner.merchant) is None
+
+
+def test_no_transaction_is_held_while_the_mail_server_answers(app, sink, owner, monkeypatch):
+    held, send = [], delivery.send
+
+    def watched(*args):
+        held.append(portal_db.session().in_transaction())
+        return send(*args)
+
+    monkeypatch.setattr(delivery, "send", watched)
+    assert run_job(app, request(owner)) == "sent" and held == [False]

@@ -18,5 +18,6 @@ so in its docstring ("Commits: ..."):
   (domain_watch.recheck, test_sends.deliver, held_unsubscribes.apply_held);
 - cases decided again after a change, so that their pages say so at once (recovery.reconsider).
 
-No transaction is held open across a call to Stripe (recovery.process commits first).
+No transaction is held open across a call to Stripe, DNS or a mail server: each commits first
+(recovery.process, promotions.mint, domain_watch.recheck, test_sends.deliver).
 """

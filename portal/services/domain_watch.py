@@ -18,6 +18,7 @@ def recheck(domain_id: int, now: datetime) -> str | None:
     row = db.session.get(SendingDomain, domain_id)
     if row is None:
         return None
+    db.session.commit()  # no transaction is held while DNS answers (as "Verify now" does)
     result = domains.verify(row, now)
     db.session.commit()
     if row.status == DomainStatus.FAILING and domains.claim_owner_notice(row, now):

@@ -36,13 +36,16 @@ def minted_today(merchant_id: int, now: datetime) -> int:
 
 def mint(ctx: Context, now: datetime) -> str | None:
     """A fresh code for this send, or None (no coupon chosen, cap reached, or Stripe refused:
-    the email then goes out without one rather than not at all)."""
+    the email then goes out without one rather than not at all). Commits what the caller has
+    written so far before asking Stripe: no transaction (on SQLite, the write lock) is held
+    while Stripe answers."""
     settings, session = ctx.settings, ctx.session
     if not settings.coupon_id or session.recovery_expires_at is None:
         return None
     if minted_today(ctx.merchant.id, now) >= settings.promotion_daily_cap:
         return None
     code = "BACK-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+    db.session.commit()
     try:
         return stripe_gateway.create_promotion_code(
             ctx.account, settings.coupon_id, int(session.recovery_expires_at.timestamp()), code

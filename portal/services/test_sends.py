@@ -166,6 +166,7 @@ def _send(test: TestSend) -> tuple[TestSendStatus, str]:
         )
     except (HeaderInjection, ValueError) as exc:
         return TestSendStatus.FAILED, f"not composed: {exc}"
+    db.session.commit()  # only read so far: no transaction is held while the server answers
     result = delivery.send(message, merchant.id)
     if result.status == DeliveryStatus.UNKNOWN:  # the reply was lost, not the message
         return TestSendStatus.FAILED, OWN_WORDS + UNKNOWN_WORDS

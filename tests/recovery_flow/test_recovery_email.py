@@ -103,8 +103,18 @@ def test_the_email_uses_the_saved_design_records_its_version_and_the_shoppers_la
     assert "Version 2, saved" in page
 
 
-def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db):
+def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db, monkeypatch):
+    from portal import db as portal_db
     from portal.models import SendingSettings
+    from portal.services import stripe_gateway
+
+    held, mint = [], stripe_gateway.create_promotion_code
+
+    def watched(*args):  # no transaction (on SQLite, the write lock) while Stripe answers
+        held.append(portal_db.session().in_transaction())
+        return mint(*args)
+
+    monkeypatch.setattr(stripe_gateway, "create_promotion_code", watched)
 
     coupon = kit.client.v1.coupons.create({"percent_off": 10, "duration": "once"})
     settings = db.get(SendingSettings, kit.merchant_id)
@@ -126,6 +136,7 @@ def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db):
         codes["ida@example.com"] in mails["ida@example.com"]
         and "BACK-" not in mails["jon@example.com"]
     )
+    assert held == [False]
     (promotion,) = kit.client.v1.promotion_codes.list().data
     case = kit.case(first)
     assert promotion.code == codes["ida@example.com"] and promotion.max_redemptions == 1
