@@ -33,6 +33,7 @@ from portal.services import (
     stalled,
     test_sends,
     throttle,
+    webhook_health,
 )
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,18 @@ def enqueue_domain_checks(queue: Queue, limit: int = 50) -> int:
 def send_test_email(test_send_id: int) -> str | None:
     """Send one test email from the editor (safe to run twice: only a queued one is sent)."""
     return test_sends.deliver(test_send_id)
+
+
+def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
+    """Keep a refused direct-mode delivery for the Connect page if Stripe sent that event."""
+    return webhook_health.confirm_refusal(merchant_id, event_id, reason)
+
+
+def enqueue_refusal_check(connection: Redis, merchant_id: int, event_id: str, reason: str):
+    """Queue confirm_refusal at most once a minute per merchant: a flood of forged requests
+    costs one call to Stripe a minute, not one each."""
+    if connection.set(f"portal:refusal:{merchant_id}", "1", nx=True, ex=60):
+        rq.queue("default").enqueue(confirm_refusal, merchant_id, event_id, reason, result_ttl=60)
 
 
 RESET_RETRY = Retry(max=3, interval=[60, 300, 900])  # a reset link lasts an hour

@@ -1,20 +1,46 @@
 """The Connect page's word on webhooks: when the last event arrived, a direct-mode delivery
-refused for its signature (a wrong signing secret), and replacing that secret in place."""
+refused for its signature (a wrong signing secret) once Stripe (the sandbox) confirms it sent
+that event, and replacing that secret in place. A refusal is kept by a worker's job, run here."""
 
 from __future__ import annotations
 
 import html
 from datetime import timedelta
 
+import pytest
+import requests
+import stripe
+from rq import Queue
+
 import stripe_events as se
-from factories import PASSWORD, make_connected, make_direct, make_member
+from factories import PASSWORD, make_connected, make_direct, make_member, make_owner
 from helpers import post_form
+from portal import db as portal_db
+from portal import worker
 from portal.db import utcnow
+from portal.extensions import rq
 from portal.models import StripeAccount
-from portal.services import webhook_health
+from portal.services import connections, webhook_health
 
 
 OWN_SECRET = "whsec_merchant_own"  # what make_direct saves
+WRONG = "whsec_the_wrong_one"
+
+
+@pytest.fixture(autouse=True)
+def stripe_and_redis(sandbox_server, redis_conn, monkeypatch):
+    """Refusals are confirmed with Stripe by a job: the sandbox answers, the test Redis queues.
+    make_direct's key is unknown to the sandbox: it cannot say, and the refusal is kept."""
+    monkeypatch.setattr(rq, "connection", redis_conn)
+    return sandbox_server
+
+
+def _refused(app, client, redis_conn, owner, event: dict):
+    """POST `event` signed with the wrong secret, then run the jobs it queued as a worker."""
+    response = se.post(client, event, path=_path(owner), secret=WRONG)
+    assert response.status_code == 400
+    worker.run(app, redis_conn, [Queue("default", connection=redis_conn)], burst=True)
+    return response
 
 
 def _path(owner) -> str:
@@ -36,12 +62,13 @@ def _page(client) -> str:
     return html.unescape(client.get("/connect").get_data(as_text=True))
 
 
-def test_a_delivery_signed_with_another_secret_is_refused_and_shown(app, client, db, login):
+def test_a_delivery_signed_with_another_secret_is_refused_and_shown(
+    app, client, db, login, redis_conn
+):
     owner = make_direct(app.config["ENCRYPTION_KEY"])
     login(client, owner.email, PASSWORD)
     assert "None yet. Stripe sends one when a checkout expires" in _page(client)
-    response = se.post(client, _event(), path=_path(owner), secret="whsec_the_wrong_one")
-    assert response.status_code == 400
+    _refused(app, client, redis_conn, owner, _event())
     account = _account(db, owner)
     assert account.webhook_refused_reason == (
         "its signature does not match the signing secret saved here"
@@ -66,23 +93,70 @@ def test_an_unsigned_post_is_not_kept_as_stripes_refusal(app, client, db):
     assert _account(db, owner).webhook_refused_at is None
 
 
-def test_refusals_are_kept_at_most_once_a_minute(app, client, db):
+def test_refusals_are_checked_and_kept_at_most_once_a_minute(app, client, db, redis_conn):
     owner = make_direct(app.config["ENCRYPTION_KEY"])
-    se.post(client, _event("cs_live_A"), path=_path(owner), secret="whsec_the_wrong_one")
+    _refused(app, client, redis_conn, owner, _event("cs_live_A"))
     first = _account(db, owner).webhook_refused_at
-    se.post(client, _event("cs_live_B"), path=_path(owner), secret="whsec_the_wrong_one")
+    assert first is not None
+    _refused(app, client, redis_conn, owner, _event("cs_live_B"))
     assert _account(db, owner).webhook_refused_at == first
+    redis_conn.delete(f"portal:refusal:{owner.merchant_id}")  # as a minute later
     account = _account(db, owner)
     account.webhook_refused_at = first - webhook_health.REFUSAL_EVERY - timedelta(seconds=1)
     db.commit()
-    se.post(client, _event("cs_live_C"), path=_path(owner), secret="whsec_the_wrong_one")
+    _refused(app, client, redis_conn, owner, _event("cs_live_C"))
     assert _account(db, owner).webhook_refused_at > first
 
 
-def test_an_event_that_gets_through_later_ends_the_warning(app, client, db, login):
+def test_a_forged_delivery_stripe_never_sent_raises_no_alarm(
+    app, client, db, login, redis_conn, stripe_and_redis
+):
+    """Anyone may POST to the endpoint: only an event Stripe confirms it sent is kept."""
+    sandbox = stripe_and_redis
+    platform = stripe.StripeClient(
+        sandbox.config["PLATFORM_SECRET_KEY"], base_addresses={"api": sandbox.base}
+    )
+    account_id = platform.v1.accounts.create({"type": "standard"}).id
+    url = f"{sandbox.base}/_sandbox/accounts/{account_id}?format=json"
+    key = requests.get(url, timeout=5).json()["keys"]["rk_live"]
+    owner = make_owner("Direct Shop", "direct@example.com")
+    connections.link_account(
+        owner.merchant,
+        account_id,
+        livemode=True,
+        method="direct",
+        api_key=key,
+        webhook_secret=OWN_SECRET,
+        keys=app.config["ENCRYPTION_KEY"],
+    )
+    portal_db.session.commit()
+    forged = _event("cs_live_Forged")
+    forged["id"] = "evt_1NeverSentByStripe"
+    _refused(app, client, redis_conn, owner, forged)
+    assert _account(db, owner).webhook_refused_at is None  # Stripe: no such event
+    own = stripe.StripeClient(key, base_addresses={"api": sandbox.base})
+    price = {"currency": "usd", "unit_amount": 500, "product_data": {"name": "Tea"}}
+    session = own.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price_data": price, "quantity": 1}],
+            "success_url": "https://shop.example/ok",
+        }
+    )
+    expire = f"{sandbox.base}/_sandbox/checkout/sessions/{session.id}/expire"
+    assert requests.post(expire, timeout=5).ok
+    sent = own.v1.events.list({"limit": 1}).data  # an event Stripe did send this account
+    real = _event("cs_live_Real")
+    real["id"] = sent[0].id if sent else pytest.fail("the sandbox recorded no event")
+    redis_conn.delete(f"portal:refusal:{owner.merchant_id}")
+    _refused(app, client, redis_conn, owner, real)
+    assert _account(db, owner).webhook_refused_at is not None
+
+
+def test_an_event_that_gets_through_later_ends_the_warning(app, client, db, login, redis_conn):
     owner = make_direct(app.config["ENCRYPTION_KEY"])
     login(client, owner.email, PASSWORD)
-    se.post(client, _event("cs_live_A"), path=_path(owner), secret="whsec_the_wrong_one")
+    _refused(app, client, redis_conn, owner, _event("cs_live_A"))
     assert 'id="webhook-refused"' in _page(client)
     response = se.post(client, _event("cs_live_B"), path=_path(owner), secret=OWN_SECRET)
     assert response.status_code == 200

@@ -11,18 +11,6 @@ from stripe import RequestsClient, StripeClient, StripeError
 from portal.models import StripeAccount
 from portal import sealing
 
-__all__ = [
-    "GatewayError",
-    "StripeError",
-    "account_client",
-    "authorize_url",
-    "deauthorize",
-    "exchange_code",
-    "platform_client",
-    "retrieve_account",
-    "retrieve_own_account",
-]
-
 # Stripe answers in well under a second; these bound how long a hung Stripe holds a caller.
 # A worker waits up to 30 s a try, and the SDK's retry loop tries a connection error or a
 # 409/5xx answer again, twice at most, after a short backoff (a POST is resent with the
@@ -269,10 +257,18 @@ def _line_item(item: dict) -> dict:
     }
 
 
+def knows_event(account: StripeAccount, event_id: str) -> bool | None:
+    """Whether Stripe holds the event for the account: None when it will not say (no answer,
+    or a key that may not read events)."""
+    try:
+        return bool(_get(account_client(account), f"/v1/events/{quote(event_id, safe='')}"))
+    except StripeError as exc:
+        return False if refusal(exc) == "not_found" else None
+
+
 def _get(client: StripeClient, path: str, **params) -> dict:
-    """Stripe's JSON answer to a GET, as plain dicts: the send path reads a few fields of
-    each object, and building the SDK's objects for all of them cost more than the call.
-    Errors raise StripeError like every other call."""
+    """Stripe's JSON answer to a GET as plain dicts (building the SDK's objects cost more than
+    the call); errors raise StripeError like every other call."""
     return client.raw_request("get", path, **params).data
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 from portal import db, sealing
 from portal.db import utcnow
 from portal.models import StripeAccount, StripeEvent
-from portal.services import events
+from portal.services import events, stripe_gateway
 
 # Anyone may POST to a direct endpoint: its refusals are kept at most once a minute, so that a
 # flood of forged requests writes one row a minute, not one per request.
@@ -53,6 +53,27 @@ def note_refusal(merchant_id: int, reason: str) -> None:
         )
         .values(webhook_refused_at=now, webhook_refused_reason=_in_words(reason)[:200])
     )
+
+
+def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
+    """Keep a refused delivery of `event_id` (see note_refusal) unless Stripe says it has no
+    such event: anyone may POST to a direct endpoint, and a forged request must not tell the
+    merchant that the secret saved is wrong. Stripe not answering, or a key that may not read
+    events, keeps it (a real delivery is more likely than a forgery that names a real event).
+    Whether it was kept. Commits: no transaction is held while Stripe answers."""
+    account = db.session.scalar(
+        select(StripeAccount).where(
+            StripeAccount.merchant_id == merchant_id,
+            StripeAccount.method == "direct",
+            StripeAccount.disconnected_at.is_(None),
+        )
+    )
+    db.session.commit()
+    if account is None or stripe_gateway.knows_event(account, event_id) is False:
+        return False
+    note_refusal(merchant_id, reason)
+    db.session.commit()
+    return True
 
 
 def _in_words(reason: str) -> str:

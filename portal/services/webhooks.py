@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timezone
 
@@ -73,6 +74,18 @@ def _refuse_future_timestamp(header: str) -> None:
         raise WebhookRejected(
             f"signature timestamp is more than {TOLERANCE_SECONDS} s in the future"
         )
+
+
+def claimed_event_id(body: bytes) -> str | None:
+    """The event id a body that failed its signature check says it carries (evt_...), or None;
+    unchecked: only Stripe can say whether it sent it."""
+    try:
+        event_id = json.loads(body).get("id")
+    except (ValueError, RecursionError, AttributeError):  # not JSON, or not an object
+        return None
+    if isinstance(event_id, str) and re.fullmatch(r"evt_\w{1,250}", event_id, re.ASCII):
+        return event_id
+    return None
 
 
 def parse_event(text: str) -> dict:

@@ -12,10 +12,12 @@ import logging
 import re
 from http import HTTPStatus
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
-from portal import db, nudger
-from portal.services import webhook_health, webhooks
+from portal import jobs, nudger
+from portal.extensions import rq
+from portal.services import webhooks
 
 log = logging.getLogger(__name__)
 MOUNT = "/webhooks/stripe"  # where web/__init__.py mounts the receiver; paths below are inside it
@@ -72,19 +74,20 @@ class WebhookReceiver:
             event = webhooks.verify(body, header, secrets)
         except webhooks.WebhookRejected as exc:
             if merchant_id is not None and header:  # signed, but not with the secret held
-                self._note_refusal(merchant_id, str(exc))
+                self._note_refusal(merchant_id, str(exc), webhooks.claimed_event_id(body))
             raise
         return self._store(event, body, source, merchant_id)
 
-    def _note_refusal(self, merchant_id: int, reason: str) -> None:
-        """Keep the refusal for the merchant's Connect page; the answer is 400 whatever comes
-        of that."""
+    def _note_refusal(self, merchant_id: int, reason: str, event_id: str | None) -> None:
+        """Have a worker keep the refusal for the merchant's Connect page once Stripe confirms
+        it sent the event; the answer is 400 whatever comes of that."""
+        if event_id is None:  # Stripe's events all have one: not a delivery of Stripe's
+            return
         try:
             with self.app.app_context():
-                webhook_health.note_refusal(merchant_id, reason)
-                db.session.commit()
-        except OperationalError:
-            log.warning("direct webhook refusal for merchant %s not kept", merchant_id)
+                jobs.enqueue_refusal_check(rq.connection, merchant_id, event_id, reason)
+        except RedisError as exc:
+            log.warning("direct webhook refusal for merchant %s not kept: %s", merchant_id, exc)
 
     def _secrets(self, source: str, merchant_id: int | None) -> list[str]:
         config = self.app.config
