@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from wtforms import EmailField, PasswordField
@@ -37,6 +37,8 @@ class ResetForm(FlaskForm):
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
     form = ForgotForm()
+    if request.method == "GET" and not form.email.data:  # the address the login page was given
+        form.email.data = request.args.get("email", "")[:254]
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
     admission = password_reset.admit(form.email.data, source())

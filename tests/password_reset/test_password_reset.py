@@ -24,6 +24,16 @@ def test_the_login_page_links_to_the_reset(client):
     assert client.get("/password/forgot").status_code == 200
 
 
+def test_the_address_a_failed_login_was_given_goes_on_to_the_reset_page(client):
+    failed = post_form(client, "/login", {"email": "kim+tea@example.com", "password": "nope"})
+    link = '<a href="/password/forgot?email=kim%2Btea@example.com">Forgot your password?</a>'
+    assert link in failed.get_data(as_text=True)
+    page = client.get("/password/forgot?email=kim%2Btea%40example.com").get_data(as_text=True)
+    assert 'value="kim+tea@example.com"' in page
+    hostile = client.get('/password/forgot?email="><script>x</script>').get_data(as_text=True)
+    assert "<script>x" not in hostile  # escaped into the field's value
+
+
 def test_a_reset_link_by_email_sets_a_new_password_and_signs_in(app, client, login, db):
     owner = make_owner(name="Acme Tea", email="ada@example.com")
     answer = forgot(client, "ADA@example.com ")
