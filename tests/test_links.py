@@ -220,6 +220,7 @@ def test_an_unsubscribe_posted_while_the_database_is_away_is_held_and_applied_la
         assert client.get(path).status_code == 503  # only asking: try again later
         held = client.post(path, data={"List-Unsubscribe": "One-Click"})
         assert held.status_code == 202 and "Your unsubscribe is received" in held.text
+        assert "no more news, offers or cart reminders" in held.text  # what it means
         assert client.post("/u/not-a-token").status_code == 404
     assert db.scalars(select(Contact.status)).all() == ["subscribed"]
     with app.app_context():

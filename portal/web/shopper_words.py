@@ -11,7 +11,7 @@ from portal.mail.words import language_of
 
 ENGLISH = {
     "ask": "Unsubscribe from {merchant}?",
-    "no_more": "{email} will get no more emails about abandoned carts from {merchant}.",
+    "no_more": "{email} will get no more news, offers or cart reminders from {merchant}.",
     "button": "Unsubscribe",
     "done": "You are unsubscribed",
     "already": "You are already unsubscribed",
@@ -37,7 +37,8 @@ PHRASES = {
     "de": {
         "ask": "Keine E-Mails mehr von {merchant}?",
         "no_more": (
-            "{email} erhält von {merchant} keine E-Mails zu abgebrochenen Warenkörben mehr."
+            "{email} erhält von {merchant} keine Neuigkeiten, Angebote oder "
+            "Warenkorb-Erinnerungen mehr."
         ),
         "button": "Abmelden",
         "done": "Sie sind abgemeldet",
@@ -62,7 +63,8 @@ PHRASES = {
     "fr": {
         "ask": "Se désabonner des e-mails de {merchant}\u00a0?",
         "no_more": (
-            "{email} ne recevra plus d’e-mails de {merchant} au sujet de paniers abandonnés."
+            "{email} ne recevra plus de nouveautés, d’offres ni de rappels de panier de "
+            "{merchant}."
         ),
         "button": "Se désabonner",
         "done": "Votre désabonnement est confirmé",
@@ -86,7 +88,9 @@ PHRASES = {
     },
     "es": {
         "ask": "¿Darte de baja de los correos de {merchant}?",
-        "no_more": "{email} no recibirá más correos de {merchant} sobre carritos abandonados.",
+        "no_more": (
+            "{email} no recibirá más novedades, ofertas ni recordatorios de carrito de {merchant}."
+        ),
         "button": "Darme de baja",
         "done": "Te has dado de baja",
         "already": "Ya te habías dado de baja",
@@ -108,7 +112,9 @@ PHRASES = {
     },
     "it": {
         "ask": "Annullare l’iscrizione alle email di {merchant}?",
-        "no_more": "{email} non riceverà più email da {merchant} sui carrelli abbandonati.",
+        "no_more": (
+            "{email} non riceverà più novità, offerte o promemoria del carrello da {merchant}."
+        ),
         "button": "Annulla l’iscrizione",
         "done": "Iscrizione annullata",
         "already": "L’iscrizione era già annullata",
@@ -131,7 +137,8 @@ PHRASES = {
     "nl": {
         "ask": "Afmelden voor e-mails van {merchant}?",
         "no_more": (
-            "{email} krijgt geen e-mails meer van {merchant} over achtergelaten winkelwagens."
+            "{email} krijgt geen nieuws, aanbiedingen of winkelwagenherinneringen meer van "
+            "{merchant}."
         ),
         "button": "Afmelden",
         "done": "Je bent afgemeld",
@@ -156,7 +163,8 @@ PHRASES = {
     "pt": {
         "ask": "Cancelar a inscrição nos e-mails de {merchant}?",
         "no_more": (
-            "{email} não vai receber mais e-mails de {merchant} sobre carrinhos abandonados."
+            "{email} não vai receber mais novidades, ofertas nem lembretes de carrinho de "
+            "{merchant}."
         ),
         "button": "Cancelar inscrição",
         "done": "A sua inscrição foi cancelada",
@@ -179,7 +187,10 @@ PHRASES = {
     },
     "sv": {
         "ask": "Inga fler mejl från {merchant}?",
-        "no_more": "{email} får inga fler mejl från {merchant} om övergivna varukorgar.",
+        "no_more": (
+            "{email} får inga fler nyheter, erbjudanden eller varukorgspåminnelser från "
+            "{merchant}."
+        ),
         "button": "Avregistrera dig",
         "done": "Du är avregistrerad",
         "already": "Du var redan avregistrerad",
@@ -201,7 +212,9 @@ PHRASES = {
     },
     "da": {
         "ask": "Afmeld e-mails fra {merchant}?",
-        "no_more": "{email} får ikke flere e-mails fra {merchant} om forladte kurve.",
+        "no_more": (
+            "{email} får ikke flere nyheder, tilbud eller påmindelser om indkøbskurven fra {merchant}."
+        ),
         "button": "Afmeld",
         "done": "Du er afmeldt",
         "already": "Du var allerede afmeldt",
@@ -223,7 +236,10 @@ PHRASES = {
     },
     "nb": {
         "ask": "Meld deg av e-post fra {merchant}?",
-        "no_more": "{email} får ikke flere e-poster fra {merchant} om forlatte handlekurver.",
+        "no_more": (
+            "{email} får ikke flere nyheter, tilbud eller påminnelser om handlekurven fra "
+            "{merchant}."
+        ),
         "button": "Meld deg av",
         "done": "Du er meldt av",
         "already": "Du var allerede meldt av",
@@ -246,7 +262,8 @@ PHRASES = {
     "pl": {
         "ask": "Wypisać się z e-maili od {merchant}?",
         "no_more": (
-            "{email} nie będzie już otrzymywać od {merchant} e-maili o porzuconych koszykach."
+            "{email} nie będzie już otrzymywać od {merchant} nowości, ofert ani przypomnień "
+            "o koszyku."
         ),
         "button": "Wypisz się",
         "done": "Wypisano Cię",
