@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -29,6 +31,11 @@ def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client, log
     case = kit.case(session_id)
     assert len(kit.sink.messages) == 1 and case.status == "scheduled"
     assert case.next_action_at == case.session.expired_at + timedelta(minutes=60)
+    owner = db.scalars(select(User).where(User.merchant_id == kit.merchant_id)).first()
+    assert login(client, owner.email, PASSWORD).status_code == 302
+    listed = client.get("/carts/?show=waiting").get_data(as_text=True)
+    # The list says a follow-up is coming, and when, as the cart's own page does.
+    assert re.search(r'Emailed<br><span class="muted">Next step \w{3} \d{1,2}, \d{4}, ', listed)
     assert kit.later(session_id, hours=0.5) == "wait"  # the second step is not due yet
     assert kit.later(session_id, hours=1.1) == "sent"
     assert len(kit.sink.messages) == 2
@@ -44,8 +51,6 @@ def test_follow_ups_go_out_on_schedule_and_stop_at_recovery(kit, db, client, log
     assert kit.later(session_id, hours=25) == "inactive"  # the third step never goes out
     assert len(kit.sink.messages) == 2
     # The cart's page says so: the third email was scheduled, and will not go.
-    owner = db.scalars(select(User).where(User.merchant_id == kit.merchant_id)).first()
-    assert login(client, owner.email, PASSWORD).status_code == 302
     page = client.get(f"/carts/{case.id}").get_data(as_text=True)
     # (in the order of this test's two clocks, see above)
     assert "Email 3 scheduled" in page
