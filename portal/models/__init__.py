@@ -2,7 +2,7 @@
 
 from portal.models.account import Invitation, InvitationStatus, Merchant, Role, User
 from portal.models.checkout import CheckoutSession, SessionStatus
-from portal.models.consent import ConsentChange, ConsentStatus, Contact
+from portal.models.consent import ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.models.email_design import EmailVersion, TestSend, TestSendStatus
 from portal.models.events import EventStatus, StripeEvent
 from portal.models.recovery import CaseEvent, CaseStatus, DryRun, DryRunStatus, RecoveryCase
@@ -31,6 +31,7 @@ __all__ = [
     "CaseStatus",
     "CheckoutSession",
     "ConsentChange",
+    "ConsentSource",
     "ConsentStatus",
     "Contact",
     "CsvImport",

@@ -16,6 +16,24 @@ class ConsentStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
 
 
+class ConsentSource(StrEnum):
+    """Where a change of consent came from (the ledger's `source`)."""
+
+    CHECKOUT_SESSION = "checkout_session"
+    CSV = "csv"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
+    ONE_CLICK = "one_click"
+    MANUAL = "manual"
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+
+    @classmethod
+    def shoppers_own(cls) -> tuple[ConsentSource, ...]:
+        """The shopper unsubscribing themselves, from an email (its link or the mail app's
+        one-click button)."""
+        return (cls.UNSUBSCRIBE_LINK, cls.ONE_CLICK)
+
+
 class Contact(Base):
     """An address's current status with a merchant; `updated_at` is when that status was
     expressed, and only a newer change replaces it."""

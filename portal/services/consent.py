@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, tuple_
 
 from portal import db
+from portal.models import ConsentSource
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, SessionStatus
 from portal.services import addresses
 
@@ -122,6 +123,13 @@ def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:
             and m.status in (SessionStatus.COMPLETE, SessionStatus.EXPIRED)
         ):
             changes.append(
-                Change(m.merchant_id, m.email, status, "checkout_session", m.session_id, when)
+                Change(
+                    m.merchant_id,
+                    m.email,
+                    status,
+                    ConsentSource.CHECKOUT_SESSION,
+                    m.session_id,
+                    when,
+                )
             )
     return changes

@@ -9,11 +9,12 @@ from sqlalchemy import insert, select, update
 
 from portal import db
 from portal.db import utcnow
+from portal.models import ConsentSource
 from portal.models import ConsentChange, Contact
 from portal.services import consent_csv_pg
 from portal.services.consent_csv import Row
 
-SOURCE = "csv"  # the ledger's source for every row applied from a file
+SOURCE = ConsentSource.CSV  # the ledger's source for every row applied from a file
 LOOKUP_SIZE = 500  # addresses per IN (...) on SQLite
 
 

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, select, true
 
 from portal import db
+from portal.models import ConsentSource
 from portal.models import ConsentChange, EmailSend, RecoveryCase, SendStatus
 from portal.services import rollups, settings, zone_table
 from portal.services.dashboard_lift import Lift, lift
 
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30
-UNSUBSCRIBE_SOURCES = ("unsubscribe_link", "one_click")
+UNSUBSCRIBE_SOURCES = ConsentSource.shoppers_own()
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from redis.lock import Lock
 from sqlalchemy.exc import OperationalError
 
 from portal import db
+from portal.models import ConsentSource
 from portal.services import addresses, links, recovery, shopper
 
 log = logging.getLogger(__name__)
 KEY = "portal:unsubscribes:held"
-SOURCES = ("unsubscribe_link", "one_click")
+SOURCES = ConsentSource.shoppers_own()
 LOCK_SECONDS = 120  # far above one item's work; a crashed sweep's lock frees itself in time
 
 

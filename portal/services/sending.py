@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import db
 from portal.db import utcnow
+from portal.models import ConsentSource
 from portal.models import ConsentStatus, Contact, EmailSend, RecoveryCase, SendStatus
 from portal.mail import delivery
 from portal.services import (
@@ -256,7 +257,7 @@ def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
                 merchant_id,
                 email,
                 ConsentStatus.UNSUBSCRIBED,
-                "bounce",
+                ConsentSource.BOUNCE,
                 f"bounce-{now.isoformat()}",
                 now,
             )

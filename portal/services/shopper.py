@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from portal import db
+from portal.models import ConsentSource
 from portal.models import CheckoutSession, ConsentStatus, Contact, EmailSend, Merchant
 from portal.models import RecoveryCase, SendingSettings
 from portal.services import consent, links
@@ -63,7 +64,7 @@ def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | 
     return (merchant, email) if merchant is not None and email else None
 
 
-SHOPPERS_OWN = ("unsubscribe_link", "one_click")
+SHOPPERS_OWN = ConsentSource.shoppers_own()
 REPEAT_WINDOW = timedelta(days=1)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from portal import db
+from portal.models import ConsentSource
 from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
 from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
 from portal.models import Merchant, OutboxMessage, RecoveryCase, User
@@ -18,13 +19,14 @@ from portal.services.erasure import email_hash
 STATUS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIBED: "Unsubscribed"}
 # Each source of a change in words, and who such a change always comes from.
 SOURCES = {
-    "checkout_session": ("Checkout", "The shopper"),
-    "csv": ("CSV upload", "A CSV upload"),
-    "unsubscribe_link": ("Unsubscribe link", "The shopper"),
-    "one_click": ("One-click unsubscribe", "The shopper's mail app"),
-    "manual": ("Changed by hand", "A former team member"),  # who: the user, while there is one
-    "bounce": ("Bounce", "The mail server"),
-    "complaint": ("Complaint", "The mail server"),
+    ConsentSource.CHECKOUT_SESSION: ("Checkout", "The shopper"),
+    ConsentSource.CSV: ("CSV upload", "A CSV upload"),
+    ConsentSource.UNSUBSCRIBE_LINK: ("Unsubscribe link", "The shopper"),
+    ConsentSource.ONE_CLICK: ("One-click unsubscribe", "The shopper's mail app"),
+    # who: the user, while there is one
+    ConsentSource.MANUAL: ("Changed by hand", "A former team member"),
+    ConsentSource.BOUNCE: ("Bounce", "The mail server"),
+    ConsentSource.COMPLAINT: ("Complaint", "The mail server"),
 }
 CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
 HISTORY_LIMIT = 200  # consent changes shown on it (the export has them all too)
@@ -48,7 +50,7 @@ def source_words(source: str, status: str | None = None) -> str:
     """The source in words; with the status, a checkout's says which way the box was left
     (a buyer who left it unticked reads as such, not as one who unsubscribed). The list and
     the history read the same."""
-    if source == "checkout_session" and status in CHECKOUT_ANSWERS:
+    if source == ConsentSource.CHECKOUT_SESSION and status in CHECKOUT_ANSWERS:
         return CHECKOUT_ANSWERS[status]
     return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
 
@@ -103,7 +105,9 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
 
 
 def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
-    return carts.get(change.source_ref) if change.source == "checkout_session" else None
+    return (
+        carts.get(change.source_ref) if change.source == ConsentSource.CHECKOUT_SESSION else None
+    )
 
 
 def held_contact(merchant: Merchant, email: str) -> Contact | None:
@@ -185,12 +189,14 @@ def _user_id(change: ConsentChange) -> int | None:
     kind, _, rest = change.source_ref.partition(":")
     number = rest.partition(":")[0]
     return (
-        int(number) if change.source == "manual" and kind == "user" and number.isdigit() else None
+        int(number)
+        if change.source == ConsentSource.MANUAL and kind == "user" and number.isdigit()
+        else None
     )
 
 
 # The sources by which the shopper, not the merchant, said no.
-SELF_UNSUBSCRIBES = frozenset(("unsubscribe_link", "one_click", "complaint"))
+SELF_UNSUBSCRIBES = frozenset((*ConsentSource.shoppers_own(), ConsentSource.COMPLAINT))
 
 
 def unsubscribed_themselves(contact: Contact | None) -> bool:
@@ -235,7 +241,7 @@ def change(
             "and tick the box that says so."
         )
     ref = f"user:{user.id}:{now.isoformat()}"
-    consent.record([consent.Change(merchant.id, email, status, "manual", ref, now)])
+    consent.record([consent.Change(merchant.id, email, status, ConsentSource.MANUAL, ref, now)])
     db.session.flush()
     return held_contact(merchant, email).status == status
 

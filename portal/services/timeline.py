@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal import db
+from portal.models import ConsentSource
 from portal.models import CaseEvent, CheckoutSession, ConsentChange, EmailSend, RecoveryCase
 from portal.models import SendStatus
 from portal.mail.values import format_money
@@ -66,9 +67,11 @@ REFUSED = {
 }
 # The shopper's own "no" (the sources of the subscriptions page), as a line of the story.
 UNSUBSCRIBED = {
-    "unsubscribe_link": "Shopper unsubscribed from your emails, with an email's unsubscribe link",
-    "one_click": "Shopper unsubscribed from your emails, with their mail app's button",
-    "complaint": "Shopper marked an email as spam: unsubscribed from your emails",
+    ConsentSource.UNSUBSCRIBE_LINK: (
+        "Shopper unsubscribed from your emails, with an email's unsubscribe link"
+    ),
+    ConsentSource.ONE_CLICK: "Shopper unsubscribed from your emails, with their mail app's button",
+    ConsentSource.COMPLAINT: "Shopper marked an email as spam: unsubscribed from your emails",
 }
 FINISHED = {
     Reason.RECOVERED: "Finished: the cart was recovered",

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
+from portal.models import ConsentSource
 from portal.models import ConsentStatus
 from portal.extensions import rq
 from portal.services import addresses, held_unsubscribes, links, recovery, shopper, subscriptions
@@ -74,15 +75,17 @@ def _unsubscribe_page(token: str):
             done=done,
             already=done,
             # Not an unsubscribe: the box left unticked at a later checkout (Stripe's opt_out).
-            unticked=done and contact.source == "checkout_session",
+            unticked=done and contact.source == ConsentSource.CHECKOUT_SESSION,
         )
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    shopper.unsubscribe(
-        merchant.id, email, "one_click" if one_click else "unsubscribe_link", utcnow()
-    )
+    shopper.unsubscribe(merchant.id, email, _source(one_click), utcnow())
     db.session.commit()
     recovery.reconsider(merchant.id, email=email)  # its waiting emails stop now, in the timeline
     return render_template("links/unsubscribe.html", email=email, done=True, **page)
+
+
+def _source(one_click: bool) -> ConsentSource:
+    return ConsentSource.ONE_CLICK if one_click else ConsentSource.UNSUBSCRIBE_LINK
 
 
 def _hold_for_later(token: str):
@@ -91,7 +94,7 @@ def _hold_for_later(token: str):
     if links.read_unsubscribe(token) is None:
         return _invalid()
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    source = "one_click" if one_click else "unsubscribe_link"
+    source = _source(one_click)
     try:
         held_unsubscribes.hold(rq.connection, token, source, utcnow())
     except RedisError:
