@@ -40,7 +40,7 @@ def test_a_german_merchants_shopper_unsubscribes_on_a_german_page(app, client, d
     asked = client.get(path).get_data(as_text=True)
     assert '<html lang="de">' in asked and "Keine E-Mails mehr von Tea Shop?" in asked
     assert ">Abmelden</button>" in asked and "Unsubscribe" not in asked
-    assert "rae@<wbr>example<wbr>.com erhält von Tea Shop keine Neuigkeiten" in asked
+    assert "rae@<wbr>example<wbr>.com erhält von Tea Shop keine Werbung" in asked
     done = client.post(path).get_data(as_text=True)
     assert "Sie sind abgemeldet" in done
     assert db.scalars(select(Contact.status)).all() == ["unsubscribed"]

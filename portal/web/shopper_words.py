@@ -36,10 +36,7 @@ PHRASES = {
     "en": ENGLISH,
     "de": {
         "ask": "Keine E-Mails mehr von {merchant}?",
-        "no_more": (
-            "{email} erhält von {merchant} keine Neuigkeiten, Angebote oder "
-            "Warenkorb-Erinnerungen mehr."
-        ),
+        "no_more": "{email} erhält von {merchant} keine Werbung oder Warenkorb-Erinnerungen mehr.",
         "button": "Abmelden",
         "done": "Sie sind abgemeldet",
         "already": "Sie sind bereits abgemeldet",
@@ -62,10 +59,7 @@ PHRASES = {
     },
     "fr": {
         "ask": "Se désabonner des e-mails de {merchant}\u00a0?",
-        "no_more": (
-            "{email} ne recevra plus de nouveautés, d’offres ni de rappels de panier de "
-            "{merchant}."
-        ),
+        "no_more": "{email} ne recevra plus d’offres ni de rappels de panier de {merchant}.",
         "button": "Se désabonner",
         "done": "Votre désabonnement est confirmé",
         "already": "Votre adresse était déjà désabonnée",
@@ -88,9 +82,7 @@ PHRASES = {
     },
     "es": {
         "ask": "¿Darte de baja de los correos de {merchant}?",
-        "no_more": (
-            "{email} no recibirá más novedades, ofertas ni recordatorios de carrito de {merchant}."
-        ),
+        "no_more": "{email} no recibirá más novedades, ofertas ni recordatorios de carrito de {merchant}.",
         "button": "Darme de baja",
         "done": "Te has dado de baja",
         "already": "Ya te habías dado de baja",
@@ -112,9 +104,7 @@ PHRASES = {
     },
     "it": {
         "ask": "Annullare l’iscrizione alle email di {merchant}?",
-        "no_more": (
-            "{email} non riceverà più novità, offerte o promemoria del carrello da {merchant}."
-        ),
+        "no_more": "{email} non riceverà più novità, offerte o promemoria del carrello da {merchant}.",
         "button": "Annulla l’iscrizione",
         "done": "Iscrizione annullata",
         "already": "L’iscrizione era già annullata",
@@ -136,10 +126,7 @@ PHRASES = {
     },
     "nl": {
         "ask": "Afmelden voor e-mails van {merchant}?",
-        "no_more": (
-            "{email} krijgt geen nieuws, aanbiedingen of winkelwagenherinneringen meer van "
-            "{merchant}."
-        ),
+        "no_more": "{email} krijgt geen aanbiedingen of winkelwagenherinneringen meer van {merchant}.",
         "button": "Afmelden",
         "done": "Je bent afgemeld",
         "already": "Je was al afgemeld",
@@ -162,10 +149,7 @@ PHRASES = {
     },
     "pt": {
         "ask": "Cancelar a inscrição nos e-mails de {merchant}?",
-        "no_more": (
-            "{email} não vai receber mais novidades, ofertas nem lembretes de carrinho de "
-            "{merchant}."
-        ),
+        "no_more": "{email} não vai receber mais ofertas nem lembretes de carrinho de {merchant}.",
         "button": "Cancelar inscrição",
         "done": "A sua inscrição foi cancelada",
         "already": "A sua inscrição já estava cancelada",
@@ -187,10 +171,7 @@ PHRASES = {
     },
     "sv": {
         "ask": "Inga fler mejl från {merchant}?",
-        "no_more": (
-            "{email} får inga fler nyheter, erbjudanden eller varukorgspåminnelser från "
-            "{merchant}."
-        ),
+        "no_more": "{email} får inga fler erbjudanden eller varukorgspåminnelser från {merchant}.",
         "button": "Avregistrera dig",
         "done": "Du är avregistrerad",
         "already": "Du var redan avregistrerad",
@@ -212,9 +193,7 @@ PHRASES = {
     },
     "da": {
         "ask": "Afmeld e-mails fra {merchant}?",
-        "no_more": (
-            "{email} får ikke flere nyheder, tilbud eller påmindelser om indkøbskurven fra {merchant}."
-        ),
+        "no_more": "{email} får ikke flere tilbud eller påmindelser om indkøbskurven fra {merchant}.",
         "button": "Afmeld",
         "done": "Du er afmeldt",
         "already": "Du var allerede afmeldt",
@@ -236,10 +215,7 @@ PHRASES = {
     },
     "nb": {
         "ask": "Meld deg av e-post fra {merchant}?",
-        "no_more": (
-            "{email} får ikke flere nyheter, tilbud eller påminnelser om handlekurven fra "
-            "{merchant}."
-        ),
+        "no_more": "{email} får ikke flere tilbud eller påminnelser om handlekurven fra {merchant}.",
         "button": "Meld deg av",
         "done": "Du er meldt av",
         "already": "Du var allerede meldt av",
@@ -261,10 +237,7 @@ PHRASES = {
     },
     "pl": {
         "ask": "Wypisać się z e-maili od {merchant}?",
-        "no_more": (
-            "{email} nie będzie już otrzymywać od {merchant} nowości, ofert ani przypomnień "
-            "o koszyku."
-        ),
+        "no_more": "{email} nie dostanie już od {merchant} ofert ani przypomnień o koszyku.",
         "button": "Wypisz się",
         "done": "Wypisano Cię",
         "already": "Już wcześniej Cię wypisano",
