@@ -97,4 +97,21 @@ def test_the_legend_shows_each_line_as_drawn(size):
     assert 'width="12" height="12"' not in legend  # pygal's squares are gone
     for i, (width, _) in enumerate(dashboard_chart.STROKES):
         assert f'class="color-{i}" style="stroke-width:{width}"' in legend
-    assert "Carts expired" in legend and "Recovered" in legend
+    assert "Expired" in legend and "Recovered" in legend
+
+
+@pytest.mark.browser
+def test_on_a_phone_each_name_in_the_key_ends_before_the_next_line_begins(browser):
+    svg = str(dashboard_chart.chart(_days(90, expired=3, emailed=2), "narrow"))
+    page = browser.new_page(viewport={"width": 375, "height": 400})
+    page.set_content(f"<body style='margin:0;padding:8px'>{svg}</body>")
+    gaps = page.evaluate(
+        """() => {
+        const key = document.querySelector('.legends');
+        const names = [...key.querySelectorAll('text')].map(t => t.getBoundingClientRect());
+        const lines = [...key.querySelectorAll('path')].map(p => p.getBoundingClientRect());
+        return names.slice(0, -1).map((name, i) => lines[i + 1].left - name.right);
+    }"""
+    )
+    page.close()
+    assert len(gaps) == 2 and min(gaps) >= 6, gaps  # room between a name and the next line
