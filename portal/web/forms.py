@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from wtforms import DateField, IntegerField, SelectField
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from portal.config import RELAXED_ENVS
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
 
 
@@ -16,10 +19,23 @@ def ascii_address(form, field) -> None:
         raise ValidationError("Use an address in plain ASCII letters: we cannot email this one.")
 
 
+def complete_address(form, field) -> None:
+    """A whole address, in words when not: a domain that can never receive mail (.local,
+    .invalid; .test too, outside development, where mail goes to the Outbox) is named."""
+    relaxed = current_app.config["PORTAL_ENV"] in RELAXED_ENVS
+    try:
+        validate_email(field.data or "", check_deliverability=False, test_environment=relaxed)
+    except EmailNotValidError as exc:
+        if "special-use or reserved" not in str(exc):
+            raise ValidationError("Enter a complete email address, like name@example.com.")
+        domain = field.data.rpartition("@")[2]
+        raise ValidationError(f"{domain} is a reserved name that never receives email.") from None
+
+
 # An address typed into a form: required, complete, of a length mail allows; in words.
 EMAIL_RULES = (
     DataRequired("Enter an email address."),
-    Email("Enter a complete email address, like name@example.com."),
+    complete_address,
     Length(max=254, message="Use at most 254 characters."),
 )
 # An address a new account or invitation is made for: also one the portal's mail can reach.

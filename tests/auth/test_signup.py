@@ -77,3 +77,21 @@ def test_signup_starts_the_account_in_the_browsers_time_zone(client, db, sent, k
     user = db.scalar(select(User))
     stored = db.get(SendingSettings, user.merchant_id)
     assert (stored.timezone if stored else "UTC") == kept
+
+
+def test_a_reserved_domain_is_named_and_test_is_for_development_only(
+    app, client, db, monkeypatch
+):
+    local = post_form(client, "/signup", {**SIGNUP, "email": "me@shop.local"})
+    assert local.status_code == 400
+    assert "shop.local is a reserved name that never receives email." in local.get_data(
+        as_text=True
+    )
+    with monkeypatch.context() as production:
+        production.setitem(app.config, "PORTAL_ENV", "production")
+        refused = post_form(client, "/signup", {**SIGNUP, "email": "me@shop.test"})
+    assert refused.status_code == 400
+    assert "shop.test is a reserved name" in refused.get_data(as_text=True)
+    # In development mail waits in the Outbox: a .test address signs up.
+    assert post_form(client, "/signup", {**SIGNUP, "email": "me@shop.test"}).status_code == 302
+    assert db.scalar(select(User.email)) == "me@shop.test"
