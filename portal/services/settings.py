@@ -4,6 +4,7 @@ and the engine read them through here; a CLI or an API would save through `updat
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from dataclasses import dataclass, replace
@@ -160,6 +161,18 @@ def as_stored(values: Values) -> Values:
         reply_to=values.reply_to or None,
         coupon_id=values.coupon_id or None,
     )
+
+
+def stamp(merchant: Merchant) -> str:
+    """A digest of the merchant's stored settings and name: a page carries the one it was made
+    from, and a save from a page older than a change made since (another tab) is refused."""
+    stored = values_of(settings_for(merchant.id))
+    return hashlib.sha256(repr((stored, merchant.name)).encode()).hexdigest()[:16]
+
+
+def holds(merchant: Merchant, values: Values, name: str) -> bool:
+    """Whether `values` and `name` are exactly what is stored (a double click's second save)."""
+    return as_stored(values) == values_of(settings_for(merchant.id)) and name == merchant.name
 
 
 def problems(

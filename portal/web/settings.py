@@ -3,7 +3,6 @@ The owner changes them; members see them read-only."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -51,22 +50,8 @@ def _stored_form(coupons: list[dict] | None) -> SettingsForm:
     """The form filled from the stored settings, whatever the request posted."""
     merchant = current_merchant()
     stored = settings.values_of(settings.settings_for(merchant.id))
-    data = {**form_data(stored), "business_name": merchant.name, "stamp": _stamp()}
+    data = {**form_data(stored), "business_name": merchant.name, "stamp": settings.stamp(merchant)}
     return SettingsForm(formdata=None, data=data, coupons=_with_current(coupons))
-
-
-def _as_stored(form: SettingsForm) -> bool:
-    """Whether the form holds exactly the stored settings (a double click's second save)."""
-    stored = settings.values_of(settings.settings_for(current_merchant().id))
-    posted = settings.as_stored(form.values()[0])
-    return posted == stored and form.business_name.data == current_merchant().name
-
-
-def _stamp() -> str:
-    """A digest of the stored settings: the page carries the one it was made from, and a save
-    from a page older than a change made since (another tab) is refused, not applied over it."""
-    stored = settings.values_of(settings.settings_for(current_merchant().id))
-    return hashlib.sha256(repr((stored, current_merchant().name)).encode()).hexdigest()[:16]
 
 
 def _with_current(coupons: list[dict] | None) -> list[dict]:
@@ -119,10 +104,12 @@ def _save():
         typed
         and not problems
         and form.stamp.data
-        and form.stamp.data != _stamp()
-        and not _as_stored(form)
+        and form.stamp.data != settings.stamp(current_merchant())
+        and not settings.holds(current_merchant(), values, form.business_name.data)
     ):
-        form.stamp.data = _stamp()  # saving again, knowingly, replaces the change made since
+        form.stamp.data = settings.stamp(
+            current_merchant()
+        )  # saving again, knowingly, replaces the change made since
         flash(CHANGED_SINCE, "error")
         return _page(form), 409
     if typed and not problems:

@@ -79,9 +79,7 @@ def test_signup_starts_the_account_in_the_browsers_time_zone(client, db, sent, k
     assert (stored.timezone if stored else "UTC") == kept
 
 
-def test_a_reserved_domain_is_named_and_test_is_for_development_only(
-    app, client, db, monkeypatch
-):
+def test_a_reserved_domain_is_named_and_test_is_for_development_only(app, client, db, monkeypatch):
     local = post_form(client, "/signup", {**SIGNUP, "email": "me@shop.local"})
     assert local.status_code == 400
     assert "shop.local is a reserved name that never receives email." in local.get_data(
