@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask, has_request_context, render_template, request
+from flask import Flask, current_app, has_request_context, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -141,6 +141,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if current_app.config["SESSION_COOKIE_SECURE"]:  # production, served over https only
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
         # Pages and downloads hold a merchant's or a shopper's data: no cache keeps a copy
         # (a shared computer's browser, a proxy) once the person has logged out.

@@ -83,6 +83,12 @@ def test_pages_and_downloads_are_never_cached_nor_framed_by_other_sites(client, 
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
 
 
+def test_in_production_browsers_are_told_to_use_https_only(app, client, monkeypatch):
+    assert "Strict-Transport-Security" not in client.get("/login").headers  # http in testing
+    monkeypatch.setitem(app.config, "SESSION_COOKIE_SECURE", True)  # as production sets it
+    assert client.get("/login").headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
 def test_a_login_id_with_a_wrong_or_odd_token_opens_nothing(app, db):
     owner = make_owner(email="lo@example.com")
     with app.app_context():
