@@ -1,5 +1,5 @@
-"""Test helpers: form posts as a browser makes them, the error a form shows beside a field, and
-calls from many threads at once."""
+"""Test helpers: form posts as a browser makes them, the error a form shows beside a field,
+calls from many threads at once, and whether a transaction is open across an outside call."""
 
 from __future__ import annotations
 
@@ -117,3 +117,18 @@ def error_beside(page: str, field_id: str) -> str:
     match = re.search(r'<p class="error"[^>]*>([^<]+)</p>', block)
     assert match, f"no error beside {field_id}"
     return unescape(match.group(1))
+
+
+def transactions_during(monkeypatch, module, name: str) -> list[bool]:
+    """Patch `module.name` (a call to Stripe, DNS or a mail server) to record, at each call,
+    whether the database session has a transaction open; the list it fills."""
+    from portal import db
+
+    held, original = [], getattr(module, name)
+
+    def watched(*args, **kwargs):
+        held.append(db.session().in_transaction())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, watched)
+    return held

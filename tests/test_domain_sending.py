@@ -153,13 +153,7 @@ def test_a_test_email_is_signed_like_a_real_one(kit, verified, dns_server, db):
 
 
 def test_no_transaction_is_held_while_dns_answers(kit, verified, dns_server, monkeypatch):
-    from portal import db as portal_db
+    from helpers import transactions_during
 
-    held, verify = [], domains.verify
-
-    def watched(*args):
-        held.append(portal_db.session().in_transaction())
-        return verify(*args)
-
-    monkeypatch.setattr(domains, "verify", watched)
+    held = transactions_during(monkeypatch, domains, "verify")
     assert kit.run(jobs.check_domain, verified.id) == DomainStatus.VERIFIED and held == [False]

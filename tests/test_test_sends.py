@@ -215,11 +215,7 @@ def test_a_day_holds_at_most_the_daily_limit_of_test_emails(db, owner):
 
 
 def test_no_transaction_is_held_while_the_mail_server_answers(app, sink, owner, monkeypatch):
-    held, send = [], delivery.send
+    from helpers import transactions_during
 
-    def watched(*args):
-        held.append(portal_db.session().in_transaction())
-        return send(*args)
-
-    monkeypatch.setattr(delivery, "send", watched)
+    held = transactions_during(monkeypatch, delivery, "send")
     assert run_job(app, request(owner)) == "sent" and held == [False]

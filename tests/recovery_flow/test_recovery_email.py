@@ -104,17 +104,12 @@ def test_the_email_uses_the_saved_design_records_its_version_and_the_shoppers_la
 
 
 def test_a_promotion_step_mints_a_single_use_code_within_the_daily_cap(kit, db, monkeypatch):
-    from portal import db as portal_db
+    from helpers import transactions_during
     from portal.models import SendingSettings
     from portal.services import stripe_gateway
 
-    held, mint = [], stripe_gateway.create_promotion_code
-
-    def watched(*args):  # no transaction (on SQLite, the write lock) while Stripe answers
-        held.append(portal_db.session().in_transaction())
-        return mint(*args)
-
-    monkeypatch.setattr(stripe_gateway, "create_promotion_code", watched)
+    # No transaction (on SQLite, the write lock) is open while Stripe answers.
+    held = transactions_during(monkeypatch, stripe_gateway, "create_promotion_code")
 
     coupon = kit.client.v1.coupons.create({"percent_off": 10, "duration": "once"})
     settings = db.get(SendingSettings, kit.merchant_id)
