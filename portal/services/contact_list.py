@@ -79,27 +79,34 @@ def counts(merchant: Merchant, query: str = "") -> dict[str | None, str]:
     list below the tabs shows them), in words: exact up to COUNT_CAP (each tab
     counts at most COUNT_CAP + 1 index entries, so a page view stays cheap whatever the list's
     size); past it, without a search, "about N" from PostgreSQL's planner estimate (an import
-    of many rows refreshes its statistics), else "1,000+"."""
+    of many rows refreshes its statistics), else "1,000+". SQLite, the embedded default with
+    no planner estimate, counts them all (a million addresses: 50 to 140 ms a tab here)."""
     found = {}
     for status in (None, *STATUS):
         stmt = _matching(select(Contact.id), merchant, status, query)
         capped = stmt.limit(COUNT_CAP + 1).subquery()
         held = db.session.scalar(select(func.count()).select_from(capped))
-        if held <= COUNT_CAP:
-            found[status] = f"{held:,}"
+        if held <= COUNT_CAP or not _on_postgres():  # SQLite's lists are small: all counted
+            found[status] = f"{_count(stmt) if held > COUNT_CAP else held:,}"
         else:  # a search's share of the planner's estimate would be a guess: no "about" for it
             found[status] = f"{COUNT_CAP:,}+" if query else _beyond_cap(stmt)
     return found
 
 
+def _on_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _count(stmt) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
 def _beyond_cap(stmt) -> str:
-    """A count past COUNT_CAP in words: the planner's estimate rounded to two significant
-    figures ("about 410,000") when it has one above the cap, else "1,000+"."""
-    estimate = 0
-    if db.session.get_bind().dialect.name == "postgresql":
-        sql = stmt.compile(db.session.get_bind(), compile_kwargs={"literal_binds": True})
-        plan = db.session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
+    """A count past COUNT_CAP on PostgreSQL in words: the planner's estimate rounded to two
+    significant figures ("about 410,000") when it has one above the cap, else "1,000+"."""
+    sql = stmt.compile(db.session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = db.session.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
     if estimate <= COUNT_CAP:
         return f"{COUNT_CAP:,}+"
     return f"about {round(estimate, 2 - len(str(estimate))):,}"
