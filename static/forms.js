@@ -22,3 +22,60 @@
     event.returnValue = "";  // older browsers want a value to show their own question
   });
 })();
+
+// The same forms keep what was sent in this tab until a page shows it saved: a save that ends
+// on the login page (the session had ended) or on an error page loses nothing. Back on the
+// form, if what it shows differs from what was sent, a notice offers to put the edits back.
+// Passwords, files and hidden fields (a page's own stamps and tokens) are never kept.
+(function () {
+  function fields(form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return el.name && !/^(hidden|password|file|submit|button|reset)$/.test(el.type);
+    });
+  }
+  function read(form) {
+    return fields(form).map(function (el) {
+      return /^(checkbox|radio)$/.test(el.type) ? el.checked : el.value;
+    });
+  }
+  function same(a, b) {  // as the server keeps them: spaces around a value go
+    var plain = function (v) { return typeof v === "string" ? v.replace(/\r\n/g, "\n").trim() : v; };
+    return JSON.stringify(a.map(plain)) === JSON.stringify(b.map(plain));
+  }
+  function write(form, values) {
+    fields(form).forEach(function (el, i) {
+      if (/^(checkbox|radio)$/.test(el.type)) el.checked = values[i]; else el.value = values[i];
+      el.dispatchEvent(new Event("input", { bubbles: true }));  // previews follow, and leaving asks
+    });
+  }
+  document.querySelectorAll("form[data-keep-edits]").forEach(function (form) {
+    var key = "portal:sent:" + form.getAttribute("action");
+    form.addEventListener("submit", function () {
+      try { sessionStorage.setItem(key, JSON.stringify(read(form))); } catch (e) { /* full */ }
+    });
+    var sent = null;
+    try { sent = JSON.parse(sessionStorage.getItem(key)); } catch (e) { /* none */ }
+    if (!sent || sent.length !== fields(form).length || document.querySelector(".flash-success")
+        || same(sent, read(form))) {
+      sessionStorage.removeItem(key);  // saved, or shown as sent (refused, with its values)
+      return;
+    }
+    var notice = document.createElement("div");
+    notice.className = "notice notice-warn kept-edits";
+    notice.setAttribute("role", "status");
+    notice.innerHTML = "<p>The changes you last sent from this page were not saved.</p>"
+      + "<p><button type='button' class='primary'>Put them back</button> "
+      + "<button type='button' class='secondary'>Discard them</button></p>";
+    var buttons = notice.querySelectorAll("button");
+    buttons[0].addEventListener("click", function () {
+      write(form, sent);
+      sessionStorage.removeItem(key);
+      notice.remove();
+    });
+    buttons[1].addEventListener("click", function () {
+      sessionStorage.removeItem(key);
+      notice.remove();
+    });
+    form.parentNode.insertBefore(notice, form);
+  });
+})();

@@ -230,3 +230,27 @@ def test_settings_with_edits_not_saved_ask_before_the_page_is_left(portal, page)
     page.get_by_role("button", name="Save settings").click()  # saving: no question
     page.wait_for_load_state()
     assert asked == ["beforeunload"]
+
+
+def test_edits_sent_after_the_session_ended_are_offered_back_after_logging_in(portal, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    page.get_by_label("Headline").fill("Typed before the session ended")
+    page.context.clear_cookies()  # logged out elsewhere, or the browser forgot the session
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Your session had ended, so nothing was saved").wait_for()
+    page.get_by_label("Email").fill("owner@bean.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{portal}/email/1")
+    notice = page.locator(".kept-edits")
+    expect(notice).to_contain_text("The changes you last sent from this page were not saved.")
+    assert page.get_by_label("Headline").input_value() == "Still thinking it over?"
+    notice.get_by_role("button", name="Put them back").click()
+    assert page.get_by_label("Headline").input_value() == "Typed before the session ended"
+    _frames_show(page, "Typed before the session ended")  # the preview follows them
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved as version 1.").wait_for()
+    expect(page.locator(".kept-edits")).to_have_count(0)
+    page.reload()
+    expect(page.locator(".kept-edits")).to_have_count(0)  # saved: nothing more to offer
