@@ -51,17 +51,12 @@ def _record(changes: list[Change]) -> int:
             ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))
         ).all()
     )
-    # Locked, in key order, and read afresh: a change recorded at once elsewhere (a shopper's
-    # unsubscribe during an event drain) is waited for and compared with, never overwritten by
-    # an older one from a row read before it committed. Same order everywhere: no deadlock.
-    locked = (
-        select(Contact)
-        .where(tuple_(Contact.merchant_id, Contact.email).in_(pairs))
-        .order_by(Contact.merchant_id, Contact.email)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    contacts = {(c.merchant_id, c.email): c for c in db.session.scalars(locked)}
+    contacts = {
+        (c.merchant_id, c.email): c
+        for c in db.session.scalars(
+            select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs))
+        )
+    }
     ledger, created = [], {}
     for change in sorted(changes, key=lambda c: c.occurred_at):
         key = (change.merchant_id, change.email, change.source, change.source_ref)
