@@ -5,9 +5,8 @@ Every job is safe to run twice: idempotency lives in database unique keys, not i
 
 from __future__ import annotations
 
-import secrets
-
 import logging
+import secrets
 from datetime import timedelta
 
 from redis import Redis
@@ -94,14 +93,17 @@ def send_test_email(test_send_id: int) -> str | None:
 
 
 def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
-    """Keep a refused direct-mode delivery for the Connect page if Stripe sent that event."""
-    return webhook_health.confirm_refusal(merchant_id, event_id, reason)
+    """Keep a refused direct-mode delivery for the Connect page if Stripe sent that event; a
+    forgery frees the check's slot (webhook_health.free_refusal_slot)."""
+    kept = webhook_health.confirm_refusal(merchant_id, event_id, reason)
+    if not kept:
+        webhook_health.free_refusal_slot(rq.connection, merchant_id)
+    return kept
 
 
 def enqueue_refusal_check(connection: Redis, merchant_id: int, event_id: str, reason: str):
-    """Queue confirm_refusal at most once a minute per merchant: a flood of forged requests
-    costs one call to Stripe a minute, not one each."""
-    if connection.set(f"portal:refusal:{merchant_id}", "1", nx=True, ex=60):
+    """Queue confirm_refusal at most once a minute per merchant (webhook_health.take_refusal_slot)."""
+    if webhook_health.take_refusal_slot(connection, merchant_id):
         rq.queue("default").enqueue(confirm_refusal, merchant_id, event_id, reason, result_ttl=60)
 
 

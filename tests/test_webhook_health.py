@@ -100,7 +100,7 @@ def test_refusals_are_checked_and_kept_at_most_once_a_minute(app, client, db, re
     assert first is not None
     _refused(app, client, redis_conn, owner, _event("cs_live_B"))
     assert _account(db, owner).webhook_refused_at == first
-    redis_conn.delete(f"portal:refusal:{owner.merchant_id}")  # as a minute later
+    redis_conn.delete(webhook_health.REFUSAL_SLOT.format(owner.merchant_id))  # a minute on
     account = _account(db, owner)
     account.webhook_refused_at = first - webhook_health.REFUSAL_EVERY - timedelta(seconds=1)
     db.commit()
@@ -108,11 +108,9 @@ def test_refusals_are_checked_and_kept_at_most_once_a_minute(app, client, db, re
     assert _account(db, owner).webhook_refused_at > first
 
 
-def test_a_forged_delivery_stripe_never_sent_raises_no_alarm(
-    app, client, db, login, redis_conn, stripe_and_redis
-):
-    """Anyone may POST to the endpoint: only an event Stripe confirms it sent is kept."""
-    sandbox = stripe_and_redis
+def _direct_on_the_sandbox(app, sandbox) -> tuple:
+    """An owner linked in direct mode with a restricted key the sandbox knows: it can say
+    which events it sent. The owner and a client on that key."""
     platform = stripe.StripeClient(
         sandbox.config["PLATFORM_SECRET_KEY"], base_addresses={"api": sandbox.base}
     )
@@ -130,11 +128,10 @@ def test_a_forged_delivery_stripe_never_sent_raises_no_alarm(
         keys=app.config["ENCRYPTION_KEY"],
     )
     portal_db.session.commit()
-    forged = _event("cs_live_Forged")
-    forged["id"] = "evt_1NeverSentByStripe"
-    _refused(app, client, redis_conn, owner, forged)
-    assert _account(db, owner).webhook_refused_at is None  # Stripe: no such event
-    own = stripe.StripeClient(key, base_addresses={"api": sandbox.base})
+    return owner, stripe.StripeClient(key, base_addresses={"api": sandbox.base})
+
+
+def _an_event_stripe_sent(sandbox, own: stripe.StripeClient) -> str:
     price = {"currency": "usd", "unit_amount": 500, "product_data": {"name": "Tea"}}
     session = own.v1.checkout.sessions.create(
         {
@@ -145,12 +142,36 @@ def test_a_forged_delivery_stripe_never_sent_raises_no_alarm(
     )
     expire = f"{sandbox.base}/_sandbox/checkout/sessions/{session.id}/expire"
     assert requests.post(expire, timeout=5).ok
-    sent = own.v1.events.list({"limit": 1}).data  # an event Stripe did send this account
+    sent = own.v1.events.list({"limit": 1}).data
+    return sent[0].id if sent else pytest.fail("the sandbox recorded no event")
+
+
+def test_a_forged_delivery_stripe_never_sent_raises_no_alarm(
+    app, client, db, login, redis_conn, stripe_and_redis
+):
+    """Anyone may POST to the endpoint: only an event Stripe confirms it sent is kept, and a
+    forgery does not hold back the check of a real refusal that follows it."""
+    owner, own = _direct_on_the_sandbox(app, stripe_and_redis)
+    forged = _event("cs_live_Forged")
+    forged["id"] = "evt_1NeverSentByStripe"
+    _refused(app, client, redis_conn, owner, forged)
+    assert _account(db, owner).webhook_refused_at is None  # Stripe: no such event
     real = _event("cs_live_Real")
-    real["id"] = sent[0].id if sent else pytest.fail("the sandbox recorded no event")
-    redis_conn.delete(f"portal:refusal:{owner.merchant_id}")
-    _refused(app, client, redis_conn, owner, real)
+    real["id"] = _an_event_stripe_sent(stripe_and_redis, own)
+    _refused(app, client, redis_conn, owner, real)  # within the minute of the forgery
     assert _account(db, owner).webhook_refused_at is not None
+
+
+def test_a_flood_of_forgeries_frees_the_check_only_so_often(app, redis_conn):
+    slot = webhook_health.REFUSAL_SLOT.format(7)
+    for _ in range(webhook_health.FORGED_FREES_PER_HOUR):
+        assert webhook_health.take_refusal_slot(redis_conn, 7)
+        assert not webhook_health.take_refusal_slot(redis_conn, 7)
+        webhook_health.free_refusal_slot(redis_conn, 7)
+    assert webhook_health.take_refusal_slot(redis_conn, 7)
+    webhook_health.free_refusal_slot(redis_conn, 7)  # one too many this hour: kept a minute
+    assert not webhook_health.take_refusal_slot(redis_conn, 7)
+    assert 0 < redis_conn.ttl(slot) <= 60
 
 
 def test_an_event_that_gets_through_later_ends_the_warning(app, client, db, login, redis_conn):

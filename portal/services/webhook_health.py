@@ -4,9 +4,12 @@ sound otherwise: Stripe's deliveries get 400 and the Connect page still says "Co
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
 from portal import db, sealing
@@ -14,9 +17,14 @@ from portal.db import utcnow
 from portal.models import StripeAccount, StripeEvent
 from portal.services import events, stripe_gateway
 
+log = logging.getLogger(__name__)
+
 # Anyone may POST to a direct endpoint: its refusals are kept at most once a minute, so that a
 # flood of forged requests writes one row a minute, not one per request.
 REFUSAL_EVERY = timedelta(minutes=1)
+REFUSAL_SLOT = "portal:refusal:{}"  # set while a refused delivery's check is queued or recent
+FORGED_FREES = "portal:refusal-forged:{}"  # how often forgeries freed that slot this hour
+FORGED_FREES_PER_HOUR = 30
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,26 @@ def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
     note_refusal(merchant_id, reason)
     db.session.commit()
     return True
+
+
+def take_refusal_slot(connection: Redis, merchant_id: int) -> bool:
+    """Whether a refused delivery may be checked with Stripe now: once a minute per merchant,
+    so that a flood of forged requests costs Stripe one call a minute, not one each."""
+    return bool(connection.set(REFUSAL_SLOT.format(merchant_id), "1", nx=True, ex=60))
+
+
+def free_refusal_slot(connection: Redis, merchant_id: int) -> None:
+    """After a forgery: the next refused delivery may be checked at once, so that a forged
+    request cannot hide a real refusal that follows it within the minute. At most
+    FORGED_FREES_PER_HOUR an hour; past that, or with Redis away, the slot frees itself."""
+    count_key = FORGED_FREES.format(merchant_id)
+    try:
+        freed = connection.incr(count_key)
+        connection.expire(count_key, 3600, nx=True)
+        if freed <= FORGED_FREES_PER_HOUR:
+            connection.delete(REFUSAL_SLOT.format(merchant_id))
+    except RedisError as exc:
+        log.warning("refusal check of merchant %s not freed: %s", merchant_id, exc)
 
 
 def _in_words(reason: str) -> str:

@@ -37,6 +37,7 @@ PERMISSIONS = (
     ("Products and Prices", "Read"),
     ("Coupons and Promotion codes", "Write, only if your emails carry promotion codes"),
     ("Account (your own details)", "Read"),
+    ("Events", "Read, so a delivery refused for its signature can be checked with Stripe"),
 )
 # The last event received, in words (any other type is one the portal receives and ignores).
 EVENT_WORDS = {

@@ -49,6 +49,7 @@ def test_direct_mode_checks_the_key_and_stores_both_secrets_sealed(app, db, logi
     for event in connect.DIRECT_EVENTS:
         assert event in page
     assert "Checkout Sessions" in page and "Self Hosted" in page and ">Live<" in page
+    assert "<dt>Events</dt><dd>Read, so a delivery refused" in page  # see knows_event
 
 
 def test_direct_mode_takes_a_test_key_as_test_mode(app, db, login, sandbox_server):
