@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from portal import db
 from portal.services import accounts, login_limits, settings, zone_table
 from portal.web.forms import CONTROL, EMAIL_RULES, NAME_LENGTH, NEW_EMAIL_RULES, PASSWORD_AGAIN
-from portal.web.forms import one_line, strip
+from portal.web.forms import one_line, sender_worthy, strip
 from portal.web.signin import password_rule, signed_in, source
 
 bp = Blueprint("auth", __name__)
@@ -23,7 +23,12 @@ class SignupForm(FlaskForm):
     business_name = StringField(
         "Business name",
         filters=[strip],
-        validators=[DataRequired("Enter your business name."), NAME_LENGTH, one_line],
+        validators=[
+            DataRequired("Enter your business name."),
+            NAME_LENGTH,
+            one_line,
+            sender_worthy,
+        ],
     )
     name = StringField("Your name", filters=[strip], validators=[NAME_LENGTH, one_line])
     email = EmailField("Work email", filters=[strip], validators=list(NEW_EMAIL_RULES))

@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.config import RELAXED_ENVS
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
+from portal.services.settings import ADDRESS_MARKS
 
 
 def ascii_address(form, field) -> None:
@@ -42,6 +43,21 @@ EMAIL_RULES = (
 NEW_EMAIL_RULES = (*EMAIL_RULES, ascii_address)
 NAME_LENGTH = Length(max=200, message="Use at most 200 characters.")
 PASSWORD_AGAIN = DataRequired("Type the password again.")
+
+
+def sender_worthy(form, field) -> None:
+    """Refuse < > or @ in a business name that its emails show as who they are from (at sign-up,
+    and in Settings while the sender name is empty): "Bank <help@bank.example>" reads as From."""
+    sender = getattr(form, "sender_name", None)
+    if (sender is None or not sender.data) and ADDRESS_MARKS.search(field.data or ""):
+        if sender is None:
+            raise ValidationError(
+                "Use a name without < > or @: your emails show it as who they are from."
+            )
+        raise ValidationError(
+            "While Sender name is empty, your emails show this as who they are from: "
+            "use a name without < > or @, or fill in a Sender name."
+        )
 
 
 def strip(value):

@@ -24,7 +24,7 @@ from portal.models import TestModeSends
 from portal.services import settings
 from portal.services.rules import MAX_STEPS
 from portal.web.filters import money
-from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, strip
+from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, sender_worthy, strip
 from portal.web.zones import zone_choices
 
 UNITS = [SelectChoice("minutes"), SelectChoice("hours")]
@@ -113,6 +113,7 @@ class SettingsForm(RuleFields):
             DataRequired("Your business name is in every email: enter it."),
             Length(max=200, message="Use at most 200 characters."),
             one_line,
+            sender_worthy,
         ],
     )
     sender_name = StringField("Sender name", filters=[strip], validators=[one_line])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import func, select
 
@@ -64,6 +66,19 @@ def test_names_with_line_breaks_or_control_characters_are_refused_beside_the_fie
                 bad,
             )
     assert db.scalar(select(func.count()).select_from(Merchant)) == 0
+
+
+def test_a_business_name_that_would_read_as_an_address_is_refused(client, db):
+    """The business name is the From name of a new account's emails."""
+    response = post_form(
+        client, "/signup", {**SIGNUP, "business_name": "Bank <help@bank.example>"}
+    )
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "Use a name without < > or @: your emails show it as who they are from." in page
+    response = post_form(client, "/signup", {**SIGNUP, "name": "Ann <ann@shop.example>"})
+    assert response.status_code == 302  # a person's own name is not a sender name
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 1
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,10 @@ def test_the_business_name_is_changed_on_settings(client, db, owner):
         == 302
     )
     assert db.get(Merchant, owner.merchant_id).name == "Acme Tea Co."
+    # With a sender name of its own, the business name is not who the emails are from.
+    assert (
+        post_form(client, "/settings", {**VALID, "business_name": "Shop@Home"}).status_code == 302
+    )
 
 
 def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
@@ -101,6 +105,11 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
         ({"business_name": "  "}, "business_name", "in every email: enter it"),
         ({"business_name": "A" * 201}, "business_name", "at most 200"),
         ({"business_name": "Acme\u2028Tea"}, "business_name", "line break"),
+        (
+            {"business_name": "Bank <help@bank.example>", "sender_name": ""},
+            "business_name",
+            "While Sender name is empty, your emails show this as who they are from",
+        ),
         ({"reply_to": "help@acme.example\r\nBcc: x@evil.example"}, "reply_to", "one email"),
         ({"reply_to": "Help <help@acme.example>"}, "reply_to", "one email"),
         ({"reply_to": "a@b.example, c@d.example"}, "reply_to", "one email"),
