@@ -26,8 +26,19 @@
 // The same forms keep what was sent in this tab until a page shows it saved: a save that ends
 // on the login page (the session had ended) or on an error page loses nothing. Back on the
 // form, if what it shows differs from what was sent, a notice offers to put the edits back.
-// Passwords, files and hidden fields (a page's own stamps and tokens) are never kept.
+// Passwords, files and hidden fields (a page's own stamps and tokens) are never kept. They are
+// kept per user (the attribute's value) and forgotten at "Log out": on a shared computer, the
+// next person to sign in in that tab is not offered them.
 (function () {
+  document.querySelectorAll("form[data-forget-edits]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      try {
+        Object.keys(sessionStorage).forEach(function (key) {
+          if (key.indexOf("portal:sent:") === 0) sessionStorage.removeItem(key);
+        });
+      } catch (e) { /* storage unavailable: nothing kept */ }
+    });
+  });
   function fields(form) {
     return Array.prototype.filter.call(form.elements, function (el) {
       return el.name && !/^(hidden|password|file|submit|button|reset)$/.test(el.type);
@@ -49,7 +60,7 @@
     });
   }
   document.querySelectorAll("form[data-keep-edits]").forEach(function (form) {
-    var key = "portal:sent:" + form.getAttribute("action");
+    var key = "portal:sent:" + form.getAttribute("data-keep-edits") + ":" + form.getAttribute("action");
     form.addEventListener("submit", function () {
       try { sessionStorage.setItem(key, JSON.stringify(read(form))); } catch (e) { /* full */ }
     });

@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 from rq import Queue
 from sqlalchemy import select
 
-from factories import PASSWORD, make_owner
+from factories import PASSWORD, make_member, make_owner
 from portal import db, worker
 from portal.extensions import rq
-from portal.models import EmailVersion
+from portal.models import EmailVersion, User
 import screens
 
 pytestmark = pytest.mark.browser
@@ -254,3 +254,40 @@ def test_edits_sent_after_the_session_ended_are_offered_back_after_logging_in(po
     expect(page.locator(".kept-edits")).to_have_count(0)
     page.reload()
     expect(page.locator(".kept-edits")).to_have_count(0)  # saved: nothing more to offer
+
+
+def _save_after_the_session_ended(page, portal: str, headline: str) -> None:
+    page.goto(f"{portal}/email/1")
+    page.get_by_label("Headline").fill(headline)
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Your session had ended, so nothing was saved").wait_for()
+
+
+def _log_in_here(page, email: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_kept_edits_are_offered_only_to_their_user_and_forgotten_at_log_out(portal, page):
+    """A shared computer: the next person to sign in in the tab is not offered the edits."""
+    owner = db.session.scalar(select(User).where(User.email == "owner@bean.example"))
+    make_member(owner.merchant_id, "member@bean.example")
+    _sign_in(page, portal)
+    _save_after_the_session_ended(page, portal, "The owner's words")
+    _log_in_here(page, "member@bean.example")  # another user, in the same tab
+    page.wait_for_url(f"{portal}/email/1")
+    expect(page.locator(".kept-edits")).to_have_count(0)
+    page.get_by_role("button", name="Log out").click()
+    _log_in_here(page, "owner@bean.example")
+    page.get_by_role("heading", name="Bean Shop").wait_for()
+    page.goto(f"{portal}/email/1")
+    expect(page.locator(".kept-edits")).to_have_count(0)  # forgotten when the member left
+    _save_after_the_session_ended(page, portal, "The owner's words")
+    _log_in_here(page, "owner@bean.example")
+    expect(page.locator(".kept-edits")).to_have_count(1)  # its own user is offered them
+    page.get_by_role("button", name="Log out").click()  # ... and leaves them
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    expect(page.locator(".kept-edits")).to_have_count(0)
