@@ -39,6 +39,13 @@ def database_url(tmp_path_factory) -> str:
     return url
 
 
+@pytest.fixture
+def racing(database_url):
+    """For a race of two real connections: skipped on SQLite, which takes one writer at a time."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a race of two connections needs PostgreSQL")
+
+
 def _drop_everything(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal import db
-from portal.models import ConsentSource
-from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, SessionStatus
+from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
+from portal.models import SessionStatus
 from portal.services import addresses
 
 FROM_CHECKOUT = {"opt_in": ConsentStatus.SUBSCRIBED, "opt_out": ConsentStatus.UNSUBSCRIBED}
@@ -30,10 +31,11 @@ def record(changes: list[Change]) -> int:
     """Add each change to the ledger once (same source and ref: a repeat is ignored) and move
     the contact's status when the change is newer. Returns how many changes were new.
 
-    New ledger rows and new contacts go in as one multi-row insert each (executemany: the
-    driver parses one short statement, not one with a placeholder per value of every row).
-    Two requests recording a new address at once (a double click) both succeed: the second
-    reads the first's rows and records against them."""
+    The status moves in the database's own comparison (an upsert that writes only over an
+    older date), so a change recorded meanwhile by another transaction (the shopper's
+    unsubscribe during an event drain) is never overwritten by an older one. Contacts are
+    written in address order, as a CSV import writes them, so that the two never deadlock.
+    Two requests recording a new address at once (a double click) both succeed."""
     if not changes:
         return 0
     return db.racing_unique(lambda: _record(changes))
@@ -51,46 +53,52 @@ def _record(changes: list[Change]) -> int:
             ).where(tuple_(ConsentChange.merchant_id, ConsentChange.email).in_(pairs))
         ).all()
     )
-    contacts = {
-        (c.merchant_id, c.email): c
-        for c in db.session.scalars(
-            select(Contact).where(tuple_(Contact.merchant_id, Contact.email).in_(pairs))
-        )
-    }
-    ledger, created = [], {}
+    ledger, newest = [], {}
     for change in sorted(changes, key=lambda c: c.occurred_at):
         key = (change.merchant_id, change.email, change.source, change.source_ref)
         if key in seen:
             continue
         seen.add(key)
         ledger.append(dict(change.__dict__))
-        _move_contact(contacts, created, change)
-    if created:
-        db.session.execute(insert(Contact), list(created.values()))
+        newest[(change.merchant_id, change.email)] = change  # the latest of the address
+    if newest:
+        db.session.flush()  # this session's own pending writes go first
+        db.session.execute(_move_contacts(), [_contact(newest[key]) for key in sorted(newest)])
+        _expire_loaded(newest.keys())
     if ledger:
         db.session.execute(insert(ConsentChange), ledger)
     return len(ledger)
 
 
-def _move_contact(contacts: dict, created: dict, change: Change) -> None:
-    """Move a known contact (a loaded row) or a new one (a row to insert) to the change."""
-    key = (change.merchant_id, change.email)
-    if key in contacts:
-        contact = contacts[key]
-        if change.occurred_at >= contact.updated_at:
-            contact.status, contact.updated_at, contact.source = (
-                change.status,
-                change.occurred_at,
-                change.source,
-            )
-    elif key not in created or change.occurred_at >= created[key]["updated_at"]:
-        created[key] = dict(
-            merchant_id=change.merchant_id,
-            email=change.email,
-            status=change.status,
-            updated_at=change.occurred_at,
-            source=change.source,
-        )
+def _move_contacts():
+    """Insert a contact, or move one held to the row's status unless it holds a newer one."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Contact.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=[Contact.merchant_id, Contact.email],
+        set_={name: stmt.excluded[name] for name in ("status", "updated_at", "source")},
+        where=Contact.updated_at <= stmt.excluded.updated_at,
+    )
+
+
+def _contact(change: Change) -> dict:
+    return dict(
+        merchant_id=change.merchant_id,
+        email=change.email,
+        status=change.status,
+        updated_at=change.occurred_at,
+        source=change.source,
+    )
+
+
+def _expire_loaded(keys) -> None:
+    # Contacts this session had loaded are read afresh: the upsert bypassed them.
+    for obj in list(db.session.identity_map.values()):
+        if (
+            isinstance(obj, Contact)
+            and (obj.__dict__.get("merchant_id"), obj.__dict__.get("email")) in keys
+        ):
+            db.session.expire(obj)
 
 
 def from_sessions(mirrors: list[CheckoutSession]) -> list[Change]:

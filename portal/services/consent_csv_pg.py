@@ -18,7 +18,7 @@ APPLY_SQL = """
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
     SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch
-    ORDER BY email
+    ORDER BY email COLLATE "C"
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
         WHERE excluded.updated_at > c.updated_at

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import db
-from portal.models import ConsentSource
-from portal.models import CheckoutSession, ConsentStatus, Contact, EmailSend, Merchant
+from portal.models import CheckoutSession, ConsentSource, ConsentStatus, Contact, EmailSend
+from portal.models import Merchant
 from portal.models import RecoveryCase, SendingSettings
 from portal.services import consent, links
 
@@ -73,16 +73,21 @@ def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> Non
     A repeat within a day of the shopper's own unsubscribe (a second click, a mail app posting
     again, a replayed link) adds no ledger entry, so a link cannot fill the history; the
     status's date still moves on, to outrank any older answer not yet received."""
-    held = db.session.scalar(
-        select(Contact).where(Contact.merchant_id == merchant_id, Contact.email == email)
+    # One statement, so that the row is judged as it is when written (a change recorded
+    # meanwhile, a CSV row or a checkout's answer, is not dated now as if it were this one).
+    repeated = db.session.execute(
+        update(Contact)
+        .where(
+            Contact.merchant_id == merchant_id,
+            Contact.email == email,
+            Contact.status == ConsentStatus.UNSUBSCRIBED,
+            Contact.source.in_(SHOPPERS_OWN),
+            Contact.updated_at.between(now - REPEAT_WINDOW, now),
+        )
+        .values(updated_at=now)
+        .execution_options(synchronize_session="fetch")
     )
-    if (
-        held is not None
-        and held.status == ConsentStatus.UNSUBSCRIBED
-        and held.source in SHOPPERS_OWN
-        and now - REPEAT_WINDOW <= held.updated_at <= now
-    ):
-        held.updated_at = now
+    if repeated.rowcount:
         return
     consent.record(
         [

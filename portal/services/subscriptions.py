@@ -9,10 +9,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from portal import db
-from portal.models import ConsentSource
-from portal.models import CheckoutSession, ConsentChange, ConsentStatus, Contact, EmailSend
-from portal.models import CsvImport, CsvImportReject, ErasedAddress, EventStatus, StripeEvent
-from portal.models import Merchant, OutboxMessage, RecoveryCase, User
+from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
+from portal.models import CsvImport, CsvImportReject, EmailSend, ErasedAddress, EventStatus
+from portal.models import Merchant, OutboxMessage, RecoveryCase, StripeEvent, User
 from portal.services import addresses, consent, erasure
 from portal.services.erasure import email_hash
 
@@ -265,12 +264,12 @@ def _forgetting(m: int, email: str, hashed: str) -> tuple:
     """What takes the address out of the ledger, checkouts, emails sent, the outbox and CSV
     rejects; an email row keeps the hash in its place (its address column is required)."""
     imports = select(CsvImport.id).where(CsvImport.merchant_id == m)
-    return (
-        delete(Contact).where(Contact.merchant_id == m, Contact.email == email),
-        delete(ConsentChange).where(ConsentChange.merchant_id == m, ConsentChange.email == email),
+    return (  # checkouts before the contact: the order an event drain writes them in
         update(CheckoutSession)
         .where(CheckoutSession.merchant_id == m, CheckoutSession.email == email)
         .values(email=None, customer_name=None),
+        delete(Contact).where(Contact.merchant_id == m, Contact.email == email),
+        delete(ConsentChange).where(ConsentChange.merchant_id == m, ConsentChange.email == email),
         update(EmailSend)
         .where(EmailSend.merchant_id == m, EmailSend.to_address == email)
         .values(

@@ -1,0 +1,107 @@
+"""Consent changes written at once by two transactions (real connections to PostgreSQL): the
+change expressed last wins, whichever commits last. An event drain that records a checkout's
+older opt-in while the shopper's unsubscribe is being written must not overwrite it; erasure
+and a CSV import meet the drain without deadlocking."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import create_engine, select, text
+
+from factories import make_owner
+from portal import db as portal_db
+from portal.db import utcnow
+from portal.models import ConsentChange, ConsentSource, ConsentStatus, Contact
+from portal.services import consent, shopper
+
+ADDRESS = "rae@example.com"
+
+
+def _opt_in(merchant_id: int, ref: str, at) -> consent.Change:
+    source = ConsentSource.CHECKOUT_SESSION
+    return consent.Change(merchant_id, ADDRESS, ConsentStatus.SUBSCRIBED, source, ref, at)
+
+
+def _in_a_thread(app, write) -> tuple[threading.Thread, list]:
+    """`write` then commit, in its own app context (its own session and connection)."""
+    errors = []
+
+    def run():
+        try:
+            with app.app_context():
+                write()
+                portal_db.session.commit()
+        except BaseException as exc:  # noqa: BLE001  reported to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def _until_one_waits_for_a_lock(database_url: str) -> None:
+    """Return once a connection waits for a row lock (the thread reached its write)."""
+    engine = create_engine(database_url)
+    query = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    try:
+        with engine.connect() as conn:
+            for _ in range(200):
+                if conn.execute(query).scalar():
+                    return
+                threading.Event().wait(0.05)
+        raise AssertionError("the second write never waited for the first")
+    finally:
+        engine.dispose()
+
+
+def test_an_older_opt_in_recorded_while_the_shopper_unsubscribes_never_overwrites_it(
+    app, db, database_url, racing
+):
+    merchant_id = make_owner("Tea", "tea@example.com").merchant_id
+    now = utcnow()
+    consent.record([_opt_in(merchant_id, "cs_first", now - timedelta(hours=2))])
+    db.commit()
+    # The shopper's unsubscribe is written (its row held) but not yet committed ...
+    shopper.unsubscribe(merchant_id, ADDRESS, ConsentSource.UNSUBSCRIBE_LINK, now)
+    db.flush()
+    # ... when a drain records a checkout's opt-in given an hour before it.
+    older = _opt_in(merchant_id, "cs_older", now - timedelta(hours=1))
+    thread, errors = _in_a_thread(app, lambda: consent.record([older]))
+    _until_one_waits_for_a_lock(database_url)
+    db.commit()
+    thread.join(10)
+    assert errors == [] and not thread.is_alive()
+    db.expire_all()
+    contact = db.scalars(select(Contact)).one()
+    assert (contact.status, contact.updated_at) == (ConsentStatus.UNSUBSCRIBED, now)
+    assert db.query(ConsentChange).count() == 3  # the opt-in is in the history all the same
+
+
+def test_a_repeated_unsubscribe_does_not_date_a_change_recorded_meanwhile(
+    app, db, database_url, racing
+):
+    """A second click within the day moves only its own unsubscribe's date: a CSV row that
+    subscribed the address in between keeps its own."""
+    merchant_id = make_owner("Tea", "tea@example.com").merchant_id
+    now = utcnow()
+    shopper.unsubscribe(merchant_id, ADDRESS, ConsentSource.UNSUBSCRIBE_LINK, now)
+    db.commit()
+    at = now + timedelta(minutes=5)
+    row = consent.Change(merchant_id, ADDRESS, "subscribed", ConsentSource.CSV, "csv-1-2", at)
+    consent.record([row])
+    db.flush()  # written, not committed, when the second click arrives
+    later = now + timedelta(minutes=10)
+    thread, errors = _in_a_thread(
+        app, lambda: shopper.unsubscribe(merchant_id, ADDRESS, ConsentSource.ONE_CLICK, later)
+    )
+    _until_one_waits_for_a_lock(database_url)
+    db.commit()
+    thread.join(10)
+    assert errors == [] and not thread.is_alive()
+    db.expire_all()
+    contact = db.scalars(select(Contact)).one()
+    # The click came after the CSV row: it is a new unsubscribe, in the ledger, not a repeat.
+    assert (contact.status, contact.updated_at) == (ConsentStatus.UNSUBSCRIBED, later)
+    assert db.query(ConsentChange).count() == 3
