@@ -119,17 +119,19 @@ def finish(imp: CsvImport, status: str, error: str | None = None) -> None:
 
 def _batches(imp: CsvImport, columns: Columns) -> Iterator[tuple[int, Batch, int]]:
     """(start offset, batch, end offset) for the file from the import's cursor on, in batches
-    of BATCH_ROWS data rows, SQLITE_BATCH_ROWS on SQLite (the last may be smaller, or empty: it still moves the cursor to
-    the end)."""
+    of BATCH_ROWS data rows, at most SQLITE_BATCH_ROWS on SQLite (the last may be smaller, or
+    empty: it still moves the cursor to the end)."""
     lines = csv_files.Lines(imp.id, imp.next_offset)
     source, first_line, header = iter(lines), imp.next_line, 0
     if imp.next_offset == 0:  # the header is not a data row
         next(source, None)
         first_line, header = 2, 1
     records, start = Records(source, first_line), imp.next_offset
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    size = BATCH_ROWS
+    if db.session.get_bind().dialect.name == "sqlite":
+        size = min(size, SQLITE_BATCH_ROWS)
     while True:
-        batch = read_batch(records, columns, SQLITE_BATCH_ROWS if sqlite else BATCH_ROWS)
+        batch = read_batch(records, columns, size)
         end = lines.offset_after(header + records.lines_read)
         yield start, batch, end
         if not batch.complete:
