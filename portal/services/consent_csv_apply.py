@@ -9,8 +9,7 @@ from sqlalchemy import insert, select, update
 
 from portal import db
 from portal.db import utcnow
-from portal.models import ConsentSource
-from portal.models import ConsentChange, Contact
+from portal.models import ConsentChange, ConsentSource, Contact
 from portal.services import consent_csv_pg
 from portal.services.consent_csv import Row
 

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, select, true
 
 from portal import db
-from portal.models import ConsentSource
-from portal.models import ConsentChange, EmailSend, RecoveryCase, SendStatus
+from portal.models import ConsentChange, ConsentSource, EmailSend, RecoveryCase, SendStatus
 from portal.services import rollups, settings, zone_table
 from portal.services.dashboard_lift import Lift, lift
 

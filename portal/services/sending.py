@@ -13,8 +13,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import db
 from portal.db import utcnow
-from portal.models import ConsentSource
-from portal.models import ConsentStatus, Contact, EmailSend, RecoveryCase, SendStatus
+from portal.models import ConsentSource, ConsentStatus, Contact, EmailSend, RecoveryCase
+from portal.models import SendStatus
 from portal.mail import delivery
 from portal.services import (
     case_context,

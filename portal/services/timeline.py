@@ -10,9 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from portal import db
-from portal.models import ConsentSource
-from portal.models import CaseEvent, CheckoutSession, ConsentChange, EmailSend, RecoveryCase
-from portal.models import SendStatus
+from portal.models import CaseEvent, CheckoutSession, ConsentChange, ConsentSource, EmailSend
+from portal.models import RecoveryCase, SendStatus
 from portal.mail.values import format_money
 from portal.services import addresses, trace
 from portal.services.carts import REASONS, error_words

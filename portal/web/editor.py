@@ -179,7 +179,7 @@ def send_test(step: int):
             index, form, "Nothing was sent: first correct the problems the preview lists.", 400
         )
     if test_sends.just_asked(current_user, index, design):  # a double click: nothing more
-        again = f"This test email was queued for {current_user.email} moments ago: one is sent."
+        again = f"This test email was already queued for {current_user.email}: it goes out once."
         return _test_answer(index, form, again, 200)
     queued = test_sends.request(current_merchant(), current_user, index, design)
     if queued is None:

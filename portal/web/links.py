@@ -9,8 +9,7 @@ from sqlalchemy.exc import OperationalError
 from portal import db
 from portal.db import utcnow
 from portal.extensions import csrf
-from portal.models import ConsentSource
-from portal.models import ConsentStatus
+from portal.models import ConsentSource, ConsentStatus
 from portal.extensions import rq
 from portal.services import addresses, held_unsubscribes, links, recovery, shopper, subscriptions
 from portal.web.shopper_words import PHRASES, Phrases

@@ -107,9 +107,8 @@ def _save():
         and form.stamp.data != settings.stamp(current_merchant())
         and not settings.holds(current_merchant(), values, form.business_name.data)
     ):
-        form.stamp.data = settings.stamp(
-            current_merchant()
-        )  # saving again, knowingly, replaces the change made since
+        # Saving again, knowingly, replaces the change made since.
+        form.stamp.data = settings.stamp(current_merchant())
         flash(CHANGED_SINCE, "error")
         return _page(form), 409
     if typed and not problems:

@@ -45,7 +45,7 @@ def test_a_test_email_is_queued_for_the_user_and_sent_by_the_job(
 def test_a_double_click_sends_one_test_email(client, db, owner, redis_conn):
     said = (  # the second submit before the page answered, the same values: told so
         "Test email queued for owner@example.com.",
-        "This test email was queued for owner@example.com moments ago: one is sent.",
+        "This test email was already queued for owner@example.com: it goes out once.",
     )
     for words in said:
         response = post_form(client, "/email/1/test", VALID, page="/email/1")
