@@ -161,7 +161,9 @@ def test_a_database_that_accepts_and_never_answers_is_given_up_on(monkeypatch):
     assert told.url.query["connect_timeout"] == "9"
 
 
-def test_a_page_waiting_on_a_lock_answers_503_instead_of_hanging(app, client, login, monkeypatch):
+def test_a_page_waiting_on_a_lock_answers_503_instead_of_hanging(
+    app, client, login, monkeypatch, racing
+):
     """A migration or a long write holding a table: a page gives up after a bounded wait with
     the busy page (and Retry-After), instead of holding the browser, and a worker, for good."""
     import threading

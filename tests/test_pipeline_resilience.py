@@ -98,7 +98,9 @@ def _wait_until_its_locks_are_freed(db) -> None:
     raise AssertionError("the killed worker's locks were never freed")
 
 
-def test_a_worker_killed_mid_batch_leaves_nothing_applied_or_doubled(db, database_url, tmp_path):
+def test_a_worker_killed_mid_batch_leaves_nothing_applied_or_doubled(
+    db, database_url, tmp_path, racing
+):
     make_connected(ACCT)
     for i in range(40):  # stored through the service, as the endpoint stores them
         event = se.expired(f"cs_live_{i}", ACCT, email=f"s{i % 7}@example.com")
