@@ -87,6 +87,6 @@
       sessionStorage.removeItem(key);
       notice.remove();
     });
-    form.parentNode.insertBefore(notice, form);
+    form.insertBefore(notice, form.firstChild);  // inside: beside it, a grid would place it last
   });
 })();

@@ -245,6 +245,8 @@ def test_edits_sent_after_the_session_ended_are_offered_back_after_logging_in(po
     page.wait_for_url(f"{portal}/email/1")
     notice = page.locator(".kept-edits")
     expect(notice).to_contain_text("The changes you last sent from this page were not saved.")
+    # Where the eye starts: above the form's first field (not after the grid's last cell).
+    assert notice.bounding_box()["y"] < page.get_by_label("Subject").bounding_box()["y"]
     assert page.get_by_label("Headline").input_value() == "Still thinking it over?"
     notice.get_by_role("button", name="Put them back").click()
     assert page.get_by_label("Headline").input_value() == "Typed before the session ended"
