@@ -6,6 +6,8 @@ the second commits (SQLite takes one writer at a time: it cannot race like this)
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -16,7 +18,8 @@ from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailVersion, Invitation, Merchant
 from portal.models import SendingSettings
 from portal.models import TestSend, User
-from portal.services import accounts, consent, email_design, invitations, test_sends, throttle
+from portal.services import accounts, consent, email_design, invitations, promotions
+from portal.services import stripe_gateway, test_sends, throttle
 from portal.services.accounts import AccountError
 from portal.services.settings import settings_for
 
@@ -179,3 +182,23 @@ def test_a_sign_up_sent_twice_at_once_makes_one_account_and_words_the_other(
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(User)) == 1
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1
+
+
+def test_promotion_codes_minted_at_once_stay_within_the_daily_cap(app, db, monkeypatch, racing):
+    merchant_id = make_owner("Tea", "tea@example.com").merchant_id
+    # Stripe's answer is stubbed (the code asked for): what races is the portal's count.
+    monkeypatch.setattr(stripe_gateway, "create_promotion_code", lambda *args: args[-1])
+    codes = []
+
+    def mint():
+        ctx = SimpleNamespace(
+            merchant=SimpleNamespace(id=merchant_id),
+            settings=SimpleNamespace(coupon_id="co_Tea", promotion_daily_cap=1),
+            session=SimpleNamespace(recovery_expires_at=utcnow() + timedelta(hours=1)),
+            account=None,
+            case=SimpleNamespace(id=1),
+        )
+        codes.append(promotions.mint(ctx))
+
+    assert _race(app, monkeypatch, stripe_gateway, "create_promotion_code", mint) == []
+    assert len(codes) == 2 and len([code for code in codes if code]) == 1

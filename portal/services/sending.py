@@ -47,7 +47,7 @@ def send_step(
     if send is None:
         return None
     if ctx.policy.steps[step].promotion:
-        send.promotion_code = promotions.mint(ctx, now)
+        send.promotion_code = promotions.mint(ctx)
         db.session.commit()
     return send if _send_claimed(send, ctx, items, now) else None
 
@@ -160,7 +160,7 @@ def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
     send.attempts += 1
     steps = ctx.policy.steps
     if send.promotion_code is None and send.step < len(steps) and steps[send.step].promotion:
-        send.promotion_code = promotions.mint(ctx, now)  # its claim died before it had one
+        send.promotion_code = promotions.mint(ctx)  # its claim died before it had one
         db.session.commit()
     if not _send_claimed(send, ctx, items, now):
         return
