@@ -174,7 +174,8 @@ def test_the_editor_preview_shows_how_the_email_reads_without_a_name(client, db,
     login(client, "inhaber@kaffee.example", PASSWORD)
     page = client.get("/email/1").get_data(as_text=True)
     assert "A shopper whose checkout gave no name reads:" in page
-    assert "<li>Hi there,</li>" in page  # the default greeting, the one line that changes
+    # The default greeting, the one line that changes, with its place in the email.
+    assert '<li><span class="place">Email:</span> Hi there,</li>' in page
     fields = {
         "subject": "{customer_name}, your cart misses you",
         "preheader": "",
@@ -187,7 +188,8 @@ def test_the_editor_preview_shows_how_the_email_reads_without_a_name(client, db,
     }
     preview = post_form(client, "/email/1/preview", fields, page="/email/1")
     shown = preview.get_data(as_text=True)
-    assert "<li>Your cart misses you</li>" in shown and "<li>Hi there,</li>" not in shown
+    assert '<li><span class="place">Subject:</span> Your cart misses you</li>' in shown
+    assert "Hi there," not in shown.split("gave no name")[1].split("</ul>")[0]
     fields["subject"] = "Your cart misses you"
     plain = post_form(client, "/email/1/preview", fields, page="/email/1")
     assert "gave no name" not in plain.get_data(as_text=True)

@@ -149,3 +149,13 @@ def test_the_cart_page_lists_the_items_stripe_gave_at_the_send(kit, client, db, 
     assert db.scalars(select(CheckoutSession)).one().cart == [
         {"name": "Single-origin beans", "quantity": 2, "amount": 3600, "currency": "usd"}
     ]
+
+
+def test_the_page_of_a_cart_never_emailed_says_why_it_lists_no_items(kit, client, db, app, login):
+    session_id = kit.checkout("noa@example.com", consent=False)
+    login(client, "owner@bean.example", PASSWORD)
+    kit.action(session_id, "expire")
+    kit.settle()
+    assert kit.sink.messages == []
+    page = client.get(f"/carts/{kit.case(session_id).id}").get_data(as_text=True)
+    assert "(no email went, so its items were never read from Stripe)" in page

@@ -129,7 +129,7 @@ def test_a_new_version_needs_acceptance_again(client, login, db, next_version, m
     page = client.get("/terms").get_data(as_text=True)
     assert "The newer terms text." in page and "Jan 1, 2027" in page
     assert "These terms have changed" in page and "recovery emails are paused" in page
-    assert "2026-11-01" in page  # the version accepted before stays listed
+    assert "Nov 1, 2026" in page  # the version accepted before stays listed, as its day
     post_form(client, "/terms/accept", accept_form(NEXT_VERSION), page="/terms")
     assert not terms.needs_acceptance(merchant) and terms.has_accepted_current(merchant)
     assert [row.version for row in acceptances(db)] == ["2026-11-01", NEXT_VERSION]

@@ -8,7 +8,7 @@ from portal.services.dashboard_lift import Lift, Verdict
 
 def percent(value: float | None, digits: int = 1) -> str:
     """0.1234 -> "12.3 %"; None -> "—" (no carts to divide by)."""
-    return "—" if value is None else f"{value * 100:.{digits}f} %"
+    return "—" if value is None else f"{value * 100:.{digits}f}\u00a0%"
 
 
 def share(part: int, whole: int) -> str:
@@ -27,7 +27,7 @@ def count_change(now: int, before: int, days: int) -> str:
     if abs(change) < 0.005:
         return f"About the same as {previous} ({before:,})"
     direction = "Up" if change > 0 else "Down"
-    return f"{direction} {abs(change) * 100:.0f} % on {previous} ({before:,})"
+    return f"{direction} {abs(change) * 100:.0f}\u00a0% on {previous} ({before:,})"
 
 
 def rate_change(now: float | None, before: float | None, days: int) -> str:
@@ -51,7 +51,7 @@ def money_change(now: int, before: int, currency: str, days: int) -> str:
     change = (now - before) / before
     direction = "Up" if change > 0 else "Down"
     return (
-        f"{direction} {abs(change) * 100:.0f} % on the previous {days} days "
+        f"{direction} {abs(change) * 100:.0f}\u00a0% on the previous {days} days "
         f"({format_money(before, currency)})"
     )
 

@@ -81,14 +81,17 @@ def without_name(
     account: StripeAccount | None,
     design: Design,
     sample: Sample,
-) -> list[str]:
+) -> list[tuple[str, str]]:
     """The subject and lines of the email that read otherwise for a shopper whose checkout
-    gave no name, as that shopper reads them ([] when none does)."""
+    gave no name, as that shopper reads them, each after its place ("Subject", "Email");
+    [] when none does."""
     ctx = sample_context(merchant, settings, account, design, sample)
     named, nameless = rendering.render(ctx), rendering.render(replace(ctx, customer_name=None))
-    pairs = [(named.subject, nameless.subject)]
-    pairs += zip(named.text.splitlines(), nameless.text.splitlines())
-    return [after for before, after in pairs if before != after]
+    pairs = [("Subject", named.subject, nameless.subject)]
+    pairs += (
+        ("Email", *lines) for lines in zip(named.text.splitlines(), nameless.text.splitlines())
+    )
+    return [(place, after) for place, before, after in pairs if before != after]
 
 
 def has_promotion(settings: SendingSettings, step: int) -> bool:

@@ -50,7 +50,8 @@ WHY = {
     Reason.COMPLETED_ELSEWHERE: "There is nothing to recover: the shopper paid.",
     Reason.HOLDOUT: "The holdout share set in Settings keeps some carts un-emailed, to "
     "measure what the emails add.",
-    Reason.FREQUENCY_CAP: "Settings allow one recovery email per address in a while.",
+    Reason.FREQUENCY_CAP: "Another cart of this address was emailed within the frequency cap "
+    "set in Settings (at most one recovery email per address in that many hours).",
 }
 # A failed re-check: what happened, and what the merchant can do about it.
 REFUSED = {

@@ -20,6 +20,7 @@ def show():
         "terms/show.html",
         version=version,
         effective=terms.effective_date(version),
+        effective_date=terms.effective_date,  # a version as the day it is named by
         text=terms.text_template(version),
         standing=terms.standing(current_merchant()),
         next_step=onboarding.next_step(current_merchant()),

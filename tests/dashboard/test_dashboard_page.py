@@ -25,6 +25,7 @@ def test_the_page_shows_the_figures_in_words(client, db, login):
     assert "Up 200 % on the previous 30 days ($48.00)" in text  # usd: 144 against 48
     assert "Up from none in the previous 30 days" in text  # eur: none before
     assert "33.3 %" in text  # recovery rate: 4 of 12
+    assert "33.3\u00a0%" in html  # a figure and its sign stay on one line on a phone
     assert (
         'href="/payments/?days=30"' in html and 'href="/carts/?show=recovered&amp;days=30"' in html
     )

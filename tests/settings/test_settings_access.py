@@ -25,7 +25,7 @@ def test_members_see_the_settings_read_only_and_cannot_change_them(client, db, l
     assert (
         "Central European Time (Paris)" in page
         and "Europe/Paris" not in page
-        and "10 % of eligible carts" in page
+        and "10&nbsp;% of eligible carts" in page
     )
     for path in ("/settings", "/settings/enable", "/settings/disable"):
         response = post_form(member, path, {**VALID, "sender_name": "Taken over"}, page="/")
