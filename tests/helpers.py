@@ -31,6 +31,22 @@ def post_form(client, path: str, data: dict, page: str | None = None, **kwargs):
     )
 
 
+def committing(app, write, errors: list):
+    """A callable that runs `write` in an app context of its own (so, in a thread, its own
+    session and connection) and commits; what it raises goes into `errors`."""
+    from portal import db
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                write()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001  reported to the test
+            errors.append(exc)
+
+    return run
+
+
 def run_in_threads(function, count: int, timeout: float = 30) -> list[BaseException]:
     """Call `function(n)` for n in range(count), each in its own thread, all released at once;
     the exceptions the calls raised."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import create_engine, select, text
 
 from factories import make_owner
-from portal import db as portal_db
+from helpers import committing
 from portal.db import utcnow
 from portal.models import ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.services import consent, shopper
@@ -24,21 +24,17 @@ def _opt_in(merchant_id: int, ref: str, at) -> consent.Change:
     return consent.Change(merchant_id, ADDRESS, ConsentStatus.SUBSCRIBED, source, ref, at)
 
 
-def _in_a_thread(app, write) -> tuple[threading.Thread, list]:
-    """`write` then commit, in its own app context (its own session and connection)."""
+def _while_held(app, db, database_url: str, write) -> list[BaseException]:
+    """Run `write` (and commit) in a thread while this session holds the rows it wrote; commit
+    here once the thread waits for them. The thread's errors."""
     errors = []
-
-    def run():
-        try:
-            with app.app_context():
-                write()
-                portal_db.session.commit()
-        except BaseException as exc:  # noqa: BLE001  reported to the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=committing(app, write, errors))
     thread.start()
-    return thread, errors
+    _until_one_waits_for_a_lock(database_url)
+    db.commit()
+    thread.join(10)
+    assert not thread.is_alive()
+    return errors
 
 
 def _until_one_waits_for_a_lock(database_url: str) -> None:
@@ -68,11 +64,7 @@ def test_an_older_opt_in_recorded_while_the_shopper_unsubscribes_never_overwrite
     db.flush()
     # ... when a drain records a checkout's opt-in given an hour before it.
     older = _opt_in(merchant_id, "cs_older", now - timedelta(hours=1))
-    thread, errors = _in_a_thread(app, lambda: consent.record([older]))
-    _until_one_waits_for_a_lock(database_url)
-    db.commit()
-    thread.join(10)
-    assert errors == [] and not thread.is_alive()
+    assert _while_held(app, db, database_url, lambda: consent.record([older])) == []
     db.expire_all()
     contact = db.scalars(select(Contact)).one()
     assert (contact.status, contact.updated_at) == (ConsentStatus.UNSUBSCRIBED, now)
@@ -93,13 +85,11 @@ def test_a_repeated_unsubscribe_does_not_date_a_change_recorded_meanwhile(
     consent.record([row])
     db.flush()  # written, not committed, when the second click arrives
     later = now + timedelta(minutes=10)
-    thread, errors = _in_a_thread(
-        app, lambda: shopper.unsubscribe(merchant_id, ADDRESS, ConsentSource.ONE_CLICK, later)
-    )
-    _until_one_waits_for_a_lock(database_url)
-    db.commit()
-    thread.join(10)
-    assert errors == [] and not thread.is_alive()
+
+    def second_click():
+        shopper.unsubscribe(merchant_id, ADDRESS, ConsentSource.ONE_CLICK, later)
+
+    assert _while_held(app, db, database_url, second_click) == []
     db.expire_all()
     contact = db.scalars(select(Contact)).one()
     # The click came after the CSV row: it is a new unsubscribe, in the ledger, not a repeat.

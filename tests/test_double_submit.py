@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 
 from factories import make_owner
-from helpers import run_in_threads
+from helpers import committing, run_in_threads
 from portal import db as portal_db
 from portal.db import utcnow
 from portal.models import ConsentChange, Contact, EmailVersion, Invitation, Merchant
@@ -39,14 +39,7 @@ def _race(app, monkeypatch, module, name, write) -> list[BaseException]:
 
     monkeypatch.setattr(module, name, held)
 
-    def request():
-        try:
-            with app.app_context():
-                write()
-                portal_db.session.commit()
-        except BaseException as exc:  # noqa: BLE001  reported to the test
-            errors.append(exc)
-
+    request = committing(app, write, errors)
     first = threading.Thread(target=request, name="first")
     first.start()
     assert reached.wait(10)
