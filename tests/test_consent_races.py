@@ -5,18 +5,22 @@ and a CSV import meet the drain without deadlocking."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
 from sqlalchemy import create_engine, select, text
 
-from factories import make_owner
+import stripe_events as se
+from factories import make_connected, make_owner
 from helpers import committing
 from portal.db import utcnow
-from portal.models import ConsentChange, ConsentSource, ConsentStatus, Contact
-from portal.services import consent, shopper
+from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
+from portal.models import Merchant
+from portal.services import consent, events, shopper, subscriptions, webhooks
 
 ADDRESS = "rae@example.com"
+ACCT = "acct_1ConsentRaces00001"
 
 
 def _opt_in(merchant_id: int, ref: str, at) -> consent.Change:
@@ -95,3 +99,26 @@ def test_a_repeated_unsubscribe_does_not_date_a_change_recorded_meanwhile(
     # The click came after the CSV row: it is a new unsubscribe, in the ledger, not a repeat.
     assert (contact.status, contact.updated_at) == (ConsentStatus.UNSUBSCRIBED, later)
     assert db.query(ConsentChange).count() == 3
+
+
+def test_a_drain_during_an_erasure_never_writes_the_address_back(app, db, racing):
+    """The erasure keeps drains out until it commits: a batch that read the address as not
+    yet erased would record the checkout's opt-in for it again."""
+    owner = make_connected(ACCT)
+    event = se.expired("cs_live_erased", ACCT, email=ADDRESS)
+    assert webhooks.store(event, json.dumps(event), source="connect")
+    subscriptions.erase(db.get(Merchant, owner.merchant_id), ADDRESS, "k" * 32)
+    db.flush()  # the erasure is written, not yet committed, when a drain starts
+    drained = []
+    errors = []
+    thread = threading.Thread(
+        target=committing(app, lambda: drained.append(events.drain()), errors)
+    )
+    thread.start()
+    thread.join(10)
+    assert (errors, drained) == ([], [0])  # nothing applied meanwhile
+    db.commit()
+    assert events.drain() == 1  # then the event is applied, the address erased
+    db.commit()
+    assert db.scalars(select(Contact.email)).all() == []
+    assert ADDRESS not in db.scalars(select(CheckoutSession.email)).all()

@@ -12,7 +12,7 @@ from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.models import CsvImport, CsvImportReject, EmailSend, ErasedAddress, EventStatus
 from portal.models import Merchant, OutboxMessage, RecoveryCase, StripeEvent, User
-from portal.services import addresses, consent, erasure
+from portal.services import addresses, consent, erasure, events
 from portal.services.erasure import email_hash
 
 STATUS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIBED: "Unsubscribed"}
@@ -249,6 +249,7 @@ def erase(merchant: Merchant, email: str, secret: str) -> bool:
     """Forget an address for this merchant and keep only its keyed hash (erasure.is_erased). Its
     checkouts and emails stay as anonymous rows, so carts and the dashboard still count them.
     Whether the merchant held anything about it. Idempotent."""
+    events.hold_drains()
     email, hashed = normalize(email), email_hash(email, secret)
     held = customer(merchant, email) is not None
     for statement in _forgetting(merchant.id, email, hashed):
