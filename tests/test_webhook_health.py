@@ -172,6 +172,7 @@ def test_a_flood_of_forgeries_frees_the_check_only_so_often(app, redis_conn):
     webhook_health.free_refusal_slot(redis_conn, 7)  # one too many this hour: kept a minute
     assert not webhook_health.take_refusal_slot(redis_conn, 7)
     assert 0 < redis_conn.ttl(slot) <= 60
+    assert 0 < redis_conn.ttl(webhook_health.FORGED_FREES.format(7)) <= 3600  # counted an hour
 
 
 def test_an_event_that_gets_through_later_ends_the_warning(app, client, db, login, redis_conn):

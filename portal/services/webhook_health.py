@@ -96,8 +96,8 @@ def free_refusal_slot(connection: Redis, merchant_id: int) -> None:
     FORGED_FREES_PER_HOUR an hour; past that, or with Redis away, the slot frees itself."""
     count_key = FORGED_FREES.format(merchant_id)
     try:
-        freed = connection.incr(count_key)
-        connection.expire(count_key, 3600, nx=True)
+        with connection.pipeline() as pipe:  # one transaction: the count always has its hour
+            freed = pipe.set(count_key, 0, ex=3600, nx=True).incr(count_key).execute()[-1]
         if freed <= FORGED_FREES_PER_HOUR:
             connection.delete(REFUSAL_SLOT.format(merchant_id))
     except RedisError as exc:
