@@ -22,6 +22,7 @@ from portal.models import (
 from portal.mail import dkim, rendering, values
 from portal.sealing import SecretError
 from portal.services import addresses, domains, email_design, links, session_fields
+from portal.services.settings import ADDRESS_MARKS
 from portal.mail.mime import Composed, Outgoing, compose
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,7 @@ def message_for(
     signer = _signer(domain)
     composed = compose(
         Outgoing(
-            # A name saved before names were checked must not stop sending: it is made one line.
-            sender_name=values.one_line(settings.sender_name or merchant.name),
+            sender_name=_sender_name(settings.sender_name or merchant.name),
             sender_address=domain.from_address if signer else address,
             envelope_sender=address if signer else None,
             to=addresses.for_mail(to),
@@ -161,3 +161,9 @@ __all__ = [
     "platform_sender",
     "recovery_message",
 ]
+
+
+def _sender_name(name: str) -> str:
+    # A name saved before names were checked must not stop sending, nor pass for an address
+    # ("Bank <help@bank.example>"): it is made one line, without < > or @.
+    return values.one_line(ADDRESS_MARKS.sub(" ", name))

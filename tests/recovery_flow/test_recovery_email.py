@@ -145,8 +145,22 @@ def test_a_name_stored_with_a_line_break_is_sent_on_one_line_never_blocks_sendin
     kit.action(session_id, "expire")
     kit.settle()
     (received,) = kit.sink.messages
-    assert received.message["From"].addresses[0].display_name == "Bean Bcc: thief@evil.example"
+    assert received.message["From"].addresses[0].display_name == "Bean Bcc: thief evil.example"
     assert received.message["Bcc"] is None and received.rcpt_tos == ("kim@example.com",)
+
+
+def test_a_business_name_stored_like_an_address_is_sent_without_its_marks(kit, db):
+    from portal.models import Merchant
+
+    db.get(SendingSettings, kit.merchant_id).sender_name = ""
+    db.get(Merchant, kit.merchant_id).name = "Bank <help@bank.example>"
+    db.commit()  # as saved before business names were checked
+    session_id = kit.checkout("lee@example.com")
+    kit.action(session_id, "expire")
+    kit.settle()
+    (received,) = kit.sink.messages
+    sender = received.message["From"].addresses[0]
+    assert sender.display_name == "Bank help bank.example" and "<" not in sender.display_name
 
 
 def test_marks_that_turn_or_hide_text_in_a_shoppers_name_never_reach_the_subject(kit, db):
