@@ -27,18 +27,22 @@
 // on the login page (the session had ended) or on an error page loses nothing. Back on the
 // form, if what it shows differs from what was sent, a notice offers to put the edits back.
 // Passwords, files and hidden fields (a page's own stamps and tokens) are never kept. They are
-// kept per user (the attribute's value) and forgotten at "Log out": on a shared computer, the
-// next person to sign in in that tab is not offered them.
+// kept per user (the attribute's value) and forgotten at "Log out" or when another user signs
+// in in that tab: on a shared computer, the next person is neither offered nor left them.
 (function () {
+  function forget(unless) {  // every user's kept edits but those of `unless`
+    try {
+      Object.keys(sessionStorage).forEach(function (key) {
+        var theirs = unless && key.indexOf("portal:sent:" + unless + ":") === 0;
+        if (key.indexOf("portal:sent:") === 0 && !theirs) sessionStorage.removeItem(key);
+      });
+    } catch (e) { /* storage unavailable: nothing kept */ }
+  }
   document.querySelectorAll("form[data-forget-edits]").forEach(function (form) {
-    form.addEventListener("submit", function () {
-      try {
-        Object.keys(sessionStorage).forEach(function (key) {
-          if (key.indexOf("portal:sent:") === 0) sessionStorage.removeItem(key);
-        });
-      } catch (e) { /* storage unavailable: nothing kept */ }
-    });
+    form.addEventListener("submit", function () { forget(null); });
   });
+  var user = document.body.getAttribute("data-user");
+  if (user) forget(user);  // signed in: another user's edits are not kept in this tab
   function fields(form) {
     return Array.prototype.filter.call(form.elements, function (el) {
       return el.name && !/^(hidden|password|file|submit|button|reset)$/.test(el.type);

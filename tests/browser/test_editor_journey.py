@@ -281,6 +281,8 @@ def test_kept_edits_are_offered_only_to_their_user_and_forgotten_at_log_out(port
     _log_in_here(page, "member@bean.example")  # another user, in the same tab
     page.wait_for_url(f"{portal}/email/1")
     expect(page.locator(".kept-edits")).to_have_count(0)
+    kept = "Object.keys(sessionStorage).filter(k => k.startsWith('portal:sent:')).length"
+    assert page.evaluate(kept) == 0  # not even left in the tab's storage
     page.get_by_role("button", name="Log out").click()
     _log_in_here(page, "owner@bean.example")
     page.get_by_role("heading", name="Bean Shop").wait_for()
