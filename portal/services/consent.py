@@ -60,7 +60,8 @@ def _record(changes: list[Change]) -> int:
             continue
         seen.add(key)
         ledger.append(dict(change.__dict__))
-        newest[(change.merchant_id, change.email)] = change  # the latest of the address
+        # In date order, so the address keeps its newest change (of equal dates, the last).
+        newest[(change.merchant_id, change.email)] = change
     if newest:
         db.session.flush()  # this session's own pending writes go first
         db.session.execute(_move_contacts(), [_contact(newest[key]) for key in sorted(newest)])
@@ -82,6 +83,7 @@ def _move_contacts():
 
 
 def _contact(change: Change) -> dict:
+    """The contact row `change` leaves (the values _move_contacts inserts or moves to)."""
     return dict(
         merchant_id=change.merchant_id,
         email=change.email,
