@@ -108,16 +108,18 @@ def _retire_earlier(merchant: Merchant, email: str, counted: list) -> datetime:
 
 def _admit(merchant: Merchant, email: str) -> list:
     """Count one invitation for the merchant and one for the address, or refuse it past either
-    limit (then neither is counted). Counted, committed, then read: of many invitations sent at
-    once no more than the limit's worth go. Returns the counts, to withdraw them."""
+    limit (then neither is counted). Invitations under the same keys are counted one at a time
+    (throttle.hold): of many sent at once, exactly the limit's worth go. Returns the counts, to
+    withdraw them; commits."""
     keys = (f"invite-merchant:{merchant.id}", f"invite-address:{email}")
+    throttle.hold(keys)
     counted = [throttle.hit(key) for key in keys]
-    db.session.commit()
+    db.session.flush()
     limits = (MAX_PER_MERCHANT, MAX_PER_ADDRESS)
     over = [throttle.count(key, WINDOW) > most for key, most in zip(keys, limits)]
     if any(over):
         throttle.withdraw(counted)
-        db.session.commit()
+    db.session.commit()  # the next invitation under these keys counts this one
     if over[0]:
         raise Refused(
             f"You have sent {MAX_PER_MERCHANT} invitations in the last 24 hours, the limit. "

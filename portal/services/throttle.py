@@ -10,12 +10,24 @@ from portal import db
 from portal.db import utcnow
 from portal.models import ThrottleHit
 
+HOLD_CLASS = 7001  # the first key of `hold`'s advisory locks (two-key locks: their own space)
+
 
 def count(key: str, window: timedelta) -> int:
     """How many hits `key` had within the last `window`."""
     since = utcnow() - window
     stmt = select(func.count()).where(ThrottleHit.key == key, ThrottleHit.at > since)
     return db.session.scalar(stmt) or 0
+
+
+def hold(keys) -> None:
+    """Until the caller's transaction ends, keep others from counting under `keys`, so that a
+    hit, the count that follows it and the commit happen one caller at a time. On PostgreSQL,
+    transaction advisory locks (class HOLD_CLASS) taken in key order: two holders never
+    deadlock; on SQLite, the first write takes the one write lock anyway."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        for key in sorted(keys):
+            db.session.execute(select(func.pg_advisory_xact_lock(HOLD_CLASS, func.hashtext(key))))
 
 
 def hit(key: str) -> ThrottleHit:
