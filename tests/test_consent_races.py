@@ -5,6 +5,7 @@ and a CSV import meet the drain without deadlocking."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from datetime import timedelta
@@ -16,8 +17,8 @@ from factories import make_connected, make_owner
 from helpers import committing
 from portal.db import utcnow
 from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
-from portal.models import Merchant
-from portal.services import consent, events, shopper, subscriptions, webhooks
+from portal.models import CsvImport, Merchant
+from portal.services import consent, csv_imports, events, shopper, subscriptions, webhooks
 
 ADDRESS = "rae@example.com"
 ACCT = "acct_1ConsentRaces00001"
@@ -107,7 +108,7 @@ def test_a_drain_during_an_erasure_never_writes_the_address_back(app, db, racing
     owner = make_connected(ACCT)
     event = se.expired("cs_live_erased", ACCT, email=ADDRESS)
     assert webhooks.store(event, json.dumps(event), source="connect")
-    subscriptions.erase(db.get(Merchant, owner.merchant_id), ADDRESS, "k" * 32)
+    subscriptions.erase(db.get(Merchant, owner.merchant_id), ADDRESS, app.config["SECRET_KEY"])
     db.flush()  # the erasure is written, not yet committed, when a drain starts
     drained = []
     errors = []
@@ -122,3 +123,20 @@ def test_a_drain_during_an_erasure_never_writes_the_address_back(app, db, racing
     db.commit()
     assert db.scalars(select(Contact.email)).all() == []
     assert ADDRESS not in db.scalars(select(CheckoutSession.email)).all()
+
+
+def test_a_csv_batch_during_an_erasure_never_writes_the_address_back(
+    app, db, database_url, racing
+):
+    """The batch reads which addresses are erased only once an erasure in progress commits."""
+    owner = make_owner("Tea", "tea@example.com")
+    merchant = db.get(Merchant, owner.merchant_id)
+    data = f"Email address,Subscription status,Updated at\r\n{ADDRESS},Subscribed,\r\n"
+    imp = csv_imports.start_import(merchant, owner, "subs.csv", io.BytesIO(data.encode()))
+    db.commit()
+    subscriptions.erase(merchant, ADDRESS, app.config["SECRET_KEY"])
+    db.flush()  # the erasure is written, not yet committed, when the batch starts
+    assert _while_held(app, db, database_url, lambda: csv_imports.process(imp.id)) == []
+    db.expire_all()
+    assert db.scalars(select(Contact.email)).all() == []
+    assert (db.get(CsvImport, imp.id).applied, db.get(CsvImport, imp.id).rejected) == (0, 1)

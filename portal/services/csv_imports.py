@@ -146,6 +146,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
     db.session.refresh(imp, with_for_update=True)
     if imp.next_offset != span[0]:
         return False
+    erasure.read_erased_after_erasures(imp.merchant_id)
     valid, erased = _not_erased(imp.merchant_id, batch.rows)
     valid, future = _not_future(valid, imp.created_at)
     refused = batch.rejects + erased + future

@@ -30,6 +30,26 @@ def is_erased(merchant_id: int, email: str, secret: str) -> bool:
     return db.session.get(ErasedAddress, key) is not None
 
 
+# Erasures and CSV batches of one merchant: transaction advisory locks (not a lock on the
+# merchant's row, which every insert's foreign-key check waits on: a shopper's unsubscribe of
+# the address being erased would deadlock with the erasure).
+ERASING = 7002
+
+
+def hold_merchant(merchant_id: int) -> None:
+    """For an erasure: until the caller's transaction ends, a CSV batch of the merchant waits
+    before it reads which addresses are erased (see read_erased_after_erasures)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(ERASING, merchant_id)))
+
+
+def read_erased_after_erasures(merchant_id: int) -> None:
+    """For a CSV batch: wait for an erasure of the merchant in progress to commit, so that the
+    batch, reading erased addresses next, cannot write an address erased meanwhile back."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock_shared(ERASING, merchant_id)))
+
+
 def erased_among(merchant_id: int, emails: Iterable[str]) -> set[str]:
     """The addresses among `emails` this merchant erased: one query when it never erased any,
     else one per LOOKUP_SIZE addresses (hashed with the app's SECRET_KEY)."""

@@ -22,8 +22,7 @@ SOURCES = {
     ConsentSource.CSV: ("CSV upload", "A CSV upload"),
     ConsentSource.UNSUBSCRIBE_LINK: ("Unsubscribe link", "The shopper"),
     ConsentSource.ONE_CLICK: ("One-click unsubscribe", "The shopper's mail app"),
-    # who: the user, while there is one
-    ConsentSource.MANUAL: ("Changed by hand", "A former team member"),
+    ConsentSource.MANUAL: ("Changed by hand", "A former team member"),  # who: the user, if kept
     ConsentSource.BOUNCE: ("Bounce", "The mail server"),
     ConsentSource.COMPLAINT: ("Complaint", "The mail server"),
 }
@@ -250,6 +249,7 @@ def erase(merchant: Merchant, email: str, secret: str) -> bool:
     checkouts and emails stay as anonymous rows, so carts and the dashboard still count them.
     Whether the merchant held anything about it. Idempotent."""
     events.hold_drains()
+    erasure.hold_merchant(merchant.id)
     email, hashed = normalize(email), email_hash(email, secret)
     held = customer(merchant, email) is not None
     for statement in _forgetting(merchant.id, email, hashed):
