@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import DateTime, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, MetaData, create_engine, event, func, make_url, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
@@ -85,6 +85,15 @@ def racing_unique(write: Callable[[], T], tries: int = 10) -> T:
             if attempt == tries - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def hold(*key, shared: bool = False) -> None:
+    """Hold the advisory lock `key` (one bigint, or two integers) until the session's
+    transaction ends, waiting for its holder; `shared` holders wait only for an exclusive one.
+    On PostgreSQL only: SQLite takes one writer at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+        session.execute(select(lock(*key)))
 
 
 def bound_engine() -> Engine:

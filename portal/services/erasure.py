@@ -39,15 +39,13 @@ ERASING = 7002
 def hold_merchant(merchant_id: int) -> None:
     """For an erasure: until the caller's transaction ends, a CSV batch of the merchant waits
     before it reads which addresses are erased (see read_erased_after_erasures)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(func.pg_advisory_xact_lock(ERASING, merchant_id)))
+    db.hold(ERASING, merchant_id)
 
 
 def read_erased_after_erasures(merchant_id: int) -> None:
     """For a CSV batch: wait for an erasure of the merchant in progress to commit, so that the
     batch, reading erased addresses next, cannot write an address erased meanwhile back."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(func.pg_advisory_xact_lock_shared(ERASING, merchant_id)))
+    db.hold(ERASING, merchant_id, shared=True)
 
 
 def erased_among(merchant_id: int, emails: Iterable[str]) -> set[str]:

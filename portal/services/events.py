@@ -67,8 +67,7 @@ def hold_drains() -> None:
     """Wait for a drain batch in progress to end, then keep drains out until the caller's
     transaction ends (on PostgreSQL; SQLite has a single writer anyway). An erasure takes it:
     a batch that had found the address not yet erased would otherwise write it back."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(func.pg_advisory_xact_lock(DRAIN_LOCK_ID)))
+    db.hold(DRAIN_LOCK_ID)
 
 
 def _claim(limit: int, now: datetime) -> list[StripeEvent]:

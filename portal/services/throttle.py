@@ -25,9 +25,8 @@ def hold(keys) -> None:
     hit, the count that follows it and the commit happen one caller at a time. On PostgreSQL,
     transaction advisory locks (class HOLD_CLASS) taken in key order: two holders never
     deadlock; on SQLite, the first write takes the one write lock anyway."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        for key in sorted(keys):
-            db.session.execute(select(func.pg_advisory_xact_lock(HOLD_CLASS, func.hashtext(key))))
+    for key in sorted(keys):
+        db.hold(HOLD_CLASS, func.hashtext(key))
 
 
 def hit(key: str) -> ThrottleHit:
