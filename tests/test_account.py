@@ -61,6 +61,15 @@ def test_your_name_is_saved_or_refused_beside_the_field(app, client, login, db):
     assert db.get(User, owner.id).name == "Ada L."
 
 
+def test_clearing_your_name_says_what_teammates_see_instead(app, client, login, db):
+    owner = _owner(client, login)
+    cleared = post_form(client, "/account/name", {"name": "  "}, page="/account")
+    assert cleared.status_code == 303 and db.get(User, owner.id).name == ""
+    page = client.get("/account").get_data(as_text=True)
+    assert "Your name is removed: your teammates now see your email address instead." in page
+    assert "Your name is saved." not in page
+
+
 def test_a_password_change_needs_the_current_one_and_ends_other_sessions(app, client, login):
     _owner(client, login)
     other = app.test_client()  # the same person, logged in elsewhere

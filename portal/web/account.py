@@ -14,6 +14,7 @@ from portal.web.forms import one_line, strip
 from portal.web.signin import password_rule, signed_in, source
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+NAMELESS = "Your name is removed: your teammates now see your email address instead."
 
 
 class NameForm(FlaskForm):
@@ -62,9 +63,12 @@ def rename():
     form = NameForm()
     if not form.validate_on_submit():
         return _page(name_form=form), 400
-    accounts.rename_user(current_user, form.name.data or "")
+    name = form.name.data or ""
+    accounts.rename_user(current_user, name)
     db.session.commit()
-    flash("Your name is saved.", "success")
+    # An empty name is allowed (it was optional at sign-up), but must not pass unnoticed.
+    said = "Your name is saved." if name else NAMELESS
+    flash(said, "success")
     return redirect(url_for("account.index"), code=303)
 
 
