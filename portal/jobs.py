@@ -93,8 +93,9 @@ def send_test_email(test_send_id: int) -> str | None:
 
 
 def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
-    """Keep a refused direct-mode delivery for the Connect page if Stripe sent that event; a
-    forgery frees the check's slot (webhook_health.free_refusal_slot)."""
+    """Keep a refused direct-mode delivery for the Connect page if Stripe sent an event that
+    never arrived (webhook_health.confirm_refusal); a forgery frees the check's slot
+    (webhook_health.free_refusal_slot)."""
     kept = webhook_health.confirm_refusal(merchant_id, event_id, reason)
     if not kept:
         webhook_health.free_refusal_slot(rq.connection, merchant_id)

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from flask import current_app, has_request_context
 from stripe import RequestsClient, StripeClient, StripeError
 
-from portal.models import StripeAccount
 from portal import sealing
+from portal.models import StripeAccount
+from portal.services.stripe_profiles import profile
 
 # Stripe answers in well under a second; these bound how long a hung Stripe holds a caller.
 # A worker waits up to 30 s a try, and the SDK's retry loop tries a connection error or a
@@ -99,44 +100,15 @@ def is_live_key(api_key: str) -> bool:
 
 
 def retrieve_account(account_id: str) -> dict:
-    """The account as the platform sees it (see `_profile`); StripeError if unknown."""
-    return _profile(platform_client().v1.accounts.retrieve(account_id).to_dict())
+    """The account as the platform sees it (stripe_profiles.profile); StripeError if unknown."""
+    return profile(platform_client().v1.accounts.retrieve(account_id).to_dict())
 
 
 def retrieve_own_account(api_key: str) -> dict:
-    """The account a merchant's own key belongs to (see `_profile`), read with that key: one
-    read call that also proves the key works. StripeError if Stripe refuses it (401: unknown
+    """The account a merchant's own key belongs to (stripe_profiles.profile), read with that
+    key: one read call that also proves the key works. StripeError if Stripe refuses it (401: unknown
     or revoked key, AuthenticationError; 403: the restricted key may not read it)."""
-    return _profile(_client(api_key).v1.accounts.retrieve_current().to_dict())
-
-
-def _profile(account: dict) -> dict:
-    """{"id", "name", "email", "shop_url", "support_email", "support_address",
-    "primary_color", "country"}: the defaults for the emails (missing fields are None; the name
-    falls back to the id). Icon and logo are File ids in Stripe, not addresses: they are left
-    out."""
-    profile = account.get("business_profile") or {}
-    branding = (account.get("settings") or {}).get("branding") or {}
-    return {
-        "id": account["id"],
-        "name": profile.get("name") or account["id"],
-        "email": account.get("email"),
-        "shop_url": profile.get("url"),
-        "support_email": profile.get("support_email"),
-        "support_address": _address_lines(profile.get("support_address")),
-        "primary_color": branding.get("primary_color"),
-        "country": account.get("country"),
-    }
-
-
-def _address_lines(address) -> str | None:
-    """A Stripe address as the lines of a postal address (None when it has none)."""
-    if not address:
-        return None
-    town = " ".join(filter(None, (address.get("postal_code"), address.get("city"))))
-    parts = (address.get("line1"), address.get("line2"), town, address.get("state"))
-    lines = [p for p in (*parts, address.get("country")) if p]
-    return "\n".join(lines) or None
+    return profile(_client(api_key).v1.accounts.retrieve_current().to_dict())
 
 
 def authorize_url(state: str, redirect_uri: str) -> str:
@@ -264,6 +236,18 @@ def knows_event(account: StripeAccount, event_id: str) -> bool | None:
         return bool(_get(account_client(account), f"/v1/events/{quote(event_id, safe='')}"))
     except StripeError as exc:
         return False if refusal(exc) == "not_found" else None
+
+
+def event_ids(
+    account: StripeAccount, types: list[str], since: int, until: int
+) -> list[str] | None:
+    """The ids of the account's latest events (at most 100) of `types` created between the
+    Unix times `since` and `until`; None when Stripe will not say."""
+    params = {"types": types, "created": {"gte": since, "lte": until}, "limit": 100}
+    try:
+        return [e["id"] for e in _get(account_client(account), "/v1/events", **params)["data"]]
+    except StripeError:
+        return None
 
 
 def _get(client: StripeClient, path: str, **params) -> dict:

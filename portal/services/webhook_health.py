@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from portal import db, sealing
 from portal.db import utcnow
 from portal.models import StripeAccount, StripeEvent
-from portal.services import events, stripe_gateway
+from portal.services import events, stripe_gateway, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ REFUSAL_EVERY = timedelta(minutes=1)
 REFUSAL_SLOT = "portal:refusal:{}"  # set while a refused delivery's check is queued or recent
 FORGED_FREES = "portal:refusal-forged:{}"  # how often forgeries freed that slot this hour
 FORGED_FREES_PER_HOUR = 30
+# A forged request has the account's events of the last hour compared with those stored (Stripe
+# sends an event as it happens, and tries a refused one again), but for the last seconds, whose
+# deliveries may still be on their way.
+LOOKBACK, SETTLE = timedelta(hours=1), timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,13 @@ def note_refusal(merchant_id: int, reason: str) -> None:
 
 
 def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
-    """Keep a refused delivery of `event_id` (see note_refusal) unless Stripe says it has no
-    such event: anyone may POST to a direct endpoint, and a forged request must not tell the
-    merchant that the secret saved is wrong. Stripe not answering, or a key that may not read
-    events, keeps it (a real delivery is more likely than a forgery that names a real event).
-    Whether it was kept. Commits: no transaction is held while Stripe answers."""
+    """Keep a refused delivery (see note_refusal) when Stripe sent the merchant an event that
+    did not arrive: the one the request names, or else one of its latest (anyone may POST to a
+    direct endpoint, and a forged request must neither tell the merchant that the secret saved
+    is wrong nor, by taking the check's turn, hide a real refusal). Stripe not answering, or a
+    key that may not read events, keeps it (a real delivery is more likely than a forgery that
+    names a real event). Whether it was kept. Commits: no transaction is held while Stripe
+    answers."""
     account = db.session.scalar(
         select(StripeAccount).where(
             StripeAccount.merchant_id == merchant_id,
@@ -77,11 +83,37 @@ def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
         )
     )
     db.session.commit()
-    if account is None or stripe_gateway.knows_event(account, event_id) is False:
+    if account is None or not _one_was_lost(account, event_id):
         return False
     note_refusal(merchant_id, reason)
     db.session.commit()
     return True
+
+
+def _one_was_lost(account: StripeAccount, event_id: str) -> bool:
+    """Whether Stripe holds `event_id` and it never arrived here, or else whether one of the
+    account's events of the last LOOKBACK (older than SETTLE: those may still be on their way)
+    never arrived."""
+    if not _arrived([event_id]) and stripe_gateway.knows_event(account, event_id) is not False:
+        return True
+    until = utcnow() - SETTLE
+    since = max(account.connected_at, utcnow() - LOOKBACK)
+    if since >= until:
+        return False
+    sent = stripe_gateway.event_ids(
+        account, list(webhooks.DIRECT_TYPES), int(since.timestamp()), int(until.timestamp())
+    )
+    return bool(sent) and len(_arrived(sent)) < len(set(sent))
+
+
+def _arrived(event_ids: list[str]) -> set[str]:
+    """Those of `event_ids` that are stored (kept until events.RETENTION, far past LOOKBACK)."""
+    found = db.session.scalars(
+        select(StripeEvent.event_id).where(StripeEvent.event_id.in_(event_ids))
+    )
+    arrived = set(found)
+    db.session.commit()
+    return arrived
 
 
 def take_refusal_slot(connection: Redis, merchant_id: int) -> bool:

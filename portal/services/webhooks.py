@@ -18,15 +18,14 @@ MAX_BODY_BYTES = 512 * 1024
 FIELD_LIMITS = {"id": 255, "type": 100, "account": 64}  # the stripe_events columns' sizes
 TOLERANCE_SECONDS = 300
 CREATED_RANGE = range(0, 253402300800)  # the Unix times a datetime holds: 1970 to the end of 9999
-HANDLED_TYPES = frozenset(
-    {
-        "checkout.session.expired",
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-        "checkout.session.async_payment_failed",
-        "account.application.deauthorized",
-    }
+# What a direct-mode endpoint is set up to send (the Connect page lists them in this order).
+DIRECT_TYPES = (
+    "checkout.session.expired",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
 )
+HANDLED_TYPES = frozenset({*DIRECT_TYPES, "account.application.deauthorized"})
 
 
 class WebhookRejected(ValueError):

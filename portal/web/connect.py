@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
 from portal.services import connections, onboarding, settings, stripe_gateway, webhook_health
+from portal.services import webhooks
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
 from portal.web.direct_form import DirectForm, SecretForm
@@ -25,13 +26,7 @@ bp = Blueprint("connect", __name__, url_prefix="/connect")
 
 STATE_KEY = "connect_oauth"  # in the signed session cookie: {"state", "user", "expires"}
 STATE_SECONDS = 15 * 60
-# What a direct-mode endpoint must send, and what its restricted key must be allowed to do.
-DIRECT_EVENTS = (
-    "checkout.session.expired",
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-)
+# What a direct-mode restricted key must be allowed to do.
 PERMISSIONS = (
     ("Checkout Sessions", "Read"),
     ("Products and Prices", "Read"),
@@ -71,7 +66,7 @@ def _page(
         secret_form=(secret_form or SecretForm(formdata=None)) if current_user.is_owner else None,
         form=owner_form if current_user.is_owner else None,
         webhook_url=f"{_public_url()}/webhooks/stripe/direct/{merchant.id}",
-        events=DIRECT_EVENTS,
+        events=webhooks.DIRECT_TYPES,
         permissions=PERMISSIONS,
         method_words=METHOD_WORDS,
         next_step=onboarding.next_step(merchant) if connected else None,
