@@ -62,18 +62,24 @@ def invite(
 ) -> tuple[Invitation, str]:
     """A pending invitation to `email` and the token of its link; an earlier pending invitation
     to the same address from this merchant stops working. AccountError if the address already
-    has an account, cannot be written to or was sent MAX_PER_ADDRESS invitations in the last
-    WINDOW; Refused past the merchant's MAX_PER_MERCHANT; JustSent when the same address was
-    invited within RESEND_AFTER. The caller commits an invitation; a refusal is uncounted and
-    committed here (the counts are committed before they are read: see _admit)."""
+    has an account (counted against the merchant's limit), cannot be written to or was sent
+    MAX_PER_ADDRESS invitations in the last WINDOW; Refused past the merchant's
+    MAX_PER_MERCHANT; JustSent when the same address was invited within RESEND_AFTER. The
+    caller commits an invitation; other refusals are uncounted, committed here (the counts are
+    committed before they are read: see _admit)."""
     email, name = normalize_email(email), (name or "").strip()
     if not email.isascii():  # mime.compose sends to plain ASCII addresses only
         raise AccountError("Use an address in plain ASCII letters: we cannot email this one.")
     if CONTROL.search(name):  # refused here: a member's name goes into email subjects later
         raise AccountError("The name must be one line of plain text.")
+    counted = _admit(merchant, email)
     if email_taken(email):
+        # Counted against the merchant all the same: were it not, past the day's limit this
+        # answer, not the limit's, would tell anyone which addresses have an account.
+        throttle.withdraw(counted[1:])
+        db.session.commit()
         raise AccountError(_taken_words(merchant, inviter, email))
-    now = _retire_earlier(merchant, email, _admit(merchant, email))
+    now = _retire_earlier(merchant, email, counted)
     nonce = secrets.token_urlsafe(24)
     invitation = Invitation(
         merchant=merchant,

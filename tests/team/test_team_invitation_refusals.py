@@ -86,6 +86,21 @@ def test_invitations_are_limited_per_merchant(app, client, login, db, monkeypatc
     assert invite(elsewhere, "n9@example.com").status_code == 303
 
 
+def test_asking_about_addresses_with_an_account_counts_against_the_limit(
+    client, login, db, monkeypatch
+):
+    """Past the day's limit every address gets the same answer: the limit's, not whether it
+    has an account (an answer without a limit would tell anyone who has one)."""
+    monkeypatch.setattr(invitations, "MAX_PER_MERCHANT", 2)
+    signed_in_owner(client, login)
+    make_owner(email="taken@example.com")
+    make_owner(email="taken.too@example.com")
+    first = [invite(client, address).status_code for address in ("taken@example.com", "x@e.com")]
+    late = [invite(client, a).status_code for a in ("taken.too@example.com", "free@example.com")]
+    assert first == [400, 303] and late == [429, 429]
+    assert len(outbox(db)) == 1
+
+
 def test_one_address_gets_at_most_three_invitations_a_day_from_all_merchants(
     app, client, login, db
 ):
