@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, current_app, has_request_context, render_template, request
 from flask_login import current_user
@@ -81,6 +82,8 @@ def register(app: Flask) -> None:
     )
     filters.register(app)
     login_manager.unauthorized_handler(signin.sign_in_first)
+    # Before every other check (CSRF's among them): they read the form this one may refuse.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_undecodable_forms)
     app.before_request(_refuse_stray_files)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
@@ -112,6 +115,30 @@ def _refuse_stray_files():
     if request.endpoint not in UPLOADS and request.files:
         return render_template("errors/stray_file.html"), 400
     return None
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_undecodable_forms():
+    """Refuse, in words, a form whose text is not UTF-8: our pages declare UTF-8, so browsers
+    send it, but a crafted request may not. Read on, it would be kept as "%FF", or read as an
+    empty form (whose missing CSRF token would be blamed on an ended session)."""
+    if request.method != "POST" or request.mimetype != FORM_TYPES[0]:
+        return None
+    body = request.get_data(cache=True)  # the form is parsed from this copy afterwards
+    try:
+        unquote_to_bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        return render_template("errors/not_utf8.html"), 400
+    return None
+
+
+def _sent_as_form() -> bool:
+    """Whether the body is a form that can be read (a multipart one needs its boundary)."""
+    if request.mimetype == FORM_TYPES[1]:
+        return bool(request.mimetype_params.get("boundary"))
+    return request.mimetype == FORM_TYPES[0]
 
 
 def _refuse_nul():
@@ -172,6 +199,8 @@ def _plain_page(code: int):
 
 
 def _csrf_error(_error):
+    if not _sent_as_form():  # no token could be read: not that a session ended
+        return render_template("errors/not_a_form.html"), 400
     # htmx puts an answer into a part of the page: only the words, and the page (with what was
     # typed in it) stays.
     fragment = request.headers.get("HX-Request")
