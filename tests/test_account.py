@@ -103,6 +103,16 @@ def test_a_password_change_needs_the_current_one_and_ends_other_sessions(app, cl
     assert login(fresh, "ada@example.com", NEW).status_code == 302
 
 
+def test_a_new_password_with_a_control_character_is_refused(app, client, login, db):
+    _owner(client, login)
+    for bad in ("abcdefghij\x00k", "abcdefghij\tk", "abcdefghij\x7fk"):
+        data = {"current": PASSWORD, "password": bad, "confirm": bad}
+        refused = post_form(client, "/account/password", data, page="/account")
+        assert refused.status_code == 400
+        assert "control character" in _error_beside(refused.get_data(as_text=True), "password")
+    assert login(app.test_client(), "ada@example.com", PASSWORD).status_code == 302
+
+
 def test_guessing_the_current_password_is_limited_like_a_login(app, client, login):
     _owner(client, login)
     data = {"current": "guess", "password": NEW, "confirm": NEW}
