@@ -29,6 +29,9 @@ MAILBOX_PROVIDERS = frozenset(
         "mail.ru", "zoho.com", "fastmail.com",
     }
 )  # fmt: skip
+# The DKIM record's name puts a selector (domains._new_selector's: cr, year, month and four hex
+# digits) before the domain: DNS allows 253 characters for the whole name.
+LONGEST = 253 - len("cr202612abcd._domainkey.")
 WWW = re.compile(r"(?i)^www\.(?=.+\.)")  # www.shop.example, never www.example alone
 
 
@@ -53,6 +56,11 @@ def normalize(text: str, platform_domain: str | None = None) -> str:
     domain = ".".join(_alabel(label) for label in mapped.removesuffix(".").split("."))
     if len(domain) > 253:
         raise DomainError("This domain is longer than the 253 characters DNS allows.")
+    if len(domain) > LONGEST:
+        raise DomainError(
+            f"This domain is too long to send from: the name of its DKIM record, which adds "
+            f"{253 - LONGEST} characters, would pass the 253 DNS allows. Use at most {LONGEST}."
+        )
     if platform_domain is None:
         platform_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
     _refuse_reserved(domain, platform_domain.lower())

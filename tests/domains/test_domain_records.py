@@ -55,6 +55,7 @@ def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
         ("shop", "full domain"),
         ("a" * 64 + ".example", "63 characters"),
         (".".join(["abcdefghi"] * 26), "253 characters"),
+        (".".join(["abcdefghi"] * 23) + ".example", "Use at most 229"),  # 238: no DKIM name
         ("192.0.2.10", "not an IP address"),
         ("[2001:db8::1]", "not an IP address"),
         ("10.1", "not an IP address"),
