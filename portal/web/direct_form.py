@@ -7,7 +7,7 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from portal.web.forms import strip
 
@@ -49,12 +49,12 @@ class DirectForm(FlaskForm):
     api_key = PasswordField(
         "Restricted API key",
         filters=[strip],
-        validators=[InputRequired("Paste your restricted key."), _key_format],
+        validators=[DataRequired("Paste your restricted key."), _key_format],
     )
     webhook_secret = PasswordField(
         "Webhook signing secret",
         filters=[strip],
-        validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
+        validators=[DataRequired("Paste the endpoint's signing secret."), _secret_format],
     )
 
 
@@ -64,5 +64,5 @@ class SecretForm(FlaskForm):
     webhook_secret = PasswordField(
         "New webhook signing secret",
         filters=[strip],
-        validators=[InputRequired("Paste the endpoint's signing secret."), _secret_format],
+        validators=[DataRequired("Paste the endpoint's signing secret."), _secret_format],
     )
