@@ -16,7 +16,7 @@ from functools import cache
 from email_validator import EmailNotValidError, validate_email
 
 from portal import db
-from portal.mail.mime import BIDI, CONTROL
+from portal.mail.mime import BIDI, CONTROL, HIDDEN
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import Merchant, SendingSettings, StripeAccount, TestModeSends
 from portal.services import rules, zone_table
@@ -218,6 +218,10 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         problem = "Use plain text: this contains a control character."
     elif BIDI.search(address):  # it closes every email: it must read as it is
         problem = "Use plain text: this contains a direction mark."
+    elif HIDDEN.search(address):
+        problem = (
+            "Use plain text: this contains an invisible character (such as a zero-width space)."
+        )
     elif len(address) > MAX_POSTAL_ADDRESS:
         problem = f"Use at most {MAX_POSTAL_ADDRESS} characters."
     elif 0 < len(address.strip()) < MIN_POSTAL_ADDRESS:
