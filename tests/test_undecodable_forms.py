@@ -28,7 +28,7 @@ def test_form_text_that_is_not_utf8_is_refused_in_words(owner, client, db, name)
     body = b"csrf_token=" + token + b"&name=" + name
     response = client.post("/account/name", data=body, content_type=FORM)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "did not arrive as UTF-8" in page
+    assert response.status_code == 400 and "the only encoding this site reads" in page
     db.expire_all()
     assert db.get(User, owner.id).name == "Ada"
 
