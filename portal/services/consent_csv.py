@@ -86,13 +86,14 @@ def read_header(cells: list[str]) -> Columns:
 
 class Row(NamedTuple):
     """A valid row: the normalised address, its status and when, in Unix seconds (None: the
-    upload's time).
+    upload's time; `dated` False once that time is filled in).
     A tuple, in this order, because a file may hold millions of them."""
 
     line: int
     email: str
     status: str
     occurred_at: float | None
+    dated: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 
 from portal import db
 from portal.db import utcnow
-from portal.models import ConsentChange, ConsentSource, Contact
+from portal.models import ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.services import consent_csv_pg
 from portal.services.consent_csv import Row
 
@@ -18,9 +18,10 @@ LOOKUP_SIZE = 500  # addresses per IN (...) on SQLite
 
 
 def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    """Move each address to its row's status when the row is strictly newer than the status
-    held (or the address is new), with a ledger entry `ref_prefix + line` for each; returns how
-    many moved. One row per address. The caller commits."""
+    """Move each address to its row's status when the row outranks the status held (or the
+    address is new), and an undated row only to another status than the one held, with a
+    ledger entry `ref_prefix + line` for each; returns how many moved. One row per address.
+    The caller commits."""
     if not rows:
         return 0
     if db.session.get_bind().dialect.name == "postgresql":
@@ -29,13 +30,13 @@ def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
 
 
 def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    held = {}  # address -> (contact id, updated_at)
+    held = {}  # address -> (contact id, updated_at, status)
     emails = [r.email for r in rows]
     for start in range(0, len(emails), LOOKUP_SIZE):
         held.update(
-            (email, (id_, when))
-            for id_, email, when in db.session.execute(
-                select(Contact.id, Contact.email, Contact.updated_at).where(
+            (email, (id_, when, status))
+            for id_, email, when, status in db.session.execute(
+                select(Contact.id, Contact.email, Contact.updated_at, Contact.status).where(
                     Contact.merchant_id == merchant_id,
                     Contact.email.in_(emails[start : start + LOOKUP_SIZE]),
                 )
@@ -44,7 +45,7 @@ def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
     rows = [
         r._replace(occurred_at=datetime.fromtimestamp(r.occurred_at, timezone.utc)) for r in rows
     ]
-    moved = [r for r in rows if r.email not in held or r.occurred_at > held[r.email][1]]
+    moved = [r for r in rows if r.email not in held or _moves(r, *held[r.email][1:])]
     fields = [dict(status=r.status, updated_at=r.occurred_at, source=SOURCE) for r in moved]
     new = [
         dict(f, merchant_id=merchant_id, email=r.email)
@@ -59,6 +60,21 @@ def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
     if moved:
         db.session.execute(insert(ConsentChange), _ledger(merchant_id, ref_prefix, moved))
     return len(moved)
+
+
+def _moves(row: Row, held_at: datetime, held_status: str) -> bool:
+    if not row.dated and row.status == held_status:
+        return False  # "now", but already so: nothing to write
+    return outranks(row.occurred_at, row.status, held_at, held_status)
+
+
+def outranks(when, status: str, held_when, held_status: str) -> bool:
+    """Whether a status dated `when` replaces one dated `held_when` (both datetimes, or both
+    Unix seconds): when newer, or as new and an unsubscribe of a subscribed address (the safer
+    of the two)."""
+    if when != held_when:
+        return when > held_when
+    return status == ConsentStatus.UNSUBSCRIBED != held_status
 
 
 def _ledger(merchant_id: int, ref_prefix: str, rows: list[Row]) -> list[dict]:

@@ -6,22 +6,31 @@ from __future__ import annotations
 
 from portal import db
 from portal.db import utcnow
+from portal.models import ConsentStatus
 
 # The batch holds one row per address (ON CONFLICT needs that), taken in address order: two
 # imports at once lock the addresses they share in the same order, so neither waits on the other
-# in a cycle (a deadlock). Only a row strictly newer than
-# the status held moves its address; the ledger gets an entry for exactly the rows that moved.
+# in a cycle (a deadlock). Only a row that outranks the status held (consent_csv_apply.outranks:
+# newer, or as new and an unsubscribe) moves its address, and an undated one only to another
+# status; the ledger gets an entry for exactly the rows that moved.
 # The ledger's key (merchant, email, "csv", "<sha256[:16]>:<line>") should never repeat (a
 # contact's date never goes back; erasing an address deletes its ledger), but were it to, the
 # entry is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
 APPLY_SQL = """
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
-    SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch
+    SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch b
+    WHERE b.dated OR NOT EXISTS (
+        SELECT FROM contacts h
+        WHERE h.merchant_id = %(merchant_id)s AND h.email = b.email AND h.status = b.status
+    )
     ORDER BY email COLLATE "C"
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
-        WHERE excluded.updated_at > c.updated_at
+        WHERE excluded.updated_at > c.updated_at OR (
+            excluded.updated_at = c.updated_at
+            AND excluded.status = %(unsubscribed)s AND c.status <> %(unsubscribed)s
+        )
     RETURNING c.email
 ), logged AS (
     INSERT INTO consent_changes
@@ -33,10 +42,10 @@ WITH moved AS (
 )
 SELECT count(*) FROM moved
 """
-# A row as a line of COPY's text format: (line, email, status, Unix seconds), the seconds as
-# repr() writes a float: the shortest text PostgreSQL reads back as the same double, which
-# to_timestamp() rounds to the microsecond the row said.
-COPY_LINE = "%d\t%s\t%s\t%r\n"
+# A row as a line of COPY's text format: (line, email, status, Unix seconds, dated), the seconds
+# as repr() writes a float: the shortest text PostgreSQL reads back as the same double, which
+# to_timestamp() rounds to the microsecond the row said; dated as True or False.
+COPY_LINE = "%d\t%s\t%s\t%r\t%s\n"
 
 
 def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> int:
@@ -48,14 +57,20 @@ def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> in
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE csv_batch (line integer, email text, status text, "
-            "at double precision) ON COMMIT DROP"
+            "at double precision, dated boolean) ON COMMIT DROP"
         )
         with cursor.copy("COPY csv_batch FROM STDIN") as copy:
             copy.write("".join(map(COPY_LINE.__mod__, rows)))
         cursor.execute("ANALYZE csv_batch")  # else the join below may nest loops
         cursor.execute(
             APPLY_SQL,
-            {"merchant_id": merchant_id, "source": source, "ref": ref_prefix, "now": utcnow()},
+            {
+                "merchant_id": merchant_id,
+                "source": source,
+                "ref": ref_prefix,
+                "now": utcnow(),
+                "unsubscribed": ConsentStatus.UNSUBSCRIBED.value,
+            },
         )
         moved = cursor.fetchone()[0]
         cursor.execute("DROP TABLE csv_batch")  # the next batch may share this transaction

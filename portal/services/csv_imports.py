@@ -3,12 +3,14 @@ batches, each committed with its rejects, counters and cursor, so that a crash n
 a batch and a second run resumes where the first stopped.
 
 Rows apply last-write-wins: a row moves an address only when its date is strictly newer than
-the status held (an equal or older one counts as skipped), and only a row that moved an address
-enters the ledger (source "csv", ref "<sha256[:16]>:<line>"). Undated rows are dated with the
-first upload of the same content, so uploading a file again changes nothing. A row for an
-address the merchant erased on request is rejected: the file never brings it back. So is a row
-dated over five minutes after the upload: it would outrank every real change until its date,
-even a shopper's unsubscribe."""
+the status held, or as new and an unsubscribe of a subscribed address (any other counts as
+skipped), and only a row that moved an address enters the ledger (source "csv", ref
+"<sha256[:16]>:<line>"). An undated row applies at the upload's time, and only to an address
+not already of its status: uploading a file again changes nothing, unless the status was
+changed since. A row for an address the merchant erased on request is rejected: the file never
+brings it back. So is a row dated over five minutes after the upload: it would outrank every
+real change until its date, even a shopper's unsubscribe; one dated less after it (clocks
+differ) is dated at the upload."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, insert, select, text
 
 from portal import db
-from portal.db import utcnow
+from portal.db import MAX_ID, utcnow
 from portal.mail.mime import BIDI, HIDDEN
 from portal.mail.values import one_line
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
@@ -35,7 +37,7 @@ from portal.services.consent_csv import (
     iso_utc,
     read_batch,
 )
-from portal.services.consent_csv_apply import apply_rows
+from portal.services.consent_csv_apply import apply_rows, outranks
 
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
 # SQLite has one writer at a time: a batch holds every other write (a login, an unsubscribe)
@@ -75,13 +77,8 @@ def process(import_id: int) -> str:
         return imp.status if imp else "missing"
     imp.status, imp.touched_at = ImportStatus.RUNNING, utcnow()
     db.session.commit()
-    undated = db.session.scalar(
-        select(func.min(CsvImport.created_at)).where(
-            CsvImport.merchant_id == imp.merchant_id, CsvImport.sha256 == imp.sha256
-        )
-    )
     for start, batch, end in _batches(imp, csv_files.columns(imp.id)):
-        if not _apply_batch(imp, (start, end), batch, undated):
+        if not _apply_batch(imp, (start, end), batch):
             db.session.rollback()
             return imp.status
         db.session.commit()
@@ -139,7 +136,7 @@ def _batches(imp: CsvImport, columns: Columns) -> Iterator[tuple[int, Batch, int
         start = end
 
 
-def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: datetime) -> bool:
+def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
     """Apply one batch, the file's bytes `span`, with its rejects, counters and cursor (the
     caller commits them at once); False when another run has moved the cursor since (this run
     then stops)."""
@@ -150,7 +147,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch, undated: d
     valid, erased = _not_erased(imp.merchant_id, batch.rows)
     valid, future = _not_future(valid, imp.created_at)
     refused = batch.rejects + erased + future
-    rows = newest_per_address(valid, undated)
+    rows = newest_per_address(valid, imp.created_at)
     moved = apply_rows(imp.merchant_id, f"{imp.sha256[:16]}:", rows)
     if refused:
         db.session.execute(
@@ -187,13 +184,17 @@ def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reje
 
 
 def _not_future(rows: list[Row], uploaded: datetime) -> tuple[list[Row], list[Reject]]:
-    """The rows dated at most FUTURE_SLACK after the upload, and a reject for each other one:
-    a date in the future would outrank every real change until then, even a shopper's
-    unsubscribe (the latest date wins)."""
-    latest = (uploaded + FUTURE_SLACK).timestamp()
-    if all(row.occurred_at is None or row.occurred_at <= latest for row in rows):
+    """The rows dated at most FUTURE_SLACK after the upload, those dated after it dated at it,
+    and a reject for each other one: a date in the future would outrank every real change
+    until then, even a shopper's unsubscribe (the latest date wins)."""
+    now, latest = uploaded.timestamp(), (uploaded + FUTURE_SLACK).timestamp()
+    if all(row.occurred_at is None or row.occurred_at <= now for row in rows):
         return rows, []
-    kept = [row for row in rows if row.occurred_at is None or row.occurred_at <= latest]
+    kept = [
+        row if row.occurred_at is None or row.occurred_at <= now else row._replace(occurred_at=now)
+        for row in rows
+        if row.occurred_at is None or row.occurred_at <= latest
+    ]
     return kept, [
         Reject(
             row.line,
@@ -215,15 +216,16 @@ def _future_reason(seconds: float) -> str:
     )
 
 
-def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
-    """One row per address, dated, the newest; of rows with the same date the first, as a row
-    must be newer than what is held to change it: so the same row wins whichever batch the
-    others fall in. An undated row applies at `undated` plus a microsecond per line: a later
-    undated line is a later change, in every batch, and the same file uploaded again dates its
-    rows the same (it shares `undated`), so it changes nothing."""
-    base = undated.timestamp()
+def newest_per_address(rows: list[Row], uploaded: datetime) -> list[Row]:
+    """One row per address, dated, the newest; of rows with the same date an unsubscribe, else
+    the first (as a row must be newer than what is held to change it): so the same row wins
+    whichever batch the others fall in. An undated row applies at `uploaded` plus a
+    microsecond per line: a later undated line is a later change, in every batch."""
+    base = uploaded.timestamp()
     rows = [
-        row if row.occurred_at is not None else row._replace(occurred_at=base + row.line / 1e6)
+        row
+        if row.occurred_at is not None
+        else row._replace(occurred_at=base + row.line / 1e6, dated=False)
         for row in rows
     ]
     if len({row.email for row in rows}) == len(rows):
@@ -231,21 +233,17 @@ def newest_per_address(rows: list[Row], undated: datetime) -> list[Row]:
     best: dict[str, Row] = {}
     for row in rows:
         held = best.get(row.email)
-        if held is None or row.occurred_at > held.occurred_at:
+        if held is None or outranks(row.occurred_at, row.status, held.occurred_at, held.status):
             best[row.email] = row
     return list(best.values())
 
 
-def recent(merchant: Merchant, limit: int = 10) -> list[CsvImport]:
-    """The merchant's latest imports, newest first."""
-    return list(
-        db.session.scalars(
-            select(CsvImport)
-            .where(CsvImport.merchant_id == merchant.id)
-            .order_by(CsvImport.id.desc())
-            .limit(limit)
-        )
-    )
+def recent(merchant: Merchant, limit: int = 10, before: int | None = None) -> list[CsvImport]:
+    """The merchant's latest imports (older than import `before`, if given), newest first."""
+    stmt = select(CsvImport).where(CsvImport.merchant_id == merchant.id)
+    if before is not None:
+        stmt = stmt.where(CsvImport.id < min(before, MAX_ID))
+    return list(db.session.scalars(stmt.order_by(CsvImport.id.desc()).limit(limit)))
 
 
 def rejects(imp: CsvImport, after_line: int = 0, limit: int = 100) -> list[CsvImportReject]:

@@ -59,11 +59,19 @@ def upload():
     return _upload_page()
 
 
+IMPORTS_SHOWN = 10  # imports listed a page
+
+
 def _upload_page(error: str | None = None, status: int = 200):
+    before = request.args.get("before", type=int)
+    before = before if before and before > 0 else None
+    imports = csv_imports.recent(current_merchant(), IMPORTS_SHOWN + 1, before)
     return render_template(
         "subscriptions_csv/upload.html",
         error=error,
-        imports=csv_imports.recent(current_merchant()),
+        imports=imports[:IMPORTS_SHOWN],
+        older=imports[IMPORTS_SHOWN - 1].id if len(imports) > IMPORTS_SHOWN else None,
+        before=before,
         status_words=STATUS_WORDS,
         limit_mb=consent_csv.CSV_MAX_BYTES // 2**20,
     ), status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 
 from factories import PASSWORD, make_member, make_owner
@@ -129,3 +130,21 @@ def test_another_merchants_import_is_not_found(client, owner, login, db):
     for path in ("", "/progress", "/rejects.csv"):
         assert client.get(f"/subscriptions/imports/{imp.id}{path}").status_code == 404
     assert client.get("/subscriptions/export.csv").get_data(as_text=True) == HEADER
+
+
+def test_the_imports_list_says_what_each_did_and_pages_back_to_the_oldest(client, owner, login):
+    login(client, "owner@bean.example", PASSWORD)
+    first = run_import(owner, HEADER + "a@example.com,Subscribed,\r\nnope,Subscribed,\r\n")
+    for n in range(11):
+        run_import(owner, HEADER + "a@example.com,Subscribed,\r\n", name=f"again{n}.csv")
+    page = client.get("/subscriptions/import").get_data(as_text=True)
+    assert "1 read, 0 applied, 1 skipped" in page and "again10.csv" in page
+    assert "subs.csv" not in page  # the oldest of twelve: on the next page
+    older = re.search(r'href="(/subscriptions/import\?before=\d+)#recent-title">Older', page)
+    assert older is not None
+    back = client.get(older.group(1)).get_data(as_text=True)
+    assert "Older imports" in back and "Latest imports" in back
+    assert "2 read, 1 applied, 1 rejected" in back and f"/subscriptions/imports/{first.id}" in back
+    assert ">again1.csv<" not in back and ">Older imports</a>" not in back
+    for odd in ("-5", "x", "99999999999999999999"):
+        assert client.get(f"/subscriptions/import?before={odd}").status_code == 200
