@@ -235,9 +235,11 @@ def test_a_rejected_cell_is_shown_isolated_with_its_control_characters_written_o
     text = HEADER + "a\u202eb@example.com,Subscribed,\r\nx\x01y@example.com,Subscribed,\r\n"
     text += "c@example.com,sub\u202escribed\x1b,\r\n"  # a bad status, quoted in the reason
     text += '"' + "z" * 131_073 + '",Subscribed,\r\n'  # a cell the csv module will not read
+    text += '"two\r\nlines\t@example.com",Subscribed,\r\n'
     imp = run_import(owner, text)
     page = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
     assert "<bdi>a\\u202eb@example.com</bdi>" in page  # its direction mark written out
     assert "<bdi>x\\x01y@example.com</bdi>" in page and "\x01" not in page
     assert '<span class="muted">not read</span>' in page
     assert "sub\\u202escribed\\x1b" in page and "\x1b" not in page and "\u202e" not in page
+    assert "<bdi>two↵lines⇥@example.com</bdi>" in page  # a line break and a tab, as such

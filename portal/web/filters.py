@@ -20,7 +20,7 @@ ADDRESS_RUN = 20  # characters of an address shown before a line may break
 # Control characters, the marks that turn text's direction (which <bdi> keeps inside), and the
 # invisible ones (a zero-width space pasted into a cell: the cell looks right but is refused).
 _CONTROL = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+    r"\r\n|[\x00-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
 )
 
 
@@ -57,14 +57,20 @@ def address_breaks(text: str | None) -> Markup:
 
 
 def visible(text: str | None) -> Markup:
-    """Text as a person should see it when it may hold anything (a rejected CSV cell): each
-    control character or direction mark written out (\\x01, \\u202e), the whole isolated
-    (<bdi>): nothing in it can turn it, or the text around it, around."""
+    """Text as a person should see it when it may hold anything (a rejected CSV cell): a line
+    break as ↵ and a tab as ⇥, each other control character or direction mark written out
+    (\\x01, \\u202e), the whole isolated (<bdi>): nothing in it can turn it, or the text
+    around it, around."""
     shown = _CONTROL.sub(_written_out, text or "")
     return Markup("<bdi>{}</bdi>").format(shown)
 
 
+SHOWN_AS = {"\r\n": "↵", "\n": "↵", "\r": "↵", "\t": "⇥"}  # what a person knows them by
+
+
 def _written_out(match: re.Match) -> str:
+    if match.group() in SHOWN_AS:
+        return SHOWN_AS[match.group()]
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
