@@ -53,7 +53,7 @@ def test_random_files_read_as_the_csv_module_reads_them(seed):
         "a,b\rc\r\nd,e\r\n",
         "\r\n\r\n,\r\n",
         'a,"unterminated\r\nb,c\r\n',
-        "a," + "x" * (consent_csv.FIELD_LIMIT + 1) + "\r\nb,c\r\n",
+        'a,"' + "x" * (consent_csv.FIELD_LIMIT + 1) + '"\r\nb,c\r\n',
         "a,b\r",
     ],
 )
@@ -69,3 +69,11 @@ def test_a_plain_line_never_reaches_the_csv_module():
 
     records.reader = map(refuse, records.reader)
     assert list(records) == [(5, ["a", "b"]), (6, ["c", "d"])]
+
+
+def test_an_unquoted_cell_past_the_csv_modules_limit_keeps_its_row():
+    """The module refuses a row with a field past its limit; a plain line is split on its
+    commas whatever its length, so a long cell in an ignored column costs the row nothing."""
+    long = "x" * (consent_csv.FIELD_LIMIT + 1)
+    text = f"a@x.io,Subscribed,,{long}\r\nb,c\r\n"
+    assert by_records(text) == [(1, ["a@x.io", "Subscribed", "", long]), (2, ["b", "c"])]

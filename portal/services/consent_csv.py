@@ -193,9 +193,10 @@ class Batch:
 
 class Records:
     """The CSV records of an iterator of lines (each ending in LF, but maybe the last), with the
-    file's line number each begins on. A line with no quote, no other carriage return than its
-    end's and no room for an oversized field is split on its commas: exactly what the csv
-    module would read, for a fraction of the cost. Any other line is read by the csv module,
+    file's line number each begins on. A line with no quote and no other carriage return than
+    its end's is split on its commas: what the csv module would read, for a fraction of the
+    cost (and a cell longer than the module's limit, which it would refuse the whole row for,
+    may then stand in a column that is ignored). Any other line is read by the csv module,
     which takes the following lines too while a quoted field goes on."""
 
     def __init__(self, lines: Iterator[str], first_line: int) -> None:
@@ -221,7 +222,7 @@ class Records:
         line, number = next(self.lines), self.first_line + self.lines_read
         self.lines_read += 1
         body = line[:-2] if line[-2:] == "\r\n" else line[:-1] if line[-1:] == "\n" else line
-        if '"' not in body and "\r" not in body and len(body) <= FIELD_LIMIT:
+        if '"' not in body and "\r" not in body:
             return number, body.split(",") if body else []
         self.held = line
         try:
