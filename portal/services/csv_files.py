@@ -91,7 +91,8 @@ def _read_full(stream: BinaryIO, size: int) -> bytes:
 def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
     """The chunk as text; RefusedFile naming the line of the first byte that is not text."""
     if (nul := chunk.find(b"\x00")) >= 0:
-        if lines_before == 0 and nul < BINARY_SNIFF:  # at its start: a binary file
+        # At its start, a binary file; unless a line of text with commas (a header) came first.
+        if lines_before == 0 and nul < BINARY_SNIFF and not _header_before(chunk, nul):
             raise RefusedFile(UTF16 if _utf16(chunk[:BINARY_SNIFF]) else NOT_TEXT)
         line = lines_before + chunk.count(b"\n", 0, nul) + 1
         raise RefusedFile(
@@ -103,6 +104,14 @@ def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
     except UnicodeDecodeError as exc:
         line = lines_before + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
         raise RefusedFile(f"{NOT_UTF8} (The first such character is on line {line}.)") from exc
+
+
+def _header_before(chunk: bytes, nul: int) -> bool:
+    first = chunk[: chunk.find(b"\n", 0, nul)] if b"\n" in chunk[:nul] else None
+    try:
+        return first is not None and b"," in first and bool(first.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
 
 
 def _utf16(start: bytes) -> bool:

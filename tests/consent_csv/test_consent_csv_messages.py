@@ -37,6 +37,12 @@ def refusal(owner, data: bytes) -> str:
         (HEADER.encode("utf-16-le"), "This file is in UTF-16"),
         (HEADER.encode("utf-16-be"), "This file is in UTF-16"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "holds binary data, like an image"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00", "holds binary data, like an image"),
+        # A header, then a NUL: a damaged text file, told where.
+        (
+            HEADER.encode() + b"a@example.com,Subscribed,\r\nb@x\x00.io,Subscribed,\r\n",
+            "Line 3 holds",
+        ),
     ],
 )
 def test_files_a_spreadsheet_makes_are_refused_with_what_to_do(owner, db, data, words):
