@@ -62,10 +62,9 @@ CHECKOUT_ANSWERS = {
 
 @dataclass(frozen=True)
 class HistoryLine:
-    status: str
+    change: ConsentChange
     source: str  # in words
     who: str
-    occurred_at: datetime
     cart_id: int | None = None  # the cart's page, for a change a checkout made
 
 
@@ -96,7 +95,7 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
         return None
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
-        HistoryLine(c.status, source_words(c.source, c.status), w, c.occurred_at, _cart(c, carts))
+        HistoryLine(c, source_words(c.source, c.status), w, _cart(c, carts))
         for c, w in zip(changes, who_of(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends, total)
