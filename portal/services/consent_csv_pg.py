@@ -13,9 +13,9 @@ from portal.models import ConsentStatus
 # in a cycle (a deadlock). Only a row that outranks the status held (consent_csv_apply.outranks:
 # newer, or as new and an unsubscribe) moves its address, and an undated one only to another
 # status; the ledger gets an entry for exactly the rows that moved.
-# The ledger's key (merchant, email, "csv", "<sha256[:16]>:<line>") should never repeat (a
-# contact's date never goes back; erasing an address deletes its ledger), but were it to, the
-# entry is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
+# The ledger's key (merchant, email, "csv", "import:<id>:<line>") never repeats: a batch's
+# lines move their addresses once, committed with the import's cursor. Were it to, the entry
+# is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
 APPLY_SQL = """
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)

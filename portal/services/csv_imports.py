@@ -5,7 +5,7 @@ a batch and a second run resumes where the first stopped.
 Rows apply last-write-wins: a row moves an address only when its date is strictly newer than
 the status held, or as new and an unsubscribe of a subscribed address (any other counts as
 skipped), and only a row that moved an address enters the ledger (source "csv", ref
-"<sha256[:16]>:<line>"). An undated row applies at the upload's time, and only to an address
+"import:<id>:<line>"). An undated row applies at the upload's time, and only to an address
 not already of its status: uploading a file again changes nothing, unless the status was
 changed since. A row for an address the merchant erased on request is rejected: the file never
 brings it back. So is a row dated over five minutes after the upload: it would outrank every
@@ -26,7 +26,7 @@ from portal.mail.mime import BIDI, HIDDEN
 from portal.mail.values import one_line
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
-from portal.services import csv_files, erasure
+from portal.services import consent_authors, csv_files, erasure
 from portal.services.consent_csv import (
     STATUS_WORDS,
     Batch,
@@ -148,7 +148,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
     valid, future = _not_future(valid, imp.created_at)
     refused = batch.rejects + erased + future
     rows = newest_per_address(valid, imp.created_at)
-    moved = apply_rows(imp.merchant_id, f"{imp.sha256[:16]}:", rows)
+    moved = apply_rows(imp.merchant_id, consent_authors.IMPORT_REF.format(imp.id), rows)
     if refused:
         db.session.execute(
             insert(CsvImportReject),

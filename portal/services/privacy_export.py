@@ -8,7 +8,8 @@ from datetime import datetime
 from portal.models import EmailSend, Merchant, RecoveryCase
 from portal.services import carts
 from portal.services.subscriptions import checkouts_of, held_contact, ledger_of, normalize
-from portal.services.subscriptions import sends_to, source_words, who_of
+from portal.services import consent_authors
+from portal.services.subscriptions import sends_to, source_words
 
 
 def export_person(merchant: Merchant, email: str) -> dict:
@@ -25,7 +26,7 @@ def export_person(merchant: Merchant, email: str) -> dict:
         "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact),
         "consent_history": [
             _pick(c, CHANGE_KEYS) | _words(c) | {"by": who}
-            for c, who in zip(changes, who_of(merchant, changes))
+            for c, (who, _) in zip(changes, consent_authors.of(merchant, changes))
         ],
         "checkout_sessions": [
             _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}

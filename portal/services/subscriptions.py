@@ -12,19 +12,19 @@ from portal import db
 from portal.models import CheckoutSession, ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.models import CsvImport, CsvImportReject, EmailSend, ErasedAddress, EventStatus
 from portal.models import Merchant, OutboxMessage, RecoveryCase, StripeEvent, User
-from portal.services import addresses, consent, erasure, events
+from portal.services import addresses, consent, consent_authors, erasure, events
 from portal.services.erasure import email_hash
 
 STATUS = {ConsentStatus.SUBSCRIBED: "Subscribed", ConsentStatus.UNSUBSCRIBED: "Unsubscribed"}
-# Each source of a change in words, and who such a change always comes from.
+# Each source of a change in words (who it comes from: consent_authors).
 SOURCES = {
-    ConsentSource.CHECKOUT_SESSION: ("Checkout", "The shopper"),
-    ConsentSource.CSV: ("CSV upload", "A CSV upload"),
-    ConsentSource.UNSUBSCRIBE_LINK: ("Unsubscribe link", "The shopper"),
-    ConsentSource.ONE_CLICK: ("One-click unsubscribe", "The shopper's mail app"),
-    ConsentSource.MANUAL: ("Changed by hand", "A former team member"),  # who: the user, if kept
-    ConsentSource.BOUNCE: ("Bounce", "The mail server"),
-    ConsentSource.COMPLAINT: ("Complaint", "The mail server"),
+    ConsentSource.CHECKOUT_SESSION: "Checkout",
+    ConsentSource.CSV: "CSV upload",
+    ConsentSource.UNSUBSCRIBE_LINK: "Unsubscribe link",
+    ConsentSource.ONE_CLICK: "One-click unsubscribe",
+    ConsentSource.MANUAL: "Changed by hand",
+    ConsentSource.BOUNCE: "Bounce",
+    ConsentSource.COMPLAINT: "Complaint",
 }
 CUSTOMER_LIMIT = 50  # carts and emails shown on a customer page (the export has them all)
 HISTORY_LIMIT = 200  # consent changes shown on it (the export has them all too)
@@ -50,7 +50,7 @@ def source_words(source: str, status: str | None = None) -> str:
     the history read the same."""
     if source == ConsentSource.CHECKOUT_SESSION and status in CHECKOUT_ANSWERS:
         return CHECKOUT_ANSWERS[status]
-    return SOURCES.get(source, (source.replace("_", " ").capitalize(),))[0]
+    return SOURCES.get(source, source.replace("_", " ").capitalize())
 
 
 # A checkout's answer in words: the box a shopper ticks, or leaves unticked, is what it records.
@@ -66,6 +66,7 @@ class HistoryLine:
     source: str  # in words
     who: str
     cart_id: int | None = None  # the cart's page, for a change a checkout made
+    uploaded_at: datetime | None = None  # for a change from a CSV file, when it was uploaded
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
         return None
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
-        HistoryLine(c, source_words(c.source, c.status), w, _cart(c, carts))
-        for c, w in zip(changes, who_of(merchant, changes))
+        HistoryLine(c, source_words(c.source, c.status), who, _cart(c, carts), uploaded)
+        for c, (who, uploaded) in zip(changes, consent_authors.of(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends, total)
 
@@ -142,54 +143,6 @@ def sends_to(merchant: Merchant, email: str, limit: int | None) -> list[EmailSen
     )
     order = (EmailSend.created_at.desc(), EmailSend.id.desc())
     return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
-
-
-def who_of(merchant: Merchant, changes: list[ConsentChange]) -> list[str]:
-    """Who made each change: the team member's address for manual ones (source_ref
-    "user:<id>:<time>"), who uploaded the file and its line for CSV ones (source_ref
-    "<sha256[:16]>:<line>"), else who such a source always is."""
-    ids = {_user_id(c) for c in changes} - {None}
-    stmt = select(User.id, User.email).where(User.merchant_id == merchant.id, User.id.in_(ids))
-    users = dict(db.session.execute(stmt).all()) if ids else {}
-    uploads = _uploads(merchant, {c.source_ref[:16] for c in changes if c.source == "csv"})
-    return [
-        users.get(_user_id(c))
-        or (c.source == "csv" and _upload_words(uploads, c.source_ref))
-        or SOURCES.get(c.source, ("", "—"))[1]
-        for c in changes
-    ]
-
-
-def _uploads(merchant: Merchant, prefixes: set[str]) -> dict[str, tuple[str, str | None]]:
-    """The first upload of each file (by its hash's first 16 digits): (file name, uploader)."""
-    if not prefixes:
-        return {}
-    stmt = (
-        select(CsvImport.sha256, CsvImport.filename, User.email)
-        .outerjoin(User, User.id == CsvImport.user_id)
-        .where(CsvImport.merchant_id == merchant.id)
-        .where(func.substr(CsvImport.sha256, 1, 16).in_(prefixes))
-        .order_by(CsvImport.id.desc())
-    )
-    return {sha[:16]: (name, email) for sha, name, email in db.session.execute(stmt)}
-
-
-def _upload_words(uploads: dict, ref: str) -> str | None:
-    prefix, _, line = ref.partition(":")
-    if prefix not in uploads:
-        return None
-    name, email = uploads[prefix]
-    return f"{email or 'A former team member'}: “{name}”, line {line}"
-
-
-def _user_id(change: ConsentChange) -> int | None:
-    kind, _, rest = change.source_ref.partition(":")
-    number = rest.partition(":")[0]
-    return (
-        int(number)
-        if change.source == ConsentSource.MANUAL and kind == "user" and number.isdigit()
-        else None
-    )
 
 
 # The sources by which the shopper, not the merchant, said no.

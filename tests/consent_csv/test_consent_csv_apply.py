@@ -34,7 +34,7 @@ def test_rows_apply_only_when_newer_in_both_directions(owner, db):
     # A checkout consent newer than the CSV row wins afterwards.
     record(owner, "new@example.com", "subscribed", datetime(2023, 10, 25, tzinfo=timezone.utc))
     assert held(db)["new@example.com"][0] == "subscribed"
-    assert ("new@example.com", "unsubscribed", "csv", f"{imp.sha256[:16]}:3") in ledger(db)
+    assert ("new@example.com", "unsubscribed", "csv", f"import:{imp.id}:3") in ledger(db)
     assert not any(e[0] == "old@example.com" and e[2] == "csv" for e in ledger(db))
 
 
@@ -69,7 +69,7 @@ def test_an_undated_file_uploaded_again_applies_where_the_status_changed_since(o
     text = HEADER + "a@example.com,Unsubscribed,\r\nb@example.com,Unsubscribed,\r\n"
     run_import(owner, text)
     record(owner, "a@example.com", "subscribed", utcnow(), "cs_later")  # after the upload
-    again = run_import(owner, text.replace("b@", "B@"), name="again.csv")
+    again = run_import(owner, text, name="again.csv")  # the same file: its lines, its hash
     assert (again.applied, again.skipped_older) == (1, 1)  # b@ was unsubscribed already
     assert held(db)["a@example.com"] == (
         "unsubscribed",
@@ -77,6 +77,12 @@ def test_an_undated_file_uploaded_again_applies_where_the_status_changed_since(o
     )
     assert [e[:3] for e in ledger(db) if e[0] == "b@example.com"] == [
         ("b@example.com", "unsubscribed", "csv")
+    ]
+    # a@'s line 2 moved it twice, once in each upload: two entries, each its own.
+    assert [e[2:] for e in ledger(db) if e[0] == "a@example.com"] == [
+        ("checkout_session", "cs_later"),
+        ("csv", f"import:{again.id - 1}:2"),
+        ("csv", f"import:{again.id}:2"),
     ]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, timezone
 
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token
+from portal.models import ConsentChange
 from portal.services import csv_imports
 from consent_csv_kit import HEADER, held, run_import
 
@@ -148,3 +150,27 @@ def test_the_imports_list_says_what_each_did_and_pages_back_to_the_oldest(client
     assert ">again1.csv<" not in back and ">Older imports</a>" not in back
     for odd in ("-5", "x", "99999999999999999999"):
         assert client.get(f"/subscriptions/import?before={odd}").status_code == 200
+
+
+def test_a_change_from_an_upload_names_it_and_says_when_it_was_uploaded(client, owner, login, db):
+    """The row's date is when the customer said so; the upload may come years later. A change
+    recorded before imports were named by id (by the file's hash) still names its file."""
+    login(client, "owner@bean.example", PASSWORD)
+    imp = run_import(owner, HEADER + "ola@example.com,Subscribed,2021-05-01T10:00:00Z\r\n")
+    db.add(
+        ConsentChange(
+            merchant_id=owner.merchant_id,
+            email="ola@example.com",
+            status="unsubscribed",
+            source="csv",
+            source_ref=f"{imp.sha256[:16]}:7",
+            occurred_at=datetime(2020, 1, 1, tzinfo=timezone.utc),
+        )
+    )
+    db.commit()
+    html = client.get("/subscriptions/customer?email=ola@example.com").get_data(as_text=True)
+    history = html.split("<h2>History</h2>")[1].split("</section>")[0]
+    at = imp.created_at
+    assert history.count(f'uploaded <span class="nowrap">{at:%b} {at.day}, {at.year}') == 2
+    assert "owner@bean.example: “subs.csv”, line 2" in history
+    assert "owner@bean.example: “subs.csv”, line 7" in history

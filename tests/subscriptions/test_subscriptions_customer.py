@@ -153,16 +153,3 @@ def _status(owner, email: str) -> str:
         select(Contact).where(Contact.merchant_id == owner.merchant_id, Contact.email == email)
     )
     return contact.status
-
-
-def test_a_change_from_an_upload_says_when_it_was_uploaded(client, owner, db):
-    """The row's date is when the customer said so; the upload may come years later."""
-    _ledger(owner.merchant_id, "ola@example.com", "subscribed", "csv", "abc:2", T0)
-    _ledger(owner.merchant_id, "ola@example.com", "unsubscribed", "manual", "x", T0)
-    recorded = db.scalar(select(ConsentChange.recorded_at).where(ConsentChange.source == "csv"))
-    html = client.get("/subscriptions/customer?email=ola@example.com").get_data(as_text=True)
-    history = html.split("<h2>History</h2>")[1].split("</section>")[0]
-    assert history.count("uploaded") == 1 and recorded > T0 + timedelta(days=30)
-    assert (
-        f'uploaded <span class="nowrap">{recorded:%b} {recorded.day}, {recorded.year}' in history
-    )
