@@ -1,6 +1,6 @@
 """Forged deliveries to a direct endpoint (anyone may POST to it): a request that Stripe's own
 events do not bear out raises no alarm on the Connect page, and a forgery, or a flood of them,
-cannot hide a real refusal. Stripe is the sandbox, whose key for the account can say which
+cannot hide a real refusal: events Stripe sent that never arrived are counted in the warning. Stripe is the sandbox, whose key for the account can say which
 events it sent; the refusal check is a worker's job, run here."""
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ def test_a_forgery_brings_to_light_an_event_stripe_sent_that_never_arrived(
     refused(app, client, redis_conn, owner, _forged())
     account = account_of(db, owner)
     assert account.webhook_refused_at is not None
-    assert "does not match the signing secret" in account.webhook_refused_reason
+    assert account.webhook_refused_reason == (
+        "its signature does not match the signing secret saved here; and 1 event Stripe sent "
+        "in the hour before never arrived"
+    )
 
 
 def test_a_flood_of_forgeries_frees_the_check_only_so_often(app, redis_conn):

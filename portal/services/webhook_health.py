@@ -48,9 +48,9 @@ class Health:
         return self.last_at is None or self.refused_at > self.last_at
 
 
-def note_refusal(merchant_id: int, reason: str) -> None:
-    """Keep `reason` as the last refusal of the merchant's connected direct-mode account,
-    unless one was kept less than REFUSAL_EVERY ago. The caller commits."""
+def note_refusal(merchant_id: int, reason: str, also: str = "") -> None:
+    """Keep `reason` (in words, then `also`) as the last refusal of the merchant's connected
+    direct-mode account, unless one was kept less than REFUSAL_EVERY ago. The caller commits."""
     now = utcnow()
     db.session.execute(
         update(StripeAccount)
@@ -63,16 +63,17 @@ def note_refusal(merchant_id: int, reason: str) -> None:
                 StripeAccount.webhook_refused_at < now - REFUSAL_EVERY,
             ),
         )
-        .values(webhook_refused_at=now, webhook_refused_reason=_in_words(reason)[:200])
+        .values(webhook_refused_at=now, webhook_refused_reason=(_in_words(reason) + also)[:200])
     )
 
 
 def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
     """Keep a refused delivery (see note_refusal) when Stripe sent the merchant an event that
-    did not arrive: the one the request names, or else one of its latest (anyone may POST to a
-    direct endpoint, and a forged request must neither tell the merchant that the secret saved
-    is wrong nor, by taking the check's turn, hide a real refusal). Stripe not answering, or a
-    key that may not read events, keeps it (a real delivery is more likely than a forgery that
+    did not arrive: the one the request names, or else one of its latest, which the reason
+    then counts (anyone may POST to a direct endpoint: a forged request must not tell the
+    merchant that the secret saved is wrong, nor, by taking the check's turn, hide a real
+    refusal; but events lost for any reason are worth telling). Stripe not answering, or a key
+    that may not read events, keeps it (a real delivery is more likely than a forgery that
     names a real event). Whether it was kept. Commits: no transaction is held while Stripe
     answers."""
     account = db.session.scalar(
@@ -83,27 +84,36 @@ def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
         )
     )
     db.session.commit()
-    if account is None or not _one_was_lost(account, event_id):
+    lost = None if account is None else _lost(account, event_id)
+    if lost is None:
         return False
-    note_refusal(merchant_id, reason)
+    note_refusal(merchant_id, reason, lost)
     db.session.commit()
     return True
 
 
-def _one_was_lost(account: StripeAccount, event_id: str) -> bool:
-    """Whether Stripe holds `event_id` and it never arrived here, or else whether one of the
+def _lost(account: StripeAccount, event_id: str) -> str | None:
+    """ "" when Stripe holds `event_id` and it never arrived here; else, when some of the
     account's events of the last LOOKBACK (older than SETTLE: those may still be on their way)
-    never arrived."""
+    never arrived, words that count them; None when nothing was lost."""
     if not _arrived([event_id]) and stripe_gateway.knows_event(account, event_id) is not False:
-        return True
+        return ""
     until = utcnow() - SETTLE
     since = max(account.connected_at, utcnow() - LOOKBACK)
     if since >= until:
-        return False
-    sent = stripe_gateway.event_ids(
-        account, list(webhooks.DIRECT_TYPES), int(since.timestamp()), int(until.timestamp())
+        return None
+    sent = set(
+        stripe_gateway.event_ids(
+            account, list(webhooks.DIRECT_TYPES), int(since.timestamp()), int(until.timestamp())
+        )
+        or ()
     )
-    return bool(sent) and len(_arrived(sent)) < len(set(sent))
+    lost = len(sent - _arrived(list(sent))) if sent else 0
+    if not lost:
+        return None
+    return (
+        f"; and {lost} event{'s' if lost > 1 else ''} Stripe sent in the hour before never arrived"
+    )
 
 
 def _arrived(event_ids: list[str]) -> set[str]:
