@@ -14,29 +14,32 @@ from portal.services import consent_csv_pg
 from portal.services.consent_csv import Row
 
 SOURCE = ConsentSource.CSV  # the ledger's source for every row applied from a file
+# A "no" the shopper gave themselves: a row without a date (no proof they said yes since)
+# never subscribes them again.
+THEIR_OWN = (*ConsentSource.shoppers_own(), ConsentSource.COMPLAINT)
 LOOKUP_SIZE = 500  # addresses per IN (...) on SQLite
 
 
 def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
     """Move each address to its row's status when the row outranks the status held (or the
-    address is new), and an undated row only to another status than the one held, with a
-    ledger entry `ref_prefix + line` for each; returns how many moved. One row per address.
-    The caller commits."""
+    address is new), and an undated row only to another status than the one held, never out
+    of an unsubscribe the shopper made (THEIR_OWN), with a ledger entry `ref_prefix + line`
+    for each; returns how many moved. One row per address. The caller commits."""
     if not rows:
         return 0
     if db.session.get_bind().dialect.name == "postgresql":
-        return consent_csv_pg.apply_rows(merchant_id, ref_prefix, SOURCE, rows)
+        return consent_csv_pg.apply_rows(merchant_id, ref_prefix, SOURCE, THEIR_OWN, rows)
     return _apply_rows(merchant_id, ref_prefix, rows)
 
 
 def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
-    held = {}  # address -> (contact id, updated_at, status)
+    held = {}  # address -> (contact id, updated_at, status, source)
     emails = [r.email for r in rows]
     for start in range(0, len(emails), LOOKUP_SIZE):
         held.update(
-            (email, (id_, when, status))
-            for id_, email, when, status in db.session.execute(
-                select(Contact.id, Contact.email, Contact.updated_at, Contact.status).where(
+            (email, (id_, when, status, source))
+            for id_, email, when, status, source in db.session.execute(
+                select(*HELD).where(
                     Contact.merchant_id == merchant_id,
                     Contact.email.in_(emails[start : start + LOOKUP_SIZE]),
                 )
@@ -62,9 +65,12 @@ def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
     return len(moved)
 
 
-def _moves(row: Row, held_at: datetime, held_status: str) -> bool:
-    if not row.dated and row.status == held_status:
-        return False  # "now", but already so: nothing to write
+HELD = (Contact.id, Contact.email, Contact.updated_at, Contact.status, Contact.source)
+
+
+def _moves(row: Row, held_at: datetime, held_status: str, held_source: str) -> bool:
+    if not row.dated and (row.status == held_status or held_source in THEIR_OWN):
+        return False  # "now", but already so, or not the merchant's to say
     return outranks(row.occurred_at, row.status, held_at, held_status)
 
 

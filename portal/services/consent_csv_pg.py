@@ -12,7 +12,8 @@ from portal.models import ConsentStatus
 # imports at once lock the addresses they share in the same order, so neither waits on the other
 # in a cycle (a deadlock). Only a row that outranks the status held (consent_csv_apply.outranks:
 # newer, or as new and an unsubscribe) moves its address, and an undated one only to another
-# status; the ledger gets an entry for exactly the rows that moved.
+# status, never out of an unsubscribe the shopper made; the ledger gets an entry for exactly
+# the rows that moved.
 # The ledger's key (merchant, email, "csv", "import:<id>:<line>") never repeats: a batch's
 # lines move their addresses once, committed with the import's cursor. Were it to, the entry
 # is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
@@ -22,7 +23,8 @@ WITH moved AS (
     SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch b
     WHERE b.dated OR NOT EXISTS (
         SELECT FROM contacts h
-        WHERE h.merchant_id = %(merchant_id)s AND h.email = b.email AND h.status = b.status
+        WHERE h.merchant_id = %(merchant_id)s AND h.email = b.email
+            AND (h.status = b.status OR h.source = ANY(%(their_own)s))
     )
     ORDER BY email COLLATE "C"
     ON CONFLICT (merchant_id, email) DO UPDATE
@@ -48,9 +50,10 @@ SELECT count(*) FROM moved
 COPY_LINE = "%d\t%s\t%s\t%r\t%s\n"
 
 
-def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> int:
-    """consent_csv.apply_rows on PostgreSQL (rows are consent_csv.Row, dated, one per address):
-    how many addresses moved. The caller commits."""
+def apply_rows(merchant_id: int, ref_prefix: str, source: str, their_own, rows: list) -> int:
+    """consent_csv_apply.apply_rows on PostgreSQL (rows are consent_csv.Row, dated, one per
+    address; `their_own`: the sources of a shopper's own unsubscribe): how many addresses
+    moved. The caller commits."""
     # Addresses were validated: no tab, newline or backslash, so COPY's text format needs no
     # escaping, and one write of the whole batch is far cheaper than a row at a time.
     connection = db.session.connection().connection.driver_connection
@@ -70,6 +73,7 @@ def apply_rows(merchant_id: int, ref_prefix: str, source: str, rows: list) -> in
                 "ref": ref_prefix,
                 "now": utcnow(),
                 "unsubscribed": ConsentStatus.UNSUBSCRIBED.value,
+                "their_own": [str(s) for s in their_own],
             },
         )
         moved = cursor.fetchone()[0]

@@ -86,6 +86,19 @@ def test_an_undated_file_uploaded_again_applies_where_the_status_changed_since(o
     ]
 
 
+def test_an_undated_row_never_subscribes_again_a_shopper_who_unsubscribed(owner, db):
+    """No date is no proof that they said yes since: only a dated row (newer) may."""
+    for email, source in (("link@x.io", "unsubscribe_link"), ("hand@x.io", "manual")):
+        consent.record([Change(owner.merchant_id, email, "unsubscribed", source, "e", T1)])
+    db.commit()
+    undated = run_import(owner, HEADER + "link@x.io,Subscribed,\r\nhand@x.io,Subscribed,\r\n")
+    assert (undated.applied, undated.skipped_older) == (1, 1)
+    assert held(db)["link@x.io"] == ("unsubscribed", T1)
+    assert held(db)["hand@x.io"][0] == "subscribed"  # the merchant's own no: theirs to undo
+    dated = run_import(owner, HEADER + "link@x.io,Subscribed,2024-01-01T00:00:00Z\r\n")
+    assert dated.applied == 1 and held(db)["link@x.io"][0] == "subscribed"
+
+
 def test_of_a_row_and_a_status_dated_alike_the_unsubscribe_wins(owner, db):
     record(owner, "sub@example.com", "subscribed", T1, "cs_sub")
     record(owner, "unsub@example.com", "unsubscribed", T1, "cs_unsub")
