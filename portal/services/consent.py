@@ -72,7 +72,9 @@ def _record(changes: list[Change]) -> int:
 
 
 def _move_contacts():
-    """Insert a contact, or move one held to the row's status unless it holds a newer one."""
+    """Insert a contact, or move one held to the row's status unless it holds a newer one. Of
+    equal dates the change recorded last wins: these changes are made as they happen (a CSV
+    row's date is the file's word, and there an unsubscribe wins: consent_csv_apply)."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Contact.__table__)
     return stmt.on_conflict_do_update(

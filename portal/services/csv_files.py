@@ -107,9 +107,10 @@ def _decode(decoder, chunk: bytes, lines_before: int, final: bool) -> str:
 
 
 def _header_before(chunk: bytes, nul: int) -> bool:
-    first = chunk[: chunk.find(b"\n", 0, nul)] if b"\n" in chunk[:nul] else None
+    """Whether a whole first line of UTF-8 text with a comma (a header) comes before `nul`."""
+    end = chunk.find(b"\n", 0, nul)
     try:
-        return first is not None and b"," in first and bool(first.decode("utf-8"))
+        return end >= 0 and b"," in chunk[:end] and chunk[:end].decode("utf-8") is not None
     except UnicodeDecodeError:
         return False
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from sqlalchemy import delete, insert, select, text
 
 from portal import db
-from portal.db import MAX_ID, utcnow
+from portal.db import utcnow
 from portal.mail.mime import BIDI, HIDDEN
 from portal.mail.values import one_line
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
@@ -242,7 +242,7 @@ def recent(merchant: Merchant, limit: int = 10, before: int | None = None) -> li
     """The merchant's latest imports (older than import `before`, if given), newest first."""
     stmt = select(CsvImport).where(CsvImport.merchant_id == merchant.id)
     if before is not None:
-        stmt = stmt.where(CsvImport.id < min(before, MAX_ID))
+        stmt = stmt.where(CsvImport.id < before)
     return list(db.session.scalars(stmt.order_by(CsvImport.id.desc()).limit(limit)))
 
 

@@ -106,8 +106,8 @@ def retrieve_account(account_id: str) -> dict:
 
 def retrieve_own_account(api_key: str) -> dict:
     """The account a merchant's own key belongs to (stripe_profiles.profile), read with that
-    key: one read call that also proves the key works. StripeError if Stripe refuses it (401: unknown
-    or revoked key, AuthenticationError; 403: the restricted key may not read it)."""
+    key: one read call that also proves the key works. StripeError if Stripe refuses it (401:
+    unknown or revoked key, AuthenticationError; 403: the restricted key may not read it)."""
     return profile(_client(api_key).v1.accounts.retrieve_current().to_dict())
 
 

@@ -26,6 +26,7 @@ from portal.extensions import csrf, rq
 from portal.models import CsvImport, ImportStatus
 from portal.services import consent_csv, consent_export, csv_files, csv_imports, stalled
 from portal.tenancy import current_merchant, get_owned_or_404, owner_required
+from portal.web import query_id
 from portal.web.filters import merchant_zone
 
 bp = Blueprint("subscriptions_csv", __name__)
@@ -63,8 +64,7 @@ IMPORTS_SHOWN = 10  # imports listed a page
 
 
 def _upload_page(error: str | None = None, status: int = 200):
-    before = request.args.get("before", type=int)
-    before = before if before and before > 0 else None
+    before = query_id("before")
     imports = csv_imports.recent(current_merchant(), IMPORTS_SHOWN + 1, before)
     return render_template(
         "subscriptions_csv/upload.html",
