@@ -39,6 +39,9 @@ class CsvImport(Base):
     rows_read: Mapped[int] = mapped_column(default=0)
     applied: Mapped[int] = mapped_column(default=0)
     skipped_older: Mapped[int] = mapped_column(default=0)
+    # Rows without a date for an address already of their status, or that the customer
+    # unsubscribed themselves: not older, but nothing for the row to change.
+    unchanged: Mapped[int] = mapped_column(default=0, server_default="0")
     rejected: Mapped[int] = mapped_column(default=0)
     next_offset: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes already processed
     next_line: Mapped[int] = mapped_column(default=1)  # the file's line number at next_offset

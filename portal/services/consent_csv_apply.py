@@ -20,19 +20,21 @@ THEIR_OWN = (*ConsentSource.shoppers_own(), ConsentSource.COMPLAINT)
 LOOKUP_SIZE = 500  # addresses per IN (...) on SQLite
 
 
-def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
+def apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> tuple[int, int]:
     """Move each address to its row's status when the row outranks the status held (or the
     address is new), and an undated row only to another status than the one held, never out
     of an unsubscribe the shopper made (THEIR_OWN), with a ledger entry `ref_prefix + line`
-    for each; returns how many moved. One row per address. The caller commits."""
+    for each; returns how many moved, and how many undated rows had nothing to change (their
+    address already of their status, or unsubscribed by the shopper). One row per address.
+    The caller commits."""
     if not rows:
-        return 0
+        return 0, 0
     if db.session.get_bind().dialect.name == "postgresql":
         return consent_csv_pg.apply_rows(merchant_id, ref_prefix, SOURCE, THEIR_OWN, rows)
     return _apply_rows(merchant_id, ref_prefix, rows)
 
 
-def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
+def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> tuple[int, int]:
     held = {}  # address -> (contact id, updated_at, status, source)
     emails = [r.email for r in rows]
     for start in range(0, len(emails), LOOKUP_SIZE):
@@ -49,6 +51,7 @@ def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
         r._replace(occurred_at=datetime.fromtimestamp(r.occurred_at, timezone.utc)) for r in rows
     ]
     moved = [r for r in rows if r.email not in held or _moves(r, *held[r.email][1:])]
+    unchanged = sum(1 for r in rows if r.email in held and _held_already(r, *held[r.email][2:]))
     fields = [dict(status=r.status, updated_at=r.occurred_at, source=SOURCE) for r in moved]
     new = [
         dict(f, merchant_id=merchant_id, email=r.email)
@@ -62,16 +65,22 @@ def _apply_rows(merchant_id: int, ref_prefix: str, rows: list[Row]) -> int:
         db.session.execute(update(Contact), old)
     if moved:
         db.session.execute(insert(ConsentChange), _ledger(merchant_id, ref_prefix, moved))
-    return len(moved)
+    return len(moved), unchanged
 
 
 HELD = (Contact.id, Contact.email, Contact.updated_at, Contact.status, Contact.source)
 
 
 def _moves(row: Row, held_at: datetime, held_status: str, held_source: str) -> bool:
-    if not row.dated and (row.status == held_status or held_source in THEIR_OWN):
-        return False  # "now", but already so, or not the merchant's to say
+    if _held_already(row, held_status, held_source):
+        return False
     return outranks(row.occurred_at, row.status, held_at, held_status)
+
+
+def _held_already(row: Row, held_status: str, held_source: str) -> bool:
+    """An undated row ("now") for an address already of its status, or whose "no" is the
+    shopper's own (not the merchant's to undo without a date)."""
+    return not row.dated and (row.status == held_status or held_source in THEIR_OWN)
 
 
 def outranks(when, status: str, held_when, held_status: str) -> bool:

@@ -8,6 +8,12 @@ from portal import db
 from portal.db import utcnow
 from portal.models import ConsentStatus
 
+# An undated row finds its address already of its status, or unsubscribed by the customer.
+HELD_ALREADY = """
+    SELECT FROM contacts h
+    WHERE h.merchant_id = %(merchant_id)s AND h.email = b.email
+        AND (h.status = b.status OR h.source = ANY(%(their_own)s))
+"""
 # The batch holds one row per address (ON CONFLICT needs that), taken in address order: two
 # imports at once lock the addresses they share in the same order, so neither waits on the other
 # in a cycle (a deadlock). Only a row that outranks the status held (consent_csv_apply.outranks:
@@ -17,15 +23,12 @@ from portal.models import ConsentStatus
 # The ledger's key (merchant, email, "csv", "import:<id>:<line>") never repeats: a batch's
 # lines move their addresses once, committed with the import's cursor. Were it to, the entry
 # is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
-APPLY_SQL = """
+# It answers how many addresses moved, and how many undated rows had nothing to change.
+APPLY_SQL = f"""
 WITH moved AS (
     INSERT INTO contacts AS c (merchant_id, email, status, updated_at, source)
     SELECT %(merchant_id)s, email, status, to_timestamp(at), %(source)s FROM csv_batch b
-    WHERE b.dated OR NOT EXISTS (
-        SELECT FROM contacts h
-        WHERE h.merchant_id = %(merchant_id)s AND h.email = b.email
-            AND (h.status = b.status OR h.source = ANY(%(their_own)s))
-    )
+    WHERE b.dated OR NOT EXISTS ({HELD_ALREADY})
     ORDER BY email COLLATE "C"
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
@@ -42,7 +45,8 @@ WITH moved AS (
     FROM csv_batch b JOIN moved USING (email)
     ON CONFLICT DO NOTHING
 )
-SELECT count(*) FROM moved
+SELECT (SELECT count(*) FROM moved),
+    (SELECT count(*) FROM csv_batch b WHERE NOT b.dated AND EXISTS ({HELD_ALREADY}))
 """
 # A row as a line of COPY's text format: (line, email, status, Unix seconds, dated), the seconds
 # as repr() writes a float: the shortest text PostgreSQL reads back as the same double, which
@@ -50,10 +54,12 @@ SELECT count(*) FROM moved
 COPY_LINE = "%d\t%s\t%s\t%r\t%s\n"
 
 
-def apply_rows(merchant_id: int, ref_prefix: str, source: str, their_own, rows: list) -> int:
+def apply_rows(
+    merchant_id: int, ref_prefix: str, source: str, their_own, rows: list
+) -> tuple[int, int]:
     """consent_csv_apply.apply_rows on PostgreSQL (rows are consent_csv.Row, dated, one per
     address; `their_own`: the sources of a shopper's own unsubscribe): how many addresses
-    moved. The caller commits."""
+    moved, and how many undated rows had nothing to change. The caller commits."""
     # Addresses were validated: no tab, newline or backslash, so COPY's text format needs no
     # escaping, and one write of the whole batch is far cheaper than a row at a time.
     connection = db.session.connection().connection.driver_connection
@@ -76,6 +82,6 @@ def apply_rows(merchant_id: int, ref_prefix: str, source: str, their_own, rows: 
                 "their_own": [str(s) for s in their_own],
             },
         )
-        moved = cursor.fetchone()[0]
+        moved, unchanged = cursor.fetchone()
         cursor.execute("DROP TABLE csv_batch")  # the next batch may share this transaction
-    return moved
+    return moved, unchanged

@@ -6,8 +6,8 @@ Rows apply last-write-wins: a row moves an address only when its date is strictl
 the status held, or as new and an unsubscribe of a subscribed address (any other counts as
 skipped), and only a row that moved an address enters the ledger (source "csv", ref
 "import:<id>:<line>"). An undated row applies at the upload's time, and only to an address
-not already of its status: uploading a file again changes nothing, unless the status was
-changed since. A row for an address the merchant erased on request is rejected: the file never
+not already of its status nor unsubscribed by the customer (else it counts as unchanged):
+uploading a file again changes nothing, unless the status was changed since. A row for an address the merchant erased on request is rejected: the file never
 brings it back. So is a row dated over five minutes after the upload: it would outrank every
 real change until its date, even a shopper's unsubscribe; one dated less after it (clocks
 differ) is dated at the upload."""
@@ -148,7 +148,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
     valid, future = _not_future(valid, imp.created_at)
     refused = batch.rejects + erased + future
     rows = newest_per_address(valid, imp.created_at)
-    moved = apply_rows(imp.merchant_id, consent_authors.IMPORT_REF.format(imp.id), rows)
+    moved, unchanged = apply_rows(imp.merchant_id, consent_authors.IMPORT_REF.format(imp.id), rows)
     if refused:
         db.session.execute(
             insert(CsvImportReject),
@@ -166,7 +166,8 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
         )
     imp.rows_read += batch.read
     imp.applied += moved
-    imp.skipped_older += len(valid) - moved
+    imp.unchanged += unchanged
+    imp.skipped_older += len(valid) - moved - unchanged
     imp.rejected += len(refused)
     imp.next_offset, imp.next_line = span[1], batch.end_line
     imp.touched_at = utcnow()

@@ -55,7 +55,7 @@ def test_the_same_file_uploaded_twice_changes_nothing_even_undated_rows(owner, d
     first = run_import(owner, text)
     before, ledger_before = held(db), ledger(db)
     second = run_import(owner, text, name="again.csv")
-    assert (first.applied, second.applied, second.skipped_older) == (2, 0, 2)
+    assert (first.applied, second.applied, second.skipped_older, second.unchanged) == (2, 0, 1, 1)
     assert held(db) == before and ledger(db) == ledger_before
     assert before["b@example.com"] == (
         "unsubscribed",
@@ -70,7 +70,8 @@ def test_an_undated_file_uploaded_again_applies_where_the_status_changed_since(o
     run_import(owner, text)
     record(owner, "a@example.com", "subscribed", utcnow(), "cs_later")  # after the upload
     again = run_import(owner, text, name="again.csv")  # the same file: its lines, its hash
-    assert (again.applied, again.skipped_older) == (1, 1)  # b@ was unsubscribed already
+    # b@ was unsubscribed already: unchanged, not "older" (the row has no date)
+    assert (again.applied, again.skipped_older, again.unchanged) == (1, 0, 1)
     assert held(db)["a@example.com"] == (
         "unsubscribed",
         again.created_at + timedelta(microseconds=2),
@@ -92,7 +93,7 @@ def test_an_undated_row_never_subscribes_again_a_shopper_who_unsubscribed(owner,
         consent.record([Change(owner.merchant_id, email, "unsubscribed", source, "e", T1)])
     db.commit()
     undated = run_import(owner, HEADER + "link@x.io,Subscribed,\r\nhand@x.io,Subscribed,\r\n")
-    assert (undated.applied, undated.skipped_older) == (1, 1)
+    assert (undated.applied, undated.skipped_older, undated.unchanged) == (1, 0, 1)
     assert held(db)["link@x.io"] == ("unsubscribed", T1)
     assert held(db)["hand@x.io"][0] == "subscribed"  # the merchant's own no: theirs to undo
     dated = run_import(owner, HEADER + "link@x.io,Subscribed,2024-01-01T00:00:00Z\r\n")

@@ -92,7 +92,24 @@ def test_the_page_explains_skipped_rows_when_there_are_some(client, owner, login
     login(client, "owner@bean.example", PASSWORD)
     html = client.get(f"/subscriptions/imports/{again.id}").get_data(as_text=True)
     assert 'data-figure="skipped_older">1<' in html
-    assert "A skipped row changed nothing" in html
+    assert "A row skipped as not newer changed nothing" in html
+    assert 'data-figure="unchanged"' not in html and "without a date" not in html
+
+
+def test_undated_rows_with_nothing_to_change_are_counted_apart_and_explained(
+    client, owner, login, db
+):
+    """Not "older": a row without a date is as new as the upload."""
+    text = HEADER + "a@example.com,Subscribed,\r\n"
+    run_import(owner, text)
+    again = run_import(owner, text)
+    login(client, "owner@bean.example", PASSWORD)
+    html = client.get(f"/subscriptions/imports/{again.id}").get_data(as_text=True)
+    assert 'data-figure="unchanged">1<' in html and 'data-figure="skipped_older">0<' in html
+    assert "A row without a date left its address unchanged" in html
+    assert "skipped as not newer" not in html
+    listed = client.get("/subscriptions/import").get_data(as_text=True)
+    assert "1 read, 0 applied, 1 unchanged" in listed
 
 
 def test_a_refused_file_shows_the_reason_on_the_upload_page(client, owner, login):
@@ -140,7 +157,7 @@ def test_the_imports_list_says_what_each_did_and_pages_back_to_the_oldest(client
     for n in range(11):
         run_import(owner, HEADER + "a@example.com,Subscribed,\r\n", name=f"again{n}.csv")
     page = client.get("/subscriptions/import").get_data(as_text=True)
-    assert "1 read, 0 applied, 1 skipped" in page and "again10.csv" in page
+    assert "1 read, 0 applied, 1 unchanged" in page and "again10.csv" in page
     assert "subs.csv" not in page  # the oldest of twelve: on the next page
     older = re.search(r'href="(/subscriptions/import\?before=\d+)#recent-title">Older', page)
     assert older is not None
