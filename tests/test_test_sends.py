@@ -219,3 +219,40 @@ def test_no_transaction_is_held_while_the_mail_server_answers(app, sink, owner, 
 
     held = transactions_during(monkeypatch, delivery, "send")
     assert run_job(app, request(owner)) == "sent" and held == [False]
+
+
+def test_a_try_that_stops_after_the_server_took_the_email_is_not_sent_again(
+    app, db, sink, owner, monkeypatch
+):
+    real_send = delivery.send
+
+    def sent_then_lost(message, merchant_id):  # the worker dies before the answer is kept
+        real_send(message, merchant_id)
+        raise ConnectionError("database gone")
+
+    monkeypatch.setattr(delivery, "send", sent_then_lost)
+    test_id = request(owner)
+    with pytest.raises(ConnectionError):
+        run_job(app, test_id)
+    portal_db.session.rollback()
+    monkeypatch.setattr(delivery, "send", real_send)
+
+    assert run_job(app, test_id) == "failed"  # the retry
+
+    assert len(sink.messages) == 1
+    assert row(db, test_id).detail == test_sends.OWN_WORDS + test_sends.UNKNOWN_WORDS
+    assert run_job(app, test_id) is None and len(sink.messages) == 1
+
+
+def test_the_last_failed_try_of_a_claimed_test_says_it_may_have_arrived(app, db, owner):
+    test_id = request(owner)
+    db.execute(update(TestSend).where(TestSend.id == test_id).values(status="sending"))
+    db.commit()
+    with app.app_context():
+        test_sends.fail(test_id, "Not sent: the portal's worker failed three times.")
+        portal_db.session.commit()
+    failed = row(db, test_id)
+    assert (failed.status, failed.detail) == (
+        "failed",
+        test_sends.OWN_WORDS + test_sends.UNKNOWN_WORDS,
+    )

@@ -40,6 +40,7 @@ class EmailVersion(Base):
 
 class TestSendStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker, which is asking the mail server
     SENT = "sent"
     FAILED = "failed"
 

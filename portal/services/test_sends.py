@@ -10,7 +10,7 @@ from dataclasses import asdict, fields, replace
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import db
 from portal.db import utcnow
@@ -100,16 +100,36 @@ def request(merchant: Merchant, user: User, step: int, design: Design) -> TestSe
 
 
 def deliver(test_send_id: int) -> str | None:
-    """Render, compose and send one queued test email, and record the server's answer; safe
-    to run twice (a test that is no longer queued is left alone). Commits: the answer must be
-    kept whatever the caller does next. Returns the new status, or None if nothing was done."""
+    """Render, compose and send one queued test email, and record the server's answer. Safe to
+    run twice: the test is claimed (queued to sending, committed) before the server is asked,
+    so only one run sends it; a run that finds it still claimed by a try that stopped before
+    keeping the answer records that it may have arrived, and sends nothing. Commits: the claim
+    and the answer must hold whatever the caller does next. Returns the new status, or None
+    if nothing was done."""
     test = db.session.get(TestSend, test_send_id)
-    if test is None or test.status != TestSendStatus.QUEUED:
+    if test is not None and test.status == TestSendStatus.SENDING:
+        _end(test, TestSendStatus.FAILED, OWN_WORDS + UNKNOWN_WORDS)
+        return test.status
+    if test is None or not _claim(test):
         return None
-    test.status, test.detail = _send(test)
-    test.finished_at = utcnow()
-    db.session.commit()
+    _end(test, *_send(test))
     return test.status
+
+
+def _claim(test: TestSend) -> bool:
+    # One conditional statement decides which of two runs sends: the other changes no row.
+    claimed = db.session.execute(
+        update(TestSend)
+        .where(TestSend.id == test.id, TestSend.status == TestSendStatus.QUEUED)
+        .values(status=TestSendStatus.SENDING)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def _end(test: TestSend, status: TestSendStatus, detail: str) -> None:
+    test.status, test.detail, test.finished_at = status, detail, utcnow()
+    db.session.commit()
 
 
 # A failure in the portal's own words (not a mail server's answer) is stored with this mark.
@@ -122,11 +142,14 @@ UNKNOWN_WORDS = (
 
 def fail(test_send_id: int, reason: str) -> None:
     """Record that a queued test email will not be sent, in words for the user (the portal's,
-    not a mail server's: the page shows them as such)."""
+    not a mail server's: the page shows them as such); one claimed by a worker that stopped
+    is recorded as one that may have arrived. The caller commits."""
     test = db.session.get(TestSend, test_send_id)
-    if test is not None and test.status == TestSendStatus.QUEUED:
-        test.status, test.finished_at = TestSendStatus.FAILED, utcnow()
-        test.detail = OWN_WORDS + reason
+    if test is None or test.status not in (TestSendStatus.QUEUED, TestSendStatus.SENDING):
+        return
+    # A claimed test was in the mail server's hands when its worker stopped: it may be there.
+    said = reason if test.status == TestSendStatus.QUEUED else UNKNOWN_WORDS
+    test.status, test.detail, test.finished_at = TestSendStatus.FAILED, OWN_WORDS + said, utcnow()
 
 
 def not_queued(test_send_id: int) -> None:

@@ -43,9 +43,11 @@ EMPTY_CODE = (
 )
 STATUS_WORDS = {
     TestSendStatus.QUEUED: "Queued",
+    TestSendStatus.SENDING: "Sending",
     TestSendStatus.SENT: "Sent",
     TestSendStatus.FAILED: "Failed",
 }
+WAITING = (TestSendStatus.QUEUED, TestSendStatus.SENDING)  # the list is asked for again
 # The field lengths the browser enforces too (the server checks them again).
 LIMITS = {
     **{name: limit for name, (_label, limit, _required) in texts.FIELDS.items()},
@@ -276,7 +278,7 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
     return {
         "step": index + 1,
         "recent_tests": recent,
-        "polling": any(t.status == TestSendStatus.QUEUED for t in recent),
+        "polling": any(t.status in WAITING for t in recent),
         "status_words": STATUS_WORDS,
         "outbox_detail": delivery.OUTBOX_DETAIL,
         "notice": notice,
