@@ -106,6 +106,20 @@ def test_a_broken_record_falls_back_at_once_and_the_owner_is_told_once(
     assert row.failing_since is None and row.owner_notified_at is None  # a new break is told
 
 
+def test_a_notice_the_mail_server_refused_is_sent_by_the_next_check(kit, verified, dns_server, db):
+    dns_server.clear_txt(dkim_name(verified))
+    kit.sink.data_reply = "451 4.3.0 Try again later"
+    assert kit.run(jobs.check_domain, verified.id) == DomainStatus.FAILING
+    db.expire_all()
+    assert db.get(SendingDomain, verified.id).owner_notified_at is None  # not told yet
+
+    kit.sink.data_reply = None
+    assert kit.run(jobs.check_domain, verified.id) == DomainStatus.FAILING
+    assert kit.run(jobs.check_domain, verified.id) == DomainStatus.FAILING
+    notices = [m for m in kit.sink.messages if "stopped working" in m.message["Subject"]]
+    assert [m.message["To"] for m in notices] == ["owner@bean.example"]  # once, when taken
+
+
 def test_a_dns_outage_is_no_break(kit, verified, dns_server):
     dns_server.servfail = True
     assert kit.run(jobs.check_domain, verified.id) == DomainStatus.VERIFIED

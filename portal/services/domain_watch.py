@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 from portal import db
 from portal.models import DomainStatus, SendingDomain
 from portal.services import account_emails, accounts, domains
@@ -13,8 +12,9 @@ from portal.services import account_emails, accounts, domains
 
 def recheck(domain_id: int, now: datetime) -> str | None:
     """Check one domain's records and store the result; email the owner if it is failing and
-    nobody has yet (one email per break, whoever noticed it: this job or "Verify now").
-    Commits: the result must hold before an email about it goes out. Safe to run twice."""
+    nobody has yet (one email per break, whoever noticed it: this job or "Verify now"). An
+    email the mail server did not take is tried again by the next check. Commits: the result
+    must hold before an email about it goes out. Safe to run twice."""
     row = db.session.get(SendingDomain, domain_id)
     if row is None:
         return None
@@ -22,11 +22,22 @@ def recheck(domain_id: int, now: datetime) -> str | None:
     result = domains.verify(row, now)
     db.session.commit()
     if row.status == DomainStatus.FAILING and domains.claim_owner_notice(row, now):
-        db.session.commit()
-        owner = accounts.owner_of(row.merchant_id)
-        if owner is not None:
-            account_emails.send_domain_broken(row, owner, _problem(result.checks))
+        db.session.commit()  # one claim per break, held while the mail server answers
+        told = False
+        try:
+            told = _tell_owner(row, _problem(result.checks))
+        finally:
+            if not told:  # given back, whatever stopped the email: the next check tries again
+                db.session.rollback()
+                domains.release_owner_notice(row, now)
+                db.session.commit()
     return row.status
+
+
+def _tell_owner(row: SendingDomain, problem: str) -> bool:
+    """Whether the owner was told (a merchant without an owner has nobody to tell)."""
+    owner = accounts.owner_of(row.merchant_id)
+    return owner is None or account_emails.send_domain_broken(row, owner, problem)
 
 
 PROBLEMS = {

@@ -196,6 +196,18 @@ def claim_owner_notice(row: SendingDomain, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def release_owner_notice(row: SendingDomain, claimed_at: datetime) -> None:
+    """Give back a claim of claim_owner_notice whose email did not go, so that the next check
+    tells the owner; a claim of another break (or none) is left alone. The caller commits."""
+    db.session.execute(
+        update(SendingDomain)
+        .where(SendingDomain.id == row.id, SendingDomain.owner_notified_at == claimed_at)
+        .values(owner_notified_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    row.owner_notified_at = None
+
+
 def signer_for(row: SendingDomain | None) -> dkim.Signer | None:
     """The DKIM signer of a verified domain; None when there is no verified domain (mail then
     goes from the platform's sender, with the merchant's Reply-To)."""
