@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
-from stripe import StripeClient
 
 from portal import db
 from portal.models import Merchant, User
@@ -36,7 +35,7 @@ def seed() -> Demo:
         owner = accounts.create_merchant(NAME, EMAIL, PASSWORD, "Demo Owner")
     merchant = owner.merchant
     account_id = _ensure_account(merchant)
-    _ensure_products(stripe_gateway.account_client(merchant.stripe_account))
+    stripe_gateway.add_prices_if_none(merchant.stripe_account, PRODUCTS)
     terms.accept(merchant, owner, ip="127.0.0.1")
     _sending_settings(merchant)
     merchant.recovery_enabled = True
@@ -52,9 +51,8 @@ def _ensure_account(merchant: Merchant) -> str:
             return linked.account_id
         except stripe_gateway.StripeError:
             pass  # the sandbox was reset: link a fresh account
-    created = stripe_gateway.platform_client().v1.accounts.create(
+    created = stripe_gateway.create_standard_account(
         {
-            "type": "standard",
             "email": EMAIL,
             "business_profile": {
                 "name": NAME,
@@ -64,10 +62,10 @@ def _ensure_account(merchant: Merchant) -> str:
         }
     )
     live = stripe_gateway.is_live_key(current_app.config["STRIPE_SECRET_KEY"])
-    info = stripe_gateway.retrieve_account(created.id)
+    info = stripe_gateway.retrieve_account(created)
     connections.link_account(
         merchant,
-        created.id,
+        created,
         livemode=live,
         method="oauth",
         display_name=NAME,
@@ -75,7 +73,7 @@ def _ensure_account(merchant: Merchant) -> str:
         support_email=info["support_email"],
     )
     db.session.flush()
-    return created.id
+    return created
 
 
 def _sending_settings(merchant: Merchant) -> None:
@@ -90,12 +88,3 @@ def _sending_settings(merchant: Merchant) -> None:
     settings.sender_name = settings.sender_name or NAME
     # The email invites replies: they go to the shop, not to the platform's no-reply address.
     settings.reply_to = settings.reply_to or "hello@demo-coffee.example"
-
-
-def _ensure_products(client: StripeClient) -> None:
-    if client.v1.prices.list({"limit": 1}).data:
-        return
-    for name, amount in PRODUCTS:
-        client.v1.prices.create(
-            {"currency": "usd", "unit_amount": amount, "product_data": {"name": name}}
-        )

@@ -111,6 +111,21 @@ def retrieve_own_account(api_key: str) -> dict:
     return profile(_client(api_key).v1.accounts.retrieve_current().to_dict())
 
 
+def create_standard_account(params: dict) -> str:
+    """A new Standard account created by the platform (the demo's, in the sandbox); its id."""
+    return platform_client().v1.accounts.create({"type": "standard", **params}).id
+
+
+def add_prices_if_none(account: StripeAccount, products: tuple[tuple[str, int], ...]) -> None:
+    """One US-dollar price per (name, amount in cents) for an account that has no price yet."""
+    client = account_client(account)
+    if client.v1.prices.list({"limit": 1}).data:
+        return
+    for name, cents in products:
+        price = {"currency": "usd", "unit_amount": cents, "product_data": {"name": name}}
+        client.v1.prices.create(price)
+
+
 def authorize_url(state: str, redirect_uri: str) -> str:
     """Where to send the owner to connect a Standard account with Connect OAuth."""
     return _oauth_client().oauth.authorize_url(
