@@ -18,7 +18,7 @@ from stripe import APIConnectionError
 from portal import db, jobs
 from portal import worker as worker_module
 from portal.extensions import QUEUE_NAMES, rq
-from portal.models import User
+from portal.models import ConnectMethod, User
 from portal.services import accounts, connections, events, stripe_gateway
 from portal.services import demo as demo_service
 from portal.services import settings as settings_service
@@ -154,7 +154,9 @@ def merchants_connect(email: str, account_id: str) -> None:
         # As Connect in the portal does: the account's name, colour and support address
         # become the email's defaults where the merchant has not set them.
         sending = settings_service.settings_for(user.merchant.id)
-        connections.link_profile(user.merchant, info, sending, livemode=live, method="oauth")
+        connections.link_profile(
+            user.merchant, info, sending, livemode=live, method=ConnectMethod.OAUTH
+        )
     except (stripe_gateway.StripeError, stripe_gateway.GatewayError, connections.LinkError) as exc:
         raise click.ClickException(f"Cannot link {account_id}: {exc}") from exc
     db.session.commit()

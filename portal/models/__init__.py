@@ -4,7 +4,7 @@ from portal.models.account import Invitation, InvitationStatus, Merchant, Role, 
 from portal.models.checkout import CheckoutSession, SessionStatus
 from portal.models.consent import ConsentChange, ConsentSource, ConsentStatus, Contact
 from portal.models.email_design import EmailVersion, TestSend, TestSendStatus
-from portal.models.events import EventStatus, StripeEvent
+from portal.models.events import EventSource, EventStatus, StripeEvent
 from portal.models.recovery import CaseEvent, CaseStatus, DryRun, DryRunStatus, RecoveryCase
 from portal.models.sending import (
     EmailSend,
@@ -15,7 +15,7 @@ from portal.models.sending import (
 )
 from portal.models.sending_domain import DomainStatus, SendingDomain
 from portal.models.stats import StatBucket, StatDelta
-from portal.models.stripe_account import StripeAccount
+from portal.models.stripe_account import ConnectMethod, StripeAccount
 from portal.models.subscriptions import (
     CsvImport,
     CsvImportChunk,
@@ -30,6 +30,7 @@ __all__ = [
     "CaseEvent",
     "CaseStatus",
     "CheckoutSession",
+    "ConnectMethod",
     "ConsentChange",
     "ConsentSource",
     "ConsentStatus",
@@ -43,6 +44,7 @@ __all__ = [
     "EmailSend",
     "EmailVersion",
     "ErasedAddress",
+    "EventSource",
     "EventStatus",
     "Invitation",
     "ImportStatus",

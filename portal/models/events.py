@@ -19,6 +19,11 @@ class EventStatus(StrEnum):
     FAILED = "failed"  # every attempt failed; see last_error, replay with `flask events`
 
 
+class EventSource(StrEnum):
+    CONNECT = "connect"  # the platform's Connect endpoint, signed with the platform's secret
+    DIRECT = "direct"  # a direct-mode merchant's own endpoint, signed with its secret
+
+
 class StripeEvent(Base):
     """One Stripe event, unique on Stripe's id: a second delivery changes nothing."""
 
@@ -33,7 +38,7 @@ class StripeEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
-    source: Mapped[str] = mapped_column(String(16))  # connect | direct
+    source: Mapped[str] = mapped_column(String(16))  # an EventSource
     account_id: Mapped[str | None] = mapped_column(String(64))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(100))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
 from portal.models.account import Merchant
+
+
+class ConnectMethod(StrEnum):
+    OAUTH = "oauth"  # Connect OAuth: the platform key, acting as the connected account
+    DIRECT = "direct"  # the merchant's own restricted key (self-hosters)
 
 
 class StripeAccount(Base):

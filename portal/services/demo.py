@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import db
-from portal.models import Merchant, User
+from portal.models import ConnectMethod, Merchant, User
 from portal.services import accounts, connections, stripe_gateway, terms
 from portal.services.settings import settings_for
 
@@ -67,7 +67,7 @@ def _ensure_account(merchant: Merchant) -> str:
         merchant,
         created,
         livemode=live,
-        method="oauth",
+        method=ConnectMethod.OAUTH,
         display_name=NAME,
         shop_url=info["shop_url"],
         support_email=info["support_email"],

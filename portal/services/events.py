@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from portal import db
 from portal.db import utcnow
-from portal.models import EventStatus, StripeAccount, StripeEvent
+from portal.models import ConnectMethod, EventSource, EventStatus, StripeAccount, StripeEvent
 from portal.services import cases, consent, erasure, sessions
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ def _apply(events: list[StripeEvent], now: datetime) -> None:
     for event in routed:
         # Only the platform's Connect endpoint hears of its own app being removed; a direct
         # endpoint that listens to every event may hear of some other app's removal.
-        if event.type == "account.application.deauthorized" and event.source == "connect":
+        if (
+            event.type == "account.application.deauthorized"
+            and event.source == EventSource.CONNECT
+        ):
             _deauthorize(event)
     for event in events:
         event.attempts += 1
@@ -154,7 +157,7 @@ def _deauthorize(event: StripeEvent) -> None:
         update(StripeAccount)
         .where(
             StripeAccount.merchant_id == event.merchant_id,
-            StripeAccount.method == "oauth",
+            StripeAccount.method == ConnectMethod.OAUTH,
             StripeAccount.disconnected_at.is_(None),
             StripeAccount.connected_at < event.created_at + timedelta(seconds=1),
         )

@@ -9,7 +9,7 @@ from flask import current_app, has_request_context
 from stripe import RequestsClient, StripeClient, StripeError
 
 from portal import sealing
-from portal.models import StripeAccount
+from portal.models import ConnectMethod, StripeAccount
 from portal.services.stripe_profiles import profile
 
 # Stripe answers in well under a second; these bound how long a hung Stripe holds a caller.
@@ -88,7 +88,7 @@ def platform_client() -> StripeClient:
 def account_client(account: StripeAccount, livemode: bool = True) -> StripeClient:
     """A client acting as the merchant's connected account: the platform key of the session's
     mode plus the account header for Connect, or the merchant's own key in direct mode."""
-    if account.method == "direct":
+    if account.method == ConnectMethod.DIRECT:
         return _client(
             sealing.open_sealed(account.api_key_sealed, current_app.config["ENCRYPTION_KEY"])
         )

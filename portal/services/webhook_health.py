@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 
 from portal import db, sealing
 from portal.db import utcnow
-from portal.models import StripeAccount, StripeEvent
+from portal.models import ConnectMethod, StripeAccount, StripeEvent
 from portal.services import events, stripe_gateway, webhooks
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def note_refusal(merchant_id: int, reason: str, also: str = "") -> None:
         update(StripeAccount)
         .where(
             StripeAccount.merchant_id == merchant_id,
-            StripeAccount.method == "direct",
+            StripeAccount.method == ConnectMethod.DIRECT,
             StripeAccount.disconnected_at.is_(None),
             or_(
                 StripeAccount.webhook_refused_at.is_(None),
@@ -79,7 +79,7 @@ def confirm_refusal(merchant_id: int, event_id: str, reason: str) -> bool:
     account = db.session.scalar(
         select(StripeAccount).where(
             StripeAccount.merchant_id == merchant_id,
-            StripeAccount.method == "direct",
+            StripeAccount.method == ConnectMethod.DIRECT,
             StripeAccount.disconnected_at.is_(None),
         )
     )

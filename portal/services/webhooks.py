@@ -11,7 +11,7 @@ from stripe import SignatureVerificationError, WebhookSignature
 
 from portal import db
 from portal import group_commit, sealing
-from portal.models import EventStatus, StripeEvent, StripeAccount
+from portal.models import ConnectMethod, EventSource, EventStatus, StripeEvent, StripeAccount
 from portal.services import session_fields
 
 MAX_BODY_BYTES = 512 * 1024
@@ -141,7 +141,7 @@ def _is(value, kind: type) -> bool:
 def store(event: dict, body: str, *, source: str, merchant_id: int | None = None) -> bool:
     """Insert the event unless its id is known; True when it is new. Durable when it returns;
     concurrent requests share one statement and one commit (group_commit.py)."""
-    account = event.get("account") if source == "connect" else None
+    account = event.get("account") if source == EventSource.CONNECT else None
     status = EventStatus.PENDING if event["type"] in HANDLED_TYPES else EventStatus.IGNORED
     values = dict(
         event_id=event["id"],
@@ -167,7 +167,9 @@ def direct_secret(merchant_id: int, keys: str) -> list[str]:
     if not 0 < merchant_id <= db.MAX_ID:
         return []
     account = (
-        db.session.query(StripeAccount).filter_by(merchant_id=merchant_id, method="direct").first()
+        db.session.query(StripeAccount)
+        .filter_by(merchant_id=merchant_id, method=ConnectMethod.DIRECT)
+        .first()
     )
     if account is None or not account.webhook_secret_sealed or not account.is_connected:
         return []

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
+from portal.models import ConnectMethod
 from portal.services import connections, onboarding, settings, stripe_gateway, webhook_health
 from portal.services import webhooks
 from portal.services.stripe_gateway import GatewayError, StripeError
@@ -42,7 +43,10 @@ EVENT_WORDS = {
     "checkout.session.async_payment_failed": "a delayed payment failed",
     "account.application.deauthorized": "the portal's access to a Stripe account was revoked",
 }
-METHOD_WORDS = {"oauth": "Stripe Connect", "direct": "Your own restricted key (direct mode)"}
+METHOD_WORDS = {
+    ConnectMethod.OAUTH: "Stripe Connect",
+    ConnectMethod.DIRECT: "Your own restricted key (direct mode)",
+}
 
 
 def _page(
@@ -52,7 +56,7 @@ def _page(
     account = merchant.stripe_account
     connected = account is not None and account.is_connected
     hint = None
-    if connected and account.method == "direct":
+    if connected and account.method == ConnectMethod.DIRECT:
         hint = connections.key_hint(account, current_app.config["ENCRYPTION_KEY"])
     owner_form = form or DirectForm(formdata=None)
     return render_template(
@@ -69,6 +73,7 @@ def _page(
         events=webhooks.DIRECT_TYPES,
         permissions=PERMISSIONS,
         method_words=METHOD_WORDS,
+        direct=ConnectMethod.DIRECT,
         next_step=onboarding.next_step(merchant) if connected else None,
     ), status
 
@@ -147,7 +152,7 @@ def _connect_oauth(code: str):
     except (StripeError, GatewayError) as exc:
         return _refused(f"Stripe did not connect your account: {_reason(exc)} Nothing was saved.")
     try:
-        taken = _link_and_commit(profile, livemode=livemode, method="oauth")
+        taken = _link_and_commit(profile, livemode=livemode, method=ConnectMethod.OAUTH)
     except connections.LinkError as exc:
         db.session.rollback()
         return _refused(f"{exc} Nothing was saved.")
@@ -200,7 +205,7 @@ def disconnect():
         return _refused("No Stripe account is connected.")
     method, account_id = account.method, account.account_id
     db.session.commit()  # sending stops now, whatever Stripe answers below
-    if method == "direct":
+    if method == ConnectMethod.DIRECT:
         flash(
             "Stripe is disconnected and your key is forgotten. To finish, delete the webhook "
             "endpoint and the restricted key in your Stripe Dashboard.",
@@ -254,7 +259,7 @@ def _save_direct(form: DirectForm, profile: dict):
         taken = _link_and_commit(
             profile,
             livemode=stripe_gateway.is_live_key(key),
-            method="direct",
+            method=ConnectMethod.DIRECT,
             api_key=key,
             webhook_secret=form.webhook_secret.data,
             keys=current_app.config["ENCRYPTION_KEY"],
@@ -273,7 +278,7 @@ def webhook_secret():
     """Replace a direct-mode endpoint's signing secret: what to do when Stripe's deliveries are
     refused, without disconnecting (which would stop every scheduled email)."""
     account = connections.connected_account(current_merchant())
-    if account is None or account.method != "direct":
+    if account is None or account.method != ConnectMethod.DIRECT:
         return _refused("Only a Stripe account connected with your own key has a signing secret.")
     form = SecretForm()
     if not form.validate_on_submit():

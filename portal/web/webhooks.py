@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import jobs, nudger
 from portal.extensions import rq
+from portal.models import EventSource
 from portal.services import webhooks
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,9 @@ class WebhookReceiver:
     def _handle(self, environ, path: str) -> str:
         merchant_id = None
         if path == "/connect":
-            source = "connect"
+            source = EventSource.CONNECT
         elif match := DIRECT_PATH.match(path):
-            source, merchant_id = "direct", int(match.group(1))
+            source, merchant_id = EventSource.DIRECT, int(match.group(1))
         else:
             raise Rejected("no such webhook endpoint", 404)
         if environ.get("REQUEST_METHOD") != "POST":
@@ -91,7 +92,7 @@ class WebhookReceiver:
 
     def _secrets(self, source: str, merchant_id: int | None) -> list[str]:
         config = self.app.config
-        if source == "connect":
+        if source == EventSource.CONNECT:
             return [
                 s.strip() for s in config["STRIPE_CONNECT_WEBHOOK_SECRET"].split(",") if s.strip()
             ]
