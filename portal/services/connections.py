@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.db import utcnow
 from portal.mail.values import email_locale, one_line
-from portal.models import Merchant, SendingSettings, StripeAccount
+from portal.models import ConnectMethod, Merchant, SendingSettings, StripeAccount
 from portal import sealing
-from portal.services import settings
+from portal.services import settings, stripe_gateway
+from portal.services.stripe_gateway import GatewayError, StripeError
 
 # Stripe's colours are "#rrggbb"; anything else is not copied into the email's settings.
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -92,6 +95,47 @@ def link_profile(
     return f"From your Stripe account, as defaults you can change in Settings: {', '.join(taken)}."
 
 
+def connect_oauth(merchant_id: int, code: str) -> tuple[str, str]:
+    """Exchange a Connect OAuth authorization code and link its account to the merchant: the
+    account's name and the sentence naming the defaults taken. StripeError or GatewayError when
+    Stripe does not connect it, LinkError when another merchant holds it: nothing is written.
+    Commits: no transaction stays open across the calls to Stripe (its webhook about this very
+    connection reaches the portal meanwhile and must be able to write, on SQLite too)."""
+    db.session.rollback()
+    account_id, livemode = stripe_gateway.exchange_code(code)
+    profile = _profile_or_bare(account_id)
+    taken = link_and_commit(merchant_id, profile, livemode=livemode, method=ConnectMethod.OAUTH)
+    return profile["name"], taken
+
+
+def _profile_or_bare(account_id: str) -> dict:
+    """The account's details; only its id if Stripe will not say more (it is connected now)."""
+    try:
+        return stripe_gateway.retrieve_account(account_id)
+    except StripeError:
+        return {"id": account_id, "name": account_id}
+
+
+def link_and_commit(merchant_id: int, profile: dict, **how) -> str:
+    """`link_profile` for the merchant, committed; LinkError: nothing is written. Commits: the
+    link must hold before the page says so. Tried a second time if SQLite refuses the write
+    because another connection wrote since this transaction first read: Stripe's webhook about
+    this very connection does so."""
+    for attempt in (1, 2):
+        try:
+            merchant = db.session.get(Merchant, merchant_id)
+            taken = link_profile(merchant, profile, settings.settings_for(merchant_id), **how)
+            db.session.commit()
+            return taken
+        except LinkError:
+            db.session.rollback()
+            raise
+        except OperationalError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+
+
 def _adopt_defaults(sending: SendingSettings, profile: dict) -> list[str]:
     """Take Stripe's branding where the merchant has set nothing; what was taken, in words."""
     taken = []
@@ -146,6 +190,30 @@ def disconnect(merchant: Merchant) -> StripeAccount | None:
     account.disconnected_at = utcnow()
     account.api_key_sealed = account.webhook_secret_sealed = None
     return account
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    method: ConnectMethod
+    refused: Exception | None  # why Stripe did not confirm the revocation; None: it did
+
+
+def disconnect_and_revoke(merchant: Merchant) -> Disconnected | None:
+    """Disconnect the merchant's account (`disconnect`), then revoke the platform's access at
+    Stripe for a Connect account (a direct-mode merchant deletes their own key); None if none
+    was connected. Commits before Stripe is asked: sending stops whatever Stripe answers."""
+    account = disconnect(merchant)
+    if account is None:
+        return None
+    method, account_id = ConnectMethod(account.method), account.account_id
+    db.session.commit()
+    if method == ConnectMethod.DIRECT:
+        return Disconnected(method, None)
+    try:
+        stripe_gateway.deauthorize(account_id)
+    except (StripeError, GatewayError) as exc:
+        return Disconnected(method, exc)
+    return Disconnected(method, None)
 
 
 def key_hint(account: StripeAccount, keys: str) -> str | None:

@@ -12,12 +12,11 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, request
 from flask import session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import OperationalError
 
 import stripe  # for its error classes only: every call goes through stripe_gateway
 from portal import db
 from portal.models import ConnectMethod
-from portal.services import connections, onboarding, settings, stripe_gateway, webhook_health
+from portal.services import connections, onboarding, stripe_gateway, webhook_health
 from portal.services import webhooks
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
@@ -143,47 +142,14 @@ def callback():
 
 
 def _connect_oauth(code: str):
-    # No transaction stays open across the calls: Stripe's webhook about this very connection
-    # reaches the portal during the exchange, and must be able to write (SQLite too).
-    db.session.rollback()
     try:
-        account_id, livemode = stripe_gateway.exchange_code(code)
-        profile = _profile_or_bare(account_id)
+        name, taken = connections.connect_oauth(current_merchant().id, code)
     except (StripeError, GatewayError) as exc:
         return _refused(f"Stripe did not connect your account: {_reason(exc)} Nothing was saved.")
-    try:
-        taken = _link_and_commit(profile, livemode=livemode, method=ConnectMethod.OAUTH)
     except connections.LinkError as exc:
-        db.session.rollback()
         return _refused(f"{exc} Nothing was saved.")
-    flash(f"Stripe is connected: {profile['name']}. {taken}".strip(), "success")
+    flash(f"Stripe is connected: {name}. {taken}".strip(), "success")
     return redirect(url_for("connect.index"))
-
-
-def _link_and_commit(profile: dict, **how) -> str:
-    """Link the account to the current merchant and commit (LinkError: nothing is written);
-    the sentence naming the defaults taken from Stripe.
-    Tried a second time if SQLite refuses the write because another connection wrote since
-    this transaction first read: Stripe's webhook about this very connection does so."""
-    for attempt in (1, 2):
-        try:
-            merchant = current_merchant()
-            sending = settings.settings_for(merchant.id)
-            taken = connections.link_profile(merchant, profile, sending, **how)
-            db.session.commit()
-            return taken
-        except OperationalError:
-            db.session.rollback()
-            if attempt == 2:
-                raise
-
-
-def _profile_or_bare(account_id: str) -> dict:
-    """The account's details; only its id if Stripe will not say more (it is connected now)."""
-    try:
-        return stripe_gateway.retrieve_account(account_id)
-    except StripeError:
-        return {"id": account_id, "name": account_id}
 
 
 def _reason(exc: Exception) -> str:
@@ -200,29 +166,24 @@ def _reason(exc: Exception) -> str:
 @bp.post("/disconnect")
 @owner_required
 def disconnect():
-    account = connections.disconnect(current_merchant())
-    if account is None:
+    done = connections.disconnect_and_revoke(current_merchant())
+    if done is None:
         return _refused("No Stripe account is connected.")
-    method, account_id = account.method, account.account_id
-    db.session.commit()  # sending stops now, whatever Stripe answers below
-    if method == ConnectMethod.DIRECT:
+    if done.method == ConnectMethod.DIRECT:
         flash(
             "Stripe is disconnected and your key is forgotten. To finish, delete the webhook "
             "endpoint and the restricted key in your Stripe Dashboard.",
             "success",
         )
-        return redirect(url_for("connect.index"))
-    try:
-        stripe_gateway.deauthorize(account_id)
-    except (StripeError, GatewayError) as exc:
+    elif done.refused is not None:
         flash(
             "Disconnected here: no email goes out for this account any more. Stripe did not "
-            f"confirm ({_reason(exc)}) To revoke access there too, remove the portal under "
-            "Settings → Connected apps in your Stripe Dashboard.",
+            f"confirm ({_reason(done.refused)}) To revoke access there too, remove the portal "
+            "under Settings → Connected apps in your Stripe Dashboard.",
             "error",
         )
-        return redirect(url_for("connect.index"))
-    flash("Stripe is disconnected: the portal can no longer reach your account.", "success")
+    else:
+        flash("Stripe is disconnected: the portal can no longer reach your account.", "success")
     return redirect(url_for("connect.index"))
 
 
@@ -256,7 +217,8 @@ def _key_refused(form: DirectForm, exc: Exception) -> None:
 def _save_direct(form: DirectForm, profile: dict):
     key = form.api_key.data
     try:
-        taken = _link_and_commit(
+        taken = connections.link_and_commit(
+            current_merchant().id,
             profile,
             livemode=stripe_gateway.is_live_key(key),
             method=ConnectMethod.DIRECT,
@@ -265,7 +227,6 @@ def _save_direct(form: DirectForm, profile: dict):
             keys=current_app.config["ENCRYPTION_KEY"],
         )
     except connections.LinkError as exc:
-        db.session.rollback()
         form.api_key.errors = [*form.api_key.errors, f"{exc} Nothing was saved."]
         return _page(form, 400)
     flash(f"Stripe is connected with your own key: {profile['name']}. {taken}".strip(), "success")
