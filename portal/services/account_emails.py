@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from portal import db
 from portal.mail import delivery
 from portal.mail.mime import Outgoing, compose
 from portal.mail.smtp import DeliveryStatus
@@ -24,8 +25,19 @@ PRODUCT = "Cart Recovery"
 
 
 def send_invitation(invitation: Invitation, token: str) -> bool:
-    """Email the invitation's link to its address; whether the server took the message (or
-    may have: a lost reply counts as sent, since the link may have arrived)."""
+    """Email a new invitation's link to its address; whether the server took the message (or
+    may have: a lost reply counts as sent, since the link may have arrived). One it did not
+    take is revoked: nobody saw its link, and the owner is told to invite again. Commits: the
+    invitation must be saved before an email names it, and what came of it kept."""
+    db.session.commit()
+    sent = _send_invitation(invitation, token)
+    if not sent:
+        invitations.revoke(invitation.merchant, invitation)
+    db.session.commit()  # with the outbox's copy, when no mail server is set up
+    return sent
+
+
+def _send_invitation(invitation: Invitation, token: str) -> bool:
     inviter = invitation.invited_by
     who = one_line(inviter.name or inviter.email) if inviter else "Your team"
     merchant = one_line(invitation.merchant.name)

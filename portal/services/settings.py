@@ -1,6 +1,7 @@
 """A merchant's sending settings: the stored row with its defaults, the rules' Policy made from
-it, checking and saving new values, and turning recovery emails on and off. The settings page
-and the engine read them through here; a CLI or an API would save through `update` too."""
+it, and checking and saving new values (turning recovery emails on and off is switch.py's).
+The settings page and the engine read them through here; a CLI or an API would save through
+`update` too."""
 
 from __future__ import annotations
 

@@ -47,19 +47,16 @@ def invite():
     except accounts.AccountError as exc:
         form.email.errors.append(str(exc))
         return _page(form), 400
-    db.session.commit()  # before the email goes out: its link must name a saved invitation
+    sent = account_emails.send_invitation(invitation, token)
     if not current_app.config["SMTP_URL"]:
-        # Nothing can email it: the one who invites is shown the link, once, to pass on.
-        account_emails.send_invitation(invitation, token)
-        # Shown once, on the next view of the team page, with a Copy button.
+        # Nothing can email it: the one who invites is shown the link, once, on the next view
+        # of the team page with a Copy button, to pass on.
         session[LINK_KEY] = (invitation.email, account_emails.invitation_link(token))
         flash("Invitation created.", "success")
-    elif account_emails.send_invitation(invitation, token):
+    elif sent:
         flash("Invitation sent. It is listed below until it is accepted.", "success")
     else:
-        invitations.revoke(current_merchant(), invitation)
         flash("The invitation email could not be sent. Try again in a few minutes.", "error")
-    db.session.commit()
     return redirect(url_for("team.index"), code=303)
 
 
