@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from portal import db
 from portal.db import utcnow
 from portal.models import ThrottleHit, User
-from portal.services import throttle
+from portal.services import accounts, throttle
 from portal.services.accounts import normalize_email
 
 LOGIN_WINDOW = timedelta(minutes=15)
@@ -81,6 +81,22 @@ def record_login_success(user: User, attempt: LoginAttempt) -> None:
     throttle.clear(attempt.hits[0].key)
     throttle.withdraw(attempt.hits)
     user.last_login_at = utcnow()
+
+
+def check_password(
+    email: str, password: str, ip: str, device: str | None
+) -> tuple[User | None, str | None]:
+    """The account `password` opens, counted against the login limits of `email` from `ip`
+    (`device`: the known-device cookie): (user, None) on success, recorded; (None, refusal)
+    when the limits refuse to check it; (None, None) for a wrong password. Commits a refused
+    or failed attempt: the count must hold though the caller answers with an error."""
+    attempt, refusal = admit_login(email, ip, is_known_device(device, email))
+    user = None if refusal else accounts.authenticate(email, password)
+    if user is None:
+        db.session.commit()
+        return None, refusal
+    record_login_success(user, attempt)
+    return user, None
 
 
 def _devices() -> URLSafeSerializer:

@@ -80,19 +80,17 @@ def change_password():
     form = PasswordForm()
     if not form.validate_on_submit():
         return _page(password_form=form), 400
-    known = login_limits.is_known_device(
-        request.cookies.get(login_limits.DEVICE_COOKIE), current_user.email
+    user, refusal = login_limits.check_password(
+        current_user.email,
+        form.current.data,
+        source(),
+        request.cookies.get(login_limits.DEVICE_COOKIE),
     )
-    attempt, refusal = login_limits.admit_login(current_user.email, source(), known)
     if refusal:
-        db.session.commit()
         return _page(password_form=form, refusal=refusal), 429
-    user = accounts.authenticate(current_user.email, form.current.data)
     if user is None:
-        db.session.commit()
         form.current.errors = ["This is not your current password."]
         return _page(password_form=form), 400
-    login_limits.record_login_success(user, attempt)
     accounts.set_password(user, form.password.data)  # ends every other session
     response = signed_in(user, remember=False, target=url_for("account.index"))
     # After signed_in: it starts a new session, which would drop a message flashed before.

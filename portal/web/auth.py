@@ -85,19 +85,17 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
-    known = login_limits.is_known_device(
-        request.cookies.get(login_limits.DEVICE_COOKIE), form.email.data
+    user, refusal = login_limits.check_password(
+        form.email.data,
+        form.password.data,
+        source(),
+        request.cookies.get(login_limits.DEVICE_COOKIE),
     )
-    attempt, refusal = login_limits.admit_login(form.email.data, source(), known)
     if refusal:
-        db.session.commit()
         return render_template("auth/login.html", form=form, refusal=refusal), 429
-    user = accounts.authenticate(form.email.data, form.password.data)
     if user is None:
-        db.session.commit()
         refusal = "Wrong email or password."
         return render_template("auth/login.html", form=form, refusal=refusal), 401
-    login_limits.record_login_success(user, attempt)
     target = _safe_next(request.args.get("next")) or url_for("home.index")
     return signed_in(user, remember=form.remember.data, target=target)
 
