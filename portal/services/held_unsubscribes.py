@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.models import ConsentSource
-from portal.services import addresses, links, recovery, shopper
+from portal.services import addresses, links, shopper
 
 log = logging.getLogger(__name__)
 KEY = "portal:unsubscribes:held"
@@ -83,6 +83,4 @@ def _apply(raw: bytes | str) -> None:
     merchant, email = target
     if email.startswith(addresses.ERASED_PREFIX):  # erased meanwhile: never emailed anyway
         return
-    shopper.unsubscribe(merchant.id, email, source, at)
-    db.session.commit()
-    recovery.reconsider(merchant.id, email=email)
+    shopper.unsubscribe_and_stop(merchant.id, email, source, at)

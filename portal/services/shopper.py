@@ -11,7 +11,7 @@ from portal import db
 from portal.models import CheckoutSession, ConsentSource, ConsentStatus, Contact, EmailSend
 from portal.models import Merchant
 from portal.models import RecoveryCase, SendingSettings
-from portal.services import consent, links
+from portal.services import consent, links, recovery
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,15 @@ def unsubscribe_target(token: links.UnsubscribeToken) -> tuple[Merchant, str] | 
 
 SHOPPERS_OWN = ConsentSource.shoppers_own()
 REPEAT_WINDOW = timedelta(days=1)
+
+
+def unsubscribe_and_stop(merchant_id: int, email: str, source: str, now: datetime) -> None:
+    """`unsubscribe`, then the shopper's waiting emails stopped (recovery.reconsider), so that
+    their carts' stories say so at once. Commits: the unsubscribe must hold whatever comes of
+    stopping the emails (the send path checks consent again in any case)."""
+    unsubscribe(merchant_id, email, source, now)
+    db.session.commit()
+    recovery.reconsider(merchant_id, email=email)
 
 
 def unsubscribe(merchant_id: int, email: str, source: str, now: datetime) -> None:

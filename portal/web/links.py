@@ -11,7 +11,7 @@ from portal.db import utcnow
 from portal.extensions import csrf
 from portal.models import ConsentSource, ConsentStatus
 from portal.extensions import rq
-from portal.services import addresses, held_unsubscribes, links, recovery, shopper, subscriptions
+from portal.services import addresses, held_unsubscribes, links, shopper, subscriptions
 from portal.web.shopper_words import PHRASES, Phrases
 
 bp = Blueprint("links", __name__)
@@ -77,9 +77,7 @@ def _unsubscribe_page(token: str):
             unticked=done and contact.source == ConsentSource.CHECKOUT_SESSION,
         )
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    shopper.unsubscribe(merchant.id, email, _source(one_click), utcnow())
-    db.session.commit()
-    recovery.reconsider(merchant.id, email=email)  # its waiting emails stop now, in the timeline
+    shopper.unsubscribe_and_stop(merchant.id, email, _source(one_click), utcnow())
     return render_template("links/unsubscribe.html", email=email, done=True, **page)
 
 
