@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from portal import db
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
-from portal.models import CheckoutSession
+from portal.models import CheckoutSession, SessionStatus
 from portal.services import addresses
 
 LAST_SECOND = 253_402_300_800  # 10000-01-01 UTC: past the years a datetime holds
@@ -83,7 +83,7 @@ def fields(obj: dict, seen_at: datetime) -> dict:
         livemode=obj.get("livemode") is True,  # a forged "false" is no live session
         created_at=_ts(obj.get("created")) or seen_at,
         expires_at=_ts(obj.get("expires_at")),
-        status=obj.get("status") or "open",
+        status=obj.get("status") or SessionStatus.OPEN,
         payment_status=obj.get("payment_status") or "unpaid",
         amount_total=obj.get("amount_total"),
         currency=obj["currency"].lower()[:3]
@@ -113,7 +113,7 @@ def _part(obj: dict, name: str) -> dict:
     return value
 
 
-STATUSES = {"open", "complete", "expired"}
+STATUSES = set(SessionStatus)
 PAYMENT_STATUSES = {"paid", "unpaid", "no_payment_required"}
 OPTIONAL_STRINGS = (
     "customer",

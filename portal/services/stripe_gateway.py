@@ -9,7 +9,7 @@ from flask import current_app, has_request_context
 from stripe import RequestsClient, StripeClient, StripeError
 
 from portal import sealing
-from portal.models import ConnectMethod, StripeAccount
+from portal.models import ConnectMethod, SessionStatus, StripeAccount
 from portal.services.stripe_profiles import profile
 
 # Stripe answers in well under a second; these bound how long a hung Stripe holds a caller.
@@ -177,10 +177,9 @@ def later_session_status(
     for query in queries:
         page = _get(client, "/v1/checkout/sessions", **query, created={"gte": created}, limit=100)
         found |= {s["status"] for s in _after(page["data"], session_id, created)}
-    for status in ("complete", "open", "expired"):
-        if status in found:
-            return status
-    return None
+    # A payment outranks an open checkout, which outranks one that expired.
+    ranked = (SessionStatus.COMPLETE, SessionStatus.OPEN, SessionStatus.EXPIRED)
+    return next((status for status in ranked if status in found), None)
 
 
 def _after(listed: list, session_id: str, created: int) -> list:

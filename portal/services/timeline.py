@@ -11,17 +11,18 @@ from sqlalchemy import select
 
 from portal import db
 from portal.models import CaseEvent, CheckoutSession, ConsentChange, ConsentSource, EmailSend
-from portal.models import RecoveryCase, SendStatus
+from portal.models import RecoveryCase, SendStatus, SessionStatus
 from portal.mail.values import format_money
 from portal.services import addresses, trace
 from portal.services.carts import REASONS, error_words
-from portal.services.rules import Reason
+from portal.services.rules import Action, Reason
 
+RECHECK_WORDS = "Re-checked with Stripe: "
 LATER = {
-    None: "Re-checked with Stripe: no later checkout by this shopper. Cleared to send.",
-    "open": "Re-checked with Stripe: the shopper has a newer checkout open. Not emailed.",
-    "expired": "Re-checked with Stripe: the shopper started a newer checkout. Not emailed.",
-    "complete": "Re-checked with Stripe: the shopper paid in a newer checkout. Not emailed.",
+    None: RECHECK_WORDS + "no later checkout by this shopper. Cleared to send.",
+    SessionStatus.OPEN: RECHECK_WORDS + "the shopper has a newer checkout open. Not emailed.",
+    SessionStatus.EXPIRED: RECHECK_WORDS + "the shopper started a newer checkout. Not emailed.",
+    SessionStatus.COMPLETE: RECHECK_WORDS + "the shopper paid in a newer checkout. Not emailed.",
 }
 # Why each rule exists, for the merchant reading a stopped cart.
 WHY = {
@@ -159,12 +160,12 @@ def _recorded(event: CaseEvent) -> Entry:
 def _decided(at: datetime, d: dict) -> Entry:
     step = (d.get("step") or 0) + 1
     action, reason = d.get("action"), d.get("reason")
-    if action == "send":
+    if action == Action.SEND:
         return Entry(at, f"Email {step} due now: checking with Stripe before sending")
-    if action == "wait":
+    if action == Action.WAIT:
         due = datetime.fromisoformat(d["at"]) if d.get("at") else at
         return Entry(at, f"Email {step} scheduled", "", "", due)
-    if action == "skip":
+    if action == Action.SKIP:
         return Entry(at, f"Stopped: {stopped_words(reason)}", WHY.get(reason, ""), "bad")
     # Only a recovery is good news; a sequence run out or a link expired are plain facts.
     return Entry(
@@ -242,7 +243,7 @@ def _cancelled(case: RecoveryCase, sends: list[EmailSend], recorded: list[CaseEv
     never will (the engine stops at a payment without recording another decision)."""
     decisions = [e.detail or {} for e in recorded if e.kind == trace.DECIDED]
     ended = case.recovered_at or case.purchased_at
-    if not decisions or decisions[-1].get("action") != "wait" or ended is None:
+    if not decisions or decisions[-1].get("action") != Action.WAIT or ended is None:
         return []
     step = decisions[-1].get("step") or 0
     if any(send.step == step for send in sends):
