@@ -23,13 +23,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import CaseStatus, CsvImport, DryRun, EmailSend, EventStatus, RecoveryCase
-from portal.models import SendStatus, StripeEvent
+from portal.models import CaseStatus, CsvImport, DryRun, DryRunStatus, EmailSend, EventStatus
+from portal.models import ImportStatus, RecoveryCase, SendStatus, StripeEvent
 from portal.services import health, held_unsubscribes
 
 WAITING_EVENTS = (EventStatus.PENDING, EventStatus.FAILED)
-ACTIVE = ("queued", "running")
 IN_FLIGHT = (SendStatus.CLAIMED, SendStatus.DEFERRED)
+ACTIVE_IMPORTS = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+ACTIVE_DRY_RUNS = (DryRunStatus.QUEUED, DryRunStatus.RUNNING)
 
 
 def text(engine: Engine, redis: Redis, queues: list[Queue]) -> bytes:
@@ -81,11 +82,11 @@ def _database_figures(engine: Engine) -> Iterator[GaugeMetricFamily]:
             "Seconds since the oldest event still waiting was received (0: none waits)",
             value=(utcnow() - oldest).total_seconds() if oldest else 0,
         )
-        for model, name, what in (
-            (CsvImport, "portal_csv_imports", "Subscription CSV imports"),
-            (DryRun, "portal_dry_runs", "Dry runs"),
+        for model, active, name, what in (
+            (CsvImport, ACTIVE_IMPORTS, "portal_csv_imports", "Subscription CSV imports"),
+            (DryRun, ACTIVE_DRY_RUNS, "portal_dry_runs", "Dry runs"),
         ):
-            yield _by_status(session, model, ACTIVE, name, f"{what} queued or running")
+            yield _by_status(session, model, active, name, f"{what} queued or running")
         yield from _delivery_figures(session)
 
 

@@ -13,8 +13,10 @@ from markupsafe import Markup, escape
 
 from portal import db
 from portal.mail.values import format_money
+from portal.models import ConsentStatus, DryRunStatus, ImportStatus, InvitationStatus
 from portal.models import SendingSettings
 from portal.services import addresses, terms, zone_table
+from portal.services.password_reset import LinkProblem
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
 # Control characters, the marks that turn text's direction (which <bdi> keeps inside), and the
@@ -37,6 +39,9 @@ def register(app: Flask) -> None:
     app.add_template_filter(zone_table.in_words, "zone_words")
     app.add_template_global(merchant_zone)
     app.add_template_global(terms_paused)
+    # Pages compare a status with its enum's member, never with the word stored.
+    for values in (ConsentStatus, DryRunStatus, ImportStatus, InvitationStatus, LinkProblem):
+        app.add_template_global(values, values.__name__)
 
 
 def money(amount, currency) -> str:
