@@ -130,8 +130,8 @@ def merchants_create(email: str, password: str, name: str) -> None:
 
 
 def _create_merchant(name: str, email: str, password: str):
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    if problem := accounts.password_problem(password):
+        raise click.BadParameter(problem, param_hint="--password")
     try:
         user = accounts.create_merchant(name, email, password)
     except accounts.AccountError as exc:

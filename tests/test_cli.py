@@ -44,5 +44,8 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
             "short",
         ]
     )
-    assert short.exit_code == 2 and "at least 10 characters" in short.output
+    assert short.exit_code == 2 and "this has 5 characters, 10 are needed" in short.output
+    args = ["merchants", "create", "--email", "y@example.com", "--name", "Y", "--password"]
+    control = runner.invoke(args=[*args, "long enough\x1b[31m"])
+    assert control.exit_code == 2 and "control character" in control.output
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1

@@ -44,6 +44,23 @@ def email_taken(email: str) -> bool:
     return db.session.scalar(stmt) is not None
 
 
+PASSWORD_LENGTHS = (10, 256)
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, in words (None: nothing): 10 to 256 characters, none
+    a control character (no keyboard types one: a password holding one could only be sent by a
+    script). It says which end was missed and by how much, since a form's hint states the rule."""
+    shortest, longest = PASSWORD_LENGTHS
+    if CONTROL.search(password):
+        return "Use characters a keyboard types: this contains a control character."
+    if len(password) < shortest:
+        return f"Too short: this has {len(password)} characters, {shortest} are needed."
+    if len(password) > longest:
+        return f"Too long: use at most {longest} characters (this has {len(password)})."
+    return None
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -11,26 +11,13 @@ from flask_login import login_user
 from wtforms.validators import ValidationError
 
 from portal import db
-from portal.mail.mime import CONTROL
 from portal.services import accounts, login_limits
-
-PASSWORD_LENGTHS = (10, 256)
 
 
 def password_rule(form, field) -> None:
-    """Every form's password rule: 10 to 256 characters, none a control character (no keyboard
-    types one: a password holding one could only be sent by a script). The message says which
-    end was missed and by how much, since the field's hint already states the rule."""
-    shortest, longest = PASSWORD_LENGTHS
-    size = len(field.data or "")
-    if CONTROL.search(field.data or ""):
-        raise ValidationError(
-            "Use characters a keyboard types: this contains a control character."
-        )
-    if size < shortest:
-        raise ValidationError(f"Too short: this has {size} characters, {shortest} are needed.")
-    if size > longest:
-        raise ValidationError(f"Too long: use at most {longest} characters (this has {size}).")
+    """Every form's password rule (accounts.password_problem)."""
+    if problem := accounts.password_problem(field.data or ""):
+        raise ValidationError(problem)
 
 
 def source() -> str:
