@@ -192,7 +192,9 @@ def retry_send(send_id: int) -> bool:
 def enqueue_deferred_sends(connection: Redis, queue: Queue) -> int:
     """Queue each deferred send whose next try is due as its own job: a mail server or Stripe
     that hangs then holds that one try, not the sweep that applies events and queues cases."""
-    return _enqueue_each_once(connection, queue, retry_send, sending.deferred_due(utcnow()))
+    due = sending.deferred_due(utcnow())
+    db.session.rollback()  # only read: end the snapshot
+    return _enqueue_each_once(connection, queue, retry_send, due)
 
 
 def _enqueue_each_once(connection: Redis, queue: Queue, job, ids) -> int:

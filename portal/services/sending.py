@@ -83,17 +83,10 @@ def _hand_off(send: EmailSend) -> bool:
     return True
 
 
-def retry_deferred(now: datetime | None = None, limit: int = 200) -> int:
-    """Try again, one after another, the sends a server deferred (see retry_one); how many
-    were tried. The worker queues each as its own job instead (jobs.enqueue_deferred_sends),
-    so that a mail server or Stripe that hangs holds one send, not the periodic sweep."""
-    now = now or utcnow()
-    return sum(retry_one(send_id, now) for send_id in deferred_due(now, limit))
-
-
 def deferred_due(now: datetime, limit: int = 200) -> list[int]:
-    """Ids of the deferred sends whose next try is due, the longest waiting first."""
-    due = list(
+    """Ids of the deferred sends whose next try is due, the longest waiting first (each is
+    tried by retry_one)."""
+    return list(
         db.session.scalars(
             select(EmailSend.id)
             .where(EmailSend.status == SendStatus.DEFERRED, EmailSend.next_attempt_at <= now)
@@ -101,8 +94,6 @@ def deferred_due(now: datetime, limit: int = 200) -> list[int]:
             .limit(limit)
         )
     )
-    db.session.rollback()  # only read: end the snapshot
-    return due
 
 
 def retry_one(send_id: int, now: datetime | None = None) -> bool:
@@ -274,7 +265,7 @@ def suppress(merchant_id: int, email: str, reason: str, now: datetime) -> None:
 def expire_claims(now: datetime | None = None) -> int:
     """Claims that never got a result (the worker died mid-send): one the mail server never
     heard of (not handed off) is tried again like a deferral, re-checked first; one it may
-    have taken becomes unknown, never resent. Commits, like retry_deferred: the periodic
+    have taken becomes unknown, never resent. Commits, like retry_one: the periodic
     work's steps each hold on their own. Returns how many claims ended."""
     now = now or utcnow()
     # A first claim's age counts from its creation, a retry's from when it was taken.

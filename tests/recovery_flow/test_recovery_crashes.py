@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.db import utcnow
 from portal.models import EmailSend
 from portal.services import recovery, sending
+from recovery_flow_kit import retry_due
 
 
 def _expired_case(kit, email: str) -> int:
@@ -38,7 +39,7 @@ def test_a_worker_killed_before_the_mail_server_heard_of_it_is_sent_again_once(
     assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
     send = db.scalars(select(EmailSend)).one()
     assert send.status == "deferred" and "before the mail server heard of it" in send.last_error
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=12)) == 1
     kit.settle()
     assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["gus@example.com"]]
     db.expire_all()
@@ -78,7 +79,7 @@ def test_the_sweep_and_a_slow_worker_never_both_send_a_claim(kit, db, monkeypatc
         patch.setattr(sending, "_hand_off", slow_hand_off)
         assert kit.run(recovery.process, case_id) == "already_claimed"
     assert kit.sink.messages == []
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=12)) == 1
     kit.settle()
     assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["ivy@example.com"]]
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from factories import PASSWORD
 from portal import jobs, worker
+from recovery_flow_kit import retry_due
 from portal.db import utcnow
 from portal.models import Contact, EmailSend, RecoveryCase, SendingSettings, StripeEvent
 from portal.services import events, recovery, sending
@@ -37,7 +38,7 @@ def test_a_4xx_is_retried_until_the_server_takes_it(kit, db):
     kit.settle()
     send = db.scalars(select(EmailSend)).one()
     assert send.status == "deferred" and kit.sink.messages == []
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=2)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=2)) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts) == ("sent", 2) and len(kit.sink.messages) == 1
@@ -89,7 +90,7 @@ def test_a_deferred_email_is_given_up_24_hours_after_its_first_try(kit, db):
     send = _deferred_send(kit, db, "ava@example.com")
     first = send.created_at
     # The sweep that would come after 24 h gives up before asking the server again.
-    assert kit.run(sending.retry_deferred, now=first + timedelta(hours=24, minutes=1)) == 1
+    assert kit.run(retry_due, first + timedelta(hours=24, minutes=1)) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts) == (
@@ -103,7 +104,7 @@ def test_a_retry_due_past_24_hours_is_not_scheduled(kit, db):
     send = _deferred_send(kit, db, "abe@example.com")
     first = send.created_at
     # The try 23 h 58 min in is refused too: the next one, 5 min later, would be past 24 h.
-    assert kit.run(sending.retry_deferred, now=first + timedelta(hours=23, minutes=58)) == 1
+    assert kit.run(retry_due, first + timedelta(hours=23, minutes=58)) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts, send.next_attempt_at) == ("failed", 2, None)
@@ -122,7 +123,7 @@ def test_a_retry_waits_out_quiet_hours_and_stops_at_the_links_end(kit, db):
     settings.timezone = "UTC"
     settings.quiet_start, settings.quiet_end = retry_at.hour, (retry_at.hour + 2) % 24
     db.commit()
-    assert kit.run(sending.retry_deferred, now=retry_at) == 1
+    assert kit.run(retry_due, retry_at) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     resume = retry_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
@@ -131,7 +132,7 @@ def test_a_retry_waits_out_quiet_hours_and_stops_at_the_links_end(kit, db):
     session = db.get(RecoveryCase, send.case_id).session
     session.recovery_expires_at = resume - timedelta(minutes=1)
     db.commit()
-    assert kit.run(sending.retry_deferred, now=resume) == 1
+    assert kit.run(retry_due, resume) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert send.status == "failed" and send.last_error.endswith("recovery_url_expired")
@@ -147,11 +148,11 @@ def test_two_sweeps_at_once_retry_a_deferred_email_once(kit, db):
     later = utcnow() + timedelta(minutes=2)
     assert kit.run(sending._take_deferred, send_id, later) is not None  # a slow sweep has it
     assert kit.run(sending._take_deferred, send_id, later) is None  # so the next one cannot
-    assert kit.run(sending.retry_deferred, now=later) == 0 and kit.sink.messages == []
+    assert kit.run(retry_due, later) == 0 and kit.sink.messages == []
     # The slow sweep's worker died before the hand-off: the claim comes back, and goes once.
     assert kit.run(sending.expire_claims, now=utcnow() + timedelta(minutes=11)) == 1
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=12)) == 1
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=13)) == 0
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=12)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=13)) == 0
     assert [list(m.rcpt_tos) for m in kit.sink.messages] == [["eva@example.com"]]
 
 
@@ -179,14 +180,14 @@ def test_a_deferred_retry_asks_stripe_again_and_a_purchase_meanwhile_cancels_it(
     kit.settle()
     assert db.scalars(select(EmailSend.status)).one() == "deferred"
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")  # Stripe away
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=2)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=2)) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert (send.status, send.attempts) == ("deferred", 1) and kit.sink.messages == []
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", kit.sandbox.base)
     bought = kit.checkout("jo@example.com")  # a new checkout, paid before the retry
     kit.action(bought, "pay", email="jo@example.com")
-    assert kit.run(sending.retry_deferred, now=utcnow() + timedelta(minutes=5)) == 1
+    assert kit.run(retry_due, utcnow() + timedelta(minutes=5)) == 1
     db.expire_all()
     send = db.scalars(select(EmailSend)).one()
     assert send.status == "failed" and "completed_elsewhere" in send.last_error
