@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import cli, config, db, web
+from portal import config, db
 from portal.extensions import csrf, login_manager, rq
-from portal.services.accounts import load_user
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app from the environment (plus `overrides`, for tests). No network or disk I/O."""
+    # Imported here, not above: importing one part of the package (its models, a service, the
+    # jobs) must not load every page and command with it.
+    from portal import cli, web
+
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -27,6 +30,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from portal.services.accounts import load_user
+
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     csrf.init_app(app)
