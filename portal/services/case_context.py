@@ -27,7 +27,16 @@ from portal.models import (
     StripeAccount,
     User,
 )
-from portal.services import erasure, rules, sessions, stripe_gateway, terms, trace, zone_table
+from portal.services import (
+    addresses,
+    erasure,
+    rules,
+    sessions,
+    stripe_gateway,
+    terms,
+    trace,
+    zone_table,
+)
 from portal.services.settings import policy_for, settings_for
 
 
@@ -258,7 +267,8 @@ def recipient(ctx: Context, decision: rules.Decision) -> str | None:
     team = db.session.execute(
         select(User.email, User.role).where(User.merchant_id == ctx.merchant.id).order_by(User.id)
     ).all()
-    shopper = (ctx.session.email or "").strip().lower()
-    if any(email == shopper for email, _ in team):
-        return shopper
-    return next((email for email, role in team if role == Role.OWNER), None)
+    # One spelling on both sides: a member's address is kept as typed (ASCII, a domain's xn--
+    # form too), a checkout's in its letters ("bücher.example").
+    shopper = addresses.normal(ctx.session.email)
+    member = next((email for email, _ in team if addresses.normal(email) == shopper), None)
+    return member or next((email for email, role in team if role == Role.OWNER), None)

@@ -164,7 +164,8 @@ def reconsider(merchant_id: int, now: datetime | None = None, email: str | None 
     brings an email forward (due now: the next sweep sends it, re-checked as always), a longer
     one puts it back; a rule that now stops a case (an unsubscribe) stops it now, so its page
     says so at once. Nothing is sent here, and a case whose time stays is left as it is.
-    Returns how many changed; commits them."""
+    Returns how many changed. Commits them: it runs after its caller's change is committed
+    (a job, or the page that unsubscribed), and each case loaded locks nothing meanwhile."""
     now = now or utcnow()
     query = select(RecoveryCase.id).where(
         RecoveryCase.merchant_id == merchant_id,

@@ -152,6 +152,12 @@ def test_test_mode_sessions_are_recorded_or_sent_to_the_team_only(kit, db):
     kit.settle()
     assert [m.message["To"] for m in kit.sink.messages][1:] == ["dev@bean.example"]
     assert kit.case(own).status in ("done", "scheduled")
+    # A member whose domain is kept in its xn-- form checks out with it in its letters.
+    make_member(kit.merchant_id, "ida@xn--bcher-kva.example")
+    db.commit()
+    _test_mode_checkout(kit, test_client, "Ida@Bücher.example")
+    kit.settle()
+    assert [m.message["To"] for m in kit.sink.messages][2:] == ["ida@xn--bcher-kva.example"]
 
 
 def test_the_carts_page_says_emailed_only_for_emails_a_server_took(
