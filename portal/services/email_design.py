@@ -67,6 +67,18 @@ def versions(merchant_id: int, step: int, limit: int = 20) -> list[EmailVersion]
     )
 
 
+def authors(merchant_id: int, versions: list[EmailVersion]) -> dict[int, str]:
+    """Who saved each version, by user id: their name, or their address when they gave none
+    (a user since removed from the team is missing)."""
+    ids = {v.created_by_id for v in versions if v.created_by_id}
+    if not ids:
+        return {}
+    users = db.session.scalars(
+        select(User).where(User.merchant_id == merchant_id, User.id.in_(ids))
+    )
+    return {user.id: user.name or user.email for user in users}
+
+
 def design_of(version: EmailVersion | None, settings: SendingSettings, step: int) -> Design:
     """The design a version holds; with no version, the step's default texts in the look
     adopted from the merchant's Stripe branding (or the portal's default colour)."""

@@ -37,6 +37,18 @@ SUBJECT_PREFIX = "[Test] "
 AGAIN_WITHIN = timedelta(seconds=10)  # the same test email again sooner is a double click
 
 
+def recent(merchant: Merchant, limit: int = 5) -> list[TestSend]:
+    """The merchant's latest `limit` test emails, newest first."""
+    return list(
+        db.session.scalars(
+            select(TestSend)
+            .where(TestSend.merchant_id == merchant.id)
+            .order_by(TestSend.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def refusal(merchant: Merchant) -> str | None:
     """Why the merchant may not send another test email now, in words; None: it may."""
     key = _key(merchant.id)

@@ -19,10 +19,10 @@ from portal import db, jobs
 from portal.extensions import rq
 from portal.mail import content as texts
 from portal.mail import delivery
-from portal.models import TestSend, TestSendStatus, User
+from portal.models import TestSendStatus
 from portal.services import connections, email_design, email_preview, settings, test_sends
 from portal.services.rules import MAX_STEPS
-from portal.tenancy import current_merchant, owned, owner_required
+from portal.tenancy import current_merchant, owner_required
 from portal.web.forms import strip, unix_lines
 
 bp = Blueprint("editor", __name__)
@@ -232,7 +232,7 @@ def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=Fa
         "delay_minutes": email_design.delay_minutes(sending, index),
         "failed": failed,
         "versions": versions,
-        "authors": _authors(versions),
+        "authors": email_design.authors(merchant.id, versions),
         "placeholders": PLACEHOLDER_WORDS,
         "limits": LIMITS,
     }
@@ -272,9 +272,7 @@ def _uses_code(design) -> bool:
 
 
 def _tests_context(index: int, notice: str | None = None, refused: bool = False) -> dict:
-    recent = db.session.scalars(
-        owned(TestSend).order_by(TestSend.id.desc()).limit(RECENT_TESTS)
-    ).all()
+    recent = test_sends.recent(current_merchant(), RECENT_TESTS)
     return {
         "step": index + 1,
         "recent_tests": recent,
@@ -288,12 +286,3 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
         "own_words": test_sends.OWN_WORDS,
         "window_minutes": int(test_sends.WINDOW.total_seconds() // 60),
     }
-
-
-def _authors(versions) -> dict[int, str]:
-    """Who saved each version, by user id: their name, or their address when they gave none."""
-    ids = {v.created_by_id for v in versions if v.created_by_id}
-    if not ids:
-        return {}
-    users = db.session.scalars(owned(User).where(User.id.in_(ids)))
-    return {user.id: user.name or user.email for user in users}
