@@ -1,7 +1,8 @@
 """The subscriptions CSV download (SPEC section 6), streamed in constant memory whatever the
 number of contacts: on PostgreSQL the database writes the CSV itself (COPY ... TO STDOUT, in
 address order, the cells made safe and the dates formatted in SQL), elsewhere keyset pages of
-EXPORT_BATCH contacts. Both write the same text: Stripe's header, CRLF line ends."""
+EXPORT_BATCH contacts. Both write the same text: Stripe's header, CRLF line ends. Also an
+import's rejected rows, downloadable to correct and upload again."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from psycopg import sql
 from sqlalchemy import select
 
 from portal import db
-from portal.models import Contact, Merchant
-from portal.services import consent_csv
+from portal.models import Contact, CsvImport, Merchant
+from portal.services import consent_csv, csv_imports
 
 EXPORT_BATCH = 5000  # contacts per query and per chunk of text streamed (keyset pages)
 CHUNK_BYTES = 64 * 1024  # COPY sends a message per row: they are streamed in chunks this big
@@ -89,3 +90,29 @@ def _keyset_chunks(merchant: Merchant) -> Iterator[str]:
         if len(rows) < EXPORT_BATCH:
             return
         last = rows[-1][0]
+
+
+def reject_chunks(imp: CsvImport, page_size: int = 1000) -> Iterator[str]:
+    """Every rejected row of an import as CSV text, a page at a time: Stripe's three cells of
+    the row as it was read, then its line and the reason, every cell made safe to open."""
+    buffer, last = io.StringIO(), 0
+    writer = csv.writer(buffer)
+    # Stripe's columns first: corrected, the file uploads again as it is (an upload reads
+    # those three and ignores the others).
+    writer.writerow((*consent_csv.HEADER, "Line", "Reason"))
+    while True:
+        page = csv_imports.rejects(imp, after_line=last, limit=page_size)
+        writer.writerows(
+            (
+                *map(consent_csv.safe_cell, (r.value, r.status_cell, r.date_cell)),
+                r.line,
+                consent_csv.safe_cell(r.reason),
+            )
+            for r in page
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(page) < page_size:
+            return
+        last = page[-1].line

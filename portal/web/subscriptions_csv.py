@@ -3,9 +3,6 @@ owner), which stores the file and hands it to a job; the import's page follows t
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 
 from flask import (
     Blueprint,
@@ -155,31 +152,7 @@ def rejects(import_id: int):
     imp = get_owned_or_404(CsvImport, import_id)
     name = f"import-{imp.id}-rejected-rows.csv"
     return Response(
-        stream_with_context(_reject_chunks(imp)),
+        stream_with_context(consent_export.reject_chunks(imp)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-def _reject_chunks(imp: CsvImport) -> Iterator[str]:
-    buffer, last = io.StringIO(), 0
-    writer = csv.writer(buffer)
-    # Stripe's columns first: corrected, the file uploads again as it is (an upload reads
-    # those three and ignores the others).
-    writer.writerow((*consent_csv.HEADER, "Line", "Reason"))
-    while True:
-        page = csv_imports.rejects(imp, after_line=last, limit=1000)
-        writer.writerows(
-            (
-                *map(consent_csv.safe_cell, (r.value, r.status_cell, r.date_cell)),
-                r.line,
-                consent_csv.safe_cell(r.reason),
-            )
-            for r in page
-        )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        if len(page) < 1000:
-            return
-        last = page[-1].line
