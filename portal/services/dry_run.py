@@ -185,6 +185,12 @@ def give_up(run_id: int, reason: str) -> None:
         )
 
 
+def not_queued(run: DryRun) -> None:
+    """The queue could not take a new dry run: it ends failed, saying to start it again."""
+    run.status, run.finished_at = DryRunStatus.FAILED, utcnow()
+    run.error = "The dry run could not be queued just now: please start it again."
+
+
 def _in_period(run: DryRun):
     return (
         RecoveryCase.merchant_id == run.merchant_id,

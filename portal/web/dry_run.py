@@ -157,8 +157,7 @@ def _enqueue(run: DryRun) -> None:
     try:
         jobs.enqueue_retried(rq.queue("default"), jobs.run_dry_run, run.id)
     except RedisError:
-        run.status = DryRunStatus.FAILED
-        run.error = "The dry run could not be queued just now: please start it again."
+        dry_run.not_queued(run)
         db.session.commit()
 
 
