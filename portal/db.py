@@ -64,6 +64,7 @@ def storable_text(value: str) -> bool:
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (every stored time is UTC)."""
     return datetime.now(timezone.utc)
 
 

@@ -45,6 +45,7 @@ def send(message: Composed, merchant_id: int | None) -> DeliveryResult:
 
 
 def close_all() -> None:
+    """Close every kept-alive SMTP connection of this process (at exit, and between tests)."""
     with _lock:
         for mailer in _mailers.values():
             mailer.close()

@@ -195,6 +195,7 @@ def safe_image_url(url: str | None) -> str | None:
 
 
 def safe_link(url: str | None) -> str | None:
+    """`url` if an email may link to it (an absolute http or https address), else None."""
     # A shop may still be served over plain http; any other scheme is refused.
     parts = _absolute_url(url)
     return url if parts and parts.scheme in ("http", "https") else None
@@ -233,4 +234,5 @@ def paragraphs(text: str) -> list[list[str]]:
 
 
 def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis ending what was cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

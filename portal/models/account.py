@@ -37,6 +37,7 @@ class Merchant(Base):
 
 
 def new_session_token() -> str:
+    """A new random session token: changing it signs every copy of the old session out."""
     return secrets.token_urlsafe(24)
 
 

@@ -188,6 +188,7 @@ def versions_of(sends: list[EmailSend]) -> dict[int, EmailVersion]:
 
 
 def sends(case: RecoveryCase) -> list[EmailSend]:
+    """The case's emails, step by step (sends_of for one case)."""
     return sends_of([case.id]).get(case.id, [])
 
 
@@ -205,6 +206,8 @@ def sends_of(case_ids: list[int]) -> dict[int, list[EmailSend]]:
 
 
 def recovering_session(case: RecoveryCase) -> CheckoutSession | None:
+    """The checkout the shopper reopened from the recovery link and paid, as mirrored; None
+    before a recovery, or while that session has not reached the mirror."""
     if not case.recovered_session_id:
         return None
     return db.session.scalar(

@@ -267,6 +267,7 @@ CSV_ERRORS = {
 
 
 def unreadable(error: csv.Error) -> str:
+    """A reject's reason for a record the csv module could not read, in words."""
     text = str(error)
     words = next((w for start, w in CSV_ERRORS.items() if text.startswith(start)), text)
     return f"unreadable CSV: {words}"

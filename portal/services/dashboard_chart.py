@@ -83,6 +83,7 @@ def labelled_days(days: list[str], most: int) -> list[str]:
 
 
 def label(day: date) -> str:
+    """A day as the chart's axis names it ("Dec 5")."""
     return f"{day:%b} {day.day}"
 
 

@@ -53,6 +53,7 @@ class Verification:
 
 
 def current(merchant: Merchant) -> SendingDomain | None:
+    """The merchant's sending domain, whatever its status; None when it has none."""
     return db.session.scalar(select(SendingDomain).filter_by(merchant_id=merchant.id))
 
 

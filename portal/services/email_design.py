@@ -89,6 +89,7 @@ def design_of(version: EmailVersion | None, settings: SendingSettings, step: int
 
 
 def default_design(settings: SendingSettings, step: int) -> Design:
+    """The built-in email of `step` in the merchant's language, with their logo and colour."""
     content = default_texts.default_content(step, settings.locale)
     return Design(content, settings.logo_url, settings.brand_color)
 

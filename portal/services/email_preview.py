@@ -95,5 +95,6 @@ def without_name(
 
 
 def has_promotion(settings: SendingSettings, step: int) -> bool:
+    """Whether the email of `step` carries a promotion code by the settings."""
     steps = settings.steps or []
     return step < len(steps) and bool(steps[step].get("promotion"))

@@ -21,6 +21,7 @@ def _public(path: str) -> str:
 
 
 def recovery_link(send_id: int) -> str:
+    """The tracked link of one email: it records the click, then goes to the recovery URL."""
     return _public("/r/" + _serializer("recovery").dumps({"s": send_id}))
 
 

@@ -48,6 +48,7 @@ def brand(
     account: StripeAccount | None,
     design: email_design.Design,
 ) -> rendering.Brand:
+    """What every email of the merchant shows of them: name, postal address, logo, colour."""
     return rendering.Brand(
         merchant_name=merchant.name,
         # Only a preview or a test lacks one: recovery emails cannot be on without it.

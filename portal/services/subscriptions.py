@@ -35,6 +35,7 @@ class SubscriptionError(ValueError):
 
 
 def normalize(email: str | None) -> str:
+    """An address in the one spelling the list keeps (addresses.normal)."""
     return addresses.normal(email)
 
 
@@ -109,6 +110,8 @@ def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
 
 
 def held_contact(merchant: Merchant, email: str) -> Contact | None:
+    """The merchant's contact row of `email` (spelled as the list keeps it, see normalize), or
+    None when the list has none."""
     where = (Contact.merchant_id == merchant.id, Contact.email == email)
     return db.session.scalar(select(Contact).where(*where))
 
@@ -128,6 +131,7 @@ def _ledger_count(merchant: Merchant, email: str) -> int:
 
 
 def checkouts_of(merchant: Merchant, email: str, limit: int | None):
+    """The address's checkouts with their recovery case (None if none), newest first."""
     stmt = (
         select(CheckoutSession, RecoveryCase)
         .outerjoin(RecoveryCase, RecoveryCase.checkout_session_id == CheckoutSession.id)
@@ -138,6 +142,7 @@ def checkouts_of(merchant: Merchant, email: str, limit: int | None):
 
 
 def sends_to(merchant: Merchant, email: str, limit: int | None) -> list[EmailSend]:
+    """The recovery emails sent to the address, newest first."""
     stmt = select(EmailSend).where(
         EmailSend.merchant_id == merchant.id, EmailSend.to_address == email
     )

@@ -95,6 +95,7 @@ class Entry:
 
 
 def events(case: RecoveryCase) -> list[CaseEvent]:
+    """The case's recorded decisions and checks, oldest first."""
     return list(
         db.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
