@@ -104,6 +104,16 @@ def parse_days(value: str | None) -> int:
     return int(value) if value in {str(days) for days in PERIODS} else DEFAULT_DAYS
 
 
+def period_asked(
+    merchant_id: int, value: str | None, now: datetime, choices: tuple[int, ...] = PERIODS
+) -> Period | None:
+    """The period a page's ?days= asks for, one of `choices` in the merchant's time zone up to
+    now (today so far); None for anything else, which the page reads as all its carts."""
+    if value not in {str(days) for days in choices}:
+        return None
+    return period_for(int(value), settings.settings_for(merchant_id).timezone, now)
+
+
 def period_for(days: int, zone_name: str, now: datetime) -> Period:
     """The last `days` local days up to and including today (today so far), in `zone_name`."""
     zone = zone_table.zone(zone_name)

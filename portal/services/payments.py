@@ -13,7 +13,7 @@ from portal.models import CheckoutSession, EmailSend, RecoveryCase
 from portal.services import rollups
 
 PAGE_SIZE = 50
-PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365}  # ?days= choices; anything else: all time
+PERIODS = (7, 30, 90, 365)  # ?days= choices; anything else: all time
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,8 @@ bp = Blueprint("carts", __name__, url_prefix="/carts")
 def index():
     show, reason = request.args.get("show", ""), request.args.get("reason", "")
     before, days = query_id("before"), request.args.get("days", "")
-    period = None
-    if days in {str(n) for n in dashboard.PERIODS}:  # from the dashboard: its period's carts
-        zone = settings.settings_for(current_merchant().id).timezone
-        period = dashboard.period_for(int(days), zone, utcnow())
+    # From the dashboard: its period's carts.
+    period = dashboard.period_asked(current_merchant().id, days, utcnow())
     window = (period.start, period.end) if period else None
     page = carts.page(current_merchant().id, show, reason, before, window)
     return render_template(

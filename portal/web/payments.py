@@ -7,7 +7,7 @@ from flask_login import login_required
 
 from portal.db import utcnow
 from portal.models import RecoveryCase
-from portal.services import carts, dashboard, payments, settings
+from portal.services import carts, dashboard, payments
 from portal.web import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
@@ -18,17 +18,17 @@ bp = Blueprint("payments", __name__, url_prefix="/payments")
 @login_required
 def index():
     merchant = current_merchant()
-    days = payments.PERIODS.get(request.args.get("days", ""))
-    period = None
-    if days:  # whole days in the merchant's zone, today so far: the dashboard's very periods
-        period = dashboard.period_for(days, settings.settings_for(merchant.id).timezone, utcnow())
+    # Whole days in the merchant's zone, today so far: the dashboard's very periods.
+    period = dashboard.period_asked(
+        merchant.id, request.args.get("days"), utcnow(), payments.PERIODS
+    )
     since = period.start if period else None
     before = query_id("before")
     return render_template(
         "payments/index.html",
         page=payments.page(merchant.id, since, before),
         totals=payments.totals(merchant.id, since),
-        days=days,
+        days=period.days if period else None,
         period=period,
         periods=payments.PERIODS,
         paging=before is not None,
