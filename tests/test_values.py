@@ -225,3 +225,10 @@ def test_locale_choices_are_language_territory_ids_named_in_english_and_sorted()
     assert shown == sorted(shown)
     choices.clear()  # a caller's copy: the next caller still gets them all
     assert len(locale_choices()) == len(ids)
+
+
+def test_an_hour_of_thousands_of_digits_is_no_hour_and_no_error():
+    from portal.web.forms import hour
+
+    assert hour("7") == 7 and hour("23") == 23
+    assert hour("9" * 5000) is None and hour("007") is None and hour("٧") is None

@@ -89,8 +89,9 @@ def one_line(form, field) -> None:
 
 def hour(value: str | None) -> int | None:
     """An hour chosen from a list ("7"), or None for none or what is not a number (the list's
-    own check then says so beside it)."""
-    return int(value) if isinstance(value, str) and value.isdecimal() else None
+    own check then says so beside it). More than two digits is no hour: also too long for int()."""
+    ok = isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) <= 2
+    return int(value) if ok else None
 
 
 class WholeNumberField(IntegerField):
