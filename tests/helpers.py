@@ -14,21 +14,26 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The hidden fields a page carries for its save: the version or settings it was made from.
+CARRIED_RE = re.compile(r'name="(base|stamp)" type="hidden" value="([^"]*)"')
 
 
 def csrf_token(client, page: str) -> str:
     """The CSRF token a browser would find on `page`."""
+    return _page_fields(client, page)["csrf_token"]
+
+
+def _page_fields(client, page: str) -> dict[str, str]:
     html = client.get(page).get_data(as_text=True)
     match = CSRF_RE.search(html) or re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, f"no CSRF token on {page}"
-    return match.group(1)
+    return {**dict(CARRIED_RE.findall(html)), "csrf_token": match.group(1)}
 
 
 def post_form(client, path: str, data: dict, page: str | None = None, **kwargs):
-    """POST `data` to `path` as a browser would: with the CSRF token from `page` (default: path)."""
-    return client.post(
-        path, data={**data, "csrf_token": csrf_token(client, page or path)}, **kwargs
-    )
+    """POST `data` to `path` as a browser would: with the CSRF token, and the page's version
+    or settings stamp, from `page` (default: path); `data` may set them otherwise."""
+    return client.post(path, data={**_page_fields(client, page or path), **data}, **kwargs)
 
 
 def committing(app, write, errors: list):

@@ -177,13 +177,14 @@ CONFLICT = (
 
 
 def saved_after(merchant_id: int, step: int, base: str | None) -> EmailVersion | None:
-    """The version in use for `step` when it is later than version `base` (the one an editor
-    page showed, "0": none), saved meanwhile by another tab or person; None when `base` is
-    still current, or unknown (a page from before editors said)."""
-    if not (base or "").isdigit():
-        return None
+    """The version in use for `step` unless it is version `base`, the one the editor page
+    showed ("0": none): saved meanwhile by another tab or person. A `base` that is missing,
+    malformed or names no version in use counts as an older page, so nothing stored is ever
+    replaced unseen; None when nothing is stored yet or `base` is still current."""
     version = current(merchant_id, step)
-    return version if version is not None and version.number > int(base) else None
+    if version is None:
+        return None
+    return None if base == str(version.number) else version
 
 
 def delay_minutes(settings: SendingSettings, step: int) -> int | None:

@@ -103,7 +103,6 @@ def _save():
     if (
         typed
         and not problems
-        and form.stamp.data
         and form.stamp.data != settings.stamp(current_merchant())
         and not settings.holds(current_merchant(), values, form.business_name.data)
     ):

@@ -6,7 +6,7 @@ import html
 
 
 from factories import PASSWORD, make_member, make_owner
-from helpers import post_form
+from helpers import csrf_token, post_form
 from portal.mail.content import DEFAULT_CONTENT
 from portal.services import onboarding, settings
 from editor_kit import TEXT_FIELDS, VALID, frames, sent_tests, text_part, versions
@@ -131,3 +131,21 @@ def test_a_save_over_a_version_saved_meanwhile_is_refused_and_keeps_the_text(cli
     assert [v.headline for v in versions(db, owner.merchant_id)][-1] == "My headline"
     twice = post_form(client, "/email/1", {**mine, "base": "1"}, follow_redirects=True)
     assert "Nothing changed: version 2 is still the one in use" in twice.get_data(as_text=True)
+
+
+def test_a_save_whose_page_version_is_missing_or_crafted_is_refused_not_written_over(
+    client, db, owner
+):
+    """A browser always sends the version its page showed; a request without one, or with
+    one that names no version in use, must not replace what is stored unseen."""
+    assert post_form(client, "/email/1", {**VALID, "base": ""}).status_code == 302  # none yet
+    for base in ["", "garbage", "-1", "0", "2", "9" * 400, "１"]:
+        refused = post_form(client, "/email/1", {**VALID, "base": base, "headline": "Crafted"})
+        assert refused.status_code == 409, base
+    bare = {"csrf_token": csrf_token(client, "/email/1"), **VALID}
+    assert client.post("/email/1", data={**bare, "headline": "Crafted"}).status_code == 409
+    assert [v.number for v in versions(db, owner.merchant_id)] == [1]
+    assert (
+        post_form(client, "/email/1", {**VALID, "base": "1", "headline": "Mine"}).status_code
+        == 302
+    )

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from factories import make_owner
-from helpers import error_beside, post_form
+from helpers import csrf_token, error_beside, post_form
 from portal.models import Merchant, SendingSettings
 from portal.services import rules, settings
 from settings_kit import VALID, policy, stored
@@ -247,3 +247,19 @@ def test_a_save_while_redis_refuses_says_waiting_carts_keep_their_times(
     page = html.unescape(client.get("/settings").get_data(as_text=True))
     assert "Carts already waiting for an email keep their times for now" in page
     assert db.get(SendingSettings, owner.merchant_id).postal_address  # saved all the same
+
+
+def test_a_save_without_the_pages_stamp_is_refused_when_it_would_change_what_is_stored(
+    client, db, owner
+):
+    """A browser always sends the stamp of the settings its page showed; a request without
+    one (or an empty one) must not replace settings unseen, though repeating them is fine."""
+    assert post_form(client, "/settings", VALID).status_code == 302
+    for stamp in ["", "0" * 16, "x" * 5000]:
+        changed = {**VALID, "stamp": stamp, "sender_name": "Crafted"}
+        assert post_form(client, "/settings", changed).status_code == 409, stamp[:8]
+        assert post_form(client, "/settings", {**VALID, "stamp": stamp}).status_code == 302
+    bare = {"csrf_token": csrf_token(client, "/settings"), **VALID, "sender_name": "Crafted"}
+    assert client.post("/settings", data=bare).status_code == 409
+    db.expire_all()
+    assert stored(db, owner.merchant_id).sender_name == VALID["sender_name"]
