@@ -45,6 +45,8 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
         ]
     )
     assert short.exit_code == 2 and "this has 5 characters, 10 are needed" in short.output
+    one = runner.invoke(args=[*args[:3], "z@example.com", "--name", "Z", "--password", "x"])
+    assert one.exit_code == 2 and "this has 1 character, 10 are needed" in one.output
     args = ["merchants", "create", "--email", "y@example.com", "--name", "Y", "--password"]
     control = runner.invoke(args=[*args, "long enough\x1b[31m"])
     assert control.exit_code == 2 and "control character" in control.output

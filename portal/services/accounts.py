@@ -55,7 +55,8 @@ def password_problem(password: str) -> str | None:
     if CONTROL.search(password):
         return "Use characters a keyboard types: this contains a control character."
     if len(password) < shortest:
-        return f"Too short: this has {len(password)} characters, {shortest} are needed."
+        has = f"{len(password)} character" + ("" if len(password) == 1 else "s")
+        return f"Too short: this has {has}, {shortest} are needed."
     if len(password) > longest:
         return f"Too long: use at most {longest} characters (this has {len(password)})."
     return None

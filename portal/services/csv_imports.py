@@ -98,10 +98,11 @@ def give_up(import_id: int, reason: str) -> None:
     imp = db.session.get(CsvImport, import_id)
     if imp is None or imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
         return
+    rows = f"{imp.rows_read:,} row" + ("" if imp.rows_read == 1 else "s")
     finish(
         imp,
         ImportStatus.FAILED,
-        f"The import stopped after {imp.rows_read:,} rows, and the tries that followed failed "
+        f"The import stopped after {rows}, and the tries that followed failed "
         f"too ({reason}). The rows counted above are applied: upload the same file again to "
         "apply the rest (rows already applied are skipped).",
     )
