@@ -225,6 +225,9 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         )
     elif len(address) > MAX_POSTAL_ADDRESS:
         problem = f"Use at most {MAX_POSTAL_ADDRESS} characters."
+    elif address.strip() and not any(ch.isalpha() for ch in address):  # a city has letters
+        problem = "Give the street or PO box, the city, the postal code and the country: "
+        problem += "this has no letters."
     elif 0 < len(address.strip()) < MIN_POSTAL_ADDRESS:
         problem = "This is too short for a postal address: give the street or PO box, the city, "
         problem += "the postal code and the country."

@@ -137,6 +137,7 @@ def test_empty_follow_ups_and_quiet_hours_are_left_out(client, db, owner):
         ({"postal_address": "1 Leaf Lane\x00"}, "postal_address", "control character"),
         ({"postal_address": "1 Leaf Lane \u202eenal"}, "postal_address", "a direction mark"),
         ({"postal_address": "x"}, "postal_address", "too short for a postal address"),
+        ({"postal_address": "12345678901234567890"}, "postal_address", "this has no letters"),
         ({"postal_address": "\u200b" * 12}, "postal_address", "an invisible character"),
     ],
 )
