@@ -67,6 +67,17 @@ def versions(merchant_id: int, step: int, limit: int = 20) -> list[EmailVersion]
     )
 
 
+def numbered(merchant_id: int, step: int, number: int) -> EmailVersion | None:
+    """The merchant's version `number` of `step`'s email, or None when there is none such."""
+    return db.session.scalar(
+        select(EmailVersion).where(
+            EmailVersion.merchant_id == merchant_id,
+            EmailVersion.step == step,
+            EmailVersion.number == number,
+        )
+    )
+
+
 def authors(merchant_id: int, versions: list[EmailVersion]) -> dict[int, str]:
     """Who saved each version, by user id: their name, or their address when they gave none
     (a user since removed from the team is missing)."""
@@ -172,7 +183,8 @@ def reset(merchant: Merchant, user: User | None, settings: SendingSettings, step
 
 CONFLICT = (
     "Nothing was saved: version {number} was saved while you were editing. Your text is "
-    "below; compare it with version {number} in the history, then save again to replace it."
+    "below; to compare, open version {number} from the Versions list in a new tab. Save again "
+    "to replace it with yours."
 )
 
 

@@ -19,41 +19,18 @@ from portal import db, jobs
 from portal.extensions import rq
 from portal.mail import content as texts
 from portal.mail import delivery
-from portal.models import TestSendStatus
+from portal.models import EmailVersion, TestSendStatus
 from portal.services import connections, email_design, email_preview, settings, test_sends
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
+from portal.web import editor_words as words
 from portal.web.forms import strip, unix_lines
 
 bp = Blueprint("editor", __name__)
 HISTORY = 10  # versions listed under the editor
 RECENT_TESTS = 5  # test emails listed under the editor
-# What each placeholder becomes, as the menu beside each text field says.
-PLACEHOLDER_WORDS = {
-    "merchant_name": "your shop's name",
-    "customer_name": "the shopper's name as given at checkout, in full (the preview shows how it reads without one)",
-    "cart_total": "the cart's total, e.g. $123.00",
-    "recovery_link_expires": "the date the link back to the cart stops working",
-    "promotion_code": "the shopper's promotion code (emails with one only)",
-}
 PROMOTION_CODE = "{promotion_code}"
-EMPTY_CODE = (
-    "Email {step} gets no promotion code, so {{promotion_code}} stays empty in it: turn codes on "
-    "for this email in Sending settings, or take the placeholder out."
-)
-STATUS_WORDS = {
-    TestSendStatus.QUEUED: "Queued",
-    TestSendStatus.SENDING: "Sending",
-    TestSendStatus.SENT: "Sent",
-    TestSendStatus.FAILED: "Failed",
-}
 WAITING = (TestSendStatus.QUEUED, TestSendStatus.SENDING)  # the list is asked for again
-# The field lengths the browser enforces too (the server checks them again).
-LIMITS = {
-    **{name: limit for name, (_label, limit, _required) in texts.FIELDS.items()},
-    "logo_url": email_design.LOGO_URL_MAX,
-    "brand_color": 7,
-}
 
 
 class EditorForm(FlaskForm):
@@ -112,8 +89,19 @@ def edit(step: int):
         return _save(index)
     merchant = current_merchant()
     version = email_design.current(merchant.id, index)
-    design = email_design.design_of(version, settings.settings_for(merchant.id), index)
-    return _page(index, _form_for(design, version.number if version else 0))
+    opened = _opened(index, version)
+    design = email_design.design_of(opened or version, settings.settings_for(merchant.id), index)
+    # The base stays the version in use: saving an older version opened here restores it.
+    return _page(index, _form_for(design, version.number if version else 0), opened=opened)
+
+
+def _opened(index: int, version: EmailVersion | None) -> EmailVersion | None:
+    """The earlier version ?version= asks to see in the editor (None: the one in use); 404 for
+    a version this merchant's email never had."""
+    number = request.args.get("version", type=int)
+    if number is None or (version is not None and number == version.number):
+        return None
+    return email_design.numbered(current_merchant().id, index, number) or abort(404)
 
 
 @owner_required
@@ -135,7 +123,7 @@ def _save(index: int):
     if _uses_code(design) and not email_preview.has_promotion(
         settings.settings_for(current_merchant().id), index
     ):
-        flash(EMPTY_CODE.format(step=index + 1), "info")
+        flash(words.EMPTY_CODE.format(step=index + 1), "info")
     return redirect(url_for("editor.edit", step=index + 1))
 
 
@@ -221,7 +209,7 @@ def _test_answer(index: int, form: EditorForm, notice: str, status: int):
     return _page(index, form, notice=notice, refused=status != 200), status
 
 
-def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=False) -> str:
+def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=False, opened=None):
     merchant = current_merchant()
     sending = settings.settings_for(merchant.id)
     versions = email_design.versions(merchant.id, index, HISTORY)
@@ -232,9 +220,10 @@ def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=Fa
         "delay_minutes": email_design.delay_minutes(sending, index),
         "failed": failed,
         "versions": versions,
-        "authors": email_design.authors(merchant.id, versions),
-        "placeholders": PLACEHOLDER_WORDS,
-        "limits": LIMITS,
+        "opened": opened,
+        "authors": email_design.authors(merchant.id, [*versions, *filter(None, [opened])]),
+        "placeholders": words.PLACEHOLDER_WORDS,
+        "limits": words.LIMITS,
     }
     return render_template("editor/edit.html", **context)
 
@@ -262,7 +251,7 @@ def _preview_context(index: int, form: EditorForm) -> dict:
         "sender": sending.sender_name or merchant.name,
         "promotion": promotion,
         "empty_code": not promotion and _uses_code(design),
-        "empty_code_words": EMPTY_CODE.format(step=index + 1),
+        "empty_code_words": words.EMPTY_CODE.format(step=index + 1),
     }
 
 
@@ -277,7 +266,7 @@ def _tests_context(index: int, notice: str | None = None, refused: bool = False)
         "step": index + 1,
         "recent_tests": recent,
         "polling": any(t.status in WAITING for t in recent),
-        "status_words": STATUS_WORDS,
+        "status_words": words.STATUS_WORDS,
         "outbox_detail": delivery.OUTBOX_DETAIL,
         "notice": notice,
         "refused": refused,

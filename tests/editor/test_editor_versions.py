@@ -149,3 +149,32 @@ def test_a_save_whose_page_version_is_missing_or_crafted_is_refused_not_written_
         post_form(client, "/email/1", {**VALID, "base": "1", "headline": "Mine"}).status_code
         == 302
     )
+
+
+def test_an_earlier_version_opens_in_the_editor_and_saving_it_restores_it(
+    client, app, db, owner, login
+):
+    post_form(client, "/email/1", {**VALID, "headline": "First words"})
+    post_form(client, "/email/1", {**VALID, "headline": "Second words"})
+    page = html.unescape(client.get("/email/1").get_data(as_text=True))
+    assert 'href="/email/1?version=1"' in page and "You are looking at version" not in page
+    opened = html.unescape(client.get("/email/1?version=1").get_data(as_text=True))
+    assert 'value="First words"' in opened and "Second words" not in opened.split("Versions")[0]
+    assert (
+        "You are looking at version 1, saved" in opened
+        and "The email in use is version 2" in opened
+    )
+    assert "it is saved as version 3" in opened and 'name="base" type="hidden" value="2"' in opened
+    restored = post_form(
+        client, "/email/1", {**VALID, "headline": "First words"}, "/email/1?version=1"
+    )
+    assert restored.status_code == 302
+    assert [v.headline for v in versions(db, owner.merchant_id)][-1] == "First words"
+    assert client.get("/email/1?version=3").status_code == 200  # the one in use: the editor
+    assert "You are looking at" not in client.get("/email/1?version=3").get_data(as_text=True)
+    assert client.get("/email/1?version=99").status_code == 404
+    assert client.get("/email/2?version=1").status_code == 404  # no such email, or version
+    make_owner("Rival", "rival@example.com")
+    other = app.test_client()
+    login(other, "rival@example.com", PASSWORD)
+    assert other.get("/email/1?version=1").status_code == 404  # the rival has no version 1
