@@ -13,7 +13,7 @@ from portal.db import utcnow
 from portal.mail.values import email_locale, one_line
 from portal.models import ConnectMethod, Merchant, SendingSettings, StripeAccount
 from portal import sealing
-from portal.services import settings, stripe_gateway
+from portal.services import settings, settings_values, stripe_gateway
 from portal.services.stripe_gateway import GatewayError, StripeError
 
 # Stripe's colours are "#rrggbb"; anything else is not copied into the email's settings.
@@ -145,7 +145,7 @@ def _adopt_defaults(sending: SendingSettings, profile: dict) -> list[str]:
         not sending.sender_name
         and name
         and profile["name"] != profile["id"]
-        and not settings.ADDRESS_MARKS.search(name)  # Settings would refuse it
+        and not settings_values.ADDRESS_MARKS.search(name)  # Settings would refuse it
     ):
         sending.sender_name = name
         taken.append(f"the sender name “{name}”")

@@ -25,7 +25,15 @@ from portal.models import (
     SendStatus,
     User,
 )
-from portal.services import connections, replay, rules, settings, terms, zone_table
+from portal.services import (
+    connections,
+    replay,
+    rules,
+    settings,
+    settings_values,
+    terms,
+    zone_table,
+)
 
 BATCH = 1000  # cases replayed and committed together
 FIRST_DAY = date(1970, 1, 1)
@@ -88,8 +96,8 @@ def problems(
     """Every reason these settings or this period cannot be tried, each naming its field
     ("since", "until", "steps.<i>" or a setting's name); the settings page's own checks. A day
     that is None was not a date (the form says so): only the other is checked."""
-    values = settings.Values(
-        steps=tuple(settings.StepValues(minutes) for minutes in candidate.steps),
+    values = settings_values.Values(
+        steps=tuple(settings_values.StepValues(minutes) for minutes in candidate.steps),
         quiet_start=candidate.quiet_start,
         quiet_end=candidate.quiet_end,
         quiet_zone=candidate.quiet_zone,
@@ -99,7 +107,7 @@ def problems(
     )
     found = [
         (name, message)
-        for name, message in settings.problems(values)
+        for name, message in settings_values.problems(values)
         if name in FIELDS or name.startswith("steps")
     ]
     if last is not None and last > today:

@@ -22,7 +22,7 @@ from portal.models import (
 from portal.mail import dkim, rendering, values
 from portal.sealing import SecretError
 from portal.services import addresses, domains, email_design, links, session_fields
-from portal.services.settings import ADDRESS_MARKS
+from portal.services.settings_values import ADDRESS_MARKS
 from portal.mail.mime import Composed, Outgoing, compose
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.config import RELAXED_ENVS
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
-from portal.services.settings import ADDRESS_MARKS
+from portal.services.settings_values import ADDRESS_MARKS
 
 
 def ascii_address(form, field) -> None:

@@ -12,7 +12,14 @@ from redis.exceptions import RedisError
 from portal import db, jobs
 from portal.extensions import rq
 from portal.mail.values import locale_choices
-from portal.services import accounts, connections, settings, stripe_gateway, switch
+from portal.services import (
+    accounts,
+    connections,
+    settings,
+    settings_values,
+    stripe_gateway,
+    switch,
+)
 from portal.tenancy import current_merchant, owner_required
 from portal.web.settings_form import TEST_MODE_WORDS, SettingsForm, form_data
 
@@ -99,7 +106,7 @@ def _save():
     values, rows = form.values()
     known = {c["id"] for c in coupons} if coupons is not None else None
     # Every problem at once: the service's too, even when a field of the form's own is wrong.
-    problems = settings.problems(values, current_merchant().recovery_enabled, known)
+    problems = settings_values.problems(values, current_merchant().recovery_enabled, known)
     if (
         typed
         and not problems

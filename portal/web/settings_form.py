@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.mail.values import locale_choices
 from portal.models import TestModeSends
-from portal.services import settings
+from portal.services import settings_values
 from portal.services.rules import MAX_STEPS
 from portal.web.filters import money
 from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, sender_worthy, strip
@@ -134,14 +134,14 @@ class SettingsForm(RuleFields):
             SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
         ]
 
-    def values(self) -> tuple[settings.Values, list[int]]:
+    def values(self) -> tuple[settings_values.Values, list[int]]:
         """The typed values, and the form row each step came from (empty rows are left out)."""
         rows = self.step_rows()
         steps = tuple(
-            settings.StepValues(self.steps[i].minutes(), self.steps[i].promotion.data)
+            settings_values.StepValues(self.steps[i].minutes(), self.steps[i].promotion.data)
             for i in rows
         )
-        values = settings.Values(
+        values = settings_values.Values(
             sender_name=self.sender_name.data or "",
             reply_to=self.reply_to.data or None,
             postal_address=self.postal_address.data or "",
@@ -165,7 +165,7 @@ def coupon_words(coupon: dict) -> str:
     return f"{coupon['name'] or coupon['id']} ({off})"
 
 
-def form_data(values: settings.Values) -> dict:
+def form_data(values: settings_values.Values) -> dict:
     """What the form shows for stored values: whole hours in hours, blank rows to fill."""
     steps = [
         {"delay": s.delay_minutes // 60, "unit": "hours", "promotion": s.promotion}

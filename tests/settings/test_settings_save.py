@@ -11,7 +11,7 @@ import pytest
 from factories import make_owner
 from helpers import csrf_token, error_beside, post_form
 from portal.models import Merchant, SendingSettings
-from portal.services import rules, settings
+from portal.services import rules, settings, settings_values
 from settings_kit import VALID, policy, stored
 
 
@@ -179,12 +179,16 @@ def test_a_refused_save_changes_nothing_already_stored(client, db, owner):
 
 def test_the_service_refuses_the_same_values_without_the_page(db):
     owner = make_owner()
-    values = settings.Values(steps=(settings.StepValues(60), settings.StepValues(60)))
+    values = settings_values.Values(
+        steps=(settings_values.StepValues(60), settings_values.StepValues(60))
+    )
     assert settings.update(owner.merchant, values) == [
         ("steps.1", "Send each email later than the one before it.")
     ]
-    assert settings.problems(settings.Values(sender_name="A\nB"))[0][0] == "sender_name"
-    assert settings.update(owner.merchant, settings.Values(timezone="Asia/Tokyo")) == []
+    assert (
+        settings_values.problems(settings_values.Values(sender_name="A\nB"))[0][0] == "sender_name"
+    )
+    assert settings.update(owner.merchant, settings_values.Values(timezone="Asia/Tokyo")) == []
     assert settings.settings_for(owner.merchant_id).timezone == "Asia/Tokyo"
 
 
