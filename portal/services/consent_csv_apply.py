@@ -3,6 +3,7 @@ PostgreSQL (consent_csv_pg), and a portable path for the other databases."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from sqlalchemy import insert, select, update
@@ -86,10 +87,16 @@ def _held_already(row: Row, held_status: str, held_source: str) -> bool:
 def outranks(when, status: str, held_when, held_status: str) -> bool:
     """Whether a status dated `when` replaces one dated `held_when` (both datetimes, or both
     Unix seconds): when newer, or as new and an unsubscribe of a subscribed address (the safer
-    of the two)."""
-    if when != held_when:
-        return when > held_when
-    return status == ConsentStatus.UNSUBSCRIBED != held_status
+    of the two). As new: the same time, or the whole second of it, since the download writes
+    whole seconds: a row it wrote, changed to an unsubscribe, is not older than its status."""
+    if when > held_when:
+        return True
+    as_new = when == held_when or when == _whole_second(held_when)
+    return as_new and status == ConsentStatus.UNSUBSCRIBED != held_status
+
+
+def _whole_second(when):
+    return when.replace(microsecond=0) if isinstance(when, datetime) else math.floor(when)
 
 
 def _ledger(merchant_id: int, ref_prefix: str, rows: list[Row]) -> list[dict]:

@@ -19,7 +19,8 @@ HELD_ALREADY = """
 # in a cycle (a deadlock). Only a row that outranks the status held (consent_csv_apply.outranks:
 # newer, or as new and an unsubscribe) moves its address, and an undated one only to another
 # status, never out of an unsubscribe the shopper made; the ledger gets an entry for exactly
-# the rows that moved.
+# the rows that moved. As new means the same time, or the whole second of it (the download
+# writes whole seconds: a row it wrote, changed to an unsubscribe, is not older).
 # The ledger's key (merchant, email, "csv", "import:<id>:<line>") never repeats: a batch's
 # lines move their addresses once, committed with the import's cursor. Were it to, the entry
 # is kept once rather than failing the import for good: ON CONFLICT DO NOTHING.
@@ -33,7 +34,7 @@ WITH moved AS (
     ON CONFLICT (merchant_id, email) DO UPDATE
         SET status = excluded.status, updated_at = excluded.updated_at, source = excluded.source
         WHERE excluded.updated_at > c.updated_at OR (
-            excluded.updated_at = c.updated_at
+            excluded.updated_at IN (c.updated_at, to_timestamp(floor(extract(epoch FROM c.updated_at))))
             AND excluded.status = %(unsubscribed)s AND c.status <> %(unsubscribed)s
         )
     RETURNING c.email

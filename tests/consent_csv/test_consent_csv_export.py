@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -69,3 +70,25 @@ def test_download_then_upload_changes_nothing(owner, db):
     imp = run_import(owner, export_text(owner))
     assert (imp.status, imp.rows_read, imp.applied, imp.skipped_older) == ("done", 20, 0, 20)
     assert held(db) == before and ledger(db) == ledger_before
+
+
+def test_a_download_edited_to_unsubscribe_applies_though_it_writes_whole_seconds(owner, db):
+    """The download writes whole seconds of times held to the microsecond: a row of it changed
+    to Unsubscribed, its date kept, is as new as the status held, and an unsubscribe wins."""
+    for n in range(4):
+        when = T1 + timedelta(seconds=n, microseconds=250_000 + n)
+        record(owner, f"q{n}@example.com", ["subscribed", "unsubscribed"][n % 2], when, f"cs{n}")
+    run_import(owner, HEADER + "undated@example.com,Subscribed,\r\n")  # held at the upload
+    downloaded = export_text(owner)
+    edited = downloaded.replace(",Subscribed,", ",Unsubscribed,")
+    assert edited.count(",Unsubscribed,") == 5
+    assert len(re.findall(r",20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\r\n", edited)) == 5
+    imp = run_import(owner, edited, name="edited.csv")
+    assert (imp.applied, imp.skipped_older) == (3, 2)
+    assert {email: status for email, (status, _at) in held(db).items()} == {
+        **{f"q{n}@example.com": "unsubscribed" for n in range(4)},
+        "undated@example.com": "unsubscribed",
+    }
+    # Back to Subscribed with the same whole second: as new, so the unsubscribe stands.
+    again = run_import(owner, downloaded, name="downloaded.csv")
+    assert (again.applied, again.skipped_older) == (0, 5)
