@@ -1,4 +1,4 @@
-"""Every setting the portal reads from the environment, in one place (SPEC section 7)."""
+"""Every setting the portal reads from the environment, in one place (the README's Configuration lists them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The recovery rules as a table: every rule of SPEC section 2 and every reason of section 3."""
+"""The recovery rules as a table: every one of Stripe's rules and every reason of the portal's own."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from dkim.canonicalization import CanonicalizationPolicy
 
-# What Gmail and Yahoo want covered (SPEC 5: the RFC 8058 headers too), in the order written.
+# What Gmail and Yahoo want covered (the RFC 8058 headers too), in the order written.
 SIGNED = (
     b"from",
     b"to",

@@ -1,4 +1,4 @@
-"""One recovery email as the bytes that go on the wire (SPEC 5), free of Flask and the database.
+"""One recovery email as the bytes that go on the wire, free of Flask and the database.
 
 `compose` checks every header value and refuses, never repairs, an unsafe one; it writes the
 multipart/alternative message directly: 7-bit, CRLF, quoted-printable (or base64) bodies, RFC

@@ -1,4 +1,4 @@
-"""Delivery over SMTP (SPEC 5), free of Flask and the database: `Mailer` reuses a connection
+"""Delivery over SMTP, free of Flask and the database: `Mailer` reuses a connection
 and reports what became of each message, never raises. Messages come from `mime.compose`."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from portal.db import Base, UTCDateTime, utcnow
 
 
 class TestModeSends(StrEnum):
-    """What becomes of test-mode sessions (SPEC 4: sending settings)."""
+    """What becomes of test-mode sessions (a sending setting)."""
 
     RECORD = "record"  # decided and recorded, never emailed
     TEAM = "team"  # emailed to the merchant's owner instead of the shopper

@@ -1,4 +1,4 @@
-"""A merchant's own sending domain: its DKIM key pair and what DNS said about it (SPEC 4)."""
+"""A merchant's own sending domain: its DKIM key pair and what DNS said about it."""
 
 from __future__ import annotations
 

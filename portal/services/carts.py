@@ -20,7 +20,7 @@ from portal.models import (
 )
 from portal.services.rules import CANCELLED_BEFORE_RETRY, GAVE_UP_AFTER_A_DAY, Reason
 
-# The decision trace in words (SPEC section 3): why a cart was, or was not, emailed.
+# The decision trace in words: why a cart was, or was not, emailed.
 REASONS = {
     Reason.TEST_MODE: "Test-mode session: recorded, never emailed",
     Reason.NOT_CONNECTED: "Not emailed: Stripe was not connected",

@@ -1,4 +1,4 @@
-"""Subscription CSV in Stripe's format (SPEC section 6): the cells of the export, and the reading
+"""Subscription CSV in Stripe's format: the cells of the export, and the reading
 of uploaded files (their header, each row checked with a reason in words, read a batch at a
 time).
 

@@ -1,4 +1,4 @@
-"""The subscriptions CSV download (SPEC section 6), streamed in constant memory whatever the
+"""The subscriptions CSV download in Stripe's format, streamed in constant memory whatever the
 number of contacts: on PostgreSQL the database writes the CSV itself (COPY ... TO STDOUT, in
 address order, the cells made safe and the dates formatted in SQL), elsewhere keyset pages of
 EXPORT_BATCH contacts. Both write the same text: Stripe's header, CRLF line ends. Also an

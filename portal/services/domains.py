@@ -1,4 +1,4 @@
-"""A merchant's custom sending domain (SPEC 4): its DKIM key, the DNS records to publish, their
+"""A merchant's custom sending domain: its DKIM key, the DNS records to publish, their
 checks, and the signer mail uses once the domain is verified.
 
 The DKIM record alone decides the status: mail From the merchant's domain passes DMARC through

@@ -1,4 +1,4 @@
-"""The onboarding checklist of SPEC section 4, computed from the merchant's real state."""
+"""The home page's onboarding checklist, computed from the merchant's real state."""
 
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def _consent(merchant_id: int, emails: set[str]) -> tuple[dict, dict]:
 
 
 def _keys(session: CheckoutSession) -> list[str]:
-    """How a shopper is known: by address and by Stripe customer (SPEC 2, rule 4)."""
+    """How a shopper is known: by address and by Stripe customer (as Stripe's rule on a later session knows them)."""
     keys = [f"e:{session.email}"] if session.email else []
     return keys + [f"c:{session.customer}"] if session.customer else keys
 

@@ -1,6 +1,6 @@
 """The recovery rules: a pure function from facts to a decision (no database, no network).
 
-Stripe's rules (SPEC section 2) must hold exactly; the portal's own rules (timing, quiet hours,
+Stripe's rules must hold exactly; the portal's own rules (timing, quiet hours,
 follow-ups, frequency cap, holdout) come after them. Every skip names one reason from REASONS.
 """
 
@@ -35,7 +35,7 @@ class Action(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a case was skipped or finished: the decision trace a merchant reads (SPEC 3)."""
+    """Why a case was skipped or finished: the decision trace a merchant reads."""
 
     RECOVERED = "recovered"
     TEST_MODE = "test_mode"

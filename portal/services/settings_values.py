@@ -16,7 +16,7 @@ from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import TestModeSends
 from portal.services import rules, zone_table
 
-MAX_DELAY_MINUTES = 72 * 60  # SPEC 3: up to 72 h after expiry
+MAX_DELAY_MINUTES = 72 * 60  # up to 72 h after expiry
 MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
 MAX_HOLDOUT_PERCENT = 50
 MAX_SENDER_NAME = 100  # the column's length

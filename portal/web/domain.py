@@ -1,4 +1,4 @@
-"""The sending domain page (SPEC 4): the merchant's own domain for the From address, the DNS
+"""The sending domain page: the merchant's own domain for the From address, the DNS
 records to publish with what the last check found, "Verify now", and removal. Everyone on the
 team reads it; only the owner changes it. No URL holds an id: the page only ever shows the
 signed-in merchant's one domain."""
