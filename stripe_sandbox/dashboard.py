@@ -1,6 +1,7 @@
 """The sandbox's stand-in for the parts of Stripe's Dashboard a self-hoster needs to try direct
 mode (an API key and a webhook endpoint, no Connect): a new account with a few products, and a
-webhook endpoint with its signing secret. Pages only; the API stays as Stripe's."""
+webhook endpoint with its signing secret; and, for every account, a coupon for the portal's
+promotion codes. Pages only; the API stays as Stripe's."""
 
 from __future__ import annotations
 
@@ -34,9 +35,7 @@ def new_account():
 def new_endpoint(account_id: str):
     """An endpoint for every event of the account, in live or test mode, as Stripe's Dashboard
     adds one; its signing secret is then shown on the account's page."""
-    record = store().find(account_id)
-    if record is None or record.kind != "account" or account_id == store().platform_id:
-        raise no_such("account", account_id)
+    _account(account_id)
     url = (request.form.get("url") or "").strip()
     if not url.startswith(("http://", "https://")):
         raise bad_param("Invalid URL: must start with http:// or https://.", "url")
@@ -45,6 +44,33 @@ def new_endpoint(account_id: str):
         account_id, url, livemode=livemode, connect=False, enabled_events=["*"]
     )
     return redirect(url_for("sandbox_pages.account_page", account_id=account_id), code=303)
+
+
+@bp.post("/_sandbox/accounts/<account_id>/coupons")
+def new_coupon(account_id: str):
+    """A live coupon of the percentage typed (once per customer), as Stripe's Dashboard makes
+    one: the portal's Settings then offers it for promotion codes."""
+    _account(account_id)
+    caller = Caller(account=account_id, livemode=True, platform=False, via_connect=False, key="")
+    percent = (request.form.get("percent_off") or "").strip()
+    name = (request.form.get("name") or "").strip()[:40] or f"{percent}% off"
+    params = {"percent_off": percent, "duration": "once", "name": name}
+    catalog.create_coupon(store(), caller, Params(params))
+    return redirect(url_for("sandbox_pages.account_page", account_id=account_id), code=303)
+
+
+def _account(account_id: str) -> None:
+    record = store().find(account_id)
+    if record is None or record.kind != "account" or account_id == store().platform_id:
+        raise no_such("account", account_id)
+
+
+def coupons_of(account_id: str) -> list[dict]:
+    """The account's live coupons, newest first."""
+    return [
+        {"id": r.obj["id"], "name": r.obj["name"], "percent_off": r.obj["percent_off"]}
+        for r in store().all("coupon", account_id, livemode=True)
+    ]
 
 
 def endpoints_of(account_id: str) -> list[dict]:

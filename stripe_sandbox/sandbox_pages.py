@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, request
 from . import lifecycle
 from .api_util import respond
 from .auth import request_params, store
-from .dashboard import endpoints_of
+from .dashboard import coupons_of, endpoints_of
 from .errors import no_such
 
 bp = Blueprint("sandbox_pages", __name__)
@@ -124,6 +124,7 @@ def _account_view(record) -> dict:
         "connected": account_id in store().connected,
         "keys": keys,
         "webhook_endpoints": endpoints_of(account_id),
+        "coupons": coupons_of(account_id),
     }
 
 

@@ -39,6 +39,9 @@ def test_demo_connects_a_sandbox_account_with_products_and_is_idempotent(app, db
         options={"stripe_account": account.account_id}
     )
     assert sorted(p.unit_amount for p in prices.data) == [1200, 2400, 5900]
+    with app.app_context():  # what Settings offers for promotion codes
+        offered = stripe_gateway.list_coupons(account)
+    assert [(c["id"], c["percent_off"]) for c in offered] == [("WELCOME10", 10)]
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
@@ -48,6 +51,8 @@ def test_demo_connects_a_sandbox_account_with_products_and_is_idempotent(app, db
         options={"stripe_account": account.account_id}
     )
     assert len(again.data) == 3
+    with app.app_context():
+        assert len(stripe_gateway.list_coupons(account)) == 1
 
 
 def test_demo_links_a_fresh_account_when_stripe_forgot_the_old_one(app, db, sandbox_server):

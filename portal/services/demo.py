@@ -19,6 +19,13 @@ PRODUCTS = (
     ("Pour-over Kettle", 5900),
     ("Ceramic Cup", 1200),
 )
+# For promotion codes: Settings offers it once a follow-up (or the first email) asks for codes.
+COUPON = {
+    "id": "WELCOME10",
+    "percent_off": 10,
+    "duration": "once",
+    "name": "10% off, welcome back",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ def seed() -> Demo:
         owner = accounts.create_merchant(NAME, EMAIL, PASSWORD, "Demo Owner")
     merchant = owner.merchant
     account_id = _ensure_account(merchant)
-    stripe_gateway.add_prices_if_none(merchant.stripe_account, PRODUCTS)
+    stripe_gateway.add_catalog_if_none(merchant.stripe_account, PRODUCTS, COUPON)
     terms.accept(merchant, owner, ip="127.0.0.1")
     _sending_settings(merchant)
     merchant.recovery_enabled = True

@@ -116,14 +116,16 @@ def create_standard_account(params: dict) -> str:
     return platform_client().v1.accounts.create({"type": "standard", **params}).id
 
 
-def add_prices_if_none(account: StripeAccount, products: tuple[tuple[str, int], ...]) -> None:
-    """One US-dollar price per (name, amount in cents) for an account that has no price yet."""
+def add_catalog_if_none(account: StripeAccount, products: tuple, coupon: dict) -> None:
+    """For an account that has no price yet: one US-dollar price per (name, amount in cents)
+    of `products`, and the coupon of `coupon`'s parameters."""
     client = account_client(account)
     if client.v1.prices.list({"limit": 1}).data:
         return
     for name, cents in products:
         price = {"currency": "usd", "unit_amount": cents, "product_data": {"name": name}}
         client.v1.prices.create(price)
+    client.v1.coupons.create(coupon)
 
 
 def authorize_url(state: str, redirect_uri: str) -> str:

@@ -94,8 +94,11 @@ def test_an_account_not_connected_reaches_its_own_endpoints_only(sandbox, receiv
     )
     made = sandbox.post("/_sandbox/accounts/new", name="Side Shop")
     account = re.search(r"Account <code>(acct_\w+)</code>", made.text).group(1)
+    page = sandbox.post(f"/_sandbox/accounts/{account}/coupons", percent_off="15", name="<b>")
+    assert "<td>&lt;b&gt;</td><td>15%</td>" in page.text  # as the Dashboard makes one
     keys = requests.get(f"{sandbox.base}/_sandbox/accounts/{account}?format=json", timeout=5)
     own = sandbox.client(keys.json()["keys"]["sk_live"])
+    assert [(c.percent_off, c.duration) for c in own.v1.coupons.list().data] == [(15, "once")]
     own_secret = own.v1.webhook_endpoints.create(
         {"url": receiver.url, "enabled_events": ["*"]}
     ).secret
