@@ -26,13 +26,13 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 CELL_KEPT = 100  # characters of a rejected row's status and date cells kept
-TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?")
+TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?", re.ASCII)
 # No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
 # time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
 # is past the last second a datetime can hold.
 FIRST_SECOND, AFTER_LAST_SECOND = 0, 253_402_300_800
 FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses a longer field
-EARLY = "before 1970"
+EARLY, LATE = "before 1970", "after 9999"
 # A number under this (2000-01-01 UTC) is no Unix time of a consent but a spreadsheet's date
 # number (45222.87 is 2023-10-23 there) or a year: read as seconds, it would land in 1970.
 FIRST_NUMBER, SMALL = 946_684_800, "a small number"
@@ -115,17 +115,21 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
             HEADER[i] for i, col in enumerate((columns.email, columns.status)) if col >= len(cells)
         ]
         value = ",".join(cells)[:320]
-        return Reject(line, value, f"missing cell: {', '.join(missing)}")
-    raw, word = cells[columns.email].strip(), cells[columns.status].strip()
+        semicolons = " (cells here are split by semicolons: use commas)" if ";" in value else ""
+        return Reject(line, value, f"missing cell: {', '.join(missing)}{semicolons}")
+    # A byte-order mark inside a file begins a second file joined onto the first.
+    raw, word = cells[columns.email].strip().lstrip("\ufeff"), cells[columns.status].strip()
     date = columns.date
     text = cells[date].strip() if date is not None and date < len(cells) else ""
     email, status = addresses.normal(_unescape(raw)), STATUSES.get(word.lower())
     if len(email) > EMAIL_MAX:
         reason = f"too long for an email address ({len(email)} characters; at most {EMAIL_MAX})"
+    elif [raw.lower(), word.lower()] == [name.lower() for name in HEADER[:2]]:
+        reason = "the column names again: two files joined into one? This line is skipped"
     elif not is_email(email):
         reason = "not an email address" if raw else "no email address"
     elif status is None:
-        shown = f"“{word[:40]}”" if word else "empty"
+        shown = _shown(word) if word else "empty"
         reason = f"unknown status {shown}: use Subscribed or Unsubscribed"
     else:
         try:
@@ -135,10 +139,16 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
     return Reject(line, raw[:320], reason, word[:CELL_KEPT], text[:CELL_KEPT])
 
 
+def _shown(text: str) -> str:
+    return f"“{text[:40]}…”" if len(text) > 40 else f"“{text}”"
+
+
 def _date_reason(text: str, why: str) -> str:
-    shown = f"“{text[:40]}”"
+    shown = _shown(text)
     if why == EARLY:
         return f"date {shown} is before 1970: give the date the address said yes or no"
+    if why == LATE:
+        return f"date {shown} is in the future: a row may not be dated after its upload"
     if why == SMALL:
         year = datetime.fromtimestamp(float(text), timezone.utc).year
         return (
@@ -160,11 +170,11 @@ def _unescape(value: str) -> str:
 def unix_time(text: str) -> float:
     """Seconds since 1970 UTC from ISO 8601 (offset or Z; none means UTC) or a Unix time;
     ValueError when it is neither, before 1970 (its message then: EARLY), a number before 2000
-    (SMALL) or after 9999. A float, not a datetime: a file holds a million of them, and a float
+    (SMALL) or after 9999 (LATE). A float, not a datetime: a file holds a million of them, and a float
     is what the database is sent."""
     # isdecimal() is \d's test: the common whole Unix time skips the pattern. Eight digits
     # are a date (20231023, ISO 8601's basic form), not a second of 1970-1973.
-    whole = text.isdecimal() and len(text) <= 12 and len(text) != 8
+    whole = text.isascii() and text.isdecimal() and len(text) <= 12 and len(text) != 8
     if whole or ("." in text and TIMESTAMP_RE.fullmatch(text)):
         seconds = float(text)
         if seconds < FIRST_NUMBER:
@@ -175,7 +185,7 @@ def unix_time(text: str) -> float:
     if seconds < FIRST_SECOND:
         raise ValueError(EARLY)
     if seconds >= AFTER_LAST_SECOND:
-        raise ValueError(text)
+        raise ValueError(LATE)
     return seconds
 
 

@@ -224,9 +224,34 @@ def test_dates_are_read_to_the_microsecond(owner, db, text, when):
     assert held(db) == {"a@example.com": ("subscribed", when)}
 
 
-@pytest.mark.parametrize("text", ["-62135596801", "253402300800", "9" * 14, "1e9", "1."])
-def test_dates_after_the_year_9999_or_unreadable_are_rejected(owner, db, text):
+@pytest.mark.parametrize("text", ["-62135596801", "9" * 14, "1e9", "1.", "١٦٩٨٠٩٤٦٨٢"])
+def test_unreadable_dates_are_rejected(owner, db, text):
     imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
     assert [reason for _, reason in rejects(db, imp)] == [
         f"unreadable date “{text}”: write it like 2023-10-23T20:58:02+00:00, or leave it empty"
     ]
+
+
+@pytest.mark.parametrize("text", ["253402300800", "9999-12-31T23:59:59-01:00"])
+def test_dates_after_the_year_9999_are_in_the_future(owner, db, text):
+    imp = run_import(owner, f"{HEADER}a@example.com,Subscribed,{text}\n")
+    assert [reason for _, reason in rejects(db, imp)] == [
+        f"date “{text}” is in the future: a row may not be dated after its upload"
+    ]
+
+
+def test_joined_files_and_semicolons_get_words_and_long_cells_a_mark(owner, db):
+    """Two files joined into one (a byte-order mark and the column names again mid-file), a
+    row split by semicolons, and a status cut short in its reason."""
+    text = (
+        f"{HEADER}a@example.com,Subscribed,\n\ufeffEmail address,Subscription status,Updated at\n"
+        "\ufeffb@example.com,Unsubscribed,\nc@example.com;Subscribed;2023-01-01\n"
+        f"d@example.com,{'x' * 50},\n"
+    )
+    imp = run_import(owner, text)
+    assert rejects(db, imp) == [
+        (3, "the column names again: two files joined into one? This line is skipped"),
+        (5, "missing cell: Subscription status (cells here are split by semicolons: use commas)"),
+        (6, f"unknown status “{'x' * 40}…”: use Subscribed or Unsubscribed"),
+    ]
+    assert set(held(db)) == {"a@example.com", "b@example.com"}
