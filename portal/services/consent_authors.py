@@ -5,6 +5,7 @@ read from the ledger's references (a manual change's "user:<id>:<time>"; a CSV r
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -24,20 +25,28 @@ FROM = {
 IMPORT_REF = "import:{}:"  # a CSV row's reference, before its line
 
 
-def of(merchant: Merchant, changes: list[ConsentChange]) -> list[tuple[str, datetime | None]]:
-    """(who, uploaded at) for each change: the team member's address for a manual one, who
-    uploaded the file, its name and the line for a CSV one (with the upload's time), else who
+class Author(NamedTuple):
+    """Who made a change, in words; for a CSV row, when its file was uploaded and its import."""
+
+    who: str
+    uploaded_at: datetime | None = None
+    import_id: int | None = None
+
+
+def of(merchant: Merchant, changes: list[ConsentChange]) -> list[Author]:
+    """Who made each change: the team member's address for a manual one, who uploaded the
+    file, its name and the line for a CSV one (with the upload's time and import), else who
     such a source always is."""
     ids = {_user_id(c) for c in changes} - {None}
     stmt = select(User.id, User.email).where(User.merchant_id == merchant.id, User.id.in_(ids))
     users = dict(db.session.execute(stmt).all()) if ids else {}
     uploads = _uploads(merchant, [c.source_ref for c in changes if c.source == ConsentSource.CSV])
     return [
-        (users[_user_id(c)], None)
+        Author(users[_user_id(c)])
         if _user_id(c) in users
         else _upload_words(uploads, c.source_ref)
         if c.source == ConsentSource.CSV and _upload_key(c.source_ref) in uploads
-        else (FROM.get(c.source, "—"), None)
+        else Author(FROM.get(c.source, "—"))
         for c in changes
     ]
 
@@ -47,8 +56,8 @@ def _upload_key(ref: str) -> str:
     return ref.rpartition(":")[0]
 
 
-def _uploads(merchant: Merchant, refs: list[str]) -> dict[str, tuple[str, str | None, datetime]]:
-    """The uploads `refs` name: (file name, uploader, uploaded at), by _upload_key; one named
+def _uploads(merchant: Merchant, refs: list[str]) -> dict[str, tuple]:
+    """The uploads `refs` name: (file name, uploader, uploaded at, id), by _upload_key; one named
     by its file's hash is that file's first upload (the one that applied its rows)."""
     keys = {_upload_key(ref) for ref in refs}
     ids = {int(k[7:]) for k in keys if k.startswith("import:") and k[7:].isdigit()}
@@ -67,14 +76,14 @@ def _uploads(merchant: Merchant, refs: list[str]) -> dict[str, tuple[str, str | 
     )
     found = {}
     for id_, sha, name, email, at in db.session.execute(stmt):
-        found[sha[:16]] = found[f"import:{id_}"] = (name, email, at)
+        found[sha[:16]] = found[f"import:{id_}"] = (name, email, at, id_)
     return found
 
 
-def _upload_words(uploads: dict, ref: str) -> tuple[str, datetime]:
-    name, email, at = uploads[_upload_key(ref)]
+def _upload_words(uploads: dict, ref: str) -> Author:
+    name, email, at, import_id = uploads[_upload_key(ref)]
     line = ref.rpartition(":")[2]
-    return f"{email or 'A former team member'}: “{name}”, line {line}", at
+    return Author(f"{email or 'A former team member'}: “{name}”, line {line}", at, import_id)
 
 
 def _user_id(change: ConsentChange) -> int | None:

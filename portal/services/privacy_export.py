@@ -26,7 +26,7 @@ def export_person(merchant: Merchant, email: str) -> dict:
         "contact": contact and _pick(contact, CONTACT_KEYS) | _words(contact),
         "consent_history": [
             _pick(c, CHANGE_KEYS) | _words(c) | {"by": who}
-            for c, (who, _) in zip(changes, consent_authors.of(merchant, changes))
+            for c, (who, *_) in zip(changes, consent_authors.of(merchant, changes))
         ],
         "checkout_sessions": [
             _pick(s, SESSION_KEYS) | {"recovery_case": case and _case_json(case, sends)}

@@ -68,6 +68,7 @@ class HistoryLine:
     who: str
     cart_id: int | None = None  # the cart's page, for a change a checkout made
     uploaded_at: datetime | None = None  # for a change from a CSV file, when it was uploaded
+    import_id: int | None = None  # and the import's page
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
         return None
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
-        HistoryLine(c, source_words(c.source, c.status), who, _cart(c, carts), uploaded)
-        for c, (who, uploaded) in zip(changes, consent_authors.of(merchant, changes))
+        HistoryLine(c, source_words(c.source, c.status), by.who, _cart(c, carts), *by[1:])
+        for c, by in zip(changes, consent_authors.of(merchant, changes))
     ]
     return Customer(email, contact, history, checkouts, sends, total)
 

@@ -51,9 +51,9 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     assert export.mimetype == "text/csv"
     assert export.headers["Content-Disposition"].startswith('attachment; filename="subscriptions-')
     assert export.get_data(as_text=True).startswith(HEADER + "a@example.com,Subscribed,")
-    # The address's history names who uploaded which file, and the line.
+    # The address's history names who uploaded which file, and the line, linked to the import.
     customer = client.get("/subscriptions/customer?email=a@example.com").get_data(as_text=True)
-    assert "owner@bean.example: “subs.csv”, line 2" in customer
+    assert f'<a href="{page}">owner@bean.example: “subs.csv”, line 2</a>' in customer
 
 
 def test_rejected_rows_download_in_stripes_format_to_correct_and_upload_again(
