@@ -87,13 +87,16 @@ def test_home_says_what_happens_next_once_set_up_and_before_any_cart(
 
     merchant(db)
     login(client, "dash@example.com", PASSWORD)
-    assert "You are set up" not in client.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)
+    assert "You are set up" not in home and "<details" not in home.split("Get set up")[0][-80:]
     real = onboarding.checklist
-    monkeypatch.setattr(
-        onboarding, "checklist", lambda m: [replace(s, done=True) for s in real(m)]
+    monkeypatch.setattr(  # every required step done, the optional ones still to do
+        onboarding, "checklist", lambda m: [replace(s, done=not s.optional) for s in real(m)]
     )
     home = client.get("/").get_data(as_text=True)
     assert "You are set up" in home and "Nothing has expired yet." in home
+    folded = "all 4 required steps done, 2 optional steps left"
+    assert '<details class="card checklist-card">' in home and folded in home
     assert "/shop/" not in home and 'on the <a href="/carts/">Carts</a> page' in home
     monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:12111")
     home = client.get("/").get_data(as_text=True)  # the offline sandbox: try it in its shop
