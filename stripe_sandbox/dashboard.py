@@ -53,8 +53,9 @@ def new_coupon(account_id: str):
     _account(account_id)
     caller = Caller(account=account_id, livemode=True, platform=False, via_connect=False, key="")
     percent = (request.form.get("percent_off") or "").strip()
-    name = (request.form.get("name") or "").strip()[:40] or f"{percent}% off"
-    params = {"percent_off": percent, "duration": "once", "name": name}
+    params = {"percent_off": percent, "duration": "once"}
+    if name := (request.form.get("name") or "").strip()[:40]:
+        params["name"] = name
     catalog.create_coupon(store(), caller, Params(params))
     return redirect(url_for("sandbox_pages.account_page", account_id=account_id), code=303)
 
