@@ -24,7 +24,7 @@ COUPON = {
     "id": "WELCOME10",
     "percent_off": 10,
     "duration": "once",
-    "name": "10% off, welcome back",
+    "name": "Welcome back",
 }
 
 
