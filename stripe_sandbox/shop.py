@@ -38,6 +38,7 @@ def shop(account_id: str):
         products=products,
         sessions=sessions,
         error=request.args.get("error"),
+        paid=request.args.get("paid", "")[:80],
     )
 
 
@@ -58,7 +59,7 @@ def start_checkout(account_id: str):
         {
             "mode": "payment",
             "line_items": items,
-            "success_url": back,
+            "success_url": back + "?paid={CHECKOUT_SESSION_ID}",  # Stripe fills the id in
             "cancel_url": back,
             "consent_collection": {"promotions": "auto"},
             "after_expiration": {"recovery": {"enabled": "true", "allow_promotion_codes": "true"}},

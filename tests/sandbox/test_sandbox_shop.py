@@ -33,6 +33,16 @@ def test_shop_starts_a_live_recoverable_checkout_and_expires_it(sandbox, kit):
     session = client.v1.checkout.sessions.retrieve(session_id, options={"stripe_account": account})
     assert session.status == "expired" and session.after_expiration.recovery.url
 
+    again = requests.post(
+        f"{sandbox.base}/shop/{account}/checkout",
+        data={"price": price.id, f"qty-{price.id}": "1"},
+        timeout=5,
+    )
+    paid_id = re.search(r"/c/pay/(cs_live_\w+)", again.url).group(1)
+    paid = requests.post(again.url, data={"action": "pay", "email": "a@example.com"}, timeout=5)
+    assert paid.url.startswith(f"{sandbox.base}/shop/{account}?paid=")  # back in the shop
+    assert f"Thank you for your order: checkout <code>{paid_id}</code> is paid." in paid.text
+
 
 def test_shop_refuses_an_empty_cart_and_unknown_accounts(sandbox, kit):
     account, _ = sandbox.account()
