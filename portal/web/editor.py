@@ -98,10 +98,12 @@ def edit(step: int):
 def _opened(index: int, version: EmailVersion | None) -> EmailVersion | None:
     """The earlier version ?version= asks to see in the editor (None: the one in use); 404 for
     a version this merchant's email never had."""
-    number = request.args.get("version", type=int)
-    if number is None or (version is not None and number == version.number):
+    asked = request.args.get("version")
+    if asked is None or (version is not None and asked == str(version.number)):
         return None
-    return email_design.numbered(current_merchant().id, index, number) or abort(404)
+    if not (asked.isascii() and asked.isdigit() and len(asked) <= 9):  # a column's integer
+        abort(404)
+    return email_design.numbered(current_merchant().id, index, int(asked)) or abort(404)
 
 
 @owner_required
