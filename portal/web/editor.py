@@ -24,6 +24,7 @@ from portal.services import connections, email_design, email_preview, settings, 
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web import editor_words as words
+from portal.web import query_id
 from portal.web.forms import strip, unix_lines
 
 bp = Blueprint("editor", __name__)
@@ -97,13 +98,11 @@ def edit(step: int):
 
 def _opened(index: int, version: EmailVersion | None) -> EmailVersion | None:
     """The earlier version ?version= asks to see in the editor (None: the one in use); 404 for
-    a version this merchant's email never had."""
-    asked = request.args.get("version")
-    if asked is None or (version is not None and asked == str(version.number)):
+    a version number this merchant's email never had."""
+    number = query_id("version")  # a malformed one: the version in use
+    if number is None or (version is not None and number == version.number):
         return None
-    if not (asked.isascii() and asked.isdigit() and len(asked) <= 9):  # a column's integer
-        abort(404)
-    return email_design.numbered(current_merchant().id, index, int(asked)) or abort(404)
+    return email_design.numbered(current_merchant().id, index, number) or abort(404)
 
 
 @owner_required
