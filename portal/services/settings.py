@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from portal import db
 from portal.models import Merchant, SendingSettings, StripeAccount
-from portal.services import rules
+from portal.services import accounts, rules
 from portal.services.settings_values import Problem, StepValues, Values, problems
 
 
@@ -87,8 +87,12 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     each naming its field (empty when saved). `coupons`: the merchant's coupon ids, when
     Stripe could be asked. The caller commits."""
     found = problems(values, enabled=merchant.recovery_enabled, coupons=coupons)
-    if found:
-        return found
+    if not found:
+        _store(merchant, values)
+    return found
+
+
+def _store(merchant: Merchant, values: Values) -> None:
     settings, values = settings_for(merchant.id), as_stored(values)
     settings.sender_name = values.sender_name
     settings.reply_to = values.reply_to
@@ -104,7 +108,6 @@ def update(merchant: Merchant, values: Values, coupons: set[str] | None = None) 
     settings.test_mode = values.test_mode
     settings.coupon_id = values.coupon_id
     settings.locale = values.locale
-    return []
 
 
 def as_stored(values: Values) -> Values:
@@ -123,6 +126,25 @@ def stamp(merchant: Merchant) -> str:
     from, and a save from a page older than a change made since (another tab) is refused."""
     stored = values_of(settings_for(merchant.id))
     return hashlib.sha256(repr((stored, merchant.name)).encode()).hexdigest()[:16]
+
+
+class ChangedSince(Exception):
+    """The settings were changed since the page that sent new ones was made (another tab)."""
+
+
+def save(merchant: Merchant, values: Values, name: str, seen: str, coupons=None) -> list[Problem]:
+    """Store `values` and the business `name` as `update` does, when the page's stamp `seen` is
+    still current or they are exactly what is stored (a double click's second save); the
+    problems found (empty: saved). ChangedSince otherwise: saving again, knowingly, from the
+    page then shown replaces the change. The caller commits."""
+    found = problems(values, enabled=merchant.recovery_enabled, coupons=coupons)
+    if found:
+        return found
+    if seen != stamp(merchant) and not holds(merchant, values, name):
+        raise ChangedSince
+    _store(merchant, values)
+    accounts.rename_business(merchant, name)
+    return []
 
 
 def holds(merchant: Merchant, values: Values, name: str) -> bool:

@@ -13,7 +13,6 @@ from portal import db, jobs
 from portal.extensions import rq
 from portal.mail.values import locale_choices
 from portal.services import (
-    accounts,
     connections,
     settings,
     settings_values,
@@ -105,24 +104,21 @@ def _save():
     typed = form.validate_on_submit()
     values, rows = form.values()
     known = {c["id"] for c in coupons} if coupons is not None else None
-    # Every problem at once: the service's too, even when a field of the form's own is wrong.
-    problems = settings_values.problems(values, current_merchant().recovery_enabled, known)
-    if (
-        typed
-        and not problems
-        and form.stamp.data != settings.stamp(current_merchant())
-        and not settings.holds(current_merchant(), values, form.business_name.data)
-    ):
-        # Saving again, knowingly, replaces the change made since.
-        form.stamp.data = settings.stamp(current_merchant())
+    merchant = current_merchant()
+    try:
+        problems = (
+            settings.save(merchant, values, form.business_name.data, form.stamp.data, known)
+            if typed
+            # Every problem at once: the service's too, even when a field of the form's is wrong.
+            else settings_values.problems(values, merchant.recovery_enabled, known)
+        )
+    except settings.ChangedSince:
+        form.stamp.data = settings.stamp(merchant)  # saving again, knowingly, replaces it
         flash(CHANGED_SINCE, "error")
         return _page(form), 409
-    if typed and not problems:
-        problems = settings.update(current_merchant(), values, known)
     if problems or not typed:
         form.show(problems, rows)
         return _page(form, failed=True), 400
-    accounts.rename_business(current_merchant(), form.business_name.data)
     db.session.commit()
     if _reconsider_waiting_carts():
         flash("Settings saved.", "success")
