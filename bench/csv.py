@@ -20,11 +20,10 @@ loaded: importing the `portal` package alone peaks near 110 MB for a moment, bef
 work (that start-up peak is printed too, but is not the import's). The last line printed is one
 JSON object. Targets: import_ratio <= 4, export_ratio <= 3, peak RSS < 150 MB.
 
-Figures here (2 CPUs, PostgreSQL 15 with its default settings), 1,000,000 rows, three runs:
-import 21.9-27.5 s (ratio 34-44: NOT at target); export 0.78-1.04 s (ratio 1.27-1.81); peak
-RSS 139.0-139.1 MB; floor 12.7-13.7 s (17-24x the bare COPY of 0.53-0.81 s); the list's
-queries (`list_p95_ms`) at most 2.1 ms. The code before the app stopped loading Alembic at
-start, in turns with these runs: the same times, peak RSS 146.5-147.0 MB.
+Figures here (2 CPUs, PostgreSQL 15 with its default settings), 1,000,000 rows, four runs on
+2026-12-05: import 32.0-35.9 s (ratio 51-54: NOT at target); export 0.95-1.03 s (ratio
+1.41-1.59); peak RSS 139 MB; floor 14.9-15.7 s (22-25x the bare COPY of 0.60-0.70 s); the
+list's queries (`list_p95_ms`) at most 2.5 ms. Earlier runs gave import ratios of 34 to 59.
 The import target cannot be met while a file's rows land in these two tables: writing them
 alone costs 23-28 bare COPYs, about 8 us a row for each table (the row, its indexes, the foreign
 key's check). The import adds 10-13 s to that: storing the file (0.4 s), reading and checking it
