@@ -9,7 +9,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from . import catalog
 from .auth import Caller, store
-from .errors import bad_param, no_such
+from .errors import StripeError, no_such
 from .params import Params
 
 bp = Blueprint("sandbox_dashboard", __name__)
@@ -38,12 +38,12 @@ def new_endpoint(account_id: str):
     _account(account_id)
     url = (request.form.get("url") or "").strip()
     if not url.startswith(("http://", "https://")):
-        raise bad_param("Invalid URL: must start with http:// or https://.", "url")
+        return _back(account_id, "Invalid URL: must start with http:// or https://.")
     livemode = request.form.get("mode", "live") != "test"
     store().add_webhook_endpoint(
         account_id, url, livemode=livemode, connect=False, enabled_events=["*"]
     )
-    return redirect(url_for("sandbox_pages.account_page", account_id=account_id), code=303)
+    return _back(account_id)
 
 
 @bp.post("/_sandbox/accounts/<account_id>/coupons")
@@ -56,8 +56,17 @@ def new_coupon(account_id: str):
     params = {"percent_off": percent, "duration": "once"}
     if name := (request.form.get("name") or "").strip()[:40]:
         params["name"] = name
-    catalog.create_coupon(store(), caller, Params(params))
-    return redirect(url_for("sandbox_pages.account_page", account_id=account_id), code=303)
+    try:
+        catalog.create_coupon(store(), caller, Params(params))
+    except StripeError as exc:
+        return _back(account_id, f"No coupon was made: {exc.message}")
+    return _back(account_id)
+
+
+def _back(account_id: str, error: str | None = None):
+    """The account's page again, saying what went wrong (a page's form, not the API)."""
+    target = url_for("sandbox_pages.account_page", account_id=account_id, error=error)
+    return redirect(target, code=303)
 
 
 def _account(account_id: str) -> None:

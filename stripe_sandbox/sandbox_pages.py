@@ -136,7 +136,7 @@ def account_page(account_id: str):
     view = _account_view(record)
     if _wants_json():
         return respond(view)
-    return render_template("account.html", account=view)
+    return render_template("account.html", account=view, error=request.args.get("error"))
 
 
 @bp.get("/_sandbox/accounts")

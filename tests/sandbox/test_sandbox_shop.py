@@ -80,4 +80,13 @@ def test_a_direct_mode_account_and_its_webhook_endpoint_are_made_from_pages(sand
         data={"url": "ftp://x"},
         timeout=5,
     )
-    assert refused.status_code == 400
+    assert "Invalid URL: must start with http:// or https://." in refused.text
+    assert len(own.v1.webhook_endpoints.list().data) == 1
+    for percent in ("0", "101", "abc"):  # the account's page says why; no coupon is made
+        made = requests.post(
+            f"{sandbox.base}/_sandbox/accounts/{account}/coupons",
+            data={"percent_off": percent},
+            timeout=5,
+        )
+        assert made.status_code == 200 and 'role="alert">No coupon was made: ' in made.text
+    assert own.v1.coupons.list().data == []
