@@ -38,8 +38,17 @@ def shop(account_id: str):
         products=products,
         sessions=sessions,
         error=request.args.get("error"),
-        paid=request.args.get("paid", "")[:80],
+        paid=_paid(account_id, request.args.get("paid", "")),
     )
+
+
+def _paid(account_id: str, session_id: str) -> str | None:
+    """The session the shopper came back from, when it is this account's and complete: the
+    success URL can be typed by anyone, so it thanks only for a checkout that was paid."""
+    record = store().find(session_id) if session_id else None
+    if record is None or record.kind != "checkout.session" or record.account != account_id:
+        return None
+    return session_id if record.obj.get("status") == "complete" else None
 
 
 @bp.post("/shop/<account_id>/checkout")

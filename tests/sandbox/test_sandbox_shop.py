@@ -42,6 +42,13 @@ def test_shop_starts_a_live_recoverable_checkout_and_expires_it(sandbox, kit):
     paid = requests.post(again.url, data={"action": "pay", "email": "a@example.com"}, timeout=5)
     assert paid.url.startswith(f"{sandbox.base}/shop/{account}?paid=")  # back in the shop
     assert f"Thank you for your order: checkout <code>{paid_id}</code> is paid." in paid.text
+    # The success URL can be typed: no thanks for an unpaid, unknown or other shop's session.
+    for typed in (session_id, "cs_live_nope", "x\x00y", paid_id + "x"):
+        page = requests.get(f"{sandbox.base}/shop/{account}", params={"paid": typed}, timeout=5)
+        assert page.status_code == 200 and "Thank you" not in page.text
+    other, _ = sandbox.account("Other Shop")
+    page = requests.get(f"{sandbox.base}/shop/{other}", params={"paid": paid_id}, timeout=5)
+    assert page.status_code == 200 and "Thank you" not in page.text
 
 
 def test_shop_refuses_an_empty_cart_and_unknown_accounts(sandbox, kit):
