@@ -186,6 +186,18 @@ CONFLICT = (
     "below; to compare, open version {number} from the Versions list in a new tab. Save again "
     "to replace it with yours."
 )
+UNKNOWN_BASE = (
+    "Nothing was saved: this page did not say which version it was editing, and version "
+    "{number} is in use. Your text is below; to compare, open version {number} from the "
+    "Versions list in a new tab. Save again to replace it with yours."
+)
+
+
+def conflict_message(base: str | None, later: EmailVersion) -> str:
+    """Why a save was refused (see saved_after): a later version than the page's, or a page
+    that named no earlier version (its hidden `base` missing, malformed or not one held)."""
+    earlier = base is not None and base.isascii() and base.isdigit() and int(base) < later.number
+    return (CONFLICT if earlier else UNKNOWN_BASE).format(number=later.number)
 
 
 def saved_after(merchant_id: int, step: int, base: str | None) -> EmailVersion | None:

@@ -6,6 +6,7 @@ a CLI or an API would save through `update` too."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -129,7 +130,12 @@ def stamp(merchant: Merchant) -> str:
 
 
 class ChangedSince(Exception):
-    """The settings were changed since the page that sent new ones was made (another tab)."""
+    """The settings were changed since the page that sent new ones was made (another tab);
+    `stamped`: False when the save carried no stamp a page could have had (missing, crafted)."""
+
+    def __init__(self, stamped: bool):
+        super().__init__()
+        self.stamped = stamped
 
 
 def save(merchant: Merchant, values: Values, name: str, seen: str, coupons=None) -> list[Problem]:
@@ -141,7 +147,7 @@ def save(merchant: Merchant, values: Values, name: str, seen: str, coupons=None)
     if found:
         return found
     if seen != stamp(merchant) and not holds(merchant, values, name):
-        raise ChangedSince
+        raise ChangedSince(stamped=re.fullmatch("[0-9a-f]{16}", seen or "") is not None)
     _store(merchant, values)
     accounts.rename_business(merchant, name)
     return []

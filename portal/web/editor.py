@@ -97,10 +97,12 @@ def edit(step: int):
 
 
 def _opened(index: int, version: EmailVersion | None) -> EmailVersion | None:
-    """The earlier version ?version= asks to see in the editor (None: the one in use); 404 for
-    a version number this merchant's email never had."""
-    number = query_id("version")  # a malformed one: the version in use
-    if number is None or (version is not None and number == version.number):
+    """The earlier version ?version= asks to see in the editor (None: the one in use, or none
+    asked); 404 for anything but a version number this merchant's email had."""
+    if not request.args.get("version"):
+        return None
+    number = query_id("version") or abort(404)
+    if version is not None and number == version.number:
         return None
     return email_design.numbered(current_merchant().id, index, number) or abort(404)
 
@@ -115,8 +117,8 @@ def _save(index: int):
         flash(f"Nothing changed: version {same.number} is still the one in use.", "info")
         return redirect(url_for("editor.edit", step=index + 1))
     if later := email_design.saved_after(current_merchant().id, index, form.base.data):
+        flash(email_design.conflict_message(form.base.data, later), "error")
         form.base.data = str(later.number)  # saving again, knowingly, replaces it
-        flash(email_design.CONFLICT.format(number=later.number), "error")
         return _page(index, form), 409
     version = email_design.save(current_merchant(), current_user, index, design)
     db.session.commit()

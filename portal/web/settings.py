@@ -30,6 +30,10 @@ CHANGED_SINCE = (
     "tab, or another session). Your changes are below: save again to put yours in place of "
     "that change, or reload the page to see it."
 )
+UNSTAMPED = (
+    "Nothing was saved: this form did not say which settings it was made from, so it could "
+    "have replaced a change made since. Your changes are below: save again to put them in place."
+)
 # Where each missing prerequisite is fixed: /connect and /terms are pages of their own.
 FIXES = {
     "stripe": ("/connect", "Connect Stripe"),
@@ -105,6 +109,7 @@ def _save():
     values, rows = form.values()
     known = {c["id"] for c in coupons} if coupons is not None else None
     merchant = current_merchant()
+    unchanged = typed and settings.holds(merchant, values, form.business_name.data)
     try:
         problems = (
             settings.save(merchant, values, form.business_name.data, form.stamp.data, known)
@@ -112,15 +117,17 @@ def _save():
             # Every problem at once: the service's too, even when a field of the form's is wrong.
             else settings_values.problems(values, merchant.recovery_enabled, known)
         )
-    except settings.ChangedSince:
+    except settings.ChangedSince as refused:
         form.stamp.data = settings.stamp(merchant)  # saving again, knowingly, replaces it
-        flash(CHANGED_SINCE, "error")
+        flash(CHANGED_SINCE if refused.stamped else UNSTAMPED, "error")
         return _page(form), 409
     if problems or not typed:
         form.show(problems, rows)
         return _page(form, failed=True), 400
     db.session.commit()
-    if _reconsider_waiting_carts():
+    if unchanged:
+        flash("Nothing changed: these settings were already the ones in use.", "info")
+    elif _reconsider_waiting_carts():
         flash("Settings saved.", "success")
     else:
         flash(

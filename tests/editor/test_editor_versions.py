@@ -33,6 +33,8 @@ def test_owner_and_member_see_the_editor_of_the_first_email(client, app, owner, 
 
 def test_each_save_is_a_new_version(client, db, owner):
     assert not _email_step_done(db, owner)
+    home = html.unescape(client.get("/").get_data(as_text=True))
+    assert "Until you save it, a clear default email" in home
     response = post_form(client, "/email/1", VALID, follow_redirects=True)
     assert "Saved as version 1." in response.get_data(as_text=True)
     response = post_form(client, "/email/1", {**VALID, "headline": "Come back"})
@@ -46,6 +48,8 @@ def test_each_save_is_a_new_version(client, db, owner):
     page = client.get("/email/1").get_data(as_text=True)
     assert 'value="Come back"' in page and "In use" in page and "owner@example.com" in page
     assert _email_step_done(db, owner)
+    home = html.unescape(client.get("/").get_data(as_text=True))  # the step says it is done
+    assert "Until you save it" not in home and "Your saved email is the one that goes out" in home
     # Saving what is already in use adds no copy to the history (a colour's case aside).
     again = {**VALID, "headline": "Come back", "brand_color": "#0F7B4B"}
     response = post_form(client, "/email/1", again, follow_redirects=True)
@@ -74,7 +78,9 @@ def test_a_member_may_not_save_or_reset(client, app, db, owner, login):
     member = app.test_client()
     login(member, "member@example.com", PASSWORD)
     assert post_form(member, "/email/1", VALID).status_code == 403
-    assert post_form(member, "/email/1/reset", {}, page="/email/1").status_code == 403
+    refused = post_form(member, "/email/1/reset", {}, page="/email/1")
+    assert refused.status_code == 403  # and the page says whose change it is
+    assert "saving or resetting the recovery email" in refused.get_data(as_text=True)
     assert versions(db, owner.merchant_id) == []
 
 
@@ -141,9 +147,16 @@ def test_a_save_whose_page_version_is_missing_or_crafted_is_refused_not_written_
     assert post_form(client, "/email/1", {**VALID, "base": ""}).status_code == 302  # none yet
     for base in ["", "garbage", "-1", "0", "2", "9" * 400, "１"]:
         refused = post_form(client, "/email/1", {**VALID, "base": base, "headline": "Crafted"})
+        page = refused.get_data(as_text=True)
         assert refused.status_code == 409, base
+        # Only a page made before version 1 ("0") was edited while version 1 was saved.
+        claims_later = "version 1 was saved while you were editing" in page
+        assert claims_later == (base == "0"), base
+        assert claims_later or "did not say which version it was editing" in page, base
     bare = {"csrf_token": csrf_token(client, "/email/1"), **VALID}
-    assert client.post("/email/1", data={**bare, "headline": "Crafted"}).status_code == 409
+    refused = client.post("/email/1", data={**bare, "headline": "Crafted"})
+    assert refused.status_code == 409
+    assert "did not say which version it was editing" in refused.get_data(as_text=True)
     assert [v.number for v in versions(db, owner.merchant_id)] == [1]
     assert (
         post_form(client, "/email/1", {**VALID, "base": "1", "headline": "Mine"}).status_code
@@ -173,11 +186,11 @@ def test_an_earlier_version_opens_in_the_editor_and_saving_it_restores_it(
     assert client.get("/email/1?version=3").status_code == 200  # the one in use: the editor
     assert "You are looking at" not in client.get("/email/1?version=3").get_data(as_text=True)
     assert client.get("/email/1?version=99").status_code == 404
-    for number in ("-1", "x", "9" * 30, "1" * 5000):  # not a version number: the one in use
-        shown = client.get(f"/email/1?version={number}")
-        assert shown.status_code == 200 and "You are looking at" not in shown.get_data(
-            as_text=True
-        )
+    for malformed in ("abc", "0", "-1", "1.5", "9" * 30, "1" * 5000, "１", " 1", "1_0"):
+        assert client.get(f"/email/1?version={malformed}").status_code == 404, malformed[:9]
+    none_asked = client.get("/email/1?version=")  # an empty field: the one in use
+    assert none_asked.status_code == 200
+    assert "You are looking at" not in none_asked.get_data(as_text=True)
     assert client.get("/email/2?version=1").status_code == 404  # no such email, or version
     make_owner("Rival", "rival@example.com")
     other = app.test_client()

@@ -241,6 +241,19 @@ def test_a_save_from_a_page_older_than_a_change_since_is_refused_and_keeps_the_i
     )
 
 
+def test_a_save_that_changes_nothing_says_so(client, db, owner):
+    saved = post_form(client, "/settings", VALID, follow_redirects=True)
+    assert "Settings saved." in saved.get_data(as_text=True)
+    again = post_form(client, "/settings", VALID, follow_redirects=True)
+    page = html.unescape(again.get_data(as_text=True))
+    assert "Nothing changed: these settings were already the ones in use." in page
+    assert "Settings saved." not in page
+    changed = post_form(
+        client, "/settings", {**VALID, "sender_name": "Other"}, follow_redirects=True
+    )
+    assert "Settings saved." in changed.get_data(as_text=True)
+
+
 def test_a_save_while_redis_refuses_says_waiting_carts_keep_their_times(
     client, db, owner, monkeypatch
 ):
@@ -262,9 +275,16 @@ def test_a_save_without_the_pages_stamp_is_refused_when_it_would_change_what_is_
     assert post_form(client, "/settings", VALID).status_code == 302
     for stamp in ["", "0" * 16, "x" * 5000]:
         changed = {**VALID, "stamp": stamp, "sender_name": "Crafted"}
-        assert post_form(client, "/settings", changed).status_code == 409, stamp[:8]
+        refused = post_form(client, "/settings", changed)
+        assert refused.status_code == 409, stamp[:8]
+        # A stamp a page could carry was overtaken; any other names no page it was made from.
+        said = refused.get_data(as_text=True)
+        assert ("changed since this page was opened" in said) == (stamp == "0" * 16)
+        assert ("did not say which settings it was made from" in said) == (stamp != "0" * 16)
         assert post_form(client, "/settings", {**VALID, "stamp": stamp}).status_code == 302
     bare = {"csrf_token": csrf_token(client, "/settings"), **VALID, "sender_name": "Crafted"}
-    assert client.post("/settings", data=bare).status_code == 409
+    refused = client.post("/settings", data=bare)
+    assert refused.status_code == 409
+    assert "did not say which settings it was made from" in refused.get_data(as_text=True)
     db.expire_all()
     assert stored(db, owner.merchant_id).sender_name == VALID["sender_name"]
