@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portal import db
 from portal.models import DomainStatus, Merchant, SendingSettings, StripeAccount
@@ -74,6 +74,17 @@ STEPS = (
 )
 
 
+# What a done step's detail says instead, where its "until" no longer holds.
+DONE_DETAILS = {
+    "connect": "Checkout sessions and payments of your Stripe account reach the portal.",
+    "terms": "Recovery emails may be sent on your behalf.",
+    "address": "It is at the foot of every recovery email.",
+    "email": "Your saved email is the one that goes out: edit, preview and test it any time.",
+    "domain": "Emails go from your own domain, signed with DKIM.",
+    "enable": "Every abandoned checkout of a consenting shopper gets an email.",
+}
+
+
 def checklist(merchant: Merchant) -> list[Step]:
     """The steps in the order a merchant takes them, each with its real state."""
     account = connections.connected_account(merchant)
@@ -90,7 +101,7 @@ def checklist(merchant: Merchant) -> list[Step]:
         "connect": lambda: refused,
         "domain": lambda: _domain_underway(merchant),
     }
-    return [
+    steps = [
         Step(
             key,
             title,
@@ -102,6 +113,7 @@ def checklist(merchant: Merchant) -> list[Step]:
         )
         for key, title, detail, endpoint, optional in STEPS
     ]
+    return [replace(s, detail=DONE_DETAILS[s.key]) if s.done else s for s in steps]
 
 
 def _events_refused(account: StripeAccount | None) -> str | None:
