@@ -12,6 +12,7 @@ from factories import PASSWORD
 from helpers import abandon_in_shop
 from portal.extensions import rq
 from recovery_kit import make_kit
+from screens import shoot
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +45,11 @@ def _merchant_follows_the_dashboard_to_the_carts_story(merchant):
         "€27.50" in heading.inner_text() and heading.locator(".badge").inner_text() == "Recovered"
     )
     assert "after email 1" in merchant.locator(".lead").inner_text()
-    merchant.screenshot(path="test-artifacts/payment.png", full_page=True)
+    shoot(merchant, "payment")
     merchant.get_by_role("link", name=re.compile("^The cart of €27.50")).click()
     timeline = merchant.locator(".timeline").inner_text()
     assert "Email 1 sent to ola@example.com" in timeline and "Paid €27.50: recovered" in timeline
-
+    shoot(merchant, "cart")  # its emails table: sent, clicked, the design's version
 
 def test_abandon_email_click_pay_recovered(
     app, live_server, sandbox_server, redis_conn, monkeypatch, browser
@@ -77,6 +78,6 @@ def test_abandon_email_click_pay_recovered(
     row = merchant.get_by_role("row").filter(has_text="ola@example.com")
     assert row.locator(".badge").inner_text() == "Recovered"
     assert "Emailed, then bought" in row.inner_text() and "€27.50" in row.inner_text()
-    merchant.screenshot(path="test-artifacts/carts.png", full_page=True)
+    shoot(merchant, "carts")
 
     _merchant_follows_the_dashboard_to_the_carts_story(merchant)
