@@ -89,8 +89,8 @@ def _sender_problems(values: Values, enabled: bool) -> list[Problem]:
         found.append(("sender_name", f"Use at most {MAX_SENDER_NAME} characters."))
     elif ADDRESS_MARKS.search(values.sender_name):  # "Bank <help@bank.example>" reads as From
         found.append(("sender_name", "Use a name without < > or @: mail apps show it as is."))
-    if values.reply_to and not is_reply_to_address(values.reply_to):
-        found.append(("reply_to", "Enter one email address, like help@example.com (ASCII only)."))
+    if values.reply_to and (problem := reply_to_problem(values.reply_to)):
+        found.append(("reply_to", problem))
     if values.locale not in locale_ids():
         found.append(("locale", "Choose a language and region from the list."))
     address, problem = values.postal_address, None
@@ -121,16 +121,28 @@ def locale_ids() -> frozenset[str]:
     return frozenset(ident for ident, _ in locale_choices())
 
 
-def is_reply_to_address(value: str) -> bool:
-    """True when the mail composer will accept `value` as Reply-To: exactly one plain ASCII
-    address (no display name, no line break), with a dotted domain."""
-    if len(value) > MAX_REPLY_TO or not value.isascii() or CONTROL.search(value):
-        return False
+def reply_to_problem(value: str) -> str | None:
+    """Why `value` cannot be the Reply-To, in words (None: it can): the mail composer takes
+    exactly one plain ASCII address (no name, no line break) whose domain can receive mail."""
+    if CONTROL.search(value) or "," in value or "<" in value:
+        return "Enter one email address alone, like help@example.com (no name, no comma)."
+    if len(value) > MAX_REPLY_TO:
+        return f"Use at most {MAX_REPLY_TO} characters."
+    if not value.isascii():
+        return "Use an address in plain ASCII letters: mail cannot carry this one."
     try:
         validate_email(value, check_deliverability=False, allow_smtputf8=False)
-        return Address(addr_spec=value).addr_spec == value
-    except (EmailNotValidError, ValueError, IndexError, HeaderParseError):
-        return False
+        if Address(addr_spec=value).addr_spec == value:
+            return None
+    except EmailNotValidError as exc:
+        domain = value.rpartition("@")[2]
+        if "special-use or reserved" in str(exc):
+            return f"{domain} is a reserved name that never receives email: replies would be lost."
+        if "@" in value and "period" in str(exc):
+            return "The part after the @ needs a dot, like help@example.com."
+    except (ValueError, IndexError, HeaderParseError):
+        pass
+    return "Enter one email address, like help@example.com."
 
 
 def _timing_problems(values: Values) -> list[Problem]:
