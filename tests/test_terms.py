@@ -55,6 +55,9 @@ def test_owner_accepts_once_with_user_ip_version_and_time(client, login, db):
     before = utcnow()
     first = post_form(client, "/terms/accept", accept_form(), page="/terms")
     assert first.status_code == 302 and first.headers["Location"] == "/terms"
+    effective = terms.effective_date(terms.CURRENT_VERSION)
+    said = client.get("/terms").get_data(as_text=True)  # the day, not the version's id
+    assert f"You accepted the terms of {effective:%b} {effective.day}, {effective.year}." in said
     again = post_form(client, "/terms/accept", accept_form(), page="/terms")
     assert again.status_code == 302
     [row] = acceptances(db)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from portal import db
 from portal.services import onboarding, terms
 from portal.tenancy import current_merchant, owner_required
+from portal.web.filters import day
 
 bp = Blueprint("terms", __name__)
 
@@ -37,5 +38,5 @@ def accept():
         return redirect(url_for("terms.show"))
     terms.accept(current_merchant(), current_user, request.remote_addr or "", version)
     db.session.commit()
-    flash(f"You accepted version {version} of the terms.", "success")
+    flash(f"You accepted the terms of {day(terms.effective_date(version))}.", "success")
     return redirect(url_for("terms.show"))

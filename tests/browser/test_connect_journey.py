@@ -145,7 +145,7 @@ def test_from_sign_up_to_the_first_recovery_email(
 
     page.goto(f"{portal}/terms")
     page.get_by_role("button", name="Accept these terms").click()
-    page.get_by_text("You accepted version").wait_for()
+    page.get_by_text("You accepted the terms of").wait_for()
     page.goto(f"{portal}/settings")
     assert page.get_by_label("Sender name").input_value() == "Juniper Tea Shop"
     page.get_by_label("Postal address").fill("Juniper Tea\n4 Mill Road\nLeeds")
