@@ -52,6 +52,24 @@ def test_promotion_codes_come_from_a_coupon_picked_from_the_merchants_stripe_cou
     assert '<option selected value="BACK10">BACK10</option>' in away
 
 
+def test_without_coupons_on_the_sandbox_the_hint_links_its_account_page_not_a_dashboard(
+    client, login, sandbox_server
+):
+    import stripe
+
+    platform = stripe.StripeClient(
+        sandbox_server.config["PLATFORM_SECRET_KEY"],
+        base_addresses={"api": sandbox_server.base, "connect": sandbox_server.base},
+    )
+    account = platform.v1.accounts.create({"type": "standard"}).id
+    make_connected(account, email="nocoupons@example.com")
+    login(client, "nocoupons@example.com", PASSWORD)
+    page = client.get("/settings").get_data(as_text=True)
+    link = f'<a href="{sandbox_server.base}/_sandbox/accounts/{account}">'
+    assert f"make one on {link}your sandbox account's page</a>" in page
+    assert "Stripe Dashboard" not in page
+
+
 @pytest.mark.parametrize("locale", ["", "xx_YY", "fr-FR", "en_US\n", "x" * 300])
 def test_amounts_and_dates_take_a_locale_from_the_list_only(client, owner, db, locale):
     response = post_form(client, "/settings", {**VALID, "locale": locale})
