@@ -215,7 +215,10 @@ def _test_answer(index: int, form: EditorForm, notice: str, status: int):
 def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=False, opened=None):
     merchant = current_merchant()
     sending = settings.settings_for(merchant.id)
-    versions = email_design.versions(merchant.id, index, HISTORY)
+    # One more than listed: what the oldest listed changed is read against the one before it.
+    versions = email_design.versions(merchant.id, index, HISTORY + 1)
+    changed = words.what_changed(versions)
+    versions = versions[:HISTORY]
     context = {
         **_tests_context(index, notice, refused),
         **_preview_context(index, form),
@@ -223,6 +226,7 @@ def _page(index: int, form: EditorForm, *, failed=False, notice=None, refused=Fa
         "delay_minutes": email_design.delay_minutes(sending, index),
         "failed": failed,
         "versions": versions,
+        "changed": changed,
         "opened": opened,
         "authors": email_design.authors(merchant.id, [*versions, *filter(None, [opened])]),
         "placeholders": words.PLACEHOLDER_WORDS,

@@ -1,5 +1,6 @@
 """The email editor's words: what each placeholder becomes, test email statuses, the notice
-for an empty promotion code, and the field lengths the browser enforces."""
+for an empty promotion code, the field lengths the browser enforces, and what each version
+changed."""
 
 from __future__ import annotations
 
@@ -31,3 +32,31 @@ LIMITS = {
     "logo_url": email_design.LOGO_URL_MAX,
     "brand_color": 7,
 }
+
+# What a version may change, in the words of the Versions list, in the form's order.
+VERSION_FIELDS = {
+    **{name: label for name, (label, _limit, _required) in texts.FIELDS.items()},
+    "logo_url": "logo",
+    "brand_color": "colour",
+}
+
+
+def what_changed(versions: list) -> dict[int, str]:
+    """For each version (newest first, as listed) what it changed from the one before it:
+    "Subject and headline", "First version"; empty when the one before is not in the list."""
+    said = {}
+    for version, before in zip(versions, [*versions[1:], None]):
+        if before is None:
+            said[version.id] = "First version" if version.number == 1 else ""
+            continue
+        fields = [
+            label
+            for name, label in VERSION_FIELDS.items()
+            if getattr(version, name) != getattr(before, name)
+        ]
+        if not fields:
+            said[version.id] = "Nothing: the same email again"
+            continue
+        listed = fields[0] if len(fields) == 1 else f"{', '.join(fields[:-1])} and {fields[-1]}"
+        said[version.id] = listed[0].upper() + listed[1:]
+    return said

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
-
+import re
 
 from factories import PASSWORD, make_member, make_owner
 from helpers import csrf_token, post_form
 from portal.mail.content import DEFAULT_CONTENT
 from portal.services import onboarding, settings
+from portal.web.editor import HISTORY
 from editor_kit import TEXT_FIELDS, VALID, frames, sent_tests, text_part, versions
 
 
@@ -47,6 +48,7 @@ def test_each_save_is_a_new_version(client, db, owner):
     assert stored[0].brand_color == "#0f7b4b" and stored[1].created_by_id == owner.id
     page = client.get("/email/1").get_data(as_text=True)
     assert 'value="Come back"' in page and "In use" in page and "owner@example.com" in page
+    assert _changed(page) == ["Headline", "First version"]  # what each changed, newest first
     assert _email_step_done(db, owner)
     home = html.unescape(client.get("/").get_data(as_text=True))  # the step says it is done
     assert "Until you save it" not in home and "Your saved email is the one that goes out" in home
@@ -196,3 +198,22 @@ def test_an_earlier_version_opens_in_the_editor_and_saving_it_restores_it(
     other = app.test_client()
     login(other, "rival@example.com", PASSWORD)
     assert other.get("/email/1?version=1").status_code == 404  # the rival has no version 1
+
+
+def test_the_versions_list_says_what_each_version_changed(client, owner):
+    first = {**VALID, "base": "0"}
+    second = {**first, "subject": "New subject", "body": "New body", "brand_color": "#123456"}
+    third = {**second, "button_label": "Back to my cart"}
+    for number, form in enumerate([first, second, third]):
+        assert post_form(client, "/email/1", {**form, "base": str(number)}).status_code == 302
+    page = html.unescape(client.get("/email/1").get_data(as_text=True))
+    assert _changed(page) == ["Button label", "Subject, body and colour", "First version"]
+    for number in range(3, 3 + HISTORY):  # the oldest listed is read against one not listed
+        again = {**third, "headline": f"Take {number}", "base": str(number)}
+        assert post_form(client, "/email/1", again).status_code == 302
+    page = html.unescape(client.get("/email/1").get_data(as_text=True))
+    assert _changed(page) == ["Headline"] * HISTORY
+
+
+def _changed(page: str) -> list[str]:
+    return re.findall(r'<td data-label="Changed" class="words">([^<]*)</td>', page)
