@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import db
 from portal.db import utcnow
-from portal.mail.values import email_locale, one_line
+from portal.mail.values import email_locale, locale_choices, one_line
 from portal.models import ConnectMethod, Merchant, SendingSettings, StripeAccount
 from portal import sealing
 from portal.services import settings, settings_values, stripe_gateway
@@ -159,7 +159,9 @@ def _adopt_defaults(sending: SendingSettings, profile: dict) -> list[str]:
     locale = _english_locale(profile.get("country"))
     if locale and sending.locale in (None, _default_locale()):
         sending.locale = locale
-        taken.append("how amounts and dates are written")
+        taken.append(
+            f"amounts and dates written as in {dict(locale_choices()).get(locale, locale)}"
+        )
     return taken
 
 

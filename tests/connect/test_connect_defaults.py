@@ -27,7 +27,8 @@ def test_connecting_an_existing_account_stores_it_and_fills_the_emails_defaults(
     page = _connect(client, sandbox_server, account=account_id)
     assert "Stripe is connected: Leaf &amp; Co." in page
     said = "From your Stripe account, as defaults you can change in Settings: the sender name "
-    said += "“Leaf &amp; Co”, the brand colour #aa3300, the postal address, how amounts and dates"
+    said += "“Leaf &amp; Co”, the brand colour #aa3300, the postal address, amounts and dates "
+    said += "written as in English (United States)."
     assert said in page  # the merchant is told where the From name came from
     assert account_id in page and "Leaf &amp; Co" in page and ">Live<" in page
     assert "Next step: Accept the cart-recovery terms" in _text(page)  # where setup goes on
