@@ -37,8 +37,8 @@ def _days(count: int, **figures) -> list[tuple[date, Cohort]]:
     ("count", "most", "named"),
     [
         (7, 4, [0, 2, 4, 6]),
-        (30, 10, [0, 2, 5, 8, 11, 14, 17, 20, 23, 26, 29]),
-        (30, 4, [0, 5, 13, 21, 29]),
+        (30, 10, [2, 5, 8, 11, 14, 17, 20, 23, 26, 29]),  # 0 would be 2 days from 2: unnamed
+        (30, 4, [5, 13, 21, 29]),  # 0 would be 5 days from 5, where the others are 8 apart
         (31, 10, [2, 6, 10, 14, 18, 22, 26, 30]),  # the first would crowd the 3rd: unnamed
         (90, 4, [0, 20, 43, 66, 89]),
         (1, 4, [0]),

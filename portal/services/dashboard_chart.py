@@ -73,11 +73,12 @@ def whole_steps(top: int) -> list[int]:
 
 def labelled_days(days: list[str], most: int) -> list[str]:
     """The days the x axis names: about `most`, evenly spaced back from the last, which is
-    always named (today's figures are the ones a merchant looks for); the first too, unless
-    it would crowd the next."""
+    always named (today's figures are the ones a merchant looks for); the first too when it
+    is nearly a step before the next (3/4 of one: a shorter gap reads as uneven, and on a
+    phone its label would touch the next one's)."""
     step = max(1, -(-len(days) // most))
     named = days[::-1][::step][::-1]
-    if days and named[0] != days[0] and (len(days) - 1) % step * 5 >= step * 3:
+    if days and named[0] != days[0] and (len(days) - 1) % step * 4 >= step * 3:
         named.insert(0, days[0])
     return named
 
