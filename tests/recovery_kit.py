@@ -93,9 +93,15 @@ class Kit:
         )
 
     def run(self, function, *args, **kwargs):
-        """A service call as a job makes it: inside an app context, with a fresh session."""
-        with self.app.app_context():
-            return function(*args, **kwargs)
+        """A service call as a job makes it: inside an app context, with a fresh session, and
+        (as the worker runs jobs) taking SQLite's write lock at BEGIN, so a webhook committing
+        meanwhile makes it wait rather than fail."""
+        intent = db.write_intent.set(True)
+        try:
+            with self.app.app_context():
+                return function(*args, **kwargs)
+        finally:
+            db.write_intent.reset(intent)
 
     def drain(self) -> int:
         from portal.services import events
