@@ -178,10 +178,20 @@ def init_app(app) -> None:
         app.teardown_request(_forget_write_intent)
 
 
-def _note_write_intent() -> None:
-    from flask import g, request
+def writes_on_get(view):
+    """Mark a view that writes though it is asked with GET (a link followed, Stripe's redirect
+    back from Connect): on SQLite it takes the write lock at BEGIN, as a form does, so a
+    webhook committing meanwhile makes it wait rather than fail with the busy page."""
+    view.writes_on_get = True
+    return view
 
-    g.write_intent = write_intent.set(request.method not in READING_METHODS)
+
+def _note_write_intent() -> None:
+    from flask import current_app, g, request
+
+    view = current_app.view_functions.get(request.endpoint)
+    writes = request.method not in READING_METHODS or getattr(view, "writes_on_get", False)
+    g.write_intent = write_intent.set(writes)
 
 
 def _forget_write_intent(_exc) -> None:

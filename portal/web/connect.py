@@ -125,6 +125,7 @@ def _refused(message: str):
 
 
 @bp.get("/callback")
+@db.writes_on_get
 @owner_required
 def callback():
     # Stripe's own words are shown only with this session's state: anyone can craft a link.

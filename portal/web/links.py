@@ -28,6 +28,7 @@ def sample():
 
 
 @bp.get("/r/<token>")
+@db.writes_on_get  # the click is recorded
 def recover(token: str):
     send_id = links.read_recovery(token)
     record = request.method != "HEAD"

@@ -51,6 +51,7 @@ def _merchant_follows_the_dashboard_to_the_carts_story(merchant):
     assert "Email 1 sent to ola@example.com" in timeline and "Paid €27.50: recovered" in timeline
     shoot(merchant, "cart")  # its emails table: sent, clicked, the design's version
 
+
 def test_abandon_email_click_pay_recovered(
     app, live_server, sandbox_server, redis_conn, monkeypatch, browser
 ):
