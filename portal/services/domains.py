@@ -59,11 +59,16 @@ def current(merchant: Merchant) -> SendingDomain | None:
 
 def create(merchant: Merchant, domain_text: str, local_part: str = "hello") -> SendingDomain:
     """A pending domain for `merchant` with a new 2048-bit DKIM key (sealed with ENCRYPTION_KEY)
-    and selector, in place of its previous one; DomainError for a bad input. Caller commits."""
+    and selector, in place of its previous one; DomainError for a bad input. The same domain
+    again only changes the From address: the key, its published records and the domain's
+    status are the domain's, not the mailbox's, and stay. Caller commits."""
     domain, local_part = normalize(domain_text), _local_part(local_part)
+    previous = current(merchant)
+    if previous is not None and previous.domain == domain:
+        previous.local_part = local_part
+        return previous
     pem, public_key = dkim.new_key()
     selector = _new_selector(domain)  # before the old row goes: its selector stays taken
-    previous = current(merchant)
     if previous is not None:
         db.session.delete(previous)
         db.session.flush()  # merchant_id is unique: the old row goes before the new one

@@ -61,6 +61,8 @@ def create():
         domains.normalize(form.domain.data)
     except DomainError as error:
         return _refuse(form, form.domain, error)
+    held = domains.current(current_merchant())
+    kept_key = held.selector if held else None
     try:
         row = domains.create(current_merchant(), form.domain.data, form.local_part.data)
     except DomainError as error:  # the domain passed above: only the local part is left
@@ -71,7 +73,11 @@ def create():
         db.session.rollback()
         flash("The domain was changed at the same time elsewhere: here it is now.", "error")
         return redirect(url_for("domain.index"))
-    flash(f"{domains.display(row.domain)} added: publish the records below.", "success")
+    if row.selector == kept_key:  # the same domain: only the From address changed
+        shown = f"{row.local_part}@{domains.display(row.domain)}"
+        flash(f"Emails now go from {shown}: the domain's records stay as they are.", "success")
+    else:
+        flash(f"{domains.display(row.domain)} added: publish the records below.", "success")
     return redirect(url_for("domain.index"))
 
 

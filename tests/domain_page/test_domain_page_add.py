@@ -55,6 +55,11 @@ def test_an_owner_adds_a_domain_and_sees_the_exact_records(owner, client, db):
     ]
     assert len(row.public_key) > 350  # the 2048-bit key's p=, shown whole
     assert html.count("Not checked yet") == 3 and html.count('data-copy="record-') == 6
+    # The same domain, another From address: the records to publish stay as they were.
+    assert add(client, "shop.example", local_part="orders").status_code == 302
+    html = page(client)
+    assert "Emails now go from orders@shop.example: the domain&#39;s records stay as they" in html
+    assert f"{row.selector}._domainkey.shop.example" in html and "added: publish" not in html
 
 
 def test_an_idn_is_stored_as_a_labels_and_shown_in_its_own_letters(owner, client, db):

@@ -119,11 +119,22 @@ def test_the_checklist_says_what_a_domain_not_yet_verified_waits_for(ctx, db, ro
 def test_a_new_domain_replaces_the_old_one_with_a_new_key_and_selector(ctx, db, row):
     merchant = db.get(Merchant, row.merchant_id)
     old = (row.selector, row.public_key)
-    again = domains.create(merchant, "shop.example", "news")
+    again = domains.create(merchant, "other-shop.example", "news")
     db.commit()
     assert db.query(SendingDomain).filter_by(merchant_id=merchant.id).count() == 1
-    assert domains.current(merchant) is again and again.local_part == "news"
+    assert domains.current(merchant) is again and again.from_address == "news@other-shop.example"
     assert (again.selector, again.public_key) != old and again.selector != old[0]
+
+
+def test_the_same_domain_with_another_from_address_keeps_its_key_records_and_status(ctx, db, row):
+    merchant = db.get(Merchant, row.merchant_id)
+    row.status = DomainStatus.VERIFIED  # its records were found
+    db.commit()
+    held = (row.id, row.selector, row.public_key, row.private_key_sealed)
+    again = domains.create(merchant, "https://www.SHOP.example/", "orders")
+    db.commit()
+    assert (again.id, again.selector, again.public_key, again.private_key_sealed) == held
+    assert again.from_address == "orders@shop.example" and again.status == DomainStatus.VERIFIED
 
 
 @pytest.mark.parametrize("local_part", ["", "a b", ".hello", "hello.", "a..b", "hé", "x" * 65])
