@@ -38,3 +38,20 @@ def test_sign_up_log_out_log_in(live_server, page):
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Lumen Candles").wait_for()
     assert page.url == f"{live_server}/"
+
+
+def test_a_business_name_of_one_long_word_wraps_in_the_bar_at_every_width(live_server, page):
+    name = "Harbor" + "Tea" * 35  # 111 letters without a space
+    page.goto(f"{live_server}/signup")
+    page.get_by_label("Business name").fill(name)
+    page.get_by_label("Work email").fill("long@example.com")
+    page.get_by_label("Password", exact=True).fill("candles and wicks")
+    page.get_by_label("Repeat password").fill("candles and wicks")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name=name).wait_for()
+    log_out = page.get_by_role("button", name="Log out")
+    for width in (375, 700, 900, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+        box = log_out.bounding_box()  # on one line, and in sight
+        assert box["x"] + box["width"] <= width and box["height"] < 30, (width, box)
