@@ -46,6 +46,7 @@ def test_a_delivery_signed_with_another_secret_is_refused_and_shown(
     assert "Your Stripe events may not be reaching the portal." in page
     assert "its signature does not match the signing secret saved here." in page
     assert "A delivery was refused: see below." in page
+    assert 'Next step: <a href="/connect">' not in page  # its own step: the fix is below
     # Home's checklist does not call Stripe done while its events are refused.
     home = html.unescape(client.get("/").get_data(as_text=True))
     assert "Events refused: check the signing secret" in home
