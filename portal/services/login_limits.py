@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete
 
 from portal import db
 from portal.db import utcnow
@@ -81,6 +82,19 @@ def record_login_success(user: User, attempt: LoginAttempt) -> None:
     throttle.clear(attempt.hits[0].key)
     throttle.withdraw(attempt.hits)
     user.last_login_at = utcnow()
+
+
+def forget_failures(email: str) -> None:
+    """Clear every failed login counted against `email` (from every source): its owner just
+    proved the address theirs by a reset link, and must be able to log in on any device at
+    once. The caller commits."""
+    address = normalize_email(email)
+    db.session.execute(
+        delete(ThrottleHit).where(
+            ThrottleHit.key.startswith(f"login-email:{address}|", autoescape=True)
+            | (ThrottleHit.key == f"login-address:{address}")
+        )
+    )
 
 
 def check_password(

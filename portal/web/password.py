@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, EqualTo
 
 from portal import jobs
 from portal.extensions import rq
-from portal.services import account_emails, accounts, password_reset
+from portal.services import account_emails, accounts, login_limits, password_reset
 from portal.services.password_reset import Admission, LinkProblem
 from portal.web.forms import EMAIL_RULES, PASSWORD_AGAIN, strip
 from portal.web.signin import password_rule, signed_in, source
@@ -81,6 +81,7 @@ def reset(token: str):
         page = render_template("auth/reset.html", form=form, user=user)
         return page, 400 if form.errors else 200
     accounts.set_password(user, form.password.data)  # ends every session, and kills the link
+    login_limits.forget_failures(user.email)  # a lockout of the address ends with it
     response = signed_in(user, remember=False, target=url_for("home.index"))
     flash("Your password is changed, and every other session of yours has ended.", "success")
     return response

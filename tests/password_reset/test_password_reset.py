@@ -167,3 +167,20 @@ def test_two_uses_of_one_link_at_once_change_the_password_once(app, client, db):
     # SQLite refuses a writer that read first while another wrote (503: try again); never twice.
     losers = {410} if db.get_bind().dialect.name == "postgresql" else {410, 503}
     assert set(statuses) - {302} <= losers, statuses
+
+
+def test_a_reset_ends_the_lockout_of_its_address_but_not_of_others(app, client, login, db):
+    make_owner(name="Acme Tea", email="ada@example.com")
+    make_owner(name="Bean Co", email="bo@example.com")
+    for address in ("ada@example.com", "bo@example.com"):
+        for _ in range(6):  # one more than the limit from this source
+            login(app.test_client(), address, "wrong password")
+        locked = login(app.test_client(), address, PASSWORD)
+        assert "Too many failed attempts for this address" in locked.get_data(as_text=True)
+    forgot(client, "ada@example.com")
+    [message] = sent(db)
+    assert choose(app.test_client(), reset_link(message)).status_code == 302
+    # Another device, the same network: the new password opens the account at once.
+    assert login(app.test_client(), "ada@example.com", NEW).status_code == 302
+    still = login(app.test_client(), "bo@example.com", PASSWORD)
+    assert "Too many failed attempts for this address" in still.get_data(as_text=True)
