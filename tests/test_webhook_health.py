@@ -35,7 +35,9 @@ def test_a_delivery_signed_with_another_secret_is_refused_and_shown(
 ):
     owner = make_direct(app.config["ENCRYPTION_KEY"])
     login(client, owner.email, PASSWORD)
-    assert "None yet. Stripe sends one when a checkout expires" in _page(client)
+    first = _page(client)
+    assert "None yet. Stripe sends one when a checkout expires" in first
+    assert "The signing secret is checked then: if it does not match, this page says so." in first
     refused(app, client, redis_conn, owner, expired_event())
     account = account_of(db, owner)
     assert account.webhook_refused_reason == (
@@ -145,7 +147,9 @@ def test_events_from_before_the_account_was_connected_are_not_its_last(app, clie
     account = account_of(db, owner)
     account.connected_at = utcnow()  # as connecting another account (or again) sets it
     db.commit()
-    assert "None yet. Stripe sends one when a checkout expires" in _page(client)
+    first = _page(client)
+    assert "None yet. Stripe sends one when a checkout expires" in first
+    assert "The signing secret is checked then: if it does not match, this page says so." in first
 
 
 def test_no_event_kept_for_an_old_connection_reads_as_none_lately(app, client, db, login):

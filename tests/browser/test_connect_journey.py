@@ -133,6 +133,7 @@ def test_direct_mode_refuses_beside_the_fields_then_connects(portal, sandbox_ser
     assert (
         page.locator("#webhook-url").inner_text().startswith(f"{portal}/webhooks/stripe/direct/")
     )
+    assert page.locator('button[data-copy="webhook-url"]').is_visible()  # one tap on a phone
     _shoot(page, "connected-direct")
 
 
