@@ -40,7 +40,10 @@ def test_a_member_is_not_told_of_invitations_they_cannot_send(app, client, login
     make_member(owner.merchant_id, "bea@example.com")
     login(client, "bea@example.com", PASSWORD)
     page = client.get("/account").get_data(as_text=True)
-    assert "Member: you see every page, send yourself test emails" in page and "Your teammates see it on the Team page." in page
+    assert (
+        "Member: you see every page, send yourself test emails" in page
+        and "Your teammates see it on the Team page." in page
+    )
     assert "invitations" not in page
 
 

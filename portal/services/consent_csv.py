@@ -26,6 +26,7 @@ STATUSES = {word.lower(): status for status, word in STATUS_WORDS.items()}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 CELL_KEPT = 100  # characters of a rejected row's status and date cells kept
+ADDRESS_LIKE = "write one address, like name@example.com"
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?", re.ASCII)
 # No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
 # time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
@@ -127,7 +128,7 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
     elif [raw.lower(), word.lower()] == [name.lower() for name in HEADER[:2]]:
         reason = "the column names again: two files joined into one? This line is skipped"
     elif not is_email(email):
-        reason = "not an email address" if raw else "no email address"
+        reason = f"not an email address: {ADDRESS_LIKE}" if raw else "no email address"
     elif status is None:
         shown = _shown(word) if word else "empty"
         reason = f"unknown status {shown}: use Subscribed or Unsubscribed"

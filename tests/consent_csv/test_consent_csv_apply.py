@@ -169,7 +169,9 @@ def test_a_row_dated_in_the_future_is_rejected_and_an_unsubscribe_still_wins(own
 def test_lines_ending_with_a_carriage_return_alone_are_read(owner, db):
     imp = run_import(owner, "Email address,Subscription status\ra@example.com,Subscribed\rbad,x\r")
     assert held(db).keys() == {"a@example.com"}
-    assert rejects(db, imp) == [(3, "not an email address")]
+    assert rejects(db, imp) == [
+        (3, "not an email address: write one address, like name@example.com")
+    ]
 
 
 def test_without_an_updated_at_column_rows_apply_at_the_upload(owner, db):

@@ -52,7 +52,9 @@ def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, mon
     db.expire_all()
     imp = db.get(CsvImport, imp.id)
     assert (imp.rows_read, imp.applied, imp.skipped_older, imp.rejected) == (10, 9, 0, 1)
-    assert rejects(db, imp) == [(7, "not an email address")]
+    assert rejects(db, imp) == [
+        (7, "not an email address: write one address, like name@example.com")
+    ]
     assert len(held(db)) == 9 and len([e for e in ledger(db) if e[2] == "csv"]) == 9
 
 

@@ -45,7 +45,8 @@ def test_owner_uploads_and_follows_the_import(client, owner, login, db, redis_co
     assert 'data-figure="applied">1<' in fragment
     rejected = client.get(f"{page}/rejects.csv")
     assert rejected.get_data(as_text=True) == (
-        HEADER.replace("\r\n", ",Line,Reason\r\n") + "nope,Subscribed,,3,not an email address\r\n"
+        HEADER.replace("\r\n", ",Line,Reason\r\n")
+        + 'nope,Subscribed,,3,"not an email address: write one address, like name@example.com"\r\n'
     )
     export = client.get("/subscriptions/export.csv")
     assert export.mimetype == "text/csv"

@@ -38,7 +38,7 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
         "f@example,Subscribed,\n",  # 13
     )
     assert rejects(db, imp) == [
-        (2, "not an email address"),
+        (2, "not an email address: write one address, like name@example.com"),
         (3, "unknown status “maybe”: use Subscribed or Unsubscribed"),
         (
             4,
@@ -47,7 +47,7 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
         (5, "missing cell: Subscription status"),
         (
             6,
-            "not an email address (a quoted cell carries this row on to line 7: if it should "
+            "not an email address: write one address, like name@example.com (a quoted cell carries this row on to line 7: if it should "
             "not, check for a quote that is not closed)",
         ),
         (
@@ -55,8 +55,8 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(owner, db):
             "unreadable date “2023-13-45”: write it like 2023-10-23T20:58:02+00:00, or leave it empty",
         ),
         (11, "no email address"),
-        (12, "not an email address"),
-        (13, "not an email address"),
+        (12, "not an email address: write one address, like name@example.com"),
+        (13, "not an email address: write one address, like name@example.com"),
     ]
     assert (imp.rows_read, imp.applied, imp.rejected) == (10, 1, 9)
     assert held(db) == {"e@example.com": ("unsubscribed", T1)}
@@ -71,7 +71,9 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
         "Subscribed,,bad,\r\n"
     ).encode()
     imp = run_import(owner, data)
-    assert rejects(db, imp) == [(6, "not an email address")]
+    assert rejects(db, imp) == [
+        (6, "not an email address: write one address, like name@example.com")
+    ]
     assert held(db) == {
         "a@example.com": ("subscribed", T1),
         "b@example.com": ("unsubscribed", T1),
