@@ -77,8 +77,18 @@ def create():
         shown = f"{row.local_part}@{domains.display(row.domain)}"
         flash(f"Emails now go from {shown}: the domain's records stay as they are.", "success")
     else:
-        flash(f"{domains.display(row.domain)} added: publish the records below.", "success")
+        flash(f"{_added(form.domain.data, row.domain)}: publish the records below.", "success")
     return redirect(url_for("domain.index"))
+
+
+def _added(typed: str, domain: str) -> str:
+    """ "shop.example added", naming what was typed when the domain was read out of it (a web
+    address pasted whole, "www." dropped): the merchant sees which domain the records are for."""
+    shown = domains.display(domain)
+    if typed.strip().rstrip(".").lower() in (shown.lower(), domain):
+        return f"{shown} added"
+    said = "".join(ch for ch in typed.strip()[:100] if ch.isprintable())
+    return f"{shown} added (the domain of “{said}”)"
 
 
 def _refuse(form: DomainForm, field, error: DomainError):

@@ -43,6 +43,7 @@ def test_an_owner_adds_a_domain_and_sees_the_exact_records(owner, client, db):
     )
     html = page(client)
     assert "shop.example added: publish the records below." in html
+    assert "the domain of" not in html  # typed as it is, up to case and spaces
     assert "Waiting for DNS records" in html and "hello@shop.example" in html
     values = re.findall(r'<code class="dns-value" id="record-(\w+)-(\w+)">([^<]*)</code>', html)
     assert values == [
@@ -171,3 +172,9 @@ def test_a_bad_replacement_leaves_the_domain_as_it_was(owner, client, db):
 def test_a_very_long_domain_is_told_it_is_too_long():
     with pytest.raises(DomainError, match="253 characters"):
         domains.normalize("a" * 10_000, platform_domain="portal.example")
+
+
+def test_a_domain_read_out_of_a_web_address_says_what_was_typed(owner, client, db):
+    assert add(client, "https://www.Shop.example/cart").status_code == 302
+    html = page(client)
+    assert "shop.example added (the domain of “https://www.Shop.example/cart”)" in html
