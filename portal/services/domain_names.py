@@ -12,14 +12,21 @@ from urllib.parse import urlsplit
 import idna
 from flask import current_app
 
+from portal.config import RELAXED_ENVS
+
 
 class DomainError(ValueError):
     """The domain or From local part cannot be used; the message says why, in words."""
 
 
-# Endings no public DNS answers for (a home network's, RFC 6762's, RFC 2606's invalid).
-PRIVATE_ENDINGS = frozenset({"local", "localdomain", "lan", "home", "internal", "invalid"})
-EXAMPLES = frozenset({"example.com", "example.net", "example.org"})  # RFC 2606
+# Endings no public DNS answers for: a home network's, and RFC 6761's special uses.
+PRIVATE_ENDINGS = frozenset(
+    {"local", "localdomain", "lan", "home", "internal", "invalid", "onion", "arpa", "localhost"}
+)
+# RFC 2606's names for examples and tests: no mail reaches them, but in development and tests
+# the Outbox catches it, and the demo, the README and the tests use them.
+EXAMPLE_ENDINGS = frozenset({"test", "example"})
+EXAMPLES = frozenset({"example.com", "example.net", "example.org"})
 # Free mailboxes' domains: their owners alone publish DNS records, so no DKIM key of ours.
 MAILBOX_PROVIDERS = frozenset(
     {
@@ -105,15 +112,25 @@ def _alabel(label: str) -> str:
         raise DomainError(f"“{label}” is not a valid part of a domain name.") from None
 
 
+def unreachable(domain: str) -> str | None:
+    """Why mail can never reach `domain` (lower case; A-labels or U-labels), in words naming
+    it; None when it can. The one rule for every domain and address a person types (sending
+    domain, reply-to, sign-up, invitations): a private network's names always; outside
+    development and tests also RFC 2606's names for examples and tests."""
+    ending = domain.rpartition(".")[2]
+    if ending in PRIVATE_ENDINGS:
+        return f"{display(domain)} cannot be reached from the internet"
+    if ending in EXAMPLE_ENDINGS or _under(domain, EXAMPLES):
+        if current_app.config["PORTAL_ENV"] not in RELAXED_ENVS:
+            return f"{display(domain)} is a reserved name that never receives email"
+    return None
+
+
 def _refuse_reserved(domain: str, platform: str) -> None:
-    if domain == "localhost" or domain.endswith(".localhost"):
-        raise DomainError("localhost cannot send email to anyone: enter your own domain.")
+    if reason := unreachable(domain):
+        raise DomainError(f"{reason}: enter your business's domain.")
     if "." not in domain:
         raise DomainError("Enter the full domain, with its ending, for example shop.example.")
-    if domain.rpartition(".")[2] in PRIVATE_ENDINGS:
-        raise DomainError("This domain cannot be reached from the internet: enter your own.")
-    if _under(domain, EXAMPLES):
-        raise DomainError("That domain is reserved for examples: enter your business's domain.")
     if _under(domain, MAILBOX_PROVIDERS):
         raise DomainError(
             "That is a mailbox provider's domain: only the provider can publish its DNS "

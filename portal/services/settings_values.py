@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import TestModeSends
-from portal.services import rules, zone_table
+from portal.services import domain_names, rules, zone_table
 
 MAX_DELAY_MINUTES = 72 * 60  # up to 72 h after expiry
 MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
@@ -23,6 +23,8 @@ MAX_SENDER_NAME = 100  # the column's length
 MAX_REPLY_TO = 254  # the longest address SMTP carries
 MAX_POSTAL_ADDRESS = 1000
 MIN_POSTAL_ADDRESS = 10  # shorter cannot hold a street, a city and a country
+# Plain ASCII mail (no SMTPUTF8); RFC 2606's test names pass here, for domain_names to judge.
+_ADDRESS_RULES = {"check_deliverability": False, "allow_smtputf8": False, "test_environment": True}
 
 Problem = tuple[str, str]  # (field, message for the person); a step's delay is "steps.<i>"
 
@@ -121,25 +123,38 @@ def locale_ids() -> frozenset[str]:
     return frozenset(ident for ident, _ in locale_choices())
 
 
+def reply_to_address(value: str) -> str:
+    """`value` as stored: its domain in lower-case A-labels (help@Bücher.de gives
+    help@xn--bcher-kva.de), the part before the @ as typed; `value` itself when it is no
+    address, for reply_to_problem to say why."""
+    try:
+        return validate_email(value, **_ADDRESS_RULES).ascii_email or value
+    except (EmailNotValidError, ValueError, IndexError):
+        return value
+
+
 def reply_to_problem(value: str) -> str | None:
     """Why `value` cannot be the Reply-To, in words (None: it can): the mail composer takes
-    exactly one plain ASCII address (no name, no line break) whose domain can receive mail."""
+    exactly one plain ASCII address (no name, no line break) whose domain can receive mail, by
+    domain_names.unreachable's rule. `value` is as reply_to_address gives it."""
     if CONTROL.search(value) or "," in value or "<" in value:
         return "Enter one email address alone, like help@example.com (no name, no comma)."
     if len(value) > MAX_REPLY_TO:
         return f"Use at most {MAX_REPLY_TO} characters."
-    if not value.isascii():
-        return "Use an address in plain ASCII letters: mail cannot carry this one."
+    if not value.partition("@")[0].isascii():
+        return "Write the part before the @ in plain ASCII letters: mail cannot carry this one."
+    domain = value.rpartition("@")[2].lower()
+    if "@" in value and "." not in domain.strip("."):
+        return "The part after the @ needs a dot, like help@example.com."
     try:
-        validate_email(value, check_deliverability=False, allow_smtputf8=False)
-        if Address(addr_spec=value).addr_spec == value:
-            return None
+        validate_email(value, **_ADDRESS_RULES)
+        if Address(addr_spec=value).addr_spec == value and value.isascii():
+            reason = domain_names.unreachable(domain)
+            return f"{reason}: replies would be lost." if reason else None
     except EmailNotValidError as exc:
-        domain = value.rpartition("@")[2]
-        if "special-use or reserved" in str(exc):
-            return f"{domain} is a reserved name that never receives email: replies would be lost."
-        if "@" in value and "period" in str(exc):
-            return "The part after the @ needs a dot, like help@example.com."
+        reason = "special-use or reserved" in str(exc) and domain_names.unreachable(domain)
+        if reason:
+            return f"{reason}: replies would be lost."
     except (ValueError, IndexError, HeaderParseError):
         pass
     return "Enter one email address, like help@example.com."

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal.config import RELAXED_ENVS
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
+from portal.services.domain_names import unreachable
 from portal.services.settings_values import ADDRESS_MARKS
 
 
@@ -21,16 +20,17 @@ def ascii_address(form, field) -> None:
 
 
 def complete_address(form, field) -> None:
-    """A whole address, in words when not: a domain that can never receive mail (.local,
-    .invalid; .test too, outside development, where mail goes to the Outbox) is named."""
-    relaxed = current_app.config["PORTAL_ENV"] in RELAXED_ENVS
+    """A whole address, in words when not; one whose domain can never receive mail is refused
+    by domain_names.unreachable's rule, naming the domain."""
     try:
-        validate_email(field.data or "", check_deliverability=False, test_environment=relaxed)
+        found = validate_email(field.data or "", check_deliverability=False, test_environment=True)
+        domain = found.ascii_domain
     except EmailNotValidError as exc:
-        if "special-use or reserved" not in str(exc):
+        domain = field.data.rpartition("@")[2].lower()
+        if "special-use or reserved" not in str(exc) or not unreachable(domain):
             raise ValidationError("Enter a complete email address, like name@example.com.")
-        domain = field.data.rpartition("@")[2]
-        raise ValidationError(f"{domain} is a reserved name that never receives email.") from None
+    if reason := unreachable(domain):
+        raise ValidationError(f"{reason}.")
 
 
 # An address typed into a form: required, complete, of a length mail allows; in words.

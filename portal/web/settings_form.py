@@ -143,7 +143,7 @@ class SettingsForm(RuleFields):
         )
         values = settings_values.Values(
             sender_name=self.sender_name.data or "",
-            reply_to=self.reply_to.data or None,
+            reply_to=settings_values.reply_to_address(self.reply_to.data or "") or None,
             postal_address=self.postal_address.data or "",
             timezone=self.timezone.data or "",
             steps=steps,

@@ -19,6 +19,13 @@ from domains_kit import SPF
 # The domain as typed
 
 
+@pytest.fixture
+def in_app(_app):
+    """An app context: names kept for tests are judged by the app's environment."""
+    with _app.app_context():
+        yield
+
+
 @pytest.mark.parametrize(
     "typed, stored",
     [
@@ -38,7 +45,7 @@ from domains_kit import SPF
         ("www.example", "www.example"),  # the domain itself, not a web server's name under it
     ],
 )
-def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
+def test_a_domain_is_stored_as_lower_case_a_labels(in_app, typed, stored):
     assert domains.normalize(typed, platform_domain="portal.example") == stored
 
 
@@ -70,7 +77,7 @@ def test_a_domain_is_stored_as_lower_case_a_labels(typed, stored):
         ("bounces.Portal.Example", "platform's own domain"),
     ],
 )
-def test_a_domain_that_cannot_send_is_refused_in_words(typed, says):
+def test_a_domain_that_cannot_send_is_refused_in_words(in_app, typed, says):
     with pytest.raises(DomainError, match=re.escape(says)):
         domains.normalize(typed, platform_domain="portal.example")
 

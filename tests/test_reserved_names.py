@@ -1,0 +1,96 @@
+"""One rule for names no mail reaches, in every form that takes a domain or an address: the
+sending domain, the reply-to, an invitation (and sign-up, in tests/auth)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from helpers import error_beside, post_form
+from portal.models import Invitation, SendingDomain, SendingSettings
+from settings_kit import VALID
+
+EXAMPLE_NAMES = ["example.com", "mail.example.org", "shop.test", "acme.example"]
+PRIVATE_NAMES = ["printer.local", "nas.lan", "box.internal", "shop.onion", "x.localhost"]
+
+
+def typed_everywhere(client, name: str) -> dict[str, tuple[int, str]]:
+    """Each form's status and the page it answered, for `name` typed into it."""
+    answers = {
+        "domain": post_form(client, "/domain", {"domain": name, "local_part": "hello"}),
+        "reply_to": post_form(client, "/settings", {**VALID, "reply_to": f"help@{name}"}),
+        "email": post_form(
+            client, "/team/invitations", {"email": f"nia@{name}", "name": ""}, page="/team/"
+        ),
+    }
+    return {field: (r.status_code, r.get_data(as_text=True)) for field, r in answers.items()}
+
+
+def stored(db) -> tuple[list, list, list]:
+    db.expire_all()
+    return (
+        db.scalars(select(SendingDomain.domain)).all(),
+        db.scalars(select(SendingSettings.reply_to)).all(),
+        db.scalars(select(Invitation.email)).all(),
+    )
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_names_for_examples_and_tests_are_refused_by_every_form_in_production(
+    app, client, owner, db, monkeypatch, name
+):
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    said = f"{name} is a reserved name that never receives email"
+    answers = typed_everywhere(client, name)
+    assert {field: status for field, (status, _) in answers.items()} == dict.fromkeys(answers, 400)
+    assert error_beside(answers["domain"][1], "domain") == f"{said}: enter your business's domain."
+    assert error_beside(answers["reply_to"][1], "reply_to") == f"{said}: replies would be lost."
+    assert error_beside(answers["email"][1], "email") == f"{said}."
+    assert stored(db) == ([], [], [])
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_names_for_examples_and_tests_are_taken_by_every_form_in_development(
+    client, owner, db, name
+):
+    # Mail in development and tests waits in the Outbox: the demo and the tests use these names.
+    answers = typed_everywhere(client, name)
+    assert {field: status for field, (status, _) in answers.items()} == {
+        "domain": 302,
+        "reply_to": 302,
+        "email": 303,
+    }
+    assert stored(db) == ([name], [f"help@{name}"], [f"nia@{name}"])
+
+
+@pytest.mark.parametrize("name", PRIVATE_NAMES)
+def test_a_private_networks_names_are_refused_by_every_form_anywhere(client, owner, db, name):
+    said = f"{name} cannot be reached from the internet"
+    answers = typed_everywhere(client, name)
+    assert {field: status for field, (status, _) in answers.items()} == dict.fromkeys(answers, 400)
+    assert error_beside(answers["domain"][1], "domain") == f"{said}: enter your business's domain."
+    assert error_beside(answers["reply_to"][1], "reply_to") == f"{said}: replies would be lost."
+    assert error_beside(answers["email"][1], "email") == f"{said}."
+    assert stored(db) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    "typed, kept",
+    [
+        ("help@Bücher.example", "help@xn--bcher-kva.example"),
+        ("help@xn--BCHER-kva.example", "help@xn--bcher-kva.example"),
+        ("Help.Desk@Acme.EXAMPLE", "Help.Desk@acme.example"),
+    ],
+)
+def test_a_reply_to_domain_is_kept_in_lower_case_a_labels(client, owner, db, typed, kept):
+    assert post_form(client, "/settings", {**VALID, "reply_to": typed}).status_code == 302
+    assert stored(db)[1] == [kept]
+
+
+def test_a_reply_to_with_letters_outside_ascii_before_the_at_says_which_part(client, owner, db):
+    refused = post_form(client, "/settings", {**VALID, "reply_to": "hélp@bücher.example"})
+    assert refused.status_code == 400
+    assert error_beside(refused.get_data(as_text=True), "reply_to") == (
+        "Write the part before the @ in plain ASCII letters: mail cannot carry this one."
+    )
+    assert stored(db)[1] == []
