@@ -90,6 +90,8 @@ def index():
 @bp.post("/oauth")
 @owner_required
 def start():
+    if refused := _already_connected():
+        return refused
     state = secrets.token_urlsafe(32)
     try:
         target = stripe_gateway.authorize_url(state, f"{_public_url()}/connect/callback")
@@ -117,6 +119,22 @@ def _state_problem(given: str) -> str | None:
     if stored.get("expires", 0) < time.time():
         return f"Connecting took longer than 15 minutes, so this answer has expired. {again}"
     return None
+
+
+def _already_connected():
+    """A refusal when an account is connected (a request from a tab opened before): the page
+    then offers only Disconnect, and a key's account the signing secret's replacement. None
+    when no account is connected."""
+    account = connections.connected_account(current_merchant())
+    if account is None:
+        return None
+    secret = ""
+    if account.method == ConnectMethod.DIRECT:
+        secret = " To give a new webhook signing secret, use “Replace the signing secret”."
+    return _refused(
+        f"Stripe is already connected ({account.display_name or account.account_id}): nothing "
+        f"was changed. To connect another account or key, disconnect this one first.{secret}"
+    )
 
 
 def _refused(message: str):
@@ -191,6 +209,8 @@ def disconnect():
 @bp.post("/direct")
 @owner_required
 def direct():
+    if refused := _already_connected():
+        return refused
     form = DirectForm()
     if not form.validate_on_submit():
         return _page(form, 400)

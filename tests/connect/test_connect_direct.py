@@ -122,3 +122,31 @@ def test_direct_mode_with_stripe_unreachable_blames_no_field(app, db, login, mon
     assert "Nothing was saved: paste both again in a minute." in page
     assert "please correct the fields" not in page and 'class="error"' not in page
     assert _stored(db) == []
+
+
+def test_a_tab_opened_before_connecting_changes_nothing_once_connected(
+    app, db, login, sandbox_server
+):
+    client, _ = _owner(app, login)
+    first = _account(sandbox_server, "First Shop")
+    assert (
+        _direct(client, _keys(sandbox_server, first)["rk_live"], "whsec_FirstSecret42").status_code
+        == 302
+    )
+    (before,) = _stored(db)
+    sealed = (before.api_key_sealed, before.webhook_secret_sealed)
+    other = _keys(sandbox_server, _account(sandbox_server, "Other Shop"))["rk_test"]
+    # A stale tab's posts: a bad key, another account's good key, Connect's button.
+    for post in (
+        lambda: _direct(client, "rk_live_bad"),
+        lambda: _direct(client, other, "whsec_OtherSecret42"),
+        lambda: post_form(client, "/connect/oauth", {}, page="/connect"),
+    ):
+        answer = post()
+        assert (answer.status_code, answer.headers["Location"]) == (302, "/connect")
+        page = html.unescape(client.get("/connect").get_data(as_text=True))
+        assert "Stripe is already connected (First Shop): nothing was changed." in page
+        assert "use “Replace the signing secret”" in page
+    (after,) = _stored(db)
+    assert (after.account_id, after.livemode) == (first, True)
+    assert (after.api_key_sealed, after.webhook_secret_sealed) == sealed
