@@ -20,32 +20,13 @@ from portal.services import connections, onboarding, stripe_gateway, webhook_hea
 from portal.services import webhooks
 from portal.services.stripe_gateway import GatewayError, StripeError
 from portal.tenancy import current_merchant, owner_required
+from portal.web.connect_words import EVENT_WORDS, METHOD_WORDS, OAUTH_ERRORS, PERMISSIONS
 from portal.web.direct_form import DirectForm, SecretForm
 
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 
 STATE_KEY = "connect_oauth"  # in the signed session cookie: {"state", "user", "expires"}
 STATE_SECONDS = 15 * 60
-# What a direct-mode restricted key must be allowed to do.
-PERMISSIONS = (
-    ("Checkout Sessions", "Read"),
-    ("Products and Prices", "Read"),
-    ("Coupons and Promotion codes", "Write, only if your emails carry promotion codes"),
-    ("Account (your own details)", "Read"),
-    ("Events", "Read, so a delivery refused for its signature can be checked with Stripe"),
-)
-# The last event received, in words (any other type is one the portal receives and ignores).
-EVENT_WORDS = {
-    "checkout.session.expired": "a checkout expired",
-    "checkout.session.completed": "a checkout was completed",
-    "checkout.session.async_payment_succeeded": "a delayed payment succeeded",
-    "checkout.session.async_payment_failed": "a delayed payment failed",
-    "account.application.deauthorized": "the portal's access to a Stripe account was revoked",
-}
-METHOD_WORDS = {
-    ConnectMethod.OAUTH: "Stripe Connect",
-    ConnectMethod.DIRECT: "Your own restricted key (direct mode)",
-}
 
 
 def _page(
@@ -152,12 +133,22 @@ def callback():
     if "error" in request.args:
         if request.args["error"] == "access_denied":  # Stripe's words add nothing to these
             return _refused("You cancelled connecting Stripe. Nothing was saved.")
-        said = request.args.get("error_description", "")[:300] or request.args["error"][:100]
-        words = f" ({said})" if said.strip() else ""
-        return _refused(f"Stripe could not connect your account{words}. Nothing was saved.")
+        return _refused(
+            f"Stripe could not connect your account{_oauth_error_words()} Nothing was saved."
+        )
     if not request.args.get("code"):
         return _refused("Stripe sent no authorization code. Nothing was saved.")
     return _connect_oauth(request.args["code"])
+
+
+def _oauth_error_words() -> str:
+    """What Stripe's error code means, in the portal's own words (Stripe's description is not
+    shown: it reads as from Stripe but rides in a link); an unknown code is named, if it looks
+    like one."""
+    code = request.args["error"]
+    if code in OAUTH_ERRORS:
+        return f": {OAUTH_ERRORS[code]}"
+    return f" (Stripe's error code: {code})." if re.fullmatch(r"[a-z_]{1,50}", code) else "."
 
 
 def _connect_oauth(code: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -43,10 +45,18 @@ def test_deny_stores_nothing_and_says_so_with_stripes_words_escaped(
     state = parse_qs(urlsplit(_start(client)).query)["state"][0]
     crafted = {"error": "server_error", "error_description": "<b>bold</b>", "state": state}
     page = _callback(client, "/connect/callback?" + urlencode(crafted))
-    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
-    state = parse_qs(urlsplit(_start(client)).query)["state"][0]
-    page = _callback(client, f"/connect/callback?error=invalid_scope&state={state}")
-    assert "Stripe could not connect your account (invalid_scope)" in page
+    # A description rides in a link: it is never shown as Stripe's words, escaped or not.
+    assert "Stripe could not connect your account: it had a problem on its side." in page
+    assert "bold" not in page
+    for code, says in [
+        ("invalid_scope", "account: it would not grant the access the portal asks for."),
+        ("no_such_code", "account (Stripe's error code: no_such_code). Nothing was saved."),
+        ("<i>x</i>", "Stripe could not connect your account. Nothing was saved."),
+    ]:
+        state = parse_qs(urlsplit(_start(client)).query)["state"][0]
+        query = urlencode({"error": code, "error_description": "Call +1 555 0100", "state": state})
+        page = html.unescape(_callback(client, "/connect/callback?" + query))
+        assert says in page and "555" not in page and "<i>" not in page
     # Without this session's state, a link's words are not shown as Stripe's.
     crafted["state"] = "whatever"
     page = _callback(client, "/connect/callback?" + urlencode(crafted))
