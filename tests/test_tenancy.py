@@ -79,3 +79,22 @@ def test_ids_beyond_what_a_column_holds_are_404_on_every_id_route(app, client, l
             path = rule.split("<")[0] + ident
             assert client.get(path).status_code == 404, path
     assert client.get(f"/team/{bob.id}").status_code == 200
+
+
+def test_a_number_in_a_path_is_ascii_digits_alone_on_every_route(app, client, login):
+    # int() reads "１" (full width) and "١" (Arabic-Indic) as 1: page 1 under another address.
+    bob = make_owner("Bob Shop", "bob@example.com")
+    login(client, "bob@example.com", PASSWORD)
+    wide = "".join(chr(0xFF10 + int(d)) for d in str(bob.id))
+    assert client.get(f"/team/{bob.id}").status_code == client.get("/email/1").status_code == 200
+    assert client.get(f"/team/{wide}").status_code == client.get("/email/１").status_code == 404
+    routes = app.url_map.bind("localhost")
+    numbered = [r for r in app.url_map.iter_rules() if "<int:" in r.rule or "<id:" in r.rule]
+    assert {"/email/<int:step>", "/team/<id:user_id>/remove"} <= {r.rule for r in numbered}
+    for rule in numbered:
+        head, _, rest = rule.rule.partition("<")
+        method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        assert routes.match(head + "1" + rest.partition(">")[2], method=method)[0] == rule.endpoint
+        for digits in (wide, "１", "١", "۱", "𝟏"):
+            with pytest.raises(NotFound):
+                routes.match(head + digits + rest.partition(">")[2], method=method)

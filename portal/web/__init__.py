@@ -42,7 +42,14 @@ BLUEPRINTS = (
 )
 
 
-class IdConverter(IntegerConverter):
+class AsciiIntConverter(IntegerConverter):
+    """`<int:name>`: ASCII digits alone. Werkzeug's \\d+ also matches other scripts' digits,
+    which int() reads: /email/１ was /email/1 under another address."""
+
+    regex = r"[0-9]+"
+
+
+class IdConverter(AsciiIntConverter):
     """`<id:name>`: a row id, 1 to db.MAX_ID. Any other number matches no route (404) instead of
     reaching a query that the database would refuse as out of range."""
 
@@ -72,7 +79,8 @@ def _bounded_lock_wait(conn) -> None:
 
 
 def register(app: Flask) -> None:
-    app.url_map.converters["id"] = IdConverter  # before any route that uses it is added
+    # Before any route that uses them is added.
+    app.url_map.converters.update(int=AsciiIntConverter, id=IdConverter)
     if (engine := app.extensions["db_engine"]).dialect.name == "postgresql":
         event.listen(engine, "begin", _bounded_lock_wait)
     # "/account/" typed or linked with a slash (or "/carts" without) is the same page, not a 404.
