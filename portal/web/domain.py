@@ -85,9 +85,10 @@ def _added(typed: str, domain: str) -> str:
     """ "shop.example added", naming what was typed when the domain was read out of it (a web
     address pasted whole, "www." dropped): the merchant sees which domain the records are for."""
     shown = domains.display(domain)
-    if typed.strip().rstrip(".").lower() in (shown.lower(), domain):
+    # What a person sees of it: invisible characters (a zero-width space) show nothing.
+    said = "".join(ch for ch in typed.strip()[:100] if ch.isprintable()).strip()
+    if said.rstrip(".").lower() in (shown.lower(), domain):
         return f"{shown} added"
-    said = "".join(ch for ch in typed.strip()[:100] if ch.isprintable())
     return f"{shown} added (the domain of “{said}”)"
 
 

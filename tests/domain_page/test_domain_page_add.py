@@ -176,3 +176,10 @@ def test_a_domain_read_out_of_a_web_address_says_what_was_typed(owner, client, d
     assert add(client, "https://www.Shop.example/cart").status_code == 302
     html = page(client)
     assert "shop.example added (the domain of “https://www.Shop.example/cart”)" in html
+
+
+def test_an_invisible_character_typed_in_is_not_called_a_web_address(owner, client, db):
+    assert add(client, "\u200bShop.example\u200b").status_code == 302
+    html = page(client)
+    assert "shop.example added: publish the records below." in html
+    assert "the domain of" not in html
