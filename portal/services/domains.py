@@ -27,10 +27,18 @@ from portal.services.domain_dns import (  # noqa: F401  (re-exported: pages use 
     check,
     resolver_from,
 )
+from portal.services import throttle
 from portal.services.domain_names import DomainError, display, normalize  # noqa: F401
 
+# Each new domain makes a 2048-bit key (a fraction of a second of a worker's CPU): an owner's
+# trial and error stays well inside this; a script replacing its domain in a loop does not.
+NEW_KEYS_PER_HOUR = 10
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"{_ATEXT}(\.{_ATEXT})*")
+
+
+class KeyLimit(DomainError):
+    """The merchant made NEW_KEYS_PER_HOUR new domains within the hour; the message says so."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +69,14 @@ def create(merchant: Merchant, domain_text: str, local_part: str = "hello") -> S
     """A pending domain for `merchant` with a new 2048-bit DKIM key (sealed with ENCRYPTION_KEY)
     and selector, in place of its previous one; DomainError for a bad input. The same domain
     again only changes the From address: the key, its published records and the domain's
-    status are the domain's, not the mailbox's, and stay. Caller commits."""
+    status are the domain's, not the mailbox's, and stay. KeyLimit after NEW_KEYS_PER_HOUR new
+    keys within the hour. Caller commits (the new key is counted then)."""
     domain, local_part = normalize(domain_text), _local_part(local_part)
     previous = current(merchant)
     if previous is not None and previous.domain == domain:
         previous.local_part = local_part
         return previous
+    _count_new_key(merchant)
     pem, public_key = dkim.new_key()
     selector = _new_selector(domain)  # before the old row goes: its selector stays taken
     if previous is not None:
@@ -84,6 +94,17 @@ def create(merchant: Merchant, domain_text: str, local_part: str = "hello") -> S
     )
     db.session.add(row)
     return row
+
+
+def _count_new_key(merchant: Merchant) -> None:
+    key = f"domain-key:{merchant.id}"
+    throttle.hold([key])  # two saves at once count one after the other
+    if throttle.count(key, timedelta(hours=1)) >= NEW_KEYS_PER_HOUR:
+        raise KeyLimit(
+            f"Nothing was changed: a new domain makes a new DKIM key, and {NEW_KEYS_PER_HOUR} "
+            "were made in the last hour, the most for one hour. Please try again later."
+        )
+    throttle.hit(key)
 
 
 def _local_part(text: str) -> str:

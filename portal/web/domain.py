@@ -65,6 +65,8 @@ def create():
     kept_key = held.selector if held else None
     try:
         row = domains.create(current_merchant(), form.domain.data, form.local_part.data)
+    except domains.KeyLimit as error:
+        return _refuse(form, form.domain, error, 429)
     except DomainError as error:  # the domain passed above: only the local part is left
         return _refuse(form, form.local_part, error)
     try:
@@ -92,10 +94,10 @@ def _added(typed: str, domain: str) -> str:
     return f"{shown} added (the domain of “{said}”)"
 
 
-def _refuse(form: DomainForm, field, error: DomainError):
+def _refuse(form: DomainForm, field, error: DomainError, status: int = 400):
     db.session.rollback()
     field.errors = [*field.errors, str(error)]
-    return _page(form), 400
+    return _page(form), status
 
 
 @bp.route("/domain/verify", methods=["POST"])

@@ -183,3 +183,27 @@ def test_an_invisible_character_typed_in_is_not_called_a_web_address(owner, clie
     html = page(client)
     assert "shop.example added: publish the records below." in html
     assert "the domain of" not in html
+
+
+def test_new_domains_are_limited_per_hour_and_a_new_from_address_is_not(owner, client, db):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.models import ThrottleHit
+
+    for n in range(domains.NEW_KEYS_PER_HOUR):
+        assert add(client, f"shop{n}.example").status_code == 302
+    refused = add(client, "one-more.example")
+    assert refused.status_code == 429
+    error = field_html(refused.get_data(as_text=True), "domain")
+    assert f"{domains.NEW_KEYS_PER_HOUR} were made in the last hour" in error
+    last = f"shop{domains.NEW_KEYS_PER_HOUR - 1}.example"
+    assert [row.domain for row in stored(db)] == [last]
+    assert add(client, last, "orders").status_code == 302  # the same key: not counted
+    assert [(row.domain, row.local_part) for row in stored(db)] == [(last, "orders")]
+    for hit in db.scalars(select(ThrottleHit)):  # an hour passes
+        hit.at -= timedelta(minutes=61)
+    db.commit()
+    assert add(client, "one-more.example").status_code == 302
+    assert [row.domain for row in stored(db)] == ["one-more.example"]
