@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from factories import PASSWORD, make_owner
 from helpers import error_beside, post_form
 from portal.models import Invitation, SendingDomain, SendingSettings
 from settings_kit import VALID
@@ -94,3 +95,23 @@ def test_a_reply_to_with_letters_outside_ascii_before_the_at_says_which_part(cli
         "Write the part before the @ in plain ASCII letters: mail cannot carry this one."
     )
     assert stored(db)[1] == []
+
+
+@pytest.mark.parametrize("address", ["owner@shop.test", "owner@example.com"])
+def test_an_account_under_a_name_kept_for_tests_still_signs_in_in_production(
+    app, client, login, monkeypatch, address
+):
+    # Only new addresses are judged: an account made before (or by the demo) is not locked out.
+    make_owner("Dev Shop", address)
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    assert login(client, address, PASSWORD).status_code == 302
+    assert client.get("/team/").status_code == 200
+
+
+def test_an_invitation_goes_only_to_a_plain_ascii_address(client, owner, db):
+    refused = post_form(
+        client, "/team/invitations", {"email": "nïa@example.com", "name": ""}, page="/team/"
+    )
+    assert refused.status_code == 400
+    assert "plain ASCII" in error_beside(refused.get_data(as_text=True), "email")
+    assert stored(db)[2] == []

@@ -20,16 +20,21 @@ def ascii_address(form, field) -> None:
 
 
 def complete_address(form, field) -> None:
-    """A whole address, in words when not; one whose domain can never receive mail is refused
-    by domain_names.unreachable's rule, naming the domain."""
+    """A whole address, in words when not. Any domain that may hold an account passes (one
+    made in development signs in anywhere); reachable_address judges a new one."""
     try:
-        found = validate_email(field.data or "", check_deliverability=False, test_environment=True)
-        domain = found.ascii_domain
+        validate_email(field.data or "", check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
-        domain = field.data.rpartition("@")[2].lower()
-        if "special-use or reserved" not in str(exc) or not unreachable(domain):
-            raise ValidationError("Enter a complete email address, like name@example.com.")
-    if reason := unreachable(domain):
+        domain = (field.data or "").rpartition("@")[2].lower()
+        if "special-use or reserved" in str(exc) and (reason := unreachable(domain)):
+            raise ValidationError(f"{reason}.") from None
+        raise ValidationError("Enter a complete email address, like name@example.com.") from None
+
+
+def reachable_address(form, field) -> None:
+    """Refuse a new address (an account's, an invitation's) whose domain never receives mail,
+    by domain_names.unreachable's rule, naming the domain."""
+    if not field.errors and (reason := unreachable(field.data.rpartition("@")[2].lower())):
         raise ValidationError(f"{reason}.")
 
 
@@ -39,8 +44,9 @@ EMAIL_RULES = (
     complete_address,
     Length(max=254, message="Use at most 254 characters."),
 )
-# An address a new account or invitation is made for: also one the portal's mail can reach.
-NEW_EMAIL_RULES = (*EMAIL_RULES, ascii_address)
+# An address a new account is made for (sign-up, an invitation): also one the portal's mail
+# can reach.
+NEW_EMAIL_RULES = (*EMAIL_RULES, reachable_address, ascii_address)
 NAME_LENGTH = Length(max=200, message="Use at most 200 characters.")
 PASSWORD_AGAIN = DataRequired("Type the password again.")
 

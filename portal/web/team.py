@@ -11,7 +11,7 @@ from portal import db
 from portal.models import Invitation, User
 from portal.services import account_emails, accounts, invitations
 from portal.tenancy import current_merchant, get_owned_or_404, owned, owner_required
-from portal.web.forms import EMAIL_RULES, NAME_LENGTH, one_line, strip
+from portal.web.forms import NAME_LENGTH, NEW_EMAIL_RULES, one_line, strip
 
 LINK_KEY = "invitation_link"  # (address, link) of an invitation no mail server could send
 
@@ -19,7 +19,7 @@ bp = Blueprint("team", __name__, url_prefix="/team")
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email address", filters=[strip], validators=list(EMAIL_RULES))
+    email = EmailField("Email address", filters=[strip], validators=list(NEW_EMAIL_RULES))
     name = StringField("Name (optional)", filters=[strip], validators=[NAME_LENGTH, one_line])
 
 
