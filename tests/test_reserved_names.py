@@ -115,3 +115,18 @@ def test_an_invitation_goes_only_to_a_plain_ascii_address(client, owner, db):
     assert refused.status_code == 400
     assert "plain ASCII" in error_beside(refused.get_data(as_text=True), "email")
     assert stored(db)[2] == []
+
+
+def test_a_reply_to_is_shown_in_its_own_letters_and_saving_it_again_changes_nothing(
+    client, owner, db
+):
+    assert (
+        post_form(client, "/settings", {**VALID, "reply_to": "help@Bücher.example"}).status_code
+        == 302
+    )
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'value="help@bücher.example"' in page and "xn--" not in page
+    assert "help@bücher.example" in client.get("/domain").get_data(as_text=True)
+    again = post_form(client, "/settings", {**VALID, "reply_to": "help@bücher.example"})
+    assert "Nothing changed" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert stored(db)[1] == ["help@xn--bcher-kva.example"]

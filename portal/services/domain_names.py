@@ -152,3 +152,9 @@ def display(domain: str) -> str:
         return idna.decode(domain)
     except idna.IDNAError:
         return domain
+
+
+def display_address(address: str) -> str:
+    """An address as people read it: its domain in U-labels (help@bücher.example)."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}{at}{display(domain)}" if at else address

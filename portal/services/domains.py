@@ -28,7 +28,12 @@ from portal.services.domain_dns import (  # noqa: F401  (re-exported: pages use 
     resolver_from,
 )
 from portal.services import throttle
-from portal.services.domain_names import DomainError, display, normalize  # noqa: F401
+from portal.services.domain_names import (  # noqa: F401  (re-exported, as above)
+    DomainError,
+    display,
+    display_address,
+    normalize,
+)
 
 # Each new domain makes a 2048-bit key (a fraction of a second of a worker's CPU): an owner's
 # trial and error stays well inside this; a script replacing its domain in a loop does not.

@@ -140,6 +140,7 @@ def _verdict(row: SendingDomain, result: domains.Verification) -> tuple[str, str
         )
     if result.broke:
         replies = settings.settings_for(row.merchant_id).reply_to or row.from_address
+        replies = domains.display_address(replies)
         fallback = (
             f"emails go from {_platform()} with replies going to {replies} until it is fixed"
         )

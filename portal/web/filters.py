@@ -15,7 +15,7 @@ from portal import db
 from portal.mail.values import format_money
 from portal.models import ConsentStatus, DryRunStatus, ImportStatus, InvitationStatus
 from portal.models import SendingSettings
-from portal.services import addresses, terms, zone_table
+from portal.services import addresses, domain_names, terms, zone_table
 from portal.services.password_reset import LinkProblem
 
 ADDRESS_RUN = 20  # characters of an address shown before a line may break
@@ -36,6 +36,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(address_breaks)
     app.add_template_filter(full_stop)
     app.add_template_filter(visible)
+    app.add_template_filter(domain_names.display_address, "mailbox")
     app.add_template_filter(zone_table.in_words, "zone_words")
     app.add_template_global(merchant_zone)
     app.add_template_global(terms_paused)

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.mail.values import locale_choices
 from portal.models import TestModeSends
-from portal.services import settings_values
+from portal.services import domain_names, settings_values
 from portal.services.rules import MAX_STEPS
 from portal.web.filters import money
 from portal.web.forms import ChoiceField, WholeNumberField, hour, one_line, sender_worthy, strip
@@ -177,4 +177,8 @@ def form_data(values: settings_values.Values) -> dict:
         name: "" if hour is None else str(hour)
         for name, hour in (("quiet_start", values.quiet_start), ("quiet_end", values.quiet_end))
     }
-    return {**vars(values), **hours, "steps": steps, "reply_to": values.reply_to or ""}
+    return {**vars(values), **hours, "steps": steps, "reply_to": _shown(values.reply_to)}
+
+
+def _shown(address: str | None) -> str:
+    return domain_names.display_address(address) if address else ""
