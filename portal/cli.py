@@ -19,7 +19,7 @@ from portal import db, jobs
 from portal import worker as worker_module
 from portal.extensions import QUEUE_NAMES, rq
 from portal.models import ConnectMethod, User
-from portal.services import accounts, connections, events, stripe_gateway
+from portal.services import accounts, addresses, connections, events, stripe_gateway
 from portal.services import demo as demo_service
 from portal.services import settings as settings_service
 
@@ -130,6 +130,11 @@ def merchants_create(email: str, password: str, name: str) -> None:
 
 
 def _create_merchant(name: str, email: str, password: str):
+    if not addresses.is_email(accounts.normalize_email(email)):
+        hint = "Give a whole address, like owner@shop.example."
+        raise click.BadParameter(hint, param_hint="--email")
+    if problem := accounts.new_address_problem(email):
+        raise click.BadParameter(problem, param_hint="--email")
     if problem := accounts.password_problem(password):
         raise click.BadParameter(problem, param_hint="--password")
     try:

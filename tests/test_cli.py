@@ -51,3 +51,21 @@ def test_merchants_create_refuses_duplicates_and_short_passwords(app, db):
     control = runner.invoke(args=[*args, "long enough\x1b[31m"])
     assert control.exit_code == 2 and "control character" in control.output
     assert db.scalar(select(func.count()).select_from(Merchant)) == 1
+
+
+def test_merchants_create_takes_only_an_address_mail_reaches(app, db, monkeypatch):
+    runner = app.test_cli_runner()
+    said = {
+        "not-an-address": "Give a whole address, like owner@shop.example.",
+        "op@printer.local": "printer.local cannot be reached from the internet.",
+        "öp@shop.example": "plain ASCII letters",
+    }
+    for email, says in said.items():
+        args = ["merchants", "create", "--email", email, "--name", "Op", "--password"]
+        result = runner.invoke(args=[*args, "long password!"])
+        assert result.exit_code == 2 and says in result.output, result.output
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    args = ["merchants", "create", "--email", "op@shop.test", "--name", "Op", "--password"]
+    result = runner.invoke(args=[*args, "long password!"])
+    assert result.exit_code == 2 and "shop.test is a reserved name" in result.output
+    assert db.scalar(select(func.count()).select_from(Merchant)) == 0

@@ -22,7 +22,8 @@ from portal.db import MAX_ID, utcnow
 from portal.mail.mime import CONTROL
 from portal.models import Invitation, InvitationStatus, Merchant, Role, User
 from portal.services import throttle
-from portal.services.accounts import AccountError, email_taken, hash_password, normalize_email
+from portal.services.accounts import AccountError, email_taken, hash_password
+from portal.services.accounts import new_address_problem, normalize_email
 
 LIFETIME = timedelta(days=7)
 WINDOW = timedelta(days=1)
@@ -68,8 +69,8 @@ def invite(
     caller commits an invitation; other refusals are uncounted, committed here (the counts are
     committed before they are read: see _admit)."""
     email, name = normalize_email(email), (name or "").strip()
-    if not email.isascii():  # mime.compose sends to plain ASCII addresses only
-        raise AccountError("Use an address in plain ASCII letters: we cannot email this one.")
+    if problem := new_address_problem(email):
+        raise AccountError(problem)
     if CONTROL.search(name):  # refused here: a member's name goes into email subjects later
         raise AccountError("The name must be one line of plain text.")
     counted = _admit(merchant, email)

@@ -8,20 +8,14 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
+from portal.services import accounts
 from portal.services.domain_names import unreachable
 from portal.services.settings_values import ADDRESS_MARKS
 
 
-def ascii_address(form, field) -> None:
-    """Refuse an address outside ASCII: the portal's mail cannot reach one (no SMTPUTF8), so a
-    person signed up with it could never get a reset link or an invitation."""
-    if isinstance(field.data, str) and not field.data.isascii():
-        raise ValidationError("Use an address in plain ASCII letters: we cannot email this one.")
-
-
 def complete_address(form, field) -> None:
     """A whole address, in words when not. Any domain that may hold an account passes (one
-    made in development signs in anywhere); reachable_address judges a new one."""
+    made in development signs in anywhere); new_address judges a new one."""
     try:
         validate_email(field.data or "", check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
@@ -31,11 +25,10 @@ def complete_address(form, field) -> None:
         raise ValidationError("Enter a complete email address, like name@example.com.") from None
 
 
-def reachable_address(form, field) -> None:
-    """Refuse a new address (an account's, an invitation's) whose domain never receives mail,
-    by domain_names.unreachable's rule, naming the domain."""
-    if not field.errors and (reason := unreachable(field.data.rpartition("@")[2].lower())):
-        raise ValidationError(f"{reason}.")
+def new_address(form, field) -> None:
+    """Refuse an address no account or invitation can be made for (accounts says why)."""
+    if not field.errors and (problem := accounts.new_address_problem(field.data)):
+        raise ValidationError(problem)
 
 
 # An address typed into a form: required, complete, of a length mail allows; in words.
@@ -46,7 +39,7 @@ EMAIL_RULES = (
 )
 # An address a new account is made for (sign-up, an invitation): also one the portal's mail
 # can reach.
-NEW_EMAIL_RULES = (*EMAIL_RULES, reachable_address, ascii_address)
+NEW_EMAIL_RULES = (*EMAIL_RULES, new_address)
 NAME_LENGTH = Length(max=200, message="Use at most 200 characters.")
 PASSWORD_AGAIN = DataRequired("Type the password again.")
 
