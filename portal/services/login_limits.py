@@ -52,13 +52,15 @@ def admit_login(
 
     Commits the count before reading it, so that concurrent attempts see each other: of any
     number arriving at once, at most the limit's worth find themselves within it (each one
-    counts at least every attempt committed before its own). A refused attempt is uncounted."""
+    counts at least every attempt committed before its own). A refused attempt is uncounted,
+    committed too."""
     keys = _keys(email, ip)
     attempt = LoginAttempt(email, [throttle.hit(key) for key in keys])
     db.session.commit()
     refusal = _refusal(keys, known_device)
     if refusal:
         throttle.withdraw(attempt.hits)
+        db.session.commit()  # the refusal's page commits nothing
     return attempt, refusal
 
 
@@ -143,12 +145,13 @@ def _address_mark(email: str) -> str:
 
 
 def admit_signup(ip: str) -> str | None:
-    """Count a sign-up attempt from `ip`; why it is refused, or None. Commits, like
-    admit_login: so that "this address has an account" cannot be used to sweep addresses."""
+    """Count a sign-up attempt from `ip`; why it is refused (and uncounted), or None. Commits,
+    like admit_login: so that "this address has an account" cannot be used to sweep addresses."""
     key = f"signup-ip:{ip}"
     row = throttle.hit(key)
     db.session.commit()
     if throttle.count(key, SIGNUP_WINDOW) > MAX_SIGNUPS_PER_IP:
         throttle.withdraw([row])
+        db.session.commit()  # the refusal's page commits nothing
         return "Too many sign-ups from your network. Try again in an hour."
     return None

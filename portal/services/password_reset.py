@@ -43,17 +43,20 @@ class LinkProblem(StrEnum):
 def admit(email: str, source: str) -> Admission:
     """Count one reset request for `email` from `source`, known address or not, and say what
     to do with it. Commits the count before reading it (as login_limits.admit_login does), so
-    that requests arriving at once see each other; a request over a limit is uncounted."""
+    that requests arriving at once see each other; a request over a limit is uncounted, committed
+    too."""
     keys = f"reset-address:{accounts.normalize_email(email)}", f"reset-source:{source}"
     hits = [throttle.hit(key) for key in keys]
     db.session.commit()
     if throttle.count(keys[1], WINDOW) > MAX_PER_SOURCE:
-        throttle.withdraw(hits)
-        return Admission.REFUSED
-    if throttle.count(keys[0], WINDOW) > MAX_PER_ADDRESS:
-        throttle.withdraw(hits)
-        return Admission.QUIET
-    return Admission.SEND
+        admission = Admission.REFUSED
+    elif throttle.count(keys[0], WINDOW) > MAX_PER_ADDRESS:
+        admission = Admission.QUIET
+    else:
+        return Admission.SEND
+    throttle.withdraw(hits)
+    db.session.commit()  # neither answer's page commits
+    return admission
 
 
 def account_for(email: str) -> User | None:

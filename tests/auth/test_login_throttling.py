@@ -8,12 +8,17 @@ from sqlalchemy import func, select
 
 from factories import PASSWORD, make_owner
 from helpers import csrf_token, post_form, run_in_threads
-from portal.models import Merchant
+from portal.models import Merchant, ThrottleHit
 from portal.services import accounts, login_limits
 from auth_kit import SIGNUP
 
 
-def test_too_many_failures_for_an_address_refuse_even_the_right_password(client, login):
+def hits(db, key: str) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(ThrottleHit).where(ThrottleHit.key == key))
+
+
+def test_too_many_failures_for_an_address_refuse_even_the_right_password(client, db, login):
     make_owner(email="di@example.com")
     for _ in range(login_limits.MAX_FAILURES_PER_EMAIL):
         assert login(client, "di@example.com", "guess guess guess").status_code == 401
@@ -21,6 +26,9 @@ def test_too_many_failures_for_an_address_refuse_even_the_right_password(client,
     assert blocked.status_code == 429
     assert "Too many failed attempts for this address" in blocked.get_data(as_text=True)
     assert client.get("/team/").status_code == 302  # still not signed in
+    # A refused attempt is uncounted: the lockout ends a window after the last failure.
+    key = "login-email:di@example.com|127.0.0.1"
+    assert hits(db, key) == login_limits.MAX_FAILURES_PER_EMAIL
 
 
 def test_too_many_failures_from_one_ip_refuse_other_addresses(app, client, login, monkeypatch):
@@ -117,4 +125,5 @@ def test_sign_ups_are_limited_per_source(app, db, monkeypatch):
     assert [a.status_code for a in answers] == [302, 302, 429]
     assert "Too many sign-ups from your network" in answers[2].get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(Merchant)) == 2
+    assert hits(db, "signup-ip:198.51.100.77") == 2  # the refused one is uncounted
     assert post_form(_from(app, "203.0.113.8"), "/signup", SIGNUP).status_code == 302

@@ -12,10 +12,15 @@ from helpers import csrf_token, post_form, run_in_threads
 from portal import jobs, worker
 from portal.extensions import connect_redis, rq
 from portal.mail import delivery
-from portal.models import OutboxMessage, User
+from portal.models import OutboxMessage, ThrottleHit, User
 from portal.services import account_emails, password_reset
 from smtp_sink import SmtpSink
 from password_reset_kit import LINK, NEUTRAL, NEW, forgot, reset_link, sent
+
+
+def hits(db, key: str) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(ThrottleHit).where(ThrottleHit.key == key))
 
 
 def test_requests_for_one_address_are_limited_quietly(client, db, monkeypatch):
@@ -25,6 +30,7 @@ def test_requests_for_one_address_are_limited_quietly(client, db, monkeypatch):
     assert {a.status_code for a in answers} == {200}
     assert all(NEUTRAL in a.get_data(as_text=True) for a in answers)
     assert len(sent(db)) == 2
+    assert hits(db, "reset-address:flood@example.com") == 2  # the quiet ones are uncounted
 
 
 def test_requests_from_one_source_are_limited(app, db, monkeypatch):
@@ -38,6 +44,7 @@ def test_requests_from_one_source_are_limited(app, db, monkeypatch):
     assert refused.status_code == 429
     assert "Too many requests from your network" in refused.get_data(as_text=True)
     assert sent(db) == []
+    assert hits(db, "reset-source:198.51.100.4") == 3  # the refused one is uncounted
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     assert NEUTRAL in forgot(elsewhere, "victim@example.com").get_data(as_text=True)
