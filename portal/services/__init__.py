@@ -16,7 +16,12 @@ so in its docstring ("Commits: ..."):
   stopped (csv_imports.process, dry_run.process);
 - a result that must hold before an email about it goes out, or before the next item is taken
   (domain_watch.recheck, test_sends.deliver, held_unsubscribes.apply_held);
-- cases decided again after a change, so that their pages say so at once (recovery.reconsider).
+- cases decided again after a change, so that their pages say so at once (recovery.reconsider,
+  shopper.unsubscribe_and_stop);
+- a link to Stripe that must hold before the page says so (connections.link_and_commit), and a
+  disconnection that must hold whatever Stripe answers (connections.disconnect_and_revoke);
+- an invitation saved before an email names it (account_emails.send_invitation), and a refused
+  delivery kept before Stripe is asked about it (webhook_health.confirm_refusal).
 
 No transaction is held open across a call to Stripe, DNS or a mail server: each commits first
 (recovery.process, promotions.mint, domain_watch.recheck, test_sends.deliver).

@@ -46,5 +46,7 @@ def mint(ctx: Context) -> str | None:
 
 
 def _withdrawn(counted) -> None:
+    """Uncount a code that was not minted. Commits: the count was committed before Stripe was
+    asked, so its withdrawal must be too."""
     throttle.withdraw([counted])
     db.session.commit()

@@ -118,7 +118,8 @@ def _as_now(ctx: Context, known: rules.Facts) -> tuple[Context, rules.Facts]:
 def _send_and_schedule(
     ctx: Context, known: rules.Facts, decision: rules.Decision, items: list[dict], now: datetime
 ) -> str:
-    """Have the step sent, then decide what comes next from what the send changed."""
+    """Have the step sent, then decide what comes next from what the send changed. Commits
+    (as process does): what the send came to holds before the next case or retry is taken."""
     send = sending.send_step(ctx, decision.step, case_context.recipient(ctx, decision), items, now)
     if send is None:
         return "already_claimed"
@@ -149,7 +150,7 @@ def _with_later_session(ctx: Context, known: rules.Facts, now: datetime) -> rule
 
 def _recheck_later(case: RecoveryCase, now: datetime, why: str | None = None) -> str:
     """Stripe did not answer, or refused (`why`: stripe_gateway.refusal): never send blind,
-    look again later."""
+    look again later. Commits (as process does): the deferral holds whatever comes next."""
     delay = RECHECK_DELAYS[min(case.attempts, len(RECHECK_DELAYS) - 1)]
     case.attempts += 1
     case.status, case.next_action_at = CaseStatus.SCHEDULED, now + delay

@@ -130,6 +130,9 @@ def _take_deferred(send_id: int, now: datetime) -> EmailSend | None:
 
 
 def _retry(send: EmailSend, ctx: Context, now: datetime) -> None:
+    """Try a deferred send again, after the checks its first try passed. Commits before Stripe
+    is asked and once a promotion code is minted: the code must be kept before the email
+    carrying it can go."""
     known = case_context.facts(ctx)
     if _outside_window(send, known, ctx, now):
         return

@@ -129,7 +129,8 @@ def deliver(test_send_id: int) -> str | None:
 
 
 def _claim(test: TestSend) -> bool:
-    # One conditional statement decides which of two runs sends: the other changes no row.
+    """Whether this run sends `test`: one conditional statement decides which of two runs
+    does (the other changes no row). Commits: the claim holds before the mail server hears."""
     claimed = db.session.execute(
         update(TestSend)
         .where(TestSend.id == test.id, TestSend.status == TestSendStatus.QUEUED)
@@ -140,6 +141,7 @@ def _claim(test: TestSend) -> bool:
 
 
 def _end(test: TestSend, status: TestSendStatus, detail: str) -> None:
+    """Record what came of `test`. Commits (as deliver does): the page shows it at once."""
     test.status, test.detail, test.finished_at = status, detail, utcnow()
     db.session.commit()
 

@@ -117,7 +117,8 @@ def _lost(account: StripeAccount, event_id: str) -> str | None:
 
 
 def _arrived(event_ids: list[str]) -> set[str]:
-    """Those of `event_ids` that are stored (kept until events.RETENTION, far past LOOKBACK)."""
+    """Those of `event_ids` that are stored (kept until events.RETENTION, far past LOOKBACK).
+    Commits, ending the read: no transaction stays open across the call to Stripe after it."""
     found = db.session.scalars(
         select(StripeEvent.event_id).where(StripeEvent.event_id.in_(event_ids))
     )

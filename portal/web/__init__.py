@@ -57,16 +57,6 @@ class IdConverter(AsciiIntConverter):
         super().__init__(url_map, min=1, max=db.MAX_ID)
 
 
-def query_id(name: str) -> int | None:
-    """A row id from the query string (a page's cursor), as IdConverter checks a path's: 1 to
-    db.MAX_ID, None otherwise (a missing, malformed or out-of-range value starts at the top)."""
-    text = request.args.get(name, "")
-    # Digits alone, and few: int() would take "１", " 1" and "1_0", and spend time on a million.
-    if not (text.isascii() and text.isdigit()) or len(text) > 20:
-        return None
-    return int(text) if 1 <= int(text) <= db.MAX_ID else None
-
-
 # How long a page waits for a row or table another transaction holds (a migration, a long
 # write) before it answers 503: a browser, and a web worker, are never held for good. Jobs
 # keep PostgreSQL's default (wait): their work is worth the wait.

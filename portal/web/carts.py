@@ -9,7 +9,7 @@ from flask_login import login_required
 from portal.models import RecoveryCase
 from portal.db import utcnow
 from portal.services import carts, dashboard, payments, settings, subscriptions, timeline
-from portal.web import query_id
+from portal.web.query import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
 bp = Blueprint("carts", __name__, url_prefix="/carts")

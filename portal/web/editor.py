@@ -24,7 +24,7 @@ from portal.services import connections, email_design, email_preview, settings, 
 from portal.services.rules import MAX_STEPS
 from portal.tenancy import current_merchant, owner_required
 from portal.web import editor_words as words
-from portal.web import query_id
+from portal.web.query import query_id
 from portal.web.forms import strip, unix_lines
 
 bp = Blueprint("editor", __name__)

@@ -8,7 +8,7 @@ from flask_login import login_required
 from portal.db import utcnow
 from portal.models import RecoveryCase
 from portal.services import carts, dashboard, payments
-from portal.web import query_id
+from portal.web.query import query_id
 from portal.tenancy import current_merchant, get_owned_or_404
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")

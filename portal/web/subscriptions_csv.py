@@ -23,7 +23,7 @@ from portal.extensions import csrf, rq
 from portal.models import CsvImport, ImportStatus
 from portal.services import consent_csv, consent_export, csv_files, csv_imports, stalled
 from portal.tenancy import current_merchant, get_owned_or_404, owner_required
-from portal.web import query_id
+from portal.web.query import query_id
 from portal.web.filters import merchant_zone
 
 bp = Blueprint("subscriptions_csv", __name__)
