@@ -130,6 +130,8 @@ def callback():
     # Stripe's own words are shown only with this session's state: anyone can craft a link.
     if problem := _state_problem(request.args.get("state", "")):
         return _refused(problem)
+    if refused := _already_connected():  # connected meanwhile, in another tab
+        return refused
     if "error" in request.args:
         if request.args["error"] == "access_denied":  # Stripe's words add nothing to these
             return _refused("You cancelled connecting Stripe. Nothing was saved.")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from helpers import post_form
 from portal.models import StripeAccount
-from connect_kit import _account, _owner, _stored
+from connect_kit import _account, _authorize, _callback, _owner, _start, _stored, _text
 
 
 def _keys(sandbox, account_id: str) -> dict:
@@ -150,3 +150,16 @@ def test_a_tab_opened_before_connecting_changes_nothing_once_connected(
     (after,) = _stored(db)
     assert (after.account_id, after.livemode) == (first, True)
     assert (after.api_key_sealed, after.webhook_secret_sealed) == sealed
+
+
+def test_stripes_answer_to_a_connection_started_before_connecting_with_a_key_changes_nothing(
+    app, db, login, sandbox_server
+):
+    client, _ = _owner(app, login)
+    stale = _authorize(sandbox_server, _start(client), account="new")  # not followed yet
+    mine = _account(sandbox_server, "Own Key Shop")
+    assert _direct(client, _keys(sandbox_server, mine)["rk_live"]).status_code == 302
+    page = _text(_callback(client, stale))
+    assert "Stripe is already connected (Own Key Shop): nothing was changed." in page
+    [account] = _stored(db)
+    assert (account.account_id, account.method) == (mine, "direct")
