@@ -130,3 +130,53 @@ def test_a_reply_to_is_shown_in_its_own_letters_and_saving_it_again_changes_noth
     again = post_form(client, "/settings", {**VALID, "reply_to": "help@bücher.example"})
     assert "Nothing changed" in client.get(again.headers["Location"]).get_data(as_text=True)
     assert stored(db)[1] == ["help@xn--bcher-kva.example"]
+
+
+ODD_ADDRESSES = [
+    ("=?utf-8?q?a?=@example.com", "without “=?”"),
+    ("a=?x?=b@example.com", "without “=?”"),
+    ("b" * 65 + "@example.com", "at most 64 characters before the @"),
+    ("x@example.c", "Enter a complete email address"),
+    ("x@localhost", "localhost cannot be reached from the internet"),
+    ("x@printer.Local.", "printer.local cannot be reached from the internet"),
+    ("x@printer．ＬＯＣＡＬ", "printer.local cannot be reached from the internet"),
+]
+
+
+@pytest.mark.parametrize("address, says", ODD_ADDRESSES, ids=[a[:20] for a, _ in ODD_ADDRESSES])
+def test_an_address_mail_cannot_carry_is_refused_by_every_form_in_words(
+    app, client, owner, db, address, says
+):
+    answers = {
+        "reply_to": post_form(client, "/settings", {**VALID, "reply_to": address}),
+        "email": post_form(
+            client, "/team/invitations", {"email": address, "name": ""}, page="/team/"
+        ),
+    }
+    for field, answer in answers.items():
+        assert answer.status_code == 400, field
+        assert says in error_beside(answer.get_data(as_text=True), field), field
+    signup = post_form(
+        app.test_client(),
+        "/signup",
+        {
+            "business_name": "B",
+            "email": address,
+            "password": "a long pass!",
+            "confirm": "a long pass!",
+        },
+    )
+    assert signup.status_code == 400 and says in error_beside(
+        signup.get_data(as_text=True), "email"
+    )
+    assert stored(db) == ([], [], [])
+
+
+@pytest.mark.parametrize("local_part", ["o'brien", "=?utf-8?q?a?=", "a=b", "x{y}"])
+def test_a_from_address_holds_only_what_the_page_says(client, owner, db, local_part):
+    answer = post_form(client, "/domain", {"domain": "shop.example", "local_part": local_part})
+    assert answer.status_code == 400
+    assert "letters, digits, dots, - _ and +" in error_beside(
+        answer.get_data(as_text=True), "local_part"
+    )
+    assert stored(db)[0] == []

@@ -15,6 +15,7 @@ from portal.db import utcnow
 from portal.models import Merchant, Role, User
 from portal.models.account import new_session_token
 from portal.mail.mime import CONTROL
+from portal.services import addresses
 from portal.services.domain_names import unreachable
 
 _hasher = PasswordHasher()
@@ -41,14 +42,12 @@ def normalize_email(email: str) -> str:
 
 def new_address_problem(email: str) -> str | None:
     """Why no account or invitation can be made for `email` (None: one can), in words: the
-    portal's mail must reach it, so its domain passes domain_names.unreachable's rule and it is
-    plain ASCII (the mail composer has no SMTPUTF8). Its syntax is checked by the caller."""
+    portal's mail must reach it, so its domain passes domain_names.unreachable's rule and mail
+    can carry it (addresses.sendable_problem)."""
     email = normalize_email(email)
     if reason := unreachable(email.rpartition("@")[2]):
         return f"{reason}."
-    if not email.isascii():
-        return "Use an address in plain ASCII letters: we cannot email this one."
-    return None
+    return addresses.sendable_problem(email)
 
 
 def email_taken(email: str) -> bool:

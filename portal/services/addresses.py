@@ -59,6 +59,26 @@ def is_email(value: str) -> bool:
     return len(top) >= 2 and not top.isdigit()
 
 
+LOCAL_MAX = 64  # RFC 5321: the longest part before the @
+
+
+def sendable_problem(address: str) -> str | None:
+    """Why the portal's mail cannot carry `address` as typed (for an account, an invitation or
+    a reply-to), in words; None: it can. It must be complete by is_email's rule, have at most
+    LOCAL_MAX characters before the @, hold no "=?" (a mail app reads what follows as encoded
+    text) and be plain ASCII (no SMTPUTF8). Whether its domain receives mail is
+    domain_names.unreachable's to say."""
+    if not is_email(normal(address)):
+        return "Enter a complete email address, like name@example.com."
+    if len(address.rpartition("@")[0]) > LOCAL_MAX:
+        return f"Use at most {LOCAL_MAX} characters before the @: mail allows no more."
+    if "=?" in address:
+        return "Use an address without “=?”: mail apps would read what follows as encoded text."
+    if not address.isascii():
+        return "Use an address in plain ASCII letters: we cannot email this one."
+    return None
+
+
 def shown(address: str | None) -> str:
     """An address as a page shows it: an erased one (a keyed hash) in words, never its hash."""
     if address and address.startswith(ERASED_PREFIX):

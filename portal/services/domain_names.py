@@ -117,6 +117,11 @@ def unreachable(domain: str) -> str | None:
     it; None when it can. The one rule for every domain and address a person types (sending
     domain, reply-to, sign-up, invitations): a private network's names always; outside
     development and tests also RFC 2606's names for examples and tests."""
+    try:  # as DNS would read it: full-width letters and dots folded, ＬＡＮ is lan
+        domain = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+    except idna.IDNAError:
+        pass
+    domain = domain.rstrip(".").lower()
     ending = domain.rpartition(".")[2]
     if ending in PRIVATE_ENDINGS:
         return f"{display(domain)} cannot be reached from the internet"

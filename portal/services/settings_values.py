@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from portal.mail.mime import BIDI, CONTROL, HIDDEN
 from portal.mail.values import DEFAULT_LOCALE, locale_choices
 from portal.models import TestModeSends
-from portal.services import domain_names, rules, zone_table
+from portal.services import addresses, domain_names, rules, zone_table
 
 MAX_DELAY_MINUTES = 72 * 60  # up to 72 h after expiry
 MAX_FREQUENCY_CAP_HOURS = 720  # 30 days
@@ -135,27 +135,29 @@ def reply_to_address(value: str) -> str:
 
 def reply_to_problem(value: str) -> str | None:
     """Why `value` cannot be the Reply-To, in words (None: it can): the mail composer takes
-    exactly one plain ASCII address (no name, no line break) whose domain can receive mail, by
-    domain_names.unreachable's rule. `value` is as reply_to_address gives it."""
+    exactly one plain ASCII address (no name, no line break) that mail can carry and whose
+    domain can receive mail, by domain_names.unreachable's rule. `value` is as
+    reply_to_address gives it."""
     if CONTROL.search(value) or "," in value or "<" in value:
         return "Enter one email address alone, like help@example.com (no name, no comma)."
     if len(value) > MAX_REPLY_TO:
         return f"Use at most {MAX_REPLY_TO} characters."
     if not value.partition("@")[0].isascii():
         return "Write the part before the @ in plain ASCII letters: mail cannot carry this one."
-    domain = value.rpartition("@")[2].lower()
-    if "@" in value and "." not in domain.strip("."):
+    if value.count("@") != 1:
+        return "Enter one email address, like help@example.com."
+    domain = value.rpartition("@")[2]
+    if reason := domain_names.unreachable(domain):
+        return f"{reason}: replies would be lost."
+    if "." not in domain.strip("."):
         return "The part after the @ needs a dot, like help@example.com."
+    if problem := addresses.sendable_problem(value):
+        return problem
     try:
         validate_email(value, **_ADDRESS_RULES)
-        if Address(addr_spec=value).addr_spec == value and value.isascii():
-            reason = domain_names.unreachable(domain)
-            return f"{reason}: replies would be lost." if reason else None
-    except EmailNotValidError as exc:
-        reason = "special-use or reserved" in str(exc) and domain_names.unreachable(domain)
-        if reason:
-            return f"{reason}: replies would be lost."
-    except (ValueError, IndexError, HeaderParseError):
+        if Address(addr_spec=value).addr_spec == value:
+            return None
+    except (EmailNotValidError, ValueError, IndexError, HeaderParseError):
         pass
     return "Enter one email address, like help@example.com."
 

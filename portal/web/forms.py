@@ -18,9 +18,9 @@ def complete_address(form, field) -> None:
     made in development signs in anywhere); new_address judges a new one."""
     try:
         validate_email(field.data or "", check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        domain = (field.data or "").rpartition("@")[2].lower()
-        if "special-use or reserved" in str(exc) and (reason := unreachable(domain)):
+    except EmailNotValidError:
+        domain = (field.data or "").rpartition("@")[2]
+        if "@" in (field.data or "") and (reason := unreachable(domain)):  # x@localhost too
             raise ValidationError(f"{reason}.") from None
         raise ValidationError("Enter a complete email address, like name@example.com.") from None
 
