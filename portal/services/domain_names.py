@@ -101,6 +101,12 @@ def _is_ip(text: str) -> bool:
 def _alabel(label: str) -> str:
     if not label:
         raise DomainError("A domain cannot have an empty part (two dots in a row).")
+    if not label.isprintable():  # a zero-width joiner left in: shown, it reads as "shop"
+        seen = "".join(ch for ch in label if ch.isprintable())
+        raise DomainError(
+            f"“{seen}” holds an invisible character (such as a zero-width joiner): type the "
+            "domain again, without it."
+        )
     if label.startswith("-") or label.endswith("-"):
         raise DomainError(f"“{label}”: a part of a domain cannot start or end with a hyphen.")
     ace = label if label.isascii() else "xn--" + label.encode("punycode").decode()

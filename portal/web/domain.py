@@ -5,6 +5,8 @@ signed-in merchant's one domain."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -62,7 +64,7 @@ def create():
     except DomainError as error:
         return _refuse(form, form.domain, error)
     held = domains.current(current_merchant())
-    kept_key = held.selector if held else None
+    kept_key, kept_from = (held.selector, held.from_address) if held else (None, None)
     try:
         row = domains.create(current_merchant(), form.domain.data, form.local_part.data)
     except domains.KeyLimit as error:
@@ -75,8 +77,10 @@ def create():
         db.session.rollback()
         flash("The domain was changed at the same time elsewhere: here it is now.", "error")
         return redirect(url_for("domain.index"))
-    if row.selector == kept_key:  # the same domain: only the From address changed
-        shown = f"{row.local_part}@{domains.display(row.domain)}"
+    shown = f"{row.local_part}@{domains.display(row.domain)}"
+    if row.selector == kept_key and kept_from == row.from_address:
+        flash(f"Nothing changed: emails already go from {shown}.", "info")
+    elif row.selector == kept_key:  # the same domain: only the From address changed
         flash(f"Emails now go from {shown}: the domain's records stay as they are.", "success")
     else:
         flash(f"{_added(form.domain.data, row.domain)}: publish the records below.", "success")
@@ -87,8 +91,10 @@ def _added(typed: str, domain: str) -> str:
     """ "shop.example added", naming what was typed when the domain was read out of it (a web
     address pasted whole, "www." dropped): the merchant sees which domain the records are for."""
     shown = domains.display(domain)
-    # What a person sees of it: invisible characters (a zero-width space) show nothing.
+    # What a person sees of it: invisible characters (a zero-width space) show nothing, and a
+    # password in a pasted address (https://user:secret@...) is not repeated.
     said = "".join(ch for ch in typed.strip()[:100] if ch.isprintable()).strip()
+    said = re.sub(r"//[^/?#]*@", "//", said)
     if said.rstrip(".").lower() in (shown.lower(), domain):
         return f"{shown} added"
     return f"{shown} added (the domain of “{said}”)"

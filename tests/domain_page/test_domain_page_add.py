@@ -207,3 +207,28 @@ def test_new_domains_are_limited_per_hour_and_a_new_from_address_is_not(owner, c
     db.commit()
     assert add(client, "one-more.example").status_code == 302
     assert [row.domain for row in stored(db)] == ["one-more.example"]
+
+
+def test_a_pasted_address_with_a_password_is_not_repeated_in_the_confirmation(owner, client):
+    assert add(client, "https://user:secret@Shop2.example:8443/path?q=1").status_code == 302
+    html = page(client)
+    assert "shop2.example added (the domain of “https://Shop2.example:8443/path?q=1”)" in html
+    assert "secret" not in html and "user:" not in html
+
+
+def test_saving_the_same_domain_and_from_address_says_nothing_changed(owner, client, db):
+    assert add(client, "shop.example", "hello").status_code == 302
+    [before] = stored(db)
+    assert add(client, "Shop.example", "hello").status_code == 302
+    assert "Nothing changed: emails already go from hello@shop.example." in page(client)
+    [after] = stored(db)
+    assert (after.selector, after.local_part) == (before.selector, "hello")
+
+
+@pytest.mark.parametrize("typed", ["https://\u200dshop.example/", "shop.loc\u200cal"])
+def test_an_invisible_character_left_in_a_domain_is_named_not_hidden(owner, client, typed):
+    answer = add(client, typed)
+    assert answer.status_code == 400
+    field = field_html(answer.get_data(as_text=True), "domain")
+    [error] = re.findall(r'<p class="error">([^<]+)</p>', field)  # the value keeps what was typed
+    assert "holds an invisible character" in error and error.isprintable()
