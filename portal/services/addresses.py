@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import idna
+
 from email_validator import EmailNotValidError, validate_email
 
 ACE_PREFIX = "xn--"  # an internationalised domain label in its ASCII form
@@ -28,16 +30,27 @@ EMAIL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 
 
 def normal(address: str | None) -> str:
-    """The address trimmed and lower-cased, in Unicode NFC, each xn-- label of its domain in
-    its own letters; an ASCII address without xn-- costs only the trim and the lower-casing."""
+    """The address trimmed and lower-cased, in Unicode NFC, its domain as DNS reads it (full
+    width letters and dots folded: ｅxample．com is example.com) with each xn-- label in its own
+    letters; an ASCII address without xn-- costs only the trim and the lower-casing."""
     text = (address or "").strip().lower()
     if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
+        text = _dns_domain(unicodedata.normalize("NFC", text))
     if ACE_PREFIX in text:
         local, at, domain = text.rpartition("@")
         if at:
             text = f"{local}@{'.'.join(_letters(label) for label in domain.split('.'))}"
     return text
+
+
+def _dns_domain(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.uts46_remap(domain, std3_rules=False, transitional=False)}"
+    except idna.IDNAError:  # not a domain DNS could read: kept as written, never merged wrongly
+        return address
 
 
 def _letters(label: str) -> str:

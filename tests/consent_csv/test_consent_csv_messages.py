@@ -82,12 +82,15 @@ def test_one_mailbox_spelt_two_ways_is_one_contact(owner, db):
         + "jos\u00e9@example.com,Subscribed,2024-01-01T00:00:00Z\r\n"
         + "JOSE\u0301@example.com,Unsubscribed,2024-06-01T00:00:00Z\r\n"
         + "user@xn--mnchen-3ya.de,Unsubscribed,2024-06-01T00:00:00Z\r\n"
-        + "user@M\u00dcNCHEN.DE,Subscribed,2024-07-01T00:00:00Z\r\n",
+        + "user@M\u00dcNCHEN.DE,Subscribed,2024-07-01T00:00:00Z\r\n"
+        + "d@example.com,Subscribed,2024-01-01T00:00:00Z\r\n"
+        + "d@\uff45xample\uff0ecom,Unsubscribed,2024-06-01T00:00:00Z\r\n",  # full width
     )
     contacts = {email: status for email, (status, _) in held(db).items()}
     assert contacts == {
         "jos\u00e9@example.com": "unsubscribed",
         "user@m\u00fcnchen.de": "subscribed",
+        "d@example.com": "unsubscribed",
     }
 
 

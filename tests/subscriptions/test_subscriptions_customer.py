@@ -29,6 +29,9 @@ def test_customer_page_shows_history_in_words_carts_and_emails(client, owner):
     assert "€27.50" in html and "Expired" in html and "Sent" in html
     assert client.get("/subscriptions/customer").status_code == 404
     assert client.get("/subscriptions/customer?email=not-an-address").status_code == 404
+    # Full-width letters and dots in the domain are the domain DNS reads: the same customer.
+    wide = client.get("/subscriptions/customer?email=ola@Ｅxample．com").get_data(as_text=True)
+    assert "One-click unsubscribe" in wide
 
 
 def test_a_long_history_shows_its_latest_changes_and_the_export_has_them_all(client, owner):
