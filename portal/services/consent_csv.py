@@ -116,8 +116,10 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
             HEADER[i] for i, col in enumerate((columns.email, columns.status)) if col >= len(cells)
         ]
         value = ",".join(cells)[:320]
-        semicolons = " (cells here are split by semicolons: use commas)" if ";" in value else ""
-        return Reject(line, value, f"missing cell: {', '.join(missing)}{semicolons}")
+        hint = " (cells here are split by semicolons: use commas)" if ";" in value else ""
+        if any("," in cell for cell in cells):  # only a quote keeps a comma in a cell
+            hint = " (a quote that is not closed holds the rest of the row in one cell)"
+        return Reject(line, value, f"missing cell: {', '.join(missing)}{hint}")
     # A byte-order mark inside a file begins a second file joined onto the first.
     raw, word = cells[columns.email].strip().lstrip("\ufeff"), cells[columns.status].strip()
     date = columns.date

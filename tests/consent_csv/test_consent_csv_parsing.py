@@ -257,3 +257,15 @@ def test_joined_files_and_semicolons_get_words_and_long_cells_a_mark(owner, db):
         (6, f"unknown status “{'x' * 40}…”: use Subscribed or Unsubscribed"),
     ]
     assert set(held(db)) == {"a@example.com", "b@example.com"}
+
+
+def test_a_quote_left_open_on_the_last_line_is_named(owner, db):
+    imp = run_import(owner, f'{HEADER}a@example.com,Subscribed,\n"b@example.com,Unsubscribed,\n')
+    assert rejects(db, imp) == [
+        (
+            3,
+            "missing cell: Subscription status (a quote that is not closed holds the rest of "
+            "the row in one cell)",
+        )
+    ]
+    assert set(held(db)) == {"a@example.com"}
