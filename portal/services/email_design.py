@@ -4,8 +4,10 @@ version it was rendered from and the cart's page can show it. Callers commit."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import ScalarSelect, Select, func, select
@@ -16,6 +18,7 @@ from portal.mail import content as texts
 from portal.mail import default_texts
 from portal.mail.values import safe_image_url
 from portal.models import EmailVersion, Merchant, SendingSettings, User
+from portal.services import domain_names
 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 LOGO_URL_MAX = 500
@@ -115,11 +118,29 @@ def problems(design: Design) -> list[tuple[str, str]]:
         found.append(
             ("logo_url", "Use the https:// address of an image (PNG or JPEG), or leave it empty.")
         )
+    elif logo and (host := _private_host(logo)):
+        found.append(
+            ("logo_url", f"{host}: shoppers’ mail apps could not show the logo from there.")
+        )
     if not _HEX_COLOR.fullmatch(design.brand_color or ""):
         found.append(
             ("brand_color", "Use a colour written as # and six hex digits, e.g. #4f46e5.")
         )
     return found
+
+
+def _private_host(url: str) -> str | None:
+    """Why no shopper's mail app can fetch `url`, naming its host (a private network's name or,
+    outside development, where the sandbox serves images on loopback, an address not on the
+    internet)."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return domain_names.unreachable(host)
+    if current_app.config["PORTAL_ENV"] in RELAXED_ENVS or address.is_global:
+        return None
+    return f"{host} is not an address on the internet"
 
 
 def _plain_http_outside_development(url: str) -> bool:

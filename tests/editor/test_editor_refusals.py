@@ -107,3 +107,34 @@ def test_a_plain_http_logo_on_this_machine_is_for_development_only(
     assert refused.status_code == 400
     assert "https://" in error_beside(refused.get_data(as_text=True), "logo_url")
     assert post_form(client, "/email/1", {**VALID, "logo_url": logo}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "logo, says",
+    [
+        ("https://printer.local/logo.png", "printer.local cannot be reached from the internet"),
+        ("https://nas.lan/logo.png", "nas.lan cannot be reached from the internet"),
+        ("https://127.0.0.1/logo.png", "127.0.0.1 is not an address on the internet"),
+        ("https://[::1]/logo.png", "::1 is not an address on the internet"),
+        ("https://10.0.0.8/logo.png", "10.0.0.8 is not an address on the internet"),
+    ],
+)
+def test_a_logo_no_shoppers_mail_app_can_fetch_is_refused_in_production(
+    app, client, db, owner, monkeypatch, logo, says
+):
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    refused = post_form(client, "/email/1", {**VALID, "logo_url": logo})
+    assert refused.status_code == 400
+    assert error_beside(refused.get_data(as_text=True), "logo_url") == (
+        f"{says}: shoppers’ mail apps could not show the logo from there."
+    )
+    documentation = post_form(
+        client, "/email/1", {**VALID, "logo_url": "https://203.0.113.9/l.png"}
+    )
+    assert documentation.status_code == 400  # documentation's addresses are not global either
+    assert (
+        post_form(
+            client, "/email/1", {**VALID, "logo_url": "https://cdn.shop.io/l.png"}
+        ).status_code
+        == 302
+    )
