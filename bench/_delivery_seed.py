@@ -197,7 +197,7 @@ def _set_up_sending(merchant, owner) -> None:
         )
     )
     design = email_design.Design(
-        Content(**EDITED), "https://bench-shop.example/logo.png", "#6f4e37"
+        Content(**EDITED), "https://images.bench-coffee.net/logo.png", "#6f4e37"
     )
     assert not email_design.problems(design)
     email_design.save(merchant, owner, 0, design)
