@@ -27,6 +27,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROTECTED_STARTS = (*FORMULA_STARTS, "'")
 CELL_KEPT = 100  # characters of a rejected row's status and date cells kept
 ADDRESS_LIKE = "write one address, like name@example.com"
+OPEN_QUOTE = " (a quote that is not closed holds the rest of the row in one cell)"
 TIMESTAMP_RE = re.compile(r"\d{1,12}(?:\.\d+)?", re.ASCII)
 # No consent was given by email before 1970 (a date of year 1 is a placeholder, and shown in a
 # time zone west of UTC it would fall before the first year a date can hold); 10000-01-01 UTC
@@ -118,7 +119,7 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
         value = ",".join(cells)[:320]
         hint = " (cells here are split by semicolons: use commas)" if ";" in value else ""
         if any("," in cell for cell in cells):  # only a quote keeps a comma in a cell
-            hint = " (a quote that is not closed holds the rest of the row in one cell)"
+            hint = OPEN_QUOTE
         return Reject(line, value, f"missing cell: {', '.join(missing)}{hint}")
     # A byte-order mark inside a file begins a second file joined onto the first.
     raw, word = cells[columns.email].strip().lstrip("\ufeff"), cells[columns.status].strip()
@@ -292,6 +293,6 @@ def _spanning(reject: Reject, last_line: int) -> Reject:
         return reject
     return replace(
         reject,
-        reason=f"{reject.reason} (a quoted cell carries this row on to line {last_line}: if it "
-        "should not, check for a quote that is not closed)",
+        reason=f"{reject.reason.removesuffix(OPEN_QUOTE)} (a quoted cell carries this row on to "
+        f"line {last_line}: if it should not, check for a quote that is not closed)",
     )

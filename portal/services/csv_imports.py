@@ -46,6 +46,7 @@ SQLITE_BATCH_ROWS = 2_000
 ANALYZE_AFTER = 10_000  # addresses moved by an import, after which the statistics are renewed
 ERASED = "this address was erased on request"
 REJECT_VALUE_LIMIT = 320  # characters of a rejected cell kept to show it
+REASON_LIMIT = CsvImportReject.reason.type.length  # the column's: a reason is cut, never refused
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ: a row this far ahead of the upload is kept
 
 
@@ -160,7 +161,7 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
                     "value": r.value[:REJECT_VALUE_LIMIT],
                     "status_cell": r.status,
                     "date_cell": r.date,
-                    "reason": r.reason,
+                    "reason": _fits(r.reason, REASON_LIMIT),
                 }
                 for r in refused
             ],
@@ -183,6 +184,11 @@ def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reje
         return rows, []
     kept = [row for row in rows if row.email not in gone]
     return kept, [Reject(row.line, "", ERASED) for row in rows if row.email in gone]
+
+
+def _fits(text: str, limit: int) -> str:
+    """`text`, cut with an ellipsis to fit its column (no reason should need it)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _not_future(rows: list[Row], uploaded: datetime) -> tuple[list[Row], list[Reject]]:
