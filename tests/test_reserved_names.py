@@ -36,18 +36,24 @@ def stored(db) -> tuple[list, list, list]:
     )
 
 
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
-def test_names_for_examples_and_tests_are_refused_by_every_form_in_production(
-    app, client, owner, db, monkeypatch, name
-):
-    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
-    said = f"{name} is a reserved name that never receives email"
+def assert_refused_everywhere(client, db, name: str, said: str) -> None:
+    """Each form refuses `name` beside its field, in words ending as the form's own, and keeps
+    nothing."""
     answers = typed_everywhere(client, name)
     assert {field: status for field, (status, _) in answers.items()} == dict.fromkeys(answers, 400)
     assert error_beside(answers["domain"][1], "domain") == f"{said}: enter your business's domain."
     assert error_beside(answers["reply_to"][1], "reply_to") == f"{said}: replies would be lost."
     assert error_beside(answers["email"][1], "email") == f"{said}."
     assert stored(db) == ([], [], [])
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_names_for_examples_and_tests_are_refused_by_every_form_in_production(
+    app, client, owner, db, monkeypatch, name
+):
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    said = f"{name} is a reserved name that never receives email"
+    assert_refused_everywhere(client, db, name, said)
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -67,12 +73,7 @@ def test_names_for_examples_and_tests_are_taken_by_every_form_in_development(
 @pytest.mark.parametrize("name", PRIVATE_NAMES)
 def test_a_private_networks_names_are_refused_by_every_form_anywhere(client, owner, db, name):
     said = f"{name} cannot be reached from the internet"
-    answers = typed_everywhere(client, name)
-    assert {field: status for field, (status, _) in answers.items()} == dict.fromkeys(answers, 400)
-    assert error_beside(answers["domain"][1], "domain") == f"{said}: enter your business's domain."
-    assert error_beside(answers["reply_to"][1], "reply_to") == f"{said}: replies would be lost."
-    assert error_beside(answers["email"][1], "email") == f"{said}."
-    assert stored(db) == ([], [], [])
+    assert_refused_everywhere(client, db, name, said)
 
 
 @pytest.mark.parametrize(
