@@ -3,6 +3,8 @@ sending domain, the reply-to, an invitation (and sign-up, in tests/auth)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -98,7 +100,7 @@ def test_a_reply_to_with_letters_outside_ascii_before_the_at_says_which_part(cli
     assert stored(db)[1] == []
 
 
-@pytest.mark.parametrize("address", ["owner@shop.test", "owner@example.com"])
+@pytest.mark.parametrize("address", ["owner@shop.test", "owner@example.com", "owner@shop.local"])
 def test_an_account_under_a_name_kept_for_tests_still_signs_in_in_production(
     app, client, login, monkeypatch, address
 ):
@@ -181,3 +183,23 @@ def test_a_from_address_holds_only_what_the_page_says(client, owner, db, local_p
         answer.get_data(as_text=True), "local_part"
     )
     assert stored(db)[0] == []
+
+
+def test_a_private_networks_address_may_ask_for_a_reset_link_as_any_other(client, db):
+    make_owner("Dev Shop", "owner@shop.local")
+    answer = post_form(client, "/password/forgot", {"email": "owner@shop.local"})
+    assert answer.status_code == 303
+
+
+def test_one_message_beside_a_field_for_each_fault(app, client, owner, db):
+    too_long = "a" * 250 + "@example.com"
+    turned = "nia@\u202eb.local"  # a right-to-left override would turn the rest of the words
+    for address, says in [
+        (too_long, "Use at most 254 characters."),
+        (turned, "b.local cannot be reached from the internet."),
+    ]:
+        answer = post_form(
+            client, "/team/invitations", {"email": address, "name": ""}, page="/team/"
+        )
+        field = answer.get_data(as_text=True).split('id="email"')[1].split("</div>")[0]
+        assert re.findall(r'<p class="error"[^>]*>([^<]+)</p>', field) == [says]

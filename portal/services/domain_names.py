@@ -129,11 +129,12 @@ def unreachable(domain: str) -> str | None:
         pass
     domain = domain.rstrip(".").lower()
     ending = domain.rpartition(".")[2]
+    shown = "".join(ch for ch in display(domain) if ch.isprintable())  # no mark turns the words
     if ending in PRIVATE_ENDINGS:
-        return f"{display(domain)} cannot be reached from the internet"
+        return f"{shown} cannot be reached from the internet"
     if ending in EXAMPLE_ENDINGS or _under(domain, EXAMPLES):
         if current_app.config["PORTAL_ENV"] not in RELAXED_ENVS:
-            return f"{display(domain)} is a reserved name that never receives email"
+            return f"{shown} is a reserved name that never receives email"
     return None
 
 

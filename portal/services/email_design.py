@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, fields
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from sqlalchemy import ScalarSelect, Select, func, select
@@ -133,11 +134,14 @@ def _private_host(url: str) -> str | None:
     """Why no shopper's mail app can fetch `url`, naming its host (a private network's name or,
     outside development, where the sandbox serves images on loopback, an address not on the
     internet)."""
-    host = (urlsplit(url).hostname or "").strip("[]")
+    host = unquote(urlsplit(url).hostname or "").strip("[]")  # shop%2elocal is shop.local
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return domain_names.unreachable(host)
+        try:  # 127.1, 0x7f000001 and 2130706433 are 127.0.0.1 to a browser
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return domain_names.unreachable(host)
     if current_app.config["PORTAL_ENV"] in RELAXED_ENVS or address.is_global:
         return None
     return f"{host} is not an address on the internet"

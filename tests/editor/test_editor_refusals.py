@@ -117,6 +117,9 @@ def test_a_plain_http_logo_on_this_machine_is_for_development_only(
         ("https://127.0.0.1/logo.png", "127.0.0.1 is not an address on the internet"),
         ("https://[::1]/logo.png", "::1 is not an address on the internet"),
         ("https://10.0.0.8/logo.png", "10.0.0.8 is not an address on the internet"),
+        ("https://shop%2elocal/logo.png", "shop.local cannot be reached from the internet"),
+        ("https://127.1/logo.png", "127.1 is not an address on the internet"),
+        ("https://2130706433/logo.png", "2130706433 is not an address on the internet"),
     ],
 )
 def test_a_logo_no_shoppers_mail_app_can_fetch_is_refused_in_production(
