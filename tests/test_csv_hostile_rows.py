@@ -4,6 +4,7 @@ before 1970, ties within a file, quotes left open, stray carriage returns."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import datetime, timezone
@@ -243,3 +244,17 @@ def test_a_rejected_cell_is_shown_isolated_with_its_control_characters_written_o
     assert '<span class="muted">not read</span>' in page
     assert "sub\\u202escribed\\x1b" in page and "\x1b" not in page and "\u202e" not in page
     assert "<bdi>two↵lines⇥@example.com</bdi>" in page  # a line break and a tab, as such
+
+
+def test_a_rejected_cell_cut_short_ends_in_an_ellipsis_on_the_page_and_in_the_download(
+    owner, client
+):
+    long_address, long_status = "a" * 400 + "@example.com", "S" * 150
+    text = HEADER + f"{long_address},Subscribed,\r\nb@example.com,{long_status},{'9' * 150}\r\n"
+    imp = run_import(owner, text)
+    got = client.get(f"/subscriptions/imports/{imp.id}/rejects.csv").get_data(as_text=True)
+    first, second = list(csv.reader(io.StringIO(got)))[1:]
+    assert first[0] == "a" * 319 + "…" and second[0] == "b@example.com"
+    assert second[1] == "S" * 99 + "…" and second[2] == "9" * 99 + "…"
+    page = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
+    assert f"<bdi>{'a' * 319}…</bdi>" in page and "……" not in page

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 from collections.abc import Iterator
 
+from portal.mail.values import truncate
 from portal.models import ConsentStatus
 from portal.services import addresses
 from portal.services.addresses import EMAIL_MAX, is_email
@@ -116,7 +117,7 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
         missing = [
             HEADER[i] for i, col in enumerate((columns.email, columns.status)) if col >= len(cells)
         ]
-        value = ",".join(cells)[:320]
+        value = truncate(",".join(cells), 320)
         hint = " (cells here are split by semicolons: use commas)" if ";" in value else ""
         if any("," in cell for cell in cells):  # only a quote keeps a comma in a cell
             hint = OPEN_QUOTE
@@ -140,11 +141,13 @@ def parse_row(cells: list[str], columns: Columns, line: int) -> Row | Reject:
             return Row(line, email, status, unix_time(text) if text else None)
         except ValueError as error:
             reason = _date_reason(text, str(error))
-    return Reject(line, raw[:320], reason, word[:CELL_KEPT], text[:CELL_KEPT])
+    return Reject(
+        line, truncate(raw, 320), reason, truncate(word, CELL_KEPT), truncate(text, CELL_KEPT)
+    )
 
 
 def _shown(text: str) -> str:
-    return f"“{text[:40]}…”" if len(text) > 40 else f"“{text}”"
+    return f"“{truncate(text, 41)}”"
 
 
 def _date_reason(text: str, why: str) -> str:

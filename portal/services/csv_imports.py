@@ -23,7 +23,7 @@ from sqlalchemy import delete, insert, select, text
 from portal import db
 from portal.db import utcnow
 from portal.mail.mime import BIDI, HIDDEN
-from portal.mail.values import one_line
+from portal.mail.values import one_line, truncate
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
 from portal.services import consent_authors, csv_files, erasure
@@ -158,10 +158,10 @@ def _apply_batch(imp: CsvImport, span: tuple[int, int], batch: Batch) -> bool:
                 {
                     "import_id": imp.id,
                     "line": r.line,
-                    "value": r.value[:REJECT_VALUE_LIMIT],
+                    "value": truncate(r.value, REJECT_VALUE_LIMIT),
                     "status_cell": r.status,
                     "date_cell": r.date,
-                    "reason": _fits(r.reason, REASON_LIMIT),
+                    "reason": truncate(r.reason, REASON_LIMIT),
                 }
                 for r in refused
             ],
@@ -184,11 +184,6 @@ def _not_erased(merchant_id: int, rows: list[Row]) -> tuple[list[Row], list[Reje
         return rows, []
     kept = [row for row in rows if row.email not in gone]
     return kept, [Reject(row.line, "", ERASED) for row in rows if row.email in gone]
-
-
-def _fits(text: str, limit: int) -> str:
-    """`text`, cut with an ellipsis to fit its column (no reason should need it)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _not_future(rows: list[Row], uploaded: datetime) -> tuple[list[Row], list[Reject]]:

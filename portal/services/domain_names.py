@@ -143,6 +143,9 @@ def _refuse_reserved(domain: str, platform: str) -> None:
         raise DomainError(f"{reason}: enter your business's domain.")
     if "." not in domain:
         raise DomainError("Enter the full domain, with its ending, for example shop.example.")
+    if len(domain.rpartition(".")[2]) == 1:  # no top-level domain has one letter
+        ending = domain.rpartition(".")[2]
+        raise DomainError(f"No domain ends in “.{ending}”: check the ending, as in shop.com.")
     if _under(domain, MAILBOX_PROVIDERS):
         raise DomainError(
             "That is a mailbox provider's domain: only the provider can publish its DNS "

@@ -139,7 +139,6 @@ def _progress_context(import_id: int) -> dict:
         "rejects": csv_imports.rejects(imp, limit=SHOWN_REJECTS),
         "shown_rejects": SHOWN_REJECTS,
         "status_words": STATUS_WORDS,
-        "value_limit": csv_imports.REJECT_VALUE_LIMIT,
         "erased_reason": csv_imports.ERASED,
     }
 

@@ -60,6 +60,8 @@ def test_a_domain_is_stored_as_lower_case_a_labels(in_app, typed, stored):
         ("https://", "Enter a domain"),
         ("shop.example:443", "letters, digits"),
         ("shop", "full domain"),
+        ("shop.c", "No domain ends in “.c”"),
+        ("Shop.Example.C.", "No domain ends in “.c”"),
         ("a" * 64 + ".example", "63 characters"),
         (".".join(["abcdefghi"] * 26), "253 characters"),
         (".".join(["abcdefghi"] * 23) + ".example", "Use at most 229"),  # 238: no DKIM name
