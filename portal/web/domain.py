@@ -94,14 +94,21 @@ def _added(typed: str, domain: str) -> str:
     # What a person sees of it: invisible characters (a zero-width space) show nothing, and a
     # password in a pasted address (https://user:secret@...) is not repeated.
     said = "".join(ch for ch in typed.strip()[:100] if ch.isprintable()).strip()
-    said = re.sub(r"//[^/?#]*@", "//", said)
+    said = _without_password(said)
     if said.rstrip(".").lower() in (shown.lower(), domain):
         return f"{shown} added"
     return f"{shown} added (the domain of “{said}”)"
 
 
+def _without_password(typed: str) -> str:
+    """A pasted web address without its user name and password (https://user:secret@host)."""
+    return re.sub(r"//[^/?#]*@", "//", typed)
+
+
 def _refuse(form: DomainForm, field, error: DomainError, status: int = 400):
+    """The form again, `error` beside `field`; the domain as typed, but never a password."""
     db.session.rollback()
+    form.domain.data = _without_password(form.domain.data or "")
     field.errors = [*field.errors, str(error)]
     return _page(form), status
 

@@ -216,6 +216,14 @@ def test_a_pasted_address_with_a_password_is_not_repeated_in_the_confirmation(ow
     assert "secret" not in html and "user:" not in html
 
 
+def test_a_refused_address_with_a_password_comes_back_without_it(owner, client, db):
+    response = add(client, "https://user:secret@printer.local/admin")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "printer.local cannot be reached" in html
+    assert 'value="https://printer.local/admin"' in field_html(html, "domain")
+    assert "secret" not in html and "user:" not in html and stored(db) == []
+
+
 def test_saving_the_same_domain_and_from_address_says_nothing_changed(owner, client, db):
     assert add(client, "shop.example", "hello").status_code == 302
     [before] = stored(db)
