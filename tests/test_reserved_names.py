@@ -203,3 +203,23 @@ def test_one_message_beside_a_field_for_each_fault(app, client, owner, db):
         )
         field = answer.get_data(as_text=True).split('id="email"')[1].split("</div>")[0]
         assert re.findall(r'<p class="error"[^>]*>([^<]+)</p>', field) == [says]
+
+
+@pytest.mark.parametrize(
+    "name", ["p\u0430ypal.example", "xn--pypal-4ve.example", "\u03b1pple.example"]
+)
+def test_a_name_mixing_look_alike_alphabets_is_refused_for_sending_and_replies(
+    client, owner, db, name
+):
+    """A Cyrillic а or a Greek α among Latin letters reads as another name (pаypal)."""
+    answers = typed_everywhere(client, name)
+    for field in ("domain", "reply_to"):
+        assert answers[field][0] == 400
+        assert "letters, which look alike" in error_beside(answers[field][1], field)
+    assert stored(db)[:2] == ([], [])
+
+
+@pytest.mark.parametrize("name", ["bücher.example", "παράδειγμα.example", "пример.example"])
+def test_a_name_in_one_alphabet_is_taken_for_sending_and_replies(client, owner, db, name):
+    answers = typed_everywhere(client, name)
+    assert (answers["domain"][0], answers["reply_to"][0]) == (302, 302)

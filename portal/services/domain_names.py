@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -40,6 +41,9 @@ MAILBOX_PROVIDERS = frozenset(
 # digits) before the domain: DNS allows 253 characters for the whole name.
 LONGEST = 253 - len("cr202612abcd._domainkey.")
 WWW = re.compile(r"(?i)^www\.(?=.+\.)")  # www.shop.example, never www.example alone
+# Alphabets with letters that look the same (Latin a, Cyrillic а, Greek α): one part of a
+# name mixing them reads as another name (pаypal with a Cyrillic а).
+LOOK_ALIKE = frozenset({"LATIN", "CYRILLIC", "GREEK"})
 
 
 def normalize(text: str, platform_domain: str | None = None) -> str:
@@ -68,6 +72,8 @@ def normalize(text: str, platform_domain: str | None = None) -> str:
             f"This domain is too long to send from: the name of its DKIM record, which adds "
             f"{253 - LONGEST} characters, would pass the 253 DNS allows. Use at most {LONGEST}."
         )
+    if mixed := look_alike(domain):
+        raise DomainError(mixed)
     if platform_domain is None:
         platform_domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2]
     _refuse_reserved(domain, platform_domain.lower())
@@ -135,6 +141,19 @@ def unreachable(domain: str) -> str | None:
     if ending in EXAMPLE_ENDINGS or _under(domain, EXAMPLES):
         if current_app.config["PORTAL_ENV"] not in RELAXED_ENVS:
             return f"{shown} is a reserved name that never receives email"
+    return None
+
+
+def look_alike(domain: str) -> str | None:
+    """Words naming a part of `domain` (A- or U-labels) that mixes Latin, Cyrillic or Greek
+    letters, which look alike; None when none does."""
+    for label in display(domain).split("."):
+        scripts = {unicodedata.name(ch, "").partition(" ")[0] for ch in label if ch.isalpha()}
+        if len(mixed := sorted(scripts & LOOK_ALIKE)) > 1:
+            return (
+                f"“{label}” mixes {' and '.join(name.title() for name in mixed)} letters, which "
+                "look alike: a shopper could take it for another name. Type it in one alphabet."
+            )
     return None
 
 

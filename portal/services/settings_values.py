@@ -149,6 +149,8 @@ def reply_to_problem(value: str) -> str | None:
     domain = value.rpartition("@")[2]
     if reason := domain_names.unreachable(domain):
         return f"{reason}: replies would be lost."
+    if mixed := domain_names.look_alike(domain):
+        return mixed
     if "." not in domain.strip("."):
         return "The part after the @ needs a dot, like help@example.com."
     if problem := addresses.sendable_problem(value):
