@@ -223,3 +223,11 @@ def test_a_name_mixing_look_alike_alphabets_is_refused_for_sending_and_replies(
 def test_a_name_in_one_alphabet_is_taken_for_sending_and_replies(client, owner, db, name):
     answers = typed_everywhere(client, name)
     assert (answers["domain"][0], answers["reply_to"][0]) == (302, 302)
+
+
+def test_a_refused_reply_to_sent_in_xn_form_comes_back_in_its_own_letters(client, owner, db):
+    """Chromium sends an email field's domain in xn-- form: the merchant typed help@αpple.com."""
+    refused = post_form(client, "/settings", {**VALID, "reply_to": "help@xn--pple-zld.com"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and 'value="help@αpple.com"' in html
+    assert "xn--" not in html

@@ -134,6 +134,11 @@ class SettingsForm(RuleFields):
             SelectChoice(c["id"], coupon_words(c)) for c in coupons or []
         ]
 
+    def show(self, problems: list[tuple[str, str]], rows: list[int]) -> None:
+        super().show(problems, rows)
+        # A browser sends an email field's domain in xn-- form: shown back in its own letters.
+        self.reply_to.data = _shown(self.reply_to.data)
+
     def values(self) -> tuple[settings_values.Values, list[int]]:
         """The typed values, and the form row each step came from (empty rows are left out)."""
         rows = self.step_rows()
