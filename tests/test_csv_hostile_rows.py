@@ -163,15 +163,49 @@ def test_a_quote_left_open_says_where_the_row_ran_to(owner):
         HEADER
         + "x1@example.com,Subscribed,\r\n"
         + '"x2@example.com,Subscribed,\r\n'
-        + "x3@example.com,Subscribed,\r\n"
+        + 'a note",Subscribed,\r\n'
         + "x4@example.com,Subscribed,\r\n",
     )
     [(line, _, reason)] = rejects(imp)
     assert line == 3
     assert reason.endswith(
-        "(a quoted cell carries this row on to line 5: if it should not, check for a quote that "
+        "(a quoted cell carries this row on to line 4: if it should not, check for a quote that "
         "is not closed)"
     )
+    assert (imp.rows_read, imp.applied) == (3, 2)
+
+
+@pytest.mark.parametrize("column", ["email", "ignored"])
+def test_a_quote_left_open_never_swallows_the_rows_after_it(owner, column):
+    """The rows a quote left open took in are read as rows; its own line is rejected, whether
+    the quote is in a column the import reads or in one it ignores."""
+    first = (
+        '"nq0@example.com,Subscribed,'
+        if column == "email"
+        else 'nq0@example.com,Subscribed,"said ""hi'
+    )
+    text = "Email address,Subscription status,Notes\n" + first + "\n"
+    text += "nq1@example.com,Subscribed,ok\nnq2@example.com,Unsubscribed,ok\n"
+    imp = run_import(owner, text + '"nq3@example.com",Subscribed,ok\n')
+    [(line, value, reason)] = rejects(imp)
+    assert (line, value) == (2, first) and reason.startswith("a quote on this line is not closed")
+    assert (imp.rows_read, imp.applied, imp.rejected) == (4, 3, 1)
+    assert [status_of(owner, f"nq{i}@example.com") for i in (1, 2, 3)] == [
+        "subscribed",
+        "unsubscribed",
+        "subscribed",
+    ]
+
+
+def test_a_quote_left_open_before_a_long_file_loses_no_row(owner):
+    """Past the csv module's cell limit the open quote was an error, and the rows it had taken
+    in were neither applied nor counted."""
+    rows = "".join(f"oq{i:05}@example.com,Subscribed,\n" for i in range(10_000))
+    imp = run_import(owner, HEADER + 'a@example.com,Subscribed,"open\n' + rows)
+    assert [(line, reason[:33]) for line, _, reason in rejects(imp)] == [
+        (2, "a quote on this line is not close")
+    ]
+    assert (imp.rows_read, imp.applied, imp.rejected) == (10_001, 10_000, 1)
 
 
 def test_a_carriage_return_inside_a_row_is_explained_in_words(owner):

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from portal.services import consent_csv
-from portal.services.consent_csv import Records
+from portal.services.consent_csv_records import Records
 
 
 def by_csv_module(text: str) -> list[tuple[int, object]]:

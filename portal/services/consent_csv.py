@@ -1,18 +1,17 @@
 """Subscription CSV in Stripe's format: the cells of the export, and the reading
-of uploaded files (their header, each row checked with a reason in words, read a batch at a
-time).
+of uploaded files (their header, and each row checked with a reason in words).
 
-The applying of the rows read is in consent_csv_apply; the import's lifecycle (storing the
-file, the job and its batches) in csv_imports."""
+The splitting of a file into records, a batch at a time, is in consent_csv_records; the
+applying of the rows read in consent_csv_apply; the import's lifecycle (storing the file, the
+job and its batches) in csv_imports."""
 
 from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
-from collections.abc import Iterator
 
 from portal.mail.values import truncate
 from portal.models import ConsentStatus
@@ -194,108 +193,3 @@ def unix_time(text: str) -> float:
     if seconds >= AFTER_LAST_SECOND:
         raise ValueError(LATE)
     return seconds
-
-
-@dataclass
-class Batch:
-    """Up to a batch's worth of data rows read from a file: the valid rows, the rejects, how many
-    rows were read (blank lines are none) and the file's line number after the last one."""
-
-    rows: list[Row] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    read: int = 0
-    end_line: int = 0
-    complete: bool = True  # False: the file ended before the batch was full
-
-
-class Records:
-    """The CSV records of an iterator of lines (each ending in LF, but maybe the last), with the
-    file's line number each begins on. A line with no quote and no other carriage return than
-    its end's is split on its commas: what the csv module would read, for a fraction of the
-    cost (and a cell longer than the module's limit, which it would refuse the whole row for,
-    may then stand in a column that is ignored). Any other line is read by the csv module,
-    which takes the following lines too while a quoted field goes on."""
-
-    def __init__(self, lines: Iterator[str], first_line: int) -> None:
-        self.lines, self.first_line, self.lines_read = lines, first_line, 0
-        self.held: str | None = None  # the line the csv module reads next
-        self.reader = csv.reader(self._feed())
-
-    def _feed(self) -> Iterator[str]:
-        while True:
-            if self.held is not None:
-                line, self.held = self.held, None
-            elif (line := next(self.lines, None)) is None:
-                return
-            else:
-                self.lines_read += 1
-            yield line
-
-    def __iter__(self) -> Iterator[tuple[int, list[str] | csv.Error]]:
-        return self
-
-    def __next__(self) -> tuple[int, list[str] | csv.Error]:
-        """(line number, cells), or (line number, error) for a record the csv module rejects."""
-        line, number = next(self.lines), self.first_line + self.lines_read
-        self.lines_read += 1
-        body = line[:-2] if line[-2:] == "\r\n" else line[:-1] if line[-1:] == "\n" else line
-        if '"' not in body and "\r" not in body:
-            return number, body.split(",") if body else []
-        self.held = line
-        try:
-            return number, next(self.reader, [])
-        except csv.Error as exc:
-            return number, exc
-
-
-def read_batch(records: Records, columns: Columns, size: int) -> Batch:
-    """The next `size` data rows of `records`; a record the csv module cannot read is rejected
-    with its error. Per row, only the splitting (see Records) and parse_row run."""
-    batch = Batch()
-    rows, rejects, read = batch.rows, batch.rejects, 0
-    while read < size:
-        try:
-            line, cells = next(records)
-        except StopIteration:
-            batch.complete = False
-            break
-        if type(cells) is not list:
-            rejects.append(Reject(line, "", unreadable(cells)))
-        elif not any(cells):
-            continue  # a blank line is no row
-        elif type(parsed := parse_row(cells, columns, line)) is Row:
-            rows.append(parsed)
-        elif not "".join(cells).strip():
-            continue  # nor is a line of spaces
-        else:
-            rejects.append(_spanning(parsed, records.first_line + records.lines_read - 1))
-        read += 1
-    batch.read, batch.end_line = read, records.first_line + records.lines_read
-    return batch
-
-
-# What the csv module says about a record it cannot read, in words a person can act on.
-CSV_ERRORS = {
-    "new-line character seen in unquoted field": (
-        "a carriage return (CR) inside the row: save the file with ordinary line endings"
-    ),
-    "field larger than field limit": f"a cell longer than {FIELD_LIMIT:,} characters",
-}
-
-
-def unreadable(error: csv.Error) -> str:
-    """A reject's reason for a record the csv module could not read, in words."""
-    text = str(error)
-    words = next((w for start, w in CSV_ERRORS.items() if text.startswith(start)), text)
-    return f"unreadable CSV: {words}"
-
-
-def _spanning(reject: Reject, last_line: int) -> Reject:
-    """A rejected record that ran over several lines says so: most often a quote left open."""
-    if last_line <= reject.line:
-        return reject
-    return replace(
-        reject,
-        reason=f"{reject.reason.removesuffix(OPEN_QUOTE)} (a quoted cell carries this row on to "
-        f"line {last_line}: if it should not, check for a quote that is not closed)",
-    )

@@ -27,16 +27,8 @@ from portal.mail.values import one_line, truncate
 from portal.models import CsvImport, CsvImportChunk, CsvImportReject
 from portal.models import ImportStatus, Merchant, User
 from portal.services import consent_authors, csv_files, erasure
-from portal.services.consent_csv import (
-    STATUS_WORDS,
-    Batch,
-    Columns,
-    Records,
-    Reject,
-    Row,
-    iso_utc,
-    read_batch,
-)
+from portal.services.consent_csv import STATUS_WORDS, Columns, Reject, Row, iso_utc
+from portal.services.consent_csv_records import Batch, Records, read_batch
 from portal.services.consent_csv_apply import apply_rows, outranks
 
 BATCH_ROWS = 20_000  # rows applied and committed together (a few MB of Python objects)
@@ -125,7 +117,7 @@ def _batches(imp: CsvImport, columns: Columns) -> Iterator[tuple[int, Batch, int
     if imp.next_offset == 0:  # the header is not a data row
         next(source, None)
         first_line, header = 2, 1
-    records, start = Records(source, first_line), imp.next_offset
+    records, start = Records(source, first_line, columns), imp.next_offset
     size = BATCH_ROWS
     if db.session.get_bind().dialect.name == "sqlite":
         size = min(size, SQLITE_BATCH_ROWS)

@@ -58,6 +58,41 @@ def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, mon
     assert len(held(db)) == 9 and len([e for e in ledger(db) if e[2] == "csv"]) == 9
 
 
+@pytest.mark.parametrize("crash", [False, True])
+def test_rows_a_quote_took_in_are_read_again_across_chunks_batches_and_a_crash(
+    owner, db, monkeypatch, crash
+):
+    """Line 3's open quote takes in the lines after it, over several stored chunks and past
+    the batch's size: they are read again as rows, and a resumed job reads them again too."""
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
+    monkeypatch.setattr(csv_files, "CHUNK_BYTES", 50)
+    rows = [f"q{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10)]
+    rows[1] = 'q1@example.com,Subscribed,"1698094683\r\n'  # line 3
+    imp = csv_imports.start_import(
+        owner.merchant, owner, "x.csv", io.BytesIO((HEADER + "".join(rows)).encode())
+    )
+    db.commit()
+    real, calls = csv_imports.apply_rows, []
+
+    def crash_on_second(*args):
+        calls.append(1)
+        if crash and len(calls) == 2:
+            raise RuntimeError("worker died")
+        return real(*args)
+
+    monkeypatch.setattr(csv_imports, "apply_rows", crash_on_second)
+    if crash:
+        with pytest.raises(RuntimeError):
+            csv_imports.process(imp.id)
+        db.rollback()
+    assert csv_imports.process(imp.id) == ImportStatus.DONE
+    db.expire_all()
+    imp = db.get(CsvImport, imp.id)
+    assert (imp.rows_read, imp.applied, imp.rejected) == (10, 9, 1)
+    assert [line for line, _ in rejects(db, imp)] == [3]
+    assert sorted(held(db)) == sorted(f"q{n}@example.com" for n in range(10) if n != 1)
+
+
 def test_an_import_whose_worker_died_is_restarted_by_the_sweep_and_finishes(
     app, owner, db, redis_conn, monkeypatch
 ):
