@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -69,10 +70,17 @@ class Columns:
         object.__setattr__(self, "width", max(self.email, self.status) + 1)
 
 
+def column_name(cell: str) -> str:
+    """A header cell as compared with Stripe's names: lower case, its spaces (a spreadsheet's
+    no-break space too) single, invisible characters (a zero-width space, a stray BOM) gone."""
+    shown = "".join(ch for ch in cell if unicodedata.category(ch) != "Cf")
+    return " ".join(shown.split()).lower()
+
+
 def read_header(cells: list[str]) -> Columns:
     """The positions of Stripe's columns in a header row (names compared case-insensitively,
     surrounding spaces ignored, other columns ignored); RefusedFile when one is missing."""
-    names = [cell.strip().lower() for cell in cells]
+    names = [column_name(cell) for cell in cells]
     email, status, date = (name.lower() for name in HEADER)
     if email not in names:
         raise RefusedFile(
@@ -186,7 +194,7 @@ def unix_time(text: str) -> float:
         if seconds < FIRST_NUMBER:
             raise ValueError(SMALL)
     else:
-        when = datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text.upper())  # RFC 3339 allows a lower-case t and z
         seconds = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
     if seconds < FIRST_SECOND:
         raise ValueError(EARLY)

@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 
 from portal import db
 from portal.models import CsvImportChunk
-from portal.services.consent_csv import CSV_MAX_BYTES, HEADER, Columns, RefusedFile, read_header
+from portal.services.consent_csv import CSV_MAX_BYTES, HEADER, Columns, RefusedFile
+from portal.services.consent_csv import column_name, read_header
 
 CHUNK_BYTES = 1024 * 1024  # every stored chunk but the last holds exactly this many bytes
 SAVE_AS = "Save it as “CSV UTF-8 (Comma delimited)” and upload that."
@@ -135,7 +136,7 @@ def check_header(text: str) -> Columns:
         raise RefusedFile(
             "A column name in the first line holds a line break: put the header on one line."
         )
-    names = [cell.strip().lower() for cell in cells]
+    names = [column_name(cell) for cell in cells]
     for name in HEADER:
         if names.count(name.lower()) > 1:
             raise RefusedFile(f"The first line names the “{name}” column twice: keep one.")

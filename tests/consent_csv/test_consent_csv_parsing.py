@@ -82,6 +82,22 @@ def test_bom_crlf_quotes_header_case_and_dates(owner, db):
 
 
 @pytest.mark.parametrize(
+    "header",
+    [
+        "Email\u00a0address,Subscription\u00a0status",  # a spreadsheet's no-break spaces
+        "Email address\u200b,Subscription status",  # a zero-width space
+        '"\ufeffEmail address",Subscription status',  # a BOM inside the quotes
+        "Email address,\ufeffSubscription status",
+        "Email  address , subscription   STATUS",
+    ],
+)
+def test_column_names_are_found_whatever_invisible_characters_they_hold(owner, db, header):
+    imp = run_import(owner, f"{header}\r\na@example.com,Subscribed\r\n".encode())
+    assert (imp.applied, imp.rejected) == (1, 0)
+    assert set(held(db)) == {"a@example.com"}
+
+
+@pytest.mark.parametrize(
     "data, message",
     [
         (b"", "empty"),
@@ -214,6 +230,7 @@ def test_a_hostile_cell_of_dots_is_checked_at_once(cell):
         ("2023-10-23T20:58:02+00:00", T1),
         ("2023-10-23T22:58:02+02:00", T1),
         ("2023-10-23T20:58:02Z", T1),
+        ("2023-10-23t20:58:02z", T1),  # RFC 3339 allows lower case
         ("2023-10-23 20:58:02", T1),
         ("1698094682", T1),
         ("1698094682.5", T1 + timedelta(microseconds=500_000)),
