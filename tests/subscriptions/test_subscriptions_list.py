@@ -102,6 +102,13 @@ def test_a_search_for_any_character_answers(client, owner, query):
     assert _addresses(_listing(client, q=query)) == []
 
 
+def test_a_direction_mark_in_a_search_is_written_out_where_it_is_echoed(client, owner):
+    """A right-to-left override echoed raw would turn the rest of the sentence around."""
+    page = client.get("/subscriptions/?q=%E2%80%AEmoc.elpmaxe%40").get_data(as_text=True)
+    assert "starts with “<bdi>\\u202emoc.elpmaxe@</bdi>”" in page
+    assert page.count("\u202e") == 1  # only in the search field's value, where it was typed
+
+
 def test_a_form_address_opened_on_its_own_leads_to_its_page(client, owner):
     # A refused erase leaves its address in the bar: opened again, the address's own page.
     again = client.get("/subscriptions/customer/erase?email=ola@example.com")
