@@ -23,6 +23,7 @@ FROM = {
     ConsentSource.COMPLAINT: "The mail server",
 }
 IMPORT_REF = "import:{}:"  # a CSV row's reference, before its line
+ASKED = ":asked"  # ends a manual change's reference when the shopper asked to be subscribed
 
 
 class Author(NamedTuple):
@@ -42,7 +43,9 @@ def of(merchant: Merchant, changes: list[ConsentChange]) -> list[Author]:
     users = dict(db.session.execute(stmt).all()) if ids else {}
     uploads = _uploads(merchant, [c.source_ref for c in changes if c.source == ConsentSource.CSV])
     return [
-        Author(users[_user_id(c)])
+        Author(
+            users[_user_id(c)] + (" (the shopper asked)" if c.source_ref.endswith(ASKED) else "")
+        )
         if _user_id(c) in users
         else _upload_words(uploads, c.source_ref)
         if c.source == ConsentSource.CSV and _upload_key(c.source_ref) in uploads

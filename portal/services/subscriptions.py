@@ -164,6 +164,11 @@ def unsubscribed_themselves(contact: Contact | None) -> bool:
     )
 
 
+# What a manual change did: became the status, was already it (nothing recorded), or was
+# recorded but outranked by a change dated later (a CSV row's, say).
+CHANGED, UNCHANGED, OUTRANKED = "changed", "unchanged", "outranked"
+
+
 def change(
     merchant: Merchant,
     user: User,
@@ -172,11 +177,12 @@ def change(
     now: datetime,
     secret: str,
     asked_again: bool = False,
-) -> bool:
-    """Record a manual subscribe or unsubscribe by `user` in the ledger; whether it became the
-    address's status (a change dated later, e.g. by a CSV row, still wins). An address the
+) -> str:
+    """Record a manual subscribe or unsubscribe by `user` in the ledger; CHANGED, UNCHANGED
+    (the address holds that status already: nothing is recorded) or OUTRANKED. An address the
     merchant erased is refused: nothing is recorded about it again. So is subscribing again a
-    shopper who unsubscribed themselves, unless `asked_again` (the person says they asked)."""
+    shopper who unsubscribed themselves, unless `asked_again` (the person says they asked,
+    which the history then says)."""
     email = normalize(email)
     if not is_address(email):
         raise SubscriptionError("Enter a complete email address, like name@example.com.")
@@ -187,19 +193,19 @@ def change(
         )
     if status not in STATUS:
         raise SubscriptionError("Choose Subscribed or Unsubscribed.")
-    if (
-        status == ConsentStatus.SUBSCRIBED
-        and not asked_again
-        and unsubscribed_themselves(held_contact(merchant, email))
-    ):
+    held = held_contact(merchant, email)
+    if held is not None and held.status == status:
+        return UNCHANGED
+    asked = status == ConsentStatus.SUBSCRIBED and unsubscribed_themselves(held)
+    if asked and not asked_again:
         raise SubscriptionError(
             f"{email} unsubscribed themselves: subscribe them again only when they ask you to, "
             "and tick the box that says so."
         )
-    ref = f"user:{user.id}:{now.isoformat()}"
+    ref = f"user:{user.id}:{now.isoformat()}{consent_authors.ASKED if asked else ''}"
     consent.record([consent.Change(merchant.id, email, status, ConsentSource.MANUAL, ref, now)])
     db.session.flush()
-    return held_contact(merchant, email).status == status
+    return CHANGED if held_contact(merchant, email).status == status else OUTRANKED
 
 
 def erase(merchant: Merchant, email: str, secret: str) -> bool:

@@ -113,7 +113,7 @@ def change_status():
     if not form.validate_on_submit():
         abort(400)
     try:
-        applied = subscriptions.change(
+        outcome = subscriptions.change(
             current_merchant(),
             current_user,
             form.email.data,
@@ -129,9 +129,12 @@ def change_status():
             return redirect(url_for("subscriptions.customer", email=email), code=303)
         return redirect(url_for("subscriptions.index"), code=303)
     db.session.commit()
-    if applied:
+    words = subscriptions.STATUS[form.status.data]
+    if outcome == subscriptions.CHANGED:
         recovery.reconsider(current_merchant().id, email=subscriptions.normalize(form.email.data))
-        flash(f"{subscriptions.STATUS[form.status.data]}: recorded as changed by you.", "success")
+        flash(f"{words}: recorded as changed by you.", "success")
+    elif outcome == subscriptions.UNCHANGED:
+        flash(f"Nothing changed: the address is {words.lower()} already.", "info")
     else:
         flash("Recorded, but a change dated later still decides the status.", "info")
     email = subscriptions.normalize(form.email.data)

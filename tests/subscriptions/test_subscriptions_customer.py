@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import pytest
@@ -72,9 +74,12 @@ def test_customer_page_names_the_checkout_a_recovery_email_opened(client, owner)
 
 def test_an_address_not_held_yet_can_be_unsubscribed_by_hand(client, owner):
     listing = _listing(client, q="Nobody@Example.com")
-    assert "Open nobody@example.com</a> to subscribe, unsubscribe or erase it by hand" in listing
+    assert (
+        "Open <bdi>nobody@example.com</bdi></a> to subscribe, unsubscribe or erase it by hand"
+        in listing
+    )
     filtered = _listing(client, q="nobody@example.com", status="unsubscribed")
-    assert "No unsubscribed address starts with “nobody@example.com”." in filtered
+    assert "No unsubscribed address starts with “<bdi>nobody@example.com</bdi>”." in filtered
     page = "/subscriptions/customer?email=nobody@example.com"
     html = client.get(page).get_data(as_text=True)
     assert "Never asked" in html and "Nothing is held about this address yet" in html
@@ -148,6 +153,29 @@ def test_a_shopper_who_unsubscribed_themselves_is_subscribed_again_only_when_the
     assert _status(owner, "ola@example.com") == "unsubscribed"
     asked = client.post("/subscriptions/customer/status", data={**data, "asked_again": "y"})
     assert asked.status_code == 303 and _status(owner, "ola@example.com") == "subscribed"
+    html = client.get(page).get_data(as_text=True)
+    assert "owner@bean.example (the shopper asked)" in html  # the history says why
+
+
+def test_the_status_an_address_holds_already_records_nothing(client, owner):
+    """A second click, a refresh, a stale tab: "nothing changed", and no row in the history."""
+    page = "/subscriptions/customer?email=dbl@example.com"
+    data = {"email": "dbl@example.com", "status": "subscribed"}
+    data["csrf_token"] = csrf_token(client, page)
+    said = []
+    for _ in range(3):
+        answer = client.post("/subscriptions/customer/status", data=data, follow_redirects=True)
+        said.append(
+            re.findall(
+                r"(Subscribed: recorded|Nothing changed[^<]*)", answer.get_data(as_text=True)
+            )
+        )
+    assert said == [
+        ["Subscribed: recorded"],
+        ["Nothing changed: the address is subscribed already."],
+        ["Nothing changed: the address is subscribed already."],
+    ]
+    assert portal_db.session.scalar(select(func.count()).select_from(ConsentChange)) == 1
 
 
 def _status(owner, email: str) -> str:
