@@ -292,3 +292,26 @@ def test_a_rejected_cell_cut_short_ends_in_an_ellipsis_on_the_page_and_in_the_do
     assert second[1] == "S" * 99 + "…" and second[2] == "9" * 99 + "…"
     page = client.get(f"/subscriptions/imports/{imp.id}/progress").get_data(as_text=True)
     assert f"<bdi>{'a' * 319}…</bdi>" in page and "……" not in page
+
+
+def test_an_address_held_only_by_rejected_rows_is_shown_exported_and_erased(client, owner):
+    """A rejected row keeps the address (to correct and upload): the customer page says so, and
+    the privacy export holds it, until the address is erased."""
+    imp = run_import(owner, f"{HEADER}f5@example.com,Subscribed,=1+1\r\n")
+    page = client.get("/subscriptions/customer?email=F5@example.com").get_data(as_text=True)
+    assert "Rejected rows of CSV uploads" in page and "Nothing is held" not in page
+    assert f'href="/subscriptions/imports/{imp.id}">“subs.csv”</a>' in page
+    exported = client.get("/subscriptions/customer/export.json?email=f5@example.com")
+    [row] = json.loads(exported.get_data(as_text=True))["rejected_csv_rows"]
+    assert (row["import_id"], row["line"], row["value"], row["file"]) == (
+        imp.id,
+        2,
+        "f5@example.com",
+        "subs.csv",
+    )
+    assert row["date_cell"] == "=1+1" and row["reason"].startswith("unreadable date")
+    post(client, "/subscriptions/customer/erase", email="f5@example.com", confirm="y")
+    assert (
+        client.get("/subscriptions/customer/export.json?email=f5@example.com").status_code == 404
+    )
+    assert rejects(imp) == []

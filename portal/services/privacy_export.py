@@ -9,13 +9,14 @@ from portal.models import EmailSend, Merchant, RecoveryCase
 from portal.services import carts
 from portal.services.subscriptions import checkouts_of, held_contact, ledger_of, normalize
 from portal.services import consent_authors
-from portal.services.subscriptions import sends_to, source_words
+from portal.services.subscriptions import rejected_rows_of, sends_to, source_words
 
 
 def export_person(merchant: Merchant, email: str) -> dict:
     """Everything this merchant holds about one address, as JSON-able values (times ISO 8601
         UTC): its status, every ledger entry (with who made it, in words: a team member, an upload
-    and its line, the shopper), every checkout with its case, every email sent."""
+    and its line, the shopper), every checkout with its case, every email sent, and every
+    rejected row of an upload that holds it."""
     email = normalize(email)
     contact = held_contact(merchant, email)
     sends = sends_to(merchant, email, None)
@@ -37,6 +38,11 @@ def export_person(merchant: Merchant, email: str) -> dict:
             | {"email": f"Email {s.step + 1}", "status": carts.SEND_STATUS.get(s.status, s.status)}
             for s in sends
         ],
+        "rejected_csv_rows": [
+            _pick(r, REJECT_KEYS)
+            | {"file": imp.filename, "uploaded_at": imp.created_at.isoformat()}
+            for r, imp in rejected_rows_of(merchant, email)
+        ],
     }
 
 
@@ -48,6 +54,7 @@ SESSION_KEYS = (
 )
 CASE_KEYS = ("status", "reason", "recovered_at", "recovered_amount", "recovered_currency")
 SEND_KEYS = ("case_id", "step", "created_at", "sent_at", "clicked_at")
+REJECT_KEYS = ("import_id", "line", "value", "status_cell", "date_cell", "reason")
 
 
 def _pick(row, keys: tuple[str, ...]) -> dict:

@@ -3,6 +3,7 @@ changes, and the privacy requests (export everything about an address, or erase 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,6 +80,7 @@ class Customer:
     checkouts: list[tuple[CheckoutSession, RecoveryCase | None]]  # newest first
     sends: list[EmailSend]  # newest first
     history_total: int = 0  # how many changes the ledger holds, when history shows fewer
+    rejected: Sequence[tuple[CsvImportReject, CsvImport]] = ()  # upload rows that hold it
 
 
 def customer(merchant: Merchant, email: str) -> Customer | None:
@@ -94,20 +96,40 @@ def customer(merchant: Merchant, email: str) -> Customer | None:
     changes = changes[:HISTORY_LIMIT]
     checkouts = checkouts_of(merchant, email, CUSTOMER_LIMIT)
     sends = sends_to(merchant, email, CUSTOMER_LIMIT)
-    if contact is None and not (changes or checkouts or sends):
+    rejected = rejected_rows_of(merchant, email, CUSTOMER_LIMIT)
+    if contact is None and not (changes or checkouts or sends or rejected):
         return None
     carts = {s.session_id: case.id for s, case in checkouts if case is not None}
     history = [
         HistoryLine(c, source_words(c.source, c.status), by.who, _cart(c, carts), *by[1:])
         for c, by in zip(changes, consent_authors.of(merchant, changes))
     ]
-    return Customer(email, contact, history, checkouts, sends, total)
+    return Customer(email, contact, history, checkouts, sends, total, rejected)
 
 
 def _cart(change: ConsentChange, carts: dict[str, int]) -> int | None:
     return (
         carts.get(change.source_ref) if change.source == ConsentSource.CHECKOUT_SESSION else None
     )
+
+
+def rejected_rows_of(
+    merchant: Merchant, email: str, limit: int | None = None
+) -> list[tuple[CsvImportReject, CsvImport]]:
+    """The rejected rows of the merchant's uploads that hold `email` (as erasure finds them, to
+    remove them), with their import, newest upload first."""
+    imports = select(CsvImport.id).where(CsvImport.merchant_id == merchant.id)
+    ids = erasure.rejects_holding(merchant.id, email, imports)
+    if not ids:
+        return []
+    stmt = (
+        select(CsvImportReject, CsvImport)
+        .join(CsvImport, CsvImport.id == CsvImportReject.import_id)
+        .where(CsvImportReject.id.in_(ids))
+        .order_by(CsvImport.id.desc(), CsvImportReject.line)
+        .limit(limit)
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]
 
 
 def held_contact(merchant: Merchant, email: str) -> Contact | None:
