@@ -34,7 +34,9 @@ WINDOW = timedelta(minutes=10)  # ...in this long,
 DAILY_LIMIT = 30  # and at most this many a day: the text is the user's, and so is the address
 DAY = timedelta(days=1)
 SUBJECT_PREFIX = "[Test] "
-AGAIN_WITHIN = timedelta(seconds=10)  # the same test email again sooner is a double click
+# The same test email again sooner is a double click, or its answer page reloaded (without
+# JavaScript the answer is the form's POST, which a reload sends again): it goes out once.
+AGAIN_WITHIN = timedelta(minutes=1)
 
 
 def recent(merchant: Merchant, limit: int = 5) -> list[TestSend]:
@@ -67,8 +69,9 @@ def refusal(merchant: Merchant) -> str | None:
 
 
 def just_asked(user: User, step: int, design: Design) -> bool:
-    """Whether `user` asked for this very test email moments ago (a double click, a second
-    submit before the page answered): the first one is on its way, so nothing more is sent."""
+    """Whether `user` asked for this very test email within AGAIN_WITHIN (a double click, a
+    second submit before the page answered, the answer reloaded): the first one is on its way,
+    so nothing more is sent."""
     latest = db.session.scalar(
         select(TestSend)
         .where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from rq import Queue
 from sqlalchemy import func, select, update
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, update
 from factories import PASSWORD, make_member
 from helpers import error_beside, post_form
 from portal import jobs
+from portal.db import utcnow
 from portal.extensions import connect_redis, rq
 from portal.models import OutboxMessage, TestSend, ThrottleHit
 from portal.services import test_sends
@@ -61,6 +63,16 @@ def test_a_double_click_sends_one_test_email(client, db, owner, redis_conn):
     # Changed text is a new test email, sent at once.
     post_form(client, "/email/1/test", {**VALID, "headline": "Changed"}, page="/email/1")
     assert len(sent_tests(db, owner.merchant_id)) == 2
+
+
+def test_the_answer_reloaded_within_a_minute_sends_nothing_more(client, db, owner):
+    """Without JavaScript the answer is the form's POST: reloading it posts it again."""
+    post_form(client, "/email/1/test", VALID, page="/email/1")
+    for seconds, sent in [(50, 1), (61, 2)]:
+        db.execute(update(TestSend).values(created_at=utcnow() - timedelta(seconds=seconds)))
+        db.commit()
+        post_form(client, "/email/1/test", VALID, page="/email/1")
+        assert len(sent_tests(db, owner.merchant_id)) == sent
 
 
 def test_the_sixth_test_email_in_the_window_is_refused(client, db, owner, redis_conn):
