@@ -1,4 +1,5 @@
-"""Pages as a screen reader and a phone meet them: a refused domain field names its error."""
+"""Pages as a screen reader and a phone meet them: a refused domain field names its error, and
+an older email version opens from its whole row."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import pytest
 
 from helpers import post_form
+from editor_kit import VALID
 
 
 def _control(html: str, name: str) -> str:
@@ -34,3 +36,19 @@ def test_a_refused_domain_field_is_described_by_its_error_first(
     # The field that was accepted is still described by its hint alone.
     assert f'aria-describedby="{kept}-hint"' in _control(html, kept)
     assert f'id="{kept}-error"' not in html
+
+
+def test_an_older_version_opens_from_anywhere_in_its_row(owner, client):
+    post_form(client, "/email/1", VALID)
+    post_form(client, "/email/1", {**VALID, "headline": "Come back"})
+    html = client.get("/email/1").get_data(as_text=True)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", html.split('id="versions"')[1], re.S)
+    linked = [row for row in rows if 'class="row-link"' in row]
+    assert len(linked) == 2 and all(row.startswith('<tr class="linked">') for row in linked)
+    assert 'href="/email/1?version=1" aria-label="Open version 1"' in linked[1]
+
+    # The version shown above is not a link: its row is not one either.
+    html = client.get("/email/1?version=1").get_data(as_text=True)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", html.split('id="versions"')[1], re.S)
+    [shown] = [row for row in rows if 'aria-current="true"' in row]
+    assert shown.startswith("<tr>") and "row-link" not in shown

@@ -1,0 +1,86 @@
+"""Pages a merchant taps through, in headless Chromium: at 375 px the links of the home
+checklist, the dashboard's figure names, the editor's "Insert placeholder" openers and the rows
+of its versions are big enough to tap."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+import stripe_events as se
+from factories import PASSWORD, make_connected
+from portal.services import events
+import screens
+
+pytestmark = pytest.mark.browser
+ACCT = "acct_1PageAccessMerchant1"
+TAP = 44  # CSS px: WCAG 2.5.5's size, where 2.5.8 asks for at least 24
+
+
+@pytest.fixture
+def portal(app, client, live_server) -> str:
+    """A connected merchant with one expired cart, so the dashboard shows its figures."""
+    make_connected(ACCT, name="Bean Shop", email="owner@bean.example")
+    assert se.post(client, se.expired("cs_live_access", ACCT)).status_code == 200
+    events.drain()
+    return live_server
+
+
+def _sign_in(page, base: str) -> None:
+    screens.sign_in(page, base, "owner@bean.example", PASSWORD, "Bean Shop")
+
+
+def _size(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["width"], box["height"]
+
+
+def _save_headline(page, base: str, text: str) -> None:
+    page.goto(f"{base}/email/1")
+    page.get_by_label("Headline").fill(text)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved as version")).to_be_visible()
+
+
+@pytest.fixture
+def phone(portal, page):
+    """The page, signed in, 375 px wide."""
+    _sign_in(page, portal)
+    page.set_viewport_size({"width": 375, "height": 800})
+    return page
+
+
+def test_the_checklists_to_do_link_is_big_enough_to_tap(portal, phone):
+    to_do = phone.locator(".step .state a").first
+    expect(to_do).to_have_text("To do")
+    width, height = _size(to_do)
+    assert width >= 24 and height >= TAP, (width, height)
+
+
+def test_the_dashboards_figure_names_are_big_enough_to_tap(portal, phone):
+    phone.goto(f"{portal}/dashboard")
+    labels = phone.locator(".dashboard-figures dt a")
+    assert labels.count() >= 4
+    for label in labels.all():
+        assert _size(label)[1] >= TAP, label.text_content()
+
+
+def test_the_insert_placeholder_openers_are_big_enough_to_tap(portal, phone):
+    phone.goto(f"{portal}/email/1")
+    openers = phone.locator(".placeholder-menu summary")
+    assert openers.count() == 6
+    for opener in openers.all():
+        assert _size(opener)[1] >= TAP
+
+
+def test_an_older_version_opens_wherever_its_row_is_tapped(portal, phone):
+    _save_headline(phone, portal, "Fresh beans")
+    _save_headline(phone, portal, "Fresh beans, still here")
+    # Not only on its one-digit number: on its date, say, at the row's other end.
+    row = phone.locator("#versions tbody tr").filter(has=phone.get_by_label("Open version 1"))
+    row.scroll_into_view_if_needed()
+    saved = row.locator("td.when").bounding_box()
+    phone.mouse.click(saved["x"] + saved["width"] / 2, saved["y"] + saved["height"] / 2)
+    expect(phone).to_have_url(f"{portal}/email/1?version=1")
+    expect(phone.get_by_text("You are looking at version 1")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") == 375
