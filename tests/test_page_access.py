@@ -1,5 +1,6 @@
-"""Pages as a screen reader and a phone meet them: a refused domain field names its error, and
-an older email version opens from its whole row."""
+"""Pages as a screen reader and a phone meet them: a refused domain field names its error, an
+older email version opens from its whole row, and without script the placeholders are text to
+type rather than buttons that do nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 
 from helpers import post_form
-from editor_kit import VALID
+from editor_kit import TEXT_FIELDS, VALID
 
 
 def _control(html: str, name: str) -> str:
@@ -52,3 +53,11 @@ def test_an_older_version_opens_from_anywhere_in_its_row(owner, client):
     rows = re.findall(r"<tr[^>]*>.*?</tr>", html.split('id="versions"')[1], re.S)
     [shown] = [row for row in rows if 'aria-current="true"' in row]
     assert shown.startswith("<tr>") and "row-link" not in shown
+
+
+def test_without_script_placeholders_are_text_to_type_not_buttons(owner, client):
+    html = client.get("/email/1").get_data(as_text=True)
+    typed = re.findall(r'<code class="placeholder-text no-js-only">\{cart_total\}</code>', html)
+    assert len(typed) == len(TEXT_FIELDS)
+    buttons = re.findall(r'<button type="button" class="([^"]*)" data-insert=', html)
+    assert buttons and all("js-only" in classes.split() for classes in buttons)

@@ -1,6 +1,6 @@
 """Pages a merchant taps through, in headless Chromium: at 375 px the links of the home
 checklist, the dashboard's figure names, the editor's "Insert placeholder" openers and the rows
-of its versions are big enough to tap."""
+of its versions are big enough to tap; without JavaScript the placeholders are text to type."""
 
 from __future__ import annotations
 
@@ -84,3 +84,38 @@ def test_an_older_version_opens_wherever_its_row_is_tapped(portal, phone):
     expect(phone).to_have_url(f"{portal}/email/1?version=1")
     expect(phone.get_by_text("You are looking at version 1")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") == 375
+
+
+def test_without_javascript_placeholders_are_text_to_type(browser, portal):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 800}, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        _sign_in(page, portal)
+        page.goto(f"{portal}/email/1")
+        field = page.locator(".field", has=page.get_by_label("Subject"))
+        field.locator("summary").click()
+        expect(field.get_by_text("Type one as shown")).to_be_visible()
+        expect(field.locator("button.placeholder")).to_have_count(5)
+        for button in field.locator("button.placeholder").all():
+            expect(button).to_be_hidden()
+        typed = field.locator("code.placeholder-text", has_text="{cart_total}")
+        expect(typed).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") == 375
+    finally:
+        context.close()
+
+    # With JavaScript, the buttons are back and the plain text goes.
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    try:
+        _sign_in(page, portal)
+        page.goto(f"{portal}/email/1")
+        field = page.locator(".field", has=page.get_by_label("Subject"))
+        field.locator("summary").click()
+        expect(field.get_by_role("button", name="{cart_total}")).to_be_visible()
+        expect(field.locator("code.placeholder-text").first).to_be_hidden()
+    finally:
+        context.close()
