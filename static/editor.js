@@ -1,6 +1,6 @@
 // The email editor's small helpers; the page works without them.
 // - A placeholder picked from a field's menu is inserted at that field's cursor (at its end
-//   when the cursor was never put in it).
+//   when the cursor was never put in it, or when all its text is selected, as Tab leaves it).
 // - The colour picker and the brand colour's text box stay in step.
 // - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
 // - A field edited after a refused save loses that save's mark (the preview says what is wrong).
@@ -22,9 +22,16 @@
     if (event.target.matches("input, textarea")) visited.add(event.target);
   });
 
+  // The whole value selected is what Tab into a field does: a placeholder chosen then goes at
+  // the end, never in place of everything typed (to replace it, delete it first).
+  function wholeSelected(field) {
+    return field.value !== "" && field.selectionStart === 0 &&
+      field.selectionEnd === field.value.length;
+  }
+
   function insert(field, text) {
     var start = field.value.length, end = start;
-    if (visited.has(field) && field.selectionStart != null) {
+    if (visited.has(field) && field.selectionStart != null && !wholeSelected(field)) {
       start = field.selectionStart;
       end = field.selectionEnd == null ? start : field.selectionEnd;
     } else if (start && !/\s$/.test(field.value)) {

@@ -1,6 +1,7 @@
-"""Pages a merchant taps through, in headless Chromium: at 375 px the links of the home
-checklist, the dashboard's figure names, the editor's "Insert placeholder" openers and the rows
-of its versions are big enough to tap; without JavaScript the placeholders are text to type."""
+"""Pages a merchant taps and tabs through, in headless Chromium: at 375 px the links of the
+home checklist, the dashboard's figure names, the editor's "Insert placeholder" openers and the
+rows of its versions are big enough to tap; a placeholder chosen after Tab into a field joins
+its text rather than replacing it; and without JavaScript the placeholders are text to type."""
 
 from __future__ import annotations
 
@@ -84,6 +85,34 @@ def test_an_older_version_opens_wherever_its_row_is_tapped(portal, phone):
     expect(phone).to_have_url(f"{portal}/email/1?version=1")
     expect(phone.get_by_text("You are looking at version 1")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") == 375
+
+
+def test_a_placeholder_after_tab_into_a_field_joins_its_text(portal, page):
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    subject = page.get_by_label("Subject")
+    before = subject.input_value()
+    assert before
+    page.locator(".lede a", has_text="Sending settings").focus()
+    page.keyboard.press("Tab")  # into Subject: Chromium selects all its text
+    assert subject.evaluate("e => [e.selectionStart, e.selectionEnd]") == [0, len(before)]
+    page.keyboard.press("Tab")
+    expect(page.locator(".field", has=subject).locator("summary")).to_be_focused()
+    page.keyboard.press("Enter")
+    menu = page.locator(".field", has=subject)
+    menu.get_by_role("button", name="{cart_total}").focus()
+    page.keyboard.press("Enter")
+    assert subject.input_value() == f"{before} {{cart_total}}"
+    assert subject.evaluate("e => e.selectionStart") == len(before) + len(" {cart_total}")
+
+    # A cursor put in the text still takes the placeholder where it is.
+    headline = page.get_by_label("Headline")
+    headline.fill("Fresh beans")
+    headline.press("Home")
+    headline_field = page.locator(".field", has=headline)
+    headline_field.get_by_text("Insert placeholder").click()
+    headline_field.get_by_role("button", name="{merchant_name}").click()
+    assert headline.input_value() == "{merchant_name}Fresh beans"
 
 
 def test_without_javascript_placeholders_are_text_to_type(browser, portal):
