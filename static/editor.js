@@ -1,6 +1,7 @@
 // The email editor's small helpers; the page works without them.
 // - A placeholder picked from a field's menu is inserted at that field's cursor (at its end
-//   when the cursor was never put in it, or when all its text is selected, as Tab leaves it).
+//   when the cursor was never put in it, as after Tab alone, or when all its text is selected,
+//   as Tab leaves a one-line box).
 // - The colour picker and the brand colour's text box stay in step.
 // - htmx shows the answers that refuse a test email (400, 429, 503): they carry words to read.
 // - A field edited after a refused save loses that save's mark (the preview says what is wrong).
@@ -15,11 +16,19 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
-  // Fields the cursor has been in: a field never clicked has its cursor at the very start,
-  // where a placeholder is seldom meant to go; it then goes at the end, after a space.
+  // Fields whose cursor the person put somewhere: clicked or tapped, typed in, or moved with
+  // the keys. Reached by Tab alone, a text box has its cursor at the very start, where a
+  // placeholder is seldom meant to go; it then goes at the end, after a space.
   var visited = new WeakSet();
-  document.addEventListener("focusin", function (event) {
-    if (event.target.matches("input, textarea")) visited.add(event.target);
+  function placed(event) {
+    if (event.target.matches && event.target.matches("input, textarea")) {
+      visited.add(event.target);
+    }
+  }
+  document.addEventListener("pointerup", placed);
+  document.addEventListener("input", placed);
+  document.addEventListener("keyup", function (event) {
+    if (event.key !== "Tab" && event.key !== "Shift") placed(event);
   });
 
   // The whole value selected is what Tab into a field does: a placeholder chosen then goes at

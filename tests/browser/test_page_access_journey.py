@@ -115,6 +115,24 @@ def test_a_placeholder_after_tab_into_a_field_joins_its_text(portal, page):
     assert headline.input_value() == "{merchant_name}Fresh beans"
 
 
+def test_a_placeholder_after_tab_into_a_text_area_goes_at_its_end(portal, page):
+    """Tab into a text area puts its cursor at the start, selecting nothing."""
+    _sign_in(page, portal)
+    page.goto(f"{portal}/email/1")
+    body = page.get_by_label("Body")
+    before = body.input_value()
+    page.get_by_label("Headline").focus()
+    while not body.evaluate("e => e === document.activeElement"):
+        page.keyboard.press("Tab")
+    assert body.evaluate("e => [e.selectionStart, e.selectionEnd]") == [0, 0]
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # opens the body's "Insert placeholder"
+    page.locator(".field", has=body).get_by_role("button", name="{cart_total}").focus()
+    page.keyboard.press("Enter")
+    assert before and not before[-1].isspace()
+    assert body.input_value() == f"{before} {{cart_total}}"
+
+
 def test_without_javascript_placeholders_are_text_to_type(browser, portal):
     context = browser.new_context(
         viewport={"width": 375, "height": 800}, java_script_enabled=False
