@@ -20,15 +20,8 @@ from consent_csv_kit import HEADER, held, ledger, rejects
 # --- batches, crashes, resuming ----------------------------------------------------------
 
 
-def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, monkeypatch):
-    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
-    monkeypatch.setattr(csv_files, "CHUNK_BYTES", 50)  # lines cross chunk boundaries
-    rows = [f"r{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10)]
-    rows[5] = "bad,Subscribed,\r\n"  # line 7, in the second batch
-    imp = csv_imports.start_import(
-        owner.merchant, owner, "x.csv", io.BytesIO((HEADER + "".join(rows)).encode())
-    )
-    db.commit()
+def _crash_on_second_batch(monkeypatch) -> None:
+    """The worker dies while applying the import's second batch (the first is committed)."""
     real, calls = csv_imports.apply_rows, []
 
     def crash_on_second(*args):
@@ -38,6 +31,18 @@ def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, mon
         return real(*args)
 
     monkeypatch.setattr(csv_imports, "apply_rows", crash_on_second)
+
+
+def test_a_crash_mid_file_keeps_whole_batches_and_the_job_resumes(owner, db, monkeypatch):
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 4)
+    monkeypatch.setattr(csv_files, "CHUNK_BYTES", 50)  # lines cross chunk boundaries
+    rows = [f"r{n}@example.com,Subscribed,{1698094682 + n}\r\n" for n in range(10)]
+    rows[5] = "bad,Subscribed,\r\n"  # line 7, in the second batch
+    imp = csv_imports.start_import(
+        owner.merchant, owner, "x.csv", io.BytesIO((HEADER + "".join(rows)).encode())
+    )
+    db.commit()
+    _crash_on_second_batch(monkeypatch)
     with pytest.raises(RuntimeError):
         csv_imports.process(imp.id)
     db.rollback()
@@ -72,16 +77,8 @@ def test_rows_a_quote_took_in_are_read_again_across_chunks_batches_and_a_crash(
         owner.merchant, owner, "x.csv", io.BytesIO((HEADER + "".join(rows)).encode())
     )
     db.commit()
-    real, calls = csv_imports.apply_rows, []
-
-    def crash_on_second(*args):
-        calls.append(1)
-        if crash and len(calls) == 2:
-            raise RuntimeError("worker died")
-        return real(*args)
-
-    monkeypatch.setattr(csv_imports, "apply_rows", crash_on_second)
     if crash:
+        _crash_on_second_batch(monkeypatch)
         with pytest.raises(RuntimeError):
             csv_imports.process(imp.id)
         db.rollback()
