@@ -315,3 +315,32 @@ def test_an_address_held_only_by_rejected_rows_is_shown_exported_and_erased(clie
         client.get("/subscriptions/customer/export.json?email=f5@example.com").status_code == 404
     )
     assert rejects(imp) == []
+
+
+def test_open_quotes_on_neighbouring_lines_each_reject_their_own_line(owner):
+    """Each line that leaves a quote open before a row is rejected alone: none goes missing."""
+    text = "Email address,Subscription status,Updated at,Note\n"
+    text += 'q1@example.com,Subscribed,,"note\nq2@example.com,Subscribed,,"note2\n'
+    imp = run_import(owner, text + "q3@example.com,Subscribed,\n")
+    assert [line for line, _, _ in rejects(imp)] == [2, 3]
+    assert (imp.rows_read, imp.applied, imp.rejected) == (3, 1, 2)
+
+
+def test_a_file_of_open_quotes_is_read_in_batches_of_the_usual_size(owner, monkeypatch):
+    """Lines of three quotes each (a quote left open when read alone, and closing the one
+    before): every batch still holds BATCH_ROWS rows, each line is counted once."""
+    monkeypatch.setattr(csv_imports, "BATCH_ROWS", 10)
+    real, sizes = csv_imports.apply_rows, []
+
+    def counted(merchant_id, ref, rows):
+        sizes.append(len(rows))
+        return real(merchant_id, ref, rows)
+
+    monkeypatch.setattr(csv_imports, "apply_rows", counted)
+    open_quotes = '"y",z,"'  # three quotes: one left open
+    lines = [
+        f"a{n}@example.com,Subscribed,,{'' if n % 10 == 9 else open_quotes}\n" for n in range(100)
+    ]
+    imp = run_import(owner, "Email address,Subscription status,Updated at,Note\n" + "".join(lines))
+    assert (imp.rows_read, imp.applied, imp.rejected) == (100, 10, 90)
+    assert sizes in ([1] * 10, [1] * 10 + [0])  # 10 rows a batch, one valid in each

@@ -1,7 +1,6 @@
 """An uploaded subscription CSV read record by record, a batch of rows at a time, each row
-checked by consent_csv.parse_row. A quote left open does not swallow the rows after it: when a
-record the csv module read over several lines takes in lines that read as rows of their own,
-its first line is rejected and the lines after it are read again, as rows."""
+checked by consent_csv.parse_row. A quote left open does not swallow the rows after it: a line
+that leaves one open, followed by a line that is a row of its own, is rejected alone."""
 
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ from portal.services.consent_csv import FIELD_LIMIT, OPEN_QUOTE, STATUSES, Colum
 from portal.services.consent_csv import parse_row
 
 LEFT_OPEN = (
-    "a quote on this line is not closed, so it took in the rows after it: they are read on "
-    "their own, this line is not. Close or remove the quote and upload the line again"
+    "a quote on this line is not closed, so it would take in the rows after it: they are read "
+    "on their own, this line is not. Close or remove the quote and upload the line again"
 )
 
 
@@ -34,7 +33,7 @@ class Batch:
 
 
 class LeftOpen(csv.Error):
-    """A record's first line, whose open quote took in the rows after it (given back)."""
+    """A line whose quote is not closed while the next line is a row of its own."""
 
     def __init__(self, line: str) -> None:
         super().__init__(LEFT_OPEN)
@@ -48,87 +47,74 @@ class Records:
     cost (and a cell longer than the module's limit, which it would refuse the whole row for,
     may then stand in a column that is ignored). Any other line is read by the csv module,
     which takes the following lines too while a quoted field goes on. Given the `columns`, a
-    record whose later lines read as rows is a LeftOpen for its first line, and those lines
-    are read again."""
+    line that leaves a quote open (an odd number of them) while the next line reads alone as a
+    row is a LeftOpen, and the next line is read on its own: one line looked at ahead, never
+    more, so a file of open quotes costs what any other file does."""
 
     def __init__(self, lines: Iterator[str], first_line: int, columns: Columns | None = None):
         self.lines, self.first_line, self.lines_read = lines, first_line, 0
         self.columns = columns
         self.held: str | None = None  # the line the csv module reads next
-        self.again: list[str] = []  # lines given back, to read before `lines` (the next last)
-        self.taken: list[str] = []  # the lines of the record the csv module is reading
+        self.ahead: str | None = None  # the next line, looked at but not read yet
         self.reader = csv.reader(self._feed())
-
-    def _pull(self) -> str | None:
-        line = self.again.pop() if self.again else next(self.lines, None)
-        if line is not None:
-            self.lines_read += 1
-        return line
 
     def _feed(self) -> Iterator[str]:
         while True:
             if self.held is not None:
                 line, self.held = self.held, None
-            elif (line := self._pull()) is None:
+            elif (line := self._next_line()) is None:
                 return
-            self.taken.append(line)
             yield line
+
+    def _next_line(self) -> str | None:
+        if self.ahead is not None:
+            line, self.ahead = self.ahead, None
+        else:
+            line = next(self.lines, None)
+        if line is not None:
+            self.lines_read += 1
+        return line
 
     def __iter__(self) -> Iterator[tuple[int, list[str] | csv.Error]]:
         return self
 
     def __next__(self) -> tuple[int, list[str] | csv.Error]:
         """(line number, cells), or (line number, error) for a record the csv module rejects."""
-        line = self.again.pop() if self.again else next(self.lines)  # StopIteration: the end
-        number = self.first_line + self.lines_read
-        self.lines_read += 1
+        if (line := self._next_line()) is None:
+            raise StopIteration
+        number = self.first_line + self.lines_read - 1
         body = line[:-2] if line[-2:] == "\r\n" else line[:-1] if line[-1:] == "\n" else line
         if '"' not in body and "\r" not in body:
             return number, body.split(",") if body else []
-        self.held, self.taken = line, []
+        if self.columns is not None and body.count('"') % 2:
+            if self.ahead is None:
+                self.ahead = next(self.lines, None)
+            if self.ahead is not None and self._reads_as_row(self.ahead):
+                return number, LeftOpen(line)
+        self.held = line
         try:
-            cells: list[str] | csv.Error = next(self.reader, [])
+            return number, next(self.reader, [])
         except csv.Error as exc:
-            cells = exc
-        if len(self.taken) > 1 and self._rows_taken():
-            return number, self._give_back()
-        return number, cells
+            return number, exc
 
-    def _rows_taken(self) -> bool:
-        """Whether a line after the record's first reads alone as a row (a line with an odd
-        number of quotes closes the record's quoted cell: a cell may go on over lines)."""
-        if self.columns is None:
+    def _reads_as_row(self, line: str) -> bool:
+        """Whether `line`, read alone, holds an address and a status where the columns are."""
+        try:
+            cells = next(csv.reader([line.rstrip("\r\n")]), [])
+        except csv.Error:  # a carriage return inside it, a cell past the module's limit
             return False
         email, status, width = self.columns.email, self.columns.status, self.columns.width
-        for line in self.taken[1:]:
-            if line.count('"') % 2:
-                continue
-            try:
-                cells = next(csv.reader([line.rstrip("\r\n")]), [])
-            except csv.Error:
-                continue
-            if len(cells) >= width and cells[status].strip().lower() in STATUSES:
-                if is_email(addresses.normal(cells[email].strip())):
-                    return True
-        return False
-
-    def _give_back(self) -> LeftOpen:
-        """The record's first line as a LeftOpen; the lines after it are read again."""
-        first, rest = self.taken[0], self.taken[1:]
-        self.again.extend(reversed(rest))
-        self.lines_read -= len(rest)
-        self.reader = csv.reader(self._feed())  # the last one may have seen the file's end
-        return LeftOpen(first)
+        if len(cells) < width or cells[status].strip().lower() not in STATUSES:
+            return False
+        return is_email(addresses.normal(cells[email].strip()))
 
 
 def read_batch(records: Records, columns: Columns, size: int) -> Batch:
-    """The next `size` data rows of `records` (more while lines given back wait: the batch then
-    ends after the furthest line read, where csv_files.Lines can say its offset); a record the
-    csv module cannot read is rejected with its error. Per row, only the splitting (see
-    Records) and parse_row run."""
+    """The next `size` data rows of `records`; a record the csv module cannot read is rejected
+    with its error. Per row, only the splitting (see Records) and parse_row run."""
     batch = Batch()
     rows, rejects, read = batch.rows, batch.rejects, 0
-    while read < size or records.again:
+    while read < size:
         try:
             line, cells = next(records)
         except StopIteration:
