@@ -344,3 +344,16 @@ def test_a_file_of_open_quotes_is_read_in_batches_of_the_usual_size(owner, monke
     imp = run_import(owner, "Email address,Subscription status,Updated at,Note\n" + "".join(lines))
     assert (imp.rows_read, imp.applied, imp.rejected) == (100, 10, 90)
     assert sizes in ([1] * 10, [1] * 10 + [0])  # 10 rows a batch, one valid in each
+
+
+def test_a_rejected_row_with_a_capital_outside_ascii_is_found_and_erased(client, owner):
+    """SQLite's lower() folds ASCII alone (PostgreSQL's too, in the C locale): Ü is ü all the
+    same to the customer page, the export and erasure."""
+    imp = run_import(owner, f"{HEADER}Üser@example.com,Maybe,\r\nuser@example.com,Maybe,\r\n")
+    page = client.get("/subscriptions/customer?email=üser@example.com").get_data(as_text=True)
+    assert "Rejected rows of CSV uploads" in page
+    exported = client.get("/subscriptions/customer/export.json?email=üser@example.com")
+    rows = json.loads(exported.get_data(as_text=True))["rejected_csv_rows"]
+    assert [row["value"] for row in rows] == ["Üser@example.com"]
+    post(client, "/subscriptions/customer/erase", email="üser@example.com", confirm="y")
+    assert [value for _, value, _ in rejects(imp)] == ["user@example.com"]

@@ -86,11 +86,19 @@ def rejects_holding(merchant_id: int, email: str, imports) -> list[int]:
     whole = re.compile(rf"(?<![\w.+-]){re.escape(email)}(?![\w.-])", re.IGNORECASE)
     found = db.session.execute(
         select(CsvImportReject.id, CsvImportReject.value).where(
-            CsvImportReject.import_id.in_(imports),
-            func.lower(CsvImportReject.value).contains(email, autoescape=True),
+            CsvImportReject.import_id.in_(imports), may_hold(CsvImportReject.value, email)
         )
     )
     return [id_ for id_, value in found if whole.search(value)]
+
+
+def may_hold(column, email: str):
+    """A condition true of every value that holds `email` in any case (and of a few more, which
+    the caller checks again): its longest run of ASCII characters, such as "ser@x.com" of
+    "üser@x.com", in the value in any case. A database's lower() may fold ASCII letters alone
+    (SQLite's does, and PostgreSQL's in the C locale), so Ü would never meet ü there."""
+    core = max(re.findall(r"[\x00-\x7f]+", email.lower()), key=len, default="")
+    return func.lower(column).contains(core, autoescape=True)
 
 
 ERASED_EMAIL = "erased@erased.invalid"  # in place of an erased address in Stripe events
@@ -103,13 +111,15 @@ PERSON_FIELDS = ("name", "phone", "address", "individual_name", "business_name",
 def scrubbed_payload(payload: str, email: str) -> str:
     """A Stripe event's body that held `email` (any case), with the address replaced and the
     name, phone and postal address beside it emptied: nothing in it names the person any more.
-    A body that is not JSON has only the address replaced."""
+    A body that is not JSON has only the address replaced; one without it is given back as it
+    was."""
     pattern = re.compile(re.escape(email), re.IGNORECASE)
     try:
         body = json.loads(payload)
     except ValueError:
         return pattern.sub(ERASED_EMAIL, payload)
-    return json.dumps(_scrubbed(body, pattern), ensure_ascii=False)
+    scrubbed = _scrubbed(body, pattern)
+    return payload if scrubbed == body else json.dumps(scrubbed, ensure_ascii=False)
 
 
 def _scrubbed(value, pattern: re.Pattern, person: bool = False):

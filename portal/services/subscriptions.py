@@ -279,7 +279,7 @@ def _scrub_events(merchant_id: int, email: str) -> None:
     stmt = select(StripeEvent).where(
         StripeEvent.merchant_id == merchant_id,
         StripeEvent.status != EventStatus.PENDING,
-        func.lower(StripeEvent.payload).contains(email, autoescape=True),
+        erasure.may_hold(StripeEvent.payload, email),
     )
     for event in db.session.scalars(stmt):
         event.payload = erasure.scrubbed_payload(event.payload, email)
