@@ -41,9 +41,12 @@ MAILBOX_PROVIDERS = frozenset(
 # digits) before the domain: DNS allows 253 characters for the whole name.
 LONGEST = 253 - len("cr202612abcd._domainkey.")
 WWW = re.compile(r"(?i)^www\.(?=.+\.)")  # www.shop.example, never www.example alone
-# Alphabets with letters that look the same (Latin a, Cyrillic а, Greek α): one part of a
-# name mixing them reads as another name (pаypal with a Cyrillic а).
-LOOK_ALIKE = frozenset({"LATIN", "CYRILLIC", "GREEK"})
+# Alphabets with letters that look the same (Latin a, Cyrillic а, Greek α, Armenian օ): one
+# part of a name mixing them reads as another name (pаypal with a Cyrillic а).
+LOOK_ALIKE = frozenset({"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"})
+# Cyrillic letters drawn as Latin ones: a name of these alone under a Latin ending (аррӏе.com)
+# reads as a Latin name, as browsers know (they show such a name in its xn-- form).
+LATIN_LOOKING = frozenset("асԁеһіјӏорԛѕԝху")
 
 
 def normalize(text: str, platform_domain: str | None = None) -> str:
@@ -147,12 +150,22 @@ def unreachable(domain: str) -> str | None:
 def look_alike(domain: str) -> str | None:
     """Words naming a part of `domain` (A- or U-labels) that mixes Latin, Cyrillic or Greek
     letters, which look alike; None when none does."""
-    for label in display(domain).split("."):
+    labels = display(domain).split(".")
+    for label in labels:
         scripts = {unicodedata.name(ch, "").partition(" ")[0] for ch in label if ch.isalpha()}
         if len(mixed := sorted(scripts & LOOK_ALIKE)) > 1:
             return (
                 f"“{label}” mixes {' and '.join(name.title() for name in mixed)} letters, which "
                 "look alike: a shopper could take it for another name. Type it in one alphabet."
+            )
+        if (
+            labels[-1].isascii()
+            and not label.isascii()
+            and set(label) <= LATIN_LOOKING | set("-0123456789")
+        ):
+            return (
+                f"“{label}” is written in Cyrillic letters that look like Latin ones: a shopper "
+                "could take it for another name. Type it in Latin letters."
             )
     return None
 
@@ -162,8 +175,8 @@ def _refuse_reserved(domain: str, platform: str) -> None:
         raise DomainError(f"{reason}: enter your business's domain.")
     if "." not in domain:
         raise DomainError("Enter the full domain, with its ending, for example shop.example.")
-    if len(domain.rpartition(".")[2]) == 1:  # no top-level domain has one letter
-        ending = domain.rpartition(".")[2]
+    ending = display(domain).rpartition(".")[2]
+    if len(ending) == 1:  # no top-level domain has one letter, in any alphabet
         raise DomainError(f"No domain ends in “.{ending}”: check the ending, as in shop.com.")
     if _under(domain, MAILBOX_PROVIDERS):
         raise DomainError(

@@ -101,8 +101,9 @@ def _added(typed: str, domain: str) -> str:
 
 
 def _without_password(typed: str) -> str:
-    """A pasted web address without its user name and password (https://user:secret@host)."""
-    return re.sub(r"//[^/?#]*@", "//", typed)
+    """A pasted web address without its user name and password (https://user:secret@host,
+    or user:secret@host without its scheme)."""
+    return re.sub(r"^[^/?#@:\s]*:[^/?#@\s]*@", "", re.sub(r"//[^/?#]*@", "//", typed))
 
 
 def _refuse(form: DomainForm, field, error: DomainError, status: int = 400):

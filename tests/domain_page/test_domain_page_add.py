@@ -222,6 +222,8 @@ def test_a_refused_address_with_a_password_comes_back_without_it(owner, client, 
     assert response.status_code == 400 and "printer.local cannot be reached" in html
     assert 'value="https://printer.local/admin"' in field_html(html, "domain")
     assert "secret" not in html and "user:" not in html and stored(db) == []
+    html = add(client, "bob:hunter2@shop.example").get_data(as_text=True)  # no scheme
+    assert "hunter2" not in html and 'value="shop.example"' in field_html(html, "domain")
 
 
 def test_saving_the_same_domain_and_from_address_says_nothing_changed(owner, client, db):

@@ -62,6 +62,8 @@ def test_a_domain_is_stored_as_lower_case_a_labels(in_app, typed, stored):
         ("shop", "full domain"),
         ("shop.c", "No domain ends in “.c”"),
         ("Shop.Example.C.", "No domain ends in “.c”"),
+        ("shop.ü", "No domain ends in “.ü”"),
+        ("shop.я", "No domain ends in “.я”"),
         ("a" * 64 + ".example", "63 characters"),
         (".".join(["abcdefghi"] * 26), "253 characters"),
         (".".join(["abcdefghi"] * 23) + ".example", "Use at most 229"),  # 238: no DKIM name
