@@ -80,9 +80,12 @@ class Records:
 
     def __next__(self) -> tuple[int, list[str] | csv.Error]:
         """(line number, cells), or (line number, error) for a record the csv module rejects."""
-        if (line := self._next_line()) is None:
-            raise StopIteration
-        number = self.first_line + self.lines_read - 1
+        if self.ahead is None:  # inline, not _next_line(): this runs for every line of a file
+            line = next(self.lines)  # StopIteration: the end
+        else:
+            line, self.ahead = self.ahead, None
+        number = self.first_line + self.lines_read
+        self.lines_read += 1
         body = line[:-2] if line[-2:] == "\r\n" else line[:-1] if line[-1:] == "\n" else line
         if '"' not in body and "\r" not in body:
             return number, body.split(",") if body else []
